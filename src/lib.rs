@@ -1,0 +1,64 @@
+//! # baresync
+//!
+//! Synchronization primitives built from atomics, for firmware, kernels and any code that
+//! cannot lean on an operating system: spin, ticket and sleeping locks behind one generic
+//! [`Lock`], with more primitives to come.
+//!
+//! - `no_std`, no heap; every constructor is `const fn`, so every primitive can live in a
+//!   `static`.
+//! - Waiting is pluggable ([`Wait`]): spin ([`Spin`], the default), yield or sleep in the OS
+//!   (`Yield`, `Futex`, feature `std`), or your RTOS's own blocking primitive.
+//! - Every blocking operation has a `try_*` form that never waits and an `*_until(deadline)`
+//!   form; deadlines ([`Deadline`]) need no clock.
+//! - Every atomic ordering is justified in the code and model-checked with loom.
+//!
+//! ```
+//! use baresync::SpinLock;
+//!
+//! static EVENTS: SpinLock<u32> = SpinLock::new(0);
+//!
+//! fn on_event() {
+//!     *EVENTS.lock() += 1;
+//! }
+//!
+//! on_event();
+//! assert_eq!(*EVENTS.lock(), 1);
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `std` | yes | `Futex` and `Yield` wait backends, `*_timeout(Duration)` methods |
+//! | `portable-atomic` | no | atomics from `portable-atomic` for targets without compare-and-swap |
+//! | `critical-section` | no | interrupt-safe locks (planned) |
+//! | `lock_api` | no | `lock_api::RawMutex` for every raw lock |
+//!
+//! ## No poisoning
+//!
+//! A panic while a guard is held releases the lock as the guard is dropped during unwinding;
+//! the data is left as the panicking code left it. There is no poison flag to check.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+pub mod sync;
+
+pub mod cache_padded;
+pub mod deadline;
+pub mod lock;
+pub mod raw;
+pub mod wait;
+
+pub use cache_padded::CachePadded;
+pub use deadline::Deadline;
+pub use lock::{Lock, LockGuard, Mutex, SpinLock, TicketLock};
+pub use raw::{RawLock, RawMutex, RawSpinLock, RawTicketLock};
+pub use wait::{Spin, Wait};
+
+#[cfg(all(feature = "std", not(baresync_loom)))]
+pub use wait::{Futex, Yield};

@@ -1,0 +1,448 @@
+//! `Lock<R, T>`: data behind any raw lock, with an RAII guard.
+//!
+//! Written once for every algorithm (the `lock_api` design): the raw lock decides how threads
+//! wait, `Lock` owns the data and hands out a [`LockGuard`] that unlocks when dropped.
+//!
+//! No poisoning: a panic while a guard is held drops the guard during unwinding, which
+//! releases the lock, and the data stays accessible as the panicking thread left it. Code that
+//! must not observe a half-finished update should keep its invariants intact across panics (or
+//! abort on panic, as most firmware does).
+
+use crate::raw::{raw_init, RawLock, RawMutex, RawSpinLock, RawTicketLock};
+use crate::sync::const_fn;
+use crate::wait::Spin;
+use crate::Deadline;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+
+/// A value protected by the raw lock `R`.
+///
+/// Usually named through an alias: [`SpinLock<T>`], [`TicketLock<T, W>`] or [`Mutex<T, W>`].
+///
+/// # Examples
+///
+/// ```
+/// use baresync::SpinLock;
+///
+/// static COUNTER: SpinLock<u32> = SpinLock::new(0);
+///
+/// let threads: Vec<_> = (0..4)
+///     .map(|_| std::thread::spawn(|| *COUNTER.lock() += 1))
+///     .collect();
+/// for t in threads {
+///     t.join().unwrap();
+/// }
+/// assert_eq!(*COUNTER.lock(), 4);
+/// ```
+pub struct Lock<R, T: ?Sized> {
+    raw: R,
+    data: UnsafeCell<T>,
+}
+
+/// A test-and-test-and-set spin lock around a `T`: 1 byte of lock state, unfair, never sleeps.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::SpinLock;
+///
+/// static LOG_LEN: SpinLock<usize> = SpinLock::new(0);
+/// *LOG_LEN.lock() += 10;
+/// assert_eq!(*LOG_LEN.lock(), 10);
+/// assert_eq!(core::mem::size_of::<SpinLock<()>>(), 1);
+/// ```
+pub type SpinLock<T> = Lock<RawSpinLock, T>;
+
+/// A FIFO-fair ticket lock around a `T`; waiters behind the first wait through `W`.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::TicketLock;
+///
+/// static QUEUE_DEPTH: TicketLock<u32> = TicketLock::new(0);
+/// *QUEUE_DEPTH.lock() += 1;
+/// assert_eq!(*QUEUE_DEPTH.lock(), 1);
+/// assert_eq!(core::mem::size_of::<TicketLock<()>>(), 8);
+/// ```
+pub type TicketLock<T, W = Spin> = Lock<RawTicketLock<W>, T>;
+
+/// A three-state mutex around a `T` that waits through `W` (spins by default; `Futex` sleeps).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::Mutex;
+///
+/// static CONFIG: Mutex<[u8; 4]> = Mutex::new([0; 4]);
+/// CONFIG.lock()[0] = 7;
+/// assert_eq!(CONFIG.lock()[0], 7);
+/// assert_eq!(core::mem::size_of::<Mutex<()>>(), 4);
+/// ```
+pub type Mutex<T, W = Spin> = Lock<RawMutex<W>, T>;
+
+// SAFETY: `Lock` can be sent to another thread with the value inside it when `T: Send`; the
+// raw lock is plain atomics.
+unsafe impl<R: RawLock + Send, T: ?Sized + Send> Send for Lock<R, T> {}
+// SAFETY: sharing a `Lock` lets each thread obtain `&mut T` in turn (moving access to `T`
+// between threads, hence `T: Send`), never two at once (the `RawLock` contract); `T: Sync` is
+// not needed because no two threads see `&T` at the same time through the lock.
+unsafe impl<R: RawLock + Sync, T: ?Sized + Send> Sync for Lock<R, T> {}
+
+impl<R: RawLock, T> Lock<R, T> {
+    const_fn! {
+        /// A new, unlocked lock holding `value`; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::TicketLock;
+        ///
+        /// static NAMES: TicketLock<[&str; 2]> = TicketLock::new(["a", "b"]);
+        /// assert_eq!(NAMES.lock()[1], "b");
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(R), data: UnsafeCell::new(value) }
+        }
+    }
+
+    /// Consumes the lock and returns the value; no locking needed, the lock is owned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = baresync::SpinLock::new(vec![1, 2]);
+    /// assert_eq!(lock.into_inner(), vec![1, 2]);
+    /// ```
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<R: RawLock, T: ?Sized> Lock<R, T> {
+    /// Acquires the lock, waiting as the raw lock `R` waits, and returns a guard that releases
+    /// it when dropped.
+    ///
+    /// Locking twice from the same thread deadlocks (use a
+    /// [`ReentrantLock`](crate) for that).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Mutex;
+    ///
+    /// static TOTAL: Mutex<u64> = Mutex::new(0);
+    /// {
+    ///     let mut total = TOTAL.lock();
+    ///     *total += 5;
+    /// } // unlocked here
+    /// assert_eq!(*TOTAL.lock(), 5);
+    /// ```
+    #[inline]
+    pub fn lock(&self) -> LockGuard<'_, R, T> {
+        self.raw.lock();
+        // SAFETY: the lock was just acquired by this thread.
+        unsafe { LockGuard::new(self) }
+    }
+
+    /// Acquires the lock only if it is free right now; never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::SpinLock;
+    ///
+    /// static FLAG: SpinLock<bool> = SpinLock::new(false);
+    /// let held = FLAG.lock();
+    /// assert!(FLAG.try_lock().is_none());
+    /// drop(held);
+    /// assert!(FLAG.try_lock().is_some());
+    /// ```
+    #[inline]
+    pub fn try_lock(&self) -> Option<LockGuard<'_, R, T>> {
+        if self.raw.try_lock() {
+            // SAFETY: the lock was just acquired by this thread.
+            Some(unsafe { LockGuard::new(self) })
+        } else {
+            None
+        }
+    }
+
+    /// Acquires the lock unless `deadline` expires first; `None` then, and the lock is left as
+    /// it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Mutex;
+    ///
+    /// static STATE: Mutex<u8> = Mutex::new(0);
+    /// let held = STATE.lock();
+    /// let mut tries = 0;
+    /// assert!(STATE.lock_until(|| { tries += 1; tries > 100 }).is_none());
+    /// drop(held);
+    /// assert!(STATE.lock_until(|| false).is_some());
+    /// ```
+    #[inline]
+    pub fn lock_until(&self, mut deadline: impl Deadline) -> Option<LockGuard<'_, R, T>> {
+        if self.raw.lock_until(&mut deadline) {
+            // SAFETY: the lock was just acquired by this thread.
+            Some(unsafe { LockGuard::new(self) })
+        } else {
+            None
+        }
+    }
+
+    /// Acquires the lock unless `timeout` passes first. A timeout too large to represent
+    /// (`Duration::MAX`) waits forever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Futex, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let m: Mutex<u8, Futex> = Mutex::new(0);
+    /// let held = m.lock();
+    /// assert!(m.lock_timeout(Duration::from_millis(10)).is_none());
+    /// drop(held);
+    /// assert!(m.lock_timeout(Duration::MAX).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[inline]
+    pub fn lock_timeout(&self, timeout: core::time::Duration) -> Option<LockGuard<'_, R, T>> {
+        self.lock_until(crate::deadline::Timeout::after(timeout))
+    }
+
+    /// Whether the lock is held right now (by anyone). A snapshot: it may change at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = baresync::SpinLock::new(());
+    /// let guard = lock.lock();
+    /// assert!(lock.is_locked());
+    /// drop(guard);
+    /// assert!(!lock.is_locked());
+    /// ```
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// A mutable reference to the value; no locking needed, since `&mut self` proves no one
+    /// else can hold the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lock = baresync::SpinLock::new(1);
+    /// *lock.get_mut() += 1;
+    /// assert_eq!(*lock.lock(), 2);
+    /// ```
+    #[inline]
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    /// Releases the lock without a guard, for code that gave up its guard with
+    /// `core::mem::forget` (across an FFI boundary, or from a context switch).
+    ///
+    /// # Safety
+    ///
+    /// The lock must be held by the current context through a guard that was forgotten, and no
+    /// reference obtained through that guard may be used afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = baresync::SpinLock::new(0);
+    /// core::mem::forget(lock.lock());
+    /// assert!(lock.is_locked());
+    /// // SAFETY: the guard above was forgotten and its reference is gone.
+    /// unsafe { lock.force_unlock() };
+    /// assert!(!lock.is_locked());
+    /// ```
+    #[inline]
+    pub unsafe fn force_unlock(&self) {
+        // SAFETY: the caller guarantees the lock is held by this context and unused.
+        unsafe { self.raw.unlock() }
+    }
+
+    /// The raw lock, for building on the state machine directly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::RawLock;
+    ///
+    /// let lock = baresync::SpinLock::new(());
+    /// assert!(!lock.raw().is_locked());
+    /// ```
+    #[inline]
+    pub fn raw(&self) -> &R {
+        &self.raw
+    }
+}
+
+impl<R: RawLock, T: Default> Default for Lock<R, T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<R: RawLock, T> From<T> for Lock<R, T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<R: RawLock, T: ?Sized + fmt::Debug> fmt::Debug for Lock<R, T> {
+    /// Never blocks: shows the value if the lock is free right now, `<locked>` otherwise.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Lock");
+        match self.try_lock() {
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+/// Proof of holding a [`Lock`]: gives `&T` and `&mut T`, and releases the lock when dropped.
+///
+/// `!Send`: a raw lock is released by the thread that acquired it (some algorithms, and every
+/// `IrqSafe` lock, depend on it).
+///
+/// ```compile_fail
+/// let lock = std::sync::Arc::new(baresync::SpinLock::new(0));
+/// let guard = lock.lock();
+/// std::thread::spawn(move || drop(guard));
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use baresync::SpinLock;
+///
+/// static ITEMS: SpinLock<[u8; 3]> = SpinLock::new([0; 3]);
+/// let mut items = ITEMS.lock();
+/// items[1] = 9;
+/// drop(items);
+/// assert_eq!(ITEMS.lock()[1], 9);
+/// ```
+#[must_use = "if unused the lock is released at once"]
+pub struct LockGuard<'a, R: RawLock, T: ?Sized> {
+    lock: &'a Lock<R, T>,
+    /// `!Send`, `Sync` only when `T: Sync` (see the impl below).
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: sharing a guard between threads shares `&T` only (`DerefMut` needs `&mut guard`).
+unsafe impl<R: RawLock + Sync, T: ?Sized + Sync> Sync for LockGuard<'_, R, T> {}
+
+impl<'a, R: RawLock, T: ?Sized> LockGuard<'a, R, T> {
+    /// # Safety
+    ///
+    /// The current thread must hold `lock.raw`, and hand that ownership to the guard.
+    #[inline]
+    unsafe fn new(lock: &'a Lock<R, T>) -> Self {
+        LockGuard {
+            lock,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The lock this guard holds, e.g. to hand it to a condition variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = baresync::SpinLock::new(3);
+    /// let guard = lock.lock();
+    /// assert!(core::ptr::eq(baresync::LockGuard::lock(&guard), &lock));
+    /// ```
+    #[inline]
+    pub fn lock(guard: &Self) -> &'a Lock<R, T> {
+        guard.lock
+    }
+}
+
+impl<R: RawLock, T: ?Sized> Deref for LockGuard<'_, R, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so no `&mut T` exists elsewhere.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<R: RawLock, T: ?Sized> DerefMut for LockGuard<'_, R, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock and is borrowed mutably, so this is the only
+        // reference to the data.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<R: RawLock, T: ?Sized> Drop for LockGuard<'_, R, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard was created holding the lock and releases it exactly once, here.
+        unsafe { self.lock.raw.unlock() }
+    }
+}
+
+impl<R: RawLock, T: ?Sized + fmt::Debug> fmt::Debug for LockGuard<'_, R, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<R: RawLock, T: ?Sized + fmt::Display> fmt::Display for LockGuard<'_, R, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+    use std::format;
+
+    #[test]
+    fn debug_never_blocks() {
+        let l = SpinLock::new(5);
+        assert_eq!(format!("{l:?}"), "Lock { data: 5, .. }");
+        let g = l.lock();
+        assert_eq!(format!("{l:?}"), "Lock { data: <locked>, .. }");
+        assert_eq!(format!("{g:?}"), "5");
+    }
+
+    #[test]
+    fn get_mut_and_into_inner() {
+        let mut l: Mutex<i32> = Mutex::new(1);
+        *l.get_mut() = 2;
+        assert_eq!(l.into_inner(), 2);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(core::mem::size_of::<SpinLock<()>>(), 1);
+        assert_eq!(core::mem::size_of::<Mutex<()>>(), 4);
+        assert!(core::mem::size_of::<TicketLock<()>>() <= 8);
+    }
+
+    #[test]
+    fn unsized_data() {
+        let l: &SpinLock<[u8]> = &SpinLock::new([1u8, 2, 3]);
+        assert_eq!(l.lock().len(), 3);
+    }
+}

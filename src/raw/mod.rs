@@ -1,0 +1,161 @@
+//! Raw lock algorithms: state machines with no data attached.
+//!
+//! A raw lock only knows "locked" and "unlocked"; [`Lock<R, T>`](crate::Lock) pairs one with
+//! the data it protects and hands out a guard (the design of `lock_api`). A new algorithm is
+//! one new type implementing [`RawLock`] and one alias.
+//!
+//! | raw lock | size | algorithm | fair | waiting |
+//! |---|---|---|---|---|
+//! | [`RawSpinLock`] | 1 byte | test-and-test-and-set with bounded backoff | no | spins |
+//! | [`RawTicketLock<W>`] | 8 bytes | ticket lock | FIFO | head spins, others wait through `W` |
+//! | [`RawMutex<W>`] | 4 bytes | three-state futex mutex (Drepper, "Futexes Are Tricky", mutex 2) | no | brief spin, then sleeps through `W` |
+
+use crate::Deadline;
+
+mod mutex;
+mod spin;
+mod ticket;
+
+pub use mutex::RawMutex;
+pub use spin::RawSpinLock;
+pub use ticket::RawTicketLock;
+
+/// A lock with no data: the algorithm behind a [`Lock`](crate::Lock).
+///
+/// # Safety
+///
+/// An implementation must provide mutual exclusion: after [`lock`](RawLock::lock) returns, or
+/// [`try_lock`](RawLock::try_lock) or [`lock_until`](RawLock::lock_until) return `true`, no
+/// other caller can acquire the lock until [`unlock`](RawLock::unlock) is called. Acquiring
+/// must synchronize with (happen after) the previous `unlock`, so that everything the previous
+/// owner wrote while holding the lock is visible to the next owner. [`Lock`](crate::Lock)
+/// hands out `&mut T` on the strength of these two promises.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{RawLock, RawSpinLock};
+///
+/// static RAW: RawSpinLock = RawSpinLock::new();
+/// RAW.lock();
+/// assert!(RAW.is_locked());
+/// assert!(!RAW.try_lock());
+/// // SAFETY: this thread acquired the lock just above.
+/// unsafe { RAW.unlock() };
+/// assert!(!RAW.is_locked());
+/// ```
+pub unsafe trait RawLock {
+    /// An unlocked lock, for `const` and `static` initialization.
+    #[cfg(not(baresync_loom))]
+    const INIT: Self;
+
+    /// An unlocked lock (loom's atomics cannot be built in a constant).
+    #[cfg(baresync_loom)]
+    #[doc(hidden)]
+    fn init() -> Self;
+
+    /// Acquires the lock, waiting as long as it takes.
+    fn lock(&self);
+
+    /// Acquires the lock if it is free right now; never waits.
+    fn try_lock(&self) -> bool;
+
+    /// Acquires the lock unless `deadline` expires first; returns whether it did.
+    ///
+    /// The provided implementation polls [`try_lock`](RawLock::try_lock) with bounded backoff;
+    /// algorithms that can sleep override it.
+    fn lock_until(&self, deadline: &mut impl Deadline) -> bool {
+        let mut backoff = crate::wait::Backoff::new();
+        loop {
+            if self.try_lock() {
+                return true;
+            }
+            if deadline.expired() {
+                return false;
+            }
+            backoff.spin();
+        }
+    }
+
+    /// Releases the lock.
+    ///
+    /// # Safety
+    ///
+    /// The lock must be held, and by the caller's context: the thread (or task) that acquired
+    /// it, or code that has taken over that acquisition (a forgotten guard).
+    unsafe fn unlock(&self);
+
+    /// Whether the lock is held by anyone right now. A snapshot for diagnostics and
+    /// assertions: it may be stale as soon as it returns.
+    fn is_locked(&self) -> bool;
+}
+
+/// `R::INIT`, or under loom `R::init()`.
+#[cfg(not(baresync_loom))]
+macro_rules! raw_init {
+    ($r:ty) => {
+        <$r as $crate::RawLock>::INIT
+    };
+}
+#[cfg(baresync_loom)]
+macro_rules! raw_init {
+    ($r:ty) => {
+        <$r as $crate::RawLock>::init()
+    };
+}
+pub(crate) use raw_init;
+
+/// Implements `RawLock::INIT` (or loom's `init`) from the type's `new`.
+macro_rules! impl_init {
+    () => {
+        #[cfg(not(baresync_loom))]
+        const INIT: Self = Self::new();
+
+        #[cfg(baresync_loom)]
+        fn init() -> Self {
+            Self::new()
+        }
+    };
+}
+pub(crate) use impl_init;
+
+/// Implements `lock_api::RawMutex` by forwarding to `RawLock`.
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+macro_rules! impl_lock_api {
+    ($(#[$attr:meta])* [$($gen:tt)*] $ty:ty) => {
+        $(#[$attr])*
+        #[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
+        // SAFETY: forwards to the `RawLock` implementation, whose contract (mutual exclusion,
+        // acquire synchronizes with the previous release) is the one `lock_api` requires.
+        // Guards are `!Send` (`GuardNoSend`) because a raw lock is released by its owner.
+        unsafe impl<$($gen)*> lock_api::RawMutex for $ty {
+            #[allow(clippy::declare_interior_mutable_const)]
+            const INIT: Self = <Self as $crate::RawLock>::INIT;
+            type GuardMarker = lock_api::GuardNoSend;
+
+            #[inline]
+            fn lock(&self) {
+                $crate::RawLock::lock(self)
+            }
+
+            #[inline]
+            fn try_lock(&self) -> bool {
+                $crate::RawLock::try_lock(self)
+            }
+
+            #[inline]
+            unsafe fn unlock(&self) {
+                // SAFETY: `lock_api` calls this only while the lock is held by this context,
+                // which is `RawLock::unlock`'s requirement.
+                unsafe { $crate::RawLock::unlock(self) }
+            }
+
+            #[inline]
+            fn is_locked(&self) -> bool {
+                $crate::RawLock::is_locked(self)
+            }
+        }
+    };
+}
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+pub(crate) use impl_lock_api;

@@ -1,0 +1,245 @@
+//! `RawMutex<W>`: the three-state futex mutex.
+//!
+//! Algorithm: Ulrich Drepper, "Futexes Are Tricky" (2011), mutex 2, the one std's Linux mutex
+//! also uses. The state word records whether sleepers may exist, so an unlock makes a wake
+//! call only when one may be needed; a waiter spins briefly before going to sleep, because
+//! most critical sections end sooner than a sleep and wake would. Progress: deadlock-free, not
+//! fair (a running thread can take the lock before a woken sleeper gets to it, which is what
+//! makes it fast under contention).
+//!
+//! With a backend whose waking is a no-op ([`Spin`](crate::Spin), `Yield`), the sleeper state
+//! is pointless and skipped: the lock is a compare-and-swap spin lock on a 32-bit word and
+//! unlocks with a plain store.
+
+use super::{impl_init, RawLock};
+use crate::sync::atomic::{
+    AtomicU32,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::sync::const_fn;
+use crate::wait::{wait_for, Backoff, Forever, Spin, Wait};
+use crate::Deadline;
+use core::marker::PhantomData;
+
+const UNLOCKED: u32 = 0;
+const LOCKED: u32 = 1;
+const CONTENDED: u32 = 2;
+
+/// A 4-byte mutex that waits through the [`Wait`] backend `W`: three states, so that
+/// unlocking costs no wake call while nobody sleeps.
+///
+/// Use it through [`Mutex<T, W>`](crate::Mutex).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{RawLock, RawMutex, Spin};
+///
+/// static RAW: RawMutex<Spin> = RawMutex::new();
+/// RAW.lock();
+/// assert!(RAW.is_locked());
+/// // SAFETY: acquired just above.
+/// unsafe { RAW.unlock() };
+/// assert_eq!(core::mem::size_of::<RawMutex>(), 4);
+/// ```
+pub struct RawMutex<W = Spin> {
+    /// 0: unlocked · 1: locked, no sleepers · 2: locked, sleepers may exist
+    /// (state 2 is never used when `W::WAKE_IS_NOOP`)
+    state: AtomicU32,
+    _wait: PhantomData<fn() -> W>,
+}
+
+impl<W: Wait> RawMutex<W> {
+    const_fn! {
+        /// A new, unlocked mutex.
+        #[inline]
+        pub const fn new() -> Self {
+            RawMutex { state: AtomicU32::new(UNLOCKED), _wait: PhantomData }
+        }
+    }
+
+    /// Spins while the lock is held by a running owner, up to the backoff limit. Returns true
+    /// if it acquired the lock.
+    #[inline]
+    fn spin_then_try(&self) -> bool {
+        let mut backoff = Backoff::new();
+        loop {
+            // ORDERING: Relaxed: the load only chooses between retrying and waiting; the
+            // compare-exchange is the acquire.
+            let state = self.state.load(Relaxed);
+            // ORDERING: Acquire pairs with the Release in `unlock`.
+            if state == UNLOCKED
+                && self
+                    .state
+                    .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
+                    .is_ok()
+            {
+                return true;
+            }
+            if state == CONTENDED || backoff.is_completed() {
+                return false;
+            }
+            backoff.spin();
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        self.lock_slow_until(None::<&mut Forever>);
+    }
+
+    /// The slow path of `lock` (no deadline) and `lock_until`, written once.
+    fn lock_slow_until<D: Deadline>(&self, mut deadline: Option<&mut D>) -> bool {
+        if W::WAKE_IS_NOOP {
+            // Nobody sleeps, so no sleeper state: wait for the word to leave LOCKED, retry.
+            loop {
+                // ORDERING: Acquire pairs with the Release store in `unlock`.
+                match self
+                    .state
+                    .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
+                {
+                    Ok(_) => return true,
+                    Err(seen) => {
+                        if !wait_for::<W, D>(&self.state, seen, deadline.as_deref_mut()) {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        if self.spin_then_try() {
+            return true;
+        }
+        // Announce a sleeper by moving the state to CONTENDED. If the swap returns UNLOCKED we
+        // own the lock (in state CONTENDED, which may cost the next unlock a needless wake).
+        // ORDERING: Acquire pairs with the Release swap in `unlock`.
+        while self.state.swap(CONTENDED, Acquire) != UNLOCKED {
+            if !wait_for::<W, D>(&self.state, CONTENDED, deadline.as_deref_mut()) {
+                // Leaving CONTENDED behind is harmless: at worst one spurious wake call.
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl<W: Wait> Default for RawMutex<W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<W> core::fmt::Debug for RawMutex<W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // ORDERING: Relaxed: a snapshot for display.
+        f.debug_struct("RawMutex")
+            .field("state", &self.state.load(Relaxed))
+            .finish()
+    }
+}
+
+// SAFETY: the lock is acquired only by a compare-exchange from UNLOCKED or a swap that returns
+// UNLOCKED, both Acquire; the word leaves UNLOCKED through exactly one of them until `unlock`
+// stores UNLOCKED again with Release. So one owner at a time, and each owner's writes
+// happen-before the next owner's reads.
+unsafe impl<W: Wait> RawLock for RawMutex<W> {
+    impl_init!();
+
+    #[inline]
+    fn lock(&self) {
+        // ORDERING: Acquire pairs with the Release in `unlock`.
+        if self
+            .state
+            .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release in `unlock`.
+        self.state
+            .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
+            .is_ok()
+    }
+
+    fn lock_until(&self, deadline: &mut impl Deadline) -> bool {
+        self.try_lock() || self.lock_slow_until(Some(deadline))
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        if W::WAKE_IS_NOOP {
+            // ORDERING: Release pairs with the Acquire compare-exchange of the next owner.
+            self.state.store(UNLOCKED, Release);
+        } else {
+            // ORDERING: Release pairs with the Acquire compare-exchange or swap of the next
+            // owner. The swap also reads whether a sleeper announced itself: a waiter sets
+            // CONTENDED before sleeping, and both are read-modify-writes of this one word, so
+            // either we see CONTENDED here and wake, or the waiter's swap sees UNLOCKED and it
+            // owns the lock without sleeping.
+            if self.state.swap(UNLOCKED, Release) == CONTENDED {
+                self.wake_slow();
+            }
+        }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        self.state.load(Relaxed) != UNLOCKED
+    }
+}
+
+impl<W: Wait> RawMutex<W> {
+    #[cold]
+    fn wake_slow(&self) {
+        W::wake_one(&self.state);
+    }
+}
+
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+super::impl_lock_api!([W: Wait] RawMutex<W>);
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+
+    fn basics<W: Wait>() {
+        let l = RawMutex::<W>::new();
+        assert!(!l.is_locked());
+        l.lock();
+        assert!(l.is_locked());
+        assert!(!l.try_lock());
+        let mut polls = 0;
+        assert!(!l.lock_until(&mut || {
+            polls += 1;
+            polls > 3
+        }));
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert!(!l.is_locked());
+        assert!(l.lock_until(&mut || true));
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+    }
+
+    #[test]
+    fn spin_basics() {
+        basics::<Spin>();
+    }
+
+    #[test]
+    fn futex_basics() {
+        basics::<crate::Futex>();
+        basics::<crate::Yield>();
+    }
+
+    #[test]
+    fn is_four_bytes() {
+        assert_eq!(core::mem::size_of::<RawMutex<Spin>>(), 4);
+        assert_eq!(core::mem::size_of::<RawMutex<crate::Futex>>(), 4);
+    }
+}

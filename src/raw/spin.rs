@@ -1,0 +1,152 @@
+//! `RawSpinLock`: test-and-test-and-set with bounded exponential backoff.
+//!
+//! Algorithm: Rudolph and Segall's test-and-test-and-set (1984): waiters spin on a plain load,
+//! which stays in their own cache while the lock is held, and only attempt the atomic swap once
+//! the lock looks free; a failed attempt backs off exponentially (Anderson, 1990) up to a
+//! bound. Progress: deadlock-free, not starvation-free: an unlucky waiter can lose every race,
+//! so this lock is not fair. It never yields the processor: with more threads than cores a
+//! waiter may spin away its time slice while the owner is descheduled.
+
+use super::{impl_init, RawLock};
+use crate::sync::atomic::{
+    AtomicBool,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::sync::const_fn;
+use crate::wait::Backoff;
+
+/// A one-byte spin lock: test-and-test-and-set with bounded exponential backoff.
+///
+/// Unfair (a waiter may be overtaken any number of times) and never sleeps. The cheapest lock
+/// to take when uncontended: one swap to lock, one store to unlock. Use it through
+/// [`SpinLock<T>`](crate::SpinLock).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{RawLock, RawSpinLock};
+///
+/// static RAW: RawSpinLock = RawSpinLock::new();
+/// assert!(RAW.try_lock());
+/// assert!(!RAW.try_lock());
+/// // SAFETY: acquired by `try_lock` above.
+/// unsafe { RAW.unlock() };
+/// assert_eq!(core::mem::size_of::<RawSpinLock>(), 1);
+/// ```
+#[derive(Debug)]
+pub struct RawSpinLock {
+    /// false: unlocked · true: locked
+    locked: AtomicBool,
+}
+
+impl RawSpinLock {
+    const_fn! {
+        /// A new, unlocked spin lock.
+        #[inline]
+        pub const fn new() -> Self {
+            RawSpinLock { locked: AtomicBool::new(false) }
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        let mut backoff = Backoff::new();
+        loop {
+            // ORDERING: Relaxed: this load only decides when to retry the swap below, which
+            // is the acquiring operation.
+            while self.locked.load(Relaxed) {
+                backoff.spin();
+            }
+            // ORDERING: Acquire pairs with the Release store in `unlock`, so the previous
+            // owner's writes inside the critical section happen-before ours.
+            if !self.locked.swap(true, Acquire) {
+                return;
+            }
+        }
+    }
+}
+
+impl Default for RawSpinLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: the swap from false to true is the only way to acquire, and only one thread can see
+// `false` returned by it until `unlock` stores `false` again; the swap is Acquire and the store
+// Release, so each owner's writes happen-before the next owner's reads.
+unsafe impl RawLock for RawSpinLock {
+    impl_init!();
+
+    #[inline]
+    fn lock(&self) {
+        // ORDERING: Acquire pairs with the Release store in `unlock`.
+        if self.locked.swap(true, Acquire) {
+            self.lock_slow();
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> bool {
+        // ORDERING: Relaxed on the pre-check: it only avoids a needless write to a held lock's
+        // cache line; the swap is the acquire and pairs with the Release store in `unlock`.
+        !self.locked.load(Relaxed) && !self.locked.swap(true, Acquire)
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        // ORDERING: Release pairs with the Acquire swap in `lock`/`try_lock`, publishing this
+        // critical section's writes to the next owner.
+        self.locked.store(false, Release);
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        // ORDERING: Relaxed: a snapshot for diagnostics, not used to synchronize.
+        self.locked.load(Relaxed)
+    }
+}
+
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+super::impl_lock_api!([] RawSpinLock);
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_try_unlock() {
+        let l = RawSpinLock::new();
+        assert!(!l.is_locked());
+        l.lock();
+        assert!(l.is_locked());
+        assert!(!l.try_lock());
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert!(l.try_lock());
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+    }
+
+    #[test]
+    fn lock_until_gives_up_when_held() {
+        let l = RawSpinLock::new();
+        l.lock();
+        let mut n = 0;
+        assert!(!l.lock_until(&mut || {
+            n += 1;
+            n > 10
+        }));
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert!(
+            l.lock_until(&mut || true),
+            "a free lock is taken even at an expired deadline"
+        );
+    }
+
+    #[test]
+    fn is_one_byte() {
+        assert_eq!(core::mem::size_of::<RawSpinLock>(), 1);
+    }
+}

@@ -1,0 +1,243 @@
+//! `RawTicketLock<W>`: a FIFO ticket lock that copes with more threads than cores.
+//!
+//! Algorithm: the ticket lock (Reed and Kanodia's sequencers, 1979; Mellor-Crummey and Scott,
+//! 1991): a waiter takes a ticket with one fetch-and-add and waits until the "now serving"
+//! counter reaches it. Service is strictly first-come first-served. Progress: starvation-free
+//! while every waiter keeps running; but a waiter that is descheduled when its turn comes holds
+//! up everyone behind it, which is why a pure-spin ticket lock collapses when threads
+//! outnumber cores (each hand-off to a preempted thread costs a scheduler time slice).
+//!
+//! The answer here: only the waiter next in line spins (briefly, with backoff); every waiter
+//! further back, and the head once its backoff is spent, waits through the backend `W`. With
+//! `Yield` or `Futex` those waiters give their core to the threads that need it (the owner and
+//! the head); with `Spin` they spin on the shared word with backoff, which is right when each
+//! thread owns its core. The lock still hands over strictly in ticket order.
+//!
+//! With a sleeping backend, bit 31 of the serving word says "a waiter may be sleeping": a
+//! waiter sets it with a read-modify-write before sleeping and the unlocker clears it with the
+//! swap that advances the counter, so a wake call is made only when someone may sleep, and no
+//! wake-up can be lost between the two (they are read-modify-writes of one word).
+//!
+//! Tickets are 31 bits and wrap; at most 2^31 − 1 threads can wait at once.
+
+use super::{impl_init, RawLock};
+use crate::sync::atomic::{
+    AtomicU32,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::sync::const_fn;
+use crate::wait::{Backoff, Spin, Wait};
+use core::marker::PhantomData;
+
+/// Set in `serving` while a waiter may be sleeping.
+const SLEEPERS: u32 = 1 << 31;
+/// The ticket bits of `next` and `serving`.
+const TICKET_MASK: u32 = SLEEPERS - 1;
+
+/// A FIFO-fair ticket lock in 8 bytes, whose waiters beyond the first wait through `W`.
+///
+/// Use it through [`TicketLock<T, W>`](crate::TicketLock). A waiter with a deadline
+/// ([`lock_until`](RawLock::lock_until)) cannot give a ticket back, so it does not queue: it
+/// polls for a moment when the lock is free and nobody is queued, and is not fair.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{RawLock, RawTicketLock};
+///
+/// static RAW: RawTicketLock = RawTicketLock::new();
+/// RAW.lock();
+/// assert!(!RAW.try_lock());
+/// // SAFETY: acquired just above.
+/// unsafe { RAW.unlock() };
+/// assert!(!RAW.is_locked());
+/// ```
+pub struct RawTicketLock<W = Spin> {
+    /// The next ticket to hand out (low 31 bits; bit 31 is ignored).
+    next: AtomicU32,
+    /// bits 0–30: the ticket now served · bit 31: a waiter may be sleeping
+    serving: AtomicU32,
+    _wait: PhantomData<fn() -> W>,
+}
+
+impl<W: Wait> RawTicketLock<W> {
+    const_fn! {
+        /// A new, unlocked ticket lock.
+        #[inline]
+        pub const fn new() -> Self {
+            RawTicketLock {
+                next: AtomicU32::new(0),
+                serving: AtomicU32::new(0),
+                _wait: PhantomData,
+            }
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self, ticket: u32) {
+        let mut backoff = Backoff::new();
+        loop {
+            // ORDERING: Acquire pairs with the Release store or swap in `unlock`: when our
+            // ticket comes up, the previous owner's writes happen-before ours.
+            let serving = self.serving.load(Acquire);
+            let now = serving & TICKET_MASK;
+            if now == ticket {
+                return;
+            }
+            let ahead = ticket.wrapping_sub(now) & TICKET_MASK;
+            if ahead == 1 && !backoff.is_completed() {
+                // Next in line: the hand-off should be a cache miss away, so spin.
+                backoff.spin();
+                continue;
+            }
+            if W::WAKE_IS_NOOP {
+                // Nobody sleeps, so no flag: poll the word through the backend.
+                W::wait(&self.serving, serving);
+                continue;
+            }
+            // Announce a sleeper, then sleep on the word as it is now.
+            // ORDERING: Acquire, because if our turn has come we own the lock from here on;
+            // it pairs with the Release swap in `unlock`. Both are read-modify-writes of
+            // `serving`, so either the unlocker's swap sees SLEEPERS and wakes us, or this
+            // fetch_or sees the advanced counter.
+            let seen = self.serving.fetch_or(SLEEPERS, Acquire);
+            if seen & TICKET_MASK == ticket {
+                // Our turn came meanwhile. The flag we set costs the next unlock one spurious
+                // wake call at most.
+                return;
+            }
+            W::wait(&self.serving, seen | SLEEPERS);
+        }
+    }
+}
+
+impl<W: Wait> Default for RawTicketLock<W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<W> core::fmt::Debug for RawTicketLock<W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // ORDERING: Relaxed: a snapshot for display.
+        let next = self.next.load(Relaxed) & TICKET_MASK;
+        let serving = self.serving.load(Relaxed) & TICKET_MASK;
+        f.debug_struct("RawTicketLock")
+            .field("next", &next)
+            .field("serving", &serving)
+            .finish()
+    }
+}
+
+// SAFETY: each ticket is handed out once (fetch_add and the try_lock compare-exchange are
+// read-modify-writes of `next`), only the owner of ticket t advances `serving` from t to t + 1,
+// and a thread enters only when `serving` equals its ticket; so one owner at a time. Entering
+// is an Acquire read of the value the previous owner wrote with Release in `unlock`.
+unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
+    impl_init!();
+
+    #[inline]
+    fn lock(&self) {
+        // ORDERING: Relaxed: the ticket's uniqueness comes from the read-modify-write itself;
+        // synchronization with the previous owner comes from the Acquire load of `serving`.
+        let ticket = self.next.fetch_add(1, Relaxed) & TICKET_MASK;
+        // ORDERING: Acquire pairs with the Release in `unlock`.
+        if self.serving.load(Acquire) & TICKET_MASK != ticket {
+            self.lock_slow(ticket);
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release in `unlock` of the previous owner. If the
+        // compare-exchange below then takes ticket `serving`, no other ticket was handed out
+        // in between, so `serving` cannot have moved: we own the lock.
+        let serving = self.serving.load(Acquire) & TICKET_MASK;
+        // ORDERING: Relaxed: the compare-exchange validates this value.
+        let next = self.next.load(Relaxed);
+        // ORDERING: Relaxed on the compare-exchange, for the same reason as in `lock`.
+        next & TICKET_MASK == serving
+            && self
+                .next
+                .compare_exchange(next, next.wrapping_add(1), Relaxed, Relaxed)
+                .is_ok()
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        // ORDERING: Relaxed: only the owner changes the ticket bits, and it read them itself.
+        let next = (self.serving.load(Relaxed) & TICKET_MASK).wrapping_add(1) & TICKET_MASK;
+        if W::WAKE_IS_NOOP {
+            // ORDERING: Release pairs with the Acquire load of the next ticket's owner.
+            self.serving.store(next, Release);
+        } else {
+            // ORDERING: Release as above; the swap also clears SLEEPERS and reports whether
+            // it was set (see the fetch_or in `lock_slow`).
+            if self.serving.swap(next, Release) & SLEEPERS != 0 {
+                self.wake_slow();
+            }
+        }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        self.next.load(Relaxed) & TICKET_MASK != self.serving.load(Relaxed) & TICKET_MASK
+    }
+}
+
+impl<W: Wait> RawTicketLock<W> {
+    /// Wakes every sleeper: only the one whose ticket came up will stay awake, but a futex
+    /// cannot pick it out.
+    #[cold]
+    fn wake_slow(&self) {
+        W::wake_all(&self.serving);
+    }
+}
+
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+super::impl_lock_api!([W: Wait] RawTicketLock<W>);
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basics() {
+        let l = RawTicketLock::<Spin>::new();
+        assert!(l.try_lock());
+        assert!(l.is_locked());
+        assert!(!l.try_lock());
+        let mut polls = 0;
+        assert!(!l.lock_until(&mut || {
+            polls += 1;
+            polls > 3
+        }));
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        l.lock();
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert!(!l.is_locked());
+    }
+
+    #[test]
+    fn tickets_wrap_around() {
+        let l = RawTicketLock::<crate::Futex>::new();
+        l.next.store(TICKET_MASK, Relaxed);
+        l.serving.store(TICKET_MASK, Relaxed);
+        for _ in 0..3 {
+            l.lock();
+            assert!(l.is_locked());
+            // SAFETY: held by this thread.
+            unsafe { l.unlock() };
+            assert!(!l.is_locked());
+        }
+        assert_eq!(l.serving.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn is_eight_bytes() {
+        assert_eq!(core::mem::size_of::<RawTicketLock>(), 8);
+    }
+}

@@ -1,0 +1,213 @@
+//! How a thread waits for a 32-bit atomic word to change.
+//!
+//! Every primitive that can block is written once against [`Wait`], a futex-shaped interface:
+//! "sleep while this word still holds the value I saw" and "wake sleepers of this word". The
+//! backend decides what waiting means:
+//!
+//! | backend | waiting | waking | use it when |
+//! |---|---|---|---|
+//! | [`Spin`] (default) | spins with bounded exponential backoff | free (no-op) | one thread per core: bare metal, a kernel with preemption disabled, short critical sections |
+//! | `Yield` (feature `std`) | spins briefly, then `thread::yield_now` | free (no-op) | threads may outnumber cores but sleeping costs too much |
+//! | `Futex` (feature `std`) | sleeps in the kernel | a system call, only when a sleeper may exist | threads outnumber cores, or waits are long |
+//! | your own | your scheduler's wait queue | your scheduler | an RTOS or kernel with its own blocking primitive |
+//!
+//! Primitives keep a "sleepers may exist" state next to their data (as std's futex mutex does
+//! with its 0/1/2 states), so with every backend an uncontended release performs no wake call.
+//!
+//! Pure spin algorithms that never block (the 1-byte spin lock, the ticket hand-off) use
+//! [`Backoff`] directly.
+
+use crate::sync::atomic::AtomicU32;
+use crate::Deadline;
+
+mod spin;
+pub use spin::Spin;
+
+#[cfg(all(feature = "std", not(baresync_loom)))]
+mod futex;
+#[cfg(all(feature = "std", not(baresync_loom)))]
+pub use futex::Futex;
+
+#[cfg(all(feature = "std", not(baresync_loom)))]
+mod yielding;
+#[cfg(all(feature = "std", not(baresync_loom)))]
+pub use yielding::Yield;
+
+/// A way for a thread to wait until a 32-bit atomic word changes, and to wake such waiters.
+///
+/// The contract is the futex one:
+/// - [`wait`](Wait::wait) returns when `atomic` no longer holds `expected`, and may also return
+///   spuriously; the caller re-checks its condition in a loop.
+/// - It must not miss a change: if the word is changed and [`wake_one`](Wait::wake_one) or
+///   [`wake_all`](Wait::wake_all) is called after `wait` observed `expected`, the waiter
+///   returns. (A backend that sleeps must check the word and go to sleep atomically with
+///   respect to a wake, as the kernel's futex does.)
+/// - A caller that changes the word and then calls `wake_*` needs no other ordering from the
+///   backend: the waiter re-reads the word with the ordering its own protocol needs.
+///
+/// Backends are zero-sized types named in a type parameter (`Mutex<T, Futex>`), so the choice
+/// costs nothing at run time.
+///
+/// # Examples
+///
+/// A backend for a scheduler that can only "run something else":
+///
+/// ```
+/// use baresync::sync::atomic::{AtomicU32, Ordering::Relaxed};
+/// use baresync::{Deadline, Mutex, Wait};
+///
+/// fn run_other_tasks() { /* the RTOS's yield */ }
+///
+/// struct RtosYield;
+///
+/// impl Wait for RtosYield {
+///     fn wait(atomic: &AtomicU32, expected: u32) {
+///         if atomic.load(Relaxed) == expected {
+///             run_other_tasks();
+///         }
+///     }
+///     fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+///         if deadline.expired() {
+///             return false;
+///         }
+///         Self::wait(atomic, expected);
+///         true
+///     }
+///     fn wake_one(_: &AtomicU32) {}
+///     fn wake_all(_: &AtomicU32) {}
+/// }
+///
+/// static SHARED: Mutex<u32, RtosYield> = Mutex::new(0);
+/// *SHARED.lock() += 1;
+/// assert_eq!(*SHARED.lock(), 1);
+/// ```
+pub trait Wait {
+    /// `true` when [`wake_one`](Wait::wake_one) and [`wake_all`](Wait::wake_all) do nothing
+    /// (waiters poll). Primitives then skip the bookkeeping that only exists to avoid needless
+    /// wake calls: a spin-backed mutex unlocks with a plain store instead of a swap.
+    ///
+    /// Leave it `false` (the default) for any backend whose waiters can sleep: a `true` here
+    /// with a sleeping `wait` loses wake-ups.
+    const WAKE_IS_NOOP: bool = false;
+
+    /// Waits while `atomic` holds `expected`; may return spuriously.
+    fn wait(atomic: &AtomicU32, expected: u32);
+
+    /// Like [`wait`](Wait::wait), but gives up once `deadline` has expired and returns `false`
+    /// then. Returns `true` when it stopped waiting for any other reason (including
+    /// spuriously).
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool;
+
+    /// Wakes at least one thread waiting on `atomic`, if any waits.
+    fn wake_one(atomic: &AtomicU32);
+
+    /// Wakes every thread waiting on `atomic`.
+    fn wake_all(atomic: &AtomicU32);
+}
+
+/// Bounded exponential backoff for spin loops.
+///
+/// Each [`spin`](Backoff::spin) issues `2^step` spin hints, doubling up to
+/// `2^`[`Backoff::LIMIT`] and staying there. Backing off spreads out the retries of many
+/// spinners so the cache line they contend on is not bounced on every cycle; the bound keeps
+/// the added hand-off latency small (64 `pause`s are 1–10 µs on current x86 cores).
+///
+/// Under loom, each spin is one yield to the model checker.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::sync::atomic::{AtomicBool, Ordering::Acquire};
+/// use baresync::wait::Backoff;
+///
+/// let ready = AtomicBool::new(true);
+/// let mut backoff = Backoff::new();
+/// while !ready.load(Acquire) {
+///     backoff.spin();
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    /// The largest step: at most `2^LIMIT` spin hints per [`spin`](Backoff::spin).
+    ///
+    /// Chosen by measurement on x86_64 (see `docs/design.md`): 6 keeps the worst added
+    /// hand-off latency near that of one cross-core cache miss times the spin count, while
+    /// larger limits lengthened hand-offs without raising contended throughput.
+    pub const LIMIT: u32 = 6;
+
+    /// A fresh backoff, starting with a single spin hint.
+    #[inline]
+    pub const fn new() -> Self {
+        Backoff { step: 0 }
+    }
+
+    /// Spins for the current step, then doubles the next one (up to the limit).
+    #[inline]
+    pub fn spin(&mut self) {
+        #[cfg(baresync_loom)]
+        {
+            crate::sync::spin_loop();
+        }
+        #[cfg(not(baresync_loom))]
+        {
+            for _ in 0..1u32 << self.step {
+                crate::sync::spin_loop();
+            }
+            if self.step < Self::LIMIT {
+                self.step += 1;
+            }
+        }
+    }
+
+    /// Whether the backoff has reached its limit: a caller that can do something better than
+    /// spin (yield, sleep) should do it now.
+    #[inline]
+    pub fn is_completed(&self) -> bool {
+        self.step >= Self::LIMIT
+    }
+
+    /// Starts over from a single spin hint.
+    #[inline]
+    pub fn reset(&mut self) {
+        self.step = 0;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Waits through `W`, with a deadline (`Some`) or without (`None`); returns `false` only when
+/// the deadline expired.
+///
+/// Lets a primitive write its blocking slow path once for both `op()` and `op_until()`:
+/// without a deadline the backend's untimed `wait` is used, so a sleeping backend never polls.
+#[inline]
+pub(crate) fn wait_for<W: Wait, D: Deadline>(
+    atomic: &AtomicU32,
+    expected: u32,
+    deadline: Option<&mut D>,
+) -> bool {
+    match deadline {
+        None => {
+            W::wait(atomic, expected);
+            true
+        }
+        Some(d) => W::wait_until(atomic, expected, d),
+    }
+}
+
+/// The deadline type of an untimed wait (`None::<&mut Forever>`); it has no values.
+pub(crate) enum Forever {}
+
+impl Deadline for Forever {
+    fn expired(&mut self) -> bool {
+        match *self {}
+    }
+}
