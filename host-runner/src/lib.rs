@@ -1,0 +1,15 @@
+//! `host-runner`: runs baresync's primitives on real cores, pinned, and checks their
+//! invariants.
+//!
+//! - [`topology`]: logical CPUs, packages, physical cores, SMT (sysfs on Linux).
+//! - [`pin`]: which CPU each worker runs on.
+//! - [`stress`]: the harness, a [`stress::Scenario`] per primitive, and negative controls.
+//! - [`report`]: the table and the JSON report.
+//! - [`cli`]: the command line.
+
+pub mod cli;
+pub mod pin;
+pub mod report;
+pub mod rng;
+pub mod stress;
+pub mod topology;

@@ -1,0 +1,57 @@
+//! Negative controls: scenarios built to fail, proving that each check can see a failure.
+//!
+//! A stress run that only ever prints PASS proves little: the checks might be unable to fail
+//! on this machine (too few cores, too short a race window, a compiler that folded the racy
+//! read-modify-write). So every run also puts a broken lock through the very same scenario,
+//! and the run is valid only if every check that lock must trip does trip.
+
+use super::checks::{FIFO, LOST_UPDATES, MUTUAL_EXCLUSION};
+use super::lock::{LockScenario, Probe};
+use super::Scenario;
+use baresync::{RawLock, RawMutex, Yield};
+
+/// The negative controls, run after the primitives.
+pub fn controls() -> Vec<Box<dyn Scenario>> {
+    vec![
+        Box::new(
+            LockScenario::<Unsynchronized>::new("control: no lock", "control", None, false)
+                .expecting_failure(&[MUTUAL_EXCLUSION, LOST_UPDATES]),
+        ),
+        Box::new(
+            // RawMutex lets a newcomer take the lock while earlier waiters sleep, so the FIFO
+            // check must catch it when it is run as if it were a FIFO lock.
+            LockScenario::<RawMutex<Probe<Yield>>>::new(
+                "control: Mutex as FIFO",
+                "control",
+                None,
+                true,
+            )
+            .expecting_failure(&[FIFO]),
+        ),
+    ]
+}
+
+/// A "lock" that does not lock: every call succeeds at once and nothing is ever excluded.
+#[derive(Debug, Default)]
+pub struct Unsynchronized;
+
+// SAFETY: this implementation is deliberately unsound: it provides neither mutual exclusion
+// nor any happens-before edge, which breaks the `RawLock` contract on purpose. It exists only
+// as the stress suite's negative control, run through the same scenario as the real locks so
+// that every check is seen to catch a broken lock; the resulting data race on the scenario's
+// plain counter is exactly what is being detected. It is never used to protect real data.
+unsafe impl RawLock for Unsynchronized {
+    const INIT: Self = Unsynchronized;
+
+    fn lock(&self) {}
+
+    fn try_lock(&self) -> bool {
+        true
+    }
+
+    unsafe fn unlock(&self) {}
+
+    fn is_locked(&self) -> bool {
+        false
+    }
+}

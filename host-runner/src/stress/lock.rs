@@ -1,0 +1,378 @@
+//! Mutual exclusion stress for every `Lock<R, T>`, and the FIFO check for ticket locks.
+//!
+//! Each worker repeatedly locks and, inside the critical section:
+//! 1. increments an occupancy counter and records a violation if it saw anyone else inside;
+//! 2. reads a plain (non-atomic) `u64` in the lock's data, spins a random moment (the race
+//!    window), writes it back plus one;
+//! 3. decrements the occupancy counter.
+//!
+//! At the end the plain counter must equal the number of acquisitions: a lost update means two
+//! critical sections overlapped, or one did not see the previous one's write (a missing
+//! acquire/release edge).
+//!
+//! # The FIFO check
+//!
+//! A ticket lock serves in the order tickets are taken, but the ticket is taken inside
+//! `lock()`, out of our sight: a worker that notes "I arrived" just before calling `lock()`
+//! can be preempted before taking its ticket and be overtaken legitimately, so comparing
+//! arrival stamps gives false positives, and so does "at most N−1 overtakes" (a preempted
+//! worker can be overtaken any number of times before it takes its ticket).
+//!
+//! What is sound is to compare only with workers that are *known* to hold a ticket. A lock
+//! waits only after it has queued, so the wait backend is where that becomes known: the
+//! scenario runs the lock with [`Probe<W>`], a backend that forwards to `W` and, on a
+//! worker's first wait in a `lock()` call, takes a stamp `q` from the same arrival counter
+//! (`fetch_add`, Release) and publishes it in the worker's slot. Every worker takes an
+//! arrival stamp `a` (`fetch_add`, Acquire) before calling `lock()`, and inside the critical
+//! section clears its own slot and looks at everyone else's: a slot holding `q < a` is a
+//! worker that was queued before we arrived and has not been served yet, and that is a FIFO
+//! violation. Why there are no false positives:
+//! - `q < a` means the `q` stamp precedes the `a` stamp in the counter's modification order;
+//!   every write to the counter is a read-modify-write, so the Acquire `a` reads from the
+//!   release sequence of the Release `q` and synchronizes with it. The queued worker's ticket
+//!   `fetch_add` is sequenced before `q`, ours after `a`, so its ticket happens-before ours,
+//!   and coherence of the ticket counter makes its ticket the earlier one.
+//! - A slot is cleared by its owner inside its own critical section; if that critical section
+//!   came before ours, the lock's release/acquire edge makes the clear visible to us, so a
+//!   stamp we read belongs to a `lock()` call not yet served.
+//!
+//! It can miss violations (a stamp published late), never invent one. It is shown to fail on
+//! an unfair lock (`RawMutex`, which lets a newcomer barge past sleepers) in the controls.
+
+use super::{checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, Violation, Worker};
+use baresync::sync::atomic::AtomicU32;
+use baresync::{
+    CachePadded, Deadline, Futex, Lock, RawLock, RawMutex, RawSpinLock, RawTicketLock, Spin, Wait,
+    Yield,
+};
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
+use std::ptr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The data behind the lock under test.
+#[derive(Default)]
+pub struct Data {
+    /// Incremented non-atomically, with a race window between the read and the write.
+    counter: u64,
+}
+
+/// A stress scenario for the lock `Lock<R, Data>`.
+pub struct LockScenario<R> {
+    name: String,
+    primitive: &'static str,
+    backend: Option<Backend>,
+    fifo: bool,
+    expect: Expect,
+    _raw: PhantomData<fn() -> R>,
+}
+
+impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
+    /// A scenario for a real lock; `fifo` adds the FIFO check (the raw lock must wait through
+    /// [`Probe`]).
+    pub fn new(
+        name: impl Into<String>,
+        primitive: &'static str,
+        backend: Option<Backend>,
+        fifo: bool,
+    ) -> Self {
+        LockScenario {
+            name: name.into(),
+            primitive,
+            backend,
+            fifo,
+            expect: Expect::Pass,
+            _raw: PhantomData,
+        }
+    }
+
+    /// The same scenario, expected to fail the given checks (a negative control).
+    pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
+        self.expect = Expect::Fail(checks);
+        self
+    }
+}
+
+/// The locks under test, one scenario per lock and backend.
+pub fn scenarios() -> Vec<Box<dyn Scenario>> {
+    vec![
+        Box::new(LockScenario::<RawSpinLock>::new(
+            "SpinLock",
+            "SpinLock",
+            Some(Backend::Spin),
+            false,
+        )),
+        Box::new(LockScenario::<RawTicketLock<Probe<Spin>>>::new(
+            "TicketLock<Spin>",
+            "TicketLock",
+            Some(Backend::Spin),
+            true,
+        )),
+        Box::new(LockScenario::<RawTicketLock<Probe<Yield>>>::new(
+            "TicketLock<Yield>",
+            "TicketLock",
+            Some(Backend::Yield),
+            true,
+        )),
+        Box::new(LockScenario::<RawTicketLock<Probe<Futex>>>::new(
+            "TicketLock<Futex>",
+            "TicketLock",
+            Some(Backend::Futex),
+            true,
+        )),
+        Box::new(LockScenario::<RawMutex<Spin>>::new(
+            "Mutex<Spin>",
+            "Mutex",
+            Some(Backend::Spin),
+            false,
+        )),
+        Box::new(LockScenario::<RawMutex<Yield>>::new(
+            "Mutex<Yield>",
+            "Mutex",
+            Some(Backend::Yield),
+            false,
+        )),
+        Box::new(LockScenario::<RawMutex<Futex>>::new(
+            "Mutex<Futex>",
+            "Mutex",
+            Some(Backend::Futex),
+            false,
+        )),
+    ]
+}
+
+/// Shared state of one run of a lock scenario.
+struct State<R: RawLock> {
+    lock: Lock<R, Data>,
+    /// Workers inside the critical section right now.
+    occupancy: CachePadded<AtomicUsize>,
+    /// Entries that found someone else inside.
+    overlaps: AtomicU64,
+    /// The highest occupancy seen.
+    max_occupancy: AtomicUsize,
+    fifo: Option<Arc<FifoState>>,
+}
+
+/// Arrival stamps and per-worker "queued since" slots for the FIFO check.
+pub struct FifoState {
+    /// Source of arrival and queued stamps; only ever changed by `fetch_add`.
+    stamps: CachePadded<AtomicU64>,
+    /// Per worker: the stamp taken when it was first seen waiting in the current `lock()`
+    /// call, or [`NOT_QUEUED`].
+    queued: Box<[CachePadded<AtomicU64>]>,
+    /// Critical sections that found an earlier-queued worker still unserved.
+    violations: AtomicU64,
+    /// The first one, for the report.
+    first: std::sync::Mutex<Option<String>>,
+}
+
+const NOT_QUEUED: u64 = u64::MAX;
+
+impl FifoState {
+    fn new(workers: usize) -> Self {
+        FifoState {
+            stamps: CachePadded::new(AtomicU64::new(0)),
+            queued: (0..workers)
+                .map(|_| CachePadded::new(AtomicU64::new(NOT_QUEUED)))
+                .collect(),
+            violations: AtomicU64::new(0),
+            first: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+thread_local! {
+    /// The FIFO state and worker index of this thread while it runs a FIFO scenario.
+    static PROBE: RefCell<Option<(Arc<FifoState>, usize)>> = const { RefCell::new(None) };
+    /// Whether this thread's current `lock()` call has already published its queued stamp.
+    static QUEUED_THIS_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called by [`Probe`] when the current thread is about to wait inside a lock: it holds a
+/// ticket now (a lock waits only after queueing), so publish a queued stamp, once per call.
+fn note_waiting() {
+    if QUEUED_THIS_CALL.get() {
+        return;
+    }
+    PROBE.with_borrow(|probe| {
+        if let Some((fifo, index)) = probe {
+            QUEUED_THIS_CALL.set(true);
+            // ORDERING: Release heads a release sequence that an arriving worker's Acquire
+            // `fetch_add` reads from when its stamp is larger, so our ticket `fetch_add`
+            // (sequenced before this) happens-before its ticket `fetch_add`.
+            let q = fifo.stamps.fetch_add(1, Ordering::Release);
+            // Relaxed: the stamp value carries the meaning (see the module doc); coherence with
+            // our own later clear is all the check needs.
+            fifo.queued[*index].store(q, Ordering::Relaxed);
+        }
+    });
+}
+
+/// A wait backend that forwards to `W` and tells the FIFO check when a thread starts waiting.
+///
+/// Behaves exactly as `W` otherwise (including `WAKE_IS_NOOP`), so `RawTicketLock<Probe<W>>`
+/// runs the same algorithm as `RawTicketLock<W>`; the probe adds one thread-local read per wait
+/// and one `fetch_add` per contended acquisition.
+pub struct Probe<W>(PhantomData<W>);
+
+impl<W: Wait> Wait for Probe<W> {
+    const WAKE_IS_NOOP: bool = W::WAKE_IS_NOOP;
+
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        note_waiting();
+        W::wait(atomic, expected);
+    }
+
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        note_waiting();
+        W::wait_until(atomic, expected, deadline)
+    }
+
+    fn wake_one(atomic: &AtomicU32) {
+        W::wake_one(atomic);
+    }
+
+    fn wake_all(atomic: &AtomicU32) {
+        W::wake_all(atomic);
+    }
+}
+
+impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
+    fn info(&self) -> ScenarioInfo {
+        ScenarioInfo {
+            name: self.name.clone(),
+            primitive: self.primitive,
+            backend: self.backend,
+            expect: self.expect,
+        }
+    }
+
+    fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
+        let threads = ctx.cfg.plan.threads();
+        let state = Arc::new(State::<R> {
+            lock: Lock::new(Data::default()),
+            occupancy: CachePadded::new(AtomicUsize::new(0)),
+            overlaps: AtomicU64::new(0),
+            max_occupancy: AtomicUsize::new(0),
+            fifo: self.fifo.then(|| Arc::new(FifoState::new(threads))),
+        });
+        let shared = Arc::clone(&state);
+        let finished = ctx.run_workers(move |w| worker(&shared, w));
+
+        let mut outcome = Outcome::default();
+        // Relaxed: the workers were joined (or, after a hang, this is a best-effort snapshot).
+        let overlaps = state.overlaps.load(Ordering::Relaxed);
+        if overlaps > 0 {
+            outcome.violations.push(Violation {
+                check: checks::MUTUAL_EXCLUSION,
+                count: overlaps,
+                detail: format!(
+                    "{overlaps} entries found another worker inside; up to {} at once",
+                    state.max_occupancy.load(Ordering::Relaxed)
+                ),
+            });
+        }
+        if finished {
+            let ops = ctx.ops();
+            let counter = state.lock.lock().counter;
+            if counter != ops {
+                outcome.violations.push(Violation {
+                    check: checks::LOST_UPDATES,
+                    count: ops.abs_diff(counter),
+                    detail: format!("counter is {counter} after {ops} acquisitions"),
+                });
+            }
+        }
+        if let Some(fifo) = &state.fifo {
+            let n = fifo.violations.load(Ordering::Relaxed);
+            if n > 0 {
+                let first = fifo
+                    .first
+                    .lock()
+                    .map(|f| f.clone().unwrap_or_default())
+                    .unwrap_or_default();
+                outcome.violations.push(Violation {
+                    check: checks::FIFO,
+                    count: n,
+                    detail: format!("{n} acquisitions overtook a queued worker; first: {first}"),
+                });
+            }
+        }
+        outcome
+    }
+}
+
+/// One worker's loop.
+fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
+    let fifo = state.fifo.as_deref();
+    if let Some(f) = &state.fifo {
+        PROBE.set(Some((Arc::clone(f), w.index)));
+    }
+    while w.next_op() {
+        w.outside_jitter();
+        let arrival = fifo.map(|f| {
+            QUEUED_THIS_CALL.set(false);
+            // ORDERING: Acquire, to synchronize with the Release `fetch_add` of any worker that
+            // was queued before this stamp (see the module doc).
+            f.stamps.fetch_add(1, Ordering::Acquire)
+        });
+        let mut guard = state.lock.lock();
+
+        // Relaxed is enough for the occupancy counter: with a correct lock, the previous
+        // holder's decrement happens-before our increment (through the lock's release and
+        // acquire), so coherence puts it earlier in the counter's modification order and we
+        // read 0. Any other value means two holders at once.
+        let before = state.occupancy.fetch_add(1, Ordering::Relaxed);
+        if before != 0 {
+            state.overlaps.fetch_add(1, Ordering::Relaxed);
+            state.max_occupancy.fetch_max(before + 1, Ordering::Relaxed);
+        }
+
+        if let (Some(f), Some(arrival)) = (fifo, arrival) {
+            check_fifo(f, w.index, arrival);
+        }
+
+        // The non-atomic read-modify-write with a race window. Volatile so the compiler keeps
+        // one real load and one real store around the window (it may otherwise fold them,
+        // since `&mut` promises nobody else looks); with a correct lock that promise holds.
+        let counter: *mut u64 = &mut guard.counter;
+        // SAFETY: `counter` points into the data this guard holds, valid and aligned. With a
+        // correct lock the access is exclusive. The negative control breaks exclusivity on
+        // purpose (see `control`): that data race is the thing this scenario detects.
+        let value = unsafe { ptr::read_volatile(counter) };
+        w.race_window();
+        // SAFETY: as for the read just above.
+        unsafe { ptr::write_volatile(counter, value.wrapping_add(1)) };
+
+        state.occupancy.fetch_sub(1, Ordering::Relaxed);
+        drop(guard);
+    }
+    PROBE.set(None);
+}
+
+/// Inside the critical section: clear our queued slot, then look for a worker that was queued
+/// before we arrived and is still waiting.
+fn check_fifo(f: &FifoState, me: usize, arrival: u64) {
+    // Relaxed: only our own later reads and the next holders (through the lock) need it.
+    f.queued[me].store(NOT_QUEUED, Ordering::Relaxed);
+    for (other, slot) in f.queued.iter().enumerate() {
+        if other == me {
+            continue;
+        }
+        // Relaxed: a stale read can only show NOT_QUEUED or an older, still-valid stamp of a
+        // call that is still waiting (see the module doc); it never invents a violation.
+        let q = slot.load(Ordering::Relaxed);
+        if q != NOT_QUEUED && q < arrival {
+            f.violations.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut first) = f.first.try_lock() {
+                first.get_or_insert_with(|| {
+                    format!(
+                        "worker {me} (arrived at stamp {arrival}) was served while worker \
+                         {other} had been queued since stamp {q}"
+                    )
+                });
+            }
+        }
+    }
+}

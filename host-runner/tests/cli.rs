@@ -1,0 +1,99 @@
+//! The command line, run as a process: exit codes and output.
+
+use std::process::{Command, Output};
+
+fn host_runner(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host-runner"))
+        .args(args)
+        .output()
+        .expect("running host-runner")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn unknown_primitive_is_a_usage_error() {
+    let o = host_runner(&["stress", "--primitive", "nosuchlock"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unknown primitive 'nosuchlock'"), "{err}");
+    assert!(err.contains("SpinLock, TicketLock, Mutex"), "{err}");
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        &["stress", "--duration", "soon"][..],
+        &["stress", "--backend", "carrier-pigeon"],
+        &["stress", "--threads", "0"],
+        &["stress", "--ops", "0"],
+        &["stress", "--cpus", "3-1"],
+        &["stress", "--cpus", "100000"],
+        &["topology", "--cpus", "x"],
+        &["frobnicate"],
+    ] {
+        let o = host_runner(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+    }
+}
+
+#[test]
+fn topology_prints_the_pinning() {
+    let o = host_runner(&["topology", "--threads", "5"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for want in ["logical CPUs:", "physical cores:", "SMT:", "w4", "-> cpu"] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+}
+
+#[test]
+fn short_stress_passes_and_writes_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let o = host_runner(&[
+        "stress",
+        "--primitive",
+        "spinlock",
+        "--primitive",
+        "TicketLock",
+        "--backend",
+        "spin",
+        "--duration",
+        "150ms",
+        "--seed",
+        "7",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("seed 0x7"), "{out}");
+    assert!(out.contains("control caught"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["control_caught"], true);
+    assert_eq!(report["config"]["seed"], 7);
+    let names: Vec<&str> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "SpinLock",
+            "TicketLock<Spin>",
+            "control: no lock",
+            "control: Mutex as FIFO"
+        ]
+    );
+}

@@ -1,0 +1,125 @@
+//! Short stress runs: every lock passes, every negative control is caught by every check.
+
+use host_runner::pin::Plan;
+use host_runner::stress::{self, checks, run_scenario, Config, Expect, ScenarioResult, Verdict};
+use host_runner::topology::Topology;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Stress tests share two cores; run them one at a time so each gets the machine.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn config(duration: Duration, jitter: bool) -> Config {
+    let topo = Topology::detect();
+    // At least two workers; three when there is room, to get real queues behind the holder.
+    let threads = topo.cores.len().clamp(2, 4);
+    Config {
+        plan: Plan::new(&topo, Some(threads), None).unwrap(),
+        duration,
+        ops: None,
+        seed: 0x5eed,
+        jitter,
+        progress: false,
+    }
+}
+
+fn run(name: &str, cfg: &Config) -> ScenarioResult {
+    let all = stress::scenarios().into_iter().chain(stress::controls());
+    let s = all
+        .into_iter()
+        .find(|s| s.info().name == name)
+        .unwrap_or_else(|| panic!("no scenario {name}"));
+    run_scenario(s.as_ref(), cfg)
+}
+
+#[test]
+fn every_lock_passes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cfg = config(Duration::from_millis(300), false);
+    for s in stress::scenarios() {
+        let r = run_scenario(s.as_ref(), &cfg);
+        assert_eq!(
+            r.verdict,
+            Verdict::Pass,
+            "{}: {:?}",
+            r.info.name,
+            r.violations
+        );
+        assert!(r.ops > 0, "{}: no operations", r.info.name);
+        assert!(r.violations.is_empty());
+        assert_eq!(r.threads, cfg.plan.threads());
+    }
+}
+
+#[test]
+fn every_lock_passes_with_jitter_and_oversubscription() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let topo = Topology::detect();
+    let mut cfg = config(Duration::from_millis(200), true);
+    cfg.plan = Plan::new(&topo, Some(topo.cores.len() * 2 + 1), None).unwrap();
+    assert!(cfg.plan.oversubscribed);
+    for s in stress::scenarios() {
+        let start = std::time::Instant::now();
+        let r = run_scenario(s.as_ref(), &cfg);
+        assert_eq!(
+            r.verdict,
+            Verdict::Pass,
+            "{}: {:?}",
+            r.info.name,
+            r.violations
+        );
+        // Bounded by time: spinning workers must finish even when they outnumber cores.
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{} took {:?}",
+            r.info.name,
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn ops_bound_is_exact() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cfg = config(Duration::from_secs(30), false);
+    cfg.ops = Some(10_001);
+    let r = run("TicketLock<Futex>", &cfg);
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.violations);
+    assert_eq!(r.ops, 10_001);
+    assert!(!r.hit_time_limit);
+}
+
+#[test]
+fn unsynchronized_control_fails_both_checks() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cfg = config(Duration::from_millis(300), false);
+    let r = run("control: no lock", &cfg);
+    assert!(matches!(r.info.expect, Expect::Fail(_)));
+    let fired = |check: &str| r.violations.iter().any(|v| v.check == check && v.count > 0);
+    assert!(
+        fired(checks::MUTUAL_EXCLUSION),
+        "occupancy check missed: {r:?}"
+    );
+    assert!(fired(checks::LOST_UPDATES), "counter check missed: {r:?}");
+    assert_eq!(r.verdict, Verdict::Caught);
+    assert!(!r.verdict.ok() || r.verdict == Verdict::Caught);
+}
+
+#[test]
+fn fifo_check_catches_an_unfair_lock() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cfg = config(Duration::from_millis(300), false);
+    let r = run("control: Mutex as FIFO", &cfg);
+    assert!(
+        r.violations
+            .iter()
+            .any(|v| v.check == checks::FIFO && v.count > 0),
+        "{r:?}"
+    );
+    assert_eq!(r.verdict, Verdict::Caught);
+    // The unfair lock still excludes: only the FIFO check may fire.
+    assert!(
+        r.violations.iter().all(|v| v.check == checks::FIFO),
+        "{r:?}"
+    );
+}
