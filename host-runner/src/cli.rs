@@ -275,6 +275,7 @@ fn stress(
         ops: args.ops,
         seed,
         jitter: args.jitter,
+        hang_grace: stress::HANG_GRACE,
         progress: !args.no_progress,
     };
     let bound = match cfg.ops {

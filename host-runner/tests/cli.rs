@@ -81,6 +81,9 @@ fn short_stress_passes_and_writes_json() {
     assert_eq!(report["ok"], true);
     assert_eq!(report["control_caught"], true);
     assert_eq!(report["config"]["seed"], 7);
+    assert_eq!(report["config"]["duration_secs"], 0.15);
+    assert_eq!(report["scenarios"][0]["verdict"], "PASS");
+    assert_eq!(report["scenarios"][2]["verdict"], "CAUGHT");
     let names: Vec<&str> = report["scenarios"]
         .as_array()
         .unwrap()

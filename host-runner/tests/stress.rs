@@ -1,7 +1,10 @@
 //! Short stress runs: every lock passes, every negative control is caught by every check.
 
 use host_runner::pin::Plan;
-use host_runner::stress::{self, checks, run_scenario, Config, Expect, ScenarioResult, Verdict};
+use host_runner::stress::{
+    self, checks, run_scenario, Config, Expect, Outcome, RunCtx, Scenario, ScenarioInfo,
+    ScenarioResult, Verdict,
+};
 use host_runner::topology::Topology;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -19,6 +22,7 @@ fn config(duration: Duration, jitter: bool) -> Config {
         ops: None,
         seed: 0x5eed,
         jitter,
+        hang_grace: stress::HANG_GRACE,
         progress: false,
     }
 }
@@ -122,4 +126,47 @@ fn fifo_check_catches_an_unfair_lock() {
         r.violations.iter().all(|v| v.check == checks::FIFO),
         "{r:?}"
     );
+}
+
+/// A scenario whose first worker never finishes: the watchdog must report a hang instead of
+/// waiting forever.
+struct Stuck;
+
+impl Scenario for Stuck {
+    fn info(&self) -> ScenarioInfo {
+        ScenarioInfo {
+            name: "stuck".into(),
+            primitive: "stuck",
+            backend: None,
+            expect: Expect::Pass,
+        }
+    }
+
+    fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
+        let finished = ctx.run_workers(|w| {
+            if w.index == 0 {
+                // Stands for a worker stuck in `lock()`; it is abandoned when the test ends.
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
+            while w.next_op() {}
+        });
+        assert!(!finished);
+        Outcome::default()
+    }
+}
+
+#[test]
+fn watchdog_reports_a_hang() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cfg = config(Duration::from_millis(50), false);
+    cfg.hang_grace = Duration::from_millis(200);
+    let start = std::time::Instant::now();
+    let r = run_scenario(&Stuck, &cfg);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(r.violations.len(), 1, "{r:?}");
+    assert_eq!(r.violations[0].check, checks::HANG);
+    assert_eq!(r.violations[0].count, 1);
 }

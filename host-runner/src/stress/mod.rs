@@ -130,6 +130,7 @@ pub struct Config {
     /// Workers and their CPUs.
     pub plan: Plan,
     /// Time bound per scenario.
+    #[serde(rename = "duration_secs", serialize_with = "as_secs")]
     pub duration: Duration,
     /// Total operations per scenario, split between the workers (`None`: until `duration`).
     pub ops: Option<u64>,
@@ -137,9 +138,17 @@ pub struct Config {
     pub seed: u64,
     /// Random delays inside and outside critical sections.
     pub jitter: bool,
+    /// How long past `duration` workers may take before they count as hung (normally
+    /// [`HANG_GRACE`]).
+    #[serde(skip)]
+    pub hang_grace: Duration,
     /// Draw progress bars (they are hidden anyway when stderr is not a terminal).
     #[serde(skip)]
     pub progress: bool,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 /// A scenario's result, as printed and written to JSON.
@@ -218,7 +227,10 @@ pub fn verdict(expect: Expect, violations: &[Violation]) -> Verdict {
 pub fn run_scenario(scenario: &dyn Scenario, cfg: &Config) -> ScenarioResult {
     let info = scenario.info();
     let bar = if cfg.progress {
-        ProgressBar::new(0)
+        ProgressBar::new(match cfg.ops {
+            Some(ops) => ops,
+            None => cfg.duration.as_millis() as u64,
+        })
     } else {
         ProgressBar::hidden()
     };
@@ -244,7 +256,7 @@ pub fn run_scenario(scenario: &dyn Scenario, cfg: &Config) -> ScenarioResult {
                 "{} of {} workers still running {:?} after the time bound",
                 workers.hung,
                 cfg.plan.threads(),
-                HANG_GRACE
+                cfg.hang_grace
             ),
         });
     }
@@ -410,11 +422,6 @@ impl RunCtx<'_> {
             Some(ops) => (cfg.duration, ops),
             None => (cfg.duration, u64::MAX),
         };
-        if cfg.ops.is_some() {
-            self.bar.set_length(total_ops);
-        } else {
-            self.bar.set_length(time_bound.as_millis() as u64);
-        }
         let mut handles = Vec::with_capacity(n);
         for (index, &cpu) in plan.workers.iter().enumerate() {
             let quota = if total_ops == u64::MAX {
@@ -506,7 +513,7 @@ impl RunCtx<'_> {
             if running == 0 {
                 break;
             }
-            if elapsed >= time_bound + HANG_GRACE {
+            if elapsed >= time_bound + cfg.hang_grace {
                 // The workers are left running; they hold `Arc`s to everything they use.
                 out.hung = running;
                 break;
