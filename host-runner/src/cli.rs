@@ -7,7 +7,7 @@ use crate::pin::{Plan, MIN_DEFAULT_WORKERS};
 use crate::report::{table, RunReport};
 use crate::stress::{self, Backend, Config, Scenario};
 use crate::topology::{format_cpu_list, parse_cpu_list, Topology};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -224,10 +224,16 @@ pub fn select(args: &StressArgs) -> Result<Vec<Box<dyn Scenario>>, UsageError> {
         })
         .collect();
     if chosen.is_empty() {
+        let backends: Vec<String> = args
+            .backends
+            .iter()
+            .filter_map(|b| b.to_possible_value())
+            .map(|v| v.get_name().to_string())
+            .collect();
         return Err(UsageError(format!(
-            "no scenario matches --primitive {} with --backend {:?}",
+            "no scenario matches --primitive {} with --backend {} (SpinLock only spins)",
             args.primitives.join(","),
-            args.backends
+            backends.join(",")
         )));
     }
     Ok(chosen)
