@@ -55,7 +55,9 @@ pub struct Lock<R, T: ?Sized> {
 /// ```
 pub type SpinLock<T> = Lock<RawSpinLock, T>;
 
-/// A FIFO-fair ticket lock around a `T`; waiters behind the first wait through `W`.
+/// A FIFO-fair ticket lock around a `T`; waiters behind the first wait through `W`
+/// ([`FairDefault`](crate::wait::FairDefault): `Yield` with feature `std`, `Spin` without,
+/// because a spinning FIFO lock collapses when threads outnumber cores).
 ///
 /// # Examples
 ///
@@ -67,7 +69,7 @@ pub type SpinLock<T> = Lock<RawSpinLock, T>;
 /// assert_eq!(*QUEUE_DEPTH.lock(), 1);
 /// assert_eq!(core::mem::size_of::<TicketLock<()>>(), 8);
 /// ```
-pub type TicketLock<T, W = Spin> = Lock<RawTicketLock<W>, T>;
+pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>;
 
 /// A three-state mutex around a `T` that waits through `W` (spins by default; `Futex` sleeps).
 ///

@@ -26,7 +26,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{Backoff, Spin, Wait};
+use crate::wait::{Backoff, FairDefault, Wait};
 use core::marker::PhantomData;
 
 /// Set in `serving` while a waiter may be sleeping.
@@ -34,7 +34,8 @@ const SLEEPERS: u32 = 1 << 31;
 /// The ticket bits of `next` and `serving`.
 const TICKET_MASK: u32 = SLEEPERS - 1;
 
-/// A FIFO-fair ticket lock in 8 bytes, whose waiters beyond the first wait through `W`.
+/// A FIFO-fair ticket lock in 8 bytes, whose waiters beyond the first wait through `W`
+/// ([`FairDefault`]: `Yield` with feature `std`, `Spin` without).
 ///
 /// Use it through [`TicketLock<T, W>`](crate::TicketLock). A waiter with a deadline
 /// ([`lock_until`](RawLock::lock_until)) cannot give a ticket back, so it does not queue: it
@@ -52,7 +53,7 @@ const TICKET_MASK: u32 = SLEEPERS - 1;
 /// unsafe { RAW.unlock() };
 /// assert!(!RAW.is_locked());
 /// ```
-pub struct RawTicketLock<W = Spin> {
+pub struct RawTicketLock<W = FairDefault> {
     /// The next ticket to hand out (low 31 bits; bit 31 is ignored).
     next: AtomicU32,
     /// bits 0–30: the ticket now served · bit 31: a waiter may be sleeping
@@ -71,6 +72,32 @@ impl<W: Wait> RawTicketLock<W> {
                 _wait: PhantomData,
             }
         }
+    }
+
+    /// How many threads hold a ticket and wait for their turn (the owner not counted). A
+    /// snapshot for diagnostics and tests: it may change as soon as it is read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{RawLock, RawTicketLock};
+    ///
+    /// static RAW: RawTicketLock = RawTicketLock::new();
+    /// assert_eq!(RAW.waiters(), 0);
+    /// RAW.lock();
+    /// assert_eq!(RAW.waiters(), 0);
+    /// // SAFETY: acquired just above.
+    /// unsafe { RAW.unlock() };
+    /// ```
+    pub fn waiters(&self) -> u32 {
+        // ORDERING: Relaxed: a snapshot, not used to synchronize. `serving` is read first:
+        // `next` only grows and never falls behind `serving`, so the later read of `next` is
+        // at least the `serving` seen, and the difference is never negative.
+        let serving = self.serving.load(Relaxed) & TICKET_MASK;
+        let next = self.next.load(Relaxed) & TICKET_MASK;
+        // Tickets handed out and not yet done, the owner's included.
+        let outstanding = next.wrapping_sub(serving) & TICKET_MASK;
+        outstanding.saturating_sub(1)
     }
 
     #[cold]
@@ -204,7 +231,7 @@ mod tests {
 
     #[test]
     fn basics() {
-        let l = RawTicketLock::<Spin>::new();
+        let l = RawTicketLock::<crate::Spin>::new();
         assert!(l.try_lock());
         assert!(l.is_locked());
         assert!(!l.try_lock());

@@ -33,6 +33,23 @@ mod yielding;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use yielding::Yield;
 
+/// The backend a FIFO lock's waiters use when none is named: [`Yield`] with feature `std`,
+/// [`Spin`] without.
+///
+/// A FIFO lock hands the lock to one particular waiter. Under a scheduler that waiter may be
+/// descheduled when its turn comes, and a waiter that only spins then burns its time slice
+/// waiting for it: measured on 2 cores with 8 threads, 8000 hand-offs of a spinning ticket
+/// lock took 290 s, the same with `Yield` 0.13 s. Without `std` there is no scheduler to lose
+/// the turn to (bare metal, or a kernel that disables preemption while spinning), and an RTOS
+/// names its own backend.
+#[cfg(all(feature = "std", not(baresync_loom)))]
+pub type FairDefault = Yield;
+
+/// The backend a FIFO lock's waiters use when none is named: `Yield` with feature `std`,
+/// [`Spin`] without (see the `std` build's documentation for the measurement behind it).
+#[cfg(not(all(feature = "std", not(baresync_loom))))]
+pub type FairDefault = Spin;
+
 /// A way for a thread to wait until a 32-bit atomic word changes, and to wake such waiters.
 ///
 /// The contract is the futex one:

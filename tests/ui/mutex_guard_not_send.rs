@@ -1,0 +1,9 @@
+// The same for a sleeping mutex's guard.
+use baresync::{Futex, Mutex};
+
+static LOCK: Mutex<u32, Futex> = Mutex::new(0);
+
+fn main() {
+    let guard = LOCK.lock();
+    std::thread::spawn(move || drop(guard));
+}
