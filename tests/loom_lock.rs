@@ -1,0 +1,582 @@
+//! Loom models of the raw locks: `RawSpinLock`, `RawTicketLock<W>` and `RawMutex<W>`.
+//!
+//! Run with
+//! `RUSTFLAGS="--cfg baresync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_lock`
+//! (without `LOOM_MAX_PREEMPTIONS` the models below default to a bound of 2).
+//!
+//! What is checked:
+//! - mutual exclusion and happens-before between owners: the protected data is a
+//!   `loom::cell::UnsafeCell`, so two owners at once, or an owner whose acquire does not
+//!   synchronize with the previous release, is reported by loom; the final count must equal
+//!   the number of acquisitions;
+//! - `try_lock` racing `lock`, and `lock_until` (a deadline counting its polls) racing an
+//!   unlock: the lock must be usable and unlocked afterwards, whether the deadline fired or not;
+//! - no lost wake-up: [`Park`] is a `Wait` backend on loom's own `Mutex` and thread parking
+//!   that really sleeps, so a wake-up the lock forgets to make leaves a thread asleep forever,
+//!   which loom reports as a deadlock.
+//!
+//! The `negative_*` models break one thing each (a backend that never wakes, a backend that
+//! claims `WAKE_IS_NOOP` but sleeps, a lock that does not lock, a spin lock with Relaxed
+//! orderings) and must make loom panic: they show that the models above can fail.
+#![cfg(baresync_loom)]
+
+use baresync::sync::atomic::{
+    AtomicBool, AtomicU32,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use baresync::{Deadline, RawLock, RawMutex, RawSpinLock, RawTicketLock, Spin, Wait};
+use loom::cell::UnsafeCell;
+use loom::sync::Mutex;
+use loom::thread;
+use std::cell::Cell;
+// std's Arc, not loom's: when loom reports a deadlock (the negative models), the panic unwinds
+// the blocked thread's stack with no active loom thread, and dropping a loom object there
+// (loom's Arc, a loom MutexGuard) panics again and aborts the whole test binary. Joins give
+// the happens-before edges the models need; leak checking of the Arc itself is not needed.
+use std::sync::Arc;
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `f` under loom with the environment's settings, and a preemption bound of 2 when the
+/// environment sets none (unbounded exploration of these spin loops does not finish).
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+std::thread_local! {
+    /// How many times a `Park` waiter went to sleep on the condvar, over all executions of the
+    /// current model (loom runs every model thread on the test's OS thread).
+    static SLEEPS: Cell<usize> = const { Cell::new(0) };
+    /// Over all executions: did some `lock_until` succeed, did some time out.
+    static OUTCOMES: Cell<(bool, bool)> = const { Cell::new((false, false)) };
+}
+
+fn sleeps() -> usize {
+    SLEEPS.with(Cell::get)
+}
+
+fn reset_counters() {
+    SLEEPS.with(|s| s.set(0));
+    OUTCOMES.with(|o| o.set((false, false)));
+}
+
+fn record_outcome(acquired: bool) {
+    OUTCOMES.with(|o| {
+        let (ok, timed_out) = o.get();
+        o.set((ok || acquired, timed_out || !acquired));
+    });
+}
+
+/// A raw lock and the data it protects.
+struct Shared<R> {
+    raw: R,
+    /// Incremented once per acquisition, inside the critical section.
+    data: UnsafeCell<usize>,
+}
+
+// SAFETY: `data` is only accessed while `raw` is held (that is what the models check), or
+// after every other thread has been joined.
+unsafe impl<R: Sync> Sync for Shared<R> {}
+// SAFETY: as above; `usize` and the raw locks are `Send`.
+unsafe impl<R: Send> Send for Shared<R> {}
+
+impl<R: RawLock> Shared<R> {
+    fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            raw: R::init(),
+            data: UnsafeCell::new(0),
+        })
+    }
+
+    /// The critical section: a non-atomic read-modify-write of `data`. The caller holds `raw`.
+    fn critical(&self) {
+        // SAFETY: the caller holds the lock; if it does not really exclude, loom reports the
+        // concurrent (or unordered) access instead of undefined behaviour happening.
+        self.data.with_mut(|p| unsafe { *p += 1 });
+    }
+
+    /// Releases `raw`, which the caller holds.
+    fn unlock(&self) {
+        // SAFETY: every caller acquired `raw` just before, on this thread.
+        unsafe { self.raw.unlock() }
+    }
+
+    fn locked_increment(&self) {
+        self.raw.lock();
+        self.critical();
+        self.unlock();
+    }
+
+    /// The final count; call only when no other thread can touch the lock any more.
+    fn value(&self) -> usize {
+        // SAFETY: the other threads were joined, so nobody writes `data` concurrently.
+        self.data.with(|p| unsafe { *p })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A sleeping `Wait` backend on loom's primitives
+// ---------------------------------------------------------------------------------------------
+
+loom::lazy_static! {
+    /// The threads asleep in [`Park::wait`]; one list per execution (loom's `lazy_static` is
+    /// reset between executions).
+    static ref PARKED: Mutex<Vec<thread::Thread>> = Mutex::new(Vec::new());
+}
+
+/// A `Wait` backend that really sleeps, with futex semantics: a waiter checks the word and
+/// registers itself under a loom `Mutex`, then parks; a waker takes the same mutex and unparks
+/// every registered thread (like the parking fallback of `Futex`, one bucket, wake all). Park
+/// tokens make the check-and-sleep atomic with respect to a wake: an unpark that comes between
+/// the waiter's unlock and its `park` makes that `park` return at once.
+///
+/// (Not a loom `Condvar`: its `wait` drops a `MutexGuard` while a deadlock panic unwinds,
+/// which aborts the test binary and would make the negative models unusable.)
+///
+/// `WAKES = false` turns every wake into a no-op (a lock that loses wake-ups);
+/// `CLAIMS_NOOP = true` sets `WAKE_IS_NOOP` although waiters sleep (a misconfigured backend).
+/// Both are only for the negative models; [`LoomFutex`] is the honest one.
+struct Park<const WAKES: bool, const CLAIMS_NOOP: bool>;
+
+/// The honest sleeping backend.
+type LoomFutex = Park<true, false>;
+
+impl<const WAKES: bool, const CLAIMS_NOOP: bool> Park<WAKES, CLAIMS_NOOP> {
+    fn wake() {
+        if WAKES {
+            let sleepers = std::mem::take(&mut *PARKED.lock().unwrap());
+            for t in sleepers {
+                t.unpark();
+            }
+        }
+    }
+}
+
+impl<const WAKES: bool, const CLAIMS_NOOP: bool> Wait for Park<WAKES, CLAIMS_NOOP> {
+    const WAKE_IS_NOOP: bool = CLAIMS_NOOP;
+
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        {
+            let mut parked = PARKED.lock().unwrap();
+            // ORDERING: Relaxed, as in the parking fallback of `Futex`: a waker changes the
+            // word before taking this mutex to wake, so either the mutex orders that change
+            // before this load, or this thread is registered (and its park token will be set)
+            // when the waker wakes. Loom checks that argument here too.
+            if atomic.load(Relaxed) != expected {
+                return;
+            }
+            parked.push(thread::current());
+        }
+        SLEEPS.with(|s| s.set(s.get() + 1));
+        thread::park();
+    }
+
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        // Like `Futex::wait_until`: poll the deadline once, then sleep. Loom cannot time a
+        // sleep out, so the sleep lasts until a wake; the models always release the lock
+        // eventually, so a sleeper that a correct lock would wake is woken.
+        if deadline.expired() {
+            return false;
+        }
+        Self::wait(atomic, expected);
+        true
+    }
+
+    fn wake_one(_atomic: &AtomicU32) {
+        // One list for every word: even `wake_one` wakes all, or it could wake a sleeper of
+        // another word and be lost.
+        Self::wake();
+    }
+
+    fn wake_all(_atomic: &AtomicU32) {
+        Self::wake();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model bodies, generic over the raw lock
+// ---------------------------------------------------------------------------------------------
+
+/// `threads` threads (the model's main thread included) each lock, increment, unlock.
+fn mutual_exclusion<R: RawLock + Send + Sync + 'static>(threads: usize) {
+    model(move || {
+        let s = Shared::<R>::new();
+        let handles: Vec<_> = (1..threads)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.locked_increment())
+            })
+            .collect();
+        s.locked_increment();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(s.value(), threads);
+        assert!(!s.raw.is_locked());
+    });
+}
+
+/// `lockers` threads call `lock` while `tryers` threads (the main thread included) call
+/// `try_lock` once; every successful `try_lock` must exclude the others, and a free lock must
+/// be taken by `try_lock` afterwards.
+fn try_lock_races_lock<R: RawLock + Send + Sync + 'static>(lockers: usize, tryers: usize) {
+    model(move || {
+        let s = Shared::<R>::new();
+        let try_once = |s: &Shared<R>| {
+            let got = s.raw.try_lock();
+            if got {
+                s.critical();
+                s.unlock();
+            }
+            usize::from(got)
+        };
+        let lockers: Vec<_> = (0..lockers)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    s.locked_increment();
+                    1
+                })
+            })
+            .collect();
+        let tryers: Vec<_> = (1..tryers)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || try_once(&s))
+            })
+            .collect();
+        let mut acquired = try_once(&s);
+        for t in lockers.into_iter().chain(tryers) {
+            acquired += t.join().unwrap();
+        }
+        assert_eq!(s.value(), acquired);
+        assert!(!s.raw.is_locked());
+        assert!(s.raw.try_lock());
+        s.unlock();
+    });
+}
+
+/// The main thread holds the lock; another thread calls `lock_until` with a deadline that
+/// expires after `polls` polls, racing the main thread's unlock (and, with `third`, a plain
+/// `lock` on a third thread). Whatever the outcome, the lock must end up unlocked and usable:
+/// a timed-out `lock_until` must leave no state that blocks or strands another waiter.
+fn lock_until_races_unlock<R: RawLock + Send + Sync + 'static>(polls: usize, third: bool) {
+    reset_counters();
+    model(move || {
+        let s = Shared::<R>::new();
+        s.raw.lock();
+        let timed = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let mut n = 0;
+                let got = s.raw.lock_until(&mut || {
+                    n += 1;
+                    n > polls
+                });
+                if got {
+                    s.critical();
+                    s.unlock();
+                }
+                got
+            })
+        };
+        let plain = third.then(|| {
+            let s = s.clone();
+            thread::spawn(move || s.locked_increment())
+        });
+        s.critical();
+        s.unlock();
+        let got = timed.join().unwrap();
+        record_outcome(got);
+        if let Some(p) = plain {
+            p.join().unwrap();
+        }
+        // Not left in a bad state: it can be taken and released again.
+        s.locked_increment();
+        assert_eq!(s.value(), 2 + usize::from(got) + usize::from(third));
+        assert!(!s.raw.is_locked());
+    });
+}
+
+/// Both `lock_until` outcomes were explored by the last `lock_until_races_unlock`.
+fn assert_both_outcomes() {
+    let (ok, timed_out) = OUTCOMES.with(Cell::get);
+    assert!(ok, "no execution acquired the lock with lock_until");
+    assert!(timed_out, "no execution timed out in lock_until");
+}
+
+// Shapes the models keep, because of two limits of loom 0.7:
+// - two threads that spin (yield in a loop) at the same time make loom's exploration diverge
+//   (tokio-rs/loom#53: it can alternate between the two spinners forever), so at most one
+//   thread spins without bound at a time; a third thread uses `try_lock`, or sleeps;
+// - a deadline of 0 polls is what makes `lock_until` time out: a thread that yields is not
+//   rescheduled before the others have moved, so the owner's unlock always comes first.
+
+// ---------------------------------------------------------------------------------------------
+// 1. Mutual exclusion, try_lock, lock_until: spinning backends
+// ---------------------------------------------------------------------------------------------
+
+// `RawSpinLock` cannot be modelled with loom 0.7.3: loom does not keep a read-modify-write
+// atomic with respect to a plain store (tokio-rs/loom#254, fix proposed in #391). A waiter's
+// failed `swap(true)` and the owner's `store(false)` in `unlock` end up unordered, and the
+// waiter may then read its own `true` forever, so every contended model exceeds loom's branch
+// limit (even a textbook swap/yield lock does). The models below are ignored until loom is
+// fixed, or until `unlock` is a `swap(false, Release)` under `cfg(baresync_loom)` (checked:
+// they pass then). `SPIN_LOCK_LOOM_BUG` below names this paragraph.
+
+#[test]
+#[ignore = "loom 0.7.3 bug tokio-rs/loom#254: a failed swap and the unlock store are unordered (SPIN_LOCK_LOOM_BUG)"]
+fn spin_lock_excludes_2() {
+    mutual_exclusion::<RawSpinLock>(2);
+}
+
+#[test]
+#[ignore = "loom 0.7.3 bug tokio-rs/loom#254: a failed swap and the unlock store are unordered (SPIN_LOCK_LOOM_BUG)"]
+fn spin_lock_try_lock_races_lock() {
+    try_lock_races_lock::<RawSpinLock>(1, 2);
+}
+
+#[test]
+#[ignore = "loom 0.7.3 bug tokio-rs/loom#254: a failed swap and the unlock store are unordered (SPIN_LOCK_LOOM_BUG)"]
+fn spin_lock_lock_until_races_unlock() {
+    lock_until_races_unlock::<RawSpinLock>(0, false);
+    assert_both_outcomes();
+}
+
+#[test]
+fn ticket_spin_excludes_2() {
+    mutual_exclusion::<RawTicketLock<Spin>>(2);
+}
+
+#[test]
+fn ticket_spin_try_lock_races_lock() {
+    try_lock_races_lock::<RawTicketLock<Spin>>(1, 1);
+}
+
+#[test]
+fn ticket_spin_two_try_locks_race_lock() {
+    try_lock_races_lock::<RawTicketLock<Spin>>(1, 2);
+}
+
+#[test]
+fn ticket_spin_lock_until_races_unlock() {
+    lock_until_races_unlock::<RawTicketLock<Spin>>(0, false);
+    assert_both_outcomes();
+}
+
+#[test]
+fn mutex_spin_excludes_2() {
+    mutual_exclusion::<RawMutex<Spin>>(2);
+}
+
+#[test]
+fn mutex_spin_try_lock_races_lock() {
+    try_lock_races_lock::<RawMutex<Spin>>(1, 1);
+}
+
+#[test]
+fn mutex_spin_two_try_locks_race_lock() {
+    try_lock_races_lock::<RawMutex<Spin>>(1, 2);
+}
+
+#[test]
+fn mutex_spin_lock_until_races_unlock() {
+    lock_until_races_unlock::<RawMutex<Spin>>(0, false);
+    assert_both_outcomes();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. No lost wake-up: a backend that really sleeps
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn ticket_futex_excludes_2() {
+    mutual_exclusion::<RawTicketLock<LoomFutex>>(2);
+}
+
+/// Three threads: the thread two tickets back sets SLEEPERS and sleeps; every execution must
+/// finish (a lost wake-up is a loom deadlock), and some must really have slept.
+#[test]
+fn ticket_futex_excludes_3_and_wakes_sleepers() {
+    reset_counters();
+    mutual_exclusion::<RawTicketLock<LoomFutex>>(3);
+    assert!(sleeps() > 0, "no execution reached the sleeping path");
+}
+
+/// Two `lock`s: the second ticket holder waits with ahead == 1 and spins, the try_lock never
+/// queues; and when the try_lock wins, the ticket two back sleeps.
+#[test]
+fn ticket_futex_try_lock_races_two_locks() {
+    try_lock_races_lock::<RawTicketLock<LoomFutex>>(2, 1);
+}
+
+#[test]
+fn ticket_futex_lock_until_races_unlock_and_lock() {
+    lock_until_races_unlock::<RawTicketLock<LoomFutex>>(0, true);
+    assert_both_outcomes();
+}
+
+#[test]
+fn mutex_futex_excludes_2() {
+    mutual_exclusion::<RawMutex<LoomFutex>>(2);
+}
+
+#[test]
+fn mutex_futex_two_try_locks_race_lock() {
+    try_lock_races_lock::<RawMutex<LoomFutex>>(1, 2);
+}
+
+/// Only the "acquired" outcome is reachable under loom today: `lock_until` spins in
+/// `spin_then_try` until the lock is free (see `mutex_futex_reaches_sleeping_path`).
+#[test]
+fn mutex_futex_lock_until_races_unlock() {
+    lock_until_races_unlock::<RawMutex<LoomFutex>>(0, false);
+}
+
+/// Whether the models reach `RawMutex`'s sleeping path (state CONTENDED, `W::wait`).
+///
+/// Under loom `Backoff::spin` yields once and never advances its step, so
+/// `Backoff::is_completed` is never true: `spin_then_try` spins until the lock is free, no
+/// thread ever moves the state to CONTENDED, and the sleeping protocol (the part a lost
+/// wake-up would break) goes unexplored; with three threads the two spinners also hit
+/// tokio-rs/loom#53. Ignored until the loom build of `Backoff` completes after a step or two;
+/// run it with `--include-ignored`.
+#[test]
+#[ignore = "Backoff never completes under loom, so RawMutex never sleeps in the models"]
+fn mutex_futex_reaches_sleeping_path() {
+    reset_counters();
+    mutual_exclusion::<RawMutex<LoomFutex>>(3);
+    assert!(sleeps() > 0, "no execution reached the sleeping path");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Negative controls: each breaks one thing and must make loom fail
+// ---------------------------------------------------------------------------------------------
+
+/// A backend whose wakes do nothing: the ticket lock's third thread sleeps forever.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn negative_ticket_lost_wakeup_deadlocks() {
+    mutual_exclusion::<RawTicketLock<Park<false, false>>>(3);
+}
+
+/// A sleeping backend that claims `WAKE_IS_NOOP`: the mutex unlocks with a plain store and
+/// never wakes, so a waiter sleeps forever.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn negative_mutex_wake_is_noop_with_sleeping_backend_deadlocks() {
+    mutual_exclusion::<RawMutex<Park<true, true>>>(2);
+}
+
+/// The same misconfiguration on the ticket lock.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn negative_ticket_wake_is_noop_with_sleeping_backend_deadlocks() {
+    mutual_exclusion::<RawTicketLock<Park<true, true>>>(3);
+}
+
+/// A "lock" that does not lock: loom reports the concurrent accesses to the data.
+struct NoLock;
+
+// SAFETY: it is not a lock; only for the negative model, which expects loom to catch it.
+unsafe impl RawLock for NoLock {
+    fn init() -> Self {
+        NoLock
+    }
+    fn lock(&self) {}
+    fn try_lock(&self) -> bool {
+        true
+    }
+    unsafe fn unlock(&self) {}
+    fn is_locked(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn negative_no_lock_races() {
+    mutual_exclusion::<NoLock>(2);
+}
+
+/// A compare-and-swap lock (not a swap: see `SPIN_LOCK_LOOM_BUG`) that excludes, but with
+/// Relaxed orderings: the next owner's accesses are not ordered after the previous owner's,
+/// and loom reports it.
+struct RelaxedSpinLock(AtomicBool);
+
+// SAFETY: it is not a correct lock (no happens-before between owners); only for the negative
+// model, which expects loom to catch it.
+unsafe impl RawLock for RelaxedSpinLock {
+    fn init() -> Self {
+        RelaxedSpinLock(AtomicBool::new(false))
+    }
+    fn lock(&self) {
+        while self
+            .0
+            .compare_exchange(false, true, Relaxed, Relaxed)
+            .is_err()
+        {
+            thread::yield_now();
+        }
+    }
+    fn try_lock(&self) -> bool {
+        self.0
+            .compare_exchange(false, true, Relaxed, Relaxed)
+            .is_ok()
+    }
+    unsafe fn unlock(&self) {
+        self.0.store(false, Relaxed);
+    }
+    fn is_locked(&self) -> bool {
+        self.0.load(Relaxed)
+    }
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn negative_relaxed_spin_lock_races() {
+    mutual_exclusion::<RelaxedSpinLock>(2);
+}
+
+/// The positive twin of the negative model above, so that its failure is the orderings' doing
+/// and not the harness's: the same lock with Acquire/Release passes.
+struct AcqRelSpinLock(AtomicBool);
+
+// SAFETY: Acquire compare-exchange / Release store: one owner at a time, each acquire
+// synchronizes with the previous release.
+unsafe impl RawLock for AcqRelSpinLock {
+    fn init() -> Self {
+        AcqRelSpinLock(AtomicBool::new(false))
+    }
+    fn lock(&self) {
+        while self
+            .0
+            .compare_exchange(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            thread::yield_now();
+        }
+    }
+    fn try_lock(&self) -> bool {
+        self.0
+            .compare_exchange(false, true, Acquire, Relaxed)
+            .is_ok()
+    }
+    unsafe fn unlock(&self) {
+        self.0.store(false, Release);
+    }
+    fn is_locked(&self) -> bool {
+        self.0.load(Relaxed)
+    }
+}
+
+#[test]
+fn control_acq_rel_spin_lock_excludes() {
+    mutual_exclusion::<AcqRelSpinLock>(2);
+}
