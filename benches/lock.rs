@@ -1,1 +1,143 @@
-fn main() {}
+//! Lock benches: baresync's locks next to std, parking_lot and spin, in one run.
+//!
+//! - `lock_unlock/IMPL/1`: one thread, uncontended lock + unlock (plus a bare `AtomicBool`
+//!   swap + store pair, the floor for any lock).
+//! - `contended_increment/IMPL/T`: T threads, pinned round-robin to the cores, each incrementing
+//!   a shared counter under the lock; the time is per increment (lower is better). With T above
+//!   the core count the run is oversubscribed.
+//!
+//! Run: `cargo bench --bench lock`. Numbers for the docs come from `host-runner bench`.
+
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
+use baresync::{Futex, Mutex, Spin, SpinLock, TicketLock, Yield};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+/// A lock around a `u64`, whatever crate it comes from.
+trait BenchLock: Send + Sync + 'static {
+    const NAME: &'static str;
+    fn create() -> Self;
+    fn increment(&self);
+}
+
+macro_rules! bench_lock {
+    ($ty:ty, $name:expr, |$l:ident| $lock:expr) => {
+        impl BenchLock for $ty {
+            const NAME: &'static str = $name;
+            fn create() -> Self {
+                <$ty>::new(0)
+            }
+            #[inline]
+            fn increment(&self) {
+                let $l = self;
+                let mut guard = $lock;
+                *guard += 1;
+            }
+        }
+    };
+}
+
+bench_lock!(SpinLock<u64>, "baresync::SpinLock", |l| l.lock());
+bench_lock!(TicketLock<u64, Spin>, "baresync::TicketLock<Spin>", |l| l.lock());
+bench_lock!(TicketLock<u64, Yield>, "baresync::TicketLock<Yield>", |l| l.lock());
+bench_lock!(TicketLock<u64, Futex>, "baresync::TicketLock<Futex>", |l| l.lock());
+bench_lock!(Mutex<u64, Spin>, "baresync::Mutex<Spin>", |l| l.lock());
+bench_lock!(Mutex<u64, Futex>, "baresync::Mutex<Futex>", |l| l.lock());
+bench_lock!(std::sync::Mutex<u64>, "std::sync::Mutex", |l| l
+    .lock()
+    .unwrap());
+bench_lock!(parking_lot::Mutex<u64>, "parking_lot::Mutex", |l| l.lock());
+bench_lock!(spin::mutex::SpinMutex<u64>, "spin::SpinMutex", |l| l.lock());
+bench_lock!(spin::mutex::TicketMutex<u64>, "spin::TicketMutex", |l| l
+    .lock());
+
+fn uncontended<L: BenchLock>(c: &mut Criterion) {
+    let lock = L::create();
+    c.bench_function(&format!("lock_unlock/{}/1", L::NAME), |b| {
+        b.iter(|| black_box(&lock).increment())
+    });
+}
+
+/// The floor: the two atomic operations a spin lock cannot do without.
+fn atomic_floor(c: &mut Criterion) {
+    let flag = AtomicBool::new(false);
+    c.bench_function("lock_unlock/AtomicBool swap+store/1", |b| {
+        b.iter(|| {
+            let f = black_box(&flag);
+            black_box(f.swap(true, Ordering::Acquire));
+            f.store(false, Ordering::Release);
+        })
+    });
+}
+
+/// `threads` pinned threads share `iters` increments; returns the wall time of the whole run.
+fn contended_run<L: BenchLock>(threads: usize, iters: u64) -> Duration {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let lock = Arc::new(baresync::CachePadded::new(L::create()));
+    let start = Arc::new(Barrier::new(threads + 1));
+    let per_thread = iters.div_ceil(threads as u64);
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let (lock, start) = (Arc::clone(&lock), Arc::clone(&start));
+            let core = cores.get(i % cores.len().max(1)).copied();
+            std::thread::spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                start.wait();
+                for _ in 0..per_thread {
+                    lock.increment();
+                }
+            })
+        })
+        .collect();
+    start.wait();
+    let t0 = Instant::now();
+    for h in handles {
+        h.join().unwrap();
+    }
+    t0.elapsed()
+}
+
+fn contended<L: BenchLock>(c: &mut Criterion, threads: usize) {
+    let mut group = c.benchmark_group("contended_increment");
+    group.bench_with_input(BenchmarkId::new(L::NAME, threads), &threads, |b, &t| {
+        b.iter_custom(|iters| contended_run::<L>(t, iters))
+    });
+    group.finish();
+}
+
+fn all<L: BenchLock>(c: &mut Criterion) {
+    uncontended::<L>(c);
+    contended::<L>(c, 2);
+    contended::<L>(c, 4);
+}
+
+fn benches(c: &mut Criterion) {
+    atomic_floor(c);
+    all::<SpinLock<u64>>(c);
+    all::<TicketLock<u64, Spin>>(c);
+    all::<TicketLock<u64, Yield>>(c);
+    all::<TicketLock<u64, Futex>>(c);
+    all::<Mutex<u64, Spin>>(c);
+    all::<Mutex<u64, Futex>>(c);
+    all::<std::sync::Mutex<u64>>(c);
+    all::<parking_lot::Mutex<u64>>(c);
+    all::<spin::mutex::SpinMutex<u64>>(c);
+    all::<spin::mutex::TicketMutex<u64>>(c);
+}
+
+criterion_group! {
+    name = lock;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = benches
+}
+criterion_main!(lock);

@@ -97,7 +97,13 @@ unsafe impl RawLock for RawSpinLock {
     unsafe fn unlock(&self) {
         // ORDERING: Release pairs with the Acquire swap in `lock`/`try_lock`, publishing this
         // critical section's writes to the next owner.
+        #[cfg(not(baresync_loom))]
         self.locked.store(false, Release);
+        // Under loom a swap: loom 0.7 may order a waiter's failed `swap(true)` after this store
+        // and show it its own stale `true` forever (tokio-rs/loom#254). The swap is the same
+        // release for the model; real hardware needs no read-modify-write here.
+        #[cfg(baresync_loom)]
+        self.locked.swap(false, Release);
     }
 
     #[inline]

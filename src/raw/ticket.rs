@@ -27,6 +27,7 @@ use crate::sync::atomic::{
 };
 use crate::sync::const_fn;
 use crate::wait::{Backoff, FairDefault, Wait};
+use crate::Deadline;
 use core::marker::PhantomData;
 
 /// Set in `serving` while a waiter may be sleeping.
@@ -90,10 +91,12 @@ impl<W: Wait> RawTicketLock<W> {
     /// unsafe { RAW.unlock() };
     /// ```
     pub fn waiters(&self) -> u32 {
-        // ORDERING: Relaxed: a snapshot, not used to synchronize. `serving` is read first:
-        // `next` only grows and never falls behind `serving`, so the later read of `next` is
-        // at least the `serving` seen, and the difference is never negative.
-        let serving = self.serving.load(Relaxed) & TICKET_MASK;
+        // ORDERING: Acquire, so that the difference is never negative: the owner that stored
+        // this `serving` value took its ticket (advancing `next` past it) before its Release
+        // unlock, so the `next` read below is at least `serving`. (With Relaxed a stale `next`
+        // can be read and the difference wraps; loom found it.)
+        let serving = self.serving.load(Acquire) & TICKET_MASK;
+        // ORDERING: Relaxed: see above.
         let next = self.next.load(Relaxed) & TICKET_MASK;
         // Tickets handed out and not yet done, the owner's included.
         let outstanding = next.wrapping_sub(serving) & TICKET_MASK;
@@ -176,18 +179,55 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
 
     #[inline]
     fn try_lock(&self) -> bool {
-        // ORDERING: Acquire pairs with the Release in `unlock` of the previous owner. If the
-        // compare-exchange below then takes ticket `serving`, no other ticket was handed out
-        // in between, so `serving` cannot have moved: we own the lock.
-        let serving = self.serving.load(Acquire) & TICKET_MASK;
+        // `next` is read first. If `serving` then equals it and the compare-exchange still
+        // finds `next` unchanged, no ticket was handed out since, and `serving` cannot pass an
+        // untaken ticket: the lock was free all along and ticket `next` is ours. (Only 2^32
+        // acquisitions between the load and the compare-exchange could fool the latter.)
         // ORDERING: Relaxed: the compare-exchange validates this value.
         let next = self.next.load(Relaxed);
+        // ORDERING: Acquire pairs with the Release in `unlock` of the previous owner.
+        let serving = self.serving.load(Acquire) & TICKET_MASK;
         // ORDERING: Relaxed on the compare-exchange, for the same reason as in `lock`.
         next & TICKET_MASK == serving
             && self
                 .next
                 .compare_exchange(next, next.wrapping_add(1), Relaxed, Relaxed)
                 .is_ok()
+    }
+
+    /// A timed waiter cannot give a ticket back, so it does not queue: it waits (through `W`,
+    /// sleeping if `W` sleeps) for the counter to move, and takes the lock with
+    /// [`try_lock`](RawLock::try_lock) at a moment when it is free and nobody is queued.
+    /// Unfair: queued waiters always go first.
+    fn lock_until(&self, deadline: &mut impl Deadline) -> bool {
+        let mut backoff = Backoff::new();
+        loop {
+            if self.try_lock() {
+                return true;
+            }
+            if deadline.expired() {
+                return false;
+            }
+            // ORDERING: Relaxed: only decides whether to wait; `try_lock` is the acquire.
+            let seen = self.serving.load(Relaxed);
+            if self.next.load(Relaxed) & TICKET_MASK == seen & TICKET_MASK {
+                // Free: the `try_lock` above lost a race; retry after a pause.
+                backoff.spin();
+                continue;
+            }
+            // Held: wait for the counter to move. With a sleeping backend, announce the
+            // sleeper first (see `lock_slow`); the unlock that moves the counter then wakes us.
+            let seen = if W::WAKE_IS_NOOP {
+                seen
+            } else {
+                // ORDERING: Relaxed: nothing is acquired here; `try_lock` is the acquire. The
+                // read-modify-write itself orders it against the unlocker's swap.
+                self.serving.fetch_or(SLEEPERS, Relaxed) | SLEEPERS
+            };
+            if !W::wait_until(&self.serving, seen, deadline) {
+                return false;
+            }
+        }
     }
 
     #[inline]

@@ -86,7 +86,8 @@ mod sys {
             // A timeout beyond what `time_t` holds is clamped: the wait may return early
             // (spuriously), which callers allow, and never overflows.
             tv_sec: t.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-            tv_nsec: t.subsec_nanos().into(),
+            // Below 10^9, so it fits the C long of every target (32 bits on some).
+            tv_nsec: t.subsec_nanos() as libc::c_long,
         });
         let ts_ptr = ts
             .as_ref()

@@ -129,7 +129,7 @@ pub trait Wait {
 /// spinners so the cache line they contend on is not bounced on every cycle; the bound keeps
 /// the added hand-off latency small (64 `pause`s are 1–10 µs on current x86 cores).
 ///
-/// Under loom, each spin is one yield to the model checker.
+/// Under loom, a spin is one yield to the model checker and completes the backoff at once.
 ///
 /// # Examples
 ///
@@ -168,6 +168,9 @@ impl Backoff {
         #[cfg(baresync_loom)]
         {
             crate::sync::spin_loop();
+            // One yield stands for the whole backoff: callers that switch strategy once the
+            // backoff is spent (to sleeping) must reach that path inside a small model.
+            self.step = Self::LIMIT;
         }
         #[cfg(not(baresync_loom))]
         {

@@ -40,6 +40,11 @@ impl Wait for Spin {
 
     #[inline]
     fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        // Checked first, so that a caller whose word keeps changing (a lock taken and released
+        // by others between its attempts) still gives up on time.
+        if deadline.expired() {
+            return false;
+        }
         let mut backoff = Backoff::new();
         // ORDERING: Relaxed, as in `wait`.
         while atomic.load(Relaxed) == expected {
