@@ -48,10 +48,16 @@ extern crate std;
 
 pub mod sync;
 
+pub mod barrier;
 pub mod cache_padded;
+pub mod condvar;
 pub mod deadline;
+pub mod event;
 pub mod lock;
+pub mod queue;
 pub mod raw;
+pub mod reentrant;
+pub mod semaphore;
 pub mod wait;
 
 pub use cache_padded::CachePadded;
@@ -59,6 +65,14 @@ pub use deadline::Deadline;
 pub use lock::{Lock, LockGuard, Mutex, SpinLock, TicketLock};
 pub use raw::{RawLock, RawMutex, RawSpinLock, RawTicketLock};
 pub use wait::{Spin, Wait};
+
+// The primitives of issue 3 re-export everything public in their modules.
+pub use barrier::*;
+pub use condvar::*;
+pub use event::*;
+pub use queue::*;
+pub use reentrant::*;
+pub use semaphore::*;
 
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use wait::{Futex, Yield};

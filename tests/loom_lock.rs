@@ -20,13 +20,15 @@
 //! orderings) and must make loom panic: they show that the models above can fail.
 #![cfg(baresync_loom)]
 
+mod loom_support;
+use loom_support::*;
+
 use baresync::sync::atomic::{
-    AtomicBool, AtomicU32,
+    AtomicBool,
     Ordering::{Acquire, Relaxed, Release},
 };
-use baresync::{Deadline, RawLock, RawMutex, RawSpinLock, RawTicketLock, Spin, Wait};
+use baresync::{RawLock, RawMutex, RawSpinLock, RawTicketLock, Spin};
 use loom::cell::UnsafeCell;
-use loom::sync::Mutex;
 use loom::thread;
 use std::cell::Cell;
 // std's Arc, not loom's: when loom reports a deadlock (the negative models), the panic unwinds
@@ -34,44 +36,6 @@ use std::cell::Cell;
 // (loom's Arc, a loom MutexGuard) panics again and aborts the whole test binary. Joins give
 // the happens-before edges the models need; leak checking of the Arc itself is not needed.
 use std::sync::Arc;
-
-// ---------------------------------------------------------------------------------------------
-// Harness
-// ---------------------------------------------------------------------------------------------
-
-/// Runs `f` under loom with the environment's settings, and a preemption bound of 2 when the
-/// environment sets none (unbounded exploration of these spin loops does not finish).
-fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(f);
-}
-
-std::thread_local! {
-    /// How many times a `Park` waiter went to sleep on the condvar, over all executions of the
-    /// current model (loom runs every model thread on the test's OS thread).
-    static SLEEPS: Cell<usize> = const { Cell::new(0) };
-    /// Over all executions: did some `lock_until` succeed, did some time out.
-    static OUTCOMES: Cell<(bool, bool)> = const { Cell::new((false, false)) };
-}
-
-fn sleeps() -> usize {
-    SLEEPS.with(Cell::get)
-}
-
-fn reset_counters() {
-    SLEEPS.with(|s| s.set(0));
-    OUTCOMES.with(|o| o.set((false, false)));
-}
-
-fn record_outcome(acquired: bool) {
-    OUTCOMES.with(|o| {
-        let (ok, timed_out) = o.get();
-        o.set((ok || acquired, timed_out || !acquired));
-    });
-}
 
 /// A raw lock and the data it protects.
 struct Shared<R> {
@@ -117,85 +81,6 @@ impl<R: RawLock> Shared<R> {
     fn value(&self) -> usize {
         // SAFETY: the other threads were joined, so nobody writes `data` concurrently.
         self.data.with(|p| unsafe { *p })
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A sleeping `Wait` backend on loom's primitives
-// ---------------------------------------------------------------------------------------------
-
-loom::lazy_static! {
-    /// The threads asleep in [`Park::wait`]; one list per execution (loom's `lazy_static` is
-    /// reset between executions).
-    static ref PARKED: Mutex<Vec<thread::Thread>> = Mutex::new(Vec::new());
-}
-
-/// A `Wait` backend that really sleeps, with futex semantics: a waiter checks the word and
-/// registers itself under a loom `Mutex`, then parks; a waker takes the same mutex and unparks
-/// every registered thread (like the parking fallback of `Futex`, one bucket, wake all). Park
-/// tokens make the check-and-sleep atomic with respect to a wake: an unpark that comes between
-/// the waiter's unlock and its `park` makes that `park` return at once.
-///
-/// (Not a loom `Condvar`: its `wait` drops a `MutexGuard` while a deadlock panic unwinds,
-/// which aborts the test binary and would make the negative models unusable.)
-///
-/// `WAKES = false` turns every wake into a no-op (a lock that loses wake-ups);
-/// `CLAIMS_NOOP = true` sets `WAKE_IS_NOOP` although waiters sleep (a misconfigured backend).
-/// Both are only for the negative models; [`LoomFutex`] is the honest one.
-struct Park<const WAKES: bool, const CLAIMS_NOOP: bool>;
-
-/// The honest sleeping backend.
-type LoomFutex = Park<true, false>;
-
-impl<const WAKES: bool, const CLAIMS_NOOP: bool> Park<WAKES, CLAIMS_NOOP> {
-    fn wake() {
-        if WAKES {
-            let sleepers = std::mem::take(&mut *PARKED.lock().unwrap());
-            for t in sleepers {
-                t.unpark();
-            }
-        }
-    }
-}
-
-impl<const WAKES: bool, const CLAIMS_NOOP: bool> Wait for Park<WAKES, CLAIMS_NOOP> {
-    const WAKE_IS_NOOP: bool = CLAIMS_NOOP;
-
-    fn wait(atomic: &AtomicU32, expected: u32) {
-        {
-            let mut parked = PARKED.lock().unwrap();
-            // ORDERING: Relaxed, as in the parking fallback of `Futex`: a waker changes the
-            // word before taking this mutex to wake, so either the mutex orders that change
-            // before this load, or this thread is registered (and its park token will be set)
-            // when the waker wakes. Loom checks that argument here too.
-            if atomic.load(Relaxed) != expected {
-                return;
-            }
-            parked.push(thread::current());
-        }
-        SLEEPS.with(|s| s.set(s.get() + 1));
-        thread::park();
-    }
-
-    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
-        // Like `Futex::wait_until`: poll the deadline once, then sleep. Loom cannot time a
-        // sleep out, so the sleep lasts until a wake; the models always release the lock
-        // eventually, so a sleeper that a correct lock would wake is woken.
-        if deadline.expired() {
-            return false;
-        }
-        Self::wait(atomic, expected);
-        true
-    }
-
-    fn wake_one(_atomic: &AtomicU32) {
-        // One list for every word: even `wake_one` wakes all, or it could wake a sleeper of
-        // another word and be lost.
-        Self::wake();
-    }
-
-    fn wake_all(_atomic: &AtomicU32) {
-        Self::wake();
     }
 }
 
