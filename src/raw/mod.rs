@@ -159,3 +159,38 @@ macro_rules! impl_lock_api {
 }
 #[cfg(all(feature = "lock_api", not(baresync_loom)))]
 pub(crate) use impl_lock_api;
+
+#[cfg(all(test, feature = "lock_api", not(baresync_loom)))]
+mod lock_api_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn counts_exactly<R: lock_api::RawMutex + Send + Sync + 'static>() {
+        let m = Arc::new(lock_api::Mutex::<R, u64>::new(0));
+        let threads: std::vec::Vec<_> = (0..3)
+            .map(|_| {
+                let m = Arc::clone(&m);
+                std::thread::spawn(move || {
+                    for _ in 0..if cfg!(miri) { 20 } else { 5_000 } {
+                        *m.lock() += 1;
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*m.lock(), 3 * if cfg!(miri) { 20 } else { 5_000 });
+        let g = m.lock();
+        assert!(m.is_locked());
+        assert!(m.try_lock().is_none());
+        drop(g);
+    }
+
+    #[test]
+    fn lock_api_mutex_over_each_raw_lock() {
+        counts_exactly::<RawSpinLock>();
+        counts_exactly::<RawTicketLock<crate::Spin>>();
+        counts_exactly::<RawMutex<crate::Futex>>();
+    }
+}
