@@ -1,1 +1,592 @@
-//! (being written)
+//! `Barrier<W>`: a reusable barrier that elects a leader and can be broken (Python's Barrier).
+//!
+//! Algorithm: a sense-reversing counting barrier (Mellor-Crummey and Scott, "Algorithms for
+//! Scalable Synchronization on Shared-Memory Multiprocessors", 1991, the centralized barrier),
+//! with the "sense" widened to a generation counter and the count, the generation and the
+//! broken flags packed into one 32-bit word, so that arriving, completing a generation, breaking
+//! and resetting are each one compare-and-swap on that word, and waiters wait on it through
+//! `W`. The alternative of a lock and a condition variable (std's `Barrier`) costs a lock round
+//! trip per party and a wake per generation; it was rejected for that.
+//!
+//! Guarantees:
+//! - exactly one party per generation gets [`BarrierWaitResult::is_leader`] `true` (the last
+//!   to arrive);
+//! - everything each party did before [`wait`](Barrier::wait) happens-before everything every
+//!   party does after its `wait` returns `Ok`;
+//! - generations never overlap: a fast party that re-enters `wait` for the next generation
+//!   while slow ones are still leaving the previous one is counted in the next generation;
+//! - [`abort`](Barrier::abort), and a [`wait_until`](Barrier::wait_until) whose deadline
+//!   expires, break the barrier: every party waiting and every later caller gets
+//!   [`BarrierError::Broken`] (the one that timed out gets [`BarrierError::Timeout`]) until
+//!   [`reset`](Barrier::reset) (Python's rule);
+//! - waking is free while nobody sleeps: a waiter announces that it may sleep with a flag, and
+//!   only then does the leader make a wake call.
+//!
+//! Progress: arriving is lock-free; leaving is blocking by nature (a party waits for the last
+//! one). With more threads than cores, a [`Spin`] waiter may spin away its time slice while the
+//! last party waits to be scheduled: use `Yield` or `Futex` there.
+//!
+//! The barrier is meant for exactly `parties` threads. More threads calling `wait` at once is
+//! memory-safe but the grouping of threads into generations is then unspecified (a thread may
+//! get `Err(Broken)` after a `reset` that it did not race with).
+
+use crate::sync::atomic::{
+    AtomicU32,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
+use crate::sync::const_fn;
+use crate::wait::{wait_for, Backoff, Forever, Spin, Wait};
+use crate::Deadline;
+use core::fmt;
+use core::marker::PhantomData;
+
+/// Bits 0..16: parties arrived in the current generation.
+const ARRIVED_MASK: u32 = 0xFFFF;
+/// The barrier is broken (aborted or timed out) until `reset`.
+const BROKEN: u32 = 1 << 16;
+/// The previous generation ended by `reset`, not by its last party arriving.
+const LAST_BROKEN: u32 = 1 << 17;
+/// A waiter of the current generation may sleep: the leader must wake.
+const SLEEPERS: u32 = 1 << 18;
+/// One step of the generation counter (bits 19..32, wrapping).
+const GEN_ONE: u32 = 1 << 19;
+const GEN_MASK: u32 = !(GEN_ONE - 1);
+
+/// A reusable barrier for `parties` threads that waits through `W`.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::Barrier;
+/// use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+///
+/// static BARRIER: Barrier = Barrier::new(3);
+/// static DONE: AtomicU32 = AtomicU32::new(0);
+///
+/// let threads: Vec<_> = (0..3)
+///     .map(|_| {
+///         std::thread::spawn(|| {
+///             DONE.fetch_add(1, Relaxed);
+///             let r = BARRIER.wait().unwrap();
+///             // Every party has done its part of phase one.
+///             assert_eq!(DONE.load(Relaxed), 3);
+///             r.is_leader()
+///         })
+///     })
+///     .collect();
+/// let leaders = threads.into_iter().map(|t| t.join().unwrap());
+/// assert_eq!(leaders.filter(|&leader| leader).count(), 1);
+/// ```
+pub struct Barrier<W = Spin> {
+    /// bits 0..16: arrived · 16: BROKEN · 17: LAST_BROKEN · 18: SLEEPERS · 19..32: generation
+    state: AtomicU32,
+    /// How many parties complete a generation (1..=MAX_PARTIES).
+    parties: u32,
+    _wait: PhantomData<fn() -> W>,
+}
+
+/// What [`Barrier::wait`] returns to each party of a completed generation.
+///
+/// # Examples
+///
+/// ```
+/// let barrier = baresync::Barrier::<baresync::Spin>::new(1);
+/// assert!(barrier.wait().unwrap().is_leader());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BarrierWaitResult {
+    leader: bool,
+}
+
+impl BarrierWaitResult {
+    /// `true` for exactly one party per generation: the last one to arrive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static BARRIER: baresync::Barrier = baresync::Barrier::new(1);
+    /// assert!(BARRIER.wait().unwrap().is_leader());
+    /// ```
+    #[inline]
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+}
+
+/// Why [`Barrier::wait`] did not complete a generation.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{Barrier, BarrierError};
+///
+/// static BARRIER: Barrier = Barrier::new(2);
+/// BARRIER.abort();
+/// assert_eq!(BARRIER.wait(), Err(BarrierError::Broken));
+/// assert_eq!(BarrierError::Broken.to_string(), "the barrier is broken");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarrierError {
+    /// The barrier was broken (by [`Barrier::abort`], by another party's timeout, or by
+    /// [`Barrier::reset`] while this party waited).
+    Broken,
+    /// This party's deadline expired; it broke the barrier for everyone.
+    Timeout,
+}
+
+impl fmt::Display for BarrierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BarrierError::Broken => "the barrier is broken",
+            BarrierError::Timeout => "timed out waiting at the barrier",
+        })
+    }
+}
+
+impl core::error::Error for BarrierError {}
+
+impl<W: Wait> Barrier<W> {
+    /// The largest number of parties a barrier can have: 65535 (the arrival count has 16 bits
+    /// of the state word).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baresync::Barrier::<baresync::Spin>::MAX_PARTIES, 65535);
+    /// ```
+    pub const MAX_PARTIES: usize = ARRIVED_MASK as usize;
+
+    const_fn! {
+        /// A barrier that releases its waiters each time `parties` threads have called
+        /// [`wait`](Barrier::wait); usable in a `static`.
+        ///
+        /// # Panics
+        ///
+        /// If `parties` is 0 (a barrier nobody can complete is a bug, not a configuration:
+        /// Python raises `ValueError`; std's `Barrier` silently treats 0 as 1) or above
+        /// [`MAX_PARTIES`](Barrier::MAX_PARTIES). In a `const` or `static` initializer the panic
+        /// is a compile error:
+        ///
+        /// ```compile_fail
+        /// static NOBODY: baresync::Barrier = baresync::Barrier::new(0);
+        /// ```
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static PHASE: baresync::Barrier = baresync::Barrier::new(4);
+        /// assert_eq!(PHASE.parties(), 4);
+        /// ```
+        #[inline]
+        pub const fn new(parties: usize) -> Self {
+            assert!(parties != 0, "a Barrier needs at least one party");
+            assert!(parties <= ARRIVED_MASK as usize, "a Barrier has at most 65535 parties");
+            Barrier { state: AtomicU32::new(0), parties: parties as u32, _wait: PhantomData }
+        }
+    }
+
+    /// Waits until `parties` threads (this one included) have called `wait`, then returns in
+    /// all of them; exactly one gets [`is_leader`](BarrierWaitResult::is_leader) `true`.
+    ///
+    /// # Errors
+    ///
+    /// [`BarrierError::Broken`] if the barrier is broken when called or becomes broken while
+    /// waiting ([`abort`](Barrier::abort), another party's timeout, [`reset`](Barrier::reset)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Barrier, Futex};
+    ///
+    /// static BARRIER: Barrier<Futex> = Barrier::new(2);
+    /// let other = std::thread::spawn(|| BARRIER.wait().unwrap().is_leader());
+    /// let me = BARRIER.wait().unwrap().is_leader();
+    /// assert!(me ^ other.join().unwrap());
+    /// ```
+    #[inline]
+    pub fn wait(&self) -> Result<BarrierWaitResult, BarrierError> {
+        self.wait_inner(None::<&mut Forever>)
+    }
+
+    /// Like [`wait`](Barrier::wait), but gives up once `deadline` expires, breaking the
+    /// barrier for every other party (Python's rule: a party that stops waiting means the
+    /// group cannot meet).
+    ///
+    /// # Errors
+    ///
+    /// [`BarrierError::Timeout`] to the party whose deadline expired (only if the generation
+    /// had not completed by then); [`BarrierError::Broken`] as for `wait`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Barrier, BarrierError};
+    ///
+    /// static BARRIER: Barrier = Barrier::new(2);
+    /// let mut polls = 0;
+    /// let r = BARRIER.wait_until(|| { polls += 1; polls > 100 });
+    /// assert_eq!(r, Err(BarrierError::Timeout));
+    /// assert!(BARRIER.is_broken());
+    /// BARRIER.reset();
+    /// assert!(!BARRIER.is_broken());
+    /// ```
+    #[inline]
+    pub fn wait_until(
+        &self,
+        mut deadline: impl Deadline,
+    ) -> Result<BarrierWaitResult, BarrierError> {
+        self.wait_inner(Some(&mut deadline))
+    }
+
+    /// Like [`wait_until`](Barrier::wait_until) with a deadline `timeout` from now.
+    ///
+    /// # Errors
+    ///
+    /// As for [`wait_until`](Barrier::wait_until).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Barrier, BarrierError, Futex};
+    /// use std::time::Duration;
+    ///
+    /// let barrier: Barrier<Futex> = Barrier::new(2);
+    /// assert_eq!(barrier.wait_timeout(Duration::from_millis(5)), Err(BarrierError::Timeout));
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[inline]
+    pub fn wait_timeout(
+        &self,
+        timeout: core::time::Duration,
+    ) -> Result<BarrierWaitResult, BarrierError> {
+        self.wait_until(crate::deadline::Timeout::after(timeout))
+    }
+
+    /// Breaks the barrier: every party waiting now, and every later caller of `wait`, gets
+    /// [`BarrierError::Broken`] until [`reset`](Barrier::reset).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static BARRIER: baresync::Barrier = baresync::Barrier::new(2);
+    /// BARRIER.abort();
+    /// assert!(BARRIER.is_broken());
+    /// assert!(BARRIER.wait().is_err());
+    /// ```
+    pub fn abort(&self) {
+        // ORDERING: Relaxed: a broken barrier promises no happens-before to anyone (an error
+        // return carries no data); the flag itself is seen by every later RMW and by the
+        // waiters' loads through coherence of this one word.
+        let prev = self.state.fetch_or(BROKEN, Relaxed);
+        if prev & (SLEEPERS | BROKEN) == SLEEPERS {
+            W::wake_all(&self.state);
+        }
+    }
+
+    /// Returns the barrier to its initial state: not broken, nobody arrived. Parties waiting
+    /// at that moment get [`BarrierError::Broken`] (as in Python).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static BARRIER: baresync::Barrier = baresync::Barrier::new(1);
+    /// BARRIER.abort();
+    /// BARRIER.reset();
+    /// assert!(BARRIER.wait().is_ok());
+    /// ```
+    pub fn reset(&self) {
+        // ORDERING: Relaxed: a first guess for the compare-exchange.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if s & (BROKEN | ARRIVED_MASK) == 0 {
+                return; // nobody to release, nothing to repair
+            }
+            // A new generation, so that the parties waiting in this one stop waiting; they
+            // read LAST_BROKEN and return `Broken`.
+            let next = (s & GEN_MASK).wrapping_add(GEN_ONE) | LAST_BROKEN;
+            // ORDERING: Relaxed: as in `abort`, breaking promises no happens-before.
+            match self.state.compare_exchange_weak(s, next, Relaxed, Relaxed) {
+                Ok(_) => {
+                    if s & SLEEPERS != 0 {
+                        W::wake_all(&self.state);
+                    }
+                    return;
+                }
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Whether the barrier is broken right now (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static BARRIER: baresync::Barrier = baresync::Barrier::new(2);
+    /// assert!(!BARRIER.is_broken());
+    /// ```
+    #[inline]
+    pub fn is_broken(&self) -> bool {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        self.state.load(Relaxed) & BROKEN != 0
+    }
+
+    /// How many parties complete a generation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static BARRIER: baresync::Barrier = baresync::Barrier::new(5);
+    /// assert_eq!(BARRIER.parties(), 5);
+    /// ```
+    #[inline]
+    pub fn parties(&self) -> usize {
+        self.parties as usize
+    }
+
+    /// How many parties are waiting in the current generation (0 while broken); a snapshot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Barrier, Futex};
+    ///
+    /// static BARRIER: Barrier<Futex> = Barrier::new(2);
+    /// let t = std::thread::spawn(|| BARRIER.wait().unwrap());
+    /// while BARRIER.n_waiting() == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// BARRIER.wait().unwrap();
+    /// t.join().unwrap();
+    /// assert_eq!(BARRIER.n_waiting(), 0);
+    /// ```
+    #[inline]
+    pub fn n_waiting(&self) -> usize {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        let s = self.state.load(Relaxed);
+        if s & BROKEN != 0 {
+            0
+        } else {
+            (s & ARRIVED_MASK) as usize
+        }
+    }
+
+    /// Arrival, then (unless this party completes the generation) the wait, written once for
+    /// `wait` (`None`) and `wait_until` (`Some`).
+    fn wait_inner<D: Deadline>(
+        &self,
+        deadline: Option<&mut D>,
+    ) -> Result<BarrierWaitResult, BarrierError> {
+        // ORDERING: Relaxed: a first guess for the compare-exchange.
+        let mut s = self.state.load(Relaxed);
+        // Arrive.
+        loop {
+            if s & BROKEN != 0 {
+                return Err(BarrierError::Broken);
+            }
+            if (s & ARRIVED_MASK) + 1 == self.parties {
+                // The last party: start the next generation (arrived 0, flags cleared).
+                let next = (s & GEN_MASK).wrapping_add(GEN_ONE);
+                // ORDERING: AcqRel. Acquire: every other party's arrival is a Release RMW of
+                // this word and all later changes are RMWs, so they are in the release
+                // sequences this read ends, and their writes before `wait` happen-before the
+                // leader's return. Release: the waiters' Acquire loads that read `next` (or a
+                // later RMW) then see those writes and the leader's.
+                match self.state.compare_exchange_weak(s, next, AcqRel, Relaxed) {
+                    Ok(_) => {
+                        if s & SLEEPERS != 0 {
+                            self.wake_slow();
+                        }
+                        return Ok(BarrierWaitResult { leader: true });
+                    }
+                    Err(now) => s = now,
+                }
+            } else {
+                // ORDERING: Release: this party's writes before `wait` reach the leader, whose
+                // AcqRel compare-exchange reads this value or a later RMW of it.
+                match self.state.compare_exchange_weak(s, s + 1, Release, Relaxed) {
+                    Ok(_) => break,
+                    Err(now) => s = now,
+                }
+            }
+        }
+        self.wait_slow(s & GEN_MASK, deadline)
+    }
+
+    /// Waits for generation `gen` (which this party joined) to end.
+    #[cold]
+    fn wait_slow<D: Deadline>(
+        &self,
+        gen: u32,
+        mut deadline: Option<&mut D>,
+    ) -> Result<BarrierWaitResult, BarrierError> {
+        let mut backoff = Backoff::new();
+        let mut timed_out = false;
+        loop {
+            // ORDERING: Acquire pairs with the leader's AcqRel compare-exchange that starts the
+            // next generation: the other parties' writes before `wait` happen-before our return.
+            let s = self.state.load(Acquire);
+            if s & GEN_MASK != gen {
+                // Our generation ended: completed, or reset (LAST_BROKEN) while we waited. A
+                // generation counter more than one ahead means a reset happened too: with
+                // `parties` threads the next generation cannot complete without us.
+                let completed = s & GEN_MASK == gen.wrapping_add(GEN_ONE) && s & LAST_BROKEN == 0;
+                return if completed {
+                    Ok(BarrierWaitResult { leader: false })
+                } else {
+                    Err(BarrierError::Broken)
+                };
+            }
+            if s & BROKEN != 0 {
+                return Err(BarrierError::Broken);
+            }
+            if timed_out {
+                // Break the barrier, unless the generation completed meanwhile (then the CAS
+                // fails and the next round of the loop returns Ok).
+                // ORDERING: Relaxed: breaking promises no happens-before (see `abort`).
+                if self
+                    .state
+                    .compare_exchange(s, s | BROKEN, Relaxed, Relaxed)
+                    .is_ok()
+                {
+                    if s & SLEEPERS != 0 {
+                        self.wake_slow();
+                    }
+                    return Err(BarrierError::Timeout);
+                }
+                continue;
+            }
+            let mut expected = s;
+            if !W::WAKE_IS_NOOP {
+                // Spin a little first: the last party is often a few hundred cycles away, and
+                // a sleep costs two system calls.
+                if !backoff.is_completed() {
+                    if deadline.as_deref_mut().is_some_and(|d| d.expired()) {
+                        timed_out = true;
+                    } else {
+                        backoff.spin();
+                    }
+                    continue;
+                }
+                if s & SLEEPERS == 0 {
+                    // ORDERING: Relaxed: the flag only tells the leader to wake; the
+                    // happens-before comes from the load at the top of the loop.
+                    if self
+                        .state
+                        .compare_exchange(s, s | SLEEPERS, Relaxed, Relaxed)
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    expected = s | SLEEPERS;
+                }
+            }
+            if !wait_for::<W, D>(&self.state, expected, deadline.as_deref_mut()) {
+                timed_out = true;
+            }
+        }
+    }
+
+    #[cold]
+    fn wake_slow(&self) {
+        W::wake_all(&self.state);
+    }
+}
+
+impl<W> fmt::Debug for Barrier<W> {
+    /// Never blocks: a snapshot of the state.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // ORDERING: Relaxed: a snapshot for display.
+        let s = self.state.load(Relaxed);
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties)
+            .field("arrived", &(s & ARRIVED_MASK))
+            .field("broken", &(s & BROKEN != 0))
+            .field("generation", &(s >> GEN_ONE.trailing_zeros()))
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+    use std::format;
+
+    #[test]
+    fn one_party_is_always_leader() {
+        let b: Barrier = Barrier::new(1);
+        for _ in 0..10 {
+            assert!(b.wait().unwrap().is_leader());
+        }
+        assert_eq!(b.n_waiting(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "at least one party")]
+    fn zero_parties_panics() {
+        let _ = Barrier::<Spin>::new(core::hint::black_box(0));
+    }
+
+    #[test]
+    #[should_panic(expected = "at most 65535")]
+    fn too_many_parties_panics() {
+        let _ = Barrier::<Spin>::new(core::hint::black_box(65536));
+    }
+
+    #[test]
+    fn max_parties_fits() {
+        let b: Barrier = Barrier::new(Barrier::<Spin>::MAX_PARTIES);
+        assert_eq!(b.parties(), 65535);
+    }
+
+    #[test]
+    fn timeout_breaks_then_reset_repairs() {
+        let b: Barrier = Barrier::new(2);
+        assert_eq!(b.wait_until(|| true), Err(BarrierError::Timeout));
+        assert!(b.is_broken());
+        assert_eq!(b.n_waiting(), 0);
+        assert_eq!(b.wait(), Err(BarrierError::Broken));
+        assert_eq!(b.wait_until(|| false), Err(BarrierError::Broken));
+        b.reset();
+        assert!(!b.is_broken());
+        assert_eq!(b.n_waiting(), 0);
+        // Usable again: a 2-party barrier needs a second arrival; time out once more.
+        assert_eq!(b.wait_until(|| true), Err(BarrierError::Timeout));
+    }
+
+    #[test]
+    fn reset_of_fresh_barrier_is_noop() {
+        let b: Barrier = Barrier::new(1);
+        b.reset();
+        assert!(b.wait().is_ok());
+        b.abort();
+        b.abort();
+        assert!(b.is_broken());
+        b.reset();
+        assert!(b.wait().unwrap().is_leader());
+    }
+
+    #[test]
+    fn generation_wraps() {
+        let b: Barrier = Barrier::new(1);
+        for _ in 0..(1u32 << 13) + 5 {
+            assert!(b.wait().unwrap().is_leader());
+        }
+    }
+
+    #[test]
+    fn errors_display_and_debug() {
+        assert_eq!(
+            format!("{}", BarrierError::Timeout),
+            "timed out waiting at the barrier"
+        );
+        let b: Barrier = Barrier::new(3);
+        assert_eq!(
+            format!("{b:?}"),
+            "Barrier { parties: 3, arrived: 0, broken: false, generation: 0 }"
+        );
+        fn is_error<E: core::error::Error>() {}
+        is_error::<BarrierError>();
+    }
+}

@@ -1,0 +1,280 @@
+//! `Barrier` through its public API, from many threads.
+
+use baresync::{Barrier, BarrierError, Futex, Spin, Wait, Yield};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Generations per test.
+const GENERATIONS: usize = if cfg!(miri) { 5 } else { 20 };
+
+fn cores() -> usize {
+    thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// `parties` threads go through `GENERATIONS` generations back to back (fast threads re-enter
+/// before slow ones leave). Before each `wait` a thread counts itself in that generation's
+/// arrival counter; after it, the counter must be complete (nobody left early), the next
+/// generation's must not be (nobody from a later generation was let through with this one),
+/// and exactly one thread per generation is the leader.
+fn lockstep<W: Wait + Send + Sync + 'static>(parties: usize) {
+    let barrier = Arc::new(Barrier::<W>::new(parties));
+    let arrived: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..GENERATIONS + 1).map(|_| AtomicUsize::new(0)).collect());
+    let leaders: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..GENERATIONS).map(|_| AtomicUsize::new(0)).collect());
+    let handles: Vec<_> = (0..parties)
+        .map(|_| {
+            let (barrier, arrived, leaders) = (
+                Arc::clone(&barrier),
+                Arc::clone(&arrived),
+                Arc::clone(&leaders),
+            );
+            thread::spawn(move || {
+                for g in 0..GENERATIONS {
+                    arrived[g].fetch_add(1, SeqCst);
+                    let r = barrier.wait().expect("nobody breaks this barrier");
+                    assert_eq!(
+                        arrived[g].load(SeqCst),
+                        parties,
+                        "left generation {g} early"
+                    );
+                    assert!(
+                        arrived[g + 1].load(SeqCst) < parties,
+                        "generation {} completed before {g} was left",
+                        g + 1
+                    );
+                    if r.is_leader() {
+                        leaders[g].fetch_add(1, SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    for (g, l) in leaders.iter().enumerate() {
+        assert_eq!(
+            l.load(SeqCst),
+            1,
+            "generation {g} had not exactly one leader"
+        );
+    }
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.is_broken());
+}
+
+#[test]
+fn lockstep_one_thread_per_core_spin() {
+    lockstep::<Spin>(if cfg!(miri) { 2 } else { cores() });
+}
+
+#[test]
+fn lockstep_oversubscribed_yield() {
+    lockstep::<Yield>(if cfg!(miri) { 3 } else { 4 * cores() });
+}
+
+#[test]
+fn lockstep_oversubscribed_futex() {
+    lockstep::<Futex>(if cfg!(miri) { 3 } else { 4 * cores() });
+}
+
+/// Twice as many threads as cores, spinning: small load, must still finish.
+#[test]
+fn lockstep_slightly_oversubscribed_spin() {
+    lockstep::<Spin>(if cfg!(miri) { 3 } else { cores() + 1 });
+}
+
+/// Many generations: the generation counter wraps (13 bits) without confusing anyone.
+#[test]
+#[cfg_attr(miri, ignore = "too many generations for Miri")]
+fn many_generations_futex() {
+    let barrier = Arc::new(Barrier::<Futex>::new(2));
+    let b2 = Arc::clone(&barrier);
+    let t = thread::spawn(move || {
+        let mut leader = 0;
+        for _ in 0..20_000 {
+            leader += usize::from(b2.wait().unwrap().is_leader());
+        }
+        leader
+    });
+    let mut leader = 0;
+    for _ in 0..20_000 {
+        leader += usize::from(barrier.wait().unwrap().is_leader());
+    }
+    assert_eq!(leader + t.join().unwrap(), 20_000);
+}
+
+/// Waits until `n` parties are waiting.
+fn until_waiting<W: Wait>(barrier: &Barrier<W>, n: usize) {
+    while barrier.n_waiting() < n {
+        thread::yield_now();
+    }
+}
+
+fn abort_releases_waiters_and_later_callers<W: Wait + Send + Sync + 'static>() {
+    let barrier = Arc::new(Barrier::<W>::new(4));
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let b = Arc::clone(&barrier);
+            thread::spawn(move || b.wait())
+        })
+        .collect();
+    until_waiting(&barrier, 3);
+    barrier.abort();
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Err(BarrierError::Broken));
+    }
+    assert!(barrier.is_broken());
+    assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+    assert_eq!(barrier.wait_until(|| false), Err(BarrierError::Broken));
+    // After a reset the barrier works for a full generation.
+    barrier.reset();
+    let others: Vec<_> = (0..3)
+        .map(|_| {
+            let b = Arc::clone(&barrier);
+            thread::spawn(move || b.wait().unwrap().is_leader())
+        })
+        .collect();
+    let mut leaders = usize::from(barrier.wait().unwrap().is_leader());
+    for o in others {
+        leaders += usize::from(o.join().unwrap());
+    }
+    assert_eq!(leaders, 1);
+}
+
+#[test]
+fn abort_and_reset_yield() {
+    abort_releases_waiters_and_later_callers::<Yield>();
+}
+
+#[test]
+fn abort_and_reset_futex() {
+    abort_releases_waiters_and_later_callers::<Futex>();
+}
+
+/// `reset` while parties wait: they get `Broken`, and the barrier is fresh afterwards.
+#[test]
+fn reset_breaks_current_waiters() {
+    let barrier = Arc::new(Barrier::<Futex>::new(3));
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let b = Arc::clone(&barrier);
+            thread::spawn(move || b.wait())
+        })
+        .collect();
+    until_waiting(&barrier, 2);
+    barrier.reset();
+    for w in waiters {
+        assert_eq!(w.join().unwrap(), Err(BarrierError::Broken));
+    }
+    assert!(!barrier.is_broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    let others: Vec<_> = (0..2)
+        .map(|_| {
+            let b = Arc::clone(&barrier);
+            thread::spawn(move || b.wait())
+        })
+        .collect();
+    assert!(barrier.wait().is_ok());
+    for o in others {
+        assert!(o.join().unwrap().is_ok());
+    }
+}
+
+/// A party whose deadline expires breaks the barrier for everyone: it gets `Timeout`, those
+/// waiting and those arriving later get `Broken`.
+fn timeout_breaks_for_everyone<W: Wait + Send + Sync + 'static>() {
+    let barrier = Arc::new(Barrier::<W>::new(3));
+    let patient = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    until_waiting(&barrier, 1);
+    let r = if cfg!(miri) {
+        let mut polls = 0;
+        barrier.wait_until(|| {
+            polls += 1;
+            polls > 20
+        })
+    } else {
+        let start = Instant::now();
+        let r = barrier.wait_until(start + Duration::from_millis(20));
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        r
+    };
+    assert_eq!(r, Err(BarrierError::Timeout));
+    assert_eq!(patient.join().unwrap(), Err(BarrierError::Broken));
+    assert!(barrier.is_broken());
+    assert_eq!(barrier.wait(), Err(BarrierError::Broken));
+    barrier.reset();
+    assert!(!barrier.is_broken());
+}
+
+#[test]
+fn timeout_breaks_for_everyone_yield() {
+    timeout_breaks_for_everyone::<Yield>();
+}
+
+#[test]
+fn timeout_breaks_for_everyone_futex() {
+    timeout_breaks_for_everyone::<Futex>();
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "real time")]
+fn wait_timeout_completes_when_everyone_arrives() {
+    let barrier = Arc::new(Barrier::<Futex>::new(2));
+    let b = Arc::clone(&barrier);
+    let t = thread::spawn(move || b.wait_timeout(Duration::from_secs(60)));
+    let me = barrier.wait_timeout(Duration::from_secs(60)).unwrap();
+    let other = t.join().unwrap().unwrap();
+    assert!(me.is_leader() ^ other.is_leader());
+    assert_eq!(
+        barrier.wait_timeout(Duration::from_millis(1)),
+        Err(BarrierError::Timeout)
+    );
+}
+
+/// A timeout racing the last arrival: either the generation completes for both (the timeout
+/// lost) or the barrier is broken for both, never a mix that leaves a party stranded.
+#[test]
+fn timeout_racing_last_arrival() {
+    let rounds = if cfg!(miri) { 5 } else { 2000 };
+    for i in 0..rounds {
+        let barrier = Arc::new(Barrier::<Yield>::new(2));
+        let b = Arc::clone(&barrier);
+        let t = thread::spawn(move || {
+            let mut polls = 0;
+            b.wait_until(move || {
+                polls += 1;
+                polls > i % 7
+            })
+        });
+        let mine = barrier.wait_until(|| false);
+        let theirs = t.join().unwrap();
+        match (mine, theirs) {
+            (Ok(a), Ok(b)) => assert!(a.is_leader() ^ b.is_leader()),
+            (Err(BarrierError::Broken), Err(BarrierError::Timeout)) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn statics_and_const_construction() {
+    static SPIN: Barrier = Barrier::new(1);
+    static FUTEX: Barrier<Futex> = Barrier::new(1);
+    assert!(SPIN.wait().unwrap().is_leader());
+    assert!(FUTEX.wait().unwrap().is_leader());
+    assert_eq!(core::mem::size_of::<Barrier>(), 8);
+}
+
+#[test]
+#[should_panic(expected = "at least one party")]
+fn zero_parties_panics_at_run_time() {
+    let n = std::hint::black_box(0);
+    let _ = Barrier::<Spin>::new(n);
+}
