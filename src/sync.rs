@@ -15,13 +15,49 @@
 /// The atomic types and orderings used throughout the crate.
 pub mod atomic {
     #[cfg(baresync_loom)]
-    pub use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
     #[cfg(all(not(baresync_loom), feature = "portable-atomic"))]
-    pub use portable_atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub use portable_atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
     #[cfg(all(not(baresync_loom), not(feature = "portable-atomic")))]
-    pub use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+}
+
+/// `UnsafeCell` with closure access (`with`, `with_mut`), so that under
+/// `--cfg baresync_loom` loom checks every access to the data it holds; `core`'s cell otherwise.
+pub(crate) mod cell {
+    #[cfg(baresync_loom)]
+    pub(crate) use loom::cell::UnsafeCell;
+
+    /// `core::cell::UnsafeCell` with loom's closure-based interface.
+    #[cfg(not(baresync_loom))]
+    #[derive(Debug, Default)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
+
+    #[cfg(not(baresync_loom))]
+    impl<T> UnsafeCell<T> {
+        #[inline(always)]
+        pub(crate) const fn new(value: T) -> Self {
+            UnsafeCell(core::cell::UnsafeCell::new(value))
+        }
+    }
+
+    #[cfg(not(baresync_loom))]
+    impl<T: ?Sized> UnsafeCell<T> {
+        /// Calls `f` with a shared pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Calls `f` with a mutable pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
 }
 
 /// Tells the processor (or, under loom, the model checker) that this thread is spinning.

@@ -1,0 +1,589 @@
+//! `JoinableQueue<T, N, W>`: a [`Queue`] that counts unfinished tasks (Python's
+//! `JoinableQueue`).
+//!
+//! Every item put raises the count of unfinished tasks; [`task_done`](JoinableQueue::task_done)
+//! lowers it; [`join`](JoinableQueue::join) waits until it is zero. The count is raised
+//! *before* the item enters the queue (and lowered again if it does not), so a consumer can
+//! never call `task_done` for an item the count does not include yet. Joiners wait on their
+//! own word with a "sleepers may exist" flag, so a `task_done` that does not reach zero, or
+//! reaches it with nobody joining, makes no wake call.
+
+use super::{block_on, wake_sleepers, Closed, GetError, PushError, PutError, Queue};
+use crate::cache_padded::CachePadded;
+use crate::sync::atomic::{
+    AtomicU32, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::sync::const_fn;
+use crate::wait::{Forever, Spin, Wait};
+use crate::Deadline;
+use core::fmt;
+
+/// The largest number of unfinished tasks; one more panics. Far below `usize::MAX`, so that
+/// even many threads overshooting at once before they panic cannot wrap the count to zero.
+const MAX_TASKS: usize = usize::MAX / 2;
+
+/// [`JoinableQueue::task_done`] was called more times than items were put.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{JoinableQueue, TaskDoneError};
+///
+/// static Q: JoinableQueue<u8, 2> = JoinableQueue::new();
+/// assert_eq!(Q.task_done(), Err(TaskDoneError));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct TaskDoneError;
+
+impl fmt::Display for TaskDoneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task_done() called more times than there were items put")
+    }
+}
+
+impl core::error::Error for TaskDoneError {}
+
+/// A [`Queue`] that also counts unfinished tasks, so that a producer can wait until every item
+/// it put has been processed ([`join`](JoinableQueue::join)).
+///
+/// Consumers call [`task_done`](JoinableQueue::task_done) once per item they got, when they
+/// have finished with it.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::JoinableQueue;
+/// use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+///
+/// static WORK: JoinableQueue<u32, 4> = JoinableQueue::new();
+/// static DONE: AtomicU32 = AtomicU32::new(0);
+///
+/// let worker = std::thread::spawn(|| {
+///     while let Ok(n) = WORK.get() {
+///         DONE.fetch_add(n, Relaxed);
+///         WORK.task_done().unwrap();
+///     }
+/// });
+/// for n in 1..=10 {
+///     WORK.put(n).unwrap();
+/// }
+/// WORK.join(); // every item processed
+/// assert_eq!(DONE.load(Relaxed), 55);
+/// WORK.close(); // stop the worker
+/// worker.join().unwrap();
+/// ```
+pub struct JoinableQueue<T, const N: usize, W = Spin> {
+    queue: Queue<T, N, W>,
+    /// Items put and not yet `task_done`'d (raised before the item enters the queue).
+    unfinished: CachePadded<AtomicUsize>,
+    /// Joiners sleep here. Bit 0: sleepers may exist · bits 1..: epoch
+    joiners: AtomicU32,
+}
+
+impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
+    const_fn! {
+        /// A new, empty, open queue with no unfinished task; usable in a `static`.
+        ///
+        /// As with [`Queue::new`], `N = 0` does not compile.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Futex, JoinableQueue};
+        ///
+        /// static Q: JoinableQueue<u32, 8, Futex> = JoinableQueue::new();
+        /// assert_eq!(Q.unfinished_tasks(), 0);
+        /// ```
+        #[inline]
+        pub const fn new() -> Self {
+            JoinableQueue {
+                queue: Queue::new(),
+                unfinished: CachePadded::new(AtomicUsize::new(0)),
+                joiners: AtomicU32::new(0),
+            }
+        }
+    }
+
+    /// Raises the count of unfinished tasks before an item is queued.
+    #[inline]
+    fn add_task(&self) {
+        // ORDERING: Relaxed: the count only has to include the item before the item can be
+        // taken, which the queue's own hand-off (sequenced after this) guarantees.
+        let before = self.unfinished.fetch_add(1, Relaxed);
+        if before >= MAX_TASKS {
+            let _ = self.finish_task();
+            panic!("JoinableQueue: too many unfinished tasks (more than usize::MAX / 2)");
+        }
+    }
+
+    /// Lowers the count after an item was processed (or failed to enter the queue); wakes
+    /// the joiners when it reaches zero.
+    #[inline]
+    fn finish_task(&self) -> Result<(), TaskDoneError> {
+        // ORDERING: Relaxed: only the value to start the compare-and-swap loop from.
+        let mut n = self.unfinished.load(Relaxed);
+        loop {
+            if n == 0 {
+                return Err(TaskDoneError);
+            }
+            // ORDERING: Release pairs with the Acquire load in `join`: whatever the consumer
+            // did with the item happens-before `join` returns. (Every later change of the
+            // count is a read-modify-write, so it stays in this release sequence.)
+            match self
+                .unfinished
+                .compare_exchange_weak(n, n - 1, Release, Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => n = now,
+            }
+        }
+        if n == 1 {
+            wake_sleepers::<W>(&self.joiners);
+        }
+        Ok(())
+    }
+
+    /// Marks one item taken from the queue as processed.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskDoneError`] if it was called more times than items were put; the count is left
+    /// unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::JoinableQueue;
+    ///
+    /// static Q: JoinableQueue<&str, 2> = JoinableQueue::new();
+    /// Q.put("job").unwrap();
+    /// let job = Q.get().unwrap();
+    /// assert_eq!(Q.unfinished_tasks(), 1);
+    /// Q.task_done().unwrap();
+    /// assert_eq!(Q.unfinished_tasks(), 0);
+    /// assert!(Q.task_done().is_err());
+    /// ```
+    pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        self.finish_task()
+    }
+
+    /// How many items were put and not yet marked done (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 2> = baresync::JoinableQueue::new();
+    /// Q.push(1).unwrap();
+    /// assert_eq!(Q.unfinished_tasks(), 1);
+    /// ```
+    pub fn unfinished_tasks(&self) -> usize {
+        // ORDERING: Relaxed: a snapshot.
+        self.unfinished.load(Relaxed)
+    }
+
+    /// No unfinished task: `join` may return.
+    #[inline]
+    fn all_done(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release decrement in `finish_task`, so every
+        // consumer's processing happens-before `join` returns.
+        self.unfinished.load(Acquire) == 0
+    }
+
+    fn join_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> bool {
+        block_on::<W, D, _>(&self.joiners, deadline, || self.all_done().then_some(())).is_some()
+    }
+
+    /// Waits until every item put so far has been marked done with
+    /// [`task_done`](JoinableQueue::task_done). Returns at once if there is none; may be
+    /// called any number of times, by any number of threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::JoinableQueue;
+    ///
+    /// static Q: JoinableQueue<u32, 4> = JoinableQueue::new();
+    /// Q.join(); // nothing put: returns at once
+    /// Q.put(1).unwrap();
+    /// let worker = std::thread::spawn(|| {
+    ///     let _ = Q.get().unwrap();
+    ///     Q.task_done().unwrap();
+    /// });
+    /// Q.join();
+    /// assert_eq!(Q.unfinished_tasks(), 0);
+    /// worker.join().unwrap();
+    /// ```
+    pub fn join(&self) {
+        if !self.all_done() {
+            self.join_slow(None::<&mut Forever>);
+        }
+    }
+
+    /// Like [`join`](JoinableQueue::join), but gives up once `deadline` expires; returns
+    /// whether every task was done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::JoinableQueue;
+    ///
+    /// static Q: JoinableQueue<u32, 4> = JoinableQueue::new();
+    /// Q.put(1).unwrap();
+    /// assert!(!Q.join_until(|| true));
+    /// Q.get().unwrap();
+    /// Q.task_done().unwrap();
+    /// assert!(Q.join_until(|| true));
+    /// ```
+    pub fn join_until(&self, mut deadline: impl Deadline) -> bool {
+        self.all_done() || self.join_slow(Some(&mut deadline))
+    }
+
+    /// Like [`join`](JoinableQueue::join), but waits at most `timeout`; returns whether every
+    /// task was done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Futex, JoinableQueue};
+    /// use std::time::Duration;
+    ///
+    /// static Q: JoinableQueue<u32, 4, Futex> = JoinableQueue::new();
+    /// Q.put(1).unwrap();
+    /// assert!(!Q.join_timeout(Duration::from_millis(5)));
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn join_timeout(&self, timeout: core::time::Duration) -> bool {
+        self.join_until(crate::deadline::Timeout::after(timeout))
+    }
+
+    /// Undoes `add_task` for an item that did not enter the queue.
+    #[inline]
+    fn unadd(&self) {
+        // The count includes our own task, so it is not zero.
+        let _ = self.finish_task();
+    }
+
+    /// [`Queue::push`], counting the item as an unfinished task.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::push`]; the count is unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// assert!(Q.push(1).is_ok());
+    /// assert!(Q.push(2).is_err());
+    /// assert_eq!(Q.unfinished_tasks(), 1);
+    /// ```
+    pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        self.add_task();
+        self.queue.push(value).inspect_err(|_| self.unadd())
+    }
+
+    /// [`Queue::force_push`], counting the new item as an unfinished task; an evicted item
+    /// counts as done (it will never be processed through the queue).
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::force_push`]; the count is unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// assert_eq!(Q.force_push(1), Ok(None));
+    /// assert_eq!(Q.force_push(2), Ok(Some(1)));
+    /// assert_eq!(Q.unfinished_tasks(), 1);
+    /// ```
+    pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
+        self.add_task();
+        let result = self.queue.force_push(value);
+        if !matches!(result, Ok(None)) {
+            // Closed: our item is not in; or an item was evicted: it is done.
+            self.unadd();
+        }
+        result
+    }
+
+    /// [`Queue::put`], counting the item as an unfinished task.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::put`]; the count is unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// Q.put(1).unwrap();
+    /// assert_eq!(Q.unfinished_tasks(), 1);
+    /// ```
+    pub fn put(&self, value: T) -> Result<(), Closed<T>> {
+        self.add_task();
+        self.queue.put(value).inspect_err(|_| self.unadd())
+    }
+
+    /// [`Queue::put_until`], counting the item as an unfinished task.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::put_until`]; the count is unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{JoinableQueue, PutError};
+    ///
+    /// static Q: JoinableQueue<u8, 1> = JoinableQueue::new();
+    /// Q.put(1).unwrap();
+    /// assert_eq!(Q.put_until(2, || true), Err(PutError::Timeout(2)));
+    /// assert_eq!(Q.unfinished_tasks(), 1);
+    /// ```
+    pub fn put_until(&self, value: T, deadline: impl Deadline) -> Result<(), PutError<T>> {
+        self.add_task();
+        self.queue
+            .put_until(value, deadline)
+            .inspect_err(|_| self.unadd())
+    }
+
+    /// [`Queue::put_timeout`], counting the item as an unfinished task.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::put_timeout`]; the count is unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Futex, JoinableQueue};
+    /// use std::time::Duration;
+    ///
+    /// static Q: JoinableQueue<u8, 1, Futex> = JoinableQueue::new();
+    /// assert!(Q.put_timeout(1, Duration::from_millis(5)).is_ok());
+    /// assert!(Q.put_timeout(2, Duration::from_millis(5)).is_err());
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn put_timeout(&self, value: T, timeout: core::time::Duration) -> Result<(), PutError<T>> {
+        self.put_until(value, crate::deadline::Timeout::after(timeout))
+    }
+
+    /// [`Queue::pop`]; call [`task_done`](JoinableQueue::task_done) when finished with the item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// Q.push(1).unwrap();
+    /// assert_eq!(Q.pop(), Some(1));
+    /// Q.task_done().unwrap();
+    /// ```
+    pub fn pop(&self) -> Option<T> {
+        self.queue.pop()
+    }
+
+    /// [`Queue::get`]; call [`task_done`](JoinableQueue::task_done) when finished with the item.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::get`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// Q.put(1).unwrap();
+    /// assert_eq!(Q.get(), Ok(1));
+    /// Q.task_done().unwrap();
+    /// ```
+    pub fn get(&self) -> Result<T, Closed> {
+        self.queue.get()
+    }
+
+    /// [`Queue::get_until`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::get_until`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{GetError, JoinableQueue};
+    ///
+    /// static Q: JoinableQueue<u8, 1> = JoinableQueue::new();
+    /// assert_eq!(Q.get_until(|| true), Err(GetError::Timeout));
+    /// ```
+    pub fn get_until(&self, deadline: impl Deadline) -> Result<T, GetError> {
+        self.queue.get_until(deadline)
+    }
+
+    /// [`Queue::get_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::get_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{GetError, JoinableQueue};
+    /// use std::time::Duration;
+    ///
+    /// static Q: JoinableQueue<u8, 1> = JoinableQueue::new();
+    /// assert_eq!(Q.get_timeout(Duration::from_millis(1)), Err(GetError::Timeout));
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn get_timeout(&self, timeout: core::time::Duration) -> Result<T, GetError> {
+        self.queue.get_timeout(timeout)
+    }
+
+    /// [`Queue::close`]: later puts fail, waiting gets drain what is left and then fail.
+    /// Joining is not affected: `join` still waits for the tasks put before the close.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// Q.close();
+    /// assert!(Q.is_closed());
+    /// assert!(Q.put(1).is_err());
+    /// assert_eq!(Q.unfinished_tasks(), 0);
+    /// ```
+    pub fn close(&self) {
+        self.queue.close();
+    }
+
+    /// [`Queue::is_closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// assert!(!Q.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
+
+    /// [`Queue::len`]: the items in the queue (not the unfinished tasks).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 2> = baresync::JoinableQueue::new();
+    /// Q.push(1).unwrap();
+    /// assert_eq!(Q.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// [`Queue::is_empty`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 2> = baresync::JoinableQueue::new();
+    /// assert!(Q.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// [`Queue::is_full`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// Q.push(1).unwrap();
+    /// assert!(Q.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.queue.is_full()
+    }
+
+    /// The capacity, `N`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 3> = baresync::JoinableQueue::new();
+    /// assert_eq!(Q.capacity(), 3);
+    /// ```
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+}
+
+impl<T, const N: usize, W: Wait> Default for JoinableQueue<T, N, W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize, W: Wait> fmt::Debug for JoinableQueue<T, N, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinableQueue")
+            .field("len", &self.len())
+            .field("capacity", &N)
+            .field("closed", &self.is_closed())
+            .field("unfinished_tasks", &self.unfinished_tasks())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_tasks() {
+        let q: JoinableQueue<u32, 2> = JoinableQueue::new();
+        assert!(q.join_until(|| true));
+        q.put(1).unwrap();
+        q.push(2).unwrap();
+        assert!(q.push(3).is_err());
+        assert_eq!(q.put_until(3, || true), Err(PutError::Timeout(3)));
+        assert_eq!(q.unfinished_tasks(), 2);
+        assert!(!q.join_until(|| true));
+        assert_eq!(q.get(), Ok(1));
+        q.task_done().unwrap();
+        assert_eq!(q.force_push(4), Ok(None));
+        assert_eq!(q.force_push(5), Ok(Some(2)));
+        assert_eq!(q.unfinished_tasks(), 2);
+        assert_eq!(q.pop(), Some(4));
+        assert_eq!(q.pop(), Some(5));
+        q.task_done().unwrap();
+        q.task_done().unwrap();
+        assert!(q.join_until(|| true));
+        q.join();
+        q.join();
+        assert_eq!(q.task_done(), Err(TaskDoneError));
+        assert_eq!(q.unfinished_tasks(), 0);
+        q.close();
+        assert_eq!(q.put(5), Err(Closed(5)));
+        assert_eq!(q.force_push(5), Err(Closed(5)));
+        assert_eq!(q.unfinished_tasks(), 0);
+        assert!(std::format!("{q:?}").contains("unfinished_tasks: 0"));
+    }
+
+    #[test]
+    fn overflow_panics_with_a_message() {
+        let q: JoinableQueue<u8, 1> = JoinableQueue::new();
+        q.unfinished.store(MAX_TASKS, Relaxed);
+        let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| q.push(1)));
+        let msg = r.unwrap_err();
+        assert!(msg
+            .downcast_ref::<&str>()
+            .is_some_and(|m| m.contains("too many unfinished tasks")));
+        assert_eq!(q.unfinished_tasks(), MAX_TASKS);
+        assert!(q.is_empty());
+    }
+}

@@ -1,0 +1,1280 @@
+//! `Queue<T, N, W>`: a bounded multi-producer multi-consumer queue in a fixed array, and
+//! [`JoinableQueue`], which also counts unfinished tasks.
+//!
+//! # Algorithm
+//!
+//! Dmitry Vyukov's bounded MPMC queue ("Bounded MPMC queue", 1024cores.net, 2010): an array of
+//! `N` slots, each with a *stamp* saying which lap of the ring it is ready for, and two
+//! positions, `tail` (producers claim it with a compare-and-swap) and `head` (consumers claim
+//! it the same way). A producer that finds the slot under `tail` stamped "empty, lap L" claims
+//! the position, writes the item and stamps the slot "full, lap L"; a consumer that finds the
+//! slot under `head` stamped "full, lap L" claims it, moves the item out and stamps it "empty,
+//! lap L + 1". The stamp is the only hand-off of the item between threads; the positions only
+//! decide who owns which slot.
+//!
+//! A position is `lap * LAP + index` with `LAP` the power of two above `N`, so any `N` works
+//! (no power-of-two requirement) and positions wrap around cleanly; the top bit of `tail`
+//! marks the queue closed, so that a push and [`close`](Queue::close) are ordered by the same
+//! compare-and-swap and no item slips in after the close. A slot's stamp is the lap's base
+//! position plus 0 (empty) or 1 (full); `LAP > N` keeps the two apart even for `N = 1`.
+//!
+//! # Guarantees
+//!
+//! - Each item is received exactly once; items from one producer are received in the order
+//!   that producer pushed them (FIFO per producer, and overall FIFO by claimed position).
+//! - Every item still inside when the queue is dropped is dropped exactly once.
+//! - [`push`](Queue::push) and [`pop`](Queue::pop) never wait: they fail at once when the
+//!   queue is full (or empty), including when the one slot they need is in the middle of
+//!   another thread's operation.
+//! - [`put`](Queue::put) and [`get`](Queue::get) wait through `W`; a push or pop makes a wake
+//!   call only when a waiter may be asleep (two wait words, one per side, each an epoch and a
+//!   "sleepers may exist" flag). With a backend whose waking is a no-op (`Spin`, `Yield`) there
+//!   is no bookkeeping at all on the fast path, and waiters poll.
+//! - With sleeping backends (`Futex`) each push and pop pays one `fence(SeqCst)` to read the
+//!   other side's wait word without missing a sleeper (the store-buffer pattern: "I made room,
+//!   is someone asleep?" against "I am going to sleep, is there room now?").
+//!
+//! # Progress
+//!
+//! Not lock-free in the strict sense: a thread preempted between claiming a position and
+//! stamping the slot blocks that slot. Other producers and consumers keep going on the other
+//! slots, but consumers cannot take *that* item (nor, with the FIFO order, any behind it once
+//! they reach it), and a producer a full lap later cannot reuse the slot, until the preempted
+//! thread runs again. `push`/`pop` report "full"/"empty" in that case rather than wait;
+//! `put`/`get` wait, and `force_push` waits for the operation in progress on the oldest slot.
+//! No thread ever waits for another that is not in the middle of an operation.
+//!
+//! # More threads than cores
+//!
+//! With the default [`Spin`] backend a blocked `put`/`get` spins for its whole time slice,
+//! and a thread preempted mid-operation stalls its slot for a time slice: fine with one thread
+//! per core, slow when oversubscribed. Use `Yield` (spins briefly, then yields) or `Futex`
+//! (sleeps; each push/pop then costs one fence) when threads may outnumber cores.
+//!
+//! # Zero capacity
+//!
+//! `Queue<T, 0>` does not compile: `new` evaluates a constant assertion (`N >= 1`), reported
+//! when the queue is built in a `static` or `const`, or when the program is built (a plain
+//! `cargo check` of a function that is never monomorphized may not report it). A rendezvous
+//! channel is a different primitive.
+
+use crate::cache_padded::CachePadded;
+use crate::sync::atomic::{
+    fence, AtomicU32, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+};
+use crate::sync::cell::UnsafeCell;
+use crate::sync::const_fn;
+use crate::wait::{wait_for, Backoff, Forever, Spin, Wait};
+use crate::Deadline;
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+
+mod joinable;
+pub use joinable::{JoinableQueue, TaskDoneError};
+
+/// The top bit of `tail`: set by [`Queue::close`], after which no position can be claimed.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+/// The bits of a position (positions wrap around within them).
+const POS: usize = !CLOSED;
+
+/// Wait words: bit 0: sleepers may exist · bits 1..: epoch, advanced by every wake and close
+const SLEEPERS: u32 = 1;
+/// One step of a wait word's epoch.
+const EPOCH: u32 = 2;
+
+/// Whether position `a` is behind position `b` (positions wrap around modulo `2^(BITS-1)`).
+#[inline(always)]
+fn behind(a: usize, b: usize) -> bool {
+    ((a.wrapping_sub(b) << 1) as isize) < 0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wait words, shared with `JoinableQueue`
+// ---------------------------------------------------------------------------------------------
+
+/// Announces a sleeper on `word` and returns the value to sleep on.
+///
+/// The caller must re-check its condition after this and before sleeping.
+#[inline]
+fn announce(word: &AtomicU32) -> u32 {
+    // ORDERING: Acquire pairs with the Release read-modify-write in `close_word`: if this
+    // reads the close's epoch (or a later one), the close's other writes (the CLOSED bit)
+    // are visible to the re-check that follows.
+    let seen = word.fetch_or(SLEEPERS, Acquire) | SLEEPERS;
+    // ORDERING: SeqCst fence pairs with the SeqCst fence in `wake_sleepers`: either that
+    // waker's fence comes first in the single total order and our re-check sees what it
+    // published (room, an item, a finished task), or ours comes first and the waker's load of
+    // the word sees SLEEPERS and wakes us.
+    fence(SeqCst);
+    seen
+}
+
+/// After publishing a change others may wait for: wakes the sleepers of `word`, if any may
+/// exist. Nothing at all when `W`'s waking is a no-op.
+#[inline(always)]
+fn wake_sleepers<W: Wait>(word: &AtomicU32) {
+    if W::WAKE_IS_NOOP {
+        return;
+    }
+    // ORDERING: SeqCst fence pairs with the one in `announce` (see there).
+    fence(SeqCst);
+    // ORDERING: Relaxed: the fence above orders it after our change.
+    if word.load(Relaxed) & SLEEPERS != 0 {
+        wake_slow::<W>(word);
+    }
+}
+
+/// Clears SLEEPERS, advances the epoch and wakes every sleeper.
+///
+/// Every sleeper, not one: the flag is cleared, so a sleeper left asleep would not be woken
+/// by the next change. Woken threads that find nothing to do announce themselves again.
+#[cold]
+fn wake_slow<W: Wait>(word: &AtomicU32) {
+    // ORDERING: Relaxed: the word carries no data; whoever sleeps re-checks the queue itself.
+    let mut w = word.load(Relaxed);
+    while w & SLEEPERS != 0 {
+        // ORDERING: Relaxed, as above.
+        match word.compare_exchange_weak(w, (w & !SLEEPERS).wrapping_add(EPOCH), Relaxed, Relaxed) {
+            Ok(_) => {
+                W::wake_all(word);
+                return;
+            }
+            Err(now) => w = now,
+        }
+    }
+}
+
+/// Advances the epoch of `word` unconditionally and wakes every sleeper (for `close`).
+#[cold]
+fn close_word<W: Wait>(word: &AtomicU32) {
+    // ORDERING: Release pairs with the Acquire in `announce`: a waiter that announces itself
+    // after this sees the CLOSED bit set before it (see `Queue::close`).
+    let mut w = word.load(Relaxed);
+    loop {
+        match word.compare_exchange_weak(w, (w & !SLEEPERS).wrapping_add(EPOCH), Release, Relaxed) {
+            Ok(_) => break,
+            Err(now) => w = now,
+        }
+    }
+    W::wake_all(word);
+}
+
+/// The blocking loop of every waiting operation, written once.
+///
+/// Calls `attempt` until it returns `Some`: first spinning with [`Backoff`], then waiting on
+/// `word` through `W`. With a sleeping backend it announces itself and re-attempts before each
+/// sleep, so a change published by a thread that then calls [`wake_sleepers`] is never missed.
+/// With a no-op-waking backend nobody advances the word, so it only lets `W` wait once (a
+/// `Yield` yields) and polls again. Returns `None` when the deadline expired.
+fn block_on<W: Wait, D: Deadline, R>(
+    word: &AtomicU32,
+    mut deadline: Option<&mut D>,
+    mut attempt: impl FnMut() -> Option<R>,
+) -> Option<R> {
+    let mut backoff = Backoff::new();
+    loop {
+        if let Some(r) = attempt() {
+            return Some(r);
+        }
+        if let Some(d) = deadline.as_deref_mut() {
+            if d.expired() {
+                return None;
+            }
+        }
+        if !backoff.is_completed() {
+            backoff.spin();
+            continue;
+        }
+        if W::WAKE_IS_NOOP {
+            backoff.spin();
+            let mut polled = false;
+            let mut once = || core::mem::replace(&mut polled, true);
+            // ORDERING: Relaxed: only the value to "wait" on; `attempt` re-reads the queue.
+            W::wait_until(word, word.load(Relaxed), &mut once);
+            continue;
+        }
+        let seen = announce(word);
+        if let Some(r) = attempt() {
+            return Some(r);
+        }
+        if !wait_for::<W, D>(word, seen, deadline.as_deref_mut()) {
+            return None;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// The queue was closed: returned by [`Queue::put`] with the item that could not be put, and
+/// by [`Queue::get`] (as `Closed<()>`) once the queue is closed and empty.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{Closed, Queue};
+///
+/// static Q: Queue<u32, 4> = Queue::new();
+/// Q.close();
+/// assert_eq!(Q.put(7), Err(Closed(7)));
+/// assert_eq!(Q.get(), Err(Closed(())));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Closed<T = ()>(pub T);
+
+impl<T> Closed<T> {
+    /// The item that could not be put.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baresync::Closed("item").into_inner(), "item");
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for Closed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Closed(..)")
+    }
+}
+
+impl<T> fmt::Display for Closed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the queue is closed")
+    }
+}
+
+impl<T> core::error::Error for Closed<T> {}
+
+/// Why [`Queue::push`] gave the item back.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{PushError, Queue};
+///
+/// static Q: Queue<u32, 1> = Queue::new();
+/// assert_eq!(Q.push(1), Ok(()));
+/// assert_eq!(Q.push(2), Err(PushError::Full(2)));
+/// Q.close();
+/// assert_eq!(Q.push(3).unwrap_err().into_inner(), 3);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PushError<T> {
+    /// The queue was full (or the one slot the push needed was still being emptied).
+    Full(T),
+    /// The queue was closed.
+    Closed(T),
+}
+
+/// Why [`Queue::put_until`] gave the item back.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{PutError, Queue};
+///
+/// static Q: Queue<u32, 1> = Queue::new();
+/// Q.put(1).unwrap();
+/// assert_eq!(Q.put_until(2, || true), Err(PutError::Timeout(2)));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PutError<T> {
+    /// The deadline expired while the queue was full.
+    Timeout(T),
+    /// The queue was closed.
+    Closed(T),
+}
+
+macro_rules! item_error {
+    ($name:ident, $a:ident, $a_text:expr) => {
+        impl<T> $name<T> {
+            /// The item that was not queued.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let e = baresync::", stringify!($name), "::Closed(5);")]
+            /// assert_eq!(e.into_inner(), 5);
+            /// ```
+            pub fn into_inner(self) -> T {
+                match self {
+                    $name::$a(t) | $name::Closed(t) => t,
+                }
+            }
+
+            /// Whether the queue was closed (rather than the other failure).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("assert!(baresync::", stringify!($name), "::Closed(5).is_closed());")]
+            /// ```
+            pub fn is_closed(&self) -> bool {
+                matches!(self, $name::Closed(_))
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $name::$a(_) => f.write_str(concat!(stringify!($a), "(..)")),
+                    $name::Closed(_) => f.write_str("Closed(..)"),
+                }
+            }
+        }
+
+        impl<T> fmt::Display for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $name::$a(_) => f.write_str($a_text),
+                    $name::Closed(_) => f.write_str("the queue is closed"),
+                }
+            }
+        }
+
+        impl<T> core::error::Error for $name<T> {}
+    };
+}
+item_error!(PushError, Full, "the queue is full");
+item_error!(PutError, Timeout, "timed out waiting for room in the queue");
+
+/// Why [`Queue::get_until`] returned no item.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{GetError, Queue};
+///
+/// static Q: Queue<u32, 2> = Queue::new();
+/// assert_eq!(Q.get_until(|| true), Err(GetError::Timeout));
+/// Q.close();
+/// assert_eq!(Q.get_until(|| true), Err(GetError::Closed));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GetError {
+    /// The deadline expired while the queue was empty.
+    Timeout,
+    /// The queue is closed and empty.
+    Closed,
+}
+
+impl fmt::Display for GetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GetError::Timeout => "timed out waiting for an item",
+            GetError::Closed => "the queue is closed and empty",
+        })
+    }
+}
+
+impl core::error::Error for GetError {}
+
+// ---------------------------------------------------------------------------------------------
+// The queue
+// ---------------------------------------------------------------------------------------------
+
+/// One cell of the ring.
+struct Slot<T> {
+    /// The base position of the lap this slot is ready for, plus 0 (empty: a producer of that
+    /// lap may write) or 1 (full: a consumer of that lap may read).
+    stamp: AtomicUsize,
+    /// Initialized exactly when the stamp says full (or while a claimant owns the slot).
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+impl<T> Slot<T> {
+    const_fn! {
+        const fn new() -> Self {
+            Slot { stamp: AtomicUsize::new(0), value: UnsafeCell::new(MaybeUninit::uninit()) }
+        }
+    }
+}
+
+/// The two wait words, on their own cache line: written only by waiters and wakers, read by
+/// every push and pop when the backend can sleep.
+struct Words {
+    /// Producers waiting for room sleep here. Bit 0: sleepers may exist · bits 1..: epoch
+    not_full: AtomicU32,
+    /// Consumers waiting for an item sleep here. Bit 0: sleepers may exist · bits 1..: epoch
+    not_empty: AtomicU32,
+}
+
+/// A bounded multi-producer multi-consumer FIFO queue of at most `N` items of type `T`, in a
+/// fixed array (no heap); blocking operations wait through `W` (default [`Spin`]).
+///
+/// See the [module documentation](self) for the algorithm and its guarantees.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::Queue;
+///
+/// static JOBS: Queue<u32, 8> = Queue::new();
+///
+/// let producer = std::thread::spawn(|| {
+///     for job in 0..100 {
+///         JOBS.put(job).unwrap();
+///     }
+///     JOBS.close();
+/// });
+/// let mut sum = 0;
+/// while let Ok(job) = JOBS.get() {
+///     sum += job;
+/// }
+/// producer.join().unwrap();
+/// assert_eq!(sum, (0..100).sum());
+/// ```
+pub struct Queue<T, const N: usize, W = Spin> {
+    /// The position of the next pop; consumers claim positions by compare-and-swap.
+    head: CachePadded<AtomicUsize>,
+    /// The position of the next push, or'ed with CLOSED once closed; producers claim
+    /// positions by compare-and-swap.
+    tail: CachePadded<AtomicUsize>,
+    words: CachePadded<Words>,
+    slots: [Slot<T>; N],
+    _wait: PhantomData<fn() -> W>,
+}
+
+// SAFETY: a shared queue moves items from the threads that push them to the threads that pop
+// them, so `T: Send` is needed, and enough: no `&T` is ever handed out, and each item is
+// accessed by one thread at a time (the owner of its claimed position, hand-offs ordered by
+// the slot stamps' Release/Acquire). `Send` is automatic (the queue owns its items).
+unsafe impl<T: Send, const N: usize, W> Sync for Queue<T, N, W> {}
+
+impl<T, const N: usize, W: Wait> Queue<T, N, W> {
+    /// Evaluated by `new`: a zero-capacity queue is a compile-time error.
+    const NONZERO: () = assert!(N >= 1, "a Queue needs a capacity N of at least 1");
+
+    /// The distance between the same slot's positions in consecutive laps: a power of two
+    /// above `N`, so that "index + 1" (the full stamp) never reaches the next lap.
+    const LAP: usize = (N + 1).next_power_of_two();
+
+    const_fn! {
+        /// A new, empty, open queue; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Futex, Queue};
+        ///
+        /// static EVENTS: Queue<&str, 16> = Queue::new();
+        /// static SLEEPY: Queue<u64, 3, Futex> = Queue::new();
+        /// assert!(EVENTS.is_empty());
+        /// assert_eq!(SLEEPY.capacity(), 3);
+        /// ```
+        ///
+        /// A capacity of 0 does not compile:
+        ///
+        /// ```compile_fail
+        /// static NOTHING: baresync::Queue<u8, 0> = baresync::Queue::new();
+        /// ```
+        ///
+        /// nor in a local variable (reported when the program is built; `cargo check`, which
+        /// stops before monomorphization, does not see it):
+        ///
+        /// ```compile_fail
+        /// let nothing: baresync::Queue<u8, 0> = baresync::Queue::new();
+        /// # let _ = nothing.push(1);
+        /// ```
+        #[inline]
+        pub const fn new() -> Self {
+            #[allow(clippy::let_unit_value)]
+            let () = Self::NONZERO;
+            Queue {
+                head: CachePadded::new(AtomicUsize::new(0)),
+                tail: CachePadded::new(AtomicUsize::new(0)),
+                words: CachePadded::new(Words {
+                    not_full: AtomicU32::new(0),
+                    not_empty: AtomicU32::new(0),
+                }),
+                #[cfg(not(baresync_loom))]
+                slots: [const { Slot::new() }; N],
+                #[cfg(baresync_loom)]
+                slots: core::array::from_fn(|_| Slot::new()),
+                _wait: PhantomData,
+            }
+        }
+    }
+
+    /// The position after `pos`.
+    #[inline(always)]
+    fn next(pos: usize) -> usize {
+        if (pos & (Self::LAP - 1)) + 1 < N {
+            pos + 1
+        } else {
+            (pos & !(Self::LAP - 1)).wrapping_add(Self::LAP) & POS
+        }
+    }
+
+    /// The slot of position `pos`.
+    #[inline(always)]
+    fn slot(&self, pos: usize) -> &Slot<T> {
+        // The index part of a position is always below N (see `next`).
+        &self.slots[pos & (Self::LAP - 1)]
+    }
+
+    /// Claims the position under `tail` and writes `value` there.
+    ///
+    /// With `force`, a full queue does not stop it: it claims the position anyway and evicts
+    /// the oldest item (see `force_slow`).
+    #[inline]
+    fn push_raw(&self, value: T, force: bool) -> Result<Option<T>, PushError<T>> {
+        let mut backoff = Backoff::new();
+        // ORDERING: Relaxed: the tail only names the slot to look at; the slot's stamp,
+        // loaded with Acquire, says whether it may be written.
+        let mut tail = self.tail.load(Relaxed);
+        loop {
+            if tail & CLOSED != 0 {
+                return Err(PushError::Closed(value));
+            }
+            let slot = self.slot(tail);
+            let lap = tail & !(Self::LAP - 1);
+            // ORDERING: Acquire pairs with the Release stamp store of the consumer that
+            // emptied this slot, so its read of the previous item happens-before our write.
+            let stamp = slot.stamp.load(Acquire);
+            let free = stamp == lap;
+            if free || (force && behind(stamp, lap)) {
+                // ORDERING: Relaxed: the compare-and-swap only decides which producer owns
+                // position `tail` (one of them, by the modification order of `tail`); the
+                // item itself is handed over through the stamp. It fails if CLOSED was set.
+                match self
+                    .tail
+                    .compare_exchange_weak(tail, Self::next(tail), Relaxed, Relaxed)
+                {
+                    Ok(_) if free => {
+                        // SAFETY: we own position `tail`, and its slot is empty for this lap
+                        // (stamp == lap, read with Acquire): no one else accesses the value
+                        // until we publish it with the stamp store below.
+                        slot.value
+                            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
+                        // ORDERING: Release pairs with the Acquire stamp load of the consumer
+                        // of this position: our write of the item happens-before its read.
+                        slot.stamp.store(lap + 1, Release);
+                        return Ok(None);
+                    }
+                    Ok(_) => return Ok(self.force_slow(slot, tail, value)),
+                    Err(now) => {
+                        tail = now;
+                        backoff.spin();
+                    }
+                }
+            } else if behind(stamp, lap) {
+                // The slot still holds the item of the previous lap (or its consumer is
+                // moving it out): full.
+                return Err(PushError::Full(value));
+            } else {
+                // Another producer has already filled this lap's slot: our tail is stale.
+                backoff.spin();
+                // ORDERING: Relaxed, as above.
+                tail = self.tail.load(Relaxed);
+            }
+        }
+    }
+
+    /// `force_push` owns position `tail`, whose slot still holds the item one lap back (or
+    /// is being filled or emptied). It takes that oldest item as a consumer would, by
+    /// compare-and-swap on `head`, and writes `value` in its place; if a consumer takes it
+    /// first, it waits for that consumer to empty the slot and writes normally.
+    #[cold]
+    fn force_slow(&self, slot: &Slot<T>, tail: usize, value: T) -> Option<T> {
+        let lap = tail & !(Self::LAP - 1);
+        // The oldest item's position: same index, one lap back.
+        let oldest = tail.wrapping_sub(Self::LAP) & POS;
+        let oldest_full = (oldest & !(Self::LAP - 1)) + 1;
+        let mut backoff = Backoff::new();
+        loop {
+            // ORDERING: Acquire pairs with the Release stamp store of the producer of the
+            // oldest item (we may move it out) or of the consumer that emptied the slot (its
+            // read happens-before our write).
+            let stamp = slot.stamp.load(Acquire);
+            if stamp == lap {
+                // SAFETY: a consumer emptied the slot for our lap, and we own the position.
+                slot.value
+                    .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
+                // ORDERING: Release pairs with the consumer's Acquire stamp load.
+                slot.stamp.store(lap + 1, Release);
+                return None;
+            }
+            // ORDERING: Relaxed: as in `pop_raw`, the compare-and-swap only picks the one
+            // thread that consumes position `oldest`; its item was published by the stamp we
+            // just read with Acquire.
+            if stamp == oldest_full
+                && self
+                    .head
+                    .compare_exchange(oldest, Self::next(oldest), Relaxed, Relaxed)
+                    .is_ok()
+            {
+                // SAFETY: we claimed position `oldest` as its one consumer, and its item is
+                // initialized (stamp == oldest_full, read with Acquire); we also own position
+                // `tail`, the same slot's next lap, so we replace the item in place.
+                let old = slot.value.with_mut(|p| unsafe {
+                    let old = p.read().assume_init();
+                    p.write(MaybeUninit::new(value));
+                    old
+                });
+                // ORDERING: Release pairs with the Acquire stamp load of our item's consumer.
+                slot.stamp.store(lap + 1, Release);
+                return Some(old);
+            }
+            // The oldest item is still being written, or a consumer took it and is moving it
+            // out: wait for that operation in progress.
+            backoff.spin();
+        }
+    }
+
+    /// Claims the position under `head` and moves its item out, if it is there.
+    #[inline]
+    fn pop_raw(&self) -> Option<T> {
+        let mut backoff = Backoff::new();
+        // ORDERING: Relaxed: the head only names the slot to look at (see `push_raw`).
+        let mut head = self.head.load(Relaxed);
+        loop {
+            let slot = self.slot(head);
+            let lap = head & !(Self::LAP - 1);
+            // ORDERING: Acquire pairs with the Release stamp store of this position's
+            // producer, so its write of the item happens-before our read.
+            let stamp = slot.stamp.load(Acquire);
+            if stamp == lap + 1 {
+                // ORDERING: Relaxed: picks the one consumer of position `head`.
+                match self
+                    .head
+                    .compare_exchange_weak(head, Self::next(head), Relaxed, Relaxed)
+                {
+                    Ok(_) => {
+                        // SAFETY: we own position `head`, whose item is initialized (stamp
+                        // == lap + 1, read with Acquire); we move it out exactly once, and
+                        // the stamp store below marks the slot empty before anyone else may
+                        // write it.
+                        let value = slot.value.with(|p| unsafe { p.read().assume_init() });
+                        // ORDERING: Release pairs with the Acquire stamp load of the next
+                        // lap's producer: our read happens-before its write.
+                        slot.stamp.store(lap.wrapping_add(Self::LAP) & POS, Release);
+                        return Some(value);
+                    }
+                    Err(now) => {
+                        head = now;
+                        backoff.spin();
+                    }
+                }
+            } else if behind(stamp, lap + 1) {
+                // Not written yet for this lap: empty (or its producer is writing it).
+                return None;
+            } else {
+                // Another consumer has already emptied it: our head is stale.
+                backoff.spin();
+                // ORDERING: Relaxed, as above.
+                head = self.head.load(Relaxed);
+            }
+        }
+    }
+
+    /// Closed, and no claimed position left to pop: no item can ever arrive again.
+    fn closed_and_drained(&self) -> bool {
+        // ORDERING: Relaxed: CLOSED is set by a read-modify-write of `tail`, after which no
+        // compare-and-swap can claim a position, so the tail seen with CLOSED is final.
+        let tail = self.tail.load(Relaxed);
+        // ORDERING: Relaxed: a stale head only makes us wait longer (the slot still looks
+        // claimed), and every waiter re-checks after `announce`, whose fence orders it after
+        // the pops it must see (see `block_on`).
+        tail & CLOSED != 0 && self.head.load(Relaxed) == tail & POS
+    }
+
+    /// Appends `value` if there is room; never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] with the item if the queue is full (or the one slot it needs is
+    /// still being emptied by a consumer), [`PushError::Closed`] with the item if the queue
+    /// was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{PushError, Queue};
+    ///
+    /// static Q: Queue<char, 2> = Queue::new();
+    /// assert!(Q.push('a').is_ok());
+    /// assert!(Q.push('b').is_ok());
+    /// assert_eq!(Q.push('c'), Err(PushError::Full('c')));
+    /// ```
+    #[inline]
+    pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        self.push_raw(value, false)?;
+        wake_sleepers::<W>(&self.words.not_empty);
+        Ok(())
+    }
+
+    /// Removes the oldest item, if there is one; never waits.
+    ///
+    /// Returns `None` when the queue is empty, or when the oldest item's producer is still
+    /// writing it. After [`close`](Queue::close) it still returns the items left inside.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Queue;
+    ///
+    /// static Q: Queue<u8, 4> = Queue::new();
+    /// assert_eq!(Q.pop(), None);
+    /// Q.push(1).unwrap();
+    /// Q.push(2).unwrap();
+    /// assert_eq!(Q.pop(), Some(1));
+    /// assert_eq!(Q.pop(), Some(2));
+    /// ```
+    #[inline]
+    pub fn pop(&self) -> Option<T> {
+        let value = self.pop_raw()?;
+        wake_sleepers::<W>(&self.words.not_full);
+        Some(value)
+    }
+
+    /// Appends `value`; if the queue is full, evicts and returns the oldest item to make room.
+    /// Never fails for lack of room.
+    ///
+    /// Safe with any number of producers and consumers: the eviction claims the oldest item
+    /// as a consumer would (so it is returned here or popped by a consumer, never both), and
+    /// the new item takes that slot's next lap. It may wait for an operation already in
+    /// progress on the oldest slot (a producer still writing it, or a consumer that has
+    /// claimed it and is moving it out).
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] with the item if the queue was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Queue;
+    ///
+    /// static RECENT: Queue<u32, 2> = Queue::new();
+    /// assert_eq!(RECENT.force_push(1), Ok(None));
+    /// assert_eq!(RECENT.force_push(2), Ok(None));
+    /// assert_eq!(RECENT.force_push(3), Ok(Some(1)));
+    /// assert_eq!(RECENT.pop(), Some(2));
+    /// assert_eq!(RECENT.pop(), Some(3));
+    /// ```
+    pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
+        match self.push_raw(value, true) {
+            Ok(evicted) => {
+                wake_sleepers::<W>(&self.words.not_empty);
+                Ok(evicted)
+            }
+            Err(e) => Err(Closed(e.into_inner())),
+        }
+    }
+
+    /// The slow path of `put` (no deadline) and `put_until`, written once.
+    fn put_slow<D: Deadline>(&self, value: T, deadline: Option<&mut D>) -> Result<(), PutError<T>> {
+        let mut item = Some(value);
+        let done = block_on::<W, D, _>(&self.words.not_full, deadline, || {
+            let value = item.take()?;
+            match self.push(value) {
+                Ok(()) => Some(Ok(())),
+                Err(PushError::Closed(v)) => Some(Err(PutError::Closed(v))),
+                Err(PushError::Full(v)) => {
+                    item = Some(v);
+                    None
+                }
+            }
+        });
+        match (done, item) {
+            (Some(result), _) => result,
+            (None, Some(v)) => Err(PutError::Timeout(v)),
+            (None, None) => unreachable!("an item is given back on every failed attempt"),
+        }
+    }
+
+    /// Appends `value`, waiting through `W` while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] with the item if the queue is closed (before or while waiting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Queue;
+    ///
+    /// static Q: Queue<u32, 1> = Queue::new();
+    /// let consumer = std::thread::spawn(|| (0..3).map(|_| Q.get().unwrap()).sum::<u32>());
+    /// for i in 1..=3 {
+    ///     Q.put(i).unwrap(); // waits while the one slot is taken
+    /// }
+    /// assert_eq!(consumer.join().unwrap(), 6);
+    /// ```
+    #[inline]
+    pub fn put(&self, value: T) -> Result<(), Closed<T>> {
+        match self.push(value) {
+            Ok(()) => Ok(()),
+            Err(PushError::Closed(v)) => Err(Closed(v)),
+            Err(PushError::Full(v)) => self
+                .put_slow(v, None::<&mut Forever>)
+                .map_err(|e| Closed(e.into_inner())),
+        }
+    }
+
+    /// Appends `value`, waiting while the queue is full, unless `deadline` expires first.
+    ///
+    /// # Errors
+    ///
+    /// [`PutError::Timeout`] with the item if the deadline expired, [`PutError::Closed`] with
+    /// the item if the queue is closed. The item is never lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{PutError, Queue};
+    ///
+    /// static Q: Queue<&str, 1> = Queue::new();
+    /// Q.put("first").unwrap();
+    /// let mut polls = 0;
+    /// let err = Q.put_until("second", || { polls += 1; polls > 10 }).unwrap_err();
+    /// assert_eq!(err, PutError::Timeout("second"));
+    /// ```
+    pub fn put_until(&self, value: T, mut deadline: impl Deadline) -> Result<(), PutError<T>> {
+        self.put_slow(value, Some(&mut deadline))
+    }
+
+    /// Appends `value`, waiting at most `timeout` while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`put_until`](Queue::put_until).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Futex, PutError, Queue};
+    /// use std::time::Duration;
+    ///
+    /// static Q: Queue<u8, 1, Futex> = Queue::new();
+    /// Q.put(1).unwrap();
+    /// assert_eq!(Q.put_timeout(2, Duration::from_millis(5)), Err(PutError::Timeout(2)));
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn put_timeout(&self, value: T, timeout: core::time::Duration) -> Result<(), PutError<T>> {
+        self.put_until(value, crate::deadline::Timeout::after(timeout))
+    }
+
+    /// The slow path of `get` (no deadline) and `get_until`, written once.
+    fn get_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> Result<T, GetError> {
+        block_on::<W, D, _>(&self.words.not_empty, deadline, || {
+            if let Some(v) = self.pop() {
+                Some(Ok(v))
+            } else if self.closed_and_drained() {
+                Some(Err(GetError::Closed))
+            } else {
+                None
+            }
+        })
+        .unwrap_or(Err(GetError::Timeout))
+    }
+
+    /// Removes the oldest item, waiting through `W` while the queue is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] once the queue is closed and every item left in it has been taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Queue;
+    ///
+    /// static Q: Queue<String, 4> = Queue::new();
+    /// std::thread::spawn(|| Q.put("hello".to_string()).unwrap());
+    /// assert_eq!(Q.get().unwrap(), "hello");
+    /// ```
+    #[inline]
+    pub fn get(&self) -> Result<T, Closed> {
+        if let Some(v) = self.pop() {
+            return Ok(v);
+        }
+        self.get_slow(None::<&mut Forever>).map_err(|_| Closed(()))
+    }
+
+    /// Removes the oldest item, waiting while the queue is empty, unless `deadline` expires
+    /// first. An item is either returned or left in the queue, never lost.
+    ///
+    /// # Errors
+    ///
+    /// [`GetError::Timeout`] if the deadline expired, [`GetError::Closed`] once the queue is
+    /// closed and empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{GetError, Queue};
+    ///
+    /// static Q: Queue<u8, 2> = Queue::new();
+    /// let mut polls = 0;
+    /// assert_eq!(Q.get_until(|| { polls += 1; polls > 10 }), Err(GetError::Timeout));
+    /// Q.push(9).unwrap();
+    /// assert_eq!(Q.get_until(|| true), Ok(9));
+    /// ```
+    pub fn get_until(&self, mut deadline: impl Deadline) -> Result<T, GetError> {
+        self.get_slow(Some(&mut deadline))
+    }
+
+    /// Removes the oldest item, waiting at most `timeout` while the queue is empty.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_until`](Queue::get_until).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Futex, GetError, Queue};
+    /// use std::time::Duration;
+    ///
+    /// static Q: Queue<u8, 2, Futex> = Queue::new();
+    /// assert_eq!(Q.get_timeout(Duration::from_millis(5)), Err(GetError::Timeout));
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn get_timeout(&self, timeout: core::time::Duration) -> Result<T, GetError> {
+        self.get_until(crate::deadline::Timeout::after(timeout))
+    }
+
+    /// Closes the queue (Python's `Queue.shutdown()`): every later push or put fails with
+    /// the item, every waiter is woken; gets return the items left inside, then
+    /// [`Closed`]. Closing twice is harmless.
+    ///
+    /// A push that claimed its slot before the close completes and its item can be taken;
+    /// one that had not cannot claim one after it (the closed mark lives in the word that
+    /// pushes claim positions from).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Closed, Queue};
+    ///
+    /// static Q: Queue<u8, 4> = Queue::new();
+    /// Q.put(1).unwrap();
+    /// Q.close();
+    /// assert!(Q.is_closed());
+    /// assert_eq!(Q.put(2), Err(Closed(2)));
+    /// assert_eq!(Q.get(), Ok(1));
+    /// assert_eq!(Q.get(), Err(Closed(())));
+    /// ```
+    pub fn close(&self) {
+        // ORDERING: Relaxed: a read-modify-write of `tail` is ordered with every producer's
+        // compare-and-swap by the modification order of `tail`; waiters are ordered after it
+        // through the Release of `close_word` (which is sequenced after this).
+        self.tail.fetch_or(CLOSED, Relaxed);
+        if !W::WAKE_IS_NOOP {
+            close_word::<W>(&self.words.not_full);
+            close_word::<W>(&self.words.not_empty);
+        }
+    }
+
+    /// Whether [`close`](Queue::close) has been called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::Queue<u8, 1> = baresync::Queue::new();
+    /// assert!(!Q.is_closed());
+    /// Q.close();
+    /// assert!(Q.is_closed());
+    /// ```
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        // ORDERING: Relaxed: a snapshot.
+        self.tail.load(Relaxed) & CLOSED != 0
+    }
+
+    /// How many items are in the queue (claimed positions, including pushes and pops still in
+    /// progress). A snapshot: it may change at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::Queue<u8, 3> = baresync::Queue::new();
+    /// Q.push(1).unwrap();
+    /// Q.push(2).unwrap();
+    /// assert_eq!(Q.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        let shift = Self::LAP.trailing_zeros();
+        // ORDERING: Relaxed: a snapshot; the two loads are not taken at one instant, so the
+        // result is clamped to 0..=N.
+        let head = self.head.load(Relaxed);
+        // ORDERING: Relaxed, as above.
+        let tail = self.tail.load(Relaxed) & POS;
+        // Laps between the two, as a signed number of the bits laps live in (positions wrap
+        // around at 2^(BITS-1)).
+        let laps =
+            ((tail >> shift).wrapping_sub(head >> shift) << (shift + 1)) as isize >> (shift + 1);
+        let index = |pos: usize| (pos & (Self::LAP - 1)) as isize;
+        let len = laps
+            .saturating_mul(N as isize)
+            .saturating_add(index(tail) - index(head));
+        len.clamp(0, N as isize) as usize
+    }
+
+    /// Whether the queue holds no item (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::Queue<u8, 3> = baresync::Queue::new();
+    /// assert!(Q.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the queue holds `N` items (a snapshot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::Queue<u8, 1> = baresync::Queue::new();
+    /// Q.push(1).unwrap();
+    /// assert!(Q.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.len() == N
+    }
+
+    /// The capacity, `N`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::Queue<u8, 5> = baresync::Queue::new();
+    /// assert_eq!(Q.capacity(), 5);
+    /// ```
+    #[inline]
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+}
+
+impl<T, const N: usize, W: Wait> Default for Queue<T, N, W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize, W> Drop for Queue<T, N, W> {
+    fn drop(&mut self) {
+        // Drop each item left inside exactly once: with `&mut self` no operation is in
+        // progress, so the positions from head to tail are exactly the full slots.
+        let lap = (N + 1).next_power_of_two();
+        // ORDERING: Relaxed: `&mut self` means every other thread's accesses happen-before.
+        let mut head = self.head.load(Relaxed);
+        // ORDERING: Relaxed, as above.
+        let tail = self.tail.load(Relaxed) & POS;
+        while head != tail {
+            let slot = &self.slots[head & (lap - 1)];
+            // SAFETY: a position between head and tail with no operation in progress holds an
+            // initialized item that nobody has moved out; we drop it once and move on.
+            slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
+            head = if (head & (lap - 1)) + 1 < N {
+                head + 1
+            } else {
+                (head & !(lap - 1)).wrapping_add(lap) & POS
+            };
+        }
+    }
+}
+
+impl<T, const N: usize, W: Wait> fmt::Debug for Queue<T, N, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("len", &self.len())
+            .field("capacity", &N)
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    #[test]
+    fn fifo_and_wrap_around_for_many_capacities() {
+        fn check<const N: usize>() {
+            let q: Queue<usize, N> = Queue::new();
+            for round in 0..5 * N + 3 {
+                for i in 0..N {
+                    q.push(round * 100 + i).unwrap();
+                }
+                assert!(q.is_full());
+                assert_eq!(q.len(), N);
+                assert_eq!(q.push(0), Err(PushError::Full(0)));
+                for i in 0..N {
+                    assert_eq!(q.pop(), Some(round * 100 + i));
+                }
+                assert!(q.is_empty());
+                assert_eq!(q.pop(), None);
+                // Leave the ring offset by one for the next round.
+                q.push(1).unwrap();
+                assert_eq!(q.pop(), Some(1));
+            }
+        }
+        check::<1>();
+        check::<2>();
+        check::<3>();
+        check::<4>();
+        check::<5>();
+        check::<7>();
+        check::<8>();
+    }
+
+    #[test]
+    fn positions_wrap_around_the_position_bits() {
+        let q: Queue<u32, 3> = Queue::new();
+        // Start a few laps before the positions wrap around (the stamps of lap 0 are 0, so
+        // set them to the lap we start in).
+        let lap = Queue::<u32, 3>::LAP;
+        let start = (POS & !(lap - 1)).wrapping_sub(2 * lap);
+        q.head.store(start, Relaxed);
+        q.tail.store(start, Relaxed);
+        for s in &q.slots {
+            s.stamp.store(start, Relaxed);
+        }
+        for i in 0..40 {
+            q.push(i).unwrap();
+            q.push(i + 1000).unwrap();
+            assert_eq!(q.len(), 2);
+            assert_eq!(q.pop(), Some(i));
+            assert_eq!(q.pop(), Some(i + 1000));
+        }
+        assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
+    }
+
+    #[test]
+    fn force_push_evicts_oldest() {
+        let q: Queue<u32, 3> = Queue::new();
+        for i in 0..3 {
+            assert_eq!(q.force_push(i), Ok(None));
+        }
+        for i in 3..10 {
+            assert_eq!(q.force_push(i), Ok(Some(i - 3)));
+            assert_eq!(q.len(), 3);
+        }
+        assert_eq!(q.pop(), Some(7));
+        assert_eq!(q.force_push(10), Ok(None));
+        assert_eq!(q.pop(), Some(8));
+        assert_eq!(q.pop(), Some(9));
+        assert_eq!(q.pop(), Some(10));
+        assert_eq!(q.pop(), None);
+        q.close();
+        assert_eq!(q.force_push(11), Err(Closed(11)));
+    }
+
+    #[test]
+    fn close_rejects_pushes_and_drains() {
+        let q: Queue<u8, 2> = Queue::new();
+        q.push(1).unwrap();
+        q.close();
+        q.close();
+        assert_eq!(q.push(2), Err(PushError::Closed(2)));
+        assert_eq!(q.put(3), Err(Closed(3)));
+        assert_eq!(q.put_until(4, || false), Err(PutError::Closed(4)));
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(q.get(), Err(Closed(())));
+        assert_eq!(q.get_until(|| false), Err(GetError::Closed));
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn timeouts_give_items_back() {
+        let q: Queue<&str, 1> = Queue::new();
+        q.put("a").unwrap();
+        let mut polls = 0;
+        let e = q
+            .put_until("b", || {
+                polls += 1;
+                polls > 5
+            })
+            .unwrap_err();
+        assert_eq!(e, PutError::Timeout("b"));
+        assert!(!e.is_closed());
+        assert_eq!(e.into_inner(), "b");
+        assert_eq!(q.get_until(|| true), Ok("a"));
+        assert_eq!(q.get_until(|| true), Err(GetError::Timeout));
+        let f: Queue<u8, 1, crate::Futex> = Queue::new();
+        assert_eq!(
+            f.get_timeout(core::time::Duration::from_millis(2)),
+            Err(GetError::Timeout)
+        );
+        f.put(1).unwrap();
+        assert_eq!(
+            f.put_timeout(2, core::time::Duration::from_millis(2)),
+            Err(PutError::Timeout(2))
+        );
+    }
+
+    #[test]
+    fn drops_what_is_left_exactly_once() {
+        let token = Rc::new(());
+        {
+            let q: Queue<Rc<()>, 4> = Queue::new();
+            for _ in 0..3 {
+                q.push(Rc::clone(&token)).unwrap();
+            }
+            drop(q.pop());
+            // Wrap around once so the items left straddle the end of the array.
+            q.push(Rc::clone(&token)).unwrap();
+            q.push(Rc::clone(&token)).unwrap();
+            assert_eq!(Rc::strong_count(&token), 5);
+        }
+        assert_eq!(Rc::strong_count(&token), 1);
+    }
+
+    #[test]
+    fn errors_display_and_debug_without_t_debug() {
+        struct Opaque;
+        assert_eq!(std::format!("{:?}", Closed(Opaque)), "Closed(..)");
+        assert_eq!(std::format!("{:?}", PushError::Full(Opaque)), "Full(..)");
+        assert_eq!(
+            std::format!("{:?}", PutError::Timeout(Opaque)),
+            "Timeout(..)"
+        );
+        assert_eq!(Closed(()).to_string(), "the queue is closed");
+        assert_eq!(PushError::Full(1).to_string(), "the queue is full");
+        assert_eq!(
+            GetError::Closed.to_string(),
+            "the queue is closed and empty"
+        );
+        fn is_error<E: core::error::Error>(_: &E) {}
+        is_error(&Closed(Opaque));
+        is_error(&PushError::Closed(Opaque));
+        is_error(&PutError::Closed(Opaque));
+        is_error(&GetError::Timeout);
+    }
+
+    #[test]
+    fn debug_shows_state() {
+        let q: Queue<u8, 2> = Queue::new();
+        q.push(1).unwrap();
+        let s = std::format!("{q:?}");
+        assert!(s.contains("len: 1") && s.contains("capacity: 2"), "{s}");
+    }
+
+    #[test]
+    fn send_sync() {
+        fn sync<S: Sync + Send>() {}
+        sync::<Queue<Vec<u8>, 2>>();
+        // `Rc` is neither: the queue must be neither (checked by a compile_fail doctest on
+        // `Queue`'s `Sync` in tests/ui would be stronger; here, at least the positive side).
+    }
+}

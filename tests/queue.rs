@@ -1,0 +1,433 @@
+//! `Queue` and `JoinableQueue` through their public API, from many threads.
+
+use baresync::{Closed, Futex, GetError, JoinableQueue, PutError, Queue, Spin, Wait, Yield};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Items per producer.
+const ITEMS: usize = if cfg!(miri) { 50 } else { 100_000 };
+
+fn cores() -> usize {
+    thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// `producers` threads put `per_producer` items each (tagged with the producer), `consumers`
+/// threads get until the queue is closed and drained. Every item must arrive exactly once,
+/// and each consumer must see each producer's items in increasing order.
+fn mpmc<W: Wait + 'static, const N: usize>(
+    producers: usize,
+    consumers: usize,
+    per_producer: usize,
+) {
+    let q: Arc<Queue<(usize, usize), N, W>> = Arc::new(Queue::new());
+    let prods: Vec<_> = (0..producers)
+        .map(|p| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                for i in 0..per_producer {
+                    q.put((p, i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    let cons: Vec<_> = (0..consumers)
+        .map(|_| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                let mut last = vec![None::<usize>; producers];
+                let mut got = Vec::new();
+                while let Ok((p, i)) = q.get() {
+                    assert!(
+                        last[p].map_or(true, |l| l < i),
+                        "producer {p}: item {i} after {:?}",
+                        last[p]
+                    );
+                    last[p] = Some(i);
+                    got.push((p, i));
+                }
+                got
+            })
+        })
+        .collect();
+    for p in prods {
+        p.join().unwrap();
+    }
+    q.close();
+    let mut seen = vec![vec![false; per_producer]; producers];
+    let mut total = 0;
+    for c in cons {
+        for (p, i) in c.join().unwrap() {
+            assert!(!seen[p][i], "item ({p}, {i}) received twice");
+            seen[p][i] = true;
+            total += 1;
+        }
+    }
+    assert_eq!(total, producers * per_producer, "items lost");
+    assert!(q.is_empty());
+}
+
+#[test]
+fn mpmc_2p2c_spin_every_item_once_in_producer_order() {
+    mpmc::<Spin, 64>(2, 2, ITEMS);
+}
+
+#[test]
+fn mpmc_2p2c_futex_every_item_once_in_producer_order() {
+    mpmc::<Futex, 64>(2, 2, ITEMS);
+}
+
+#[test]
+fn mpmc_2p2c_small_capacity() {
+    mpmc::<Futex, 3>(2, 2, ITEMS / 4);
+}
+
+#[test]
+fn capacity_one_works_across_threads() {
+    mpmc::<Futex, 1>(2, 2, ITEMS / 10);
+    mpmc::<Yield, 1>(1, 1, ITEMS / 10);
+}
+
+/// Four times more threads than cores: blocking puts and gets must not hang. `Spin` gets a
+/// small load (a spinning waiter may burn its time slice while the thread it waits for is
+/// descheduled); `Yield` and `Futex` get a real one.
+#[test]
+fn oversubscribed() {
+    let half = if cfg!(miri) { 2 } else { 2 * cores() };
+    mpmc::<Futex, 8>(half, half, ITEMS / 20);
+    mpmc::<Yield, 8>(half, half, ITEMS / 20);
+    mpmc::<Spin, 8>(half, half, if cfg!(miri) { 10 } else { 500 });
+}
+
+/// Counts live instances, to check that each item is dropped exactly once.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(live: &Arc<AtomicUsize>) -> Self {
+        live.fetch_add(1, SeqCst);
+        Counted(Arc::clone(live))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let before = self.0.fetch_sub(1, SeqCst);
+        assert!(before > 0, "dropped more times than created");
+    }
+}
+
+#[test]
+fn every_item_dropped_exactly_once() {
+    let live = Arc::new(AtomicUsize::new(0));
+    {
+        let q: Queue<Counted, 5> = Queue::new();
+        for _ in 0..5 {
+            q.push(Counted::new(&live)).unwrap();
+        }
+        // A rejected push gives the item back (dropped here, once).
+        let rejected = q.push(Counted::new(&live)).unwrap_err();
+        drop(rejected);
+        assert_eq!(live.load(SeqCst), 5);
+        // Evictions return the oldest item: dropped by us, once.
+        for _ in 0..7 {
+            let evicted = q.force_push(Counted::new(&live)).unwrap();
+            assert!(evicted.is_some());
+        }
+        assert_eq!(live.load(SeqCst), 5);
+        drop(q.pop());
+        drop(q.pop());
+        assert_eq!(live.load(SeqCst), 3);
+    } // three left inside, dropped with the queue
+    assert_eq!(live.load(SeqCst), 0);
+}
+
+/// Producers force-push into a small queue while consumers pop: every item created is either
+/// received, evicted (returned to its producer) or left inside, exactly once.
+#[test]
+fn force_push_under_contention_loses_and_duplicates_nothing() {
+    let per = if cfg!(miri) { 50 } else { 20_000 };
+    let q: Arc<Queue<usize, 4, Spin>> = Arc::new(Queue::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                let mut evicted = Vec::new();
+                for i in 0..per {
+                    if let Some(old) = q.force_push(p * per + i).unwrap() {
+                        evicted.push(old);
+                    }
+                }
+                evicted
+            })
+        })
+        .collect();
+    let consumer = {
+        let (q, stop) = (Arc::clone(&q), Arc::clone(&stop));
+        thread::spawn(move || {
+            let mut got = Vec::new();
+            while !stop.load(SeqCst) {
+                if let Some(v) = q.pop() {
+                    got.push(v);
+                }
+            }
+            got
+        })
+    };
+    let mut all: Vec<usize> = producers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    stop.store(true, SeqCst);
+    all.extend(consumer.join().unwrap());
+    while let Some(v) = q.pop() {
+        all.push(v);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..2 * per).collect::<Vec<_>>());
+}
+
+#[test]
+fn put_until_returns_the_item_on_expiry() {
+    let q: Queue<String, 1, Futex> = Queue::new();
+    q.put("kept".into()).unwrap();
+    let start = Instant::now();
+    let err = q
+        .put_until("back".to_string(), start + Duration::from_millis(20))
+        .unwrap_err();
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    assert_eq!(err, PutError::Timeout("back".to_string()));
+    let err = q
+        .put_timeout("again".to_string(), Duration::from_millis(1))
+        .unwrap_err();
+    assert_eq!(err.into_inner(), "again");
+    assert_eq!(q.get().unwrap(), "kept");
+}
+
+/// Consumers with very short deadlines race a producer: every item is either received by a
+/// `get_until` or still in the queue at the end, never lost.
+#[test]
+fn get_until_never_loses_an_item() {
+    let n = if cfg!(miri) { 50 } else { 20_000 };
+    let q: Arc<Queue<usize, 8, Yield>> = Arc::new(Queue::new());
+    let done = Arc::new(AtomicBool::new(false));
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let (q, done) = (Arc::clone(&q), Arc::clone(&done));
+            thread::spawn(move || {
+                let mut got = Vec::new();
+                let mut timeouts = 0usize;
+                while !done.load(SeqCst) {
+                    let mut polls = 0;
+                    match q.get_until(|| {
+                        polls += 1;
+                        polls > 2
+                    }) {
+                        Ok(v) => got.push(v),
+                        Err(GetError::Timeout) => timeouts += 1,
+                        Err(GetError::Closed) => unreachable!(),
+                    }
+                }
+                (got, timeouts)
+            })
+        })
+        .collect();
+    for i in 0..n {
+        q.put(i).unwrap();
+    }
+    done.store(true, SeqCst);
+    let mut all = Vec::new();
+    for c in consumers {
+        all.extend(c.join().unwrap().0);
+    }
+    while let Some(v) = q.pop() {
+        all.push(v);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..n).collect::<Vec<_>>());
+}
+
+fn close_wakes_blocked<W: Wait + 'static>() {
+    // Blocked getters on an empty queue.
+    let q: Arc<Queue<u32, 2, W>> = Arc::new(Queue::new());
+    let getters: Vec<_> = (0..3)
+        .map(|_| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.get())
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 30 }));
+    q.close();
+    for g in getters {
+        assert_eq!(g.join().unwrap(), Err(Closed(())));
+    }
+    // Blocked putters on a full queue.
+    let q: Arc<Queue<u32, 1, W>> = Arc::new(Queue::new());
+    q.put(0).unwrap();
+    let putters: Vec<_> = (1..4)
+        .map(|i| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(i))
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 30 }));
+    q.close();
+    let mut back: Vec<u32> = putters
+        .into_iter()
+        .map(|p| p.join().unwrap().unwrap_err().into_inner())
+        .collect();
+    back.sort_unstable();
+    assert_eq!(back, [1, 2, 3]);
+    assert_eq!(q.get(), Ok(0));
+    assert_eq!(q.get(), Err(Closed(())));
+}
+
+#[test]
+fn close_wakes_blocked_put_and_get_futex() {
+    close_wakes_blocked::<Futex>();
+}
+
+#[test]
+fn close_wakes_blocked_put_and_get_spin() {
+    close_wakes_blocked::<Spin>();
+}
+
+#[test]
+fn get_drains_after_close() {
+    static Q: Queue<u32, 4, Futex> = Queue::new();
+    for i in 0..4 {
+        Q.put(i).unwrap();
+    }
+    Q.close();
+    assert!(Q.is_closed());
+    let drained: Vec<u32> = std::iter::from_fn(|| Q.get().ok()).collect();
+    assert_eq!(drained, [0, 1, 2, 3]);
+    assert_eq!(
+        Q.get_timeout(Duration::from_secs(10)),
+        Err(GetError::Closed)
+    );
+}
+
+/// Closing while producers and consumers run: every item that a put accepted is received
+/// (drained) exactly once; every rejected one came back to its producer.
+#[test]
+fn close_racing_put_and_get_loses_nothing() {
+    let q: Arc<Queue<usize, 4, Futex>> = Arc::new(Queue::new());
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                let (mut sent, mut back) = (Vec::new(), Vec::new());
+                for i in 0..ITEMS {
+                    match q.put(p * ITEMS + i) {
+                        Ok(()) => sent.push(p * ITEMS + i),
+                        Err(Closed(v)) => back.push(v),
+                    }
+                }
+                (sent, back)
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let q = Arc::clone(&q);
+            thread::spawn(move || std::iter::from_fn(|| q.get().ok()).collect::<Vec<_>>())
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 5 }));
+    q.close();
+    let mut sent = Vec::new();
+    let mut back_count = 0;
+    for p in producers {
+        let (s, b) = p.join().unwrap();
+        sent.extend(s);
+        back_count += b.len();
+    }
+    let mut got: Vec<usize> = consumers
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    sent.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, sent);
+    assert_eq!(sent.len() + back_count, 2 * ITEMS);
+}
+
+#[test]
+fn joinable_join_returns_after_every_task_done() {
+    let q: Arc<JoinableQueue<u32, 4, Futex>> = Arc::new(JoinableQueue::new());
+    let processed = Arc::new(AtomicUsize::new(0));
+    let n = if cfg!(miri) { 20 } else { 2000 };
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let (q, processed) = (Arc::clone(&q), Arc::clone(&processed));
+            thread::spawn(move || {
+                while let Ok(_item) = q.get() {
+                    processed.fetch_add(1, SeqCst);
+                    q.task_done().unwrap();
+                }
+            })
+        })
+        .collect();
+    for round in 1..=3 {
+        for i in 0..n {
+            q.put(i).unwrap();
+        }
+        q.join();
+        assert_eq!(processed.load(SeqCst), round * n as usize);
+        assert_eq!(q.unfinished_tasks(), 0);
+    }
+    q.join(); // again, nothing pending
+    assert!(q.join_timeout(Duration::from_millis(1)));
+    q.close();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+#[test]
+fn joinable_join_until_times_out_while_tasks_are_pending() {
+    static Q: JoinableQueue<u8, 2, Futex> = JoinableQueue::new();
+    Q.put(1).unwrap();
+    let start = Instant::now();
+    assert!(!Q.join_timeout(Duration::from_millis(10)));
+    assert!(start.elapsed() >= Duration::from_millis(10));
+    let joiner = thread::spawn(|| Q.join());
+    assert_eq!(Q.get(), Ok(1));
+    Q.task_done().unwrap();
+    joiner.join().unwrap();
+}
+
+#[test]
+fn joinable_task_done_too_often_is_an_error() {
+    let q: JoinableQueue<u8, 2> = JoinableQueue::new();
+    assert!(q.task_done().is_err());
+    q.put(1).unwrap();
+    q.get().unwrap();
+    assert!(q.task_done().is_ok());
+    let e = q.task_done().unwrap_err();
+    assert!(e.to_string().contains("more times"));
+    assert_eq!(q.unfinished_tasks(), 0);
+}
+
+#[test]
+fn capacity_one_queue_in_a_static() {
+    static ONE: Queue<u64, 1> = Queue::new();
+    assert_eq!(ONE.capacity(), 1);
+    let consumer = thread::spawn(|| (0..100u64).map(|_| ONE.get().unwrap()).sum::<u64>());
+    for i in 0..100 {
+        ONE.put(i).unwrap();
+    }
+    assert_eq!(consumer.join().unwrap(), (0..100).sum());
+    assert!(ONE.is_empty() && !ONE.is_full());
+}
+
+#[test]
+fn send_and_sync_as_sound() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Queue<Vec<u8>, 4>>();
+    send_sync::<JoinableQueue<String, 4, Futex>>();
+    // `Cell` is Send but not Sync: a queue of them may still be shared.
+    send_sync::<Queue<std::cell::Cell<u8>, 4>>();
+}
