@@ -1,1 +1,646 @@
-//! (being written)
+//! `Condvar<W>`: a condition variable over the guard of any lock (Python's Condition).
+//!
+//! Algorithm: exact hand-out of notifications by counting, under a small internal
+//! [`RawMutex<W>`]. Waiters are counted in two groups: *new* (registered since the last
+//! notification) and *old* (registered before it). A notification first moves every new
+//! waiter to the old group, then grants `k = min(n, old waiters without a grant)` grants, and
+//! bumps an epoch word that waiters wait on through `W`. An old waiter that finds a grant takes
+//! it and returns; nothing else makes `wait` return. The alternative, a plain sequence counter
+//! that every waiter watches (std's futex condvar), is cheaper but releases every waiter that
+//! sees the bump: with spinning waiters `notify_one` would release them all. It was rejected
+//! because `notify(n)` must be exact with every backend.
+//!
+//! Guarantees:
+//! - `notify(n)` releases at most `n` waiters (exactly `min(n, waiting)`), and only waiters
+//!   that were registered before it: a thread that starts waiting later cannot take a
+//!   notification meant for the ones already waiting. Among those, which ones go first is not
+//!   specified (not FIFO).
+//! - No spurious wake-ups: [`wait`](Condvar::wait) returns only when a notification was
+//!   handed to it, and [`wait_until`](Condvar::wait_until) also when its deadline expired.
+//! - A waiter whose deadline expires leaves without taking anything if no grant is waiting;
+//!   if one is (a notification raced its timeout), it takes it and reports "notified" rather
+//!   than "timed out". A notification is therefore never lost to a waiter that then reports a
+//!   timeout.
+//! - A waiter registers before it releases the caller's lock, so a notification sent by a
+//!   thread that changed the condition under that lock (then or later) cannot be missed.
+//! - Notifying with nobody waiting is one load; waking happens only when there are waiters.
+//!
+//! Works with [`LockGuard`] (any raw lock) and [`ReentrantLockGuard`]; waiting on a reentrant
+//! lock releases it completely, whatever its depth, and restores the depth on return
+//! (Python's Condition over an RLock). Re-taking the caller's lock after a wake-up is not
+//! bounded by the deadline, as in std.
+//!
+//! Progress: the internal lock is held for a few instructions; with more threads than cores
+//! and `W = Spin`, a waiter spins while the thread it waits for may be descheduled: use
+//! `Yield` or `Futex` there. `notify` wakes every sleeper of the condition variable (the
+//! sleepers not granted anything go back to sleep): a futex wakes threads, not grants.
+
+use crate::lock::{Lock, LockGuard};
+use crate::raw::{RawLock, RawMutex};
+use crate::reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
+use crate::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use crate::sync::const_fn;
+use crate::wait::{wait_for, Forever, Spin, Wait};
+use crate::Deadline;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::ops::DerefMut;
+
+/// The waiter counts, protected by `Condvar::inner`.
+///
+/// Invariant: `grants <= old`.
+struct Counts {
+    /// Waiters registered since the last notification that granted anything.
+    new: u32,
+    /// Waiters registered before it, still waiting (with or without a grant).
+    old: u32,
+    /// Grants handed out and not yet taken; each belongs to some old waiter.
+    grants: u32,
+}
+
+/// A condition variable: threads wait on it holding a lock, other threads notify them.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{Condvar, Futex, Mutex};
+///
+/// static READY: Mutex<bool> = Mutex::new(false);
+/// static CHANGED: Condvar<Futex> = Condvar::new();
+///
+/// let worker = std::thread::spawn(|| {
+///     *READY.lock() = true;
+///     CHANGED.notify_all();
+/// });
+/// let ready = CHANGED.wait_while(READY.lock(), |ready| !*ready);
+/// assert!(*ready);
+/// drop(ready);
+/// worker.join().unwrap();
+/// ```
+pub struct Condvar<W = Spin> {
+    /// Bumped (wrapping) under `inner` by every notification that grants anything; waiters
+    /// wait for it to change.
+    epoch: AtomicU32,
+    /// `new + old`, written under `inner`, read without it by `notify`'s fast path.
+    waiters: AtomicU32,
+    inner: RawMutex<W>,
+    counts: UnsafeCell<Counts>,
+}
+
+// SAFETY: `counts` is only accessed while holding `inner` (a `RawLock`: mutual exclusion, and
+// each holder's accesses happen-before the next holder's); the rest is atomics.
+unsafe impl<W> Sync for Condvar<W> {}
+// SAFETY: as above; nothing in it is tied to a thread.
+unsafe impl<W> Send for Condvar<W> {}
+
+/// A guard that a [`Condvar`] can release while waiting and take again: [`LockGuard`] and
+/// [`ReentrantLockGuard`]. Sealed.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{Condvar, CondvarGuard, SpinLock};
+///
+/// fn wait_once<G: CondvarGuard>(cv: &Condvar, guard: G) -> G {
+///     cv.wait_until(guard, || true).0
+/// }
+/// let lock = SpinLock::new(0);
+/// let guard = wait_once(&Condvar::new(), lock.lock());
+/// assert_eq!(*guard, 0);
+/// ```
+pub trait CondvarGuard: sealed::Sealed {}
+
+mod sealed {
+    /// The methods behind `CondvarGuard`, out of reach of other crates: releasing a reentrant
+    /// lock completely is only sound while its owner is blocked in the condition variable.
+    pub trait Sealed: Sized {
+        /// What is kept while the lock is released.
+        type Unlocked;
+        /// Releases the lock.
+        fn unlock(self) -> Self::Unlocked;
+        /// Takes the lock again.
+        fn relock(unlocked: Self::Unlocked) -> Self;
+    }
+}
+
+impl<'a, R: RawLock, T: ?Sized> sealed::Sealed for LockGuard<'a, R, T> {
+    type Unlocked = &'a Lock<R, T>;
+
+    #[inline]
+    fn unlock(self) -> &'a Lock<R, T> {
+        LockGuard::lock(&self)
+    }
+
+    #[inline]
+    fn relock(lock: &'a Lock<R, T>) -> Self {
+        lock.lock()
+    }
+}
+
+impl<R: RawLock, T: ?Sized> CondvarGuard for LockGuard<'_, R, T> {}
+
+impl<'a, T: ?Sized, I: ThreadIdentity, W: Wait> sealed::Sealed for ReentrantLockGuard<'a, T, I, W> {
+    type Unlocked = (&'a ReentrantLock<T, I, W>, u32);
+
+    fn unlock(self) -> Self::Unlocked {
+        let lock = ReentrantLockGuard::lock(&self);
+        // Its release is part of `release_all` below.
+        core::mem::forget(self);
+        // SAFETY: the guard proved that this thread owns the lock. Its other guards (outer
+        // frames) stay unused until `relock`, because this thread is blocked in the condition
+        // variable until then.
+        let count = unsafe { lock.release_all() };
+        (lock, count)
+    }
+
+    fn relock((lock, count): Self::Unlocked) -> Self {
+        lock.reacquire(count)
+    }
+}
+
+impl<T: ?Sized, I: ThreadIdentity, W: Wait> CondvarGuard for ReentrantLockGuard<'_, T, I, W> {}
+
+impl<W: Wait> Condvar<W> {
+    const_fn! {
+        /// A condition variable nobody waits on; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static CHANGED: baresync::Condvar = baresync::Condvar::new();
+        /// assert_eq!(CHANGED.notify_all(), 0);
+        /// ```
+        #[inline]
+        pub const fn new() -> Self {
+            Condvar {
+                epoch: AtomicU32::new(0),
+                waiters: AtomicU32::new(0),
+                inner: RawMutex::new(),
+                counts: UnsafeCell::new(Counts { new: 0, old: 0, grants: 0 }),
+            }
+        }
+    }
+
+    /// Runs `f` on the counts under the internal lock.
+    #[inline]
+    fn with_counts<X>(&self, f: impl FnOnce(&mut Counts) -> X) -> X {
+        self.inner.lock();
+        // SAFETY: `counts` is only accessed while holding `inner`, which we hold.
+        let x = f(unsafe { &mut *self.counts.get() });
+        // SAFETY: acquired above, on this thread.
+        unsafe { self.inner.unlock() };
+        x
+    }
+
+    /// Counts the caller as a new waiter; returns the epoch it registered in.
+    fn register(&self) -> u32 {
+        self.with_counts(|c| {
+            let total = (c.new + c.old)
+                .checked_add(1)
+                .expect("Condvar: too many waiters");
+            c.new += 1;
+            // ORDERING: Relaxed: read by `notify`'s fast path, ordered by the caller's lock
+            // (see `notify`).
+            self.waiters.store(total, Relaxed);
+            // ORDERING: Relaxed: the epoch only changes under `inner`, which we hold.
+            self.epoch.load(Relaxed)
+        })
+    }
+
+    /// Waits for a grant (`true`) or the deadline (`false`), having registered in epoch
+    /// `registered`. Written once for the timed and untimed waits.
+    fn wait_grant<D: Deadline>(&self, registered: u32, mut deadline: Option<&mut D>) -> bool {
+        let mut seen = registered;
+        let mut timed_out = false;
+        loop {
+            if !timed_out {
+                // ORDERING: Relaxed: this load only decides whether to look at the counts;
+                // the decision is made under `inner`, whose Acquire orders the notifier's
+                // writes before ours.
+                if self.epoch.load(Relaxed) == seen {
+                    if !wait_for::<W, D>(&self.epoch, seen, deadline.as_deref_mut()) {
+                        timed_out = true;
+                    }
+                    continue;
+                }
+            }
+            let outcome = self.with_counts(|c| {
+                // ORDERING: Relaxed: the epoch only changes under `inner`, which we hold.
+                let epoch = self.epoch.load(Relaxed);
+                seen = epoch;
+                let outcome = if epoch == registered {
+                    // No notification since we registered: we are still a new waiter, and
+                    // no grant can be ours.
+                    if timed_out {
+                        c.new -= 1;
+                        Some(false)
+                    } else {
+                        None
+                    }
+                } else if c.grants > 0 {
+                    // An old waiter; any grant is one a notification sent while we waited.
+                    c.grants -= 1;
+                    c.old -= 1;
+                    Some(true)
+                } else if timed_out {
+                    // No grant waiting: leaving takes nothing from anyone (grants <= old
+                    // still holds, since grants == 0).
+                    c.old -= 1;
+                    Some(false)
+                } else {
+                    None
+                };
+                if outcome.is_some() {
+                    // ORDERING: Relaxed: as in `register`.
+                    self.waiters.store(c.new + c.old, Relaxed);
+                }
+                outcome
+            });
+            if let Some(notified) = outcome {
+                return notified;
+            }
+        }
+    }
+
+    /// Registers, releases the guard's lock, waits, takes the lock again.
+    fn wait_inner<G: CondvarGuard, D: Deadline>(
+        &self,
+        guard: G,
+        deadline: Option<&mut D>,
+    ) -> (G, bool) {
+        // Registered before the lock is released: a notifier that changes the condition
+        // under the lock afterwards sees us.
+        let registered = self.register();
+        let unlocked = guard.unlock();
+        let notified = self.wait_grant(registered, deadline);
+        (G::relock(unlocked), !notified)
+    }
+
+    /// Releases the guard's lock, waits until notified, and takes the lock again.
+    ///
+    /// Never returns spuriously: only a notification sent after this call started waiting
+    /// releases it. The condition may still have changed again by the time the lock is
+    /// re-taken (another thread may have run first), so check it in a loop, or use
+    /// [`wait_while`](Condvar::wait_while).
+    ///
+    /// # Panics
+    ///
+    /// If `u32::MAX` threads already wait on this condition variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Condvar, Futex, Mutex};
+    ///
+    /// static JOBS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    /// static HAS_JOBS: Condvar<Futex> = Condvar::new();
+    ///
+    /// let worker = std::thread::spawn(|| {
+    ///     let mut jobs = JOBS.lock();
+    ///     while jobs.is_empty() {
+    ///         jobs = HAS_JOBS.wait(jobs);
+    ///     }
+    ///     jobs.pop().unwrap()
+    /// });
+    /// JOBS.lock().push(42);
+    /// HAS_JOBS.notify_one();
+    /// assert_eq!(worker.join().unwrap(), 42);
+    /// ```
+    pub fn wait<G: CondvarGuard>(&self, guard: G) -> G {
+        self.wait_inner(guard, None::<&mut Forever>).0
+    }
+
+    /// Waits while `condition` holds: checks it first (no wait if it is already false), then
+    /// once after each wake-up. Returns the guard with the condition false.
+    ///
+    /// # Panics
+    ///
+    /// If `u32::MAX` threads already wait on this condition variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Condvar, Futex, Mutex};
+    ///
+    /// static COUNT: Mutex<u32> = Mutex::new(0);
+    /// static CHANGED: Condvar<Futex> = Condvar::new();
+    ///
+    /// let t = std::thread::spawn(|| {
+    ///     for _ in 0..3 {
+    ///         *COUNT.lock() += 1;
+    ///         CHANGED.notify_all();
+    ///     }
+    /// });
+    /// let count = CHANGED.wait_while(COUNT.lock(), |n| *n < 3);
+    /// assert_eq!(*count, 3);
+    /// drop(count);
+    /// t.join().unwrap();
+    /// ```
+    pub fn wait_while<G, F>(&self, mut guard: G, mut condition: F) -> G
+    where
+        G: CondvarGuard + DerefMut,
+        F: FnMut(&mut G::Target) -> bool,
+    {
+        while condition(&mut *guard) {
+            guard = self.wait(guard);
+        }
+        guard
+    }
+
+    /// Like [`wait`](Condvar::wait), but gives up once `deadline` expires. Returns the guard
+    /// and whether it timed out (`true`: no notification was taken).
+    ///
+    /// # Panics
+    ///
+    /// If `u32::MAX` threads already wait on this condition variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Condvar, SpinLock};
+    ///
+    /// static LOCK: SpinLock<()> = SpinLock::new(());
+    /// static CV: Condvar = Condvar::new();
+    /// let mut polls = 0;
+    /// let (guard, timed_out) = CV.wait_until(LOCK.lock(), || { polls += 1; polls > 10 });
+    /// assert!(timed_out);
+    /// ```
+    pub fn wait_until<G: CondvarGuard>(&self, guard: G, mut deadline: impl Deadline) -> (G, bool) {
+        self.wait_inner(guard, Some(&mut deadline))
+    }
+
+    /// Waits while `condition` holds, until one absolute `deadline` (not restarted by
+    /// notifications). Returns the guard and whether it timed out, that is whether the
+    /// condition still held when the deadline expired.
+    ///
+    /// # Panics
+    ///
+    /// If `u32::MAX` threads already wait on this condition variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Condvar, Futex, Mutex};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// static ITEMS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+    /// static NOT_EMPTY: Condvar<Futex> = Condvar::new();
+    /// let deadline = Instant::now() + Duration::from_millis(10);
+    /// let (items, timed_out) = NOT_EMPTY.wait_while_until(ITEMS.lock(), deadline, |v| v.is_empty());
+    /// assert!(timed_out && items.is_empty());
+    /// ```
+    pub fn wait_while_until<G, F>(
+        &self,
+        mut guard: G,
+        mut deadline: impl Deadline,
+        mut condition: F,
+    ) -> (G, bool)
+    where
+        G: CondvarGuard + DerefMut,
+        F: FnMut(&mut G::Target) -> bool,
+    {
+        loop {
+            if !condition(&mut *guard) {
+                return (guard, false);
+            }
+            let (g, timed_out) = self.wait_inner(guard, Some(&mut deadline));
+            guard = g;
+            if timed_out {
+                let still = condition(&mut *guard);
+                return (guard, still);
+            }
+        }
+    }
+
+    /// Like [`wait_until`](Condvar::wait_until) with a deadline `timeout` from now.
+    ///
+    /// # Panics
+    ///
+    /// If `u32::MAX` threads already wait on this condition variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Condvar, Futex, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let lock: Mutex<()> = Mutex::new(());
+    /// let cv: Condvar<Futex> = Condvar::new();
+    /// let (_guard, timed_out) = cv.wait_timeout(lock.lock(), Duration::from_millis(5));
+    /// assert!(timed_out);
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn wait_timeout<G: CondvarGuard>(
+        &self,
+        guard: G,
+        timeout: core::time::Duration,
+    ) -> (G, bool) {
+        self.wait_until(guard, crate::deadline::Timeout::after(timeout))
+    }
+
+    /// Like [`wait_while_until`](Condvar::wait_while_until) with a deadline `timeout` from
+    /// now.
+    ///
+    /// # Panics
+    ///
+    /// If `u32::MAX` threads already wait on this condition variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Condvar, Futex, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// let flag: Mutex<bool> = Mutex::new(true);
+    /// let cv: Condvar<Futex> = Condvar::new();
+    /// let (_g, timed_out) = cv.wait_timeout_while(flag.lock(), Duration::from_secs(1), |f| !*f);
+    /// assert!(!timed_out); // the condition was already false: no wait
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn wait_timeout_while<G, F>(
+        &self,
+        guard: G,
+        timeout: core::time::Duration,
+        condition: F,
+    ) -> (G, bool)
+    where
+        G: CondvarGuard + DerefMut,
+        F: FnMut(&mut G::Target) -> bool,
+    {
+        self.wait_while_until(guard, crate::deadline::Timeout::after(timeout), condition)
+    }
+
+    /// Releases one waiting thread, if any; returns whether it did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static CV: baresync::Condvar = baresync::Condvar::new();
+    /// assert!(!CV.notify_one()); // nobody waits: nothing happens, and it costs one load
+    /// ```
+    #[inline]
+    pub fn notify_one(&self) -> bool {
+        self.notify(1) == 1
+    }
+
+    /// Releases up to `n` of the threads waiting now (never more, with any backend); returns
+    /// how many it released.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Condvar, Futex, Mutex};
+    ///
+    /// static LOCK: Mutex<u32> = Mutex::new(0);
+    /// static CV: Condvar<Futex> = Condvar::new();
+    ///
+    /// let waiters: Vec<_> = (0..3)
+    ///     .map(|_| std::thread::spawn(|| {
+    ///         let mut g = LOCK.lock();
+    ///         *g += 1;
+    ///         drop(CV.wait(g));
+    ///     }))
+    ///     .collect();
+    /// while *LOCK.lock() < 3 {
+    ///     std::thread::yield_now();
+    /// }
+    /// // All three are registered (they registered before releasing the lock).
+    /// assert_eq!(CV.notify(2), 2);
+    /// assert_eq!(CV.notify(5), 1);
+    /// for w in waiters {
+    ///     w.join().unwrap();
+    /// }
+    /// ```
+    #[inline]
+    pub fn notify(&self, n: usize) -> usize {
+        // ORDERING: Relaxed is enough for the fast path. A waiter stores its registration
+        // before it releases the caller's lock; a notifier that changed the condition under
+        // that lock acquired it after the waiter released it, so the registration
+        // happens-before this load, which sees it (coherence) or a later value, and the waiter
+        // stays counted until it leaves. A notifier that did not take the lock has no ordering
+        // with the waiter anyway, with any condition variable.
+        if n == 0 || self.waiters.load(Relaxed) == 0 {
+            return 0;
+        }
+        self.notify_slow(n)
+    }
+
+    /// Releases every thread waiting now; returns how many.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static CV: baresync::Condvar = baresync::Condvar::new();
+    /// assert_eq!(CV.notify_all(), 0);
+    /// ```
+    #[inline]
+    pub fn notify_all(&self) -> usize {
+        self.notify(usize::MAX)
+    }
+
+    #[cold]
+    fn notify_slow(&self, n: usize) -> usize {
+        let granted = self.with_counts(|c| {
+            // Everyone registered so far is now waiting "before this notification".
+            c.old += c.new;
+            c.new = 0;
+            let ungranted = c.old - c.grants;
+            let k = ungranted.min(u32::try_from(n).unwrap_or(u32::MAX));
+            if k > 0 {
+                c.grants += k;
+                // ORDERING: Relaxed: waiters decide under `inner` (see `wait_grant`); the
+                // change only has to reach `W::wait`, which never misses a change followed by
+                // a wake.
+                self.epoch
+                    .store(self.epoch.load(Relaxed).wrapping_add(1), Relaxed);
+            }
+            k
+        });
+        if granted > 0 && !W::WAKE_IS_NOOP {
+            W::wake_all(&self.epoch);
+        }
+        granted as usize
+    }
+}
+
+impl<W: Wait> Default for Condvar<W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<W> fmt::Debug for Condvar<W> {
+    /// Never blocks: shows how many threads wait (a snapshot).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condvar")
+            // ORDERING: Relaxed: a snapshot for display.
+            .field("waiters", &self.waiters.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+    use crate::SpinLock;
+    use std::format;
+
+    #[test]
+    fn notify_without_waiters_is_a_noop() {
+        let cv: Condvar = Condvar::new();
+        assert!(!cv.notify_one());
+        assert_eq!(cv.notify(3), 0);
+        assert_eq!(cv.notify_all(), 0);
+        assert_eq!(format!("{cv:?}"), "Condvar { waiters: 0, .. }");
+    }
+
+    #[test]
+    fn timeout_leaves_no_trace() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(1);
+        let (g, timed_out) = cv.wait_until(lock.lock(), || true);
+        assert!(timed_out);
+        assert_eq!(*g, 1);
+        drop(g);
+        assert_eq!(cv.notify_all(), 0);
+        // SAFETY: no waiter, nobody else holds `inner`.
+        let c = unsafe { &*cv.counts.get() };
+        assert_eq!((c.new, c.old, c.grants), (0, 0, 0));
+    }
+
+    #[test]
+    fn wait_while_with_false_condition_does_not_wait() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(5);
+        let mut calls = 0;
+        let g = cv.wait_while(lock.lock(), |v| {
+            calls += 1;
+            *v != 5
+        });
+        assert_eq!((*g, calls), (5, 1));
+        drop(g);
+        let (g, timed_out) = cv.wait_while_until(lock.lock(), || true, |v| *v != 5);
+        assert!(!timed_out);
+        drop(g);
+        let (_g, timed_out) = cv.wait_while_until(lock.lock(), || true, |v| *v == 5);
+        assert!(timed_out);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn reentrant_guard_waits_with_full_release() {
+        use crate::StdThreadId;
+        let lock: ReentrantLock<(), StdThreadId> = ReentrantLock::new(());
+        let cv: Condvar = Condvar::new();
+        let outer = lock.lock();
+        let inner = lock.lock();
+        let (inner, timed_out) = cv.wait_until(inner, || true);
+        assert!(timed_out);
+        assert_eq!(lock.lock_count(), 2);
+        drop(inner);
+        drop(outer);
+        assert!(!lock.is_locked());
+    }
+}

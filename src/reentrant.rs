@@ -276,7 +276,6 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
     /// # Safety
     ///
     /// The caller must own the lock, and no guard may be used until `reacquire` restores it.
-    #[allow(dead_code)] // until the Condvar uses it
     pub(crate) unsafe fn release_all(&self) -> u32 {
         // SAFETY: the caller owns the lock.
         let count = unsafe { core::mem::replace(&mut *self.count.get(), 0) };
@@ -287,12 +286,13 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
         count
     }
 
-    /// Takes the lock again after `release_all`, with the count it had.
-    #[allow(dead_code)] // until the Condvar uses it
-    pub(crate) fn reacquire(&self, count: u32) {
+    /// Takes the lock again after `release_all`, with the count it had, and returns the guard
+    /// that `release_all` consumed (the other `count - 1` are the caller's).
+    pub(crate) fn reacquire(&self, count: u32) -> ReentrantLockGuard<'_, T, I, W> {
         self.raw.lock();
         // SAFETY: `raw` was just acquired.
         unsafe { self.take_ownership(I::current().get(), count) };
+        ReentrantLockGuard::new(self)
     }
 
     /// Acquires the lock, waiting while another thread holds it; if the current thread holds
@@ -724,12 +724,13 @@ mod tests {
         let l: RLock<()> = ReentrantLock::new(());
         let a = l.lock();
         let b = l.lock();
+        core::mem::forget(b);
         // SAFETY: we own it and use no guard until `reacquire`.
         let n = unsafe { l.release_all() };
         assert_eq!(n, 2);
         assert!(!l.is_locked());
         assert!(!l.is_owned_by_current());
-        l.reacquire(n);
+        let b = l.reacquire(n);
         assert_eq!(l.lock_count(), 2);
         drop(a);
         drop(b);
