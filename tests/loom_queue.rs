@@ -1,0 +1,344 @@
+//! Loom models of `Queue` and `JoinableQueue`.
+//!
+//! Run with
+//! `RUSTFLAGS="--cfg baresync_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom cargo test --release --test loom_queue`.
+//!
+//! What is checked:
+//! - the slot hand-off: each slot's value is a `loom::cell::UnsafeCell` under the cfg, so a
+//!   consumer reading an item whose write does not happen-before the read, or a producer
+//!   overwriting an item not yet moved out, is reported by loom; every item arrives once and
+//!   in producer order;
+//! - no lost wake-up: blocking `put`/`get`/`join` use [`LoomFutex`], which really sleeps, so a
+//!   missing wake is a loom deadlock;
+//! - `close` racing `put` and `get`: each item is received or given back, never both or
+//!   neither, and waiters always return;
+//! - `join` racing `task_done`: `join` returns only after the consumer's work, which loom
+//!   checks through an `UnsafeCell` written by the consumer and read after `join`;
+//! - `force_push` racing `pop` on a full queue: the oldest item is evicted or popped, once.
+//!
+//! The `negative_*` models break one thing (a backend that never wakes, a backend that claims
+//! `WAKE_IS_NOOP` but sleeps) and must make loom report a deadlock.
+#![cfg(baresync_loom)]
+
+mod loom_support;
+use loom_support::*;
+
+use baresync::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+use baresync::{Closed, Deadline, JoinableQueue, Queue, Spin, Wait};
+use loom::cell::UnsafeCell;
+use loom::thread;
+// std's Arc, as in loom_lock.rs: a deadlock report (negative models) unwinds with no active
+// loom thread, and dropping loom objects there aborts the test binary.
+use std::sync::Arc;
+
+// ---------------------------------------------------------------------------------------------
+// 1. Slot hand-off with the non-waiting operations
+// ---------------------------------------------------------------------------------------------
+
+/// One producer pushes 1 and 2 into a queue of capacity 1 (retrying a full push at most
+/// once), one consumer pops: whatever it gets comes in order, and nothing is lost.
+#[test]
+fn spsc_push_pop_handoff_n1() {
+    model(|| {
+        let q: Arc<Queue<usize, 1, Spin>> = Arc::new(Queue::new());
+        let p = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                q.push(1).unwrap();
+                // The consumer may not have taken 1 yet: then 2 stays with us.
+                q.push(2).is_ok()
+            })
+        };
+        let first = q.pop();
+        let pushed_2 = p.join().unwrap();
+        let mut got: Vec<usize> = first.into_iter().collect();
+        got.extend(std::iter::from_fn(|| q.pop()));
+        let expected: &[usize] = if pushed_2 { &[1, 2] } else { &[1] };
+        assert_eq!(got, expected);
+    });
+}
+
+/// Two producers, one consumer, capacity 2: the consumer's pops race both pushes.
+#[test]
+fn two_producers_one_consumer_n2() {
+    model(|| {
+        let q: Arc<Queue<usize, 2, Spin>> = Arc::new(Queue::new());
+        let producers: Vec<_> = (1..=2)
+            .map(|v| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.push(v).unwrap())
+            })
+            .collect();
+        let mut got: Vec<usize> = q.pop().into_iter().collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        got.extend(std::iter::from_fn(|| q.pop()));
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+/// Two producers on a queue of capacity 1 and a consumer that pops once: one push may fail
+/// (full), and the item comes back; the slot is reused across laps.
+#[test]
+fn two_producers_one_consumer_n1() {
+    model(|| {
+        let q: Arc<Queue<usize, 1, Spin>> = Arc::new(Queue::new());
+        let producers: Vec<_> = (1..=2)
+            .map(|v| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.push(v).err().map(|e| e.into_inner()))
+            })
+            .collect();
+        let mut all: Vec<usize> = q.pop().into_iter().collect();
+        for p in producers {
+            all.extend(p.join().unwrap());
+        }
+        all.extend(std::iter::from_fn(|| q.pop()));
+        all.sort_unstable();
+        assert_eq!(all, [1, 2]);
+    });
+}
+
+/// `force_push` on a full queue races a `pop`: the oldest item is either evicted or popped,
+/// exactly once, and the new item ends up inside.
+#[test]
+fn force_push_races_pop() {
+    model(|| {
+        let q: Arc<Queue<usize, 1, Spin>> = Arc::new(Queue::new());
+        q.push(1).unwrap();
+        let pusher = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.force_push(2).unwrap())
+        };
+        let popped = q.pop();
+        let evicted = pusher.join().unwrap();
+        let mut all: Vec<usize> = popped.into_iter().chain(evicted).collect();
+        all.extend(std::iter::from_fn(|| q.pop()));
+        all.sort_unstable();
+        assert_eq!(all, [1, 2]);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. No lost wake-up: blocking put/get with a backend that really sleeps
+// ---------------------------------------------------------------------------------------------
+
+/// With `leak`, the queue is never dropped: a negative model's deadlock report unwinds the
+/// blocked thread, and dropping the queue's loom atomics there would abort the test binary.
+fn blocking_put_get<W: Wait + 'static>(leak: bool) {
+    let q: Arc<Queue<usize, 1, W>> = Arc::new(Queue::new());
+    if leak {
+        std::mem::forget(Arc::clone(&q));
+    }
+    let producer = {
+        let q = Arc::clone(&q);
+        thread::spawn(move || {
+            q.put(1).unwrap();
+            q.put(2).unwrap(); // waits for the consumer to take 1
+        })
+    };
+    assert_eq!(q.get(), Ok(1)); // may wait for the producer
+    assert_eq!(q.get(), Ok(2));
+    producer.join().unwrap();
+}
+
+/// A producer blocks on a full queue of capacity 1, the consumer blocks on an empty one;
+/// every execution must finish, and some must really sleep.
+#[test]
+fn blocking_put_and_get_no_lost_wakeup() {
+    reset_counters();
+    model(|| blocking_put_get::<LoomFutex>(false));
+    assert!(sleeps() > 0, "no execution reached the sleeping path");
+}
+
+/// Two blocked consumers and one producer of two items.
+#[test]
+fn two_blocked_getters_no_lost_wakeup() {
+    model(|| {
+        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::new());
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.get().unwrap())
+            })
+            .collect();
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let mut got: Vec<usize> = getters.into_iter().map(|g| g.join().unwrap()).collect();
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. close racing put and get
+// ---------------------------------------------------------------------------------------------
+
+/// A blocked `get` and a `put` race `close`: the getter returns the item or `Closed`, and an
+/// item the put accepted is received or still inside, never lost.
+#[test]
+fn close_races_put_and_blocked_get() {
+    model(|| {
+        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::new());
+        let getter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.get())
+        };
+        let putter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(7))
+        };
+        q.close();
+        let got = getter.join().unwrap();
+        let put = putter.join().unwrap();
+        let left = q.pop();
+        match put {
+            Ok(()) => assert!(
+                (got == Ok(7)) ^ (left == Some(7)),
+                "accepted item: got {got:?}, left {left:?}"
+            ),
+            Err(Closed(7)) => assert_eq!((got, left), (Err(Closed(())), None)),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        assert!(q.is_closed());
+    });
+}
+
+loom::lazy_static! {
+    /// Set by [`Announced`] when a thread is about to sleep (reset for every execution).
+    static ref ABOUT_TO_SLEEP: AtomicBool = AtomicBool::new(false);
+}
+
+/// [`LoomFutex`] that first records that a thread reached `wait`, so a model can close the
+/// queue only once a waiter is (about to be) asleep. Without it the close always comes first:
+/// under loom a spinning thread is not rescheduled until another thread has moved.
+struct Announced;
+
+impl Wait for Announced {
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        ABOUT_TO_SLEEP.store(true, SeqCst);
+        LoomFutex::wait(atomic, expected);
+    }
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        ABOUT_TO_SLEEP.store(true, SeqCst);
+        LoomFutex::wait_until(atomic, expected, deadline)
+    }
+    fn wake_one(atomic: &AtomicU32) {
+        LoomFutex::wake_one(atomic);
+    }
+    fn wake_all(atomic: &AtomicU32) {
+        LoomFutex::wake_all(atomic);
+    }
+}
+
+fn until_a_waiter_sleeps() {
+    while !ABOUT_TO_SLEEP.load(SeqCst) {
+        thread::yield_now();
+    }
+}
+
+/// A producer blocked on a full queue is woken by `close` and gets its item back; the item
+/// already inside is drained afterwards.
+#[test]
+fn close_wakes_blocked_put_and_get_drains() {
+    reset_counters();
+    model(|| {
+        let q: Arc<Queue<usize, 1, Announced>> = Arc::new(Queue::new());
+        q.put(1).unwrap();
+        let putter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(2))
+        };
+        until_a_waiter_sleeps();
+        q.close();
+        assert_eq!(putter.join().unwrap(), Err(Closed(2)));
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(q.get(), Err(Closed(())));
+    });
+    assert!(sleeps() > 0, "no execution slept in put");
+}
+
+/// Two consumers blocked on an empty queue are both woken by `close`.
+#[test]
+fn close_wakes_blocked_getters() {
+    reset_counters();
+    model(|| {
+        let q: Arc<Queue<usize, 1, Announced>> = Arc::new(Queue::new());
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.get())
+            })
+            .collect();
+        until_a_waiter_sleeps();
+        q.close();
+        for g in getters {
+            assert_eq!(g.join().unwrap(), Err(Closed(())));
+        }
+    });
+    assert!(sleeps() > 0, "no execution slept in get");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. join racing task_done
+// ---------------------------------------------------------------------------------------------
+
+struct Work {
+    q: JoinableQueue<usize, 1, LoomFutex>,
+    /// Written by the consumer before `task_done`, read after `join`.
+    result: UnsafeCell<usize>,
+}
+
+// SAFETY: `result` is written by the consumer before `task_done` and read by the joiner after
+// `join`, which is what the model checks.
+unsafe impl Sync for Work {}
+// SAFETY: as above.
+unsafe impl Send for Work {}
+
+#[test]
+fn join_races_task_done() {
+    reset_counters();
+    model(|| {
+        let w = Arc::new(Work {
+            q: JoinableQueue::new(),
+            result: UnsafeCell::new(0),
+        });
+        w.q.put(5).unwrap();
+        let consumer = {
+            let w = Arc::clone(&w);
+            thread::spawn(move || {
+                let item = w.q.get().unwrap();
+                // SAFETY: only this thread writes, before `task_done`.
+                w.result.with_mut(|r| unsafe { *r = item * 2 });
+                w.q.task_done().unwrap();
+            })
+        };
+        w.q.join();
+        // SAFETY: `join` returned, so the consumer's write happens-before (loom checks it).
+        assert_eq!(w.result.with(|r| unsafe { *r }), 10);
+        assert!(w.q.task_done().is_err());
+        consumer.join().unwrap();
+    });
+    assert!(sleeps() > 0, "no execution slept in join");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Negative controls: each must make loom fail
+// ---------------------------------------------------------------------------------------------
+
+/// A backend whose wakes do nothing: a blocked put or get sleeps forever.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn negative_lost_wakeup_deadlocks() {
+    model(|| blocking_put_get::<Park<false, false>>(true));
+}
+
+/// A sleeping backend that claims `WAKE_IS_NOOP`: pushes and pops skip the wake, and a
+/// sleeper is never woken.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn negative_wake_is_noop_with_sleeping_backend_deadlocks() {
+    model(|| blocking_put_get::<Park<true, true>>(true));
+}
