@@ -1,0 +1,135 @@
+//! Loom models of `Barrier`.
+//!
+//! Run with
+//! `RUSTFLAGS="--cfg baresync_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom cargo test --release --test loom_barrier`.
+//!
+//! What is checked: each party's writes before `wait` are visible to every party after it
+//! (each writes its own `loom::cell::UnsafeCell` slot before the barrier and reads the others'
+//! after: a missing happens-before is reported by loom); a fast party re-entering the next
+//! generation does not disturb the slow one; exactly one leader per generation; `abort` racing
+//! `wait` releases the waiter; a sleeping backend loses no wake-up (loom reports a deadlock).
+//! The negative models use a backend that never wakes, and one that sleeps while claiming
+//! `WAKE_IS_NOOP`, and must deadlock.
+#![cfg(baresync_loom)]
+
+mod loom_support;
+use loom_support::*;
+
+use baresync::{Barrier, BarrierError, Wait};
+use loom::cell::UnsafeCell;
+use loom::thread;
+use std::sync::Arc;
+
+struct Shared<W> {
+    barrier: Barrier<W>,
+    /// One slot per party and generation, written by its party before the barrier.
+    slots: Vec<UnsafeCell<usize>>,
+}
+
+// SAFETY: slot `i * gens + g` is written only by party `i` before generation `g`'s barrier
+// and read by the others after it (what the models check).
+unsafe impl<W> Sync for Shared<W> {}
+// SAFETY: as above.
+unsafe impl<W> Send for Shared<W> {}
+
+/// `parties` threads go through `gens` generations; returns nothing, asserts inside.
+fn generations<W: Wait + 'static>(parties: usize, gens: usize) {
+    model(move || {
+        let s = Arc::new(Shared::<W> {
+            barrier: Barrier::new(parties),
+            slots: (0..parties * gens).map(|_| UnsafeCell::new(0)).collect(),
+        });
+        let party = move |s: Arc<Shared<W>>, me: usize| {
+            let mut leaders = 0;
+            for g in 0..gens {
+                // SAFETY: only party `me` writes this slot, before the barrier.
+                s.slots[me * gens + g].with_mut(|p| unsafe { *p = g + 1 });
+                let r = s.barrier.wait().unwrap();
+                leaders += usize::from(r.is_leader());
+                for other in 0..parties {
+                    // SAFETY: written before the barrier, which orders it before this read.
+                    let v = s.slots[other * gens + g].with(|p| unsafe { *p });
+                    assert_eq!(v, g + 1);
+                }
+            }
+            leaders
+        };
+        let handles: Vec<_> = (1..parties)
+            .map(|i| {
+                let s = s.clone();
+                thread::spawn(move || party(s, i))
+            })
+            .collect();
+        let mut leaders = party(s.clone(), 0);
+        for h in handles {
+            leaders += h.join().unwrap();
+        }
+        assert_eq!(leaders, gens, "not exactly one leader per generation");
+        assert_eq!(s.barrier.n_waiting(), 0);
+    });
+}
+
+#[test]
+fn two_parties_two_generations() {
+    reset_counters();
+    generations::<LoomFutex>(2, 2);
+    assert!(sleeps() > 0, "no execution reached the sleeping path");
+}
+
+#[test]
+fn three_parties_one_generation() {
+    generations::<LoomFutex>(3, 1);
+}
+
+/// `abort` racing a waiting party: the party returns `Broken` (or, never, hangs).
+#[test]
+fn abort_races_wait() {
+    model(|| {
+        let b = Arc::new(Barrier::<LoomFutex>::new(2));
+        let waiter = {
+            let b = b.clone();
+            thread::spawn(move || b.wait())
+        };
+        b.abort();
+        assert_eq!(waiter.join().unwrap(), Err(BarrierError::Broken));
+        assert!(b.is_broken());
+        b.reset();
+        assert!(!b.is_broken());
+    });
+}
+
+/// A timeout racing the last arrival: both complete, or the barrier breaks for both.
+#[test]
+fn timeout_races_last_arrival() {
+    model(|| {
+        let b = Arc::new(Barrier::<LoomFutex>::new(2));
+        let timed = {
+            let b = b.clone();
+            thread::spawn(move || {
+                let mut polls = 0;
+                b.wait_until(move || {
+                    polls += 1;
+                    polls > 1
+                })
+            })
+        };
+        let mine = b.wait();
+        match (mine, timed.join().unwrap()) {
+            (Ok(a), Ok(t)) => assert!(a.is_leader() ^ t.is_leader()),
+            (Err(BarrierError::Broken), Err(BarrierError::Timeout)) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    });
+}
+
+#[test]
+#[should_panic(expected = "deadlock")]
+fn negative_no_wake_deadlocks() {
+    generations::<Park<false, false>>(2, 1);
+}
+
+#[test]
+#[should_panic(expected = "deadlock")]
+fn negative_wake_is_noop_with_sleeping_backend_deadlocks() {
+    generations::<Park<true, true>>(2, 1);
+}

@@ -1,0 +1,208 @@
+//! Loom models of `Condvar`.
+//!
+//! Run with
+//! `RUSTFLAGS="--cfg baresync_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom cargo test --release --test loom_condvar`.
+//!
+//! What is checked: no lost wake-up when `notify` races `wait` (the waiter really sleeps on
+//! [`LoomFutex`], so a missed notification is a loom deadlock); `notify(1)` with two waiters
+//! releases exactly one (no `wait` returns without a grant: the waiters count their wake-ups
+//! against the grants the notifier recorded under the same lock); a waiter whose deadline
+//! expires as it is notified either takes the notification or leaves it to the other waiter.
+//! The negative model uses a backend that never wakes and must deadlock.
+#![cfg(baresync_loom)]
+
+mod loom_support;
+use loom_support::*;
+
+use baresync::{Condvar, Mutex, Wait};
+use loom::thread;
+use std::sync::Arc;
+
+#[derive(Default)]
+struct State {
+    /// Tokens the waiters wait for.
+    tokens: usize,
+    /// Sum of what `notify` returned, recorded under the lock by the notifier.
+    granted: usize,
+    /// How many times a `wait` returned (timeouts excluded).
+    woken: usize,
+}
+
+type Shared<W> = Arc<(Mutex<State, LoomFutex>, Condvar<W>)>;
+
+fn shared<W: Wait>() -> Shared<W> {
+    Arc::new((Mutex::new(State::default()), Condvar::new()))
+}
+
+/// Waits for a token; every return of `wait` must be covered by a grant.
+fn take_token<W: Wait>(s: &Shared<W>) {
+    let (lock, cv) = &**s;
+    let mut g = lock.lock();
+    while g.tokens == 0 {
+        g = cv.wait(g);
+        g.woken += 1;
+        assert!(
+            g.woken <= g.granted,
+            "a wait returned without a notification"
+        );
+    }
+    g.tokens -= 1;
+}
+
+/// Puts a token and notifies one waiter, under the lock.
+fn give_token<W: Wait>(s: &Shared<W>) {
+    let (lock, cv) = &**s;
+    let mut g = lock.lock();
+    g.tokens += 1;
+    g.granted += cv.notify(1);
+}
+
+/// One waiter, one notifier racing it.
+fn notify_races_wait<W: Wait + 'static>() {
+    model(|| {
+        let s = shared::<W>();
+        let waiter = {
+            let s = s.clone();
+            thread::spawn(move || take_token(&s))
+        };
+        give_token(&s);
+        waiter.join().unwrap();
+        assert_eq!(s.0.lock().tokens, 0);
+    });
+}
+
+#[test]
+fn no_lost_wakeup() {
+    reset_counters();
+    notify_races_wait::<LoomFutex>();
+    assert!(sleeps() > 0, "no execution reached the sleeping path");
+}
+
+/// Two waiters, two tokens given one at a time with `notify(1)` each: both finish, and no
+/// wait returns without a grant (so the first `notify(1)` released one waiter, not two).
+#[test]
+fn notify_one_with_two_waiters_releases_one() {
+    model(|| {
+        let s = shared::<LoomFutex>();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || take_token(&s))
+            })
+            .collect();
+        give_token(&s);
+        give_token(&s);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        let g = s.0.lock();
+        assert_eq!(g.tokens, 0);
+        assert!(g.woken <= g.granted);
+    });
+}
+
+/// Both waiters registered, then `notify(1)`: it grants exactly one, and only one `wait`
+/// returns before the second notification.
+#[test]
+fn notify_one_grants_exactly_one() {
+    model(|| {
+        let s = shared::<LoomFutex>();
+        let waiter = |s: Shared<LoomFutex>| {
+            move || {
+                let (lock, cv) = &*s;
+                let mut g = lock.lock();
+                g.tokens += 1; // counts registrations here
+                let mut g = cv.wait(g);
+                g.woken += 1;
+                assert!(g.woken <= g.granted, "released more than notified");
+            }
+        };
+        let a = thread::spawn(waiter(s.clone()));
+        let b = thread::spawn(waiter(s.clone()));
+        // Wait until both are registered (they register before releasing the lock).
+        loop {
+            let g = s.0.lock();
+            if g.tokens == 2 {
+                break;
+            }
+            drop(g);
+            thread::yield_now();
+        }
+        for _ in 0..2 {
+            let mut g = s.0.lock();
+            let k = s.1.notify(1);
+            assert_eq!(k, 1);
+            g.granted += k;
+        }
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}
+
+/// A waiter whose deadline has expired races a notify_one; the other waiter waits without a
+/// deadline. If the timed waiter reports a timeout, the notification reached the other one
+/// (else loom reports a deadlock); if it reports a notification, a second notify releases the
+/// other.
+#[test]
+fn timeout_races_notify_without_swallowing() {
+    reset_counters();
+    model(|| {
+        let s = shared::<LoomFutex>();
+        let timed = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let (lock, cv) = &*s;
+                let mut g = lock.lock();
+                g.tokens += 1;
+                // Expired at the first poll: `LoomFutex` cannot time a sleep out, so a
+                // deadline that let this waiter sleep would make it wait for a wake that a
+                // correct condvar need not send (it is old and has no grant).
+                let (mut g, timed_out) = cv.wait_until(g, || true);
+                if !timed_out {
+                    g.woken += 1;
+                }
+                timed_out
+            })
+        };
+        let patient = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let (lock, cv) = &*s;
+                let mut g = lock.lock();
+                g.tokens += 1;
+                let mut g = cv.wait(g);
+                g.woken += 1;
+            })
+        };
+        loop {
+            let g = s.0.lock();
+            if g.tokens == 2 {
+                break;
+            }
+            drop(g);
+            thread::yield_now();
+        }
+        let first = s.1.notify(1);
+        let timed_out = timed.join().unwrap();
+        record_outcome(!timed_out);
+        if !timed_out {
+            assert_eq!(first, 1);
+            assert_eq!(s.1.notify(1), 1, "the patient waiter must still wait");
+        }
+        patient.join().unwrap();
+        assert_eq!(s.1.notify_all(), 0);
+    });
+    let (notified, timed_out) = OUTCOMES.with(std::cell::Cell::get);
+    assert!(
+        notified,
+        "no execution had the timed waiter take the notification"
+    );
+    assert!(timed_out, "no execution had the timed waiter time out");
+}
+
+/// A backend whose wakes do nothing: the waiter sleeps forever.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn negative_no_wake_deadlocks() {
+    notify_races_wait::<Park<false, false>>();
+}
