@@ -51,6 +51,25 @@
 //! per core, slow when oversubscribed. Use `Yield` (spins briefly, then yields) or `Futex`
 //! (sleeps; each push/pop then costs one fence) when threads may outnumber cores.
 //!
+//! # Choices (and what was rejected)
+//!
+//! - Closed mark in `tail`, not a separate flag: a push checks it in the compare-and-swap it
+//!   does anyway, so no item can enter after `close` (a separate flag leaves a window between
+//!   the check and the claim, and costs a load on every push).
+//! - `push`/`pop` fail rather than spin when their slot is mid-operation (Vyukov's original);
+//!   spinning there (as some implementations do) would let a preempted thread stall a call
+//!   documented as never waiting.
+//! - Wait words read behind a `fence(SeqCst)` on the fast path (sleeping backends only),
+//!   rather than a read-modify-write of the word on every push/pop, which would bounce its
+//!   cache line between producers and consumers.
+//! - A wake clears the sleeper flag and wakes all sleepers of that side (those that find
+//!   nothing to do announce themselves again), rather than `wake_one` with a sticky flag,
+//!   which would make every later push/pop pay a wake call.
+//! - `force_push` claims the tail position first (so `close` still stops it), then takes the
+//!   oldest item with the consumers' own compare-and-swap on `head`, so the evicted item is
+//!   returned by `force_push` or popped by a consumer, never both; rejected: pop-then-push,
+//!   which in MPMC may evict more than one item or lose the race for the freed slot.
+//!
 //! # Zero capacity
 //!
 //! `Queue<T, 0>` does not compile: `new` evaluates a constant assertion (`N >= 1`), reported
