@@ -126,4 +126,3 @@ impl<const WAKES: bool, const CLAIMS_NOOP: bool> Wait for Park<WAKES, CLAIMS_NOO
         Self::wake();
     }
 }
-
