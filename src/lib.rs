@@ -1,8 +1,20 @@
 //! # baresync
 //!
 //! Synchronization primitives built from atomics, for firmware, kernels and any code that
-//! cannot lean on an operating system: spin, ticket and sleeping locks behind one generic
-//! [`Lock`], with more primitives to come.
+//! cannot lean on an operating system.
+//!
+//! | type | what it is (Python / std name) |
+//! |---|---|
+//! | [`SpinLock`], [`TicketLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, sleeping three-state (`Lock`, `std::sync::Mutex`) |
+//! | [`ReentrantLock`] | a lock its owner may take again (`RLock`, `ReentrantLock`) |
+//! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
+//! | [`Event`] | a manual-reset flag that releases every waiter |
+//! | [`Condvar`] | a condition variable over any lock guard (`Condition`) |
+//! | [`Barrier`] | a reusable barrier that elects a leader and can be aborted |
+//! | [`Queue`], [`JoinableQueue`] | a bounded MPMC queue in a fixed array, closable, with task accounting |
+//! | [`CachePadded`] | one value per cache line |
+//!
+//! `docs/README.md` in the repository helps choose between them from measured numbers.
 //!
 //! - `no_std`, no heap; every constructor is `const fn`, so every primitive can live in a
 //!   `static`.
@@ -66,13 +78,14 @@ pub use lock::{Lock, LockGuard, Mutex, SpinLock, TicketLock};
 pub use raw::{RawLock, RawMutex, RawSpinLock, RawTicketLock};
 pub use wait::{Spin, Wait};
 
-// The primitives of issue 3 re-export everything public in their modules.
-pub use barrier::*;
-pub use condvar::*;
-pub use event::*;
-pub use queue::*;
-pub use reentrant::*;
-pub use semaphore::*;
+pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
+pub use condvar::{Condvar, CondvarGuard};
+pub use event::Event;
+pub use queue::{Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError};
+pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
+pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
 
+#[cfg(all(feature = "std", not(baresync_loom)))]
+pub use reentrant::StdThreadId;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use wait::{Futex, Yield};

@@ -130,7 +130,7 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     /// it when dropped.
     ///
     /// Locking twice from the same thread deadlocks (use a
-    /// [`ReentrantLock`](crate) for that).
+    /// [`ReentrantLock`](crate::ReentrantLock) for that).
     ///
     /// # Examples
     ///
