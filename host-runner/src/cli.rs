@@ -320,9 +320,11 @@ fn stress(
         }
     }
     if report.control_caught {
-        println!("negative controls: caught (every check failed on a broken lock, as it must)");
+        println!(
+            "negative controls: caught (every check failed on a broken primitive, as it must)"
+        );
     } else {
-        println!("negative controls: NOT caught: the checks could not see a broken lock, so this run proves nothing");
+        println!("negative controls: NOT caught: the checks could not see a broken primitive, so this run proves nothing");
     }
     let broken = report
         .scenarios
@@ -414,7 +416,8 @@ mod tests {
     #[test]
     fn selection() {
         let all = select(&StressArgs::default()).unwrap();
-        assert_eq!(all.len(), 7);
+        assert_eq!(all.len(), stress::scenarios().len());
+        assert!(all.len() >= 28);
         let args = StressArgs {
             primitives: vec!["ticketlock".into()],
             backends: vec![Backend::Futex],
@@ -431,6 +434,10 @@ mod tests {
             ..Default::default()
         };
         let err = select(&bad).err().unwrap().0;
-        assert!(err.contains("SpinLock, TicketLock, Mutex"), "{err}");
+        assert!(
+            err.contains("SpinLock, TicketLock, Mutex, ReentrantLock"),
+            "{err}"
+        );
+        assert!(err.contains("Barrier, Queue, JoinableQueue"), "{err}");
     }
 }

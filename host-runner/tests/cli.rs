@@ -23,7 +23,11 @@ fn unknown_primitive_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("unknown primitive 'nosuchlock'"), "{err}");
-    assert!(err.contains("SpinLock, TicketLock, Mutex"), "{err}");
+    assert!(
+        err.contains("SpinLock, TicketLock, Mutex, ReentrantLock"),
+        "{err}"
+    );
+    assert!(err.contains("Barrier, Queue, JoinableQueue"), "{err}");
 }
 
 #[test]
@@ -96,7 +100,17 @@ fn short_stress_passes_and_writes_json() {
             "SpinLock",
             "TicketLock<Spin>",
             "control: no lock",
-            "control: Mutex as FIFO"
+            "control: Mutex as FIFO",
+            "control: Semaphore granting too many",
+            "control: Event not waiting",
+            "control: Barrier letting one through",
+            "control: Queue dropping items",
         ]
     );
+    assert!(report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(2)
+        .all(|s| s["verdict"] == "CAUGHT"));
 }

@@ -1,4 +1,4 @@
-//! Short stress runs: every lock passes, every negative control is caught by every check.
+//! Short stress runs: every primitive passes, every negative control is caught by every check.
 
 use host_runner::pin::Plan;
 use host_runner::stress::{
@@ -39,7 +39,7 @@ fn run(name: &str, cfg: &Config) -> ScenarioResult {
 #[test]
 fn every_lock_passes() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cfg = config(Duration::from_millis(300), false);
+    let cfg = config(Duration::from_millis(250), false);
     for s in stress::scenarios() {
         let r = run_scenario(s.as_ref(), &cfg);
         assert_eq!(
@@ -169,4 +169,83 @@ fn watchdog_reports_a_hang() {
     assert_eq!(r.violations.len(), 1, "{r:?}");
     assert_eq!(r.violations[0].check, checks::HANG);
     assert_eq!(r.violations[0].count, 1);
+}
+
+/// Asserts that the control `name` is caught and that each of `want` fired.
+fn assert_caught(name: &str, want: &[&str], threads: Option<usize>) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cfg = config(Duration::from_millis(300), false);
+    if let Some(t) = threads {
+        cfg.plan = Plan::new(&Topology::detect(), Some(t), None).unwrap();
+    }
+    let r = run(name, &cfg);
+    for check in want {
+        assert!(
+            r.violations
+                .iter()
+                .any(|v| v.check == *check && v.count > 0),
+            "{name}: {check} did not fire: {r:?}"
+        );
+    }
+    assert_eq!(r.verdict, Verdict::Caught, "{r:?}");
+}
+
+#[test]
+fn holders_check_catches_a_semaphore_granting_too_many() {
+    assert_caught(
+        "control: Semaphore granting too many",
+        &[checks::HOLDERS, checks::PERMITS_BACK],
+        None,
+    );
+}
+
+#[test]
+fn early_release_check_catches_an_event_that_does_not_wait() {
+    assert_caught("control: Event not waiting", &[checks::EARLY_RELEASE], None);
+}
+
+#[test]
+fn generation_check_catches_a_barrier_letting_one_through() {
+    assert_caught(
+        "control: Barrier letting one through",
+        &[checks::GENERATIONS],
+        Some(3),
+    );
+}
+
+#[test]
+fn delivery_checks_catch_a_queue_dropping_items() {
+    assert_caught(
+        "control: Queue dropping items",
+        &[checks::EXACTLY_ONCE, checks::CHECKSUM],
+        None,
+    );
+}
+
+#[test]
+fn new_scenarios_pass_oversubscribed_with_futex() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cfg = config(Duration::from_millis(200), true);
+    cfg.plan = Plan::new(&Topology::detect(), Some(8), None).unwrap();
+    for s in stress::scenarios() {
+        let info = s.info();
+        if info.primitive.contains("Lock") || info.primitive == "Mutex" {
+            continue;
+        }
+        let start = std::time::Instant::now();
+        let r = run_scenario(s.as_ref(), &cfg);
+        assert_eq!(
+            r.verdict,
+            Verdict::Pass,
+            "{}: {:?}",
+            r.info.name,
+            r.violations
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{} took {:?}",
+            r.info.name,
+            start.elapsed()
+        );
+    }
 }

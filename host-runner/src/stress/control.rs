@@ -5,10 +5,17 @@
 //! read-modify-write). So every run also puts a broken lock through the very same scenario,
 //! and the run is valid only if every check that lock must trip does trip.
 
-use super::checks::{FIFO, LOST_UPDATES, MUTUAL_EXCLUSION};
+use super::barrier::BarrierScenario;
+use super::checks::{
+    CHECKSUM, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HOLDERS, LOST_UPDATES,
+    MUTUAL_EXCLUSION, PERMITS_BACK,
+};
+use super::event::EventScenario;
 use super::lock::{LockScenario, Probe};
+use super::queue::QueueScenario;
+use super::semaphore::SemaphoreScenario;
 use super::Scenario;
-use baresync::{RawLock, RawMutex, Yield};
+use baresync::{JoinableQueue, RawLock, RawMutex, Semaphore, Yield};
 
 /// The negative controls, run after the primitives.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
@@ -27,6 +34,31 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
                 true,
             )
             .expecting_failure(&[FIFO]),
+        ),
+        Box::new(
+            // Releases two permits for one now and then: too many are granted.
+            SemaphoreScenario::<Semaphore<Yield>>::new(
+                "control: Semaphore granting too many",
+                "control",
+                None,
+            )
+            .granting_too_many(&[HOLDERS, PERMITS_BACK]),
+        ),
+        Box::new(
+            EventScenario::<Yield>::new("control: Event not waiting", None)
+                .not_waiting(&[EARLY_RELEASE]),
+        ),
+        Box::new(
+            BarrierScenario::<Yield>::new("control: Barrier letting one through", None)
+                .letting_through(&[GENERATIONS]),
+        ),
+        Box::new(
+            QueueScenario::<JoinableQueue<u64, 64, Yield>>::new(
+                "control: Queue dropping items",
+                "control",
+                None,
+            )
+            .dropping_items(&[EXACTLY_ONCE, CHECKSUM]),
         ),
     ]
 }

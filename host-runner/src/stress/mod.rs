@@ -11,8 +11,14 @@
 //! Every check is shown to fail on a negative control ([`control`]), a scenario that is
 //! expected to fail: a run whose control passes is invalid.
 
+pub mod barrier;
+pub mod condvar;
 pub mod control;
+pub mod event;
 pub mod lock;
+pub mod queue;
+pub mod reentrant;
+pub mod semaphore;
 
 use crate::pin::{pin_current, PinFailure, Plan};
 use crate::rng::XorShift;
@@ -39,6 +45,95 @@ pub mod checks {
     pub const FIFO: &str = "fifo order";
     /// Workers did not finish within the time bound plus a grace period.
     pub const HANG: &str = "hang";
+    /// A reentrant lock's `lock_count()` differed from the nesting depth.
+    pub const DEPTH: &str = "reentrancy depth";
+    /// More semaphore permits held at once than the semaphore has.
+    pub const HOLDERS: &str = "holders above permits";
+    /// The semaphore's `available()` is not its initial count once every permit is back.
+    pub const PERMITS_BACK: &str = "permits back";
+    /// A bounded semaphore accepted a release beyond its bound, or changed on a refused one.
+    pub const OVER_RELEASE: &str = "over-release refused";
+    /// An event waiter returned from `wait` before the `set` of its round.
+    pub const EARLY_RELEASE: &str = "released before set";
+    /// An event waiter of a round was not released by its `set`.
+    pub const NOT_RELEASED: &str = "every waiter released";
+    /// An item (or buffered id) was lost or delivered twice.
+    pub const EXACTLY_ONCE: &str = "exactly once";
+    /// Items of one producer were received out of order.
+    pub const PRODUCER_FIFO: &str = "per-producer fifo";
+    /// The checksum of the received ids differs from that of the sent ones.
+    pub const CHECKSUM: &str = "checksum";
+    /// `notify(n)` released more (or fewer) waiters than `min(n, waiting)`.
+    pub const NOTIFY_COUNT: &str = "notify(n) count";
+    /// A barrier party left generation g before every party had arrived in g (or before all
+    /// had left g-1).
+    pub const GENERATIONS: &str = "generations apart";
+    /// A barrier generation had no leader or more than one.
+    pub const ONE_LEADER: &str = "one leader";
+    /// An aborted barrier generation completed, or reset did not restore it.
+    pub const ABORT_RESET: &str = "abort/reset";
+    /// `join` returned while a task put before it was not yet done.
+    pub const JOIN: &str = "join after task_done";
+}
+
+/// Violations tallied by check while workers run: a count and the first detail of each.
+#[derive(Default)]
+pub struct Tally {
+    seen: std::sync::Mutex<Vec<Violation>>,
+}
+
+impl Tally {
+    /// Records one violation of `check`; `detail` is called only for the first one.
+    pub fn hit(&self, check: &'static str, detail: impl FnOnce() -> String) {
+        self.hit_n(check, 1, detail);
+    }
+
+    /// Records `count` violations of `check`.
+    pub fn hit_n(&self, check: &'static str, count: u64, detail: impl FnOnce() -> String) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.iter_mut().find(|v| v.check == check) {
+            Some(v) => v.count += count,
+            None => seen.push(Violation {
+                check,
+                count,
+                detail: detail(),
+            }),
+        }
+    }
+
+    /// The violations recorded so far.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// A deadline for blocking calls inside a scenario: expires when the scenario's own `done`
+/// flag is set (some worker finished, so partners may never come) or the harness asks workers
+/// to stop. Sleeping backends re-check it at least every millisecond.
+pub struct Until<'a> {
+    done: &'a AtomicBool,
+    signals: &'a Signals,
+}
+
+impl baresync::Deadline for Until<'_> {
+    fn expired(&mut self) -> bool {
+        // Relaxed: both flags are requests to give up; they publish no data.
+        self.done.load(Ordering::Relaxed) || self.signals.stop.load(Ordering::Relaxed)
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        Some(Duration::from_millis(1))
+    }
+}
+
+/// Sets a flag when dropped: a worker that leaves its loop (or panics) tells its partners.
+pub struct SetOnDrop<'a>(pub &'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        // Release: partners that see the flag also see what this worker did before leaving.
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// A wait backend, for `--backend` and for labelling scenarios.
@@ -104,7 +199,14 @@ pub trait Scenario: Send + Sync {
 
 /// Every scenario for a real primitive, in table order.
 pub fn scenarios() -> Vec<Box<dyn Scenario>> {
-    lock::scenarios()
+    let mut all = lock::scenarios();
+    all.extend(reentrant::scenarios());
+    all.extend(semaphore::scenarios());
+    all.extend(event::scenarios());
+    all.extend(condvar::scenarios());
+    all.extend(barrier::scenarios());
+    all.extend(queue::scenarios());
+    all
 }
 
 /// The negative controls: scenarios that must be caught failing.
@@ -363,6 +465,20 @@ impl Worker {
         self.unflushed = 0;
     }
 
+    /// Whether the harness has asked workers to stop (the time bound passed).
+    pub fn stopping(&self) -> bool {
+        // Relaxed: a request to finish soon, it publishes no data.
+        self.signals.stop.load(Ordering::Relaxed)
+    }
+
+    /// A deadline for blocking calls that expires when `done` is set or the harness stops.
+    pub fn until<'a>(&'a self, done: &'a AtomicBool) -> Until<'a> {
+        Until {
+            done,
+            signals: &self.signals,
+        }
+    }
+
     /// Operations counted so far.
     pub fn ops(&self) -> u64 {
         self.ops
@@ -567,6 +683,20 @@ mod tests {
 
     #[test]
     fn primitive_names_are_listed_once() {
-        assert_eq!(primitive_names(), vec!["SpinLock", "TicketLock", "Mutex"]);
+        assert_eq!(
+            primitive_names(),
+            vec![
+                "SpinLock",
+                "TicketLock",
+                "Mutex",
+                "ReentrantLock",
+                "Semaphore",
+                "BoundedSemaphore",
+                "Event",
+                "Barrier",
+                "Queue",
+                "JoinableQueue"
+            ]
+        );
     }
 }

@@ -1,0 +1,187 @@
+//! Every waiter released, none before `set`, for `Event<W>`.
+//!
+//! Worker 0 is the setter, the others are waiters, in rounds. For round `r` the setter clears
+//! the event, zeroes the round's `arrived` and `released` counters, publishes `r`, waits until
+//! every waiter has arrived (each announces itself just before calling `wait`), stores
+//! `set_round = r` and only then calls `set()`. Each waiter, once its `wait` returns, checks
+//! `set_round >= r`: the wait must synchronize with the `set` that released it, and that `set`
+//! comes after the store, so a smaller value means it was released before `set` (a waiter
+//! that calls `wait` after `set` legitimately returns at once, and also sees the store). Then
+//! it counts itself released; the setter waits for `released == waiters` before the next
+//! round, and reports the round as not fully released if that takes more than
+//! [`RELEASE_LIMIT`] (with the harness still running, the waiters already inside `wait`).
+//!
+//! The negative control's waiters skip the wait (an event whose `wait` returns at once).
+
+use super::{
+    checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Worker,
+};
+use baresync::{CachePadded, Event, Futex, Spin, Wait, Yield};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long every waiter of a round may take to come back from `wait` after `set`.
+pub const RELEASE_LIMIT: Duration = Duration::from_secs(2);
+
+/// A stress scenario for `Event<W>`.
+pub struct EventScenario<W> {
+    name: String,
+    backend: Option<Backend>,
+    broken: bool,
+    expect: Expect,
+    _w: PhantomData<fn() -> W>,
+}
+
+impl<W: Wait + Send + Sync + 'static> EventScenario<W> {
+    /// A scenario for a real event.
+    pub fn new(name: impl Into<String>, backend: Option<Backend>) -> Self {
+        EventScenario {
+            name: name.into(),
+            backend,
+            broken: false,
+            expect: Expect::Pass,
+            _w: PhantomData,
+        }
+    }
+
+    /// The negative control: waiters do not wait (an event whose `wait` returns at once).
+    pub fn not_waiting(mut self, checks: &'static [&'static str]) -> Self {
+        self.broken = true;
+        self.expect = Expect::Fail(checks);
+        self
+    }
+}
+
+/// One scenario per backend.
+pub fn scenarios() -> Vec<Box<dyn Scenario>> {
+    vec![
+        Box::new(EventScenario::<Spin>::new(
+            "Event<Spin>",
+            Some(Backend::Spin),
+        )),
+        Box::new(EventScenario::<Yield>::new(
+            "Event<Yield>",
+            Some(Backend::Yield),
+        )),
+        Box::new(EventScenario::<Futex>::new(
+            "Event<Futex>",
+            Some(Backend::Futex),
+        )),
+    ]
+}
+
+struct State<W> {
+    event: Event<W>,
+    broken: bool,
+    round: CachePadded<AtomicU64>,
+    set_round: CachePadded<AtomicU64>,
+    arrived: CachePadded<AtomicUsize>,
+    released: CachePadded<AtomicUsize>,
+    done: AtomicBool,
+    tally: Tally,
+}
+
+impl<W: Wait + Send + Sync + 'static> Scenario for EventScenario<W> {
+    fn info(&self) -> ScenarioInfo {
+        ScenarioInfo {
+            name: self.name.clone(),
+            primitive: "Event",
+            backend: self.backend,
+            expect: self.expect,
+        }
+    }
+
+    fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
+        let state = Arc::new(State::<W> {
+            event: Event::new(),
+            broken: self.broken,
+            round: CachePadded::new(AtomicU64::new(0)),
+            set_round: CachePadded::new(AtomicU64::new(0)),
+            arrived: CachePadded::new(AtomicUsize::new(0)),
+            released: CachePadded::new(AtomicUsize::new(0)),
+            done: AtomicBool::new(false),
+            tally: Tally::default(),
+        });
+        let shared = Arc::clone(&state);
+        ctx.run_workers(move |w| {
+            let _leaving = SetOnDrop(&shared.done);
+            if w.index == 0 {
+                setter(&shared, w);
+            } else {
+                waiter(&shared, w);
+            }
+        });
+        Outcome {
+            violations: state.tally.violations(),
+        }
+    }
+}
+
+// Every atomic here is SeqCst: the scenario's argument is about the order of a handful of
+// stores and loads, and the cost is noise next to the waits.
+
+fn setter<W: Wait>(s: &State<W>, w: &mut Worker) {
+    let waiters = w.threads - 1;
+    let mut r = 0;
+    while w.next_op() {
+        r += 1;
+        s.event.clear();
+        s.arrived.store(0, SeqCst);
+        s.released.store(0, SeqCst);
+        s.round.store(r, SeqCst);
+        while s.arrived.load(SeqCst) < waiters {
+            if s.done.load(SeqCst) || w.stopping() {
+                return;
+            }
+            std::thread::yield_now();
+        }
+        w.outside_jitter();
+        s.set_round.store(r, SeqCst);
+        s.event.set();
+        let set_at = Instant::now();
+        while s.released.load(SeqCst) < waiters {
+            if s.done.load(SeqCst) {
+                return;
+            }
+            if set_at.elapsed() > RELEASE_LIMIT {
+                let released = s.released.load(SeqCst);
+                s.tally.hit(checks::NOT_RELEASED, || {
+                    format!("round {r}: {released} of {waiters} waiters released after {RELEASE_LIMIT:?}")
+                });
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn waiter<W: Wait>(s: &State<W>, w: &mut Worker) {
+    let mut last = 0;
+    while w.next_op() {
+        let r = loop {
+            let r = s.round.load(SeqCst);
+            if r > last {
+                break r;
+            }
+            if s.done.load(SeqCst) || w.stopping() {
+                return;
+            }
+            std::hint::spin_loop();
+            std::thread::yield_now();
+        };
+        last = r;
+        s.arrived.fetch_add(1, SeqCst);
+        if !s.broken && !s.event.wait_until(w.until(&s.done)) {
+            return;
+        }
+        let seen = s.set_round.load(SeqCst);
+        if seen < r {
+            s.tally.hit(checks::EARLY_RELEASE, || {
+                format!("a waiter of round {r} returned while the last set was of round {seen}")
+            });
+        }
+        s.released.fetch_add(1, SeqCst);
+    }
+}
