@@ -22,7 +22,7 @@ pub const EXIT_USAGE: i32 = 2;
 /// Time per scenario of `stress` when neither `--duration` nor `--ops` is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(1);
 /// Time per scenario of the short stress run with no subcommand.
-pub const QUICK_DURATION: Duration = Duration::from_millis(250);
+pub const QUICK_DURATION: Duration = Duration::from_millis(100);
 
 /// Validate and measure baresync's primitives on this machine's cores.
 ///
