@@ -2,11 +2,17 @@
 //! operation (`probe_<type>_<operation>`, `#[no_mangle]`, `#[inline(never)]`), and a `run`
 //! that calls them all so none is dropped by the linker.
 
+mod event;
 mod locks;
+mod queue;
+mod semaphore;
 
 /// Calls every probe once.
 pub fn run_all() {
     locks::run();
+    semaphore::run();
+    event::run();
+    queue::run();
 }
 
 /// A deadline for `*_until` probes: gives up after `polls` polls, as firmware without a clock

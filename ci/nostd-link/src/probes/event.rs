@@ -1,0 +1,40 @@
+//! `Event` and `Barrier` in statics: set, clear, wait_until; barrier wait_until.
+
+use super::poll_budget;
+use baresync::{Barrier, Event, Spin};
+use core::hint::black_box;
+
+static EVENT: Event<Spin> = Event::new();
+static BARRIER: Barrier<Spin> = Barrier::new(1);
+
+#[no_mangle]
+#[inline(never)]
+pub fn probe_event_set() {
+    EVENT.set();
+}
+
+#[no_mangle]
+#[inline(never)]
+pub fn probe_event_clear() {
+    EVENT.clear();
+}
+
+#[no_mangle]
+#[inline(never)]
+pub fn probe_event_wait_until() -> bool {
+    EVENT.wait_until(poll_budget(100))
+}
+
+#[no_mangle]
+#[inline(never)]
+pub fn probe_barrier_wait_until() -> bool {
+    BARRIER.wait_until(poll_budget(100)).is_ok()
+}
+
+/// Calls every event and barrier probe.
+pub fn run() {
+    probe_event_set();
+    black_box(probe_event_wait_until());
+    probe_event_clear();
+    black_box(probe_barrier_wait_until());
+}
