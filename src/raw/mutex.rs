@@ -17,7 +17,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Backoff, Forever, Spin, Wait};
+use crate::wait::{wait_for, Backoff, Forever, Spin, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
 use crate::Deadline;
 use core::marker::PhantomData;
 
@@ -58,11 +58,15 @@ impl<W: Wait> RawMutex<W> {
         }
     }
 
-    /// Spins while the lock is held by a running owner, up to the backoff limit. Returns true
-    /// if it acquired the lock.
+    /// Spins while the lock is held, whether or not sleepers exist, for
+    /// `SPIN_ROUNDS_BEFORE_SLEEP` backoff rounds. Returns true if it acquired the lock.
+    ///
+    /// Spinning in state CONTENDED too matters: bailing out to sleep as soon as anyone sleeps
+    /// (std's rule) kept the lock in a sleep-per-acquisition convoy once it formed.
     #[inline]
     fn spin_then_try(&self) -> bool {
         let mut backoff = Backoff::new();
+        let mut rounds = 0u32;
         loop {
             // ORDERING: Relaxed: the load only chooses between retrying and waiting; the
             // compare-exchange is the acquire.
@@ -76,10 +80,11 @@ impl<W: Wait> RawMutex<W> {
             {
                 return true;
             }
-            if state == CONTENDED || backoff.is_completed() {
+            if rounds >= SPIN_ROUNDS_BEFORE_SLEEP {
                 return false;
             }
             backoff.spin();
+            rounds += 1;
         }
     }
 

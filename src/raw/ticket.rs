@@ -26,7 +26,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{Backoff, FairDefault, Wait};
+use crate::wait::{Backoff, FairDefault, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
 use crate::Deadline;
 use core::marker::PhantomData;
 
@@ -34,8 +34,6 @@ use core::marker::PhantomData;
 const SLEEPERS: u32 = 1 << 31;
 /// The ticket bits of `next` and `serving`.
 const TICKET_MASK: u32 = SLEEPERS - 1;
-/// See `RawTicketLock::HEAD_SPINS`.
-const HEAD_SPINS_SLEEPING: u32 = 64;
 
 /// A FIFO-fair ticket lock in 8 bytes, whose waiters beyond the first wait through `W`
 /// ([`FairDefault`]: `Yield` with feature `std`, `Spin` without).
@@ -111,13 +109,13 @@ impl<W: Wait> RawTicketLock<W> {
     /// one, much longer: once the head sleeps, every hand-off waits for a wake-up, during
     /// which the next head gives up and sleeps too, a convoy in which each acquisition costs a
     /// wake-up latency (measured: 30k acquisitions/s with 2 threads on 2 cores). Spinning
-    /// longer than a wake-up takes breaks the convoy. HEAD_SPINS_SLEEPING rounds of 64 spin
-    /// hints are tens of microseconds on current x86 cores; only the head spins, the waiters
-    /// behind it sleep.
+    /// longer than a wake-up takes breaks the convoy. The budget is the
+    /// crate's `SPIN_ROUNDS_BEFORE_SLEEP`, tens of microseconds on current x86 cores; only the
+    /// head spins, the waiters behind it sleep.
     const HEAD_SPINS: u32 = if W::WAKE_IS_NOOP {
         Backoff::LIMIT + 1
     } else {
-        HEAD_SPINS_SLEEPING
+        SPIN_ROUNDS_BEFORE_SLEEP
     };
 
     #[cold]

@@ -203,6 +203,20 @@ impl Default for Backoff {
     }
 }
 
+/// Backoff rounds a waiter spins before it waits through a sleeping backend (after the first
+/// `Backoff::LIMIT` rounds, each is `2^LIMIT` spin hints: about 4000 hints in all, tens of µs).
+///
+/// It must outlast a wake-up: a waiter that sleeps sooner makes the next hand-off wait for its
+/// wake-up, during which the next waiter gives up and sleeps too, and the lock settles into a
+/// convoy paying a wake-up per acquisition. Measured with criterion, contended increments on 2
+/// cores: the ticket lock went from 3.6 µs to 64 ns each, `Mutex<Futex>` from 33.5 ns to
+/// 21 ns (`parking_lot::Mutex` 30 ns in the same run). One round under loom, to keep the
+/// models small.
+#[cfg(not(baresync_loom))]
+pub(crate) const SPIN_ROUNDS_BEFORE_SLEEP: u32 = 64;
+#[cfg(baresync_loom)]
+pub(crate) const SPIN_ROUNDS_BEFORE_SLEEP: u32 = 1;
+
 /// Waits through `W`, with a deadline (`Some`) or without (`None`); returns `false` only when
 /// the deadline expired.
 ///
