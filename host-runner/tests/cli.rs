@@ -105,6 +105,8 @@ fn short_stress_passes_and_writes_json() {
             "control: Event not waiting",
             "control: Barrier letting one through",
             "control: Queue dropping items",
+            "control: Condvar notify(n) releasing all",
+            "control: Condvar buffer dropping items",
         ]
     );
     assert!(report["scenarios"]

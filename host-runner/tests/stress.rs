@@ -249,3 +249,66 @@ fn new_scenarios_pass_oversubscribed_with_futex() {
         );
     }
 }
+
+#[test]
+fn condvar_scenarios_pass_quickly_and_oversubscribed() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let quick = config(Duration::from_millis(250), false);
+    let mut over = config(Duration::from_millis(250), true);
+    over.plan = Plan::new(&Topology::detect(), Some(8), None).unwrap();
+    let condvars: Vec<_> = stress::scenarios()
+        .into_iter()
+        .filter(|s| s.info().primitive == "Condvar")
+        .collect();
+    // A buffer and a notify(n) scenario per backend.
+    assert_eq!(condvars.len(), 6);
+    for (cfg, limit) in [
+        (&quick, Duration::from_secs(1)),
+        (&over, Duration::from_secs(5)),
+    ] {
+        for s in &condvars {
+            let start = std::time::Instant::now();
+            let r = run_scenario(s.as_ref(), cfg);
+            assert_eq!(
+                r.verdict,
+                Verdict::Pass,
+                "{} ({} threads): {:?}",
+                r.info.name,
+                r.threads,
+                r.violations
+            );
+            assert!(r.ops > 0, "{}: no operations", r.info.name);
+            assert!(
+                start.elapsed() <= limit,
+                "{} ({} threads) took {:?}",
+                r.info.name,
+                r.threads,
+                start.elapsed()
+            );
+        }
+    }
+}
+
+#[test]
+fn notify_count_check_catches_a_condvar_releasing_all() {
+    // Two workers: the scenario adds a helper waiter so that n < waiting can happen.
+    assert_caught(
+        "control: Condvar notify(n) releasing all",
+        &[checks::NOTIFY_COUNT],
+        Some(2),
+    );
+    assert_caught(
+        "control: Condvar notify(n) releasing all",
+        &[checks::NOTIFY_COUNT],
+        Some(4),
+    );
+}
+
+#[test]
+fn buffer_check_catches_a_condvar_buffer_dropping_items() {
+    assert_caught(
+        "control: Condvar buffer dropping items",
+        &[checks::EXACTLY_ONCE],
+        None,
+    );
+}

@@ -8,8 +8,9 @@
 use super::barrier::BarrierScenario;
 use super::checks::{
     CHECKSUM, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HOLDERS, LOST_UPDATES,
-    MUTUAL_EXCLUSION, PERMITS_BACK,
+    MUTUAL_EXCLUSION, NOTIFY_COUNT, PERMITS_BACK,
 };
+use super::condvar::{BufferScenario, NotifyScenario};
 use super::event::EventScenario;
 use super::lock::{LockScenario, Probe};
 use super::queue::QueueScenario;
@@ -59,6 +60,15 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
                 None,
             )
             .dropping_items(&[EXACTLY_ONCE, CHECKSUM]),
+        ),
+        Box::new(
+            // `notify(n)` calls `notify_all`: more than n waiters released.
+            NotifyScenario::<Yield>::new("control: Condvar notify(n) releasing all", None)
+                .over_releasing(&[NOTIFY_COUNT]),
+        ),
+        Box::new(
+            BufferScenario::<Yield>::new("control: Condvar buffer dropping items", None)
+                .dropping_items(&[EXACTLY_ONCE]),
         ),
     ]
 }

@@ -693,6 +693,7 @@ mod tests {
                 "Semaphore",
                 "BoundedSemaphore",
                 "Event",
+                "Condvar",
                 "Barrier",
                 "Queue",
                 "JoinableQueue"
