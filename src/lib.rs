@@ -65,6 +65,9 @@ pub mod cache_padded;
 pub mod condvar;
 pub mod deadline;
 pub mod event;
+#[cfg(feature = "critical-section")]
+#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
+pub mod irq_safe;
 pub mod lock;
 pub mod queue;
 pub mod raw;
