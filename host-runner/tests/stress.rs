@@ -312,3 +312,30 @@ fn buffer_check_catches_a_condvar_buffer_dropping_items() {
         None,
     );
 }
+
+#[test]
+fn depth_check_catches_a_reentrant_lock_that_stops_counting() {
+    assert_caught(
+        "control: ReentrantLock depth stuck at 2",
+        &[checks::DEPTH],
+        None,
+    );
+}
+
+#[test]
+fn over_release_check_catches_a_bounded_semaphore_accepting_it() {
+    assert_caught(
+        "control: BoundedSemaphore accepting over-release",
+        &[checks::OVER_RELEASE],
+        None,
+    );
+}
+
+#[test]
+fn join_check_catches_a_join_that_does_not_wait() {
+    assert_caught(
+        "control: JoinableQueue join not waiting",
+        &[checks::JOIN],
+        None,
+    );
+}

@@ -7,14 +7,15 @@
 
 use super::barrier::BarrierScenario;
 use super::checks::{
-    CHECKSUM, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HOLDERS, LOST_UPDATES,
-    MUTUAL_EXCLUSION, NOTIFY_COUNT, PERMITS_BACK,
+    CHECKSUM, DEPTH, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HOLDERS, JOIN, LOST_UPDATES,
+    MUTUAL_EXCLUSION, NOTIFY_COUNT, OVER_RELEASE, PERMITS_BACK,
 };
 use super::condvar::{BufferScenario, NotifyScenario};
 use super::event::EventScenario;
 use super::lock::{LockScenario, Probe};
-use super::queue::QueueScenario;
-use super::semaphore::SemaphoreScenario;
+use super::queue::{JoinAtOnce, QueueScenario};
+use super::reentrant::ReentrantScenario;
+use super::semaphore::{AcceptingOverRelease, SemaphoreScenario};
 use super::Scenario;
 use baresync::{JoinableQueue, RawLock, RawMutex, Semaphore, Yield};
 
@@ -69,6 +70,26 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
         Box::new(
             BufferScenario::<Yield>::new("control: Condvar buffer dropping items", None)
                 .dropping_items(&[EXACTLY_ONCE]),
+        ),
+        Box::new(ReentrantScenario::<Yield>::saturating_at_two(
+            "control: ReentrantLock depth stuck at 2",
+            &[DEPTH],
+        )),
+        Box::new(
+            SemaphoreScenario::<AcceptingOverRelease<Yield>>::new(
+                "control: BoundedSemaphore accepting over-release",
+                "control",
+                None,
+            )
+            .expecting_failure(&[OVER_RELEASE]),
+        ),
+        Box::new(
+            QueueScenario::<JoinAtOnce<Yield>>::new(
+                "control: JoinableQueue join not waiting",
+                "control",
+                None,
+            )
+            .expecting_failure(&[JOIN]),
         ),
     ]
 }

@@ -15,6 +15,9 @@
 //! `true`, `done` must be at least that `put`: every task put before `join` was called was
 //! marked done before `join` returned. At the end `unfinished_tasks()` must be 0.
 //!
+//! The join check's negative control is a joinable queue whose `join` returns at once
+//! ([`JoinAtOnce`]).
+//!
 //! The negative control's consumers throw away one item in a thousand (a queue that drops an
 //! item).
 
@@ -98,6 +101,35 @@ impl<W: Wait + Send + Sync + 'static> Q for JoinableQueue<u64, CAPACITY, W> {
     const JOINABLE: bool = true;
 }
 
+/// A joinable queue whose `join` returns at once: the negative control of the join check.
+pub struct JoinAtOnce<W>(JoinableQueue<u64, CAPACITY, W>);
+
+impl<W: Wait + Send + Sync + 'static> Q for JoinAtOnce<W> {
+    fn create() -> Self {
+        JoinAtOnce(JoinableQueue::new())
+    }
+    fn put_until(&self, v: u64, d: impl Deadline) -> bool {
+        self.0.put_until(v, d).is_ok()
+    }
+    fn get_until(&self, d: impl Deadline) -> Result<u64, GetError> {
+        self.0.get_until(d)
+    }
+    fn close(&self) {
+        self.0.close();
+    }
+    fn task_done(&self) {
+        let _ = self.0.task_done();
+    }
+    fn join_until(&self, _d: impl Deadline) -> Option<bool> {
+        // Broken on purpose: claims every task is done without waiting.
+        Some(true)
+    }
+    fn unfinished(&self) -> usize {
+        self.0.unfinished_tasks()
+    }
+    const JOINABLE: bool = true;
+}
+
 /// A stress scenario for the queue `T`.
 pub struct QueueScenario<T> {
     name: String,
@@ -119,6 +151,13 @@ impl<T: Q> QueueScenario<T> {
             expect: Expect::Pass,
             _q: PhantomData,
         }
+    }
+
+    /// A negative control run with the real scenario (for a broken `T`), expected to trip
+    /// `checks`.
+    pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
+        self.expect = Expect::Fail(checks);
+        self
     }
 
     /// The negative control: consumers discard one item in a thousand.

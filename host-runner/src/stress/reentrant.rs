@@ -6,6 +6,9 @@
 //! acquisition) never above 1, and a plain counter, read and written back plus one around a
 //! race window, that ends equal to the number of operations. After the last guard is dropped
 //! `lock_count()` must be 0 again (the thread no longer owns the lock).
+//!
+//! The negative control reads the depth through a wrapper whose count saturates at 2 (a lock
+//! that stops counting nested acquisitions): the depth check must catch it.
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, Tally, Violation, Worker,
@@ -23,7 +26,10 @@ const MAX_DEPTH: u32 = 4;
 /// A stress scenario for `ReentrantLock<Cell<u64>, StdThreadId, W>`.
 pub struct ReentrantScenario<W> {
     name: String,
-    backend: Backend,
+    primitive: &'static str,
+    backend: Option<Backend>,
+    saturating: bool,
+    expect: Expect,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -40,7 +46,22 @@ impl<W: Wait + Send + Sync + 'static> ReentrantScenario<W> {
     fn new(backend: Backend) -> Self {
         ReentrantScenario {
             name: format!("ReentrantLock<{backend:?}>"),
-            backend,
+            primitive: "ReentrantLock",
+            backend: Some(backend),
+            saturating: false,
+            expect: Expect::Pass,
+            _w: PhantomData,
+        }
+    }
+
+    /// The negative control: a lock whose `lock_count()` saturates at 2.
+    pub fn saturating_at_two(name: impl Into<String>, checks: &'static [&'static str]) -> Self {
+        ReentrantScenario {
+            name: name.into(),
+            primitive: "control",
+            backend: None,
+            saturating: true,
+            expect: Expect::Fail(checks),
             _w: PhantomData,
         }
     }
@@ -49,16 +70,29 @@ impl<W: Wait + Send + Sync + 'static> ReentrantScenario<W> {
 struct State<W: Wait> {
     lock: ReentrantLock<Cell<u64>, StdThreadId, W>,
     occupancy: CachePadded<AtomicUsize>,
+    saturating: bool,
     tally: Tally,
+}
+
+impl<W: Wait> State<W> {
+    /// `lock_count()`, or for the negative control a count that stops at 2.
+    fn lock_count(&self) -> usize {
+        let count = self.lock.lock_count();
+        if self.saturating {
+            count.min(2)
+        } else {
+            count
+        }
+    }
 }
 
 impl<W: Wait + Send + Sync + 'static> Scenario for ReentrantScenario<W> {
     fn info(&self) -> ScenarioInfo {
         ScenarioInfo {
             name: self.name.clone(),
-            primitive: "ReentrantLock",
-            backend: Some(self.backend),
-            expect: Expect::Pass,
+            primitive: self.primitive,
+            backend: self.backend,
+            expect: self.expect,
         }
     }
 
@@ -66,6 +100,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for ReentrantScenario<W> {
         let state = Arc::new(State::<W> {
             lock: ReentrantLock::new(Cell::new(0)),
             occupancy: CachePadded::new(AtomicUsize::new(0)),
+            saturating: self.saturating,
             tally: Tally::default(),
         });
         let shared = Arc::clone(&state);
@@ -74,7 +109,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for ReentrantScenario<W> {
                 w.outside_jitter();
                 let depth = 1 + w.rng.below(MAX_DEPTH);
                 nest(&shared, w, 1, depth);
-                let after = shared.lock.lock_count();
+                let after = shared.lock_count();
                 if after != 0 {
                     shared.tally.hit(checks::DEPTH, || {
                         format!("lock_count() is {after} after every guard was dropped")
@@ -101,7 +136,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for ReentrantScenario<W> {
 /// Takes the lock once more (level `level` of `depth`), checks the count, recurses.
 fn nest<W: Wait>(state: &State<W>, w: &mut Worker, level: u32, depth: u32) {
     let guard = state.lock.lock();
-    let count = state.lock.lock_count();
+    let count = state.lock_count();
     if count != level as usize {
         state.tally.hit(checks::DEPTH, || {
             format!("lock_count() is {count} at nesting level {level}")
@@ -127,7 +162,7 @@ fn nest<W: Wait>(state: &State<W>, w: &mut Worker, level: u32, depth: u32) {
         unsafe { ptr::write_volatile(cell, value.wrapping_add(1)) };
     } else {
         nest(state, w, level + 1, depth);
-        let count = state.lock.lock_count();
+        let count = state.lock_count();
         if count != level as usize {
             state.tally.hit(checks::DEPTH, || {
                 format!("lock_count() is {count} back at level {level}")

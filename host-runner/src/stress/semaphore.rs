@@ -14,6 +14,9 @@
 //! `release(p + 1)`, which must be refused with `BoundExceeded`, and checks `available()` is
 //! still 0.
 //!
+//! The over-release check's negative control is a plain `Semaphore` run as if it were bounded
+//! ([`AcceptingOverRelease`]): it accepts the release beyond the bound.
+//!
 //! The negative control releases two permits for one now and then (a semaphore that grants
 //! too many): holders exceed `p` and the count at the end is too high.
 
@@ -89,6 +92,32 @@ impl<W: Wait + Send + Sync + 'static> Sem for BoundedSemaphore<W> {
     const BOUNDED: bool = true;
 }
 
+/// A "bounded" semaphore that accepts releases beyond its bound: a plain `Semaphore` claiming
+/// to be bounded, the negative control of the over-release check.
+pub struct AcceptingOverRelease<W>(Semaphore<W>);
+
+impl<W: Wait + Send + Sync + 'static> Sem for AcceptingOverRelease<W> {
+    type W = W;
+    fn with_permits(p: u32) -> Self {
+        AcceptingOverRelease(Semaphore::new(p))
+    }
+    fn acquire_many_until<'a>(
+        &'a self,
+        n: u32,
+        deadline: impl baresync::Deadline,
+    ) -> Option<Permit<'a, W>> {
+        self.0.acquire_many_until(n, deadline)
+    }
+    fn release_extra(&self, n: u32) -> bool {
+        self.0.release(n);
+        true
+    }
+    fn available(&self) -> u32 {
+        self.0.available()
+    }
+    const BOUNDED: bool = true;
+}
+
 /// A stress scenario for the semaphore `S`.
 pub struct SemaphoreScenario<S> {
     name: String,
@@ -111,6 +140,13 @@ impl<S: Sem> SemaphoreScenario<S> {
             expect: Expect::Pass,
             _s: PhantomData,
         }
+    }
+
+    /// A negative control run with the real scenario (for a broken `S`), expected to trip
+    /// `checks`.
+    pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
+        self.expect = Expect::Fail(checks);
+        self
     }
 
     /// The negative control: a semaphore that sometimes releases two permits for one.
