@@ -88,6 +88,8 @@ pub use queue::{Closed, GetError, JoinableQueue, PushError, PutError, Queue, Tas
 pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
 pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
 
+#[cfg(feature = "critical-section")]
+pub use irq_safe::{IrqSafe, IrqSpinLock};
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use reentrant::StdThreadId;
 #[cfg(all(feature = "std", not(baresync_loom)))]
