@@ -2,17 +2,25 @@
 //! operation (`probe_<type>_<operation>`, `#[no_mangle]`, `#[inline(never)]`), and a `run`
 //! that calls them all so none is dropped by the linker.
 
+mod condvar;
 mod event;
+mod irq_safe;
+mod joinable;
 mod locks;
 mod queue;
+mod reentrant;
 mod semaphore;
 
 /// Calls every probe once.
 pub fn run_all() {
     locks::run();
+    irq_safe::run();
+    reentrant::run();
     semaphore::run();
     event::run();
+    condvar::run();
     queue::run();
+    joinable::run();
 }
 
 /// A deadline for `*_until` probes: gives up after `polls` polls, as firmware without a clock

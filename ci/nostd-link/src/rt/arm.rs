@@ -89,10 +89,10 @@ extern "C" fn halt() -> ! {
 
 /// A critical section for a single-core Cortex-M: mask interrupts with PRIMASK.
 ///
-/// Sound only on single-core parts (on a multicore chip the other core keeps running); the
-/// binary uses it only where `portable-atomic` needs it, on ARMv6-M, which has no
-/// compare-and-swap.
-#[cfg(not(target_has_atomic = "ptr"))]
+/// Sound only on single-core parts (it masks this core's interrupts and nothing more:
+/// on a multicore chip the other core keeps running). Every target uses it for `IrqSafe`; on
+/// ARMv6-M, which has no compare-and-swap, `portable-atomic` emulates read-modify-write
+/// operations with it too.
 mod critical_section_impl {
     use core::arch::asm;
 

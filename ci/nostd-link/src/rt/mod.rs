@@ -1,6 +1,6 @@
 //! The smallest runtime that lets a bare-metal binary start: reset code that sets up the
-//! stack and RAM and calls `main`, a panic handler, and, on targets without compare-and-swap,
-//! the critical section that `portable-atomic` emulates read-modify-write operations with.
+//! stack and RAM and calls `main`, a panic handler, and a single-core critical section (for
+//! `IrqSafe`, and on targets without compare-and-swap for `portable-atomic`).
 //!
 //! Written here rather than taken from `cortex-m-rt`/`riscv-rt` so that the binary contains
 //! only baresync and a few dozen bytes of startup code (which keeps the code-size table

@@ -42,9 +42,9 @@ core::arch::global_asm!(
 
 /// A critical section for a single-hart RISC-V in machine mode: clear `mstatus.MIE`.
 ///
-/// Sound only with one hart (others keep running); the binary uses it only where
-/// `portable-atomic` needs it, on riscv32i, which has no atomic instructions.
-#[cfg(not(target_has_atomic = "ptr"))]
+/// Sound only with one hart (other harts keep running; `_start` parks them).
+/// Every target uses it for `IrqSafe`; on riscv32i, which has no atomic instructions,
+/// `portable-atomic` emulates read-modify-write operations with it too.
 mod critical_section_impl {
     use core::arch::asm;
 
