@@ -138,8 +138,9 @@ impl<W: Wait> Event<W> {
                 // wake every sleeper below, and a new waiter sees the flag and does not sleep.
                 (s.wrapping_add(GENERATION_ONE) | SET) & !SLEEPERS
             };
-            // ORDERING: Release pairs with the Acquire loads in `wait_slow_until` and
-            // `is_set`: what this thread wrote before `set` happens-before what a released
+            // ORDERING: Release pairs with every Acquire read of the state (the loads in `wait`,
+            // `wait_until`, `wait_slow_until` and `is_set`, and the compare-exchange that
+            // announces a sleeper): what this thread wrote before `set` happens-before what a released
             // waiter does. (Later read-modify-writes, `clear` included, continue this release
             // sequence, so a waiter that only sees the generation moved synchronizes too.)
             match self.state.compare_exchange_weak(s, new, Release, Relaxed) {

@@ -303,6 +303,15 @@ fn ticket_futex_lock_until_races_unlock_and_lock() {
     assert_both_outcomes();
 }
 
+/// A timed waiter that reaches the sleeping path: the owner's unlock may fall between the
+/// waiter's look at the counter and its announcing `fetch_or`. It must then not sleep on a free
+/// lock (loom's `Park` never times out, so that would be a deadlock). Found in review: the
+/// 0-poll model above gives up before it ever gets there.
+#[test]
+fn ticket_futex_lock_until_sleeps_then_unlock() {
+    lock_until_races_unlock::<RawTicketLock<LoomFutex>>(2, false);
+}
+
 #[test]
 fn mutex_futex_excludes_2() {
     mutual_exclusion::<RawMutex<LoomFutex>>(2);

@@ -200,8 +200,10 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
         // finds `next` unchanged, no ticket was handed out since, and `serving` cannot pass an
         // untaken ticket: the lock was free all along and ticket `next` is ours. (Only 2^32
         // acquisitions between the load and the compare-exchange could fool the latter.)
-        // ORDERING: Relaxed: the compare-exchange validates this value.
-        let next = self.next.load(Relaxed);
+        // ORDERING: Acquire, only to keep the `serving` load below after this one on weakly
+        // ordered hardware (the argument above needs that order); the compare-exchange
+        // validates the value itself.
+        let next = self.next.load(Acquire);
         // ORDERING: Acquire pairs with the Release in `unlock` of the previous owner.
         let serving = self.serving.load(Acquire) & TICKET_MASK;
         // ORDERING: Relaxed on the compare-exchange, for the same reason as in `lock`.
@@ -233,13 +235,21 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
                 continue;
             }
             // Held: wait for the counter to move. With a sleeping backend, announce the
-            // sleeper first (see `lock_slow`); the unlock that moves the counter then wakes us.
+            // sleeper first (see `lock_slow`): an unlock after the announcement sees the flag and
+            // wakes us.
             let seen = if W::WAKE_IS_NOOP {
                 seen
             } else {
                 // ORDERING: Relaxed: nothing is acquired here; `try_lock` is the acquire. The
                 // read-modify-write itself orders it against the unlocker's swap.
-                self.serving.fetch_or(SLEEPERS, Relaxed) | SLEEPERS
+                let announced = self.serving.fetch_or(SLEEPERS, Relaxed);
+                if announced & TICKET_MASK != seen & TICKET_MASK {
+                    // An unlock came between the load above and the announcement: it saw no
+                    // flag and woke nobody, and the lock may now be free. Sleeping would wait
+                    // out the whole deadline on a free lock (loom found it); retry instead.
+                    continue;
+                }
+                announced | SLEEPERS
             };
             if !W::wait_until(&self.serving, seen, deadline) {
                 return false;

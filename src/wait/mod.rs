@@ -113,6 +113,10 @@ pub trait Wait {
     /// Like [`wait`](Wait::wait), but gives up once `deadline` has expired and returns `false`
     /// then. Returns `true` when it stopped waiting for any other reason (including
     /// spuriously).
+    ///
+    /// It must return `true` whenever it may have been woken: primitives wake a single
+    /// sleeper (`wake_one`) and count on the woken thread to retry, and a waiter that reported
+    /// "expired" after consuming that wake would leave the other sleepers asleep.
     fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool;
 
     /// Wakes at least one thread waiting on `atomic`, if any waits.
