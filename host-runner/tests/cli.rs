@@ -107,6 +107,7 @@ fn short_stress_passes_and_writes_json() {
             "control: Queue dropping items",
             "control: Condvar notify(n) releasing all",
             "control: Condvar buffer dropping items",
+            "control: Condvar buffer losing wake-ups",
             "control: ReentrantLock depth stuck at 2",
             "control: BoundedSemaphore accepting over-release",
             "control: JoinableQueue join not waiting",

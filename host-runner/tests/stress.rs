@@ -339,3 +339,12 @@ fn join_check_catches_a_join_that_does_not_wait() {
         None,
     );
 }
+
+#[test]
+fn lost_wakeup_check_catches_a_buffer_that_never_notifies() {
+    assert_caught(
+        "control: Condvar buffer losing wake-ups",
+        &[checks::LOST_WAKEUP],
+        None,
+    );
+}

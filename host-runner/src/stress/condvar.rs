@@ -13,6 +13,14 @@
 //! leave only when `stop` is set and the buffer is empty, so at the end the number consumed
 //! must equal the number produced, per producer.
 //!
+//! Lost wake-ups: each wait also gives up after [`STALL_LIMIT`]; if by then the harness is
+//! still running and the buffer has seen no put and no take for half that limit, a
+//! notification was lost ([`checks::LOST_WAKEUP`]): either every party was asleep (consumers
+//! on an empty buffer and producers on a full one cannot both be right), or the condition
+//! this waiter waits for had been true that long and nobody acted on it (a put or take
+//! notifies one waiter of the other side, which then acts within a scheduling quantum). A
+//! live buffer can only trip this if the whole machine stalls its threads for that long.
+//!
 //! **`notify(n)`** ([`NotifyScenario`]): worker 0 notifies, the others wait, in rounds. A
 //! waiter takes the lock, increments `waiting`, calls `wait_until` (registering with the
 //! condition variable before it releases the lock), and once it has the lock again
@@ -39,7 +47,8 @@
 //! `returns` reaches `expected` (a shortfall after [`RELEASE_LIMIT`] is reported as a
 //! notification that released too few).
 //!
-//! The negative controls: a buffer whose consumers throw away one item in a few hundred, and a
+//! The negative controls: a buffer whose consumers throw away one item in a few hundred, a
+//! buffer whose `notify_one` calls are never made (with a short stall limit), and a
 //! condition variable whose `notify(n)` calls `notify_all` (and claims to have released at
 //! most `n`).
 
@@ -56,6 +65,8 @@ use std::time::{Duration, Instant};
 
 /// Capacity of the bounded buffer: small, so producers often find it full.
 pub const CAPACITY: usize = 4;
+/// How long a buffer wait may see nothing happen before it counts as a lost wake-up.
+pub const STALL_LIMIT: Duration = Duration::from_secs(2);
 /// How long the waiters of a round may take to come back after `notify(n)`.
 pub const RELEASE_LIMIT: Duration = Duration::from_secs(2);
 
@@ -111,6 +122,8 @@ pub struct BufferScenario<W> {
     primitive: &'static str,
     backend: Option<Backend>,
     dropping: bool,
+    silent: bool,
+    stall_limit: Duration,
     expect: Expect,
     _w: PhantomData<fn() -> W>,
 }
@@ -123,9 +136,21 @@ impl<W: Wait + Send + Sync + 'static> BufferScenario<W> {
             primitive: "Condvar",
             backend,
             dropping: false,
+            silent: false,
+            stall_limit: STALL_LIMIT,
             expect: Expect::Pass,
             _w: PhantomData,
         }
+    }
+
+    /// The negative control: `notify_one` is never called (every wake-up lost), and a stall
+    /// counts after `stall_limit`.
+    pub fn not_notifying(mut self, stall_limit: Duration, checks: &'static [&'static str]) -> Self {
+        self.primitive = "control";
+        self.silent = true;
+        self.stall_limit = stall_limit;
+        self.expect = Expect::Fail(checks);
+        self
     }
 
     /// The negative control: consumers throw away an item now and then.
@@ -144,6 +169,8 @@ struct Buffer {
     /// Per producer: how many it put.
     produced: Vec<u64>,
     consumed: u64,
+    /// When the last put or take happened.
+    last_change: Instant,
     producers_left: usize,
     /// Set by the last producer to leave: consumers drain and leave.
     stop: bool,
@@ -154,8 +181,56 @@ struct BufState<W> {
     not_full: Condvar<W>,
     not_empty: Condvar<W>,
     dropping: bool,
+    silent: bool,
+    stall_limit: Duration,
     aborted: AtomicBool,
     tally: Tally,
+}
+
+impl<W: Wait> BufState<W> {
+    /// `cv.notify_one()`, or nothing in the control that loses wake-ups.
+    fn notify_one(&self, cv: &Condvar<W>) {
+        if !self.silent {
+            cv.notify_one();
+        }
+    }
+
+    /// A wait on the buffer ended by the stall limit: reports a lost wake-up if nothing
+    /// happened to the buffer for half that limit and the harness is still running.
+    fn stalled(&self, w: &Worker, b: &Buffer, what: &str) {
+        let idle = b.last_change.elapsed();
+        if idle >= self.stall_limit / 2
+            && !b.stop
+            && !w.stopping()
+            && !self.aborted.load(Ordering::Relaxed)
+        {
+            let limit = self.stall_limit;
+            self.tally.hit(checks::LOST_WAKEUP, || {
+                format!(
+                    "worker {} waited {limit:?} for {what}; no put or take for {idle:?} \
+                     ({} items buffered)",
+                    w.index,
+                    b.items.len()
+                )
+            });
+        }
+    }
+}
+
+/// A deadline that expires with `inner` or at `at`, whichever comes first.
+struct Stall<D> {
+    inner: D,
+    at: Instant,
+}
+
+impl<D: baresync::Deadline> baresync::Deadline for Stall<D> {
+    fn expired(&mut self) -> bool {
+        self.inner.expired() || Instant::now() >= self.at
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.inner.remaining()
+    }
 }
 
 impl<W: Wait + Send + Sync + 'static> Scenario for BufferScenario<W> {
@@ -177,12 +252,15 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BufferScenario<W> {
                 next: vec![0; threads],
                 produced: vec![0; threads],
                 consumed: 0,
+                last_change: Instant::now(),
                 producers_left: producers,
                 stop: false,
             }),
             not_full: Condvar::new(),
             not_empty: Condvar::new(),
             dropping: self.dropping,
+            silent: self.silent,
+            stall_limit: self.stall_limit,
             aborted: AtomicBool::new(false),
             tally: Tally::default(),
         });
@@ -241,21 +319,31 @@ fn receive<W>(s: &BufState<W>, b: &mut Buffer, (p, seq): (usize, u64)) {
 fn producer<W: Wait>(s: &BufState<W>, w: &mut Worker) {
     let me = w.index;
     let mut seq = 0;
-    while w.next_op() {
+    'ops: while w.next_op() {
         w.outside_jitter();
-        let guard = s.buf.lock();
-        let (mut b, timed_out) = s
-            .not_full
-            .wait_while_until(guard, w.until(&s.aborted), |b| b.items.len() >= CAPACITY);
-        if timed_out {
-            // The harness stopped (or a partner panicked) while the buffer was full.
-            break;
+        let mut b = s.buf.lock();
+        while b.items.len() >= CAPACITY {
+            let deadline = Stall {
+                inner: w.until(&s.aborted),
+                at: Instant::now() + s.stall_limit,
+            };
+            let (g, timed_out) = s.not_full.wait_until(b, deadline);
+            b = g;
+            if timed_out {
+                if b.items.len() >= CAPACITY && (w.stopping() || s.aborted.load(Ordering::Relaxed))
+                {
+                    // The harness stopped (or a partner panicked) while the buffer was full.
+                    break 'ops;
+                }
+                s.stalled(w, &b, "room");
+            }
         }
         b.items.push_back((me, seq));
+        b.last_change = Instant::now();
         seq += 1;
         b.produced[me] = seq;
         w.race_window();
-        s.not_empty.notify_one();
+        s.notify_one(&s.not_empty);
         drop(b);
     }
     let mut b = s.buf.lock();
@@ -271,14 +359,20 @@ fn producer<W: Wait>(s: &BufState<W>, w: &mut Worker) {
 
 fn consumer<W: Wait>(s: &BufState<W>, w: &mut Worker) {
     loop {
-        let guard = s.buf.lock();
+        let mut b = s.buf.lock();
         // Timed: after the harness stops this returns at once, and the loop polls until the
         // last producer has set `stop`, which producers do promptly once stopped.
-        let (mut b, _) = s
-            .not_empty
-            .wait_while_until(guard, w.until(&s.aborted), |b| {
-                b.items.is_empty() && !b.stop
-            });
+        if b.items.is_empty() && !b.stop {
+            let deadline = Stall {
+                inner: w.until(&s.aborted),
+                at: Instant::now() + s.stall_limit,
+            };
+            let (g, timed_out) = s.not_empty.wait_until(b, deadline);
+            b = g;
+            if timed_out {
+                s.stalled(w, &b, "an item");
+            }
+        }
         let Some(item) = b.items.pop_front() else {
             if b.stop || s.aborted.load(Ordering::Relaxed) {
                 return;
@@ -294,8 +388,9 @@ fn consumer<W: Wait>(s: &BufState<W>, w: &mut Worker) {
         } else {
             receive(s, &mut b, item);
         }
+        b.last_change = Instant::now();
         w.race_window();
-        s.not_full.notify_one();
+        s.notify_one(&s.not_full);
         drop(b);
         w.outside_jitter();
     }

@@ -8,7 +8,7 @@
 use super::barrier::BarrierScenario;
 use super::checks::{
     CHECKSUM, DEPTH, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HOLDERS, JOIN, LOST_UPDATES,
-    MUTUAL_EXCLUSION, NOTIFY_COUNT, OVER_RELEASE, PERMITS_BACK,
+    LOST_WAKEUP, MUTUAL_EXCLUSION, NOTIFY_COUNT, OVER_RELEASE, PERMITS_BACK,
 };
 use super::condvar::{BufferScenario, NotifyScenario};
 use super::event::EventScenario;
@@ -70,6 +70,11 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
         Box::new(
             BufferScenario::<Yield>::new("control: Condvar buffer dropping items", None)
                 .dropping_items(&[EXACTLY_ONCE]),
+        ),
+        Box::new(
+            // Never calls `notify_one`: every party ends up asleep; a short stall limit.
+            BufferScenario::<Yield>::new("control: Condvar buffer losing wake-ups", None)
+                .not_notifying(std::time::Duration::from_millis(50), &[LOST_WAKEUP]),
         ),
         Box::new(ReentrantScenario::<Yield>::saturating_at_two(
             "control: ReentrantLock depth stuck at 2",

@@ -63,6 +63,9 @@ pub mod checks {
     pub const PRODUCER_FIFO: &str = "per-producer fifo";
     /// The checksum of the received ids differs from that of the sent ones.
     pub const CHECKSUM: &str = "checksum";
+    /// A condition variable waiter gave up after a stall limit with nothing at all having
+    /// happened to the shared state meanwhile: every party asleep, a wake-up was lost.
+    pub const LOST_WAKEUP: &str = "no lost wake-up";
     /// `notify(n)` released more (or fewer) waiters than `min(n, waiting)`.
     pub const NOTIFY_COUNT: &str = "notify(n) count";
     /// A barrier party left generation g before every party had arrived in g (or before all
