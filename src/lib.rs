@@ -43,7 +43,7 @@
 //! |---|---|---|
 //! | `std` | yes | `Futex` and `Yield` wait backends, `*_timeout(Duration)` methods |
 //! | `portable-atomic` | no | atomics from `portable-atomic` for targets without compare-and-swap |
-//! | `critical-section` | no | interrupt-safe locks (planned) |
+//! | `critical-section` | no | `IrqSafe<R>`/`IrqSpinLock<T>`: locks that also hold a `critical_section` |
 //! | `lock_api` | no | `lock_api::RawMutex` for every raw lock |
 //!
 //! ## No poisoning
