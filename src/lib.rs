@@ -12,6 +12,7 @@
 //! | [`Condvar`] | a condition variable over any lock guard (`Condition`) |
 //! | [`Barrier`] | a reusable barrier that elects a leader and can be aborted |
 //! | [`Queue`], [`JoinableQueue`] | a bounded MPMC queue in a fixed array, closable, with task accounting |
+//! | `IrqSafe<R>`, `IrqSpinLock<T>` (feature `critical-section`) | a lock that also masks interrupts while held (Linux `spin_lock_irqsave`) |
 //! | [`CachePadded`] | one value per cache line |
 //!
 //! `docs/README.md` in the repository helps choose between them from measured numbers.
