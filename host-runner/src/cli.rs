@@ -19,6 +19,11 @@ pub const EXIT_VIOLATION: i32 = 1;
 /// Exit status: bad arguments.
 pub const EXIT_USAGE: i32 = 2;
 
+/// Longest time a negative control runs, whatever `--duration` says.
+const CONTROL_MAX_DURATION: Duration = Duration::from_secs(2);
+/// Most operations a negative control runs, whatever `--ops` says.
+const CONTROL_MAX_OPS: u64 = 2_000_000;
+
 /// Time per scenario of `stress` when neither `--duration` nor `--ops` is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(1);
 /// Time per scenario of the short stress run with no subcommand.
@@ -304,8 +309,12 @@ fn stress(
     for s in &chosen {
         results.push(run_one(s.as_ref(), &cfg));
     }
+    // The controls only have to show that every check can fail, which they do within
+    // milliseconds; a long soak of the real primitives need not soak the controls too.
     let control_cfg = Config {
         plan: control_plan.clone(),
+        duration: cfg.duration.min(CONTROL_MAX_DURATION),
+        ops: cfg.ops.map(|ops| ops.min(CONTROL_MAX_OPS)),
         ..cfg.clone()
     };
     for s in stress::controls() {
