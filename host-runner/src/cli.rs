@@ -47,6 +47,10 @@ pub enum Command {
     Topology(PlanArgs),
     /// Stress every primitive with pinned workers and check its invariants.
     Stress(StressArgs),
+    /// Measure every primitive next to std, parking_lot, spin, crossbeam and heapless, pinned.
+    Bench(crate::bench::BenchArgs),
+    /// Run (or read with --from) a bench and write docs/results/: tables and SVG plots.
+    Report(crate::bench::report::ReportArgs),
 }
 
 /// Which CPUs workers run on.
@@ -167,6 +171,8 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Some(Command::Topology(args)) => topology(&topo, &args).map(|()| EXIT_OK),
         Some(Command::Stress(args)) => stress(&topo, &args, DEFAULT_DURATION),
+        Some(Command::Bench(args)) => crate::bench::main(&topo, &args),
+        Some(Command::Report(args)) => crate::bench::report::main(&topo, &args),
         None => topology(&topo, &PlanArgs::default()).and_then(|()| {
             println!();
             stress(&topo, &StressArgs::default(), QUICK_DURATION)

@@ -1,0 +1,296 @@
+//! Locks: baresync's `SpinLock`, `TicketLock<_, W>`, `Mutex<_, W>` and `ReentrantLock` next to
+//! `std::sync::Mutex` (the reference), `parking_lot::Mutex`/`ReentrantMutex` and
+//! `spin::mutex::SpinMutex`/`TicketMutex`.
+//!
+//! - `uncontended`: one thread, lock + unlock, ns per pair.
+//! - `contended`: T threads (1..=cores, 2× and 4× cores) taking the lock in a loop with an empty
+//!   critical section; ops/s of all threads, fairness (fewest/most acquisitions of one
+//!   thread) and acquisitions per hand-off (how many times in a row a thread keeps the lock).
+//! - `hand-off`: one thread per core (at least two); each acquisition that changes the owner
+//!   records the time from the previous owner's last release: the hand-off latency, also
+//!   given as a multiple of the core-to-core floor.
+
+use super::{run_window, thread_counts, Candidate, Env, Experiment, Group, Sample, Unit};
+use baresync::{Futex, Mutex, ReentrantLock, Spin, SpinLock, StdThreadId, TicketLock, Yield};
+use std::cell::RefCell;
+use std::sync::atomic::Ordering::Relaxed;
+
+const NOBODY: usize = usize::MAX;
+
+/// The data behind every bench lock: who held it last and when it was released.
+#[derive(Debug)]
+pub struct Slot {
+    owner: usize,
+    handoffs: u64,
+    released_ns: u64,
+    latency_sum: u64,
+    latency_n: u64,
+}
+
+impl Slot {
+    const NEW: Slot = Slot {
+        owner: NOBODY,
+        handoffs: 0,
+        released_ns: 0,
+        latency_sum: 0,
+        latency_n: 0,
+    };
+}
+
+/// A lock around a [`Slot`], whatever crate it comes from.
+pub trait BenchLock: Send + Sync + 'static {
+    /// A new, unlocked lock.
+    fn create() -> Self;
+    /// Runs `f` with the lock held.
+    fn with<R>(&self, f: impl FnOnce(&mut Slot) -> R) -> R;
+}
+
+macro_rules! guard_lock {
+    ($ty:ty, |$l:ident| $lock:expr) => {
+        impl BenchLock for $ty {
+            fn create() -> Self {
+                <$ty>::new(Slot::NEW)
+            }
+            #[inline]
+            fn with<R>(&self, f: impl FnOnce(&mut Slot) -> R) -> R {
+                let $l = self;
+                let mut guard = $lock;
+                f(&mut guard)
+            }
+        }
+    };
+}
+
+macro_rules! reentrant_lock {
+    ($ty:ty) => {
+        impl BenchLock for $ty {
+            fn create() -> Self {
+                <$ty>::new(RefCell::new(Slot::NEW))
+            }
+            #[inline]
+            fn with<R>(&self, f: impl FnOnce(&mut Slot) -> R) -> R {
+                let guard = self.lock();
+                let mut slot = guard.borrow_mut();
+                f(&mut slot)
+            }
+        }
+    };
+}
+
+guard_lock!(SpinLock<Slot>, |l| l.lock());
+guard_lock!(TicketLock<Slot, Spin>, |l| l.lock());
+guard_lock!(TicketLock<Slot, Yield>, |l| l.lock());
+guard_lock!(TicketLock<Slot, Futex>, |l| l.lock());
+guard_lock!(Mutex<Slot, Spin>, |l| l.lock());
+guard_lock!(Mutex<Slot, Yield>, |l| l.lock());
+guard_lock!(Mutex<Slot, Futex>, |l| l.lock());
+guard_lock!(std::sync::Mutex<Slot>, |l| l
+    .lock()
+    .unwrap_or_else(std::sync::PoisonError::into_inner));
+guard_lock!(parking_lot::Mutex<Slot>, |l| l.lock());
+guard_lock!(spin::mutex::SpinMutex<Slot>, |l| l.lock());
+guard_lock!(spin::mutex::TicketMutex<Slot>, |l| l.lock());
+reentrant_lock!(ReentrantLock<RefCell<Slot>, StdThreadId, Futex>);
+reentrant_lock!(parking_lot::ReentrantMutex<RefCell<Slot>>);
+
+/// The reference of the ratios.
+pub const REFERENCE: &str = "std::sync::Mutex";
+
+/// One thread, lock + unlock in a loop: ns per pair.
+pub fn uncontended<L: BenchLock>(env: &Env) -> Sample {
+    let lock = L::create();
+    let w = run_window(env, 1, |_, stop| {
+        let mut n = 0u64;
+        while !stop.load(Relaxed) {
+            for _ in 0..256 {
+                lock.with(|s| s.handoffs = s.handoffs.wrapping_add(1));
+            }
+            n += 256;
+        }
+        n
+    });
+    let ops = w.counts[0];
+    Sample {
+        value: (ops > 0).then(|| w.elapsed.as_nanos() as f64 / ops as f64),
+        ..Sample::default()
+    }
+}
+
+/// `threads` threads contending: ops/s, per-thread counts and hand-offs.
+pub fn contended<L: BenchLock>(env: &Env, threads: usize) -> Sample {
+    let lock = L::create();
+    let w = run_window(env, threads, |me, stop| {
+        let mut n = 0u64;
+        while !stop.load(Relaxed) {
+            lock.with(|s| {
+                if s.owner != me {
+                    s.owner = me;
+                    s.handoffs += 1;
+                }
+            });
+            n += 1;
+        }
+        n
+    });
+    let total: u64 = w.counts.iter().sum();
+    let handoffs = lock.with(|s| s.handoffs);
+    Sample {
+        value: Some(total as f64 / w.elapsed.as_secs_f64()),
+        counts: w.counts,
+        handoffs: Some(handoffs),
+    }
+}
+
+/// One thread per core: the mean time from a release to the next owner's acquisition, ns.
+pub fn handoff<L: BenchLock>(env: &Env, threads: usize) -> Sample {
+    let lock = L::create();
+    let w = run_window(env, threads, |me, stop| {
+        let mut n = 0u64;
+        while !stop.load(Relaxed) {
+            lock.with(|s| {
+                let now = env.now_ns();
+                if s.owner != me {
+                    if s.owner != NOBODY {
+                        s.latency_sum += now.saturating_sub(s.released_ns);
+                        s.latency_n += 1;
+                    }
+                    s.owner = me;
+                    s.handoffs += 1;
+                }
+                s.released_ns = env.now_ns();
+            });
+            n += 1;
+        }
+        n
+    });
+    let (sum, count, handoffs) = lock.with(|s| (s.latency_sum, s.latency_n, s.handoffs));
+    Sample {
+        value: (count > 0).then(|| sum as f64 / count as f64),
+        counts: w.counts,
+        handoffs: Some(handoffs),
+    }
+}
+
+fn candidates(make: impl Fn(&mut Vec<Candidate>, &str, bool, Kind)) -> Vec<Candidate> {
+    let mut v = Vec::new();
+    for (name, baseline, kind) in [
+        ("baresync::SpinLock", false, Kind::SpinLock),
+        ("baresync::TicketLock<Spin>", false, Kind::TicketSpin),
+        ("baresync::TicketLock<Yield>", false, Kind::TicketYield),
+        ("baresync::TicketLock<Futex>", false, Kind::TicketFutex),
+        ("baresync::Mutex<Spin>", false, Kind::MutexSpin),
+        ("baresync::Mutex<Yield>", false, Kind::MutexYield),
+        ("baresync::Mutex<Futex>", false, Kind::MutexFutex),
+        ("baresync::ReentrantLock<Futex>", false, Kind::Reentrant),
+        (REFERENCE, true, Kind::Std),
+        ("parking_lot::Mutex", true, Kind::ParkingLot),
+        (
+            "parking_lot::ReentrantMutex",
+            true,
+            Kind::ParkingLotReentrant,
+        ),
+        ("spin::SpinMutex", true, Kind::SpinMutex),
+        ("spin::TicketMutex", true, Kind::TicketMutex),
+    ] {
+        make(&mut v, name, baseline, kind);
+    }
+    v
+}
+
+/// Which lock type a candidate is.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// `baresync::SpinLock`.
+    SpinLock,
+    /// `baresync::TicketLock<_, Spin>`.
+    TicketSpin,
+    /// `baresync::TicketLock<_, Yield>`.
+    TicketYield,
+    /// `baresync::TicketLock<_, Futex>`.
+    TicketFutex,
+    /// `baresync::Mutex<_, Spin>`.
+    MutexSpin,
+    /// `baresync::Mutex<_, Yield>`.
+    MutexYield,
+    /// `baresync::Mutex<_, Futex>`.
+    MutexFutex,
+    /// `baresync::ReentrantLock<_, StdThreadId, Futex>`.
+    Reentrant,
+    /// `std::sync::Mutex`.
+    Std,
+    /// `parking_lot::Mutex`.
+    ParkingLot,
+    /// `parking_lot::ReentrantMutex`.
+    ParkingLotReentrant,
+    /// `spin::mutex::SpinMutex`.
+    SpinMutex,
+    /// `spin::mutex::TicketMutex`.
+    TicketMutex,
+}
+
+/// Dispatches a generic measurement on the lock type of `kind`.
+macro_rules! dispatch {
+    ($kind:expr, $f:ident, $($arg:expr),*) => {
+        match $kind {
+            Kind::SpinLock => $f::<SpinLock<Slot>>($($arg),*),
+            Kind::TicketSpin => $f::<TicketLock<Slot, Spin>>($($arg),*),
+            Kind::TicketYield => $f::<TicketLock<Slot, Yield>>($($arg),*),
+            Kind::TicketFutex => $f::<TicketLock<Slot, Futex>>($($arg),*),
+            Kind::MutexSpin => $f::<Mutex<Slot, Spin>>($($arg),*),
+            Kind::MutexYield => $f::<Mutex<Slot, Yield>>($($arg),*),
+            Kind::MutexFutex => $f::<Mutex<Slot, Futex>>($($arg),*),
+            Kind::Reentrant => $f::<ReentrantLock<RefCell<Slot>, StdThreadId, Futex>>($($arg),*),
+            Kind::Std => $f::<std::sync::Mutex<Slot>>($($arg),*),
+            Kind::ParkingLot => $f::<parking_lot::Mutex<Slot>>($($arg),*),
+            Kind::ParkingLotReentrant => $f::<parking_lot::ReentrantMutex<RefCell<Slot>>>($($arg),*),
+            Kind::SpinMutex => $f::<spin::mutex::SpinMutex<Slot>>($($arg),*),
+            Kind::TicketMutex => $f::<spin::mutex::TicketMutex<Slot>>($($arg),*),
+        }
+    };
+}
+
+/// The lock group for `cores` cores.
+pub fn group(cores: usize) -> Group {
+    let mut experiments = vec![Experiment {
+        case: "uncontended".into(),
+        threads: 1,
+        unit: Unit::NsPerOp,
+        relative_to_floor: false,
+        candidates: candidates(|v, name, baseline, kind| {
+            v.push(Candidate::new(name, baseline, move |env| {
+                dispatch!(kind, uncontended, env)
+            }));
+        }),
+    }];
+    for t in thread_counts(cores) {
+        experiments.push(Experiment {
+            case: "contended".into(),
+            threads: t,
+            unit: Unit::OpsPerSec,
+            relative_to_floor: false,
+            candidates: candidates(|v, name, baseline, kind| {
+                v.push(Candidate::new(name, baseline, move |env| {
+                    dispatch!(kind, contended, env, t)
+                }));
+            }),
+        });
+    }
+    let t = cores.max(2);
+    experiments.push(Experiment {
+        case: "hand-off".into(),
+        threads: t,
+        unit: Unit::Ns,
+        relative_to_floor: true,
+        candidates: candidates(|v, name, baseline, kind| {
+            v.push(Candidate::new(name, baseline, move |env| {
+                dispatch!(kind, handoff, env, t)
+            }));
+        }),
+    });
+    Group {
+        name: "locks",
+        title: "lock + unlock: uncontended latency, contended throughput, fairness, hand-off",
+        reference: REFERENCE,
+        experiments,
+    }
+}

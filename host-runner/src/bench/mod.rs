@@ -1,0 +1,790 @@
+//! `host-runner bench`: baresync's primitives next to std, parking_lot, spin, crossbeam and
+//! heapless, pinned, in the same run.
+//!
+//! Method, for noisy, shared, virtualized hosts where a virtual CPU can move between physical
+//! cores mid-run:
+//! - **Time-bounded windows.** Every measurement runs its threads for a fixed window and
+//!   counts the operations done, instead of timing a fixed number of operations: a spinning
+//!   FIFO lock with more threads than cores takes tens of milliseconds per hand-off, and the
+//!   bench must show that collapse, not hang on it.
+//! - **Interleaved rounds.** Each experiment (one case, one thread count) runs every candidate
+//!   once per round, in alternating order (A B C, then C B A), for several rounds; a row is the
+//!   median of its rounds with the min–max, and its ratio to the group's reference is the
+//!   median of the ratios taken within each round (both saw the same host state).
+//! - **The physical floor.** The core-to-core cache-line latency ([`floor`]) is measured for
+//!   every pair of CPUs before and after the run, and for one pair before every round; rows
+//!   carry the floor seen during their rounds, and hand-off latency is given as a multiple of it.
+//! - A warm-up run of every candidate precedes each experiment.
+//!
+//! One file per group: [`lock`], [`semaphore`], [`event`], [`condvar`], [`barrier`],
+//! [`queue`]; [`report`] turns a run into `docs/results/`.
+
+pub mod barrier;
+pub mod condvar;
+pub mod event;
+pub mod floor;
+pub mod lock;
+pub mod output;
+pub mod plot;
+pub mod queue;
+pub mod report;
+pub mod semaphore;
+
+use crate::cli::{parse_duration, CpuList, UsageError, EXIT_OK, EXIT_VIOLATION};
+use crate::pin::pin_current;
+use crate::topology::{format_cpu_list, Topology};
+use baresync::CachePadded;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+/// Options of `bench`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BenchArgs {
+    /// About a minute: 3 rounds of 40 ms windows.
+    #[arg(long, conflicts_with = "smoke")]
+    pub quick: bool,
+    /// A few seconds, for CI: one short round of everything (numbers are not meaningful).
+    #[arg(long)]
+    pub smoke: bool,
+    /// Rounds per experiment (overrides the profile).
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<usize>,
+    /// Length of one measurement window, like `50ms` (overrides the profile).
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub window: Option<Duration>,
+    /// A group to run (repeatable; default: all): locks, semaphore, event, condvar, barrier,
+    /// queue.
+    #[arg(long = "group", value_name = "NAME")]
+    pub groups: Vec<String>,
+    /// CPUs to use instead of one per physical core, as a list like `0,2-3`.
+    #[arg(long, value_name = "LIST", value_parser = parse_cpus_arg)]
+    pub cpus: Option<CpuList>,
+    /// Also write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write the results as CSV (one line per row) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn parse_cpus_arg(s: &str) -> Result<CpuList, String> {
+    crate::topology::parse_cpu_list(s).map(CpuList)
+}
+
+/// The names of the groups, in run order.
+pub const GROUPS: [&str; 6] = ["locks", "semaphore", "event", "condvar", "barrier", "queue"];
+
+/// How long and how often to measure.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Profile {
+    /// `smoke`, `quick`, `full` or `custom`.
+    pub name: String,
+    /// Rounds per experiment.
+    pub rounds: usize,
+    /// One measurement window.
+    pub window: Duration,
+    /// The per-round core-to-core floor measurement.
+    pub floor_window: Duration,
+}
+
+impl Profile {
+    /// The profile `args` selects.
+    pub fn from_args(args: &BenchArgs) -> Profile {
+        let (name, rounds, window, floor_window) = if args.smoke {
+            (
+                "smoke",
+                1,
+                Duration::from_millis(4),
+                Duration::from_millis(1),
+            )
+        } else if args.quick {
+            (
+                "quick",
+                3,
+                Duration::from_millis(40),
+                Duration::from_millis(3),
+            )
+        } else {
+            (
+                "full",
+                7,
+                Duration::from_millis(150),
+                Duration::from_millis(10),
+            )
+        };
+        let custom = args.rounds.is_some() || args.window.is_some();
+        Profile {
+            name: if custom { "custom" } else { name }.to_string(),
+            rounds: args.rounds.unwrap_or(rounds).max(1),
+            window: args.window.unwrap_or(window),
+            floor_window,
+        }
+    }
+}
+
+/// What a measurement needs to know about the run.
+#[derive(Clone, Debug)]
+pub struct Env {
+    /// The CPUs to pin to, one per physical core by default; worker `i` gets
+    /// `cpus[i % cpus.len()]`.
+    pub cpus: Vec<usize>,
+    /// One measurement window.
+    pub window: Duration,
+    /// The clock origin for timestamps shared between threads.
+    pub origin: Instant,
+}
+
+impl Env {
+    /// Number of cores (CPUs) in use.
+    pub fn cores(&self) -> usize {
+        self.cpus.len()
+    }
+    /// The CPU worker `i` is pinned to.
+    pub fn cpu(&self, i: usize) -> usize {
+        self.cpus[i % self.cpus.len()]
+    }
+    /// Nanoseconds since the origin: a timestamp comparable between threads.
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+    /// A copy with another window (the warm-up's).
+    pub fn with_window(&self, window: Duration) -> Env {
+        Env {
+            window,
+            ..self.clone()
+        }
+    }
+}
+
+/// The unit of a row's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Nanoseconds per operation of one thread (lower is better).
+    NsPerOp,
+    /// Operations per second, all threads together (higher is better).
+    OpsPerSec,
+    /// A latency in nanoseconds (lower is better).
+    Ns,
+}
+
+impl Unit {
+    /// Whether a larger value is better.
+    pub fn higher_is_better(self) -> bool {
+        self == Unit::OpsPerSec
+    }
+    /// Short label for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Unit::NsPerOp => "ns/op",
+            Unit::OpsPerSec => "ops/s",
+            Unit::Ns => "ns",
+        }
+    }
+}
+
+/// What one window of one candidate produced.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    /// The value in the experiment's unit; `None` when nothing could be measured (no
+    /// hand-off happened in the window, say).
+    pub value: Option<f64>,
+    /// Operations per thread, for fairness (empty when meaningless).
+    pub counts: Vec<u64>,
+    /// Times the lock changed owner, for acquisitions per hand-off.
+    pub handoffs: Option<u64>,
+}
+
+/// One implementation in an experiment.
+pub struct Candidate {
+    /// `baresync::SpinLock`, `std::sync::Mutex`, ...
+    pub name: String,
+    /// From another crate (a baseline), not baresync.
+    pub baseline: bool,
+    /// Runs one window.
+    pub run: Box<dyn Fn(&Env) -> Sample + Sync>,
+}
+
+impl Candidate {
+    /// A candidate named `name`.
+    pub fn new(name: &str, baseline: bool, run: impl Fn(&Env) -> Sample + Sync + 'static) -> Self {
+        Candidate {
+            name: name.to_string(),
+            baseline,
+            run: Box::new(run),
+        }
+    }
+}
+
+/// One case at one thread count, every candidate.
+pub struct Experiment {
+    /// `uncontended`, `contended`, `hand-off`, ...
+    pub case: String,
+    /// Threads taking part.
+    pub threads: usize,
+    /// Unit of the values.
+    pub unit: Unit,
+    /// Divide values by the per-round floor (hand-off latencies).
+    pub relative_to_floor: bool,
+    /// The implementations, run interleaved.
+    pub candidates: Vec<Candidate>,
+}
+
+/// A group of experiments with one reference for ratios.
+pub struct Group {
+    /// `locks`, `queue`, ...
+    pub name: &'static str,
+    /// What it measures, one line.
+    pub title: &'static str,
+    /// The candidate ratios are taken against.
+    pub reference: &'static str,
+    /// The experiments.
+    pub experiments: Vec<Experiment>,
+}
+
+/// One line of the results: a candidate in an experiment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    /// The group.
+    pub group: String,
+    /// The case.
+    pub case: String,
+    /// Threads taking part.
+    pub threads: usize,
+    /// More threads than cores.
+    pub oversubscribed: bool,
+    /// The implementation.
+    pub implementation: String,
+    /// From another crate.
+    pub baseline: bool,
+    /// Unit of `median`, `min`, `max`.
+    pub unit: Unit,
+    /// Median over the rounds.
+    pub median: Option<f64>,
+    /// Smallest round.
+    pub min: Option<f64>,
+    /// Largest round.
+    pub max: Option<f64>,
+    /// Speed relative to the group's reference, median of the per-round ratios: above 1 is
+    /// faster (more ops/s, or fewer ns).
+    pub speedup: Option<f64>,
+    /// Core-to-core latency (ns, one way) seen before the rounds, median.
+    pub floor_ns: Option<f64>,
+    /// The value as a multiple of that round's floor, median (hand-off latencies).
+    pub x_floor: Option<f64>,
+    /// Fewest operations of one thread in the median round.
+    pub min_ops: Option<u64>,
+    /// Most operations of one thread in the median round.
+    pub max_ops: Option<u64>,
+    /// Acquisitions per change of owner in the median round (1.0 = strict alternation).
+    pub acq_per_handoff: Option<f64>,
+    /// Every round's value.
+    pub samples: Vec<f64>,
+}
+
+impl Row {
+    /// `min_ops / max_ops`: 1.0 is perfectly even.
+    pub fn fairness(&self) -> Option<f64> {
+        match (self.min_ops, self.max_ops) {
+            (Some(lo), Some(hi)) if hi > 0 => Some(lo as f64 / hi as f64),
+            _ => None,
+        }
+    }
+}
+
+/// The results of one group.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GroupResult {
+    /// `locks`, ...
+    pub name: String,
+    /// What it measures.
+    pub title: String,
+    /// The reference of the ratios.
+    pub reference: String,
+    /// One row per candidate and experiment.
+    pub rows: Vec<Row>,
+}
+
+/// The host a run was made on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Machine {
+    /// Host name.
+    pub hostname: String,
+    /// CPU model from `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// Usable logical CPUs.
+    pub logical_cpus: usize,
+    /// Physical cores.
+    pub physical_cores: usize,
+    /// The CPUs the bench pinned to.
+    pub cpus: Vec<usize>,
+    /// UTC, `YYYY-MM-DD HH:MM`.
+    pub date: String,
+}
+
+/// Core-to-core latency between two CPUs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PairLatency {
+    /// One CPU.
+    pub a: usize,
+    /// The other.
+    pub b: usize,
+    /// One-way latency, ns (half a round trip), median of sub-windows.
+    pub ns: f64,
+}
+
+/// Everything a bench run produced, as written by `--json` and read by `report --from`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// The host.
+    pub machine: Machine,
+    /// Rounds and windows.
+    pub profile: Profile,
+    /// Every pair of CPUs, before the run.
+    pub floor_before: Vec<PairLatency>,
+    /// Every pair of CPUs, after the run.
+    pub floor_after: Vec<PairLatency>,
+    /// The groups that ran.
+    pub groups: Vec<GroupResult>,
+    /// Wall time of the whole run, seconds.
+    pub seconds: f64,
+}
+
+impl BenchReport {
+    /// The median one-way floor over every pair before and after, ns.
+    pub fn floor_ns(&self) -> Option<f64> {
+        let v: Vec<f64> = self
+            .floor_before
+            .iter()
+            .chain(&self.floor_after)
+            .map(|p| p.ns)
+            .collect();
+        median(&v)
+    }
+}
+
+/// Median of the finite values; `None` if there are none.
+pub fn median(v: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// What a window of threads produced.
+pub struct Window {
+    /// Each thread's return value.
+    pub counts: Vec<u64>,
+    /// From the start signal to the stop signal.
+    pub elapsed: Duration,
+}
+
+/// Runs `threads` pinned threads on `body(index, stop)` for one window of `env`: they start
+/// together, `stop` turns true when the window ends, and each returns a count.
+pub fn run_window<F>(env: &Env, threads: usize, body: F) -> Window
+where
+    F: Fn(usize, &AtomicBool) -> u64 + Sync,
+{
+    let stop = CachePadded::new(AtomicBool::new(false));
+    let start = std::sync::Barrier::new(threads + 1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let (stop, start, body) = (&*stop, &start, &body);
+                let cpu = env.cpu(i);
+                s.spawn(move || {
+                    pin_current(cpu);
+                    start.wait();
+                    body(i, stop)
+                })
+            })
+            .collect();
+        start.wait();
+        let t0 = Instant::now();
+        std::thread::sleep(env.window);
+        stop.store(true, Relaxed);
+        let elapsed = t0.elapsed();
+        let counts = handles
+            .into_iter()
+            .map(|h| h.join().expect("a bench thread panicked"))
+            .collect();
+        Window { counts, elapsed }
+    })
+}
+
+/// Waits politely: spin hints first, then yields (so oversubscribed runs do not burn slices).
+#[inline]
+pub fn backoff(fails: &mut u32) {
+    *fails += 1;
+    if *fails < 64 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// Thread counts for a scaling curve: 1..=cores (powers of two and `cores` above 8 cores),
+/// then 2× and 4× cores.
+pub fn thread_counts(cores: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = if cores <= 8 {
+        (1..=cores).collect()
+    } else {
+        let mut v: Vec<usize> = (0..).map(|i| 1 << i).take_while(|&t| t < cores).collect();
+        v.push(cores);
+        v
+    };
+    v.push(2 * cores);
+    v.push(4 * cores);
+    v
+}
+
+/// Every group, built for `cores` cores.
+pub fn groups(cores: usize) -> Vec<Group> {
+    vec![
+        lock::group(cores),
+        semaphore::group(cores),
+        event::group(cores),
+        condvar::group(cores),
+        barrier::group(cores),
+        queue::group(cores),
+    ]
+}
+
+/// Runs the experiments of a group, interleaved, with a progress bar.
+pub fn run_group(group: &Group, env: &Env, profile: &Profile, progress: bool) -> GroupResult {
+    let total: usize = group
+        .experiments
+        .iter()
+        .map(|e| e.candidates.len() * (profile.rounds + 1))
+        .sum();
+    let bar = if progress {
+        ProgressBar::new(total as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(group.name);
+    let warm = env.with_window((env.window / 2).max(Duration::from_millis(1)));
+    let mut rows = Vec::new();
+    for e in &group.experiments {
+        let label = format!("{} T={}", e.case, e.threads);
+        for c in &e.candidates {
+            bar.set_message(format!("{label} warm-up {}", c.name));
+            let _ = (c.run)(&warm);
+            bar.inc(1);
+        }
+        let n = e.candidates.len();
+        let mut samples: Vec<Vec<Sample>> = (0..n).map(|_| Vec::new()).collect();
+        let mut floors = Vec::new();
+        for round in 0..profile.rounds {
+            floors.push(floor::round_floor(env, profile.floor_window));
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..n).collect()
+            } else {
+                (0..n).rev().collect()
+            };
+            for i in order {
+                bar.set_message(format!("{label} {}", e.candidates[i].name));
+                samples[i].push((e.candidates[i].run)(env));
+                bar.inc(1);
+            }
+        }
+        let reference = e.candidates.iter().position(|c| c.name == group.reference);
+        for (i, c) in e.candidates.iter().enumerate() {
+            rows.push(aggregate(
+                group,
+                e,
+                c,
+                &samples[i],
+                reference.map(|r| &samples[r][..]),
+                &floors,
+                env.cores(),
+            ));
+        }
+    }
+    bar.finish_with_message("done");
+    GroupResult {
+        name: group.name.to_string(),
+        title: group.title.to_string(),
+        reference: group.reference.to_string(),
+        rows,
+    }
+}
+
+fn aggregate(
+    group: &Group,
+    e: &Experiment,
+    c: &Candidate,
+    samples: &[Sample],
+    reference: Option<&[Sample]>,
+    floors: &[Option<f64>],
+    cores: usize,
+) -> Row {
+    let values: Vec<f64> = samples.iter().filter_map(|s| s.value).collect();
+    let med = median(&values);
+    let speedups: Vec<f64> = match reference {
+        Some(r) => samples
+            .iter()
+            .zip(r)
+            .filter_map(|(s, r)| match (s.value, r.value) {
+                (Some(a), Some(b)) if a > 0.0 && b > 0.0 => Some(if e.unit.higher_is_better() {
+                    a / b
+                } else {
+                    b / a
+                }),
+                _ => None,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let x_floor: Vec<f64> = samples
+        .iter()
+        .zip(floors)
+        .filter_map(|(s, f)| match (s.value, f) {
+            (Some(v), Some(f)) if *f > 0.0 => Some(v / f),
+            _ => None,
+        })
+        .collect();
+    let floor_vals: Vec<f64> = floors.iter().flatten().copied().collect();
+    // The round whose value is the median (or nearest) gives fairness and hand-off counts.
+    let mid = med.and_then(|m| {
+        samples.iter().filter(|s| s.value.is_some()).min_by(|a, b| {
+            let da = (a.value.unwrap_or(m) - m).abs();
+            let db = (b.value.unwrap_or(m) - m).abs();
+            da.total_cmp(&db)
+        })
+    });
+    let (min_ops, max_ops, acq_per_handoff) = match mid {
+        Some(s) if s.counts.len() > 1 => {
+            let total: u64 = s.counts.iter().sum();
+            (
+                s.counts.iter().min().copied(),
+                s.counts.iter().max().copied(),
+                s.handoffs
+                    .filter(|&h| h > 0)
+                    .map(|h| total as f64 / h as f64),
+            )
+        }
+        _ => (None, None, None),
+    };
+    Row {
+        group: group.name.to_string(),
+        case: e.case.clone(),
+        threads: e.threads,
+        oversubscribed: e.threads > cores,
+        implementation: c.name.clone(),
+        baseline: c.baseline,
+        unit: e.unit,
+        median: med,
+        min: values.iter().copied().reduce(f64::min),
+        max: values.iter().copied().reduce(f64::max),
+        speedup: median(&speedups),
+        floor_ns: median(&floor_vals),
+        x_floor: if e.relative_to_floor {
+            median(&x_floor)
+        } else {
+            None
+        },
+        min_ops,
+        max_ops,
+        acq_per_handoff,
+        samples: values,
+    }
+}
+
+/// Reads the host's description.
+pub fn machine(topo: &Topology, cpus: &[usize]) -> Machine {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    };
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name") || l.starts_with("Model"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    Machine {
+        hostname: read("/proc/sys/kernel/hostname"),
+        cpu_model,
+        kernel: read("/proc/sys/kernel/osrelease"),
+        logical_cpus: topo.cpus.len(),
+        physical_cores: topo.cores.len(),
+        cpus: cpus.to_vec(),
+        date: utc_now(),
+    }
+}
+
+/// The current UTC time as `YYYY-MM-DD HH:MM`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format_utc(secs)
+}
+
+/// Formats UNIX seconds as `YYYY-MM-DD HH:MM` UTC (days-to-civil, proleptic Gregorian).
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+/// Runs the bench as `args` says and returns the report (no printing of tables).
+///
+/// # Errors
+///
+/// An unknown group or CPU.
+pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError> {
+    let profile = Profile::from_args(args);
+    let cpus = match &args.cpus {
+        Some(list) => {
+            let bad: Vec<usize> = list
+                .0
+                .iter()
+                .copied()
+                .filter(|c| !topo.cpus.contains(c))
+                .collect();
+            if !bad.is_empty() {
+                return Err(UsageError(format!(
+                    "--cpus names CPUs this process cannot use: {}",
+                    format_cpu_list(&bad)
+                )));
+            }
+            list.0.clone()
+        }
+        None => topo.core_cpus(),
+    };
+    if cpus.is_empty() {
+        return Err(UsageError("no CPU to run on".into()));
+    }
+    for g in &args.groups {
+        if !GROUPS.iter().any(|k| k.eq_ignore_ascii_case(g.trim())) {
+            return Err(UsageError(format!(
+                "unknown group '{g}'; known groups: {}",
+                GROUPS.join(", ")
+            )));
+        }
+    }
+    let env = Env {
+        cpus: cpus.clone(),
+        window: profile.window,
+        origin: Instant::now(),
+    };
+    let progress = !args.no_progress;
+    let t0 = Instant::now();
+    let floor_before = floor::all_pairs(&cpus, profile.floor_window * 2);
+    let mut results = Vec::new();
+    for g in groups(cpus.len()) {
+        if !args.groups.is_empty() && !args.groups.iter().any(|w| w.eq_ignore_ascii_case(g.name)) {
+            continue;
+        }
+        results.push(run_group(&g, &env, &profile, progress));
+    }
+    let floor_after = floor::all_pairs(&cpus, profile.floor_window * 2);
+    Ok(BenchReport {
+        machine: machine(topo, &cpus),
+        profile,
+        floor_before,
+        floor_after,
+        groups: results,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// `host-runner bench`.
+///
+/// # Errors
+///
+/// Bad arguments, or an output file that cannot be created.
+pub fn main(topo: &Topology, args: &BenchArgs) -> Result<i32, UsageError> {
+    // Create the output files first, so a bad path fails before minutes of work.
+    let json = output::create(args.json.as_ref(), "--json")?;
+    let csv = output::create(args.csv.as_ref(), "--csv")?;
+    let profile = Profile::from_args(args);
+    println!(
+        "bench: profile {}, {} round(s) of {:?} windows per experiment, CPUs {}",
+        profile.name,
+        profile.rounds,
+        profile.window,
+        format_cpu_list(
+            &args
+                .cpus
+                .as_ref()
+                .map_or_else(|| topo.core_cpus(), |c| c.0.clone())
+        )
+    );
+    let report = run(topo, args)?;
+    output::print(&report);
+    let mut ok = true;
+    if let Some(f) = json {
+        ok &= output::write_json(f, &report);
+    }
+    if let Some(f) = csv {
+        ok &= output::write_csv(f, &report);
+    }
+    Ok(if ok { EXIT_OK } else { EXIT_VIOLATION })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN]), None);
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00");
+        assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13");
+    }
+
+    #[test]
+    fn thread_scaling() {
+        assert_eq!(thread_counts(2), vec![1, 2, 4, 8]);
+        assert_eq!(thread_counts(16), vec![1, 2, 4, 8, 16, 32, 64]);
+    }
+}

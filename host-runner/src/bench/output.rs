@@ -1,0 +1,214 @@
+//! What `bench` prints and writes: a table per group, `--json`, `--csv`.
+
+use super::{BenchReport, GroupResult, Row, Unit};
+use crate::cli::UsageError;
+use crate::report::human_rate;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, Table};
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Creates an output file named by option `flag`, if given.
+///
+/// # Errors
+///
+/// The file cannot be created.
+pub fn create(path: Option<&PathBuf>, flag: &str) -> Result<Option<File>, UsageError> {
+    path.map(|p| {
+        File::create(p)
+            .map_err(|e| UsageError(format!("cannot create {flag} file {}: {e}", p.display())))
+    })
+    .transpose()
+}
+
+/// A time in ns with a readable unit: `12.3 ns`, `4.56 µs`, `36.1 ms`.
+pub fn human_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.1} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+/// A value in `unit`, readable.
+pub fn human(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::OpsPerSec => format!("{}/s", human_rate(v)),
+        Unit::NsPerOp | Unit::Ns => human_ns(v),
+    }
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or_else(|| "–".to_string(), f)
+}
+
+/// The cells of a row, shared by the terminal table and the markdown report.
+pub fn cells(r: &Row, reference: &str) -> Vec<String> {
+    let range = match (r.min, r.max) {
+        (Some(lo), Some(hi)) => format!("{} – {}", human(r.unit, lo), human(r.unit, hi)),
+        _ => "–".into(),
+    };
+    let fairness = match (r.min_ops, r.max_ops, r.fairness()) {
+        (Some(lo), Some(hi), Some(f)) => format!("{f:.2} ({lo}/{hi})"),
+        _ => "–".into(),
+    };
+    vec![
+        r.case.clone(),
+        format!(
+            "{}{}",
+            r.threads,
+            if r.oversubscribed { " (over)" } else { "" }
+        ),
+        r.implementation.clone(),
+        opt(r.median, |v| human(r.unit, v)),
+        range,
+        if r.implementation == reference {
+            "1 (ref)".into()
+        } else {
+            opt(r.speedup, |s| format!("{s:.2}×"))
+        },
+        fairness,
+        opt(r.acq_per_handoff, |a| format!("{a:.1}")),
+        opt(r.x_floor, |x| format!("{x:.1}×")),
+        opt(r.floor_ns, human_ns),
+    ]
+}
+
+/// Column titles matching [`cells`].
+pub fn headers(reference: &str) -> Vec<String> {
+    vec![
+        "case".into(),
+        "threads".into(),
+        "implementation".into(),
+        "median".into(),
+        "min – max".into(),
+        format!("speed vs {reference}"),
+        "fairness min/max".into(),
+        "acq/hand-off".into(),
+        "× c2c floor".into(),
+        "c2c floor".into(),
+    ]
+}
+
+/// The table of one group.
+pub fn table(g: &GroupResult) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(headers(&g.reference));
+    for r in &g.rows {
+        t.add_row(cells(r, &g.reference));
+    }
+    for col in [1, 3, 4, 5, 6, 7, 8, 9] {
+        if let Some(c) = t.column_mut(col) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t
+}
+
+/// Prints the floor and every group's table.
+pub fn print(report: &BenchReport) {
+    println!();
+    print_floor(report);
+    for g in &report.groups {
+        println!("\n{}: {}", g.name, g.title);
+        println!("{}", table(g));
+    }
+    println!(
+        "\nspeed > 1: faster than the reference (more ops/s, or less time); fairness: fewest/most \
+         operations of one thread; acq/hand-off: acquisitions per change of owner (1.0 = strict \
+         alternation); (over): more threads than cores. Run time {:.1} s.",
+        report.seconds
+    );
+}
+
+fn print_floor(report: &BenchReport) {
+    if report.floor_before.is_empty() {
+        println!("core-to-core floor: fewer than two CPUs, not measured");
+        return;
+    }
+    for (when, pairs) in [
+        ("before", &report.floor_before),
+        ("after", &report.floor_after),
+    ] {
+        let list: Vec<String> = pairs
+            .iter()
+            .map(|p| format!("{}↔{} {}", p.a, p.b, human_ns(p.ns)))
+            .collect();
+        println!("core-to-core floor (one way) {when}: {}", list.join(", "));
+    }
+}
+
+/// Writes the JSON; returns false (after saying why) on failure.
+pub fn write_json(mut f: File, report: &BenchReport) -> bool {
+    let r = serde_json::to_writer_pretty(&mut f, report)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(f));
+    r.map_err(|e| eprintln!("error: writing the JSON: {e}"))
+        .is_ok()
+}
+
+/// The CSV text: a header, then one line per row.
+pub fn csv(report: &BenchReport) -> String {
+    let mut s = String::from(
+        "group,case,threads,oversubscribed,implementation,baseline,unit,median,min,max,speedup,\
+         floor_ns,x_floor,min_ops,max_ops,acq_per_handoff\n",
+    );
+    let f = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v}"));
+    let u = |v: Option<u64>| v.map_or_else(String::new, |v| v.to_string());
+    for g in &report.groups {
+        for r in &g.rows {
+            let quote = |t: &str| {
+                if t.contains([',', '"']) {
+                    format!("\"{}\"", t.replace('"', "\"\""))
+                } else {
+                    t.to_string()
+                }
+            };
+            s.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                quote(&r.group),
+                quote(&r.case),
+                r.threads,
+                r.oversubscribed,
+                quote(&r.implementation),
+                r.baseline,
+                r.unit.label(),
+                f(r.median),
+                f(r.min),
+                f(r.max),
+                f(r.speedup),
+                f(r.floor_ns),
+                f(r.x_floor),
+                u(r.min_ops),
+                u(r.max_ops),
+                f(r.acq_per_handoff),
+            ));
+        }
+    }
+    s
+}
+
+/// Writes the CSV; returns false (after saying why) on failure.
+pub fn write_csv(mut f: File, report: &BenchReport) -> bool {
+    f.write_all(csv(report).as_bytes())
+        .map_err(|e| eprintln!("error: writing the CSV: {e}"))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(human_ns(12.34), "12.3 ns");
+        assert_eq!(human_ns(4560.0), "4.56 µs");
+        assert_eq!(human_ns(36_100_000.0), "36.1 ms");
+    }
+}

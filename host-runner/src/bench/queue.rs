@@ -1,0 +1,193 @@
+//! Queues: items per second through a bounded queue of 1024 `u64`s, for baresync's `Queue`
+//! next to `crossbeam_queue::ArrayQueue` (the reference), heapless' `spsc::Queue` (holds 1023)
+//! and `mpmc::Q64` (its largest named size), and `std::sync::mpsc::sync_channel` (SPSC only:
+//! its receiver cannot be shared).
+//!
+//! - `spsc`: one producer, one consumer, on two cores.
+//! - `mpmc`: one producer and one consumer per core (2× cores threads).
+//!
+//! Producers push until the window ends, then push one sentinel each; a consumer stops at its
+//! first sentinel (as many producers as consumers, so each gets one). Non-waiting queues are
+//! retried with spin hints, then yields; `Queue<Futex>` and `sync_channel` block in their own
+//! `put`/`get` (`send`/`recv`).
+
+use super::{backoff, run_window, Candidate, Env, Experiment, Group, Sample, Unit};
+use baresync::{Futex, Queue, Spin};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+const CAP: usize = 1024;
+const SENTINEL: u64 = u64::MAX;
+
+/// The reference of the ratios.
+pub const REFERENCE: &str = "crossbeam_queue::ArrayQueue";
+
+fn produce(stop: &AtomicBool, mut try_send: impl FnMut(u64) -> bool) -> u64 {
+    let mut n = 0u64;
+    let mut fails = 0;
+    while !stop.load(Relaxed) {
+        if try_send(n) {
+            n += 1;
+            fails = 0;
+        } else {
+            backoff(&mut fails);
+        }
+    }
+    while !try_send(SENTINEL) {
+        backoff(&mut fails);
+    }
+    0
+}
+
+fn consume(mut try_recv: impl FnMut() -> Option<u64>) -> u64 {
+    let mut n = 0u64;
+    let mut fails = 0;
+    loop {
+        match try_recv() {
+            Some(SENTINEL) => return n,
+            Some(_) => {
+                n += 1;
+                fails = 0;
+            }
+            None => backoff(&mut fails),
+        }
+    }
+}
+
+/// `pairs` producers and `pairs` consumers over one shared queue, through `send`/`recv`.
+fn shared<Q: Sync>(
+    env: &Env,
+    pairs: usize,
+    q: &Q,
+    send: impl Fn(&Q, u64) -> bool + Sync,
+    recv: impl Fn(&Q) -> Option<u64> + Sync,
+) -> Sample {
+    let w = run_window(env, 2 * pairs, |me, stop| {
+        if me < pairs {
+            produce(stop, |v| send(q, v))
+        } else {
+            consume(|| recv(q))
+        }
+    });
+    let items: u64 = w.counts.iter().sum();
+    Sample {
+        value: Some(items as f64 / w.elapsed.as_secs_f64()),
+        ..Sample::default()
+    }
+}
+
+fn baresync_spin(env: &Env, pairs: usize) -> Sample {
+    let q: Box<Queue<u64, CAP, Spin>> = Box::new(Queue::new());
+    shared(env, pairs, &*q, |q, v| q.push(v).is_ok(), |q| q.pop())
+}
+
+fn baresync_futex(env: &Env, pairs: usize) -> Sample {
+    let q: Box<Queue<u64, CAP, Futex>> = Box::new(Queue::new());
+    shared(env, pairs, &*q, |q, v| q.put(v).is_ok(), |q| q.get().ok())
+}
+
+fn crossbeam(env: &Env, pairs: usize) -> Sample {
+    let q = crossbeam_queue::ArrayQueue::new(CAP);
+    shared(env, pairs, &q, |q, v| q.push(v).is_ok(), |q| q.pop())
+}
+
+fn heapless_mpmc(env: &Env, pairs: usize) -> Sample {
+    let q: Box<heapless::mpmc::Q64<u64>> = Box::new(heapless::mpmc::Q64::new());
+    shared(
+        env,
+        pairs,
+        &*q,
+        |q, v| q.enqueue(v).is_ok(),
+        |q| q.dequeue(),
+    )
+}
+
+fn heapless_spsc(env: &Env, _pairs: usize) -> Sample {
+    let mut q: Box<heapless::spsc::Queue<u64, CAP>> = Box::new(heapless::spsc::Queue::new());
+    let (p, c) = q.split();
+    // Each end is taken once by its thread; the mutexes only hand them over.
+    let ends = (
+        std::sync::Mutex::new(Some(p)),
+        std::sync::Mutex::new(Some(c)),
+    );
+    let w = run_window(env, 2, |me, stop| {
+        if me == 0 {
+            let taken = ends.0.lock().ok().and_then(|mut e| e.take());
+            let mut p = taken.expect("the producer end is taken once");
+            produce(stop, |v| p.enqueue(v).is_ok())
+        } else {
+            let taken = ends.1.lock().ok().and_then(|mut e| e.take());
+            let mut c = taken.expect("the consumer end is taken once");
+            consume(|| c.dequeue())
+        }
+    });
+    let items: u64 = w.counts.iter().sum();
+    Sample {
+        value: Some(items as f64 / w.elapsed.as_secs_f64()),
+        ..Sample::default()
+    }
+}
+
+fn sync_channel(env: &Env, _pairs: usize) -> Sample {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(CAP);
+    let ends = (
+        std::sync::Mutex::new(Some(tx)),
+        std::sync::Mutex::new(Some(rx)),
+    );
+    let w = run_window(env, 2, |me, stop| {
+        if me == 0 {
+            let taken = ends.0.lock().ok().and_then(|mut e| e.take());
+            let tx = taken.expect("the sender is taken once");
+            produce(stop, |v| tx.send(v).is_ok())
+        } else {
+            let taken = ends.1.lock().ok().and_then(|mut e| e.take());
+            let rx = taken.expect("the receiver is taken once");
+            consume(|| rx.recv().ok())
+        }
+    });
+    let items: u64 = w.counts.iter().sum();
+    Sample {
+        value: Some(items as f64 / w.elapsed.as_secs_f64()),
+        ..Sample::default()
+    }
+}
+
+/// The queue group for `cores` cores.
+pub fn group(cores: usize) -> Group {
+    let c = |name: &str, baseline, pairs: usize, f: fn(&Env, usize) -> Sample| {
+        Candidate::new(name, baseline, move |env| f(env, pairs))
+    };
+    let pairs = cores.max(1);
+    Group {
+        name: "queue",
+        title: "bounded queue (1024 u64): items per second",
+        reference: REFERENCE,
+        experiments: vec![
+            Experiment {
+                case: "spsc".into(),
+                threads: 2,
+                unit: Unit::OpsPerSec,
+                relative_to_floor: false,
+                candidates: vec![
+                    c("baresync::Queue<Spin>", false, 1, baresync_spin),
+                    c("baresync::Queue<Futex>", false, 1, baresync_futex),
+                    c(REFERENCE, true, 1, crossbeam),
+                    c("heapless::spsc::Queue", true, 1, heapless_spsc),
+                    c("heapless::mpmc::Q64", true, 1, heapless_mpmc),
+                    c("std::sync::mpsc::sync_channel", true, 1, sync_channel),
+                ],
+            },
+            Experiment {
+                case: "mpmc".into(),
+                threads: 2 * pairs,
+                unit: Unit::OpsPerSec,
+                relative_to_floor: false,
+                candidates: vec![
+                    c("baresync::Queue<Spin>", false, pairs, baresync_spin),
+                    c("baresync::Queue<Futex>", false, pairs, baresync_futex),
+                    c(REFERENCE, true, pairs, crossbeam),
+                    c("heapless::mpmc::Q64", true, pairs, heapless_mpmc),
+                ],
+            },
+        ],
+    }
+}

@@ -1,0 +1,171 @@
+//! Semaphores: `Semaphore<W>` and `BoundedSemaphore<Futex>` next to a counting semaphore
+//! built from `std::sync::Mutex<u32>` + `Condvar` (the reference; std has none of its own).
+//!
+//! - `uncontended`: one thread, acquire + release (RAII permit dropped), ns per pair.
+//! - `contended`: one thread per core on a single permit, and 4× cores threads on one permit
+//!   per core; ops/s and fairness.
+
+use super::{run_window, Candidate, Env, Experiment, Group, Sample, Unit};
+use baresync::{BoundedSemaphore, Futex, Semaphore, Spin, Yield};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// A semaphore, whatever it is built from.
+pub trait BenchSem: Send + Sync + 'static {
+    /// A semaphore with `permits` permits.
+    fn create(permits: u32) -> Self;
+    /// Takes a permit (waiting if needed) and gives it back.
+    fn acquire_release(&self);
+}
+
+impl<W: baresync::Wait + Send + Sync + 'static> BenchSem for Semaphore<W> {
+    fn create(permits: u32) -> Self {
+        Semaphore::new(permits)
+    }
+    #[inline]
+    fn acquire_release(&self) {
+        drop(self.acquire());
+    }
+}
+
+impl<W: baresync::Wait + Send + Sync + 'static> BenchSem for BoundedSemaphore<W> {
+    fn create(permits: u32) -> Self {
+        BoundedSemaphore::new(permits)
+    }
+    #[inline]
+    fn acquire_release(&self) {
+        drop(self.acquire());
+    }
+}
+
+/// The textbook semaphore over std's mutex and condition variable.
+pub struct StdSemaphore {
+    count: std::sync::Mutex<u32>,
+    cv: std::sync::Condvar,
+}
+
+impl BenchSem for StdSemaphore {
+    fn create(permits: u32) -> Self {
+        StdSemaphore {
+            count: std::sync::Mutex::new(permits),
+            cv: std::sync::Condvar::new(),
+        }
+    }
+    fn acquire_release(&self) {
+        let unpoison = std::sync::PoisonError::into_inner;
+        let mut n = self.count.lock().unwrap_or_else(unpoison);
+        while *n == 0 {
+            n = self.cv.wait(n).unwrap_or_else(unpoison);
+        }
+        *n -= 1;
+        drop(n);
+        *self.count.lock().unwrap_or_else(unpoison) += 1;
+        self.cv.notify_one();
+    }
+}
+
+/// The reference of the ratios.
+pub const REFERENCE: &str = "std Mutex+Condvar semaphore";
+
+fn uncontended<S: BenchSem>(env: &Env) -> Sample {
+    let sem = S::create(1);
+    let w = run_window(env, 1, |_, stop| {
+        let mut n = 0u64;
+        while !stop.load(Relaxed) {
+            for _ in 0..256 {
+                sem.acquire_release();
+            }
+            n += 256;
+        }
+        n
+    });
+    let ops = w.counts[0];
+    Sample {
+        value: (ops > 0).then(|| w.elapsed.as_nanos() as f64 / ops as f64),
+        ..Sample::default()
+    }
+}
+
+fn contended<S: BenchSem>(env: &Env, threads: usize, permits: u32) -> Sample {
+    let sem = S::create(permits);
+    let w = run_window(env, threads, |_, stop| {
+        let mut n = 0u64;
+        while !stop.load(Relaxed) {
+            sem.acquire_release();
+            n += 1;
+        }
+        n
+    });
+    let total: u64 = w.counts.iter().sum();
+    Sample {
+        value: Some(total as f64 / w.elapsed.as_secs_f64()),
+        counts: w.counts,
+        handoffs: None,
+    }
+}
+
+fn all(experiment: impl Fn(&mut Vec<Candidate>, &'static str, bool, u8)) -> Vec<Candidate> {
+    let mut v = Vec::new();
+    for (i, (name, baseline)) in [
+        ("baresync::Semaphore<Spin>", false),
+        ("baresync::Semaphore<Yield>", false),
+        ("baresync::Semaphore<Futex>", false),
+        ("baresync::BoundedSemaphore<Futex>", false),
+        (REFERENCE, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        experiment(&mut v, name, baseline, i as u8);
+    }
+    v
+}
+
+macro_rules! dispatch {
+    ($i:expr, $f:ident, $($arg:expr),*) => {
+        match $i {
+            0 => $f::<Semaphore<Spin>>($($arg),*),
+            1 => $f::<Semaphore<Yield>>($($arg),*),
+            2 => $f::<Semaphore<Futex>>($($arg),*),
+            3 => $f::<BoundedSemaphore<Futex>>($($arg),*),
+            _ => $f::<StdSemaphore>($($arg),*),
+        }
+    };
+}
+
+/// The semaphore group for `cores` cores.
+pub fn group(cores: usize) -> Group {
+    let mut experiments = vec![Experiment {
+        case: "uncontended".into(),
+        threads: 1,
+        unit: Unit::NsPerOp,
+        relative_to_floor: false,
+        candidates: all(|v, name, baseline, i| {
+            v.push(Candidate::new(name, baseline, move |env| {
+                dispatch!(i, uncontended, env)
+            }))
+        }),
+    }];
+    let permits_many = u32::try_from(cores).unwrap_or(u32::MAX);
+    for (case, threads, permits) in [
+        ("contended, 1 permit", cores.max(2), 1),
+        ("contended, 1 permit per core", 4 * cores, permits_many),
+    ] {
+        experiments.push(Experiment {
+            case: case.into(),
+            threads,
+            unit: Unit::OpsPerSec,
+            relative_to_floor: false,
+            candidates: all(|v, name, baseline, i| {
+                v.push(Candidate::new(name, baseline, move |env| {
+                    dispatch!(i, contended, env, threads, permits)
+                }))
+            }),
+        });
+    }
+    Group {
+        name: "semaphore",
+        title: "semaphore acquire + release",
+        reference: REFERENCE,
+        experiments,
+    }
+}
