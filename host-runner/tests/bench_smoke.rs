@@ -29,7 +29,10 @@ fn smoke_bench_json_has_every_group() {
         .map(|g| g["name"].as_str().expect("a group name"))
         .collect();
     for want in host_runner::bench::GROUPS {
-        assert!(groups.contains(&want), "group {want} missing from {groups:?}");
+        assert!(
+            groups.contains(&want),
+            "group {want} missing from {groups:?}"
+        );
     }
     for g in v["groups"].as_array().unwrap() {
         let rows = g["rows"].as_array().expect("rows");
@@ -53,6 +56,33 @@ fn smoke_bench_json_has_every_group() {
     let csv = std::fs::read_to_string(&csv).expect("the CSV file");
     assert!(csv.starts_with("group,case,threads"));
     assert!(csv.lines().count() > 50, "too few CSV lines");
+
+    // `report --from` turns that JSON into the results page and its plots.
+    let results = dir.path().join("results");
+    let out = Command::new(env!("CARGO_BIN_EXE_host-runner"))
+        .args(["report", "--from"])
+        .arg(&json)
+        .arg("--out")
+        .arg(&results)
+        .output()
+        .expect("host-runner runs");
+    assert!(
+        out.status.success(),
+        "report failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let readme = std::fs::read_to_string(results.join("README.md")).expect("README.md");
+    for (svg, _) in host_runner::bench::report::PLOTS {
+        let text = std::fs::read_to_string(results.join(svg)).expect("an SVG plot");
+        assert!(
+            text.contains("<svg") && text.contains("<text"),
+            "{svg} has no text"
+        );
+        assert!(readme.contains(svg), "README.md does not show {svg}");
+    }
+    for want in ["CPU model", "core-to-core floor", "## locks", "## queue"] {
+        assert!(readme.contains(want), "README.md lacks {want}");
+    }
 }
 
 #[test]

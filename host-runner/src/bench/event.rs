@@ -4,10 +4,10 @@
 //! Thread 0 is the setter. Each iteration it clears the event, lets the waiters in (a
 //! generation counter), waits until all of them are about to wait, pauses 20 µs so that
 //! sleeping backends really sleep, stamps the time and calls `set`. Each waiter stamps the
-//! time it returned; the latency is the last stamp minus the set stamp, averaged over the
+//! time it returned; the latency is the last stamp minus the set stamp, the median over the
 //! iterations of the window. Waiters: one per remaining core, and 2× cores (oversubscribed).
 
-use super::{backoff, run_window, Candidate, Env, Experiment, Group, Sample, Unit};
+use super::{backoff, median, run_window, Candidate, Env, Experiment, Group, Sample, Unit};
 use baresync::{Event, Futex, Spin, Yield};
 use std::sync::atomic::{
     AtomicBool, AtomicU64,
@@ -94,12 +94,12 @@ fn release_latency<E: BenchEvent>(env: &Env, waiters: usize) -> Sample {
     let done = AtomicU64::new(0);
     let last_wake = AtomicU64::new(0);
     let quit = AtomicBool::new(false);
-    let sum = AtomicU64::new(0);
+    let median_ns = AtomicU64::new(0);
     let w = run_window(env, waiters + 1, |me, stop| {
         if me == 0 {
             let w = waiters as u64;
             let mut k = 0u64;
-            let mut total = 0u64;
+            let mut latencies = Vec::new();
             while !stop.load(Relaxed) {
                 k += 1;
                 ev.clear();
@@ -119,9 +119,11 @@ fn release_latency<E: BenchEvent>(env: &Env, waiters: usize) -> Sample {
                 while done.load(Acquire) < k * w {
                     backoff(&mut fails);
                 }
-                total += last_wake.load(Acquire).saturating_sub(t0);
+                latencies.push(last_wake.load(Acquire).saturating_sub(t0) as f64);
             }
-            sum.store(total, Relaxed);
+            if let Some(m) = median(&latencies) {
+                median_ns.store(m as u64, Relaxed);
+            }
             quit.store(true, Release);
             gen.store(u64::MAX, Release);
             ev.set();
@@ -151,7 +153,7 @@ fn release_latency<E: BenchEvent>(env: &Env, waiters: usize) -> Sample {
     });
     let rounds = w.counts[0];
     Sample {
-        value: (rounds > 0).then(|| sum.load(Relaxed) as f64 / rounds as f64),
+        value: (rounds > 0).then(|| median_ns.load(Relaxed) as f64),
         ..Sample::default()
     }
 }

@@ -7,10 +7,11 @@
 //!   critical section; ops/s of all threads, fairness (fewest/most acquisitions of one
 //!   thread) and acquisitions per hand-off (how many times in a row a thread keeps the lock).
 //! - `hand-off`: one thread per core (at least two); each acquisition that changes the owner
-//!   records the time from the previous owner's last release: the hand-off latency, also
+//!   records the time from the previous owner's last release; the median is the hand-off
+//!   latency, also
 //!   given as a multiple of the core-to-core floor.
 
-use super::{run_window, thread_counts, Candidate, Env, Experiment, Group, Sample, Unit};
+use super::{median, run_window, thread_counts, Candidate, Env, Experiment, Group, Sample, Unit};
 use baresync::{Futex, Mutex, ReentrantLock, Spin, SpinLock, StdThreadId, TicketLock, Yield};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
@@ -23,17 +24,19 @@ pub struct Slot {
     owner: usize,
     handoffs: u64,
     released_ns: u64,
-    latency_sum: u64,
-    latency_n: u64,
+    /// Hand-off latencies (ns), up to [`MAX_LATENCIES`]; only `handoff` fills it.
+    latencies: Vec<u64>,
 }
+
+/// Hand-off latencies kept per window (the median is taken).
+const MAX_LATENCIES: usize = 1 << 16;
 
 impl Slot {
     const NEW: Slot = Slot {
         owner: NOBODY,
         handoffs: 0,
         released_ns: 0,
-        latency_sum: 0,
-        latency_n: 0,
+        latencies: Vec::new(),
     };
 }
 
@@ -141,18 +144,20 @@ pub fn contended<L: BenchLock>(env: &Env, threads: usize) -> Sample {
     }
 }
 
-/// One thread per core: the mean time from a release to the next owner's acquisition, ns.
+/// One thread per core: the median time from a release to the next owner's acquisition, ns
+/// (the median, since a few preempted hand-offs would dominate a mean).
 pub fn handoff<L: BenchLock>(env: &Env, threads: usize) -> Sample {
     let lock = L::create();
+    // Allocated before the window, so the critical section never allocates.
+    lock.with(|s| s.latencies.reserve(MAX_LATENCIES));
     let w = run_window(env, threads, |me, stop| {
         let mut n = 0u64;
         while !stop.load(Relaxed) {
             lock.with(|s| {
                 let now = env.now_ns();
                 if s.owner != me {
-                    if s.owner != NOBODY {
-                        s.latency_sum += now.saturating_sub(s.released_ns);
-                        s.latency_n += 1;
+                    if s.owner != NOBODY && s.latencies.len() < MAX_LATENCIES {
+                        s.latencies.push(now.saturating_sub(s.released_ns));
                     }
                     s.owner = me;
                     s.handoffs += 1;
@@ -163,9 +168,10 @@ pub fn handoff<L: BenchLock>(env: &Env, threads: usize) -> Sample {
         }
         n
     });
-    let (sum, count, handoffs) = lock.with(|s| (s.latency_sum, s.latency_n, s.handoffs));
+    let (latencies, handoffs) = lock.with(|s| (std::mem::take(&mut s.latencies), s.handoffs));
+    let latencies: Vec<f64> = latencies.into_iter().map(|l| l as f64).collect();
     Sample {
-        value: (count > 0).then(|| sum as f64 / count as f64),
+        value: median(&latencies),
         counts: w.counts,
         handoffs: Some(handoffs),
     }

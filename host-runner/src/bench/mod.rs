@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 /// Options of `bench`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct BenchArgs {
-    /// About a minute: 3 rounds of 40 ms windows.
+    /// About a minute: 6 rounds of 50 ms windows.
     #[arg(long, conflicts_with = "smoke")]
     pub quick: bool,
     /// A few seconds, for CI: one short round of everything (numbers are not meaningful).
@@ -107,8 +107,8 @@ impl Profile {
         } else if args.quick {
             (
                 "quick",
-                3,
-                Duration::from_millis(40),
+                6,
+                Duration::from_millis(50),
                 Duration::from_millis(3),
             )
         } else {
@@ -358,6 +358,68 @@ pub struct BenchReport {
     pub groups: Vec<GroupResult>,
     /// Wall time of the whole run, seconds.
     pub seconds: f64,
+    /// `size_of` each primitive and baseline in this build.
+    #[serde(default)]
+    pub sizes: Vec<TypeSize>,
+}
+
+/// The size of a type in this build.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TypeSize {
+    /// The type, as written.
+    pub name: String,
+    /// `size_of`, bytes.
+    pub bytes: usize,
+    /// `align_of`, bytes.
+    pub align: usize,
+    /// From another crate.
+    pub baseline: bool,
+}
+
+/// `size_of` and `align_of` every primitive and baseline (protecting `()` or holding `u32`s).
+pub fn sizes() -> Vec<TypeSize> {
+    use baresync::{
+        Barrier, BoundedSemaphore, Condvar, Event, Futex, JoinableQueue, Mutex, Queue,
+        ReentrantLock, Semaphore, Spin, SpinLock, StdThreadId, TicketLock,
+    };
+    fn t<T>(name: &str, baseline: bool) -> TypeSize {
+        TypeSize {
+            name: name.to_string(),
+            bytes: std::mem::size_of::<T>(),
+            align: std::mem::align_of::<T>(),
+            baseline,
+        }
+    }
+    vec![
+        t::<SpinLock<()>>("baresync::SpinLock<()>", false),
+        t::<TicketLock<(), Spin>>("baresync::TicketLock<(), W>", false),
+        t::<Mutex<(), Spin>>("baresync::Mutex<(), W>", false),
+        t::<ReentrantLock<(), StdThreadId, Spin>>(
+            "baresync::ReentrantLock<(), StdThreadId, W>",
+            false,
+        ),
+        t::<Semaphore<Spin>>("baresync::Semaphore<W>", false),
+        t::<BoundedSemaphore<Spin>>("baresync::BoundedSemaphore<W>", false),
+        t::<Event<Spin>>("baresync::Event<W>", false),
+        t::<Condvar<Futex>>("baresync::Condvar<W>", false),
+        t::<Barrier<Spin>>("baresync::Barrier<W>", false),
+        t::<Queue<u32, 8, Spin>>("baresync::Queue<u32, 8, W>", false),
+        t::<JoinableQueue<u32, 8, Spin>>("baresync::JoinableQueue<u32, 8, W>", false),
+        t::<std::sync::Mutex<()>>("std::sync::Mutex<()>", true),
+        t::<std::sync::Condvar>("std::sync::Condvar", true),
+        t::<std::sync::Barrier>("std::sync::Barrier", true),
+        t::<parking_lot::Mutex<()>>("parking_lot::Mutex<()>", true),
+        t::<parking_lot::ReentrantMutex<()>>("parking_lot::ReentrantMutex<()>", true),
+        t::<spin::mutex::SpinMutex<()>>("spin::SpinMutex<()>", true),
+        t::<spin::mutex::TicketMutex<()>>("spin::TicketMutex<()>", true),
+        t::<spin::Barrier>("spin::Barrier", true),
+        t::<heapless::spsc::Queue<u32, 8>>("heapless::spsc::Queue<u32, 8>", true),
+        t::<heapless::mpmc::Q8<u32>>("heapless::mpmc::Q8<u32>", true),
+        t::<crossbeam_queue::ArrayQueue<u32>>(
+            "crossbeam_queue::ArrayQueue<u32> (handle; slots on the heap)",
+            true,
+        ),
+    ]
 }
 
 impl BenchReport {
@@ -727,6 +789,7 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
         floor_after,
         groups: results,
         seconds: t0.elapsed().as_secs_f64(),
+        sizes: sizes(),
     })
 }
 

@@ -214,13 +214,15 @@ pub fn bars(
         let base = lo / 2.0;
         chart.draw_series(items.iter().enumerate().map(|(i, (_, v, baseline))| {
             let c = if *baseline { color(7) } else { color(0) };
-            Rectangle::new(
+            let mut bar = Rectangle::new(
                 [
                     (base, SegmentValue::Exact(i)),
                     (*v, SegmentValue::Exact(i + 1)),
                 ],
                 c.mix(0.8).filled(),
-            )
+            );
+            bar.set_margin(3, 3, 0, 0);
+            bar
         }))?;
     } else {
         let mut chart = builder.build_cartesian_2d(0f64..hi * 1.1, (0..n).into_segmented())?;
@@ -233,13 +235,15 @@ pub fn bars(
             .draw()?;
         chart.draw_series(items.iter().enumerate().map(|(i, (_, v, baseline))| {
             let c = if *baseline { color(7) } else { color(0) };
-            Rectangle::new(
+            let mut bar = Rectangle::new(
                 [
                     (0.0, SegmentValue::Exact(i)),
                     (*v, SegmentValue::Exact(i + 1)),
                 ],
                 c.mix(0.8).filled(),
-            )
+            );
+            bar.set_margin(3, 3, 0, 0);
+            bar
         }))?;
     }
     root.present()?;

@@ -1,7 +1,11 @@
 //! Queues: items per second through a bounded queue of 1024 `u64`s, for baresync's `Queue`
 //! next to `crossbeam_queue::ArrayQueue` (the reference), heapless' `spsc::Queue` (holds 1023)
-//! and `mpmc::Q64` (its largest named size), and `std::sync::mpsc::sync_channel` (SPSC only:
-//! its receiver cannot be shared).
+//! and `std::sync::mpsc::sync_channel` (SPSC only: its receiver cannot be shared).
+//!
+//! heapless' `mpmc::Q64` is left out: its 8-bit sequence numbers wrap when a thread is held up
+//! for a few laps of the ring, and `enqueue` then spins inside the crate forever (heapless
+//! 0.8, one producer and one consumer on this 2-core VM; upstream issues 461 and 583). The
+//! window cannot bound a loop inside another crate, so it would hang the bench.
 //!
 //! - `spsc`: one producer, one consumer, on two cores.
 //! - `mpmc`: one producer and one consumer per core (2× cores threads).
@@ -90,17 +94,6 @@ fn crossbeam(env: &Env, pairs: usize) -> Sample {
     shared(env, pairs, &q, |q, v| q.push(v).is_ok(), |q| q.pop())
 }
 
-fn heapless_mpmc(env: &Env, pairs: usize) -> Sample {
-    let q: Box<heapless::mpmc::Q64<u64>> = Box::new(heapless::mpmc::Q64::new());
-    shared(
-        env,
-        pairs,
-        &*q,
-        |q, v| q.enqueue(v).is_ok(),
-        |q| q.dequeue(),
-    )
-}
-
 fn heapless_spsc(env: &Env, _pairs: usize) -> Sample {
     let mut q: Box<heapless::spsc::Queue<u64, CAP>> = Box::new(heapless::spsc::Queue::new());
     let (p, c) = q.split();
@@ -172,7 +165,6 @@ pub fn group(cores: usize) -> Group {
                     c("baresync::Queue<Futex>", false, 1, baresync_futex),
                     c(REFERENCE, true, 1, crossbeam),
                     c("heapless::spsc::Queue", true, 1, heapless_spsc),
-                    c("heapless::mpmc::Q64", true, 1, heapless_mpmc),
                     c("std::sync::mpsc::sync_channel", true, 1, sync_channel),
                 ],
             },
@@ -185,7 +177,6 @@ pub fn group(cores: usize) -> Group {
                     c("baresync::Queue<Spin>", false, pairs, baresync_spin),
                     c("baresync::Queue<Futex>", false, pairs, baresync_futex),
                     c(REFERENCE, true, pairs, crossbeam),
-                    c("heapless::mpmc::Q64", true, pairs, heapless_mpmc),
                 ],
             },
         ],

@@ -1,23 +1,320 @@
-//! `host-runner report`.
+//! `host-runner report`: runs a bench (or reads its JSON with `--from`) and writes
+//! `docs/results/`: `README.md` (the machine, the floor, a table per group and the
+//! oversubscription summary), SVG plots, and the run's `bench.json` and `bench.csv`.
+//!
+//! Every number under `docs/` comes from here; nothing is typed by hand.
 
-use crate::cli::UsageError;
+use super::output::{self, human_ns};
+use super::{plot, BenchArgs, BenchReport, GroupResult};
+use crate::cli::{UsageError, EXIT_OK, EXIT_VIOLATION};
 use crate::topology::Topology;
 use clap::Args;
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 /// Options of `report`.
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
-    /// Where to write README.md and the SVG plots.
+    /// Where to write README.md, the SVG plots, bench.json and bench.csv.
     #[arg(long, value_name = "DIR", default_value = "docs/results")]
     pub out: PathBuf,
+    /// Read a bench's JSON (from `bench --json`) instead of running one.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Run a `bench --quick` (about a minute) instead of the full bench.
+    #[arg(long, conflicts_with = "smoke")]
+    pub quick: bool,
+    /// Run a `bench --smoke` (a few seconds; numbers not meaningful, for tests).
+    #[arg(long)]
+    pub smoke: bool,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
 }
+
+/// The plots: file name, what it shows.
+pub const PLOTS: [(&str, &str); 7] = [
+    (
+        "locks-throughput.svg",
+        "contended throughput vs threads, per lock",
+    ),
+    ("locks-fairness.svg", "fairness vs throughput, per lock"),
+    ("locks-uncontended.svg", "uncontended lock + unlock latency"),
+    ("queue-throughput.svg", "queue throughput, SPSC and MPMC"),
+    ("barrier-round.svg", "barrier round time"),
+    ("event-release.svg", "event: set → every waiter released"),
+    (
+        "condvar-ping-pong.svg",
+        "condition variable ping-pong round trip",
+    ),
+];
 
 /// `host-runner report`.
 ///
 /// # Errors
 ///
-/// Bad arguments.
-pub fn main(_topo: &Topology, _args: &ReportArgs) -> Result<i32, UsageError> {
-    Ok(0)
+/// A JSON file that cannot be read or parsed, or bad bench arguments.
+pub fn main(topo: &Topology, args: &ReportArgs) -> Result<i32, UsageError> {
+    let report = match &args.from {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+            serde_json::from_str::<BenchReport>(&text)
+                .map_err(|e| UsageError(format!("{} is not a bench JSON: {e}", path.display())))?
+        }
+        None => {
+            let bench = BenchArgs {
+                quick: args.quick,
+                smoke: args.smoke,
+                no_progress: args.no_progress,
+                ..BenchArgs::default()
+            };
+            let r = super::run(topo, &bench)?;
+            output::print(&r);
+            r
+        }
+    };
+    match write(&report, &args.out) {
+        Ok(files) => {
+            println!(
+                "\nreport: wrote {} files to {}",
+                files.len(),
+                args.out.display()
+            );
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            eprintln!("error: writing the report to {}: {e}", args.out.display());
+            Ok(EXIT_VIOLATION)
+        }
+    }
+}
+
+/// Writes everything into `dir`; returns the files written.
+///
+/// # Errors
+///
+/// An I/O or plotting error.
+pub fn write(report: &BenchReport, dir: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    let mut files = Vec::new();
+    let mut out = |name: &str| {
+        let p = dir.join(name);
+        files.push(p.clone());
+        p
+    };
+    plot::lock_scaling(report, &out(PLOTS[0].0))?;
+    plot::fairness_scatter(report, &out(PLOTS[1].0))?;
+    plot::group_bars(
+        report,
+        "locks",
+        &["uncontended"],
+        &out(PLOTS[2].0),
+        "Uncontended lock + unlock, one thread (gray: other crates)",
+        "ns per lock + unlock",
+    )?;
+    plot::group_bars(
+        report,
+        "queue",
+        &["spsc", "mpmc"],
+        &out(PLOTS[3].0),
+        "Bounded queue throughput (gray: other crates)",
+        "items per second",
+    )?;
+    plot::group_bars(
+        report,
+        "barrier",
+        &["round"],
+        &out(PLOTS[4].0),
+        "Barrier round time (gray: other crates)",
+        "time per round",
+    )?;
+    plot::group_bars(
+        report,
+        "event",
+        &["set → all released"],
+        &out(PLOTS[5].0),
+        "Event: set → every waiter released (gray: std)",
+        "latency",
+    )?;
+    plot::group_bars(
+        report,
+        "condvar",
+        &["ping-pong round trip"],
+        &out(PLOTS[6].0),
+        "Condition variable ping-pong (gray: other crates)",
+        "time per round trip",
+    )?;
+    let json = out("bench.json");
+    std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")?;
+    let csv = out("bench.csv");
+    std::fs::write(&csv, output::csv(report))?;
+    let readme = out("README.md");
+    std::fs::write(&readme, markdown(report))?;
+    Ok(files)
+}
+
+fn md_row(cells: &[String]) -> String {
+    let escaped: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+    format!("| {} |\n", escaped.join(" | "))
+}
+
+fn md_table(g: &GroupResult) -> String {
+    let headers = output::headers(&g.reference);
+    let mut s = md_row(&headers);
+    s.push_str(&md_row(&vec!["---".to_string(); headers.len()]));
+    for r in &g.rows {
+        s.push_str(&md_row(&output::cells(r, &g.reference)));
+    }
+    s
+}
+
+/// Each lock's throughput with 2× and 4× threads per core, against its own at one thread per
+/// core: the oversubscription summary.
+pub fn oversubscription(report: &BenchReport) -> String {
+    let cores = report.machine.cpus.len();
+    let Some(locks) = report.groups.iter().find(|g| g.name == "locks") else {
+        return String::new();
+    };
+    let at = |name: &str, t: usize| {
+        locks
+            .rows
+            .iter()
+            .find(|r| r.case == "contended" && r.threads == t && r.implementation == name)
+            .and_then(|r| r.median)
+    };
+    let mut names: Vec<&str> = Vec::new();
+    for r in &locks.rows {
+        if !names.contains(&r.implementation.as_str()) {
+            names.push(&r.implementation);
+        }
+    }
+    let mut s = md_row(&[
+        "lock".into(),
+        format!("{cores} threads (1 per core)"),
+        format!("{} threads", 2 * cores),
+        format!("{} threads", 4 * cores),
+        format!("{} thr / {cores} thr", 4 * cores),
+        "verdict".into(),
+    ]);
+    s.push_str(&md_row(&vec!["---".to_string(); 6]));
+    for name in names {
+        let base = at(name, cores);
+        let four = at(name, 4 * cores);
+        let ratio = match (base, four) {
+            (Some(b), Some(f)) if b > 0.0 => Some(f / b),
+            _ => None,
+        };
+        let rate = |v: Option<f64>| {
+            v.map_or_else(|| "–".into(), |v| output::human(super::Unit::OpsPerSec, v))
+        };
+        s.push_str(&md_row(&[
+            name.to_string(),
+            rate(base),
+            rate(at(name, 2 * cores)),
+            rate(four),
+            ratio.map_or_else(|| "–".into(), |r| format!("{r:.2}×")),
+            match ratio {
+                Some(r) if r < 0.5 => "**collapses** (below 0.5×)".into(),
+                Some(_) => "holds (≥ 0.5×)".into(),
+                None => "–".into(),
+            },
+        ]));
+    }
+    s
+}
+
+/// The text of `docs/results/README.md`.
+pub fn markdown(report: &BenchReport) -> String {
+    let m = &report.machine;
+    let p = &report.profile;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Measured results\n");
+    let _ = writeln!(
+        s,
+        "Generated by `host-runner report` from one `host-runner bench` run: do not edit by \
+         hand; run `cargo run --release -p host-runner -- report` (add `--quick` for a \
+         one-minute run) to measure your own machine. The raw data is in \
+         [`bench.json`](bench.json) and [`bench.csv`](bench.csv). How to read it, and which \
+         primitive to choose: [the guide](../README.md).\n"
+    );
+    let _ = writeln!(s, "## Machine\n");
+    let floor = report
+        .floor_ns()
+        .map_or_else(|| "– (one CPU)".into(), human_ns);
+    let pairs = |v: &[super::PairLatency]| {
+        v.iter()
+            .map(|p| format!("{}↔{}: {}", p.a, p.b, human_ns(p.ns)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    s.push_str("| | |\n| --- | --- |\n");
+    for (k, v) in [
+        ("date (UTC)", m.date.clone()),
+        ("host", m.hostname.clone()),
+        ("CPU model", m.cpu_model.clone()),
+        ("kernel", m.kernel.clone()),
+        ("logical CPUs", m.logical_cpus.to_string()),
+        ("physical cores", m.physical_cores.to_string()),
+        ("pinned to CPUs", crate::topology::format_cpu_list(&m.cpus)),
+        (
+            "profile",
+            format!(
+                "{}: {} round(s) of {:?} windows per experiment, run time {:.0} s",
+                p.name, p.rounds, p.window, report.seconds
+            ),
+        ),
+        ("core-to-core floor (one way, median)", floor),
+        ("floor per pair, before", pairs(&report.floor_before)),
+        ("floor per pair, after", pairs(&report.floor_after)),
+    ] {
+        s.push_str(&md_row(&[k.into(), v]));
+    }
+    let _ = writeln!(
+        s,
+        "\n## How it was measured\n\n\
+         Every measurement runs its threads, pinned one per physical core (round-robin when \
+         there are more threads than cores, marked *(over)*), for a fixed window and counts \
+         the operations done, so a lock that collapses shows it instead of hanging the run. \
+         Each experiment runs every candidate once per round, in alternating order, after a \
+         warm-up; a value is the median of the rounds, with the min–max. *speed vs …* is the \
+         median over rounds of the ratio to the group's reference measured in the same round \
+         (above 1 is faster). The core-to-core floor (a cache line bounced between two pinned \
+         cores, half the round trip) is measured before every round; *× c2c floor* divides a \
+         latency by it. *fairness* is fewest / most operations of one thread (1.00 is even); \
+         *acq/hand-off* is acquisitions per change of owner (1.0 is strict alternation, high \
+         is one thread keeping the lock).\n"
+    );
+    let _ = writeln!(
+        s,
+        "## Sizes\n\n`size_of` / `align_of` in this build of host-runner ({} {}). The wait \
+         backend `W` is a zero-sized type: it does not change a size.\n",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
+    s.push_str(&md_row(&["type".into(), "bytes".into(), "align".into()]));
+    s.push_str(&md_row(&vec!["---".to_string(); 3]));
+    for t in &report.sizes {
+        s.push_str(&md_row(&[
+            format!("`{}`", t.name),
+            t.bytes.to_string(),
+            t.align.to_string(),
+        ]));
+    }
+    let _ = writeln!(
+        s,
+        "\n## Oversubscription\n\nEach lock's contended throughput with more threads than cores, \
+         against its own with one thread per core.\n\n{}",
+        oversubscription(report)
+    );
+    for g in &report.groups {
+        let _ = writeln!(s, "## {}\n\n{}.\n", g.name, g.title);
+        for (file, what) in PLOTS {
+            if file.starts_with(g.name.as_str()) {
+                let _ = writeln!(s, "![{what}]({file})\n");
+            }
+        }
+        let _ = writeln!(s, "{}", md_table(g));
+    }
+    s
 }
