@@ -278,6 +278,9 @@ pub struct Row {
     pub speedup: Option<f64>,
     /// Core-to-core latency (ns, one way) seen before the rounds, median.
     pub floor_ns: Option<f64>,
+    /// The floor seen before each round, ns.
+    #[serde(default)]
+    pub floors_ns: Vec<f64>,
     /// The value as a multiple of that round's floor, median (hand-off latencies).
     pub x_floor: Option<f64>,
     /// Fewest operations of one thread in the median round.
@@ -663,6 +666,7 @@ fn aggregate(
         max: values.iter().copied().reduce(f64::max),
         speedup: median(&speedups),
         floor_ns: median(&floor_vals),
+        floors_ns: floor_vals.clone(),
         x_floor: if e.relative_to_floor {
             median(&x_floor)
         } else {
