@@ -31,10 +31,8 @@ const ABORT_EVERY: u64 = 64;
 
 /// A stress scenario for `Barrier<W>`.
 pub struct BarrierScenario<W> {
-    name: String,
-    backend: Option<Backend>,
+    info: ScenarioInfo,
     broken: bool,
-    expect: Expect,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -42,10 +40,8 @@ impl<W: Wait + Send + Sync + 'static> BarrierScenario<W> {
     /// A scenario for a real barrier.
     pub fn new(name: impl Into<String>, backend: Option<Backend>) -> Self {
         BarrierScenario {
-            name: name.into(),
-            backend,
+            info: ScenarioInfo::new(name, "Barrier", backend),
             broken: false,
-            expect: Expect::Pass,
             _w: PhantomData,
         }
     }
@@ -53,7 +49,7 @@ impl<W: Wait + Send + Sync + 'static> BarrierScenario<W> {
     /// The negative control: worker 1 sometimes passes without waiting.
     pub fn letting_through(mut self, checks: &'static [&'static str]) -> Self {
         self.broken = true;
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 }
@@ -106,12 +102,7 @@ struct State<W> {
 
 impl<W: Wait + Send + Sync + 'static> Scenario for BarrierScenario<W> {
     fn info(&self) -> ScenarioInfo {
-        ScenarioInfo {
-            name: self.name.clone(),
-            primitive: "Barrier",
-            backend: self.backend,
-            expect: self.expect,
-        }
+        self.info.clone()
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {

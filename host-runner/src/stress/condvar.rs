@@ -118,13 +118,10 @@ impl Drop for AbortOnPanic<'_> {
 
 /// The bounded-buffer stress scenario for `Condvar<W>`.
 pub struct BufferScenario<W> {
-    name: String,
-    primitive: &'static str,
-    backend: Option<Backend>,
+    info: ScenarioInfo,
     dropping: bool,
     silent: bool,
     stall_limit: Duration,
-    expect: Expect,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -132,13 +129,10 @@ impl<W: Wait + Send + Sync + 'static> BufferScenario<W> {
     /// A scenario for the real condition variable.
     pub fn new(name: impl Into<String>, backend: Option<Backend>) -> Self {
         BufferScenario {
-            name: name.into(),
-            primitive: "Condvar",
-            backend,
+            info: ScenarioInfo::new(name, "Condvar", backend),
             dropping: false,
             silent: false,
             stall_limit: STALL_LIMIT,
-            expect: Expect::Pass,
             _w: PhantomData,
         }
     }
@@ -146,18 +140,18 @@ impl<W: Wait + Send + Sync + 'static> BufferScenario<W> {
     /// The negative control: `notify_one` is never called (every wake-up lost), and a stall
     /// counts after `stall_limit`.
     pub fn not_notifying(mut self, stall_limit: Duration, checks: &'static [&'static str]) -> Self {
-        self.primitive = "control";
+        self.info.primitive = "control";
         self.silent = true;
         self.stall_limit = stall_limit;
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 
     /// The negative control: consumers throw away an item now and then.
     pub fn dropping_items(mut self, checks: &'static [&'static str]) -> Self {
-        self.primitive = "control";
+        self.info.primitive = "control";
         self.dropping = true;
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 }
@@ -235,12 +229,7 @@ impl<D: baresync::Deadline> baresync::Deadline for Stall<D> {
 
 impl<W: Wait + Send + Sync + 'static> Scenario for BufferScenario<W> {
     fn info(&self) -> ScenarioInfo {
-        ScenarioInfo {
-            name: self.name.clone(),
-            primitive: self.primitive,
-            backend: self.backend,
-            expect: self.expect,
-        }
+        self.info.clone()
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
@@ -417,11 +406,8 @@ fn alone<W: Wait>(s: &BufState<W>, w: &mut Worker) {
 
 /// The `notify(n)` stress scenario for `Condvar<W>`.
 pub struct NotifyScenario<W> {
-    name: String,
-    primitive: &'static str,
-    backend: Option<Backend>,
+    info: ScenarioInfo,
     over_release: bool,
-    expect: Expect,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -429,20 +415,17 @@ impl<W: Wait + Send + Sync + 'static> NotifyScenario<W> {
     /// A scenario for the real condition variable.
     pub fn new(name: impl Into<String>, backend: Option<Backend>) -> Self {
         NotifyScenario {
-            name: name.into(),
-            primitive: "Condvar",
-            backend,
+            info: ScenarioInfo::new(name, "Condvar", backend),
             over_release: false,
-            expect: Expect::Pass,
             _w: PhantomData,
         }
     }
 
     /// The negative control: `notify(n)` calls `notify_all` (and reports at most `n`).
     pub fn over_releasing(mut self, checks: &'static [&'static str]) -> Self {
-        self.primitive = "control";
+        self.info.primitive = "control";
         self.over_release = true;
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 }
@@ -483,12 +466,7 @@ impl<W: Wait> OverReleasing<W> {
 
 impl<W: Wait + Send + Sync + 'static> Scenario for NotifyScenario<W> {
     fn info(&self) -> ScenarioInfo {
-        ScenarioInfo {
-            name: self.name.clone(),
-            primitive: self.primitive,
-            backend: self.backend,
-            expect: self.expect,
-        }
+        self.info.clone()
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {

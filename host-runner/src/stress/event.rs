@@ -27,10 +27,8 @@ pub const RELEASE_LIMIT: Duration = Duration::from_secs(2);
 
 /// A stress scenario for `Event<W>`.
 pub struct EventScenario<W> {
-    name: String,
-    backend: Option<Backend>,
+    info: ScenarioInfo,
     broken: bool,
-    expect: Expect,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -38,10 +36,8 @@ impl<W: Wait + Send + Sync + 'static> EventScenario<W> {
     /// A scenario for a real event.
     pub fn new(name: impl Into<String>, backend: Option<Backend>) -> Self {
         EventScenario {
-            name: name.into(),
-            backend,
+            info: ScenarioInfo::new(name, "Event", backend),
             broken: false,
-            expect: Expect::Pass,
             _w: PhantomData,
         }
     }
@@ -49,7 +45,7 @@ impl<W: Wait + Send + Sync + 'static> EventScenario<W> {
     /// The negative control: waiters do not wait (an event whose `wait` returns at once).
     pub fn not_waiting(mut self, checks: &'static [&'static str]) -> Self {
         self.broken = true;
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 }
@@ -85,12 +81,7 @@ struct State<W> {
 
 impl<W: Wait + Send + Sync + 'static> Scenario for EventScenario<W> {
     fn info(&self) -> ScenarioInfo {
-        ScenarioInfo {
-            name: self.name.clone(),
-            primitive: "Event",
-            backend: self.backend,
-            expect: self.expect,
-        }
+        self.info.clone()
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {

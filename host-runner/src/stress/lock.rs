@@ -60,11 +60,8 @@ pub struct Data {
 
 /// A stress scenario for the lock `Lock<R, Data>`.
 pub struct LockScenario<R> {
-    name: String,
-    primitive: &'static str,
-    backend: Option<Backend>,
+    info: ScenarioInfo,
     fifo: bool,
-    expect: Expect,
     _raw: PhantomData<fn() -> R>,
 }
 
@@ -78,18 +75,15 @@ impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
         fifo: bool,
     ) -> Self {
         LockScenario {
-            name: name.into(),
-            primitive,
-            backend,
+            info: ScenarioInfo::new(name, primitive, backend),
             fifo,
-            expect: Expect::Pass,
             _raw: PhantomData,
         }
     }
 
     /// The same scenario, expected to fail the given checks (a negative control).
     pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 }
@@ -240,12 +234,7 @@ impl<W: Wait> Wait for Probe<W> {
 
 impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
     fn info(&self) -> ScenarioInfo {
-        ScenarioInfo {
-            name: self.name.clone(),
-            primitive: self.primitive,
-            backend: self.backend,
-            expect: self.expect,
-        }
+        self.info.clone()
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {

@@ -174,6 +174,19 @@ pub struct ScenarioInfo {
     pub expect: Expect,
 }
 
+impl ScenarioInfo {
+    /// The info of a scenario expected to pass (a real primitive); a negative control then
+    /// sets `expect` (and possibly `primitive`).
+    pub fn new(name: impl Into<String>, primitive: &'static str, backend: Option<Backend>) -> Self {
+        ScenarioInfo {
+            name: name.into(),
+            primitive,
+            backend,
+            expect: Expect::Pass,
+        }
+    }
+}
+
 /// One kind of broken invariant, with how often it was seen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Violation {

@@ -132,11 +132,8 @@ impl<W: Wait + Send + Sync + 'static> Q for JoinAtOnce<W> {
 
 /// A stress scenario for the queue `T`.
 pub struct QueueScenario<T> {
-    name: String,
-    primitive: &'static str,
-    backend: Option<Backend>,
+    info: ScenarioInfo,
     drop_items: bool,
-    expect: Expect,
     _q: PhantomData<fn() -> T>,
 }
 
@@ -144,11 +141,8 @@ impl<T: Q> QueueScenario<T> {
     /// A scenario for a real queue.
     pub fn new(name: impl Into<String>, primitive: &'static str, backend: Option<Backend>) -> Self {
         QueueScenario {
-            name: name.into(),
-            primitive,
-            backend,
+            info: ScenarioInfo::new(name, primitive, backend),
             drop_items: false,
-            expect: Expect::Pass,
             _q: PhantomData,
         }
     }
@@ -156,14 +150,14 @@ impl<T: Q> QueueScenario<T> {
     /// A negative control run with the real scenario (for a broken `T`), expected to trip
     /// `checks`.
     pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 
     /// The negative control: consumers discard one item in a thousand.
     pub fn dropping_items(mut self, checks: &'static [&'static str]) -> Self {
         self.drop_items = true;
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 }
@@ -241,12 +235,7 @@ fn is_consumer(index: usize, threads: usize) -> bool {
 
 impl<T: Q> Scenario for QueueScenario<T> {
     fn info(&self) -> ScenarioInfo {
-        ScenarioInfo {
-            name: self.name.clone(),
-            primitive: self.primitive,
-            backend: self.backend,
-            expect: self.expect,
-        }
+        self.info.clone()
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {

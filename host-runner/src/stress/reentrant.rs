@@ -25,11 +25,8 @@ const MAX_DEPTH: u32 = 4;
 
 /// A stress scenario for `ReentrantLock<Cell<u64>, StdThreadId, W>`.
 pub struct ReentrantScenario<W> {
-    name: String,
-    primitive: &'static str,
-    backend: Option<Backend>,
+    info: ScenarioInfo,
     saturating: bool,
-    expect: Expect,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -45,11 +42,12 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
 impl<W: Wait + Send + Sync + 'static> ReentrantScenario<W> {
     fn new(backend: Backend) -> Self {
         ReentrantScenario {
-            name: format!("ReentrantLock<{backend:?}>"),
-            primitive: "ReentrantLock",
-            backend: Some(backend),
+            info: ScenarioInfo::new(
+                format!("ReentrantLock<{backend:?}>"),
+                "ReentrantLock",
+                Some(backend),
+            ),
             saturating: false,
-            expect: Expect::Pass,
             _w: PhantomData,
         }
     }
@@ -57,11 +55,11 @@ impl<W: Wait + Send + Sync + 'static> ReentrantScenario<W> {
     /// The negative control: a lock whose `lock_count()` saturates at 2.
     pub fn saturating_at_two(name: impl Into<String>, checks: &'static [&'static str]) -> Self {
         ReentrantScenario {
-            name: name.into(),
-            primitive: "control",
-            backend: None,
+            info: ScenarioInfo {
+                expect: Expect::Fail(checks),
+                ..ScenarioInfo::new(name, "control", None)
+            },
             saturating: true,
-            expect: Expect::Fail(checks),
             _w: PhantomData,
         }
     }
@@ -88,12 +86,7 @@ impl<W: Wait> State<W> {
 
 impl<W: Wait + Send + Sync + 'static> Scenario for ReentrantScenario<W> {
     fn info(&self) -> ScenarioInfo {
-        ScenarioInfo {
-            name: self.name.clone(),
-            primitive: self.primitive,
-            backend: self.backend,
-            expect: self.expect,
-        }
+        self.info.clone()
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {

@@ -120,12 +120,9 @@ impl<W: Wait + Send + Sync + 'static> Sem for AcceptingOverRelease<W> {
 
 /// A stress scenario for the semaphore `S`.
 pub struct SemaphoreScenario<S> {
-    name: String,
-    primitive: &'static str,
-    backend: Option<Backend>,
+    info: ScenarioInfo,
     /// Negative control: now and then release one permit more than was taken.
     leak_extra: bool,
-    expect: Expect,
     _s: PhantomData<fn() -> S>,
 }
 
@@ -133,11 +130,8 @@ impl<S: Sem> SemaphoreScenario<S> {
     /// A scenario for a real semaphore.
     pub fn new(name: impl Into<String>, primitive: &'static str, backend: Option<Backend>) -> Self {
         SemaphoreScenario {
-            name: name.into(),
-            primitive,
-            backend,
+            info: ScenarioInfo::new(name, primitive, backend),
             leak_extra: false,
-            expect: Expect::Pass,
             _s: PhantomData,
         }
     }
@@ -145,14 +139,14 @@ impl<S: Sem> SemaphoreScenario<S> {
     /// A negative control run with the real scenario (for a broken `S`), expected to trip
     /// `checks`.
     pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 
     /// The negative control: a semaphore that sometimes releases two permits for one.
     pub fn granting_too_many(mut self, checks: &'static [&'static str]) -> Self {
         self.leak_extra = true;
-        self.expect = Expect::Fail(checks);
+        self.info.expect = Expect::Fail(checks);
         self
     }
 }
@@ -204,12 +198,7 @@ struct State<S> {
 
 impl<S: Sem> Scenario for SemaphoreScenario<S> {
     fn info(&self) -> ScenarioInfo {
-        ScenarioInfo {
-            name: self.name.clone(),
-            primitive: self.primitive,
-            backend: self.backend,
-            expect: self.expect,
-        }
+        self.info.clone()
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
