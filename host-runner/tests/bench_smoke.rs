@@ -62,10 +62,13 @@ fn smoke_bench_json_has_every_group() {
     assert!(csv.starts_with("group,case,threads"));
     assert!(csv.lines().count() > 50, "too few CSV lines");
 
-    // `report --from` turns that JSON into the results page and its plots.
+    // `report --from` turns that JSON into the results page and its plots (compared with
+    // itself, every ratio is within the spread limit).
     let results = dir.path().join("results");
     let out = Command::new(env!("CARGO_BIN_EXE_host-runner"))
         .args(["report", "--from"])
+        .arg(&json)
+        .arg("--compare")
         .arg(&json)
         .arg("--out")
         .arg(&results)
@@ -85,7 +88,14 @@ fn smoke_bench_json_has_every_group() {
         );
         assert!(readme.contains(svg), "README.md does not show {svg}");
     }
-    for want in ["CPU model", "core-to-core floor", "## locks", "## queue"] {
+    for want in [
+        "CPU model",
+        "core-to-core floor",
+        "## Sizes",
+        "## Run-to-run spread",
+        "## locks",
+        "## queue",
+    ] {
         assert!(readme.contains(want), "README.md lacks {want}");
     }
 }

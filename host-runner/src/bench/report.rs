@@ -27,9 +27,97 @@ pub struct ReportArgs {
     /// Run a `bench --smoke` (a few seconds; numbers not meaningful, for tests).
     #[arg(long)]
     pub smoke: bool,
+    /// Also compare the ratios with another bench's JSON (say, the run just before) and
+    /// report how far each moved: the run-to-run spread.
+    #[arg(long, value_name = "FILE")]
+    pub compare: Option<PathBuf>,
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+fn read_json(path: &Path) -> Result<BenchReport, UsageError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str::<BenchReport>(&text)
+        .map_err(|e| UsageError(format!("{} is not a bench JSON: {e}", path.display())))
+}
+
+/// How far a ratio may move between two runs and still count as reproduced.
+pub const SPREAD_LIMIT: f64 = 0.20;
+
+/// The run-to-run spread section: each candidate's speed ratio to its group's reference in
+/// `this` run against `other`.
+pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
+    let key =
+        |g: &str, r: &super::Row| format!("{g}|{}|{}|{}", r.case, r.threads, r.implementation);
+    let mut before = std::collections::HashMap::new();
+    for g in &other.groups {
+        for r in &g.rows {
+            if let Some(x) = r.speedup {
+                before.insert(key(&g.name, r), x);
+            }
+        }
+    }
+    let mut per_group: Vec<(String, usize, usize)> = Vec::new();
+    let mut moved = Vec::new();
+    for g in &this.groups {
+        let (mut within, mut total) = (0, 0);
+        for r in g.rows.iter().filter(|r| r.implementation != g.reference) {
+            let (Some(now), Some(then)) = (r.speedup, before.get(&key(&g.name, r))) else {
+                continue;
+            };
+            total += 1;
+            let change = now / then - 1.0;
+            if change.abs() <= SPREAD_LIMIT {
+                within += 1;
+            } else {
+                moved.push((change, g.name.clone(), r, *then, now));
+            }
+        }
+        per_group.push((g.name.clone(), within, total));
+    }
+    let (w, t) = per_group
+        .iter()
+        .fold((0, 0), |(w, t), g| (w + g.1, t + g.2));
+    let mut s = format!(
+        "Speed ratios of this run against the run of {} ({} profile): {w} of {t} moved by at \
+         most ±{:.0}%.\n\n",
+        other.machine.date,
+        other.profile.name,
+        SPREAD_LIMIT * 100.0
+    );
+    s.push_str(&md_row(&["group".into(), "ratios within the limit".into()]));
+    s.push_str(&md_row(&vec!["---".to_string(); 2]));
+    for (g, w, t) in &per_group {
+        s.push_str(&md_row(&[g.clone(), format!("{w} / {t}")]));
+    }
+    if !moved.is_empty() {
+        moved.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+        s.push_str("\nThe ratios that moved more:\n\n");
+        s.push_str(&md_row(&[
+            "group".into(),
+            "case".into(),
+            "threads".into(),
+            "implementation".into(),
+            "other run".into(),
+            "this run".into(),
+            "change".into(),
+        ]));
+        s.push_str(&md_row(&vec!["---".to_string(); 7]));
+        for (change, g, r, then, now) in moved {
+            s.push_str(&md_row(&[
+                g,
+                r.case.clone(),
+                r.threads.to_string(),
+                r.implementation.clone(),
+                format!("{then:.2}×"),
+                format!("{now:.2}×"),
+                format!("{:+.0}%", change * 100.0),
+            ]));
+        }
+    }
+    s
 }
 
 /// The plots: file name, what it shows.
@@ -55,13 +143,9 @@ pub const PLOTS: [(&str, &str); 7] = [
 ///
 /// A JSON file that cannot be read or parsed, or bad bench arguments.
 pub fn main(topo: &Topology, args: &ReportArgs) -> Result<i32, UsageError> {
+    let compare = args.compare.as_deref().map(read_json).transpose()?;
     let report = match &args.from {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
-            serde_json::from_str::<BenchReport>(&text)
-                .map_err(|e| UsageError(format!("{} is not a bench JSON: {e}", path.display())))?
-        }
+        Some(path) => read_json(path)?,
         None => {
             let bench = BenchArgs {
                 quick: args.quick,
@@ -74,7 +158,10 @@ pub fn main(topo: &Topology, args: &ReportArgs) -> Result<i32, UsageError> {
             r
         }
     };
-    match write(&report, &args.out) {
+    if let Some(other) = &compare {
+        println!("\n{}", spread(&report, other));
+    }
+    match write(&report, compare.as_ref(), &args.out) {
         Ok(files) => {
             println!(
                 "\nreport: wrote {} files to {}",
@@ -95,7 +182,11 @@ pub fn main(topo: &Topology, args: &ReportArgs) -> Result<i32, UsageError> {
 /// # Errors
 ///
 /// An I/O or plotting error.
-pub fn write(report: &BenchReport, dir: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+pub fn write(
+    report: &BenchReport,
+    compare: Option<&BenchReport>,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     let mut files = Vec::new();
     let mut out = |name: &str| {
@@ -150,7 +241,7 @@ pub fn write(report: &BenchReport, dir: &Path) -> Result<Vec<PathBuf>, Box<dyn s
     let csv = out("bench.csv");
     std::fs::write(&csv, output::csv(report))?;
     let readme = out("README.md");
-    std::fs::write(&readme, markdown(report))?;
+    std::fs::write(&readme, markdown(report, compare))?;
     Ok(files)
 }
 
@@ -225,7 +316,7 @@ pub fn oversubscription(report: &BenchReport) -> String {
 }
 
 /// The text of `docs/results/README.md`.
-pub fn markdown(report: &BenchReport) -> String {
+pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>) -> String {
     let m = &report.machine;
     let p = &report.profile;
     let mut s = String::new();
@@ -307,6 +398,9 @@ pub fn markdown(report: &BenchReport) -> String {
          against its own with one thread per core.\n\n{}",
         oversubscription(report)
     );
+    if let Some(other) = compare {
+        let _ = writeln!(s, "## Run-to-run spread\n\n{}", spread(report, other));
+    }
     for g in &report.groups {
         let _ = writeln!(s, "## {}\n\n{}.\n", g.name, g.title);
         for (file, what) in PLOTS {
