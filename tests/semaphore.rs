@@ -158,24 +158,40 @@ fn one_permit_excludes() {
     assert_eq!(counter.load(SeqCst), threads as u32 * M);
 }
 
-/// `release(7)` on a semaphore with 7 blocked waiters wakes all 7 (not just one).
-fn release_wakes_all_waiters<W: Wait + Send + Sync + 'static>() {
-    let waiters = 7;
-    let sem = Arc::new(Semaphore::<W>::new(0));
+/// Starts one thread per entry of `wants`, each taking that many permits from `sem` (with
+/// `acquire` for one, `acquire_many` for more; then forgetting them), waits until all have started, and returns the threads with a counter of
+/// those that got through.
+fn spawn_acquirers<W: Wait + Send + Sync + 'static>(
+    sem: &Arc<Semaphore<W>>,
+    wants: &[u32],
+) -> (Vec<JoinHandle<()>>, Arc<AtomicU32>) {
     let ready = Arc::new(AtomicU32::new(0));
     let through = Arc::new(AtomicU32::new(0));
-    let handles: Vec<_> = (0..waiters)
-        .map(|_| {
-            let (sem, ready, through) =
-                (Arc::clone(&sem), Arc::clone(&ready), Arc::clone(&through));
+    let handles = wants
+        .iter()
+        .map(|&n| {
+            let (sem, ready, through) = (Arc::clone(sem), Arc::clone(&ready), Arc::clone(&through));
             thread::spawn(move || {
                 ready.fetch_add(1, SeqCst);
-                sem.acquire().forget();
+                let permit = if n == 1 {
+                    sem.acquire()
+                } else {
+                    sem.acquire_many(n)
+                };
+                permit.forget();
                 through.fetch_add(1, SeqCst);
             })
         })
         .collect();
-    until_blocked(&ready, waiters);
+    until_blocked(&ready, wants.len() as u32);
+    (handles, through)
+}
+
+/// `release(7)` on a semaphore with 7 blocked waiters wakes all 7 (not just one).
+fn release_wakes_all_waiters<W: Wait + Send + Sync + 'static>() {
+    let waiters = 7;
+    let sem = Arc::new(Semaphore::<W>::new(0));
+    let (handles, through) = spawn_acquirers(&sem, &[1; 7]);
     assert_eq!(through.load(SeqCst), 0, "nobody passes without a permit");
     sem.release(waiters);
     join_within(handles, LIMIT);
@@ -203,21 +219,11 @@ fn release_7_wakes_7_futex() {
 #[test]
 fn release_wakes_mixed_waiters_futex() {
     let sem = Arc::new(Semaphore::<Futex>::new(0));
-    let ready = Arc::new(AtomicU32::new(0));
     let wants = [3u32, 1, 2, 1];
-    let handles: Vec<_> = wants
-        .iter()
-        .map(|&n| {
-            let (sem, ready) = (Arc::clone(&sem), Arc::clone(&ready));
-            thread::spawn(move || {
-                ready.fetch_add(1, SeqCst);
-                sem.acquire_many(n).forget();
-            })
-        })
-        .collect();
-    until_blocked(&ready, wants.len() as u32);
+    let (handles, through) = spawn_acquirers(&sem, &wants);
     sem.release(wants.iter().sum());
     join_within(handles, LIMIT);
+    assert_eq!(through.load(SeqCst), wants.len() as u32);
     assert_eq!(sem.available(), 0);
 }
 
@@ -226,20 +232,7 @@ fn release_wakes_mixed_waiters_futex() {
 fn single_releases_wake_sleepers_one_by_one_futex() {
     let n = 5;
     let sem = Arc::new(Semaphore::<Futex>::new(0));
-    let ready = Arc::new(AtomicU32::new(0));
-    let through = Arc::new(AtomicU32::new(0));
-    let handles: Vec<_> = (0..n)
-        .map(|_| {
-            let (sem, ready, through) =
-                (Arc::clone(&sem), Arc::clone(&ready), Arc::clone(&through));
-            thread::spawn(move || {
-                ready.fetch_add(1, SeqCst);
-                sem.acquire().forget();
-                through.fetch_add(1, SeqCst);
-            })
-        })
-        .collect();
-    until_blocked(&ready, n);
+    let (handles, through) = spawn_acquirers(&sem, &[1; 5]);
     for i in 1..=n {
         sem.release(1);
         let start = Instant::now();
