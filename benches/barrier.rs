@@ -9,6 +9,8 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
+mod common;
+
 use baresync::{Futex, Spin};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::sync::Arc;
@@ -67,7 +69,7 @@ impl BenchBarrier for std::sync::Barrier {
 
 /// `threads` pinned threads go through `iters` rounds; returns the wall time of the rounds.
 fn rounds<B: BenchBarrier>(threads: usize, iters: u64) -> Duration {
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let cores = common::cores();
     let barrier = Arc::new(baresync::CachePadded::new(B::create(threads)));
     let start = Arc::new(std::sync::Barrier::new(threads));
     let others: Vec<_> = (1..threads)
