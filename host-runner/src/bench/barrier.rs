@@ -8,6 +8,7 @@
 //! the next decision before everyone has passed the next first wait.
 
 use super::{run_window, Candidate, Env, Experiment, Group, Sample, Unit};
+use baresync::CachePadded;
 use baresync::{Barrier, Futex, Spin, Yield};
 use std::sync::atomic::{
     AtomicBool,
@@ -53,7 +54,7 @@ impl BenchBarrier for spin::Barrier {
 pub const REFERENCE: &str = "std::sync::Barrier";
 
 fn round<B: BenchBarrier>(env: &Env, threads: usize) -> Sample {
-    let b = B::create(threads);
+    let b = CachePadded::new(B::create(threads));
     let go = [AtomicBool::new(true), AtomicBool::new(true)];
     let w = run_window(env, threads, |me, stop| {
         let mut rounds = 0u64;

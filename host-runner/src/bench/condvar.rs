@@ -4,6 +4,7 @@
 //! `std::sync::Condvar` over `std::sync::Mutex` (the reference) and parking_lot's pair.
 
 use super::{run_window, Candidate, Env, Experiment, Group, Sample, Unit};
+use baresync::CachePadded;
 use baresync::{Condvar, Futex, Mutex, Spin, Yield};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -133,7 +134,7 @@ impl PingPong for ParkingLot {
 pub const REFERENCE: &str = "std::sync::Condvar";
 
 fn ping_pong<P: PingPong>(env: &Env) -> Sample {
-    let pair = P::create();
+    let pair = CachePadded::new(P::create());
     let w = run_window(env, 2, |me, stop| pair.play(me, stop));
     let moves: u64 = w.counts.iter().sum();
     Sample {

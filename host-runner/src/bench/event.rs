@@ -8,6 +8,7 @@
 //! iterations of the window. Waiters: one per remaining core, and 2× cores (oversubscribed).
 
 use super::{backoff, median, run_window, Candidate, Env, Experiment, Group, Sample, Unit};
+use baresync::CachePadded;
 use baresync::{Event, Futex, Spin, Yield};
 use std::sync::atomic::{
     AtomicBool, AtomicU64,
@@ -88,7 +89,7 @@ pub const REFERENCE: &str = "std Mutex<bool>+Condvar";
 const SETTLE: Duration = Duration::from_micros(20);
 
 fn release_latency<E: BenchEvent>(env: &Env, waiters: usize) -> Sample {
-    let ev = E::create();
+    let ev = CachePadded::new(E::create());
     let gen = AtomicU64::new(0);
     let ready = AtomicU64::new(0);
     let done = AtomicU64::new(0);

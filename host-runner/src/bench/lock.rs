@@ -12,6 +12,7 @@
 //!   given as a multiple of the core-to-core floor.
 
 use super::{median, run_window, thread_counts, Candidate, Env, Experiment, Group, Sample, Unit};
+use baresync::CachePadded;
 use baresync::{Futex, Mutex, ReentrantLock, Spin, SpinLock, StdThreadId, TicketLock, Yield};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
@@ -101,7 +102,7 @@ pub const REFERENCE: &str = "std::sync::Mutex";
 
 /// One thread, lock + unlock in a loop: ns per pair.
 pub fn uncontended<L: BenchLock>(env: &Env) -> Sample {
-    let lock = L::create();
+    let lock = CachePadded::new(L::create());
     let w = run_window(env, 1, |_, stop| {
         let mut n = 0u64;
         while !stop.load(Relaxed) {
@@ -121,7 +122,7 @@ pub fn uncontended<L: BenchLock>(env: &Env) -> Sample {
 
 /// `threads` threads contending: ops/s, per-thread counts and hand-offs.
 pub fn contended<L: BenchLock>(env: &Env, threads: usize) -> Sample {
-    let lock = L::create();
+    let lock = CachePadded::new(L::create());
     let w = run_window(env, threads, |me, stop| {
         let mut n = 0u64;
         while !stop.load(Relaxed) {
@@ -147,7 +148,7 @@ pub fn contended<L: BenchLock>(env: &Env, threads: usize) -> Sample {
 /// One thread per core: the median time from a release to the next owner's acquisition, ns
 /// (the median, since a few preempted hand-offs would dominate a mean).
 pub fn handoff<L: BenchLock>(env: &Env, threads: usize) -> Sample {
-    let lock = L::create();
+    let lock = CachePadded::new(L::create());
     // Allocated before the window, so the critical section never allocates.
     lock.with(|s| s.latencies.reserve(MAX_LATENCIES));
     let w = run_window(env, threads, |me, stop| {

@@ -6,6 +6,7 @@
 //!   per core; ops/s and fairness.
 
 use super::{run_window, Candidate, Env, Experiment, Group, Sample, Unit};
+use baresync::CachePadded;
 use baresync::{BoundedSemaphore, Futex, Semaphore, Spin, Yield};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -67,7 +68,7 @@ impl BenchSem for StdSemaphore {
 pub const REFERENCE: &str = "std Mutex+Condvar semaphore";
 
 fn uncontended<S: BenchSem>(env: &Env) -> Sample {
-    let sem = S::create(1);
+    let sem = CachePadded::new(S::create(1));
     let w = run_window(env, 1, |_, stop| {
         let mut n = 0u64;
         while !stop.load(Relaxed) {
@@ -86,7 +87,7 @@ fn uncontended<S: BenchSem>(env: &Env) -> Sample {
 }
 
 fn contended<S: BenchSem>(env: &Env, threads: usize, permits: u32) -> Sample {
-    let sem = S::create(permits);
+    let sem = CachePadded::new(S::create(permits));
     let w = run_window(env, threads, |_, stop| {
         let mut n = 0u64;
         while !stop.load(Relaxed) {
