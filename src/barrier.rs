@@ -23,7 +23,7 @@
 //!   only then does the leader make a wake call.
 //!
 //! Progress: arriving is lock-free; leaving is blocking by nature (a party waits for the last
-//! one). With more threads than cores, a [`Spin`] waiter may spin away its time slice while the
+//! one). With more threads than cores, a [`Spin`](crate::Spin) waiter may spin away its time slice while the
 //! last party waits to be scheduled: use `Yield` or `Futex` there.
 //!
 //! The barrier is meant for exactly `parties` threads. More threads calling `wait` at once is
@@ -35,7 +35,7 @@ use crate::sync::atomic::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Backoff, Forever, Spin, Wait};
+use crate::wait::{wait_for, Backoff, DefaultWait, Forever, Wait};
 use crate::Deadline;
 use core::fmt;
 use core::marker::PhantomData;
@@ -77,7 +77,7 @@ const GEN_MASK: u32 = !(GEN_ONE - 1);
 /// let leaders = threads.into_iter().map(|t| t.join().unwrap());
 /// assert_eq!(leaders.filter(|&leader| leader).count(), 1);
 /// ```
-pub struct Barrier<W = Spin> {
+pub struct Barrier<W = DefaultWait> {
     /// bits 0..16: arrived · 16: BROKEN · 17: LAST_BROKEN · 18: SLEEPERS · 19..32: generation
     state: AtomicU32,
     /// How many parties complete a generation (1..=MAX_PARTIES).
@@ -511,6 +511,7 @@ impl<W> fmt::Debug for Barrier<W> {
 #[cfg(all(test, not(baresync_loom)))]
 mod tests {
     use super::*;
+    use crate::Spin;
     use std::format;
 
     #[test]

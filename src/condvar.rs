@@ -40,7 +40,7 @@ use crate::raw::{RawLock, RawMutex};
 use crate::reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
 use crate::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Forever, Spin, Wait};
+use crate::wait::{wait_for, DefaultWait, Forever, Wait};
 use crate::Deadline;
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -77,7 +77,7 @@ struct Counts {
 /// drop(ready);
 /// worker.join().unwrap();
 /// ```
-pub struct Condvar<W = Spin> {
+pub struct Condvar<W = DefaultWait> {
     /// Bumped (wrapping) under `inner` by every notification that grants anything; waiters
     /// wait for it to change.
     epoch: AtomicU32,

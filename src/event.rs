@@ -8,7 +8,7 @@
 //! (a plain flag would strand it). Waiters sleep on the word through the [`Wait`] backend `W`
 //! after setting the sleeper flag; `set` makes a wake call (`wake_all`) only if that flag was
 //! on, so setting an event nobody waits for costs one compare-and-swap. With a backend whose
-//! waking is a no-op ([`Spin`], `Yield`) the sleeper flag is never used.
+//! waking is a no-op ([`Spin`](crate::Spin), `Yield`) the sleeper flag is never used.
 //!
 //! Guarantees:
 //! - a `wait` that returns (or `wait_until` that returns `true`) synchronizes with the `set`
@@ -16,7 +16,7 @@
 //! - every thread waiting when `set` is called is released, whatever `clear` does afterwards;
 //! - fairness does not arise (everyone is released at once); progress: `set`, `clear` and
 //!   `is_set` never wait (lock-free), `wait` blocks until a `set`;
-//! - more threads than cores: spinning waiters ([`Spin`]) take CPU time from the thread that
+//! - more threads than cores: spinning waiters ([`Spin`](crate::Spin)) take CPU time from the thread that
 //!   would set the event; use `Yield` or `Futex` then.
 //!
 //! The generation has 30 bits and wraps: a waiter that stays off the processor while exactly
@@ -29,7 +29,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Forever, Spin, Wait};
+use crate::wait::{wait_for, DefaultWait, Forever, Wait};
 use crate::Deadline;
 use core::fmt;
 use core::marker::PhantomData;
@@ -74,7 +74,7 @@ const GENERATION: u32 = !(SET | SLEEPERS);
 /// }
 /// assert_eq!(STARTED.load(SeqCst), 3);
 /// ```
-pub struct Event<W = Spin> {
+pub struct Event<W = DefaultWait> {
     /// bit 0: set · bit 1: sleepers may exist · bits 2–31: generation (advanced by each
     /// `set` that turns the flag on; wraps)
     state: AtomicU32,
@@ -327,6 +327,7 @@ impl<W: Wait> fmt::Debug for Event<W> {
 #[cfg(all(test, not(baresync_loom)))]
 mod tests {
     use super::*;
+    use crate::Spin;
     use std::format;
 
     fn basics<W: Wait>() {

@@ -19,8 +19,10 @@
 //!
 //! - `no_std`, no heap; every constructor is `const fn`, so every primitive can live in a
 //!   `static`.
-//! - Waiting is pluggable ([`Wait`]): spin ([`Spin`], the default), yield or sleep in the OS
-//!   (`Yield`, `Futex`, feature `std`), or your RTOS's own blocking primitive.
+//! - Waiting is pluggable ([`Wait`]): spin ([`Spin`]), yield or sleep in the OS (`Yield`,
+//!   `Futex`, feature `std`), or your RTOS's own blocking primitive. A primitive whose backend
+//!   is not named sleeps with `std` and spins without ([`wait::DefaultWait`]); a FIFO lock
+//!   yields with `std` ([`wait::FairDefault`]).
 //! - Every blocking operation has a `try_*` form that never waits and an `*_until(deadline)`
 //!   form; deadlines ([`Deadline`]) need no clock.
 //! - Every atomic ordering is justified in the code and model-checked with loom.

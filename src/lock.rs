@@ -10,7 +10,6 @@
 
 use crate::raw::{raw_init, RawLock, RawMutex, RawSpinLock, RawTicketLock};
 use crate::sync::const_fn;
-use crate::wait::Spin;
 use crate::Deadline;
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -41,7 +40,8 @@ pub struct Lock<R, T: ?Sized> {
     data: UnsafeCell<T>,
 }
 
-/// A test-and-test-and-set spin lock around a `T`: 1 byte of lock state, unfair, never sleeps.
+/// A test-and-test-and-set spin lock around a `T`: 1 byte of lock state, unfair, never sleeps
+/// (with feature `std` a waiter yields its time slice once its backoff is spent).
 ///
 /// # Examples
 ///
@@ -71,7 +71,9 @@ pub type SpinLock<T> = Lock<RawSpinLock, T>;
 /// ```
 pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>;
 
-/// A three-state mutex around a `T` that waits through `W` (spins by default; `Futex` sleeps).
+/// A three-state mutex around a `T` that waits through `W`
+/// ([`DefaultWait`](crate::wait::DefaultWait): `Futex`, which sleeps, with feature `std`;
+/// `Spin` without).
 ///
 /// # Examples
 ///
@@ -83,7 +85,7 @@ pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>
 /// assert_eq!(CONFIG.lock()[0], 7);
 /// assert_eq!(core::mem::size_of::<Mutex<()>>(), 4);
 /// ```
-pub type Mutex<T, W = Spin> = Lock<RawMutex<W>, T>;
+pub type Mutex<T, W = crate::wait::DefaultWait> = Lock<RawMutex<W>, T>;
 
 // SAFETY: `Lock` can be sent to another thread with the value inside it when `T: Send`; the
 // raw lock is plain atomics.

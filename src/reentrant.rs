@@ -16,16 +16,17 @@
 //! only, because nested guards alias: mutate through `Cell`, `RefCell` or atomics inside. The
 //! guard is `!Send`: it must be dropped by the thread that owns the lock. Progress and
 //! fairness are those of `RawMutex<W>`: deadlock-free, unfair; with more threads than cores
-//! prefer `W = Futex` or `Yield`. No poisoning (see the crate docs).
+//! keep `W = Futex` (the default with `std`) or `Yield`. No poisoning (see the crate docs).
 //!
 //! `I` has no default: a default that exists only with feature `std` would make the same type
-//! name mean different things in a crate built with and without it; `W` defaults to
-//! [`Spin`] as everywhere in the crate.
+//! name fail to compile in a crate built without it. `W` defaults to
+//! [`DefaultWait`] as everywhere in the crate (`Futex` with `std`,
+//! [`Spin`](crate::Spin) without): a change of behaviour between builds, but every build compiles.
 
 use crate::raw::{RawLock, RawMutex};
 use crate::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use crate::sync::const_fn;
-use crate::wait::{Spin, Wait};
+use crate::wait::{DefaultWait, Wait};
 use crate::Deadline;
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -165,7 +166,7 @@ fn next_std_thread_id() -> NonZeroUsize {
 /// add_pair(1, 2);
 /// assert_eq!(*ITEMS.lock().borrow(), [1, 2]);
 /// ```
-pub struct ReentrantLock<T: ?Sized, I, W = Spin> {
+pub struct ReentrantLock<T: ?Sized, I, W = DefaultWait> {
     raw: RawMutex<W>,
     /// 0: no owner · otherwise the owner's id. Written only by the owner while it holds `raw`
     /// (its id after acquiring, 0 before releasing).
@@ -554,7 +555,7 @@ impl<T: ?Sized + fmt::Debug, I: ThreadIdentity, W: Wait> fmt::Debug for Reentran
 /// assert_eq!(guard.get(), 1);
 /// ```
 #[must_use = "if unused the lock is released at once"]
-pub struct ReentrantLockGuard<'a, T: ?Sized, I: ThreadIdentity, W: Wait = Spin> {
+pub struct ReentrantLockGuard<'a, T: ?Sized, I: ThreadIdentity, W: Wait = DefaultWait> {
     lock: &'a ReentrantLock<T, I, W>,
     /// `!Send`; `Sync` only when `T: Sync` (see below).
     _not_send: PhantomData<*const ()>,

@@ -8,7 +8,7 @@
 //! holding half. Releasing is one compare-and-swap that adds the permits (checked against the
 //! bound: never wraps) and clears the flag; only if the flag was set does it make a wake call.
 //! A waiter spins briefly, then sets the flag and sleeps on the word through the [`Wait`]
-//! backend `W`. With a backend whose waking is a no-op ([`Spin`], `Yield`) the flag is never
+//! backend `W`. With a backend whose waking is a no-op ([`Spin`](crate::Spin), `Yield`) the flag is never
 //! set and releasing is a bare compare-and-swap.
 //!
 //! Guarantees:
@@ -21,7 +21,7 @@
 //!   starvation matters;
 //! - progress: blocking. Acquire and release are each a compare-and-swap retried only when
 //!   another thread changed the word (lock-free), but an acquirer waits for a release;
-//! - more threads than cores: with [`Spin`] a waiter burns its time slice while a descheduled
+//! - more threads than cores: with [`Spin`](crate::Spin) a waiter burns its time slice while a descheduled
 //!   holder keeps its permit; choose `Yield` or `Futex` then.
 //!
 //! `release(n)` wakes **every** sleeper (one `wake_all` call) when the flag says any may
@@ -36,7 +36,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Backoff, Forever, Spin, Wait};
+use crate::wait::{wait_for, Backoff, DefaultWait, Forever, Wait};
 use crate::Deadline;
 use core::fmt;
 use core::marker::PhantomData;
@@ -245,7 +245,7 @@ impl<W: Wait> Core<W> {
 /// }
 /// assert_eq!(SLOTS.available(), 2);
 /// ```
-pub struct Semaphore<W = Spin> {
+pub struct Semaphore<W = DefaultWait> {
     core: Core<W>,
 }
 
@@ -271,7 +271,7 @@ pub struct Semaphore<W = Spin> {
 /// assert!(CONNECTIONS.release(1).is_err());
 /// assert_eq!(CONNECTIONS.available(), 1);
 /// ```
-pub struct BoundedSemaphore<W = Spin> {
+pub struct BoundedSemaphore<W = DefaultWait> {
     core: Core<W>,
 }
 
@@ -306,7 +306,7 @@ pub struct BoundedSemaphore<W = Spin> {
 /// assert_eq!(JOBS.available(), 3);
 /// ```
 #[must_use = "if unused the permits are released at once"]
-pub struct Permit<'a, W: Wait = Spin> {
+pub struct Permit<'a, W: Wait = DefaultWait> {
     core: &'a Core<W>,
     permits: u32,
     /// From a `BoundedSemaphore`: saturate at the bound on drop instead of panicking.
@@ -998,6 +998,7 @@ impl<W: Wait> fmt::Debug for BoundedSemaphore<W> {
 #[cfg(all(test, not(baresync_loom)))]
 mod tests {
     use super::*;
+    use crate::Spin;
     use std::format;
     use std::string::ToString;
 

@@ -15,7 +15,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{Forever, Spin, Wait};
+use crate::wait::{DefaultWait, Forever, Wait};
 use crate::Deadline;
 use core::fmt;
 
@@ -73,7 +73,7 @@ impl core::error::Error for TaskDoneError {}
 /// WORK.close(); // stop the worker
 /// worker.join().unwrap();
 /// ```
-pub struct JoinableQueue<T, const N: usize, W = Spin> {
+pub struct JoinableQueue<T, const N: usize, W = DefaultWait> {
     queue: Queue<T, N, W>,
     /// Items put and not yet `task_done`'d (raised before the item enters the queue).
     unfinished: CachePadded<AtomicUsize>,

@@ -46,10 +46,12 @@
 //!
 //! # More threads than cores
 //!
-//! With the default [`Spin`] backend a blocked `put`/`get` spins for its whole time slice,
-//! and a thread preempted mid-operation stalls its slot for a time slice: fine with one thread
-//! per core, slow when oversubscribed. Use `Yield` (spins briefly, then yields) or `Futex`
-//! (sleeps; each push/pop then costs one fence) when threads may outnumber cores.
+//! With the [`Spin`](crate::Spin) backend (the default without `std`) a blocked `put`/`get` spins for its
+//! whole time slice, and a thread preempted mid-operation stalls its slot for a time slice:
+//! fine with one thread per core, slow when oversubscribed. `Futex` (the default with `std`)
+//! sleeps instead, at the price of one fence per push/pop to see whether anyone sleeps; name
+//! `Spin` for the fastest push/pop when each thread owns its core, or `Yield` (spins briefly,
+//! then yields) in between.
 //!
 //! # Choices (and what was rejected)
 //!
@@ -84,7 +86,7 @@ use crate::sync::atomic::{
 };
 use crate::sync::cell::UnsafeCell;
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Backoff, Forever, Spin, Wait};
+use crate::wait::{wait_for, Backoff, DefaultWait, Forever, Wait};
 use crate::Deadline;
 use core::fmt;
 use core::marker::PhantomData;
@@ -426,7 +428,8 @@ struct Words {
 }
 
 /// A bounded multi-producer multi-consumer FIFO queue of at most `N` items of type `T`, in a
-/// fixed array (no heap); blocking operations wait through `W` (default [`Spin`]).
+/// fixed array (no heap); blocking operations wait through `W` ([`DefaultWait`]:
+/// `Futex` with feature `std`, [`Spin`](crate::Spin) without).
 ///
 /// See the [module documentation](self) for the algorithm and its guarantees.
 ///
@@ -450,7 +453,7 @@ struct Words {
 /// producer.join().unwrap();
 /// assert_eq!(sum, (0..100).sum());
 /// ```
-pub struct Queue<T, const N: usize, W = Spin> {
+pub struct Queue<T, const N: usize, W = DefaultWait> {
     /// The position of the next pop; consumers claim positions by compare-and-swap.
     head: CachePadded<AtomicUsize>,
     /// The position of the next push, or'ed with CLOSED once closed; producers claim

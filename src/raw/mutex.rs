@@ -17,7 +17,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Backoff, Forever, Spin, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
+use crate::wait::{wait_for, Backoff, DefaultWait, Forever, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
 use crate::Deadline;
 use core::marker::PhantomData;
 
@@ -42,7 +42,7 @@ const CONTENDED: u32 = 2;
 /// unsafe { RAW.unlock() };
 /// assert_eq!(core::mem::size_of::<RawMutex>(), 4);
 /// ```
-pub struct RawMutex<W = Spin> {
+pub struct RawMutex<W = DefaultWait> {
     /// 0: unlocked · 1: locked, no sleepers · 2: locked, sleepers may exist
     /// (state 2 is never used when `W::WAKE_IS_NOOP`)
     state: AtomicU32,
@@ -211,6 +211,7 @@ super::impl_lock_api!([W: Wait] RawMutex<W>);
 #[cfg(all(test, not(baresync_loom)))]
 mod tests {
     use super::*;
+    use crate::Spin;
 
     fn basics<W: Wait>() {
         let l = RawMutex::<W>::new();

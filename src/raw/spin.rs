@@ -4,8 +4,11 @@
 //! which stays in their own cache while the lock is held, and only attempt the atomic swap once
 //! the lock looks free; a failed attempt backs off exponentially (Anderson, 1990) up to a
 //! bound. Progress: deadlock-free, not starvation-free: an unlucky waiter can lose every race,
-//! so this lock is not fair. It never yields the processor: with more threads than cores a
-//! waiter may spin away its time slice while the owner is descheduled.
+//! so this lock is not fair. It never sleeps; with feature `std` a waiter whose backoff is
+//! spent yields its time slice, because with more threads than cores the owner may be
+//! descheduled and spinning on would only delay it (measured on 2 cores, 8 threads: pure
+//! spinning kept 0.24× of the 2-thread throughput; see `docs/design.md`). Without `std` it
+//! spins on, which is right when each thread owns its core.
 
 use super::{impl_init, RawLock};
 use crate::sync::atomic::{
@@ -17,7 +20,8 @@ use crate::wait::Backoff;
 
 /// A one-byte spin lock: test-and-test-and-set with bounded exponential backoff.
 ///
-/// Unfair (a waiter may be overtaken any number of times) and never sleeps. The cheapest lock
+/// Unfair (a waiter may be overtaken any number of times) and never sleeps (with feature
+/// `std`, a waiter yields its time slice once its backoff is spent). The cheapest lock
 /// to take when uncontended: one swap to lock, one store to unlock. Use it through
 /// [`SpinLock<T>`](crate::SpinLock).
 ///
@@ -55,7 +59,7 @@ impl RawSpinLock {
             // ORDERING: Relaxed: this load only decides when to retry the swap below, which
             // is the acquiring operation.
             while self.locked.load(Relaxed) {
-                backoff.spin();
+                backoff.snooze();
             }
             // ORDERING: Acquire pairs with the Release store in `unlock`, so the previous
             // owner's writes inside the critical section happen-before ours.

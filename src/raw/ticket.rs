@@ -1,4 +1,4 @@
-//! `RawTicketLock<W>`: a FIFO ticket lock that copes with more threads than cores.
+//! `RawTicketLock<W>`: a FIFO ticket lock whose waiters can give their core away.
 //!
 //! Algorithm: the ticket lock (Reed and Kanodia's sequencers, 1979; Mellor-Crummey and Scott,
 //! 1991): a waiter takes a ticket with one fetch-and-add and waits until the "now serving"
@@ -7,11 +7,15 @@
 //! up everyone behind it, which is why a pure-spin ticket lock collapses when threads
 //! outnumber cores (each hand-off to a preempted thread costs a scheduler time slice).
 //!
-//! The answer here: only the waiter next in line spins (briefly, with backoff); every waiter
-//! further back, and the head once its backoff is spent, waits through the backend `W`. With
-//! `Yield` or `Futex` those waiters give their core to the threads that need it (the owner and
-//! the head); with `Spin` they spin on the shared word with backoff, which is right when each
-//! thread owns its core. The lock still hands over strictly in ticket order.
+//! The answer here: only the waiter next in line spins (briefly, polling at full rate); every
+//! waiter further back, and the head once its budget is spent, waits through the backend `W`.
+//! With `Yield` or `Futex` those waiters give their core to the threads that need it (the
+//! owner and the head); with `Spin` they spin on the shared word with backoff, which is right
+//! when each thread owns its core. The lock still hands over strictly in ticket order, and
+//! that has a floor no backend removes: with more threads than cores and every thread
+//! contending, most hand-offs go to a thread that is not running, so each costs a context
+//! switch instead of a cache miss (measured on 2 cores, 8 threads: 0.06–0.10× the 2-thread
+//! throughput, against 0.04× for `spin::TicketMutex`; see `docs/design.md`).
 //!
 //! With a sleeping backend, bit 31 of the serving word says "a waiter may be sleeping": a
 //! waiter sets it with a read-modify-write before sleeping and the unlocker clears it with the
@@ -103,25 +107,30 @@ impl<W: Wait> RawTicketLock<W> {
         outstanding.saturating_sub(1)
     }
 
-    /// How many backoff rounds the waiter next in line spins before it waits through `W`.
+    /// How many times the waiter next in line polls the serving word at full rate before it
+    /// waits through `W`.
     ///
-    /// With a polling backend, one backoff (the rounds to reach its limit). With a sleeping
-    /// one, much longer: once the head sleeps, every hand-off waits for a wake-up, during
-    /// which the next head gives up and sleeps too, a convoy in which each acquisition costs a
-    /// wake-up latency (measured: 30k acquisitions/s with 2 threads on 2 cores). Spinning
-    /// longer than a wake-up takes breaks the convoy. The budget is the
-    /// crate's `SPIN_ROUNDS_BEFORE_SLEEP`, tens of microseconds on current x86 cores; only the
-    /// head spins, the waiters behind it sleep.
-    const HEAD_SPINS: u32 = if W::WAKE_IS_NOOP {
-        Backoff::LIMIT + 1
+    /// The head polls without backoff: it is the only waiter the next hand-off can go to, so a
+    /// backoff pause only delays its own turn (measured with `host-runner bench`, median
+    /// release-to-acquire latency on 2 cores: 190–212 ns with exponential backoff here, 165–172
+    /// ns polling, `spin::TicketMutex` 140–159 ns in the same runs).
+    /// With a polling backend the budget is about one backoff's worth of pauses. With a
+    /// sleeping one it is much longer: once the head sleeps, every hand-off waits for a
+    /// wake-up, during which the next head gives up and sleeps too, a convoy in which each
+    /// acquisition costs a wake-up latency (measured: 30k acquisitions/s with 2 threads on 2
+    /// cores). Polling longer than a wake-up takes breaks the convoy: the budget is as many
+    /// pauses as the crate's `SPIN_ROUNDS_BEFORE_SLEEP` backoff rounds make, tens of
+    /// microseconds on current x86 cores. Only the head polls; the waiters behind it wait
+    /// through `W`.
+    const HEAD_POLLS: u32 = if W::WAKE_IS_NOOP {
+        Backoff::PAUSES_PER_BACKOFF
     } else {
-        SPIN_ROUNDS_BEFORE_SLEEP
+        Backoff::pauses_in(SPIN_ROUNDS_BEFORE_SLEEP)
     };
 
     #[cold]
     fn lock_slow(&self, ticket: u32) {
-        let mut backoff = Backoff::new();
-        let mut head_spins = 0u32;
+        let mut head_polls = 0u32;
         loop {
             // ORDERING: Acquire pairs with the Release store or swap in `unlock`: when our
             // ticket comes up, the previous owner's writes happen-before ours.
@@ -131,10 +140,10 @@ impl<W: Wait> RawTicketLock<W> {
                 return;
             }
             let ahead = ticket.wrapping_sub(now) & TICKET_MASK;
-            if ahead == 1 && head_spins < Self::HEAD_SPINS {
-                // Next in line: the hand-off should be a cache miss away, so spin.
-                backoff.spin();
-                head_spins += 1;
+            if ahead == 1 && head_polls < Self::HEAD_POLLS {
+                // Next in line: the hand-off should be a cache miss away, so poll.
+                crate::sync::spin_loop();
+                head_polls += 1;
                 continue;
             }
             if W::WAKE_IS_NOOP {

@@ -6,9 +6,9 @@
 //!
 //! | backend | waiting | waking | use it when |
 //! |---|---|---|---|
-//! | [`Spin`] (default) | spins with bounded exponential backoff | free (no-op) | one thread per core: bare metal, a kernel with preemption disabled, short critical sections |
+//! | [`Spin`] (the default without `std`) | spins with bounded exponential backoff | free (no-op) | one thread per core: bare metal, a kernel with preemption disabled, short critical sections |
 //! | `Yield` (feature `std`) | spins briefly, then `thread::yield_now` | free (no-op) | threads may outnumber cores but sleeping costs too much |
-//! | `Futex` (feature `std`) | sleeps in the kernel | a system call, only when a sleeper may exist | threads outnumber cores, or waits are long |
+//! | `Futex` (feature `std`; the default with it) | sleeps in the kernel | a system call, only when a sleeper may exist | threads outnumber cores, or waits are long |
 //! | your own | your scheduler's wait queue | your scheduler | an RTOS or kernel with its own blocking primitive |
 //!
 //! Primitives keep a "sleepers may exist" state next to their data (as std's futex mutex does
@@ -32,6 +32,22 @@ pub use futex::Futex;
 mod yielding;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use yielding::Yield;
+
+/// The backend a primitive waits through when none is named (every `W` parameter except a
+/// FIFO lock's, see [`FairDefault`]): [`Futex`] with feature `std`, [`Spin`] without.
+///
+/// With `std` there is a scheduler, and threads may outnumber cores: a waiter that spins may
+/// burn its time slice while the thread it waits for is descheduled. Measured on 2 cores with
+/// 8 threads, contended increments of `Mutex<_, Spin>` fell to 0.22× of its 2-thread
+/// throughput, while `Mutex<_, Futex>` kept 1.07× (see `docs/design.md`). Without `std` there
+/// is no scheduler to lose the core to, or the kernel or RTOS names its own backend.
+#[cfg(all(feature = "std", not(baresync_loom)))]
+pub type DefaultWait = Futex;
+
+/// The backend a primitive waits through when none is named: `Futex` with feature `std`,
+/// [`Spin`] without (see the `std` build's documentation for the measurement behind it).
+#[cfg(not(all(feature = "std", not(baresync_loom))))]
+pub type DefaultWait = Spin;
 
 /// The backend a FIFO lock's waiters use when none is named: [`Yield`] with feature `std`,
 /// [`Spin`] without.
@@ -185,6 +201,38 @@ impl Backoff {
                 self.step += 1;
             }
         }
+    }
+
+    /// Spin hints in one whole backoff, from the first round to the limit: what a waiter
+    /// polling at full rate spends in the same time. One under loom.
+    pub(crate) const PAUSES_PER_BACKOFF: u32 = Self::pauses_in(Self::LIMIT + 1);
+
+    /// Spin hints in the first `rounds` rounds of a backoff. One under loom, where a single
+    /// round stands for the whole backoff.
+    pub(crate) const fn pauses_in(rounds: u32) -> u32 {
+        if cfg!(baresync_loom) {
+            return 1;
+        }
+        let ramp = if rounds < Self::LIMIT {
+            rounds
+        } else {
+            Self::LIMIT
+        };
+        // Rounds 0..ramp spin 1, 2, 4, ... hints; every round after them 2^LIMIT.
+        ((1 << ramp) - 1) + (rounds - ramp) * (1 << Self::LIMIT)
+    }
+
+    /// One backoff round; once the backoff is spent, with feature `std`, yields the thread
+    /// instead (the thread being waited for may be descheduled, and only the scheduler can run
+    /// it). Without `std`, the same as [`spin`](Backoff::spin).
+    #[inline]
+    pub(crate) fn snooze(&mut self) {
+        #[cfg(all(feature = "std", not(baresync_loom)))]
+        if self.is_completed() {
+            std::thread::yield_now();
+            return;
+        }
+        self.spin();
     }
 
     /// Whether the backoff has reached its limit: a caller that can do something better than
