@@ -16,7 +16,7 @@
 //! `put`/`get` (`send`/`recv`).
 
 use super::{backoff, run_window, Candidate, Env, Experiment, Group, Sample, Unit};
-use baresync::{Futex, Queue, Spin};
+use baresync::{CachePadded, Futex, Queue, Spin};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 const CAP: usize = 1024;
@@ -95,7 +95,11 @@ fn crossbeam(env: &Env, pairs: usize) -> Sample {
 }
 
 fn heapless_spsc(env: &Env, _pairs: usize) -> Sample {
-    let mut q: Box<heapless::spsc::Queue<u64, CAP>> = Box::new(heapless::spsc::Queue::new());
+    // Cache-line aligned like every other measured object, so its layout is the same in
+    // every run. (Its throughput still swings between rounds, about 25M to 150M items/s
+    // here: an SPSC ring runs either nearly empty, a cache miss per item, or in batches.)
+    let mut q: Box<CachePadded<heapless::spsc::Queue<u64, CAP>>> =
+        Box::new(CachePadded::new(heapless::spsc::Queue::new()));
     let (p, c) = q.split();
     // Each end is taken once by its thread; the mutexes only hand them over.
     let ends = (
