@@ -14,8 +14,8 @@
 //! when each thread owns its core. The lock still hands over strictly in ticket order, and
 //! that has a floor no backend removes: with more threads than cores and every thread
 //! contending, most hand-offs go to a thread that is not running, so each costs a context
-//! switch instead of a cache miss (measured on 2 cores, 8 threads: 0.06–0.10× the 2-thread
-//! throughput, against 0.04× for `spin::TicketMutex`; see `docs/design.md`).
+//! switch instead of a cache miss (measured on 2 cores, 8 threads: 0.01–0.10× the 2-thread
+//! throughput, `spin::TicketMutex` 0.02–0.09×; see `docs/design.md`).
 //!
 //! With a sleeping backend, bit 31 of the serving word says "a waiter may be sleeping": a
 //! waiter sets it with a read-modify-write before sleeping and the unlocker clears it with the
