@@ -52,13 +52,23 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
     let key =
         |g: &str, r: &super::Row| format!("{g}|{}|{}|{}", r.case, r.threads, r.implementation);
     let mut before = std::collections::HashMap::new();
+    // Each row's own median in the other run, to tell a candidate that moved from a reference
+    // that moved under it.
+    let mut medians_before = std::collections::HashMap::new();
     for g in &other.groups {
         for r in &g.rows {
             if let Some(x) = r.speedup {
                 before.insert(key(&g.name, r), x);
             }
+            if let Some(m) = r.median {
+                medians_before.insert(key(&g.name, r), m);
+            }
         }
     }
+    let moved_by = |g: &str, r: &super::Row| match (r.median, medians_before.get(&key(g, r))) {
+        (Some(now), Some(&then)) if then > 0.0 => format!("{:+.0}%", (now / then - 1.0) * 100.0),
+        _ => "–".into(),
+    };
     let cores = this.machine.cpus.len();
     let mut per_group: Vec<(String, usize, usize)> = Vec::new();
     // [one thread per core at most, more threads than cores]: (within, total).
@@ -106,7 +116,10 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
     }
     if !moved.is_empty() {
         moved.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
-        s.push_str("\nThe ratios that moved more:\n\n");
+        s.push_str(
+            "\nThe ratios that moved more. *own median* and *reference median* are how far each \
+             side's absolute value moved between the runs: a ratio moves when either does.\n\n",
+        );
         s.push_str(&md_row(&[
             "group".into(),
             "case".into(),
@@ -115,17 +128,33 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
             "other run".into(),
             "this run".into(),
             "change".into(),
+            "own median".into(),
+            "reference median".into(),
         ]));
-        s.push_str(&md_row(&vec!["---".to_string(); 7]));
+        s.push_str(&md_row(&vec!["---".to_string(); 9]));
         for (change, g, r, then, now) in moved {
+            let reference = this
+                .groups
+                .iter()
+                .find(|x| x.name == g)
+                .and_then(|x| {
+                    x.rows.iter().find(|o| {
+                        o.implementation == x.reference
+                            && o.case == r.case
+                            && o.threads == r.threads
+                    })
+                })
+                .map_or_else(|| "–".into(), |o| moved_by(&g, o));
             s.push_str(&md_row(&[
-                g,
+                g.clone(),
                 r.case.clone(),
                 r.threads.to_string(),
                 r.implementation.clone(),
                 format!("{then:.2}×"),
                 format!("{now:.2}×"),
                 format!("{:+.0}%", change * 100.0),
+                moved_by(&g, r),
+                reference,
             ]));
         }
     }
