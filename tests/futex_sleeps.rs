@@ -66,3 +66,15 @@ fn futex_sleeps_and_spin_does_not() {
         "Spin waiter used only {spin:?} of CPU in {hold:?}"
     );
 }
+
+/// With feature `std`, a `Mutex<T>` whose backend is not named sleeps too (its `W` is
+/// `wait::DefaultWait`): the default a host user writes first does not burn a core.
+#[test]
+fn the_default_mutex_sleeps() {
+    let hold = Duration::from_millis(300);
+    let default = cpu_used_while_blocked::<RawMutex>(hold);
+    assert!(
+        default < hold / 10,
+        "a default Mutex's waiter used {default:?} of CPU in {hold:?}"
+    );
+}

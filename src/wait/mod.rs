@@ -41,6 +41,21 @@ pub use yielding::Yield;
 /// 8 threads, contended increments of `Mutex<_, Spin>` fell to 0.22× of its 2-thread
 /// throughput, while `Mutex<_, Futex>` kept 1.07× (see `docs/design.md`). Without `std` there
 /// is no scheduler to lose the core to, or the kernel or RTOS names its own backend.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{wait::DefaultWait, Futex, Mutex, Semaphore, Spin};
+/// use core::any::TypeId;
+///
+/// // Built with feature `std` (a default feature): what is not named sleeps.
+/// assert_eq!(TypeId::of::<DefaultWait>(), TypeId::of::<Futex>());
+/// assert_eq!(TypeId::of::<Mutex<u8>>(), TypeId::of::<Mutex<u8, Futex>>());
+/// assert_eq!(TypeId::of::<Semaphore>(), TypeId::of::<Semaphore<Futex>>());
+/// // Name `Spin` where every thread owns its core and waits are short.
+/// static HOT: Mutex<u64, Spin> = Mutex::new(0);
+/// *HOT.lock() += 1;
+/// ```
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub type DefaultWait = Futex;
 
@@ -58,6 +73,17 @@ pub type DefaultWait = Spin;
 /// lock took 290 s, the same with `Yield` 0.13 s. Without `std` there is no scheduler to lose
 /// the turn to (bare metal, or a kernel that disables preemption while spinning), and an RTOS
 /// names its own backend.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{wait::FairDefault, TicketLock, Yield};
+/// use core::any::TypeId;
+///
+/// // Built with feature `std`: a FIFO lock's waiters yield their core.
+/// assert_eq!(TypeId::of::<FairDefault>(), TypeId::of::<Yield>());
+/// assert_eq!(TypeId::of::<TicketLock<u8>>(), TypeId::of::<TicketLock<u8, Yield>>());
+/// ```
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub type FairDefault = Yield;
 
