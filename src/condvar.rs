@@ -40,7 +40,7 @@ use crate::raw::{RawLock, RawMutex};
 use crate::reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
 use crate::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use crate::sync::const_fn;
-use crate::wait::{wait_for, DefaultWait, Forever, Wait};
+use crate::wait::{wait_for, DefaultWait, Forever, PreSleep, Wait};
 use crate::Deadline;
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -212,12 +212,21 @@ impl<W: Wait> Condvar<W> {
     fn wait_grant<D: Deadline>(&self, registered: u32, mut deadline: Option<&mut D>) -> bool {
         let mut seen = registered;
         let mut timed_out = false;
+        let mut pre_sleep = PreSleep::new();
         loop {
             if !timed_out {
                 // ORDERING: Relaxed: this load only decides whether to look at the counts;
                 // the decision is made under `inner`, whose Acquire orders the notifier's
                 // writes before ours.
                 if self.epoch.load(Relaxed) == seen {
+                    // With a sleeping backend, poll before sleeping: a notifier that answers
+                    // within microseconds (a ping-pong) then costs no wake-up.
+                    if !W::WAKE_IS_NOOP && pre_sleep.poll() {
+                        if deadline.as_deref_mut().is_some_and(|d| d.expired()) {
+                            timed_out = true;
+                        }
+                        continue;
+                    }
                     if !wait_for::<W, D>(&self.epoch, seen, deadline.as_deref_mut()) {
                         timed_out = true;
                     }

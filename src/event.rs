@@ -29,7 +29,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{wait_for, DefaultWait, Forever, Wait};
+use crate::wait::{wait_for, DefaultWait, Forever, PreSleep, Wait};
 use crate::Deadline;
 use core::fmt;
 use core::marker::PhantomData;
@@ -275,9 +275,20 @@ impl<W: Wait> Event<W> {
     #[cold]
     fn wait_slow_until<D: Deadline>(&self, mut s: u32, mut deadline: Option<&mut D>) -> bool {
         let start = s & GENERATION;
+        let mut pre_sleep = PreSleep::new();
         loop {
             if released(s, start) {
                 return true;
+            }
+            // With a sleeping backend, poll before sleeping: a `set` that comes within
+            // microseconds then costs no wake-up.
+            if !W::WAKE_IS_NOOP && pre_sleep.poll() {
+                // ORDERING: Acquire pairs with the Release compare-and-swap in `set`.
+                s = self.state.load(Acquire);
+                if !released(s, start) && deadline.as_deref_mut().is_some_and(|d| d.expired()) {
+                    return false;
+                }
+                continue;
             }
             let mut expected = s;
             if !W::WAKE_IS_NOOP && s & SLEEPERS == 0 {

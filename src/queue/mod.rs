@@ -86,7 +86,7 @@ use crate::sync::atomic::{
 };
 use crate::sync::cell::UnsafeCell;
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Backoff, DefaultWait, Forever, Wait};
+use crate::wait::{wait_for, Backoff, DefaultWait, Forever, PreSleep, Wait};
 use crate::Deadline;
 use core::fmt;
 use core::marker::PhantomData;
@@ -184,8 +184,8 @@ fn close_word<W: Wait>(word: &AtomicU32) {
 
 /// The blocking loop of every waiting operation, written once.
 ///
-/// Calls `attempt` until it returns `Some`: first spinning with [`Backoff`], then waiting on
-/// `word` through `W`. With a sleeping backend it announces itself and re-attempts before each
+/// Calls `attempt` until it returns `Some`: first spinning with [`Backoff`] (with a sleeping
+/// backend, polling through the crate's pre-sleep budget), then waiting on `word` through `W`. With a sleeping backend it announces itself and re-attempts before each
 /// sleep, so a change published by a thread that then calls [`wake_sleepers`] is never missed.
 /// With a no-op-waking backend nobody advances the word, so it only lets `W` wait once (a
 /// `Yield` yields) and polls again. Returns `None` when the deadline expired.
@@ -195,6 +195,7 @@ fn block_on<W: Wait, D: Deadline, R>(
     mut attempt: impl FnMut() -> Option<R>,
 ) -> Option<R> {
     let mut backoff = Backoff::new();
+    let mut pre_sleep = PreSleep::new();
     loop {
         if let Some(r) = attempt() {
             return Some(r);
@@ -204,8 +205,11 @@ fn block_on<W: Wait, D: Deadline, R>(
                 return None;
             }
         }
-        if !backoff.is_completed() {
+        if W::WAKE_IS_NOOP && !backoff.is_completed() {
             backoff.spin();
+            continue;
+        }
+        if !W::WAKE_IS_NOOP && pre_sleep.poll() {
             continue;
         }
         if W::WAKE_IS_NOOP {
