@@ -2,7 +2,9 @@
 //! cores while CPU time is measured.
 #![cfg(all(target_os = "linux", not(miri)))]
 
-use baresync::{Futex, Lock, RawLock, RawMutex, RawTicketLock, Spin};
+use baresync::{
+    Barrier, Condvar, Event, Futex, Lock, Mutex, Queue, RawLock, RawMutex, RawTicketLock, Spin,
+};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
@@ -76,5 +78,81 @@ fn the_default_mutex_sleeps() {
     assert!(
         default < hold / 10,
         "a default Mutex's waiter used {default:?} of CPU in {hold:?}"
+    );
+}
+
+/// Runs `wait` on a thread of its own, calls `release` after `hold`, and returns the CPU time
+/// the waiting thread used meanwhile.
+fn cpu_used_waiting(
+    hold: Duration,
+    wait: impl FnOnce() + Send + 'static,
+    release: impl FnOnce(),
+) -> Duration {
+    let started = Arc::new(AtomicBool::new(false));
+    let waiter = {
+        let started = Arc::clone(&started);
+        thread::spawn(move || {
+            let before = thread_cpu_time();
+            started.store(true, SeqCst);
+            wait();
+            thread_cpu_time() - before
+        })
+    };
+    while !started.load(SeqCst) {
+        thread::yield_now();
+    }
+    thread::sleep(hold);
+    release();
+    waiter.join().unwrap()
+}
+
+/// The waits that poll through the pre-sleep budget (spin, then yield) before sleeping still
+/// sleep once it is spent: a waiter blocked for 300 ms uses under 10% of a core.
+#[test]
+fn futex_waits_after_polling_sleep() {
+    let hold = Duration::from_millis(300);
+    let limit = hold / 10;
+
+    let event = Arc::new(Event::<Futex>::new());
+    let e = Arc::clone(&event);
+    let used = cpu_used_waiting(hold, move || e.wait(), || event.set());
+    assert!(
+        used < limit,
+        "Event waiter used {used:?} of CPU in {hold:?}"
+    );
+
+    let barrier = Arc::new(Barrier::<Futex>::new(2));
+    let b = Arc::clone(&barrier);
+    let used = cpu_used_waiting(hold, move || drop(b.wait()), || drop(barrier.wait()));
+    assert!(
+        used < limit,
+        "Barrier waiter used {used:?} of CPU in {hold:?}"
+    );
+
+    let pair = Arc::new((Mutex::<bool, Futex>::new(false), Condvar::<Futex>::new()));
+    let p = Arc::clone(&pair);
+    let used = cpu_used_waiting(
+        hold,
+        move || drop(p.1.wait_while(p.0.lock(), |ready| !*ready)),
+        || {
+            *pair.0.lock() = true;
+            pair.1.notify_all();
+        },
+    );
+    assert!(
+        used < limit,
+        "Condvar waiter used {used:?} of CPU in {hold:?}"
+    );
+
+    let queue = Arc::new(Queue::<u32, 4, Futex>::new());
+    let q = Arc::clone(&queue);
+    let used = cpu_used_waiting(
+        hold,
+        move || assert_eq!(q.get(), Ok(7)),
+        || queue.put(7).unwrap(),
+    );
+    assert!(
+        used < limit,
+        "Queue::get waiter used {used:?} of CPU in {hold:?}"
     );
 }
