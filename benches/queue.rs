@@ -1,5 +1,5 @@
-//! Queue benches: baresync's `Queue` next to crossbeam's `ArrayQueue`, heapless' queues and
-//! std's `sync_channel`, in one run.
+//! Queue benches: baresync's `Queue` and `JoinableQueue` next to crossbeam's `ArrayQueue`,
+//! heapless' queues and std's `sync_channel`, in one run.
 //!
 //! - `spsc/IMPL/2`: one producer and one consumer pinned to two cores pass `iters` `u64`s
 //!   through a queue of capacity 1024 (heapless' SPSC queue holds 1023); time per item.
@@ -15,7 +15,7 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-use baresync::{Futex, Queue, Spin};
+use baresync::{Futex, JoinableQueue, Queue, Spin};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -82,6 +82,25 @@ impl BenchQueue for Queue<u64, CAP, Futex> {
     #[inline]
     fn recv(&self) -> u64 {
         self.get().unwrap()
+    }
+}
+
+/// The joinable queue pays for its task count on top: every item received is also marked
+/// done, as a worker would.
+impl BenchQueue for JoinableQueue<u64, CAP, Futex> {
+    const NAME: &'static str = "baresync::JoinableQueue<Futex>";
+    fn create() -> Self {
+        JoinableQueue::new()
+    }
+    #[inline]
+    fn send(&self, v: u64) {
+        self.put(v).unwrap();
+    }
+    #[inline]
+    fn recv(&self) -> u64 {
+        let v = self.get().unwrap();
+        self.task_done().unwrap();
+        v
     }
 }
 
@@ -252,11 +271,13 @@ fn spsc_heapless(c: &mut Criterion) {
 fn benches(c: &mut Criterion) {
     spsc::<Queue<u64, CAP, Spin>>(c);
     spsc::<Queue<u64, CAP, Futex>>(c);
+    spsc::<JoinableQueue<u64, CAP, Futex>>(c);
     spsc::<crossbeam_queue::ArrayQueue<u64>>(c);
     spsc_heapless(c);
     spsc::<StdSync>(c);
     mpmc::<Queue<u64, CAP, Spin>>(c);
     mpmc::<Queue<u64, CAP, Futex>>(c);
+    mpmc::<JoinableQueue<u64, CAP, Futex>>(c);
     mpmc::<crossbeam_queue::ArrayQueue<u64>>(c);
     mpmc::<heapless::mpmc::Q64<u64>>(c);
     mpmc::<StdSync>(c);

@@ -123,7 +123,15 @@ fn futex_waits_after_polling_sleep() {
 
     let barrier = Arc::new(Barrier::<Futex>::new(2));
     let b = Arc::clone(&barrier);
-    let used = cpu_used_waiting(hold, move || drop(b.wait()), || drop(barrier.wait()));
+    let used = cpu_used_waiting(
+        hold,
+        move || {
+            b.wait().unwrap();
+        },
+        || {
+            barrier.wait().unwrap();
+        },
+    );
     assert!(
         used < limit,
         "Barrier waiter used {used:?} of CPU in {hold:?}"

@@ -16,7 +16,7 @@
 //! `put`/`get` (`send`/`recv`).
 
 use super::{backoff, run_window, Candidate, Env, Experiment, Group, Sample, Unit};
-use baresync::{CachePadded, Futex, Queue, Spin};
+use baresync::{CachePadded, Futex, JoinableQueue, Queue, Spin};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 const CAP: usize = 1024;
@@ -87,6 +87,22 @@ fn baresync_spin(env: &Env, pairs: usize) -> Sample {
 fn baresync_futex(env: &Env, pairs: usize) -> Sample {
     let q: Box<Queue<u64, CAP, Futex>> = Box::new(Queue::new());
     shared(env, pairs, &*q, |q, v| q.put(v).is_ok(), |q| q.get().ok())
+}
+
+/// The joinable queue: every item taken is also marked done, as a worker would.
+fn baresync_joinable(env: &Env, pairs: usize) -> Sample {
+    let q: Box<JoinableQueue<u64, CAP, Futex>> = Box::new(JoinableQueue::new());
+    shared(
+        env,
+        pairs,
+        &*q,
+        |q, v| q.put(v).is_ok(),
+        |q| {
+            let v = q.get().ok()?;
+            q.task_done().ok()?;
+            Some(v)
+        },
+    )
 }
 
 fn crossbeam(env: &Env, pairs: usize) -> Sample {
@@ -167,6 +183,12 @@ pub fn group(cores: usize) -> Group {
                 candidates: vec![
                     c("baresync::Queue<Spin>", false, 1, baresync_spin),
                     c("baresync::Queue<Futex>", false, 1, baresync_futex),
+                    c(
+                        "baresync::JoinableQueue<Futex>",
+                        false,
+                        1,
+                        baresync_joinable,
+                    ),
                     c(REFERENCE, true, 1, crossbeam),
                     c("heapless::spsc::Queue", true, 1, heapless_spsc),
                     c("std::sync::mpsc::sync_channel", true, 1, sync_channel),
@@ -180,6 +202,12 @@ pub fn group(cores: usize) -> Group {
                 candidates: vec![
                     c("baresync::Queue<Spin>", false, pairs, baresync_spin),
                     c("baresync::Queue<Futex>", false, pairs, baresync_futex),
+                    c(
+                        "baresync::JoinableQueue<Futex>",
+                        false,
+                        pairs,
+                        baresync_joinable,
+                    ),
                     c(REFERENCE, true, pairs, crossbeam),
                 ],
             },
