@@ -11,12 +11,13 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
+mod common;
+
 use baresync::{Futex, Mutex, Spin, SpinLock, TicketLock, Yield};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A lock around a `u64`, whatever crate it comes from.
 trait BenchLock: Send + Sync + 'static {
@@ -77,31 +78,7 @@ fn atomic_floor(c: &mut Criterion) {
 
 /// `threads` pinned threads share `iters` increments; returns the wall time of the whole run.
 fn contended_run<L: BenchLock>(threads: usize, iters: u64) -> Duration {
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let lock = Arc::new(baresync::CachePadded::new(L::create()));
-    let start = Arc::new(Barrier::new(threads + 1));
-    let per_thread = iters.div_ceil(threads as u64);
-    let handles: Vec<_> = (0..threads)
-        .map(|i| {
-            let (lock, start) = (Arc::clone(&lock), Arc::clone(&start));
-            let core = cores.get(i % cores.len().max(1)).copied();
-            std::thread::spawn(move || {
-                if let Some(core) = core {
-                    core_affinity::set_for_current(core);
-                }
-                start.wait();
-                for _ in 0..per_thread {
-                    lock.increment();
-                }
-            })
-        })
-        .collect();
-    start.wait();
-    let t0 = Instant::now();
-    for h in handles {
-        h.join().unwrap();
-    }
-    t0.elapsed()
+    common::pinned_share(threads, iters, L::create(), |l: &L| l.increment())
 }
 
 fn contended<L: BenchLock>(c: &mut Criterion, threads: usize) {

@@ -12,12 +12,13 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
+mod common;
+
 use baresync::{BoundedSemaphore, CachePadded, Futex, Semaphore, Spin, SpinLock, Wait, Yield};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Something that admits a thread and lets it go again.
 trait Gate: Send + Sync + 'static {
@@ -96,32 +97,13 @@ fn uncontended(c: &mut Criterion) {
 
 /// `threads` pinned threads share `iters` passes through the gate; the wall time of the run.
 fn contended_run<G: Gate>(permits: u32, threads: usize, iters: u64) -> Duration {
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let gate = Arc::new(CachePadded::new(G::create(permits)));
-    let work = Arc::new(CachePadded::new(AtomicU64::new(0)));
-    let start = Arc::new(Barrier::new(threads + 1));
-    let per_thread = iters.div_ceil(threads as u64);
-    let handles: Vec<_> = (0..threads)
-        .map(|i| {
-            let (gate, work, start) = (Arc::clone(&gate), Arc::clone(&work), Arc::clone(&start));
-            let core = cores.get(i % cores.len().max(1)).copied();
-            std::thread::spawn(move || {
-                if let Some(core) = core {
-                    core_affinity::set_for_current(core);
-                }
-                start.wait();
-                for _ in 0..per_thread {
-                    gate.pass(&work);
-                }
-            })
-        })
-        .collect();
-    start.wait();
-    let t0 = Instant::now();
-    for h in handles {
-        h.join().unwrap();
-    }
-    t0.elapsed()
+    let shared = (G::create(permits), CachePadded::new(AtomicU64::new(0)));
+    common::pinned_share(
+        threads,
+        iters,
+        shared,
+        |(gate, work): &(G, CachePadded<AtomicU64>)| gate.pass(work),
+    )
 }
 
 fn contended<G: Gate, W>(c: &mut Criterion, permits: u32, threads: usize) {
