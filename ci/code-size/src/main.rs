@@ -44,20 +44,28 @@ macro_rules! measure {
     };
 }
 
-measure! {
-    "spinlock",
-    spinlock,
-    static L: baresync::SpinLock<u32> = baresync::SpinLock::new(0);
-    fn lock() {
-        *L.lock() += 1;
-    }
-    fn try_lock() {
-        black_box(L.try_lock().map(|mut g| *g += 1));
-    }
-    fn lock_until() {
-        black_box(L.lock_until(budget()).map(|mut g| *g += 1));
-    }
+/// `measure!` for a `Lock`-shaped type around a `u32`: `lock`, `try_lock` and `lock_until`,
+/// each incrementing the value.
+macro_rules! measure_lock {
+    ($feature:literal, $module:ident, $ty:ty) => {
+        measure! {
+            $feature,
+            $module,
+            static L: $ty = <$ty>::new(0);
+            fn lock() {
+                *L.lock() += 1;
+            }
+            fn try_lock() {
+                black_box(L.try_lock().map(|mut g| *g += 1));
+            }
+            fn lock_until() {
+                black_box(L.lock_until(budget()).map(|mut g| *g += 1));
+            }
+        }
+    };
 }
+
+measure_lock!("spinlock", spinlock, baresync::SpinLock<u32>);
 measure! {
     "spinlock-basic",
     spinlock_basic,
@@ -69,48 +77,9 @@ measure! {
         black_box(L.try_lock().map(|mut g| *g += 1));
     }
 }
-measure! {
-    "ticketlock",
-    ticketlock,
-    static L: baresync::TicketLock<u32> = baresync::TicketLock::new(0);
-    fn lock() {
-        *L.lock() += 1;
-    }
-    fn try_lock() {
-        black_box(L.try_lock().map(|mut g| *g += 1));
-    }
-    fn lock_until() {
-        black_box(L.lock_until(budget()).map(|mut g| *g += 1));
-    }
-}
-measure! {
-    "mutex",
-    mutex,
-    static L: baresync::Mutex<u32> = baresync::Mutex::new(0);
-    fn lock() {
-        *L.lock() += 1;
-    }
-    fn try_lock() {
-        black_box(L.try_lock().map(|mut g| *g += 1));
-    }
-    fn lock_until() {
-        black_box(L.lock_until(budget()).map(|mut g| *g += 1));
-    }
-}
-measure! {
-    "irqspinlock",
-    irqspinlock,
-    static L: baresync::IrqSpinLock<u32> = baresync::IrqSpinLock::new(0);
-    fn lock() {
-        *L.lock() += 1;
-    }
-    fn try_lock() {
-        black_box(L.try_lock().map(|mut g| *g += 1));
-    }
-    fn lock_until() {
-        black_box(L.lock_until(budget()).map(|mut g| *g += 1));
-    }
-}
+measure_lock!("ticketlock", ticketlock, baresync::TicketLock<u32>);
+measure_lock!("mutex", mutex, baresync::Mutex<u32>);
+measure_lock!("irqspinlock", irqspinlock, baresync::IrqSpinLock<u32>);
 measure! {
     "reentrantlock",
     reentrantlock,
