@@ -27,6 +27,29 @@ fn config(duration: Duration, jitter: bool) -> Config {
     }
 }
 
+/// Runs `s` and asserts that it passes in less than `limit` (a bound that catches a hang, not
+/// a speed target: spinning workers must finish even when they outnumber cores).
+fn assert_passes_within(s: &dyn Scenario, cfg: &Config, limit: Duration) -> ScenarioResult {
+    let start = std::time::Instant::now();
+    let r = run_scenario(s, cfg);
+    assert_eq!(
+        r.verdict,
+        Verdict::Pass,
+        "{} ({} threads): {:?}",
+        r.info.name,
+        r.threads,
+        r.violations
+    );
+    assert!(
+        start.elapsed() < limit,
+        "{} ({} threads) took {:?}",
+        r.info.name,
+        r.threads,
+        start.elapsed()
+    );
+    r
+}
+
 fn run(name: &str, cfg: &Config) -> ScenarioResult {
     let all = stress::scenarios().into_iter().chain(stress::controls());
     let s = all
@@ -63,22 +86,7 @@ fn every_lock_passes_with_jitter_and_oversubscription() {
     cfg.plan = Plan::new(&topo, Some(topo.cores.len() * 2 + 1), None).unwrap();
     assert!(cfg.plan.oversubscribed);
     for s in stress::scenarios() {
-        let start = std::time::Instant::now();
-        let r = run_scenario(s.as_ref(), &cfg);
-        assert_eq!(
-            r.verdict,
-            Verdict::Pass,
-            "{}: {:?}",
-            r.info.name,
-            r.violations
-        );
-        // Bounded by time: spinning workers must finish even when they outnumber cores.
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{} took {:?}",
-            r.info.name,
-            start.elapsed()
-        );
+        assert_passes_within(s.as_ref(), &cfg, Duration::from_secs(5));
     }
 }
 
@@ -232,21 +240,7 @@ fn new_scenarios_pass_oversubscribed_with_futex() {
         if info.primitive.contains("Lock") || info.primitive == "Mutex" {
             continue;
         }
-        let start = std::time::Instant::now();
-        let r = run_scenario(s.as_ref(), &cfg);
-        assert_eq!(
-            r.verdict,
-            Verdict::Pass,
-            "{}: {:?}",
-            r.info.name,
-            r.violations
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{} took {:?}",
-            r.info.name,
-            start.elapsed()
-        );
+        assert_passes_within(s.as_ref(), &cfg, Duration::from_secs(5));
     }
 }
 
@@ -267,24 +261,8 @@ fn condvar_scenarios_pass_quickly_and_oversubscribed() {
         (&over, Duration::from_secs(5)),
     ] {
         for s in &condvars {
-            let start = std::time::Instant::now();
-            let r = run_scenario(s.as_ref(), cfg);
-            assert_eq!(
-                r.verdict,
-                Verdict::Pass,
-                "{} ({} threads): {:?}",
-                r.info.name,
-                r.threads,
-                r.violations
-            );
+            let r = assert_passes_within(s.as_ref(), cfg, limit);
             assert!(r.ops > 0, "{}: no operations", r.info.name);
-            assert!(
-                start.elapsed() <= limit,
-                "{} ({} threads) took {:?}",
-                r.info.name,
-                r.threads,
-                start.elapsed()
-            );
         }
     }
 }
