@@ -294,6 +294,17 @@ pub struct Row {
 }
 
 impl Row {
+    /// The implementations of `rows`, each once, in the order they first appear.
+    pub fn implementations<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<&'a str> {
+        let mut names: Vec<&str> = Vec::new();
+        for row in rows {
+            if !names.contains(&row.implementation.as_str()) {
+                names.push(&row.implementation);
+            }
+        }
+        names
+    }
+
     /// `min_ops / max_ops`: 1.0 is perfectly even.
     pub fn fairness(&self) -> Option<f64> {
         match (self.min_ops, self.max_ops) {

@@ -45,12 +45,7 @@ fn rows<'a>(r: &'a BenchReport, group: &str, case: &str) -> Vec<&'a Row> {
 /// Contended lock throughput against the thread count, one line per lock (log y axis).
 pub fn lock_scaling(r: &BenchReport, path: &Path) -> PlotResult {
     let rs = rows(r, "locks", "contended");
-    let mut names: Vec<&str> = Vec::new();
-    for row in &rs {
-        if !names.contains(&row.implementation.as_str()) {
-            names.push(&row.implementation);
-        }
-    }
+    let names = Row::implementations(rs.iter().copied());
     let max_t = rs.iter().map(|x| x.threads).max().unwrap_or(1) as f64;
     let vals: Vec<f64> = rs.iter().filter_map(|x| x.median).collect();
     let (lo, hi) = bounds(&vals);
@@ -134,12 +129,7 @@ pub fn fairness_scatter(r: &BenchReport, path: &Path) -> PlotResult {
         .y_desc("fairness: fewest / most acquisitions of one thread")
         .x_label_formatter(&|x| crate::report::human_rate(*x))
         .draw()?;
-    let mut names: Vec<&str> = Vec::new();
-    for row in &rs {
-        if !names.contains(&row.implementation.as_str()) {
-            names.push(&row.implementation);
-        }
-    }
+    let names = Row::implementations(rs.iter().copied());
     for (i, name) in names.iter().enumerate() {
         let c = color(i);
         let mine: Vec<&&Row> = rs.iter().filter(|x| x.implementation == *name).collect();

@@ -315,12 +315,7 @@ pub fn oversubscription(report: &BenchReport) -> String {
             .find(|r| r.case == "contended" && r.threads == t && r.implementation == name)
             .and_then(|r| r.median)
     };
-    let mut names: Vec<&str> = Vec::new();
-    for r in &locks.rows {
-        if !names.contains(&r.implementation.as_str()) {
-            names.push(&r.implementation);
-        }
-    }
+    let names = super::Row::implementations(&locks.rows);
     let mut s = md_row(&[
         "lock".into(),
         format!("{cores} threads (1 per core)"),
