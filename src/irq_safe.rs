@@ -277,18 +277,9 @@ unsafe impl<R: RawLock> RawLock for IrqSafe<R> {
     /// callers; [`lock`](RawLock::lock) is the fair (for a fair `R`) and faster way to wait
     /// when waiting with interrupts masked is acceptable.
     fn lock_until(&self, deadline: &mut impl Deadline) -> bool {
-        let mut backoff = crate::wait::Backoff::new();
-        loop {
-            if self.try_lock() {
-                return true;
-            }
-            // Interrupts are unmasked here (unless the caller masked them): the deadline can
-            // advance and pending interrupts are served between attempts.
-            if deadline.expired() {
-                return false;
-            }
-            backoff.spin();
-        }
+        // Each `try_lock` takes and leaves its own critical section, so interrupts are
+        // unmasked between attempts (unless the caller masked them).
+        crate::raw::poll_try_lock(self, deadline)
     }
 
     /// Releases `R`, then leaves the critical section with the state `lock` kept.

@@ -20,6 +20,24 @@ pub use mutex::RawMutex;
 pub use spin::RawSpinLock;
 pub use ticket::RawTicketLock;
 
+/// Polls `lock.try_lock()` with bounded backoff until it succeeds (`true`) or `deadline`
+/// expires (`false`): the provided `RawLock::lock_until`, and `IrqSafe`'s, which must keep
+/// doing exactly this (one critical section per attempt).
+pub(crate) fn poll_try_lock<L: RawLock + ?Sized>(lock: &L, deadline: &mut impl Deadline) -> bool {
+    let mut backoff = crate::wait::Backoff::new();
+    loop {
+        if lock.try_lock() {
+            return true;
+        }
+        // Between attempts nothing is held: for `IrqSafe`, interrupts are unmasked here
+        // (unless the caller masked them), so the deadline can advance.
+        if deadline.expired() {
+            return false;
+        }
+        backoff.spin();
+    }
+}
+
 /// A lock with no data: the algorithm behind a [`Lock`](crate::Lock).
 ///
 /// # Safety
@@ -65,16 +83,7 @@ pub unsafe trait RawLock {
     /// The provided implementation polls [`try_lock`](RawLock::try_lock) with bounded backoff;
     /// algorithms that can sleep override it.
     fn lock_until(&self, deadline: &mut impl Deadline) -> bool {
-        let mut backoff = crate::wait::Backoff::new();
-        loop {
-            if self.try_lock() {
-                return true;
-            }
-            if deadline.expired() {
-                return false;
-            }
-            backoff.spin();
-        }
+        poll_try_lock(self, deadline)
     }
 
     /// Releases the lock.
