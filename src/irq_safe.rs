@@ -823,7 +823,10 @@ impl<'a, R: RawLock, T: ?Sized> IrqLockGuard<'a, R, T> {
     /// [`IrqLock::lock_guard`] must hold for the returned guard.
     #[inline]
     unsafe fn new(lock: &'a IrqLock<R, T>) -> Self {
-        IrqLockGuard { lock, _not_send: PhantomData }
+        IrqLockGuard {
+            lock,
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -971,7 +974,10 @@ mod tests {
     fn panic_in_closure_releases_lock_then_critical_section() {
         type Op = fn(fn(&mut u32)) -> Option<()>;
         let ops: [(&str, Op); 3] = [
-            ("lock", |f| Some(PANICKY.lock(f))),
+            ("lock", |f| {
+                PANICKY.lock(f);
+                Some(())
+            }),
             ("try_lock", |f| PANICKY.try_lock(f)),
             ("lock_until", |f| PANICKY.lock_until(|| false, f)),
         ];
@@ -998,7 +1004,11 @@ mod tests {
             );
             assert!(!masked() && !PANICKY.is_locked(), "{name}");
         }
-        assert_eq!(PANICKY.lock(|v| *v), 3, "every closure ran, the lock still works");
+        assert_eq!(
+            PANICKY.lock(|v| *v),
+            3,
+            "every closure ran, the lock still works"
+        );
         assert!(!masked());
     }
 

@@ -147,7 +147,11 @@ fn closure_form_keeps_critical_section_mutex_race_free() {
     }
     let (entered, left, depth) = locker.join().unwrap();
     assert_eq!((entered, depth), (left, 0), "every section left once");
-    assert_eq!(entered, 2 * N, "one for the lock, one for `with`, per round");
+    assert_eq!(
+        entered,
+        2 * N,
+        "one for the lock, one for `with`, per round"
+    );
     assert_eq!(critical_section::with(|cs| COUNT.borrow(cs).get()), 2 * N);
     assert_eq!(LOCK.lock(|v| *v), N);
 }
@@ -191,12 +195,22 @@ fn deadline_panic_in_lock_until_leaves_nothing_held() {
             L.lock(|_| L.lock_until(panics_on_poll(k), |_| ran.set(true)))
         }));
         assert!(unwound.is_err(), "the deadline's panic propagates");
-        assert!(!ran.get(), "the closure never ran: the lock was never acquired");
-        assert!(!L.is_locked(), "neither the attempts nor the outer lock hold it");
+        assert!(
+            !ran.get(),
+            "the closure never ran: the lock was never acquired"
+        );
+        assert!(
+            !L.is_locked(),
+            "neither the attempts nor the outer lock hold it"
+        );
         let (entered, left, depth) = sections();
         assert_eq!(depth, 0);
         assert_eq!(entered, left, "each section left exactly once");
-        assert_eq!(entered, 1 + k, "the outer lock's section, then one per attempt");
+        assert_eq!(
+            entered,
+            1 + k,
+            "the outer lock's section, then one per attempt"
+        );
         assert_eq!(L.try_lock(|v| *v += 1), Some(()), "the lock still works");
     }
     assert_eq!(L.lock(|v| *v), 2);
@@ -211,7 +225,9 @@ fn closure_panic_releases_everything() {
     let ops: [(&str, u32, Op); 4] = [
         ("lock", 1, |l, f| l.lock(f)),
         ("try_lock", 1, |l, f| l.try_lock(f).unwrap_or(())),
-        ("lock_until", 1, |l, f| l.lock_until(|| false, f).unwrap_or(())),
+        ("lock_until", 1, |l, f| {
+            l.lock_until(|| false, f).unwrap_or(())
+        }),
         ("lock inside with", 2, |l, f| {
             critical_section::with(|_| l.lock(f));
         }),
@@ -239,7 +255,11 @@ fn closure_panic_releases_everything() {
             assert_eq!(entered, left, "{name}: each section left once");
             assert_eq!(entered, sections_per_call + u32::from(inner_with), "{name}");
             assert_eq!(lock.lock(|v| v.len()), 2, "{name}: usable, the push kept");
-            assert_eq!(LIVE.load(Relaxed), 2, "{name}: nothing dropped early or twice");
+            assert_eq!(
+                LIVE.load(Relaxed),
+                2,
+                "{name}: nothing dropped early or twice"
+            );
             drop(lock);
             assert_eq!(LIVE.load(Relaxed), 0, "{name}: nothing leaked");
         }

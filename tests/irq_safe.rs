@@ -335,7 +335,11 @@ fn lock_until_lets_interrupts_run_while_waiting() {
     assert!(TIMER_TICKS.load(SeqCst) >= 20);
     drop(release);
     let got = L.lock_until(|| false, |_| masked());
-    assert_eq!(got, Some(true), "released by the other core; masks while held");
+    assert_eq!(
+        got,
+        Some(true),
+        "released by the other core; masks while held"
+    );
     assert!(!masked());
 }
 
