@@ -36,8 +36,9 @@
 //!   the *outer* critical section (on a multicore chip: releases the cross-core lock; with
 //!   critical-section's `std` implementation: unlocks its process-wide mutex) while `with`'s
 //!   `CriticalSection` token is still alive. Another core or thread then enters a critical
-//!   section too, and both access the same `critical_section::Mutex<Cell<_>>`: undefined
-//!   behaviour in safe code (`tests/fault_irq.rs` shows the lost updates).
+//!   section too, and both access the same `critical_section::Mutex<Cell<_>>`: a data race,
+//!   undefined behaviour, in safe code. (The guard-based API before `IrqLock` allowed exactly
+//!   this; `tests/fault_irq.rs` checks it no longer compiles.)
 //! - **Deadlock.** Released outer-first, two nested locks unmask interrupts while the inner one
 //!   is still held; a handler on this core that takes the inner lock spins forever.
 //!
@@ -49,9 +50,9 @@
 //! guard form, [`IrqLock::lock_guard`], and the raw [`IrqSafe`] operations are `unsafe`: their
 //! caller promises the order.
 //!
-//! Locking the same `IrqLock` again inside `f` (or from an interrupt handler that runs on the
-//! same core while it is held, which the masking prevents) deadlocks with a spinning `R`: the
-//! raw lock does not know its owner, and checking would cost every acquisition.
+//! Locking the same `IrqLock` again inside `f` deadlocks with a spinning `R`: the raw lock
+//! does not know its owner, and checking would cost every acquisition. Likewise a handler that
+//! the critical section does not mask (the NMI, a fault handler) must never take the lock.
 //!
 //! # Examples
 //!
@@ -148,8 +149,9 @@ pub struct IrqSafe<R> {
 // slot from holder to holder under `R`'s mutual exclusion and happens-before.
 unsafe impl<R: Sync> Sync for IrqSafe<R> {}
 // SAFETY: a `RestoreState` is plain data (a bool or an integer) that means something only to
-// the holder; an unlocked `IrqSafe` carries no state tied to a core, and a locked one cannot be
-// moved (it is borrowed by its holder).
+// the holder; an unlocked `IrqSafe` carries no state tied to a core. Moving a locked one to
+// another thread does not unlock it there: `unlock`'s contract (same context, same core) is
+// the caller's to keep, and `IrqLock` lends it only by reference while locked.
 unsafe impl<R: Send> Send for IrqSafe<R> {}
 
 impl<R: RawLock> IrqSafe<R> {
