@@ -12,7 +12,7 @@
 //! | [`Condvar`] | a condition variable over any lock guard (`Condition`) |
 //! | [`Barrier`] | a reusable barrier that elects a leader and can be aborted |
 //! | [`Queue`], [`JoinableQueue`] | a bounded MPMC queue in a fixed array, closable, with task accounting |
-//! | `IrqSafe<R>`, `IrqSpinLock<T>` (feature `critical-section`) | a lock that also masks interrupts while held (Linux `spin_lock_irqsave`) |
+//! | `IrqLock<R, T>`, `IrqSpinLock<T>` (feature `critical-section`) | a lock that also masks interrupts while held (Linux `spin_lock_irqsave`), used through a closure |
 //! | [`CachePadded`] | one value per cache line |
 //!
 //! `docs/README.md` in the repository helps choose between them from measured numbers.
@@ -46,7 +46,7 @@
 //! |---|---|---|
 //! | `std` | yes | `Futex` and `Yield` wait backends, `*_timeout(Duration)` methods |
 //! | `portable-atomic` | no | atomics from `portable-atomic` for targets without compare-and-swap |
-//! | `critical-section` | no | `IrqSafe<R>`/`IrqSpinLock<T>`: locks that also hold a `critical_section` |
+//! | `critical-section` | no | `IrqLock<R, T>`/`IrqSpinLock<T>` (and the raw `IrqSafe<R>`): locks that also hold a `critical_section` |
 //! | `lock_api` | no | `lock_api::RawMutex` for every raw lock |
 //!
 //! ## No poisoning
@@ -92,7 +92,7 @@ pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
 pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
 
 #[cfg(feature = "critical-section")]
-pub use irq_safe::{IrqSafe, IrqSpinLock};
+pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use reentrant::StdThreadId;
 #[cfg(all(feature = "std", not(baresync_loom)))]

@@ -1,4 +1,4 @@
-//! `IrqSafe` on the host, against a model of a core's interrupt mask.
+//! `IrqLock` (and the raw `IrqSafe`) on the host, against a model of a core's interrupt mask.
 //!
 //! Each test thread is a core. This file's `critical_section` implementation masks the
 //! calling thread's interrupts (a thread-local flag) and records every acquire and release
@@ -9,10 +9,10 @@
 //!
 //! A handler that takes a lock its own core already holds would spin forever on hardware. The
 //! handlers here check for that first and record it as a deadlock instead of hanging, so the
-//! tests can assert that `IrqSafe` never lets it happen, and that a plain spin lock does (the
+//! tests can assert that `IrqLock` never lets it happen, and that a plain spin lock does (the
 //! control).
 
-use baresync::{IrqSafe, IrqSpinLock, Lock, RawSpinLock, RawTicketLock, Spin, SpinLock};
+use baresync::{IrqLock, IrqSafe, IrqSpinLock, RawSpinLock, RawTicketLock, Spin, SpinLock};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use std::sync::mpsc;
@@ -105,15 +105,15 @@ fn would_deadlock() -> u32 {
     WOULD_DEADLOCK.with(Cell::get)
 }
 
-/// What an interrupt handler does with a lock shared with thread mode: lock it and add one.
-/// If this core already holds the lock, `lock()` would spin forever (the holder cannot run
-/// until the handler returns): record the deadlock instead of hanging the test.
-fn handler_increments<R: baresync::RawLock>(lock: &Lock<R, u32>, held_by_this_core: bool) {
+/// What an interrupt handler does with a lock shared with thread mode: lock it and add one
+/// (`increment`). If this core already holds the lock, locking would spin forever (the holder
+/// cannot run until the handler returns): record the deadlock instead of hanging the test.
+fn handler_increments(held_by_this_core: bool, increment: impl FnOnce()) {
     if held_by_this_core {
         WOULD_DEADLOCK.with(|d| d.set(d.get() + 1));
         return;
     }
-    *lock.lock() += 1;
+    increment();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,21 +125,20 @@ static TICKS: IrqSpinLock<u32> = IrqSpinLock::new(0);
 static TICKS_HELD: AtomicBool = AtomicBool::new(false);
 
 fn systick() {
-    handler_increments(&TICKS, TICKS_HELD.load(SeqCst));
+    handler_increments(TICKS_HELD.load(SeqCst), || TICKS.lock(|t| *t += 1));
 }
 
 #[test]
 fn interrupt_never_runs_while_the_irq_safe_lock_is_held() {
     for round in 1..=100 {
-        {
-            let mut ticks = TICKS.lock();
+        TICKS.lock(|ticks| {
             TICKS_HELD.store(true, SeqCst);
-            assert!(masked(), "holding an IrqSafe lock masks interrupts");
+            assert!(masked(), "holding an IrqLock masks interrupts");
             raise(systick);
             assert_eq!(pending(), 1, "the interrupt waits while the lock is held");
             *ticks += 1;
             TICKS_HELD.store(false, SeqCst);
-        } // released: the lock first, then the mask; the pending interrupt runs now
+        }); // released: the lock first, then the mask; the pending interrupt runs now
         assert!(!masked());
         assert_eq!(pending(), 0);
         assert_eq!(handled(), round);
@@ -150,7 +149,7 @@ fn interrupt_never_runs_while_the_irq_safe_lock_is_held() {
     }
     assert_eq!(would_deadlock(), 0);
     assert_eq!(
-        *TICKS.lock(),
+        TICKS.lock(|t| *t),
         300,
         "100 increments in thread mode, 200 in the handler"
     );
@@ -160,7 +159,7 @@ static PLAIN: SpinLock<u32> = SpinLock::new(0);
 static PLAIN_HELD: AtomicBool = AtomicBool::new(false);
 
 fn plain_handler() {
-    handler_increments(&PLAIN, PLAIN_HELD.load(SeqCst));
+    handler_increments(PLAIN_HELD.load(SeqCst), || *PLAIN.lock() += 1);
 }
 
 /// The control: a plain spin lock masks nothing, so the handler runs while thread mode holds
@@ -185,31 +184,31 @@ fn control_plain_spin_lock_would_deadlock() {
 // ---------------------------------------------------------------------------------------------
 
 static OUTER: IrqSpinLock<u32> = IrqSpinLock::new(0);
-static INNER: Lock<IrqSafe<RawTicketLock<Spin>>, u32> = Lock::new(0);
+static INNER: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::new(0);
 static INNER_HELD: AtomicBool = AtomicBool::new(false);
 
 fn inner_handler() {
-    handler_increments(&INNER, INNER_HELD.load(SeqCst));
+    handler_increments(INNER_HELD.load(SeqCst), || INNER.lock(|i| *i += 1));
 }
 
 #[test]
 fn nested_locks_restore_in_reverse_order() {
     take_log();
-    let outer = OUTER.lock();
-    let inner = INNER.lock();
-    INNER_HELD.store(true, SeqCst);
-    raise(inner_handler);
-    DEPTH.with(|d| assert_eq!(d.get(), 2));
-    INNER_HELD.store(false, SeqCst);
-    drop(inner);
-    assert!(masked(), "the inner release restores 'masked'");
-    assert_eq!(pending(), 1, "no interrupt while the outer lock is held");
-    drop(outer);
+    OUTER.lock(|_| {
+        INNER.lock(|_| {
+            INNER_HELD.store(true, SeqCst);
+            raise(inner_handler);
+            DEPTH.with(|d| assert_eq!(d.get(), 2));
+            INNER_HELD.store(false, SeqCst);
+        });
+        assert!(masked(), "the inner release restores 'masked'");
+        assert_eq!(pending(), 1, "no interrupt while the outer lock is held");
+    });
     assert!(!masked(), "the outer release restores 'enabled'");
     assert_eq!(pending(), 0);
     assert_eq!(would_deadlock(), 0);
     assert_eq!(
-        *INNER.lock(),
+        INNER.lock(|i| *i),
         1,
         "the handler ran once, after both locks were released"
     );
@@ -222,10 +221,7 @@ fn nested_log_order() {
     static A: IrqSpinLock<()> = IrqSpinLock::new(());
     static B: IrqSpinLock<()> = IrqSpinLock::new(());
     take_log();
-    let a = A.lock();
-    let b = B.lock();
-    drop(b);
-    drop(a);
+    A.lock(|_| B.lock(|_| ()));
     assert_eq!(
         take_log(),
         [
@@ -242,15 +238,21 @@ static BROKEN_INNER: IrqSpinLock<u32> = IrqSpinLock::new(0);
 static BROKEN_INNER_HELD: AtomicBool = AtomicBool::new(false);
 
 fn broken_inner_handler() {
-    handler_increments(&BROKEN_INNER, BROKEN_INNER_HELD.load(SeqCst));
+    handler_increments(BROKEN_INNER_HELD.load(SeqCst), || {
+        BROKEN_INNER.lock(|i| *i += 1)
+    });
 }
 
-/// What the nesting rule prevents: releasing the outer lock first unmasks interrupts while
-/// the inner lock is still held, and a handler taking the inner lock would deadlock.
+/// What the nesting rule of the `unsafe` guard form prevents (and the closure form makes
+/// impossible): releasing the outer lock first unmasks interrupts while the inner lock is
+/// still held, and a handler taking the inner lock would deadlock.
 #[test]
-fn broken_nesting_unmasks_interrupts_while_the_inner_lock_is_held() {
-    let outer = BROKEN_OUTER.lock();
-    let inner = BROKEN_INNER.lock();
+fn out_of_order_guards_unmask_interrupts_while_the_inner_lock_is_held() {
+    // SAFETY: NOT kept, on purpose: `outer` is dropped before `inner`, against the contract of
+    // `lock_guard`, to show the consequence. With this file's critical section (a per-thread
+    // flag, no cross-core lock, no `CriticalSection` token alive) the only effect is on the
+    // modelled interrupt mask, which is what the test observes.
+    let (outer, inner) = unsafe { (BROKEN_OUTER.lock_guard(), BROKEN_INNER.lock_guard()) };
     BROKEN_INNER_HELD.store(true, SeqCst);
     raise(broken_inner_handler);
     assert_eq!(pending(), 1);
@@ -281,10 +283,10 @@ fn hold_elsewhere(lock: &'static IrqSpinLock<u32>) -> mpsc::Sender<()> {
     let (locked_tx, locked_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     thread::spawn(move || {
-        let guard = lock.lock();
-        locked_tx.send(()).unwrap();
-        let _ = release_rx.recv();
-        drop(guard);
+        lock.lock(|_| {
+            locked_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        });
     });
     locked_rx.recv().unwrap();
     release_tx
@@ -295,16 +297,14 @@ fn failed_try_lock_releases_its_critical_section() {
     static L: IrqSpinLock<u32> = IrqSpinLock::new(0);
     let release = hold_elsewhere(&L);
     take_log();
-    assert!(L.try_lock().is_none());
+    assert_eq!(L.try_lock(|_| ()), None);
     assert!(!masked());
     assert_eq!(take_log(), [Cs::Acquire(true), Cs::Release(true)]);
     drop(release);
     while L.is_locked() {
         thread::yield_now();
     }
-    let guard = L.try_lock().expect("free now");
-    assert!(masked());
-    drop(guard);
+    assert_eq!(L.try_lock(|_| masked()), Some(true), "free now, and masks");
     assert!(!masked());
 }
 
@@ -321,19 +321,25 @@ fn lock_until_lets_interrupts_run_while_waiting() {
     static L: IrqSpinLock<u32> = IrqSpinLock::new(0);
     let release = hold_elsewhere(&L);
     let mut masked_while_polled = false;
-    let got = L.lock_until(|| {
-        masked_while_polled |= masked();
-        raise(timer); // the hardware timer fires on its own; here, once per poll
-        TIMER_TICKS.load(SeqCst) >= 20
-    });
+    let got = L.lock_until(
+        || {
+            masked_while_polled |= masked();
+            raise(timer); // the hardware timer fires on its own; here, once per poll
+            TIMER_TICKS.load(SeqCst) >= 20
+        },
+        |_| (),
+    );
     assert!(got.is_none(), "the other core kept the lock");
     assert!(!masked_while_polled);
     assert_eq!(pending(), 0, "every tick was served while waiting");
     assert!(TIMER_TICKS.load(SeqCst) >= 20);
     drop(release);
-    let guard = L.lock_until(|| false).expect("released by the other core");
-    assert!(masked());
-    drop(guard);
+    let got = L.lock_until(|| false, |_| masked());
+    assert_eq!(
+        got,
+        Some(true),
+        "released by the other core; masks while held"
+    );
     assert!(!masked());
 }
 
@@ -348,7 +354,9 @@ thread_local! {
 }
 
 fn shared_handler() {
-    handler_increments(&SHARED, SHARED_HELD_HERE.with(Cell::get));
+    handler_increments(SHARED_HELD_HERE.with(Cell::get), || {
+        SHARED.lock(|s| *s += 1)
+    });
 }
 
 #[test]
@@ -358,14 +366,14 @@ fn two_cores_and_their_interrupts_count_exactly() {
         .map(|_| {
             thread::spawn(|| {
                 for i in 0..N {
-                    let mut shared = SHARED.lock();
-                    SHARED_HELD_HERE.with(|h| h.set(true));
-                    if i % 2 == 0 {
-                        raise(shared_handler); // pending until the lock is released
-                    }
-                    *shared += 1;
-                    SHARED_HELD_HERE.with(|h| h.set(false));
-                    drop(shared);
+                    SHARED.lock(|shared| {
+                        SHARED_HELD_HERE.with(|h| h.set(true));
+                        if i % 2 == 0 {
+                            raise(shared_handler); // pending until the lock is released
+                        }
+                        *shared += 1;
+                        SHARED_HELD_HERE.with(|h| h.set(false));
+                    });
                     if i % 2 == 1 {
                         raise(shared_handler); // runs at once, may wait for the other core
                     }
@@ -381,6 +389,6 @@ fn two_cores_and_their_interrupts_count_exactly() {
         assert_eq!(handled, N);
         assert_eq!(deadlocks, 0);
     }
-    assert_eq!(*SHARED.lock(), 4 * N);
+    assert_eq!(SHARED.lock(|s| *s), 4 * N);
     let _: &IrqSafe<RawSpinLock> = &IrqSafe::new();
 }

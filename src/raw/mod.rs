@@ -21,16 +21,15 @@ pub use spin::RawSpinLock;
 pub use ticket::RawTicketLock;
 
 /// Polls `lock.try_lock()` with bounded backoff until it succeeds (`true`) or `deadline`
-/// expires (`false`): the provided `RawLock::lock_until`, and `IrqSafe`'s, which must keep
-/// doing exactly this (one critical section per attempt).
+/// expires (`false`): the provided `RawLock::lock_until`. (`IrqSafe::lock_until` has its own
+/// copy of this loop, with one critical section per attempt: `IrqSafe` is not a `RawLock`.)
 pub(crate) fn poll_try_lock<L: RawLock + ?Sized>(lock: &L, deadline: &mut impl Deadline) -> bool {
     let mut backoff = crate::wait::Backoff::new();
     loop {
         if lock.try_lock() {
             return true;
         }
-        // Between attempts nothing is held: for `IrqSafe`, interrupts are unmasked here
-        // (unless the caller masked them), so the deadline can advance.
+        // Between attempts nothing is held.
         if deadline.expired() {
             return false;
         }

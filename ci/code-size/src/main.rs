@@ -79,7 +79,21 @@ measure! {
 }
 measure_lock!("ticketlock", ticketlock, baresync::TicketLock<u32>);
 measure_lock!("mutex", mutex, baresync::Mutex<u32>);
-measure_lock!("irqspinlock", irqspinlock, baresync::IrqSpinLock<u32>);
+// `IrqSpinLock` is closure-scoped: the same three operations, each incrementing the value.
+measure! {
+    "irqspinlock",
+    irqspinlock,
+    static L: baresync::IrqSpinLock<u32> = baresync::IrqSpinLock::new(0);
+    fn lock() {
+        L.lock(|v| *v += 1);
+    }
+    fn try_lock() {
+        black_box(L.try_lock(|v| *v += 1));
+    }
+    fn lock_until() {
+        black_box(L.lock_until(budget(), |v| *v += 1));
+    }
+}
 measure! {
     "reentrantlock",
     reentrantlock,

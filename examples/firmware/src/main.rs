@@ -4,11 +4,13 @@
 //! The SysTick handler logs each tick into `SAMPLES` with `force_push` (a ring: when full, the
 //! oldest entry is evicted). `force_push` may wait for an operation in progress on the oldest
 //! slot; an interrupt handler must never wait for the code it interrupted, so every access to
-//! `SAMPLES`, from the handler and from thread mode, happens while holding `TICK_LOG`, an
-//! `IrqSpinLock`. Holding it masks interrupts, so the handler can never interrupt thread mode
-//! in the middle of a queue operation, and the counters in `TICK_LOG` always agree with the
-//! queue's length. (A plain `SpinLock` there would deadlock the first time the tick fired while
-//! thread mode held it.)
+//! `SAMPLES`, from the handler and from thread mode, happens inside `TICK_LOG.lock(|log| ..)`,
+//! an `IrqSpinLock`. Holding it masks interrupts, so the handler can never interrupt thread
+//! mode in the middle of a queue operation, and the counters in `TICK_LOG` always agree with
+//! the queue's length. (A plain `SpinLock` there would deadlock the first time the tick fired
+//! while thread mode held it.) The lock is used through a closure, so the critical section it
+//! enters is always left before any critical section around it: no guard can outlive its
+//! place in the nesting.
 //!
 //! Thread mode waits for the handler's `Event`, drains ten ticks in order, checks the counters,
 //! then exercises every other primitive and prints one line per check through semihosting;
@@ -88,15 +90,15 @@ unsafe impl ThreadIdentity for ContextId {
 fn SysTick() {
     // A handler is only preempted by higher-priority exceptions; the lock masks those too,
     // and thread mode cannot be holding it (it masks SysTick while it does).
-    let mut log = TICK_LOG.lock();
-    log.produced += 1;
-    let tick = log.produced;
-    match SAMPLES.force_push(tick) {
-        Ok(Some(_oldest)) => log.evicted += 1,
-        Ok(None) => {}
-        Err(_closed) => {} // never closed
-    }
-    drop(log);
+    let tick = TICK_LOG.lock(|log| {
+        log.produced += 1;
+        match SAMPLES.force_push(log.produced) {
+            Ok(Some(_oldest)) => log.evicted += 1,
+            Ok(None) => {}
+            Err(_closed) => {} // never closed
+        }
+        log.produced
+    });
     if tick >= 2 {
         TICKING.set();
     }
@@ -128,18 +130,20 @@ fn drain_ticks() -> bool {
     let mut in_order = true;
     let mut consistent = true;
     loop {
-        let mut log = TICK_LOG.lock();
-        // While `TICK_LOG` is held the handler cannot run: the counters and the queue agree.
-        consistent &= log.produced - log.evicted - log.received == SAMPLES.len() as u32;
-        if let Some(tick) = SAMPLES.pop() {
-            log.received += 1;
-            in_order &= tick > last;
-            last = tick;
-            if log.received == TICKS_WANTED {
-                return in_order && consistent;
+        let done = TICK_LOG.lock(|log| {
+            // While `TICK_LOG` is held the handler cannot run: the counters and the queue agree.
+            consistent &= log.produced - log.evicted - log.received == SAMPLES.len() as u32;
+            if let Some(tick) = SAMPLES.pop() {
+                log.received += 1;
+                in_order &= tick > last;
+                last = tick;
             }
+            log.received == TICKS_WANTED
+        });
+        if done {
+            return in_order && consistent;
         }
-        drop(log); // interrupts run again here
+        // Interrupts run again here.
         cortex_m::asm::nop();
     }
 }
