@@ -202,7 +202,7 @@ impl<S: Sem> Scenario for SemaphoreScenario<S> {
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
-        let permits = (ctx.cfg.plan.threads() / 2).max(1) as u32;
+        let permits = (ctx.threads() / 2).max(1) as u32;
         let state = Arc::new(State {
             sem: S::with_permits(permits),
             permits,
@@ -224,7 +224,7 @@ impl<S: Sem> Scenario for SemaphoreScenario<S> {
                 });
             }
         }
-        Outcome { violations }
+        Outcome::new(violations)
     }
 }
 
@@ -252,6 +252,7 @@ fn worker<S: Sem>(state: &State<S>, w: &mut Worker) {
         w.race_window();
         state.holders.fetch_sub(u64::from(n), Ordering::AcqRel);
         drop(permit);
+        w.make_room();
         if state.leak_extra && w.rng.one_in(16) {
             // The broken semaphore of the negative control: one release too many.
             let _ = state.sem.release_extra(1);
