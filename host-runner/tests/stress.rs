@@ -181,7 +181,11 @@ fn watchdog_reports_a_stuck_worker_and_abandons_it() {
     let start = std::time::Instant::now();
     let r = run_scenario(&Stuck, &cfg);
     // Stopped at the stall, not at the 30 s time bound nor after the 10 s hang grace.
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(r.verdict, Verdict::Fail);
     let count = |check: &str| {
         r.violations
@@ -250,7 +254,11 @@ fn release_action_ends_untimed_waits() {
     let start = std::time::Instant::now();
     let r = run_scenario(&ReleasedAtStop, &cfg);
     assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
-    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// Asserts that the control `name` is caught and that each of `want` fired.
@@ -280,18 +288,31 @@ fn every_control_is_caught_by_the_checks_it_names() {
     let topo = Topology::detect();
     let plan = Plan::new(&topo, Some(topo.cores.len().clamp(2, 4)), None).unwrap();
     let limit = stress::progress_limit(Duration::from_millis(400), &plan);
-    let cfg = Config {
+    let quick = config(Duration::from_millis(300), false);
+    // Controls of a liveness check run long enough for it to fire; the others fire at once.
+    let long = Config {
         duration: stress::min_duration_for(limit).max(Duration::from_millis(300)),
         progress_limit: limit,
-        ..config(Duration::from_millis(300), false)
+        ..quick.clone()
     };
+    let liveness = [
+        checks::PROGRESS,
+        checks::HANG,
+        checks::NOT_RELEASED,
+        checks::NOTIFY_RELEASED,
+    ];
     let mut names = Vec::new();
     for s in stress::controls() {
         let info = s.info();
         let Expect::Fail(want) = info.expect else {
             panic!("{} is not a control", info.name);
         };
-        let r = run_scenario(s.as_ref(), &cfg);
+        let cfg = if want.iter().any(|c| liveness.contains(c)) {
+            &long
+        } else {
+            &quick
+        };
+        let r = run_scenario(s.as_ref(), cfg);
         for check in want {
             assert!(
                 r.violations

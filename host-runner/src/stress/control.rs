@@ -8,8 +8,8 @@
 use super::barrier::BarrierScenario;
 use super::checks::{
     ABORT_RESET, CHECKSUM, DEPTH, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HANG, HOLDERS,
-    JOIN, LOST_UPDATES, MUTUAL_EXCLUSION, NOTIFY_COUNT, NOTIFY_RELEASED, NOT_RELEASED,
-    ONE_LEADER, OVER_RELEASE, PERMITS_BACK, PRODUCER_FIFO, PROGRESS,
+    JOIN, LOST_UPDATES, MUTUAL_EXCLUSION, NOTIFY_COUNT, NOTIFY_RELEASED, NOT_RELEASED, ONE_LEADER,
+    OVER_RELEASE, PERMITS_BACK, PRODUCER_FIFO, PROGRESS,
 };
 use super::condvar::{BufferScenario, NotifyScenario};
 use super::event::EventScenario;
@@ -20,8 +20,7 @@ use super::semaphore::{AcceptingOverRelease, SemaphoreScenario};
 use super::Scenario;
 use baresync::sync::atomic::AtomicU32;
 use baresync::{
-    Deadline, Futex, JoinableQueue, Queue, RawLock, RawMutex, RawTicketLock, Semaphore, Wait,
-    Yield,
+    Deadline, Futex, JoinableQueue, Queue, RawLock, RawMutex, RawTicketLock, Semaphore, Wait, Yield,
 };
 
 /// The checks a lost wake-up must trip: the watchdog sees the workers stand still, and they
@@ -157,8 +156,11 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             .expecting_failure(STUCK),
         ),
         Box::new(
-            EventScenario::<NoopWake>::new("control: Event<NoopWake>", None)
-                .expecting_failure(&[NOT_RELEASED, PROGRESS, HANG]),
+            EventScenario::<NoopWake>::new("control: Event<NoopWake>", None).expecting_failure(&[
+                NOT_RELEASED,
+                PROGRESS,
+                HANG,
+            ]),
         ),
         Box::new(
             BufferScenario::<NoopWake>::new("control: Condvar<NoopWake> buffer", None)

@@ -21,7 +21,8 @@
 //! - every worker publishes a progress counter (each [`Worker::next_op`], or
 //!   [`Worker::progressed`]); the harness's watchdog reports [`checks::PROGRESS`] for a
 //!   worker whose counter has not moved for [`Config::progress_limit`] (well below the run's
-//!   duration, see [`progress_limit`]), then stops the run early;
+//!   duration, scaled by the load, see [`progress_limit`]; time during which the watchdog
+//!   itself could not run is not counted), then stops the run early;
 //! - the run is ended by actions, never by polling a deadline: the harness sets the stop flag
 //!   and, from then on (or from the moment any worker has finished, since partners may then
 //!   wait for it forever), calls the scenario's release action ([`RunCtx::on_stop`]: set the
@@ -68,9 +69,11 @@ pub const LIMITS_PER_RUN: u32 = 3;
 pub const STALL_GRACE_LIMITS: u32 = 2;
 
 /// The progress limit for a run of `duration` with `plan`: a fifth of the duration, but at
-/// least [`MIN_PROGRESS_LIMIT`] times the number of workers per CPU (a descheduled worker
-/// waits for its CPU longer when more workers share it) and at most [`MAX_PROGRESS_LIMIT`]
-/// (unless the load asks for more).
+/// least [`MIN_PROGRESS_LIMIT`] times the load (a descheduled worker waits for its CPU longer
+/// when more threads share it) and at most [`MAX_PROGRESS_LIMIT`] (unless the load asks for
+/// more). The load is the larger of the workers per CPU of the plan and the machine's own
+/// (the one-minute load average per online CPU, rounded down, on Linux), so that other
+/// processes competing for the CPUs do not make healthy workers look stuck.
 pub fn progress_limit(duration: Duration, plan: &crate::pin::Plan) -> Duration {
     let cpus = {
         let mut c = plan.workers.clone();
@@ -79,8 +82,18 @@ pub fn progress_limit(duration: Duration, plan: &crate::pin::Plan) -> Duration {
         c.len().max(1)
     };
     let per_cpu = plan.threads().div_ceil(cpus).max(1) as u32;
-    let floor = MIN_PROGRESS_LIMIT * per_cpu;
+    let load = per_cpu.max(machine_load());
+    let floor = MIN_PROGRESS_LIMIT * load;
     (duration / 5).clamp(floor, MAX_PROGRESS_LIMIT.max(floor))
+}
+
+/// The one-minute load average per online CPU, rounded down, at least 1 (1 where unknown).
+pub fn machine_load() -> u32 {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(1, |l| ((l / cpus).floor() as u32).clamp(1, 16))
 }
 
 /// The shortest run in which a stall can be reported under `limit`.
@@ -585,6 +598,11 @@ pub struct Worker {
     signals: Arc<Signals>,
 }
 
+/// How often the watchdog looks at the workers.
+const TICK: Duration = Duration::from_millis(10);
+/// The most one watchdog tick adds to a worker's time without progress.
+const TICK_CAP: Duration = Duration::from_millis(30);
+
 /// Progress is published every this many operations, to keep the shared counter cold.
 const FLUSH_EVERY: u64 = 256;
 /// [`Worker::make_room`] pauses once in this many operations.
@@ -797,11 +815,18 @@ impl RunCtx<'_> {
         // When the run was stopped, and by how long after that it is abandoned.
         let mut stopped: Option<(Instant, Duration)> = None;
         let mut any_finished = false;
-        // Per worker: the last progress counter seen, when it last moved, whether reported.
-        let mut seen: Vec<(u64, Instant, bool)> = vec![(0, start, false); n];
+        // Per worker: the last progress counter seen, how long it has stood still (counted in
+        // watchdog ticks, see below), whether reported.
+        let mut seen: Vec<(u64, Duration, bool)> = vec![(0, Duration::ZERO, false); n];
+        let mut last_tick = start;
         loop {
             let now = Instant::now();
             let elapsed = now - start;
+            // A tick counts for at most `TICK_CAP`: when the watchdog itself was kept off its
+            // CPU for longer, the machine was overloaded and that time proves nothing about
+            // the workers.
+            let tick = (now - last_tick).min(TICK_CAP);
+            last_tick = now;
             for (index, cpu, slot) in handles.iter_mut() {
                 if slot.as_ref().is_some_and(|h| h.is_finished()) {
                     let h = slot.take().expect("checked above");
@@ -829,11 +854,14 @@ impl RunCtx<'_> {
                 }
                 // Relaxed: compared with the previous value only.
                 let beats = signals.beats[*index].load(Ordering::Relaxed);
-                let (last, since, reported) = &mut seen[*index];
+                let (last, quiet, reported) = &mut seen[*index];
                 if beats != *last {
                     *last = beats;
-                    *since = now;
-                } else if !*reported && now - *since >= limit {
+                    *quiet = Duration::ZERO;
+                } else {
+                    *quiet += tick;
+                }
+                if !*reported && *quiet >= limit {
                     *reported = true;
                     stalled_now = true;
                     out.stalled.push(Stall {
@@ -884,7 +912,7 @@ impl RunCtx<'_> {
                     break;
                 }
             }
-            thread::sleep(Duration::from_millis(10));
+            thread::sleep(TICK);
         }
         out.pin_failures.sort_by_key(|p| p.worker);
         out.elapsed = last_end - start;
