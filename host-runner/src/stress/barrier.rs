@@ -188,7 +188,7 @@ fn worker<W: Wait>(s: &State<W>, w: &mut Worker) {
         let result = if s.broken && w.index == 1 && w.rng.one_in(8) {
             Ok(false)
         } else {
-            let r = if g % 2 == 0 {
+            let r = if g.is_multiple_of(2) {
                 s.barrier.wait()
             } else {
                 s.barrier.wait_until(w.until(&s.done))

@@ -340,7 +340,7 @@ fn consumer<W: Wait>(s: &BufState<W>, w: &mut Worker) {
         // Until the last producer has left (it notifies everyone under the lock when it does).
         while b.items.is_empty() && !b.stop && !s.aborted.load(Ordering::Relaxed) {
             waits += 1;
-            b = s.wait(&s.not_empty, b, w, waits % 2 == 0);
+            b = s.wait(&s.not_empty, b, w, waits.is_multiple_of(2));
         }
         let Some(item) = b.items.pop_front() else {
             if let Some(item) = held.take() {

@@ -91,10 +91,14 @@ impl<W: Wait> Stamped for RawMutex<Probe<W>> {
     }
 }
 
-/// A stress scenario for the lock `Lock<R, Data>`.
+/// [`Stamped::lock_stamped`] of `R`, kept as a function so that locks without it can share
+/// the scenario.
+type LockStamped<R> = fn(&R, &AtomicU64, &AtomicU64);
+
+/// A stress scenario for the lock `Lock<R, ()>` around [`Data`].
 pub struct LockScenario<R> {
     info: ScenarioInfo,
-    lock_stamped: Option<fn(&R, &AtomicU64, &AtomicU64)>,
+    lock_stamped: Option<LockStamped<R>>,
     _raw: PhantomData<fn() -> R>,
 }
 
@@ -179,7 +183,7 @@ struct State<R: RawLock> {
     /// The highest occupancy seen.
     max_occupancy: AtomicUsize,
     /// The FIFO state and the stamped lock call, for the FIFO scenarios.
-    fifo: Option<(Arc<FifoState>, fn(&R, &AtomicU64, &AtomicU64))>,
+    fifo: Option<(Arc<FifoState>, LockStamped<R>)>,
     /// The data the lock protects, outside the `Lock` so the stamped raw lock can reach it.
     data: Data,
 }

@@ -675,7 +675,7 @@ impl Worker {
     /// reported.
     #[inline]
     pub fn make_room(&mut self) {
-        if self.ops % ROOM_EVERY == 0 {
+        if self.ops.is_multiple_of(ROOM_EVERY) {
             thread::sleep(ROOM_PAUSE);
         }
     }
