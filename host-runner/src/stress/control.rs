@@ -2,8 +2,35 @@
 //!
 //! A stress run that only ever prints PASS proves little: the checks might be unable to fail
 //! on this machine (too few cores, too short a race window, a compiler that folded the racy
-//! read-modify-write). So every run also puts a broken lock through the very same scenario,
-//! and the run is valid only if every check that lock must trip does trip.
+//! read-modify-write). So every run also puts a broken primitive through the very same
+//! scenario, with the same progress limit as the real runs, and the run is valid only if
+//! every check that control must trip does trip. Each check, and the control that trips it:
+//!
+//! | check | control |
+//! |---|---|
+//! | mutual exclusion, lost updates (locks) | no lock |
+//! | mutual exclusion, lost updates (`ReentrantLock`) | `ReentrantLock` not always locking |
+//! | fifo order | `Mutex` as FIFO |
+//! | reentrancy depth | `ReentrantLock` depth stuck at 2 |
+//! | holders above permits, permits back | `Semaphore` granting too many |
+//! | over-release refused | `BoundedSemaphore` accepting over-release |
+//! | released before set | `Event` not waiting |
+//! | every waiter released | `Event` set releasing nobody, `Event<NoopWake>` |
+//! | generations apart | `Barrier` letting one through |
+//! | one leader | `Barrier` with two leaders |
+//! | abort/reset | `Barrier` reset not resetting |
+//! | exactly once, checksum (queue) | `Queue` dropping items |
+//! | exactly once (buffer) | `Condvar` buffer dropping items |
+//! | per-producer fifo (queue, buffer) | `Queue` / `Condvar` buffer reordering items |
+//! | join after task_done | `JoinableQueue` join not waiting |
+//! | notify(n) count | `Condvar` notify(n) releasing all |
+//! | notify(n) releases min(n, waiting) | `Condvar` notify(n) releasing too few |
+//! | progress | `Condvar` buffer losing wake-ups, `Event` set releasing nobody, every `NoopWake` control |
+//! | hang | every `NoopWake` control (its sleepers cannot be woken, even by the release action) |
+//!
+//! [`NoopWake`] is a wait backend whose waits really sleep and whose wakes do nothing: under
+//! it every blocking primitive (mutex, ticket lock, semaphore, event, condition variable,
+//! barrier, queue) must hang, and the run must say so.
 
 use super::barrier::BarrierScenario;
 use super::checks::{

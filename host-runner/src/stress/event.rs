@@ -8,10 +8,20 @@
 //! comes after the store, so a smaller value means it was released before `set` (a waiter
 //! that calls `wait` after `set` legitimately returns at once, and also sees the store). Then
 //! it counts itself released; the setter waits for `released == waiters` before the next
-//! round, and reports the round as not fully released if that takes more than
-//! [`RELEASE_LIMIT`] (with the harness still running, the waiters already inside `wait`).
+//! round, and reports the round as not fully released if that takes more than half the run's
+//! progress limit (with the harness still running, the waiters already inside `wait`), then
+//! waits on (the watchdog then reports the stuck workers and stops the run).
 //!
-//! The negative control's waiters skip the wait (an event whose `wait` returns at once).
+//! Waits have no time-based re-check: a waiter calls `wait()` or, every other round,
+//! `wait_until` with the scenario's [`Until`](super::Until) deadline, so a `set` that wakes
+//! nobody leaves the waiters asleep. The run ends by the release action: the harness calls
+//! `set()` after setting its stop flag (or once a worker has left); a waiter that finds the
+//! stop (or `done`) flag set after `wait` returns leaves without checking, since that `set`
+//! was not a round's.
+//!
+//! The negative controls: waiters that skip the wait (an event whose `wait` returns at
+//! once), and an event whose `set` releases nobody (it does nothing; the harness's release
+//! action still calls the real `set`, so the control's workers leave).
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Worker,

@@ -10,6 +10,11 @@
 //! critical sections overlapped, or one did not see the previous one's write (a missing
 //! acquire/release edge).
 //!
+//! `lock()` is untimed: a lost wake-up leaves its waiter asleep for the harness's progress
+//! watchdog to report (the `NoopWake` controls). Unfair locks make room for their waiters now
+//! and then ([`Worker::make_room`](super::Worker::make_room)), so that barging alone cannot
+//! starve one past the progress limit.
+//!
 //! # The FIFO check
 //!
 //! A ticket lock serves in the order tickets are taken, but the ticket is taken inside

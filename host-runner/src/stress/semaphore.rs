@@ -19,6 +19,12 @@
 //!
 //! The negative control releases two permits for one now and then (a semaphore that grants
 //! too many): holders exceed `p` and the count at the end is too high.
+//!
+//! Acquires wait with the scenario's [`Until`](super::Until) deadline, which sleeping
+//! backends re-check only when woken, so a lost wake-up leaves a worker asleep for the
+//! progress watchdog to report (the `Semaphore<NoopWake>` control); holders release their
+//! permits after the stop, so no release action is needed. The semaphore is not fair, so each
+//! worker makes room now and then ([`Worker::make_room`](super::Worker::make_room)).
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Violation,
