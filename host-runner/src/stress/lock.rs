@@ -11,9 +11,7 @@
 //! acquire/release edge).
 //!
 //! `lock()` is untimed: a lost wake-up leaves its waiter asleep for the harness's progress
-//! watchdog to report (the `NoopWake` controls). Unfair locks make room for their waiters now
-//! and then ([`Worker::make_room`](super::Worker::make_room)), so that barging alone cannot
-//! starve one past the progress limit.
+//! watchdog to report (the `NoopWake` controls).
 //!
 //! # The FIFO check
 //!
@@ -413,10 +411,6 @@ fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
             // SAFETY: this thread acquired the raw lock above through the stamped call, and
             // holds no reference into the data.
             None => unsafe { state.lock.raw().unlock() },
-        }
-        if state.fifo.is_none() {
-            // A FIFO lock hands over in order and needs no room; an unfair one might starve.
-            w.make_room();
         }
     }
     PROBE.set(None);

@@ -22,7 +22,11 @@
 //!   [`Worker::progressed`]); the harness's watchdog reports [`checks::PROGRESS`] for a
 //!   worker whose counter has not moved for [`Config::progress_limit`] (well below the run's
 //!   duration, scaled by the load, see [`progress_limit`]; time during which the watchdog
-//!   itself could not run is not counted), then stops the run early;
+//!   itself could not run is not counted) while it slept in one single wait, never woken
+//!   (on Linux the OS tells: its state and its count of voluntary context switches; elsewhere
+//!   any worker without progress counts), then stops the run early. Requiring the frozen
+//!   sleep tells a lost wake-up from starvation: an unfair primitive can keep a waiter from
+//!   progressing for longer than any limit, but it keeps waking it;
 //! - the run is ended by actions, never by polling a deadline: the harness sets the stop flag
 //!   and, from then on (or from the moment any worker has finished, since partners may then
 //!   wait for it forever), calls the scenario's release action ([`RunCtx::on_stop`]: set the
@@ -113,8 +117,10 @@ pub mod checks {
     /// Workers did not finish within the time bound plus a grace period (or within a few
     /// progress limits after a stall) and were abandoned.
     pub const HANG: &str = "hang";
-    /// A worker's progress counter did not move for the progress limit: it is stuck in a
-    /// wait nobody ends (a lost wake-up, a release that releases nobody), or starved.
+    /// A worker's progress counter did not move for the progress limit while it slept in a
+    /// single wait (never woken meanwhile): a lost wake-up, a release that releases nobody.
+    /// (A worker starved by an unfair primitive is woken again and again, and a polling one
+    /// never sleeps; where the OS cannot tell, any worker without progress counts.)
     pub const PROGRESS: &str = "progress";
     /// A reentrant lock's `lock_count()` differed from the nesting depth.
     pub const DEPTH: &str = "reentrancy depth";
@@ -576,6 +582,52 @@ struct Signals {
     /// Per worker: a counter it bumps on every operation (and other progress), which the
     /// watchdog reads.
     beats: Box<[CachePadded<AtomicU64>]>,
+    /// Per worker: its OS thread id (0 where unknown), for [`Sleep::of`].
+    tids: Box<[AtomicU64]>,
+}
+
+/// What the OS says about a worker thread (Linux: `/proc/self/task/<tid>/status`).
+#[derive(Clone, Copy, Debug)]
+struct Sleep {
+    /// Blocked in the kernel (a futex wait, a sleep), not running or runnable.
+    asleep: bool,
+    /// Voluntary context switches so far: each time it went to sleep.
+    wakes: u64,
+}
+
+impl Sleep {
+    /// The state of thread `tid`; `None` where unknown (another OS, tid 0).
+    ///
+    /// The watchdog uses it to tell a lost wake-up from starvation: a worker whose wake-up was
+    /// lost sleeps in one wait, its voluntary switch count frozen; a worker starved by an
+    /// unfair primitive is woken again and again (and sleeps again: the count moves), and a
+    /// polling one is never asleep. Only the first is reported as stuck.
+    fn of(tid: u64) -> Option<Sleep> {
+        if tid == 0 {
+            return None;
+        }
+        let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+        };
+        let state = field("State:")?;
+        let wakes = field("voluntary_ctxt_switches:")?.parse().ok()?;
+        Some(Sleep {
+            asleep: state.starts_with('S') || state.starts_with('D'),
+            wakes,
+        })
+    }
+}
+
+/// The calling thread's OS id (Linux: from `/proc/thread-self`), or 0 where unknown.
+fn current_tid() -> u64 {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// One worker's view of the run: its identity, its jitter RNG, and when to stop.
@@ -605,10 +657,6 @@ const TICK_CAP: Duration = Duration::from_millis(30);
 
 /// Progress is published every this many operations, to keep the shared counter cold.
 const FLUSH_EVERY: u64 = 256;
-/// [`Worker::make_room`] pauses once in this many operations.
-pub const ROOM_EVERY: u64 = 256;
-/// How long [`Worker::make_room`] pauses: more than a futex wake-up takes.
-pub const ROOM_PAUSE: Duration = Duration::from_micros(100);
 
 impl Worker {
     /// Whether to do another operation; counts it (and publishes progress). Call once before
@@ -665,19 +713,6 @@ impl Worker {
     /// Operations counted so far.
     pub fn ops(&self) -> u64 {
         self.ops
-    }
-
-    /// For unfair primitives (a mutex, a spin lock, a semaphore that lets a running thread
-    /// take what a woken sleeper was about to): call right after releasing. Every
-    /// [`ROOM_EVERY`] operations it sleeps [`ROOM_PAUSE`], long enough for a waiter that was
-    /// woken (or is polling) to take the primitive, so that barging cannot starve a waiter for
-    /// a whole progress limit; a waiter whose wake-up was lost sleeps through it and is
-    /// reported.
-    #[inline]
-    pub fn make_room(&mut self) {
-        if self.ops.is_multiple_of(ROOM_EVERY) {
-            thread::sleep(ROOM_PAUSE);
-        }
     }
 
     /// The delay inside a critical section that widens race windows; always on, longer and
@@ -753,6 +788,7 @@ impl RunCtx<'_> {
             beats: (0..n)
                 .map(|_| CachePadded::new(AtomicU64::new(0)))
                 .collect(),
+            tids: (0..n).map(|_| AtomicU64::new(0)).collect(),
         });
         let (time_bound, total_ops) = match cfg.ops {
             Some(ops) => (cfg.duration, ops),
@@ -787,6 +823,8 @@ impl RunCtx<'_> {
                         unflushed: 0,
                         signals: Arc::clone(&signals),
                     };
+                    // Relaxed: read by the watchdog, which tolerates 0 (unknown).
+                    signals.tids[index].store(current_tid(), Ordering::Relaxed);
                     // Relaxed: only counts arrivals; nothing is published through it.
                     signals.ready.fetch_add(1, Ordering::Relaxed);
                     // ORDERING: Acquire pairs with the Release store of `go`, so the start
@@ -817,7 +855,7 @@ impl RunCtx<'_> {
         let mut any_finished = false;
         // Per worker: the last progress counter seen, how long it has stood still (counted in
         // watchdog ticks, see below), whether reported.
-        let mut seen: Vec<(u64, Duration, bool)> = vec![(0, Duration::ZERO, false); n];
+        let mut seen: Vec<((u64, u64), Duration, bool)> = vec![((0, 0), Duration::ZERO, false); n];
         let mut last_tick = start;
         loop {
             let now = Instant::now();
@@ -846,7 +884,8 @@ impl RunCtx<'_> {
                     }
                 }
             }
-            // The watchdog: a running worker whose counter stood still for the limit.
+            // The watchdog: a running worker whose counter stood still for the limit while it
+            // slept in one wait (where the OS tells: see `Sleep`).
             let mut stalled_now = false;
             for (index, _, slot) in &handles {
                 if slot.is_none() {
@@ -854,14 +893,18 @@ impl RunCtx<'_> {
                 }
                 // Relaxed: compared with the previous value only.
                 let beats = signals.beats[*index].load(Ordering::Relaxed);
+                // Relaxed: written once by the worker before it reported ready.
+                let sleep = Sleep::of(signals.tids[*index].load(Ordering::Relaxed));
                 let (last, quiet, reported) = &mut seen[*index];
-                if beats != *last {
-                    *last = beats;
+                let woken = sleep.is_some_and(|s| s.wakes != last.1);
+                if beats != last.0 || woken {
+                    *last = (beats, sleep.map_or(0, |s| s.wakes));
                     *quiet = Duration::ZERO;
                 } else {
                     *quiet += tick;
                 }
-                if !*reported && *quiet >= limit {
+                let asleep = sleep.is_none_or(|s| s.asleep);
+                if !*reported && *quiet >= limit && asleep {
                     *reported = true;
                     stalled_now = true;
                     out.stalled.push(Stall {

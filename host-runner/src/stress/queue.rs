@@ -226,6 +226,10 @@ struct State<T> {
     got_sum: AtomicU64,
     /// Tasks marked done, counted just before `task_done`.
     done_tasks: CachePadded<AtomicU64>,
+    /// Producers inside `join`: the others hold their puts meanwhile, since `join` returns
+    /// only once the count of unfinished tasks reaches zero, which steady puts could put off
+    /// for longer than the progress limit (a joiner asleep that long counts as stuck).
+    joining: AtomicUsize,
     /// Per producer, one bit per sequence number.
     bitmaps: Vec<Vec<AtomicU64>>,
     done: AtomicBool,
@@ -268,6 +272,7 @@ impl<T: Q> Scenario for QueueScenario<T> {
             got: CachePadded::new(AtomicU64::new(0)),
             got_sum: AtomicU64::new(0),
             done_tasks: CachePadded::new(AtomicU64::new(0)),
+            joining: AtomicUsize::new(0),
             bitmaps: (0..producers)
                 .map(|_| (0..words).map(|_| AtomicU64::new(0)).collect())
                 .collect(),
@@ -327,6 +332,9 @@ fn worker<T: Q>(s: &State<T>, w: &mut Worker) {
             let _leaving = SetOnDrop(&s.done);
             while w.next_op() {
                 w.outside_jitter();
+                while s.joining.load(SeqCst) > 0 && !(w.stopping() || s.done.load(SeqCst)) {
+                    std::thread::yield_now();
+                }
                 let id = pid << SEQ_BITS | seq;
                 if !s.queue.put_until(id, w.until(&s.done)) {
                     break;
@@ -428,8 +436,11 @@ fn deliver<T: Q>(s: &State<T>, last: &mut [Option<u64>], id: u64) {
 
 /// `join` must not return before every task put before it was called is done.
 fn check_join<T: Q>(s: &State<T>, w: &Worker) {
+    s.joining.fetch_add(1, SeqCst);
     let put = s.put.load(SeqCst);
-    if s.queue.join_until(w.until(&s.done)) == Some(true) {
+    let joined = s.queue.join_until(w.until(&s.done));
+    s.joining.fetch_sub(1, SeqCst);
+    if joined == Some(true) {
         let done = s.done_tasks.load(SeqCst);
         if done < put {
             s.tally.hit(checks::JOIN, || {

@@ -135,7 +135,6 @@ impl<W: Wait + Send + Sync + 'static> Scenario for ReentrantScenario<W> {
                 }
                 let depth = 1 + w.rng.below(MAX_DEPTH);
                 nest(&shared, w, 1, depth, true);
-                w.make_room();
                 let after = shared.lock_count();
                 if after != 0 {
                     shared.tally.hit(checks::DEPTH, || {

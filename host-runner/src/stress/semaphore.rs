@@ -23,8 +23,7 @@
 //! Acquires wait with the scenario's [`Until`](super::Until) deadline, which sleeping
 //! backends re-check only when woken, so a lost wake-up leaves a worker asleep for the
 //! progress watchdog to report (the `Semaphore<NoopWake>` control); holders release their
-//! permits after the stop, so no release action is needed. The semaphore is not fair, so each
-//! worker makes room now and then ([`Worker::make_room`](super::Worker::make_room)).
+//! permits after the stop, so no release action is needed.
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Violation,
@@ -258,7 +257,6 @@ fn worker<S: Sem>(state: &State<S>, w: &mut Worker) {
         w.race_window();
         state.holders.fetch_sub(u64::from(n), Ordering::AcqRel);
         drop(permit);
-        w.make_room();
         if state.leak_extra && w.rng.one_in(16) {
             // The broken semaphore of the negative control: one release too many.
             let _ = state.sem.release_extra(1);
