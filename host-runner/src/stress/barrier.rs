@@ -154,7 +154,13 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BarrierScenario<W> {
             tally: Tally::default(),
         });
         let releaser = Arc::clone(&state);
-        ctx.on_stop(move || releaser.barrier.abort());
+        ctx.on_stop(move || {
+            // ORDERING: SeqCst fence before the (Relaxed) abort, paired with the fence a party
+            // makes after it sees `Broken`: the stop (or `done`) flag set before this is
+            // visible to every party the abort breaks.
+            std::sync::atomic::fence(SeqCst);
+            releaser.barrier.abort();
+        });
         let shared = Arc::clone(&state);
         ctx.run_workers(move |w| {
             let _leaving = SetOnDrop(&shared.done);
@@ -201,6 +207,8 @@ fn worker<W: Wait>(s: &State<W>, w: &mut Worker) {
         let leader = match result {
             Ok(leader) => leader,
             Err(e) => {
+                // ORDERING: pairs with the fence of the release action (see `run`).
+                std::sync::atomic::fence(SeqCst);
                 if !(s.done.load(SeqCst) || w.stopping()) {
                     s.tally.hit(checks::ABORT_RESET, || {
                         format!("generation {g}: wait failed with {e:?} outside an abort")
@@ -278,6 +286,8 @@ fn abort_round<W: Wait>(s: &State<W>, w: &mut Worker, g: u64) -> bool {
     } else {
         s.barrier.wait_until(w.until(&s.done))
     };
+    // ORDERING: pairs with the fence of the release action (see `run`).
+    std::sync::atomic::fence(SeqCst);
     match r {
         Err(BarrierError::Broken) if give_up(w) => return false,
         Err(BarrierError::Broken) => {}
