@@ -1003,6 +1003,46 @@ mod tests {
     }
 
     #[test]
+    fn progress_limit_is_below_the_duration_and_scales_with_workers_per_cpu() {
+        let topo = crate::topology::Topology::detect();
+        let plan = |t| crate::pin::Plan::new(&topo, Some(t), Some(&[0])).unwrap();
+        let load = machine_load();
+        let one = progress_limit(Duration::from_secs(1), &plan(1));
+        assert!(one >= MIN_PROGRESS_LIMIT * load);
+        assert!(one >= Duration::from_millis(200));
+        // Four workers on one CPU: at least four times the floor.
+        let four = progress_limit(Duration::from_secs(1), &plan(4));
+        assert!(four >= MIN_PROGRESS_LIMIT * 4, "{four:?}");
+        // A long run: a fifth of it, capped.
+        let long = progress_limit(Duration::from_secs(60), &plan(1));
+        assert_eq!(long, MAX_PROGRESS_LIMIT.max(MIN_PROGRESS_LIMIT * load));
+        // A run of three limits can see a stall.
+        assert_eq!(min_duration_for(one), one * LIMITS_PER_RUN);
+    }
+
+    #[test]
+    fn the_os_tells_a_sleeping_thread_from_a_running_one() {
+        if current_tid() == 0 {
+            return; // Not Linux: the watchdog falls back to the progress counter alone.
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sleeper = thread::spawn(move || {
+            tx.send(current_tid()).unwrap();
+            thread::sleep(Duration::from_millis(300));
+        });
+        let tid = rx.recv().unwrap();
+        thread::sleep(Duration::from_millis(100));
+        let a = Sleep::of(tid).expect("status of a live thread");
+        thread::sleep(Duration::from_millis(50));
+        let b = Sleep::of(tid).expect("status of a live thread");
+        assert!(a.asleep && b.asleep, "{a:?} {b:?}");
+        assert_eq!(a.wakes, b.wakes, "one sleep, no wake-up");
+        let me = Sleep::of(current_tid()).expect("own status");
+        assert!(!me.asleep, "{me:?}");
+        sleeper.join().unwrap();
+    }
+
+    #[test]
     fn primitive_names_are_listed_once() {
         assert_eq!(
             primitive_names(),
