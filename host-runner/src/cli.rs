@@ -21,13 +21,18 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Longest time a negative control runs, whatever `--duration` says.
 const CONTROL_MAX_DURATION: Duration = Duration::from_secs(2);
+/// A negative control runs at least this long (if `--duration` allows), or three progress
+/// limits if that is longer: every check but the progress watchdog fires within
+/// milliseconds.
+const CONTROL_MIN_DURATION: Duration = Duration::from_millis(400);
 /// Most operations a negative control runs, whatever `--ops` says.
 const CONTROL_MAX_OPS: u64 = 2_000_000;
 
 /// Time per scenario of `stress` when neither `--duration` nor `--ops` is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(1);
-/// Time per scenario of the short stress run with no subcommand.
-pub const QUICK_DURATION: Duration = Duration::from_millis(100);
+/// Time per scenario of the short stress run with no subcommand: three progress limits of a
+/// run with one worker per core, so that a stalled worker is seen before the run ends.
+pub const QUICK_DURATION: Duration = Duration::from_millis(300);
 
 /// Validate and measure baresync's primitives on this machine's cores.
 ///
@@ -286,8 +291,21 @@ fn stress(
         None => None,
     };
     let seed = args.seed.unwrap_or_else(clock_seed);
+    let progress_limit = stress::progress_limit(duration, &plan);
+    let min_duration = stress::min_duration_for(progress_limit);
+    let duration = if duration < min_duration {
+        eprintln!(
+            "warning: {duration:?} per scenario is too short to see a worker stuck for the \
+             progress limit ({progress_limit:?} with these workers); running {min_duration:?} \
+             per scenario"
+        );
+        min_duration
+    } else {
+        duration
+    };
     let cfg = Config {
         plan,
+        progress_limit,
         duration,
         ops: args.ops,
         seed,
@@ -300,7 +318,8 @@ fn stress(
         None => format!("{duration:?}"),
     };
     println!(
-        "stress: {} workers on CPUs {}{}, {bound} per scenario, seed {seed:#x}, jitter {}",
+        "stress: {} workers on CPUs {}{}, {bound} per scenario, progress limit {:?}, seed \
+         {seed:#x}, jitter {}",
         cfg.plan.threads(),
         format_cpu_list(&sorted(&cfg.plan.cpus)),
         if cfg.plan.oversubscribed {
@@ -308,6 +327,7 @@ fn stress(
         } else {
             ""
         },
+        cfg.progress_limit,
         if cfg.jitter { "on" } else { "off" },
     );
 
@@ -317,10 +337,19 @@ fn stress(
     }
     // The controls only have to show that every check can fail, which they do within
     // milliseconds; a long soak of the real primitives need not soak the controls too.
+    // They run with the progress limit the real scenarios have (that of their own plan, with
+    // the run's duration), so a control that is caught shows the check fires in a run like
+    // this one; and for long enough to see it.
+    let control_limit = stress::progress_limit(cfg.duration, &control_plan);
+    let control_duration = cfg
+        .duration
+        .min(CONTROL_MAX_DURATION)
+        .min(stress::min_duration_for(control_limit).max(CONTROL_MIN_DURATION));
     let control_cfg = Config {
         plan: control_plan.clone(),
-        duration: cfg.duration.min(CONTROL_MAX_DURATION),
+        duration: control_duration,
         ops: cfg.ops.map(|ops| ops.min(CONTROL_MAX_OPS)),
+        progress_limit: control_limit,
         ..cfg.clone()
     };
     for s in stress::controls() {
@@ -332,6 +361,9 @@ fn stress(
     for r in &report.scenarios {
         for v in &r.violations {
             println!("  {}: {}: {}", r.info.name, v.check, v.detail);
+        }
+        for n in &r.notes {
+            println!("  {}: note: {n}", r.info.name);
         }
     }
     if report.control_caught {

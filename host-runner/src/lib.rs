@@ -4,7 +4,7 @@
 //! - [`topology`]: logical CPUs, packages, physical cores, SMT (sysfs on Linux).
 //! - [`pin`]: which CPU each worker runs on.
 //! - [`stress`]: the harness, a [`stress::Scenario`] per primitive, and negative controls.
-//! - [`bench`]: `bench` (measurements next to the baselines) and `report` (docs/results/).
+//! - [`bench`](mod@bench): `bench` (measurements next to the baselines) and `report` (docs/results/).
 //! - [`report`]: the table and the JSON report.
 //! - [`cli`]: the command line.
 

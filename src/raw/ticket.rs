@@ -298,6 +298,37 @@ impl<W: Wait> RawTicketLock<W> {
     }
 }
 
+/// A test hook for host-runner's FIFO check (std only, hidden: not part of the API).
+#[cfg(all(feature = "std", not(baresync_loom)))]
+impl<W: Wait> RawTicketLock<W> {
+    /// [`lock`](RawLock::lock), but right after the ticket is drawn, takes a stamp from
+    /// `stamps` (`fetch_add`, Release) and stores it in `slot` (Relaxed), so that a checker
+    /// knows this thread is queued from the moment its place in line is fixed. Plain atomics,
+    /// no user code: nothing can unwind between the draw and the wait and leave a ticket that
+    /// is never served (a closure or trait hook here could panic with the ticket drawn).
+    #[doc(hidden)]
+    pub fn lock_stamped(
+        &self,
+        stamps: &std::sync::atomic::AtomicU64,
+        slot: &std::sync::atomic::AtomicU64,
+    ) {
+        // ORDERING: Relaxed, as in `lock`.
+        let ticket = self.next.fetch_add(1, Relaxed) & TICKET_MASK;
+        // ORDERING: Release heads a release sequence: a checker whose Acquire `fetch_add` on
+        // `stamps` returns a later value synchronizes with it, so our draw above
+        // happens-before that checker's own draw, and coherence of `next` makes our ticket
+        // the earlier one.
+        let stamp = stamps.fetch_add(1, std::sync::atomic::Ordering::Release);
+        // ORDERING: Relaxed: the value carries the meaning; the checker clears it in its own
+        // critical section, ordered by the lock.
+        slot.store(stamp, std::sync::atomic::Ordering::Relaxed);
+        // ORDERING: Acquire pairs with the Release in `unlock`.
+        if self.serving.load(Acquire) & TICKET_MASK != ticket {
+            self.lock_slow(ticket);
+        }
+    }
+}
+
 #[cfg(all(feature = "lock_api", not(baresync_loom)))]
 super::impl_lock_api!([W: Wait] RawTicketLock<W>);
 

@@ -13,10 +13,16 @@
 //! Every 64th generation is aborted: worker 0 arrives (counts itself), calls `abort()`
 //! instead of `wait`, waits until every other party has seen `Err(Broken)` (no party may get
 //! `Ok` from it), clears slot `g + 2`, calls `reset()` and publishes that it did; the others
-//! go on only after that. A deadline (a partner left, or the harness stops) ends the run.
+//! go on only after that.
 //!
-//! The negative control lets worker 1 skip the wait now and then (a barrier that lets a
-//! thread through early).
+//! Waits have no time-based re-check: `wait()`, or every other generation `wait_until` with
+//! the scenario's [`Until`](super::Until) deadline. The run ends by the release action: the
+//! harness calls `abort()` after setting its stop flag (or once a partner has left), and a
+//! party that gets `Err(Broken)` then leaves.
+//!
+//! The negative controls: worker 1 skips the wait now and then (a barrier that lets a thread
+//! through early); worker 1 now and then claims to lead a generation it does not (two
+//! leaders); worker 0's `reset()` does nothing (an aborted barrier stays broken).
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Worker,
@@ -33,6 +39,8 @@ const ABORT_EVERY: u64 = 64;
 pub struct BarrierScenario<W> {
     info: ScenarioInfo,
     broken: bool,
+    lying_leader: bool,
+    broken_reset: bool,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -42,13 +50,37 @@ impl<W: Wait + Send + Sync + 'static> BarrierScenario<W> {
         BarrierScenario {
             info: ScenarioInfo::new(name, "Barrier", backend),
             broken: false,
+            lying_leader: false,
+            broken_reset: false,
             _w: PhantomData,
         }
+    }
+
+    /// A negative control run with the real scenario (for a broken backend), expected to trip
+    /// `checks`.
+    pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
+        self.info.primitive = "control";
+        self.info.expect = Expect::Fail(checks);
+        self
     }
 
     /// The negative control: worker 1 sometimes passes without waiting.
     pub fn letting_through(mut self, checks: &'static [&'static str]) -> Self {
         self.broken = true;
+        self.info.expect = Expect::Fail(checks);
+        self
+    }
+
+    /// The negative control: worker 1 sometimes claims to be the leader when it is not.
+    pub fn lying_about_the_leader(mut self, checks: &'static [&'static str]) -> Self {
+        self.lying_leader = true;
+        self.info.expect = Expect::Fail(checks);
+        self
+    }
+
+    /// The negative control: `reset()` does nothing.
+    pub fn not_resetting(mut self, checks: &'static [&'static str]) -> Self {
+        self.broken_reset = true;
         self.info.expect = Expect::Fail(checks);
         self
     }
@@ -91,6 +123,8 @@ struct State<W> {
     barrier: Barrier<W>,
     parties: usize,
     broken: bool,
+    lying_leader: bool,
+    broken_reset: bool,
     slots: [Slot; 4],
     /// Parties that got `Err(Broken)` in the current aborted generation.
     saw_broken: AtomicUsize,
@@ -106,25 +140,33 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BarrierScenario<W> {
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
-        let parties = ctx.cfg.plan.threads();
+        let parties = ctx.threads();
         let state = Arc::new(State::<W> {
             barrier: Barrier::new(parties),
             parties,
             broken: self.broken,
+            lying_leader: self.lying_leader,
+            broken_reset: self.broken_reset,
             slots: Default::default(),
             saw_broken: AtomicUsize::new(0),
             reset_gen: AtomicU64::new(0),
             done: AtomicBool::new(false),
             tally: Tally::default(),
         });
+        let releaser = Arc::clone(&state);
+        ctx.on_stop(move || {
+            // ORDERING: SeqCst fence before the (Relaxed) abort, paired with the fence a party
+            // makes after it sees `Broken`: the stop (or `done`) flag set before this is
+            // visible to every party the abort breaks.
+            std::sync::atomic::fence(SeqCst);
+            releaser.barrier.abort();
+        });
         let shared = Arc::clone(&state);
         ctx.run_workers(move |w| {
             let _leaving = SetOnDrop(&shared.done);
             worker(&shared, w);
         });
-        Outcome {
-            violations: state.tally.violations(),
-        }
+        Outcome::new(state.tally.violations())
     }
 }
 
@@ -152,14 +194,21 @@ fn worker<W: Wait>(s: &State<W>, w: &mut Worker) {
         let result = if s.broken && w.index == 1 && w.rng.one_in(8) {
             Ok(false)
         } else {
-            match s.barrier.wait_until(w.until(&s.done)) {
-                Ok(r) => Ok(r.is_leader()),
+            let r = if g.is_multiple_of(2) {
+                s.barrier.wait()
+            } else {
+                s.barrier.wait_until(w.until(&s.done))
+            };
+            match r {
+                Ok(r) => Ok(r.is_leader() || (s.lying_leader && w.index == 1 && w.rng.one_in(8))),
                 Err(e) => Err(e),
             }
         };
         let leader = match result {
             Ok(leader) => leader,
             Err(e) => {
+                // ORDERING: pairs with the fence of the release action (see `run`).
+                std::sync::atomic::fence(SeqCst);
                 if !(s.done.load(SeqCst) || w.stopping()) {
                     s.tally.hit(checks::ABORT_RESET, || {
                         format!("generation {g}: wait failed with {e:?} outside an abort")
@@ -221,7 +270,9 @@ fn abort_round<W: Wait>(s: &State<W>, w: &mut Worker, g: u64) -> bool {
         }
         s.saw_broken.store(0, SeqCst);
         s.slots[((g + 2) % 4) as usize].clear();
-        s.barrier.reset();
+        if !s.broken_reset {
+            s.barrier.reset();
+        }
         if s.barrier.is_broken() {
             s.tally.hit(checks::ABORT_RESET, || {
                 format!("generation {g}: still broken after reset()")
@@ -230,7 +281,15 @@ fn abort_round<W: Wait>(s: &State<W>, w: &mut Worker, g: u64) -> bool {
         s.reset_gen.store(g + 1, SeqCst);
         return true;
     }
-    match s.barrier.wait_until(w.until(&s.done)) {
+    let r = if w.rng.one_in(2) {
+        s.barrier.wait()
+    } else {
+        s.barrier.wait_until(w.until(&s.done))
+    };
+    // ORDERING: pairs with the fence of the release action (see `run`).
+    std::sync::atomic::fence(SeqCst);
+    match r {
+        Err(BarrierError::Broken) if give_up(w) => return false,
         Err(BarrierError::Broken) => {}
         Err(_) => return false,
         Ok(_) => {

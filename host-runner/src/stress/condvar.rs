@@ -6,20 +6,17 @@
 //! workers produce `(producer, seq)` with `seq` counting from 0, odd workers consume (a single
 //! worker does both in turn). Under the lock a consumer checks each producer's `seq` is
 //! exactly the last one plus 1: a larger one is a loss ([`checks::EXACTLY_ONCE`]), a smaller
-//! one a duplicate or a reordering ([`checks::PRODUCER_FIFO`]). Every wait is timed, with a
-//! deadline that expires when the harness stops (or a worker panicked), so nothing hangs when
-//! threads outnumber cores. The end is a drain: producers stop at the time bound (or their
-//! `--ops` share); the last one sets `stop` under the lock and notifies everyone; consumers
+//! one a duplicate or a reordering ([`checks::PRODUCER_FIFO`]). Waits have no time-based
+//! re-check (`wait`, or every other time `wait_until` with the scenario's
+//! [`Until`](super::Until) deadline), so a lost wake-up leaves its waiter asleep and the
+//! harness's progress watchdog reports it ([`checks::PROGRESS`]): a put or take notifies one
+//! waiter of the other side, which then acts within a scheduling quantum, so a live buffer
+//! only trips it if the machine stalls a thread for the whole progress limit. The end is a
+//! drain: producers stop at the time bound (or their `--ops` share; the release action takes
+//! the lock and notifies everyone, and a producer checks the stop flag under the lock before
+//! each wait); the last one sets `stop` under the lock and notifies everyone; consumers
 //! leave only when `stop` is set and the buffer is empty, so at the end the number consumed
 //! must equal the number produced, per producer.
-//!
-//! Lost wake-ups: each wait also gives up after [`STALL_LIMIT`]; if by then the harness is
-//! still running and the buffer has seen no put and no take for half that limit, a
-//! notification was lost ([`checks::LOST_WAKEUP`]): either every party was asleep (consumers
-//! on an empty buffer and producers on a full one cannot both be right), or the condition
-//! this waiter waits for had been true that long and nobody acted on it (a put or take
-//! notifies one waiter of the other side, which then acts within a scheduling quantum). A
-//! live buffer can only trip this if the whole machine stalls its threads for that long.
 //!
 //! **`notify(n)`** ([`NotifyScenario`]): worker 0 notifies, the others wait, in rounds. A
 //! waiter takes the lock, increments `waiting`, calls `wait_until` (registering with the
@@ -28,7 +25,7 @@
 //! `returns <= expected`. The notifier, holding the lock, reads `waiting`, picks `n` in
 //! `1..=waiting + 1`, calls `notify(n)`, checks the returned count is at most
 //! `min(n, waiting)`, and adds `min(n, waiting)` to `expected`, still under the lock; then it
-//! waits (bounded by [`RELEASE_LIMIT`]) until `returns == expected` before the next round.
+//! waits (bounded by half the run's progress limit) until `returns == expected` before the next round.
 //!
 //! Why a correct condition variable never trips it: every waiter still registered with the
 //! condition variable is counted in `waiting` (it incremented before registering and
@@ -44,13 +41,16 @@
 //! took none. Notified returns are therefore at most the sum of the grants, itself at most
 //! `expected`. Conversely, before the harness stops no waiter times out, the previous round
 //! is fully taken when the next notification is sent, so every grant of a round is taken and
-//! `returns` reaches `expected` (a shortfall after [`RELEASE_LIMIT`] is reported as a
-//! notification that released too few).
+//! `returns` reaches `expected` (a shortfall after half the run's progress limit is reported as a
+//! notification that released too few, [`checks::NOTIFY_RELEASED`]). The release action sets
+//! `ending` under the lock and notifies everyone; a waiter that finds `ending` set leaves
+//! without counting itself.
 //!
-//! The negative controls: a buffer whose consumers throw away one item in a few hundred, a
-//! buffer whose `notify_one` calls are never made (with a short stall limit), and a
-//! condition variable whose `notify(n)` calls `notify_all` (and claims to have released at
-//! most `n`).
+//! The negative controls: a buffer whose consumers throw away one item in a few hundred, one
+//! whose consumers deliver an item after the next one now and then, a buffer whose
+//! `notify_one` calls are never made, a condition variable whose `notify(n)` calls
+//! `notify_all` (and claims to have released at most `n`), and one whose `notify(n)` releases
+//! `n - 1`.
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Violation,
@@ -65,10 +65,6 @@ use std::time::{Duration, Instant};
 
 /// Capacity of the bounded buffer: small, so producers often find it full.
 pub const CAPACITY: usize = 4;
-/// How long a buffer wait may see nothing happen before it counts as a lost wake-up.
-pub const STALL_LIMIT: Duration = Duration::from_secs(2);
-/// How long the waiters of a round may take to come back after `notify(n)`.
-pub const RELEASE_LIMIT: Duration = Duration::from_secs(2);
 
 /// Both Condvar scenarios with each backend.
 pub fn scenarios() -> Vec<Box<dyn Scenario>> {
@@ -120,8 +116,8 @@ impl Drop for AbortOnPanic<'_> {
 pub struct BufferScenario<W> {
     info: ScenarioInfo,
     dropping: bool,
+    reordering: bool,
     silent: bool,
-    stall_limit: Duration,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -131,18 +127,33 @@ impl<W: Wait + Send + Sync + 'static> BufferScenario<W> {
         BufferScenario {
             info: ScenarioInfo::new(name, "Condvar", backend),
             dropping: false,
+            reordering: false,
             silent: false,
-            stall_limit: STALL_LIMIT,
             _w: PhantomData,
         }
     }
 
-    /// The negative control: `notify_one` is never called (every wake-up lost), and a stall
-    /// counts after `stall_limit`.
-    pub fn not_notifying(mut self, stall_limit: Duration, checks: &'static [&'static str]) -> Self {
+    /// A negative control run with the real scenario (for a broken backend), expected to trip
+    /// `checks`.
+    pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
+        self.info.primitive = "control";
+        self.info.expect = Expect::Fail(checks);
+        self
+    }
+
+    /// The negative control: `notify_one` is never called (every wake-up lost).
+    pub fn not_notifying(mut self, checks: &'static [&'static str]) -> Self {
         self.info.primitive = "control";
         self.silent = true;
-        self.stall_limit = stall_limit;
+        self.info.expect = Expect::Fail(checks);
+        self
+    }
+
+    /// The negative control: consumers now and then hold an item back and deliver it after
+    /// the next one.
+    pub fn reordering_items(mut self, checks: &'static [&'static str]) -> Self {
+        self.info.primitive = "control";
+        self.reordering = true;
         self.info.expect = Expect::Fail(checks);
         self
     }
@@ -163,8 +174,6 @@ struct Buffer {
     /// Per producer: how many it put.
     produced: Vec<u64>,
     consumed: u64,
-    /// When the last put or take happened.
-    last_change: Instant,
     producers_left: usize,
     /// Set by the last producer to leave: consumers drain and leave.
     stop: bool,
@@ -175,8 +184,8 @@ struct BufState<W> {
     not_full: Condvar<W>,
     not_empty: Condvar<W>,
     dropping: bool,
+    reordering: bool,
     silent: bool,
-    stall_limit: Duration,
     aborted: AtomicBool,
     tally: Tally,
 }
@@ -189,41 +198,20 @@ impl<W: Wait> BufState<W> {
         }
     }
 
-    /// A wait on the buffer ended by the stall limit: reports a lost wake-up if nothing
-    /// happened to the buffer for half that limit and the harness is still running.
-    fn stalled(&self, w: &Worker, b: &Buffer, what: &str) {
-        let idle = b.last_change.elapsed();
-        if idle >= self.stall_limit / 2
-            && !b.stop
-            && !w.stopping()
-            && !self.aborted.load(Ordering::Relaxed)
-        {
-            let limit = self.stall_limit;
-            self.tally.hit(checks::LOST_WAKEUP, || {
-                format!(
-                    "worker {} waited {limit:?} for {what}; no put or take for {idle:?} \
-                     ({} items buffered)",
-                    w.index,
-                    b.items.len()
-                )
-            });
+    /// Waits on `cv`: untimed, or (`timed`) with the scenario's flag deadline, which
+    /// sleeping backends re-check only when woken.
+    fn wait<'a>(
+        &self,
+        cv: &Condvar<W>,
+        b: baresync::LockGuard<'a, baresync::RawMutex<W>, Buffer>,
+        w: &Worker,
+        timed: bool,
+    ) -> baresync::LockGuard<'a, baresync::RawMutex<W>, Buffer> {
+        if timed {
+            cv.wait_until(b, w.until(&self.aborted)).0
+        } else {
+            cv.wait(b)
         }
-    }
-}
-
-/// A deadline that expires with `inner` or at `at`, whichever comes first.
-struct Stall<D> {
-    inner: D,
-    at: Instant,
-}
-
-impl<D: baresync::Deadline> baresync::Deadline for Stall<D> {
-    fn expired(&mut self) -> bool {
-        self.inner.expired() || Instant::now() >= self.at
-    }
-
-    fn remaining(&self) -> Option<Duration> {
-        self.inner.remaining()
     }
 }
 
@@ -233,7 +221,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BufferScenario<W> {
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
-        let threads = ctx.cfg.plan.threads();
+        let threads = ctx.threads();
         let producers = threads.div_ceil(2);
         let state = Arc::new(BufState::<W> {
             buf: Mutex::new(Buffer {
@@ -241,17 +229,24 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BufferScenario<W> {
                 next: vec![0; threads],
                 produced: vec![0; threads],
                 consumed: 0,
-                last_change: Instant::now(),
                 producers_left: producers,
                 stop: false,
             }),
             not_full: Condvar::new(),
             not_empty: Condvar::new(),
             dropping: self.dropping,
+            reordering: self.reordering,
             silent: self.silent,
-            stall_limit: self.stall_limit,
             aborted: AtomicBool::new(false),
             tally: Tally::default(),
+        });
+        let releaser = Arc::clone(&state);
+        ctx.on_stop(move || {
+            // Under the lock: a producer checks the stop flag under it before each wait.
+            let b = releaser.buf.lock();
+            releaser.not_full.notify_all();
+            releaser.not_empty.notify_all();
+            drop(b);
         });
         let shared = Arc::clone(&state);
         let finished = ctx.run_workers(move |w| {
@@ -282,7 +277,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BufferScenario<W> {
                 });
             }
         }
-        Outcome { violations }
+        Outcome::new(violations)
     }
 }
 
@@ -312,23 +307,13 @@ fn producer<W: Wait>(s: &BufState<W>, w: &mut Worker) {
         w.outside_jitter();
         let mut b = s.buf.lock();
         while b.items.len() >= CAPACITY {
-            let deadline = Stall {
-                inner: w.until(&s.aborted),
-                at: Instant::now() + s.stall_limit,
-            };
-            let (g, timed_out) = s.not_full.wait_until(b, deadline);
-            b = g;
-            if timed_out {
-                if b.items.len() >= CAPACITY && (w.stopping() || s.aborted.load(Ordering::Relaxed))
-                {
-                    // The harness stopped (or a partner panicked) while the buffer was full.
-                    break 'ops;
-                }
-                s.stalled(w, &b, "room");
+            if w.stopping() || s.aborted.load(Ordering::Relaxed) {
+                // The harness stopped (or a partner panicked) while the buffer was full.
+                break 'ops;
             }
+            b = s.wait(&s.not_full, b, w, seq % 2 == 1);
         }
         b.items.push_back((me, seq));
-        b.last_change = Instant::now();
         seq += 1;
         b.produced[me] = seq;
         w.race_window();
@@ -347,37 +332,37 @@ fn producer<W: Wait>(s: &BufState<W>, w: &mut Worker) {
 }
 
 fn consumer<W: Wait>(s: &BufState<W>, w: &mut Worker) {
+    // The reordering control's item held back, delivered after the next one.
+    let mut held = None;
+    let mut waits = 0u64;
     loop {
         let mut b = s.buf.lock();
-        // Timed: after the harness stops this returns at once, and the loop polls until the
-        // last producer has set `stop`, which producers do promptly once stopped.
-        if b.items.is_empty() && !b.stop {
-            let deadline = Stall {
-                inner: w.until(&s.aborted),
-                at: Instant::now() + s.stall_limit,
-            };
-            let (g, timed_out) = s.not_empty.wait_until(b, deadline);
-            b = g;
-            if timed_out {
-                s.stalled(w, &b, "an item");
-            }
+        // Until the last producer has left (it notifies everyone under the lock when it does).
+        while b.items.is_empty() && !b.stop && !s.aborted.load(Ordering::Relaxed) {
+            waits += 1;
+            b = s.wait(&s.not_empty, b, w, waits.is_multiple_of(2));
         }
         let Some(item) = b.items.pop_front() else {
-            if b.stop || s.aborted.load(Ordering::Relaxed) {
-                return;
+            if let Some(item) = held.take() {
+                receive(s, &mut b, item);
             }
-            drop(b);
-            std::thread::yield_now();
-            continue;
+            return;
         };
         // Counted for the ops column only: consumers drain past the time bound and `--ops`.
-        let _ = w.next_op();
+        if !w.next_op() {
+            w.progressed();
+        }
         if s.dropping && w.rng.one_in(256) {
             // The broken buffer of the negative control: the item is thrown away.
+        } else if s.reordering && held.is_none() && w.rng.one_in(64) {
+            // The broken buffer of the other control: this item comes after the next one.
+            held = Some(item);
         } else {
             receive(s, &mut b, item);
+            if let Some(item) = held.take() {
+                receive(s, &mut b, item);
+            }
         }
-        b.last_change = Instant::now();
         w.race_window();
         s.notify_one(&s.not_full);
         drop(b);
@@ -408,6 +393,7 @@ fn alone<W: Wait>(s: &BufState<W>, w: &mut Worker) {
 pub struct NotifyScenario<W> {
     info: ScenarioInfo,
     over_release: bool,
+    under_release: bool,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -417,6 +403,7 @@ impl<W: Wait + Send + Sync + 'static> NotifyScenario<W> {
         NotifyScenario {
             info: ScenarioInfo::new(name, "Condvar", backend),
             over_release: false,
+            under_release: false,
             _w: PhantomData,
         }
     }
@@ -425,6 +412,14 @@ impl<W: Wait + Send + Sync + 'static> NotifyScenario<W> {
     pub fn over_releasing(mut self, checks: &'static [&'static str]) -> Self {
         self.info.primitive = "control";
         self.over_release = true;
+        self.info.expect = Expect::Fail(checks);
+        self
+    }
+
+    /// The negative control: `notify(n)` releases `n - 1` (and reports `min(n, waiting)`).
+    pub fn under_releasing(mut self, checks: &'static [&'static str]) -> Self {
+        self.info.primitive = "control";
+        self.under_release = true;
         self.info.expect = Expect::Fail(checks);
         self
     }
@@ -438,26 +433,36 @@ struct Round {
     returns: u64,
     /// Sum of `min(n, waiting)` over the notifications sent.
     expected: u64,
+    /// Set by the release action: waiters leave without counting themselves.
+    ending: bool,
 }
 
 struct NotifyState<W> {
     round: Mutex<Round, W>,
     cv: OverReleasing<W>,
+    release_limit: Duration,
     done: AtomicBool,
     tally: Tally,
 }
 
-/// `Condvar<W>`, or, with `broken`, one whose `notify(n)` releases every waiter.
+/// `Condvar<W>`, or, with `broken`, one whose `notify(n)` releases every waiter, or, with
+/// `under`, one that releases `n - 1`.
 struct OverReleasing<W> {
     cv: Condvar<W>,
     broken: bool,
+    under: bool,
 }
 
 impl<W: Wait> OverReleasing<W> {
-    fn notify(&self, n: usize) -> usize {
+    /// `notify(n)`, called with `waiting` waiters registered.
+    fn notify(&self, n: usize, waiting: usize) -> usize {
         if self.broken {
             // The negative control: over-releases, and hides it in the returned count.
             self.cv.notify_all().min(n)
+        } else if self.under {
+            // The other control: releases one too few and claims the full count.
+            self.cv.notify(n - 1);
+            n.min(waiting)
         } else {
             self.cv.notify(n)
         }
@@ -475,10 +480,15 @@ impl<W: Wait + Send + Sync + 'static> Scenario for NotifyScenario<W> {
             cv: OverReleasing {
                 cv: Condvar::new(),
                 broken: self.over_release,
+                under: self.under_release,
             },
+            // Half the progress limit: reported before the watchdog stops the run.
+            release_limit: ctx.cfg.progress_limit / 2,
             done: AtomicBool::new(false),
             tally: Tally::default(),
         });
+        let releaser = Arc::clone(&state);
+        ctx.on_stop(move || end_round(&releaser));
         let shared = Arc::clone(&state);
         ctx.run_workers(move |w| {
             let _leaving = SetOnDrop(&shared.done);
@@ -488,10 +498,16 @@ impl<W: Wait + Send + Sync + 'static> Scenario for NotifyScenario<W> {
                 waiter(&shared, w);
             }
         });
-        Outcome {
-            violations: state.tally.violations(),
-        }
+        Outcome::new(state.tally.violations())
     }
+}
+
+/// The release action: every waiter leaves (without counting itself).
+fn end_round<W: Wait>(s: &NotifyState<W>) {
+    let mut r = s.round.lock();
+    r.ending = true;
+    s.cv.cv.notify_all();
+    drop(r);
 }
 
 fn gone<W>(s: &NotifyState<W>, w: &Worker) -> bool {
@@ -504,7 +520,7 @@ fn notifier<W: Wait>(s: &NotifyState<W>, w: &mut Worker) {
     if waiters == 0 {
         // Nobody to notify: just count that notifying nobody releases nobody.
         while w.next_op() {
-            let k = s.cv.notify(1 + w.rng.below(2) as usize);
+            let k = s.cv.notify(1 + w.rng.below(2) as usize, 0);
             if k != 0 {
                 s.tally.hit(checks::NOTIFY_COUNT, || {
                     format!("notify with no waiter returned {k}")
@@ -528,7 +544,7 @@ fn notifier<W: Wait>(s: &NotifyState<W>, w: &mut Worker) {
         }
         let waiting = r.waiting;
         let n = 1 + u64::from(w.rng.below(waiting as u32 + 1));
-        let k = s.cv.notify(n as usize) as u64;
+        let k = s.cv.notify(n as usize, waiting as usize) as u64;
         let want = n.min(waiting);
         if k > want {
             s.tally.hit(checks::NOTIFY_COUNT, || {
@@ -549,12 +565,13 @@ fn notifier<W: Wait>(s: &NotifyState<W>, w: &mut Worker) {
             if gone(s, w) {
                 return;
             }
-            if sent.elapsed() > RELEASE_LIMIT {
-                s.tally.hit(checks::NOTIFY_COUNT, || {
+            if sent.elapsed() > s.release_limit {
+                let limit = s.release_limit;
+                s.tally.hit(checks::NOTIFY_RELEASED, || {
                     format!(
                         "notify({n}) with {waiting} waiting: {} of {want} released after \
-                         {RELEASE_LIMIT:?}",
-                        returns + want - target
+                         {limit:?}",
+                        (returns + want).saturating_sub(target)
                     )
                 });
                 return;
@@ -566,7 +583,11 @@ fn notifier<W: Wait>(s: &NotifyState<W>, w: &mut Worker) {
 
 fn waiter<W: Wait>(s: &NotifyState<W>, w: &mut Worker) {
     if w.index != 1 || w.threads != 2 {
-        while w.next_op() && wait_once(s, w.until(&s.done)) {
+        while w.next_op() {
+            let timed = w.rng.one_in(2);
+            if !wait_once(s, w.until(&s.done), timed) {
+                break;
+            }
             w.outside_jitter();
         }
         return;
@@ -577,13 +598,23 @@ fn waiter<W: Wait>(s: &NotifyState<W>, w: &mut Worker) {
     std::thread::scope(|scope| {
         scope.spawn(|| {
             let _abort = AbortOnPanic(&s.done);
-            while wait_once(s, Flags(&s.done, &helpers_stop)) {}
+            let mut timed = false;
+            while wait_once(s, Flags(&s.done, &helpers_stop), timed) {
+                timed = !timed;
+            }
         });
-        while w.next_op() && wait_once(s, w.until(&s.done)) {
+        while w.next_op() {
+            let timed = w.rng.one_in(2);
+            if !wait_once(s, w.until(&s.done), timed) {
+                break;
+            }
             w.outside_jitter();
         }
         // Release: as in `SetOnDrop`.
         helpers_stop.store(true, Ordering::Release);
+        // This worker leaving ends the scenario (its `done` is set on return): end the round
+        // now, so that the helper, which it waits for, is not left asleep.
+        end_round(s);
     });
 }
 
@@ -602,18 +633,27 @@ impl baresync::Deadline for Flags<'_> {
     }
 
     fn remaining(&self) -> Option<Duration> {
-        Some(Duration::from_millis(1))
+        // As `Until`: re-checked by sleeping backends only when woken.
+        Some(super::UNTIL_REMAINING)
     }
 }
 
-/// One wait of a waiter; false when it timed out (and the waiter should leave).
-fn wait_once<W: Wait>(s: &NotifyState<W>, deadline: impl baresync::Deadline) -> bool {
+/// One wait of a waiter (untimed, or with `deadline` when `timed`); false when it timed out
+/// or the round ended (and the waiter should leave).
+fn wait_once<W: Wait>(s: &NotifyState<W>, deadline: impl baresync::Deadline, timed: bool) -> bool {
     let mut r = s.round.lock();
+    if r.ending {
+        return false;
+    }
     r.waiting += 1;
-    let (mut r, timed_out) = s.cv.cv.wait_until(r, deadline);
+    let (mut r, timed_out) = if timed {
+        s.cv.cv.wait_until(r, deadline)
+    } else {
+        (s.cv.cv.wait(r), false)
+    };
     r.waiting -= 1;
-    if timed_out {
-        // Deadline (harness stop or a partner gone): took no notification, not counted.
+    if timed_out || r.ending {
+        // Deadline or release action (harness stop or a partner gone): not counted.
         return false;
     }
     r.returns += 1;

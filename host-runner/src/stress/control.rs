@@ -2,13 +2,41 @@
 //!
 //! A stress run that only ever prints PASS proves little: the checks might be unable to fail
 //! on this machine (too few cores, too short a race window, a compiler that folded the racy
-//! read-modify-write). So every run also puts a broken lock through the very same scenario,
-//! and the run is valid only if every check that lock must trip does trip.
+//! read-modify-write). So every run also puts a broken primitive through the very same
+//! scenario, with the same progress limit as the real runs, and the run is valid only if
+//! every check that control must trip does trip. Each check, and the control that trips it:
+//!
+//! | check | control |
+//! |---|---|
+//! | mutual exclusion, lost updates (locks) | no lock |
+//! | mutual exclusion, lost updates (`ReentrantLock`) | `ReentrantLock` not always locking |
+//! | fifo order | `Mutex` as FIFO |
+//! | reentrancy depth | `ReentrantLock` depth stuck at 2 |
+//! | holders above permits, permits back | `Semaphore` granting too many |
+//! | over-release refused | `BoundedSemaphore` accepting over-release |
+//! | released before set | `Event` not waiting |
+//! | every waiter released | `Event` set releasing nobody, `Event<NoopWake>` |
+//! | generations apart | `Barrier` letting one through |
+//! | one leader | `Barrier` with two leaders |
+//! | abort/reset | `Barrier` reset not resetting |
+//! | exactly once, checksum (queue) | `Queue` dropping items |
+//! | exactly once (buffer) | `Condvar` buffer dropping items |
+//! | per-producer fifo (queue, buffer) | `Queue` / `Condvar` buffer reordering items |
+//! | join after task_done | `JoinableQueue` join not waiting |
+//! | notify(n) count | `Condvar` notify(n) releasing all |
+//! | notify(n) releases min(n, waiting) | `Condvar` notify(n) releasing too few |
+//! | progress | `Condvar` buffer losing wake-ups, `Event` set releasing nobody, every `NoopWake` control |
+//! | hang | every `NoopWake` control (its sleepers cannot be woken, even by the release action) |
+//!
+//! [`NoopWake`] is a wait backend whose waits really sleep and whose wakes do nothing: under
+//! it every blocking primitive (mutex, ticket lock, semaphore, event, condition variable,
+//! barrier, queue) must hang, and the run must say so.
 
 use super::barrier::BarrierScenario;
 use super::checks::{
-    CHECKSUM, DEPTH, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HOLDERS, JOIN, LOST_UPDATES,
-    LOST_WAKEUP, MUTUAL_EXCLUSION, NOTIFY_COUNT, OVER_RELEASE, PERMITS_BACK,
+    ABORT_RESET, CHECKSUM, DEPTH, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HANG, HOLDERS,
+    JOIN, LOST_UPDATES, MUTUAL_EXCLUSION, NOTIFY_COUNT, NOTIFY_RELEASED, NOT_RELEASED, ONE_LEADER,
+    OVER_RELEASE, PERMITS_BACK, PRODUCER_FIFO, PROGRESS,
 };
 use super::condvar::{BufferScenario, NotifyScenario};
 use super::event::EventScenario;
@@ -17,25 +45,27 @@ use super::queue::{JoinAtOnce, QueueScenario};
 use super::reentrant::ReentrantScenario;
 use super::semaphore::{AcceptingOverRelease, SemaphoreScenario};
 use super::Scenario;
-use baresync::{JoinableQueue, RawLock, RawMutex, Semaphore, Yield};
+use baresync::sync::atomic::AtomicU32;
+use baresync::{
+    Deadline, Futex, JoinableQueue, Queue, RawLock, RawMutex, RawTicketLock, Semaphore, Wait, Yield,
+};
+
+/// The checks a lost wake-up must trip: the watchdog sees the workers stand still, and they
+/// are abandoned asleep (nothing can wake them: the release action's wake is lost too).
+const STUCK: &[&str] = &[PROGRESS, HANG];
 
 /// The negative controls, run after the primitives.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
     vec![
         Box::new(
-            LockScenario::<Unsynchronized>::new("control: no lock", "control", None, false)
+            LockScenario::<Unsynchronized>::new("control: no lock", "control", None)
                 .expecting_failure(&[MUTUAL_EXCLUSION, LOST_UPDATES]),
         ),
         Box::new(
             // RawMutex lets a newcomer take the lock while earlier waiters sleep, so the FIFO
             // check must catch it when it is run as if it were a FIFO lock.
-            LockScenario::<RawMutex<Probe<Yield>>>::new(
-                "control: Mutex as FIFO",
-                "control",
-                None,
-                true,
-            )
-            .expecting_failure(&[FIFO]),
+            LockScenario::<RawMutex<Probe<Yield>>>::fifo("control: Mutex as FIFO", "control", None)
+                .expecting_failure(&[FIFO]),
         ),
         Box::new(
             // Releases two permits for one now and then: too many are granted.
@@ -51,8 +81,21 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
                 .not_waiting(&[EARLY_RELEASE]),
         ),
         Box::new(
+            // `set` does nothing: the waiters of a round sleep on.
+            EventScenario::<Futex>::new("control: Event set releasing nobody", None)
+                .set_releasing_nobody(&[NOT_RELEASED, PROGRESS]),
+        ),
+        Box::new(
             BarrierScenario::<Yield>::new("control: Barrier letting one through", None)
                 .letting_through(&[GENERATIONS]),
+        ),
+        Box::new(
+            BarrierScenario::<Yield>::new("control: Barrier with two leaders", None)
+                .lying_about_the_leader(&[ONE_LEADER]),
+        ),
+        Box::new(
+            BarrierScenario::<Yield>::new("control: Barrier reset not resetting", None)
+                .not_resetting(&[ABORT_RESET]),
         ),
         Box::new(
             QueueScenario::<JoinableQueue<u64, 64, Yield>>::new(
@@ -63,22 +106,43 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             .dropping_items(&[EXACTLY_ONCE, CHECKSUM]),
         ),
         Box::new(
+            QueueScenario::<Queue<u64, 64, Yield>>::new(
+                "control: Queue reordering items",
+                "control",
+                None,
+            )
+            .reordering_items(&[PRODUCER_FIFO]),
+        ),
+        Box::new(
             // `notify(n)` calls `notify_all`: more than n waiters released.
             NotifyScenario::<Yield>::new("control: Condvar notify(n) releasing all", None)
                 .over_releasing(&[NOTIFY_COUNT]),
+        ),
+        Box::new(
+            // `notify(n)` releases n - 1: with n = 1, nobody.
+            NotifyScenario::<Futex>::new("control: Condvar notify(n) releasing too few", None)
+                .under_releasing(&[NOTIFY_RELEASED]),
         ),
         Box::new(
             BufferScenario::<Yield>::new("control: Condvar buffer dropping items", None)
                 .dropping_items(&[EXACTLY_ONCE]),
         ),
         Box::new(
-            // Never calls `notify_one`: every party ends up asleep; a short stall limit.
-            BufferScenario::<Yield>::new("control: Condvar buffer losing wake-ups", None)
-                .not_notifying(std::time::Duration::from_millis(50), &[LOST_WAKEUP]),
+            BufferScenario::<Yield>::new("control: Condvar buffer reordering items", None)
+                .reordering_items(&[PRODUCER_FIFO]),
+        ),
+        Box::new(
+            // Never calls `notify_one`: every party ends up asleep, with the run's own limit.
+            BufferScenario::<Futex>::new("control: Condvar buffer losing wake-ups", None)
+                .not_notifying(&[PROGRESS]),
         ),
         Box::new(ReentrantScenario::<Yield>::saturating_at_two(
             "control: ReentrantLock depth stuck at 2",
             &[DEPTH],
+        )),
+        Box::new(ReentrantScenario::<Yield>::not_locking(
+            "control: ReentrantLock not always locking",
+            &[MUTUAL_EXCLUSION, LOST_UPDATES],
         )),
         Box::new(
             SemaphoreScenario::<AcceptingOverRelease<Yield>>::new(
@@ -96,7 +160,74 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             )
             .expecting_failure(&[JOIN]),
         ),
+        // A backend whose wake calls do nothing, under each blocking primitive: a lost
+        // wake-up must be a hang the progress watchdog reports, not a slow run.
+        Box::new(
+            LockScenario::<RawMutex<NoopWake>>::new("control: Mutex<NoopWake>", "control", None)
+                .expecting_failure(STUCK),
+        ),
+        Box::new(
+            LockScenario::<RawTicketLock<NoopWake>>::fifo(
+                "control: TicketLock<NoopWake>",
+                "control",
+                None,
+            )
+            .expecting_failure(STUCK),
+        ),
+        Box::new(
+            SemaphoreScenario::<Semaphore<NoopWake>>::new(
+                "control: Semaphore<NoopWake>",
+                "control",
+                None,
+            )
+            .expecting_failure(STUCK),
+        ),
+        Box::new(
+            EventScenario::<NoopWake>::new("control: Event<NoopWake>", None).expecting_failure(&[
+                NOT_RELEASED,
+                PROGRESS,
+                HANG,
+            ]),
+        ),
+        Box::new(
+            BufferScenario::<NoopWake>::new("control: Condvar<NoopWake> buffer", None)
+                .expecting_failure(STUCK),
+        ),
+        Box::new(
+            BarrierScenario::<NoopWake>::new("control: Barrier<NoopWake>", None)
+                .expecting_failure(STUCK),
+        ),
+        Box::new(
+            QueueScenario::<Queue<u64, 64, NoopWake>>::new(
+                "control: Queue<NoopWake>",
+                "control",
+                None,
+            )
+            .expecting_failure(STUCK),
+        ),
     ]
+}
+
+/// A wait backend whose waits really sleep (through [`Futex`]) and whose wake calls do
+/// nothing: every wake-up is lost. Under it a correct primitive must hang, and the stress
+/// suite must say so (the progress watchdog, then the abandoned workers).
+pub struct NoopWake;
+
+impl Wait for NoopWake {
+    // False: the primitives must believe their sleepers can be woken, and call the wakes.
+    const WAKE_IS_NOOP: bool = false;
+
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        Futex::wait(atomic, expected);
+    }
+
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        Futex::wait_until(atomic, expected, deadline)
+    }
+
+    fn wake_one(_: &AtomicU32) {}
+
+    fn wake_all(_: &AtomicU32) {}
 }
 
 /// A "lock" that does not lock: every call succeeds at once and nothing is ever excluded.

@@ -8,10 +8,20 @@
 //! comes after the store, so a smaller value means it was released before `set` (a waiter
 //! that calls `wait` after `set` legitimately returns at once, and also sees the store). Then
 //! it counts itself released; the setter waits for `released == waiters` before the next
-//! round, and reports the round as not fully released if that takes more than
-//! [`RELEASE_LIMIT`] (with the harness still running, the waiters already inside `wait`).
+//! round, and reports the round as not fully released if that takes more than half the run's
+//! progress limit (with the harness still running, the waiters already inside `wait`), then
+//! waits on (the watchdog then reports the stuck workers and stops the run).
 //!
-//! The negative control's waiters skip the wait (an event whose `wait` returns at once).
+//! Waits have no time-based re-check: a waiter calls `wait()` or, every other round,
+//! `wait_until` with the scenario's [`Until`](super::Until) deadline, so a `set` that wakes
+//! nobody leaves the waiters asleep. The run ends by the release action: the harness calls
+//! `set()` after setting its stop flag (or once a worker has left); a waiter that finds the
+//! stop (or `done`) flag set after `wait` returns leaves without checking, since that `set`
+//! was not a round's.
+//!
+//! The negative controls: waiters that skip the wait (an event whose `wait` returns at
+//! once), and an event whose `set` releases nobody (it does nothing; the harness's release
+//! action still calls the real `set`, so the control's workers leave).
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Worker,
@@ -20,15 +30,13 @@ use baresync::{CachePadded, Event, Futex, Spin, Wait, Yield};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// How long every waiter of a round may take to come back from `wait` after `set`.
-pub const RELEASE_LIMIT: Duration = Duration::from_secs(2);
+use std::time::Instant;
 
 /// A stress scenario for `Event<W>`.
 pub struct EventScenario<W> {
     info: ScenarioInfo,
     broken: bool,
+    silent_set: bool,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -38,13 +46,29 @@ impl<W: Wait + Send + Sync + 'static> EventScenario<W> {
         EventScenario {
             info: ScenarioInfo::new(name, "Event", backend),
             broken: false,
+            silent_set: false,
             _w: PhantomData,
         }
+    }
+
+    /// A negative control run with the real scenario (for a broken backend), expected to trip
+    /// `checks`.
+    pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
+        self.info.primitive = "control";
+        self.info.expect = Expect::Fail(checks);
+        self
     }
 
     /// The negative control: waiters do not wait (an event whose `wait` returns at once).
     pub fn not_waiting(mut self, checks: &'static [&'static str]) -> Self {
         self.broken = true;
+        self.info.expect = Expect::Fail(checks);
+        self
+    }
+
+    /// The negative control: the setter's `set` releases nobody.
+    pub fn set_releasing_nobody(mut self, checks: &'static [&'static str]) -> Self {
+        self.silent_set = true;
         self.info.expect = Expect::Fail(checks);
         self
     }
@@ -71,6 +95,8 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
 struct State<W> {
     event: Event<W>,
     broken: bool,
+    silent_set: bool,
+    release_limit: std::time::Duration,
     round: CachePadded<AtomicU64>,
     set_round: CachePadded<AtomicU64>,
     arrived: CachePadded<AtomicUsize>,
@@ -88,6 +114,9 @@ impl<W: Wait + Send + Sync + 'static> Scenario for EventScenario<W> {
         let state = Arc::new(State::<W> {
             event: Event::new(),
             broken: self.broken,
+            silent_set: self.silent_set,
+            // Half the progress limit: reported before the watchdog stops the run.
+            release_limit: ctx.cfg.progress_limit / 2,
             round: CachePadded::new(AtomicU64::new(0)),
             set_round: CachePadded::new(AtomicU64::new(0)),
             arrived: CachePadded::new(AtomicUsize::new(0)),
@@ -95,6 +124,8 @@ impl<W: Wait + Send + Sync + 'static> Scenario for EventScenario<W> {
             done: AtomicBool::new(false),
             tally: Tally::default(),
         });
+        let releaser = Arc::clone(&state);
+        ctx.on_stop(move || releaser.event.set());
         let shared = Arc::clone(&state);
         ctx.run_workers(move |w| {
             let _leaving = SetOnDrop(&shared.done);
@@ -104,9 +135,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for EventScenario<W> {
                 waiter(&shared, w);
             }
         });
-        Outcome {
-            violations: state.tally.violations(),
-        }
+        Outcome::new(state.tally.violations())
     }
 }
 
@@ -130,18 +159,23 @@ fn setter<W: Wait>(s: &State<W>, w: &mut Worker) {
         }
         w.outside_jitter();
         s.set_round.store(r, SeqCst);
-        s.event.set();
+        if !s.silent_set {
+            s.event.set();
+        }
         let set_at = Instant::now();
+        let mut reported = false;
         while s.released.load(SeqCst) < waiters {
-            if s.done.load(SeqCst) {
+            if s.done.load(SeqCst) || w.stopping() {
                 return;
             }
-            if set_at.elapsed() > RELEASE_LIMIT {
+            if !reported && set_at.elapsed() > s.release_limit {
+                reported = true;
                 let released = s.released.load(SeqCst);
+                let limit = s.release_limit;
                 s.tally.hit(checks::NOT_RELEASED, || {
-                    format!("round {r}: {released} of {waiters} waiters released after {RELEASE_LIMIT:?}")
+                    format!("round {r}: {released} of {waiters} waiters released after {limit:?}")
                 });
-                return;
+                // Waits on, so that the watchdog sees the round stuck too.
             }
             std::thread::yield_now();
         }
@@ -164,8 +198,16 @@ fn waiter<W: Wait>(s: &State<W>, w: &mut Worker) {
         };
         last = r;
         s.arrived.fetch_add(1, SeqCst);
-        if !s.broken && !s.event.wait_until(w.until(&s.done)) {
-            return;
+        if !s.broken {
+            if r % 2 == 0 {
+                s.event.wait();
+            } else if !s.event.wait_until(w.until(&s.done)) {
+                return;
+            }
+            if s.done.load(SeqCst) || w.stopping() {
+                // Released by the harness's `set` (or a `set` we cannot tell from it).
+                return;
+            }
         }
         let seen = s.set_round.load(SeqCst);
         if seen < r {

@@ -10,6 +10,9 @@
 //! critical sections overlapped, or one did not see the previous one's write (a missing
 //! acquire/release edge).
 //!
+//! `lock()` is untimed: a lost wake-up leaves its waiter asleep for the harness's progress
+//! watchdog to report (the `NoopWake` controls).
+//!
 //! # The FIFO check
 //!
 //! A ticket lock serves in the order tickets are taken, but the ticket is taken inside
@@ -18,15 +21,14 @@
 //! arrival stamps gives false positives, and so does "at most N−1 overtakes" (a preempted
 //! worker can be overtaken any number of times before it takes its ticket).
 //!
-//! What is sound is to compare only with workers that are *known* to hold a ticket. A lock
-//! waits only after it has queued, so the wait backend is where that becomes known: the
-//! scenario runs the lock with [`Probe<W>`], a backend that forwards to `W` and, on a
-//! worker's first wait in a `lock()` call, takes a stamp `q` from the same arrival counter
-//! (`fetch_add`, Release) and publishes it in the worker's slot. Every worker takes an
-//! arrival stamp `a` (`fetch_add`, Acquire) before calling `lock()`, and inside the critical
-//! section clears its own slot and looks at everyone else's: a slot holding `q < a` is a
-//! worker that was queued before we arrived and has not been served yet, and that is a FIFO
-//! violation. Why there are no false positives:
+//! What is sound is to compare only with workers that are *known* to hold a ticket. The
+//! ticket lock has a test hook for that, [`RawTicketLock::lock_stamped`]: right after it
+//! draws the ticket, it takes a stamp `q` from the scenario's arrival counter (`fetch_add`,
+//! Release) and publishes it in the worker's slot, plain atomics with no user code in between.
+//! Every worker takes an arrival stamp `a` (`fetch_add`, Acquire) before calling the lock,
+//! and inside the critical section clears its own slot and looks at everyone else's: a slot
+//! holding `q < a` is a worker that was queued before we arrived and has not been served yet,
+//! and that is a FIFO violation. Why there are no false positives:
 //! - `q < a` means the `q` stamp precedes the `a` stamp in the counter's modification order;
 //!   every write to the counter is a read-modify-write, so the Acquire `a` reads from the
 //!   release sequence of the Release `q` and synchronizes with it. The queued worker's ticket
@@ -36,8 +38,13 @@
 //!   came before ours, the lock's release/acquire edge makes the clear visible to us, so a
 //!   stamp we read belongs to a `lock()` call not yet served.
 //!
-//! It can miss violations (a stamp published late), never invent one. It is shown to fail on
-//! an unfair lock (`RawMutex`, which lets a newcomer barge past sleepers) in the controls.
+//! It can miss violations (a stamp published late), never invent one. Stamping at the draw
+//! (rather than when the waiter first sleeps, as a wait-backend probe would) leaves only the
+//! two instructions between the draw and the store unobserved; the FIFO scenarios also run at
+//! least [`FIFO_WORKERS`] workers, so that a holder usually has someone queued behind it. The
+//! report notes how many critical sections saw another worker queued. The check is shown to
+//! fail on an unfair lock (`RawMutex`, which lets a newcomer barge past sleepers, stamped by
+//! [`Probe<W>`] when it first waits) in the controls.
 
 use super::{checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, Violation, Worker};
 use baresync::sync::atomic::AtomicU32;
@@ -45,38 +52,78 @@ use baresync::{
     CachePadded, Deadline, Futex, Lock, RawLock, RawMutex, RawSpinLock, RawTicketLock, Spin, Wait,
     Yield,
 };
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// The FIFO scenarios run at least this many workers: with two, the only other worker is
+/// usually the holder, and there is rarely anyone queued to compare with.
+pub const FIFO_WORKERS: usize = 3;
+
 /// The data behind the lock under test.
 #[derive(Default)]
 pub struct Data {
     /// Incremented non-atomically, with a race window between the read and the write.
-    counter: u64,
+    counter: UnsafeCell<u64>,
 }
 
-/// A stress scenario for the lock `Lock<R, Data>`.
+// SAFETY: `counter` is only accessed by a thread holding the lock around it (the scenario's
+// invariant under test); the negative control breaks that on purpose, see `control`.
+unsafe impl Sync for Data {}
+
+/// A lock that the FIFO check can watch: it publishes a "queued" stamp once its place in line
+/// is fixed (see the module doc).
+pub trait Stamped: RawLock {
+    /// Locks; once queued, stores `stamps.fetch_add(1, Release)` into `slot`.
+    fn lock_stamped(&self, stamps: &AtomicU64, slot: &AtomicU64);
+}
+
+impl<W: Wait> Stamped for RawTicketLock<W> {
+    fn lock_stamped(&self, stamps: &AtomicU64, slot: &AtomicU64) {
+        RawTicketLock::lock_stamped(self, stamps, slot);
+    }
+}
+
+impl<W: Wait> Stamped for RawMutex<Probe<W>> {
+    fn lock_stamped(&self, _stamps: &AtomicU64, _slot: &AtomicU64) {
+        // The probe publishes the stamp when this call first waits (see `note_waiting`).
+        QUEUED_THIS_CALL.set(false);
+        self.lock();
+    }
+}
+
+/// [`Stamped::lock_stamped`] of `R`, kept as a function so that locks without it can share
+/// the scenario.
+type LockStamped<R> = fn(&R, &AtomicU64, &AtomicU64);
+
+/// A stress scenario for the lock `Lock<R, ()>` around [`Data`].
 pub struct LockScenario<R> {
     info: ScenarioInfo,
-    fifo: bool,
+    lock_stamped: Option<LockStamped<R>>,
     _raw: PhantomData<fn() -> R>,
 }
 
 impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
-    /// A scenario for a real lock; `fifo` adds the FIFO check (the raw lock must wait through
-    /// [`Probe`]).
-    pub fn new(
-        name: impl Into<String>,
-        primitive: &'static str,
-        backend: Option<Backend>,
-        fifo: bool,
-    ) -> Self {
+    /// A scenario for a real lock, without the FIFO check.
+    pub fn new(name: impl Into<String>, primitive: &'static str, backend: Option<Backend>) -> Self {
         LockScenario {
             info: ScenarioInfo::new(name, primitive, backend),
-            fifo,
+            lock_stamped: None,
+            _raw: PhantomData,
+        }
+    }
+
+    /// A scenario for a FIFO lock: adds the FIFO check, with at least [`FIFO_WORKERS`]
+    /// workers.
+    pub fn fifo(name: impl Into<String>, primitive: &'static str, backend: Option<Backend>) -> Self
+    where
+        R: Stamped,
+    {
+        LockScenario {
+            info: ScenarioInfo::new(name, primitive, backend),
+            lock_stamped: Some(<R as Stamped>::lock_stamped),
             _raw: PhantomData,
         }
     }
@@ -95,68 +142,74 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
             "SpinLock",
             "SpinLock",
             Some(Backend::Spin),
-            false,
         )),
-        Box::new(LockScenario::<RawTicketLock<Probe<Spin>>>::new(
+        Box::new(LockScenario::<RawTicketLock<Spin>>::fifo(
             "TicketLock<Spin>",
             "TicketLock",
             Some(Backend::Spin),
-            true,
         )),
-        Box::new(LockScenario::<RawTicketLock<Probe<Yield>>>::new(
+        Box::new(LockScenario::<RawTicketLock<Yield>>::fifo(
             "TicketLock<Yield>",
             "TicketLock",
             Some(Backend::Yield),
-            true,
         )),
-        Box::new(LockScenario::<RawTicketLock<Probe<Futex>>>::new(
+        Box::new(LockScenario::<RawTicketLock<Futex>>::fifo(
             "TicketLock<Futex>",
             "TicketLock",
             Some(Backend::Futex),
-            true,
         )),
         Box::new(LockScenario::<RawMutex<Spin>>::new(
             "Mutex<Spin>",
             "Mutex",
             Some(Backend::Spin),
-            false,
         )),
         Box::new(LockScenario::<RawMutex<Yield>>::new(
             "Mutex<Yield>",
             "Mutex",
             Some(Backend::Yield),
-            false,
         )),
         Box::new(LockScenario::<RawMutex<Futex>>::new(
             "Mutex<Futex>",
             "Mutex",
             Some(Backend::Futex),
-            false,
         )),
     ]
 }
 
 /// Shared state of one run of a lock scenario.
 struct State<R: RawLock> {
-    lock: Lock<R, Data>,
+    lock: Lock<R, ()>,
     /// Workers inside the critical section right now.
     occupancy: CachePadded<AtomicUsize>,
     /// Entries that found someone else inside.
     overlaps: AtomicU64,
     /// The highest occupancy seen.
     max_occupancy: AtomicUsize,
-    fifo: Option<Arc<FifoState>>,
+    /// The FIFO state and the stamped lock call, for the FIFO scenarios.
+    fifo: Option<(Arc<FifoState>, LockStamped<R>)>,
+    /// The data the lock protects, outside the `Lock` so the stamped raw lock can reach it.
+    data: Data,
+}
+
+impl<R: RawLock> State<R> {
+    fn data(&self) -> &Data {
+        &self.data
+    }
 }
 
 /// Arrival stamps and per-worker "queued since" slots for the FIFO check.
 pub struct FifoState {
     /// Source of arrival and queued stamps; only ever changed by `fetch_add`.
     stamps: CachePadded<AtomicU64>,
-    /// Per worker: the stamp taken when it was first seen waiting in the current `lock()`
-    /// call, or [`NOT_QUEUED`].
+    /// Per worker: the stamp taken once it was queued in the current `lock()` call, or
+    /// [`NOT_QUEUED`].
     queued: Box<[CachePadded<AtomicU64>]>,
     /// Critical sections that found an earlier-queued worker still unserved.
     violations: AtomicU64,
+    /// Critical sections that found at least one other worker queued (before or after them).
+    saw_queued: AtomicU64,
+    /// Critical sections checked.
+    checked: AtomicU64,
     /// The first one, for the report.
     first: std::sync::Mutex<Option<String>>,
 }
@@ -171,6 +224,8 @@ impl FifoState {
                 .map(|_| CachePadded::new(AtomicU64::new(NOT_QUEUED)))
                 .collect(),
             violations: AtomicU64::new(0),
+            saw_queued: AtomicU64::new(0),
+            checked: AtomicU64::new(0),
             first: std::sync::Mutex::new(None),
         }
     }
@@ -203,11 +258,11 @@ fn note_waiting() {
     });
 }
 
-/// A wait backend that forwards to `W` and tells the FIFO check when a thread starts waiting.
+/// A wait backend that forwards to `W` and tells the FIFO check when a thread starts waiting:
+/// how the "Mutex as FIFO" control publishes its queued stamps (a mutex has no ticket).
 ///
-/// Behaves exactly as `W` otherwise (including `WAKE_IS_NOOP`), so `RawTicketLock<Probe<W>>`
-/// runs the same algorithm as `RawTicketLock<W>`; the probe adds one thread-local read per wait
-/// and one `fetch_add` per contended acquisition.
+/// Behaves exactly as `W` otherwise (including `WAKE_IS_NOOP`); the probe adds one
+/// thread-local read per wait and one `fetch_add` per contended acquisition.
 pub struct Probe<W>(PhantomData<W>);
 
 impl<W: Wait> Wait for Probe<W> {
@@ -238,13 +293,19 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
-        let threads = ctx.cfg.plan.threads();
+        if self.lock_stamped.is_some() {
+            ctx.require_workers(FIFO_WORKERS);
+        }
+        let threads = ctx.threads();
         let state = Arc::new(State::<R> {
-            lock: Lock::new(Data::default()),
+            lock: Lock::new(()),
+            data: Data::default(),
             occupancy: CachePadded::new(AtomicUsize::new(0)),
             overlaps: AtomicU64::new(0),
             max_occupancy: AtomicUsize::new(0),
-            fifo: self.fifo.then(|| Arc::new(FifoState::new(threads))),
+            fifo: self
+                .lock_stamped
+                .map(|f| (Arc::new(FifoState::new(threads)), f)),
         });
         let shared = Arc::clone(&state);
         let finished = ctx.run_workers(move |w| worker(&shared, w));
@@ -264,7 +325,10 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
         }
         if finished {
             let ops = ctx.ops();
-            let counter = state.lock.lock().counter;
+            let guard = state.lock.lock();
+            // SAFETY: the lock is held (and every worker has finished).
+            let counter = unsafe { *state.data().counter.get() };
+            drop(guard);
             if counter != ops {
                 outcome.violations.push(Violation {
                     check: checks::LOST_UPDATES,
@@ -273,8 +337,14 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
                 });
             }
         }
-        if let Some(fifo) = &state.fifo {
+        if let Some((fifo, _)) = &state.fifo {
             let n = fifo.violations.load(Ordering::Relaxed);
+            let checked = fifo.checked.load(Ordering::Relaxed);
+            let saw = fifo.saw_queued.load(Ordering::Relaxed);
+            outcome.notes.push(format!(
+                "fifo order: {saw} of {checked} critical sections saw another worker queued \
+                 ({threads} workers)"
+            ));
             if n > 0 {
                 let first = fifo
                     .first
@@ -294,19 +364,21 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
 
 /// One worker's loop.
 fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
-    let fifo = state.fifo.as_deref();
-    if let Some(f) = &state.fifo {
+    if let Some((f, _)) = &state.fifo {
         PROBE.set(Some((Arc::clone(f), w.index)));
     }
     while w.next_op() {
         w.outside_jitter();
-        let arrival = fifo.map(|f| {
-            QUEUED_THIS_CALL.set(false);
-            // ORDERING: Acquire, to synchronize with the Release `fetch_add` of any worker that
-            // was queued before this stamp (see the module doc).
-            f.stamps.fetch_add(1, Ordering::Acquire)
-        });
-        let mut guard = state.lock.lock();
+        let (guard, arrival) = match &state.fifo {
+            Some((f, lock_stamped)) => {
+                // ORDERING: Acquire, to synchronize with the Release `fetch_add` of any worker
+                // that was queued before this stamp (see the module doc).
+                let arrival = f.stamps.fetch_add(1, Ordering::Acquire);
+                lock_stamped(state.lock.raw(), &f.stamps, &f.queued[w.index]);
+                (None, Some((&**f, arrival)))
+            }
+            None => (Some(state.lock.lock()), None),
+        };
 
         // Relaxed is enough for the occupancy counter: with a correct lock, the previous
         // holder's decrement happens-before our increment (through the lock's release and
@@ -318,15 +390,14 @@ fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
             state.max_occupancy.fetch_max(before + 1, Ordering::Relaxed);
         }
 
-        if let (Some(f), Some(arrival)) = (fifo, arrival) {
+        if let Some((f, arrival)) = arrival {
             check_fifo(f, w.index, arrival);
         }
 
         // The non-atomic read-modify-write with a race window. Volatile so the compiler keeps
-        // one real load and one real store around the window (it may otherwise fold them,
-        // since `&mut` promises nobody else looks); with a correct lock that promise holds.
-        let counter: *mut u64 = &mut guard.counter;
-        // SAFETY: `counter` points into the data this guard holds, valid and aligned. With a
+        // one real load and one real store around the window.
+        let counter: *mut u64 = state.data().counter.get();
+        // SAFETY: `counter` points into the scenario's data, valid and aligned. With a
         // correct lock the access is exclusive. The negative control breaks exclusivity on
         // purpose (see `control`): that data race is the thing this scenario detects.
         let value = unsafe { ptr::read_volatile(counter) };
@@ -335,7 +406,12 @@ fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
         unsafe { ptr::write_volatile(counter, value.wrapping_add(1)) };
 
         state.occupancy.fetch_sub(1, Ordering::Relaxed);
-        drop(guard);
+        match guard {
+            Some(guard) => drop(guard),
+            // SAFETY: this thread acquired the raw lock above through the stamped call, and
+            // holds no reference into the data.
+            None => unsafe { state.lock.raw().unlock() },
+        }
     }
     PROBE.set(None);
 }
@@ -345,6 +421,7 @@ fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
 fn check_fifo(f: &FifoState, me: usize, arrival: u64) {
     // Relaxed: only our own later reads and the next holders (through the lock) need it.
     f.queued[me].store(NOT_QUEUED, Ordering::Relaxed);
+    let mut saw = false;
     for (other, slot) in f.queued.iter().enumerate() {
         if other == me {
             continue;
@@ -352,6 +429,7 @@ fn check_fifo(f: &FifoState, me: usize, arrival: u64) {
         // Relaxed: a stale read can only show NOT_QUEUED or an older, still-valid stamp of a
         // call that is still waiting (see the module doc); it never invents a violation.
         let q = slot.load(Ordering::Relaxed);
+        saw |= q != NOT_QUEUED;
         if q != NOT_QUEUED && q < arrival {
             f.violations.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut first) = f.first.try_lock() {
@@ -363,5 +441,10 @@ fn check_fifo(f: &FifoState, me: usize, arrival: u64) {
                 });
             }
         }
+    }
+    // Relaxed: statistics for the report, read after the workers are joined.
+    f.checked.fetch_add(1, Ordering::Relaxed);
+    if saw {
+        f.saw_queued.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -18,8 +18,13 @@
 //! The join check's negative control is a joinable queue whose `join` returns at once
 //! ([`JoinAtOnce`]).
 //!
-//! The negative control's consumers throw away one item in a thousand (a queue that drops an
-//! item).
+//! Blocking calls use the scenario's [`Until`](super::Until) deadline, which sleeping backends
+//! re-check only when woken (a lost wake-up is a hang the progress watchdog reports); no
+//! release action is needed: consumers drain until the close, which wakes them.
+//!
+//! The negative controls' consumers throw away one item in a thousand (a queue that drops an
+//! item), or hold one item in a few hundred back and deliver it after the next one (a queue
+//! that reorders).
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Violation,
@@ -134,6 +139,7 @@ impl<W: Wait + Send + Sync + 'static> Q for JoinAtOnce<W> {
 pub struct QueueScenario<T> {
     info: ScenarioInfo,
     drop_items: bool,
+    reorder_items: bool,
     _q: PhantomData<fn() -> T>,
 }
 
@@ -143,6 +149,7 @@ impl<T: Q> QueueScenario<T> {
         QueueScenario {
             info: ScenarioInfo::new(name, primitive, backend),
             drop_items: false,
+            reorder_items: false,
             _q: PhantomData,
         }
     }
@@ -157,6 +164,13 @@ impl<T: Q> QueueScenario<T> {
     /// The negative control: consumers discard one item in a thousand.
     pub fn dropping_items(mut self, checks: &'static [&'static str]) -> Self {
         self.drop_items = true;
+        self.info.expect = Expect::Fail(checks);
+        self
+    }
+
+    /// The negative control: consumers now and then deliver an item after the next one.
+    pub fn reordering_items(mut self, checks: &'static [&'static str]) -> Self {
+        self.reorder_items = true;
         self.info.expect = Expect::Fail(checks);
         self
     }
@@ -202,6 +216,7 @@ struct State<T> {
     queue: T,
     threads: usize,
     drop_items: bool,
+    reorder_items: bool,
     producers_left: AtomicUsize,
     /// Items whose `put` returned, and the wrapping sum of their mixed ids.
     put: CachePadded<AtomicU64>,
@@ -211,6 +226,10 @@ struct State<T> {
     got_sum: AtomicU64,
     /// Tasks marked done, counted just before `task_done`.
     done_tasks: CachePadded<AtomicU64>,
+    /// Producers inside `join`: the others hold their puts meanwhile, since `join` returns
+    /// only once the count of unfinished tasks reaches zero, which steady puts could put off
+    /// for longer than the progress limit (a joiner asleep that long counts as stuck).
+    joining: AtomicUsize,
     /// Per producer, one bit per sequence number.
     bitmaps: Vec<Vec<AtomicU64>>,
     done: AtomicBool,
@@ -239,19 +258,21 @@ impl<T: Q> Scenario for QueueScenario<T> {
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
-        let threads = ctx.cfg.plan.threads();
+        let threads = ctx.threads();
         let producers = (0..threads).filter(|&i| is_producer(i, threads)).count();
         let words = (BITMAP_SEQS / 64) as usize;
         let state = Arc::new(State {
             queue: T::create(),
             threads,
             drop_items: self.drop_items,
+            reorder_items: self.reorder_items,
             producers_left: AtomicUsize::new(producers),
             put: CachePadded::new(AtomicU64::new(0)),
             put_sum: AtomicU64::new(0),
             got: CachePadded::new(AtomicU64::new(0)),
             got_sum: AtomicU64::new(0),
             done_tasks: CachePadded::new(AtomicU64::new(0)),
+            joining: AtomicUsize::new(0),
             bitmaps: (0..producers)
                 .map(|_| (0..words).map(|_| AtomicU64::new(0)).collect())
                 .collect(),
@@ -289,7 +310,7 @@ impl<T: Q> Scenario for QueueScenario<T> {
                 }
             }
         }
-        Outcome { violations }
+        Outcome::new(violations)
     }
 }
 
@@ -300,7 +321,10 @@ fn worker<T: Q>(s: &State<T>, w: &mut Worker) {
     // Producer number: even workers in order (or 0 alone).
     let pid = (w.index / 2) as u64;
     let mut seq: u64 = 0;
-    let mut last: Vec<Option<u64>> = vec![None; s.bitmaps.len()];
+    let mut last = Seen {
+        last: vec![None; s.bitmaps.len()],
+        held: None,
+    };
     if producer {
         {
             // Setting `done` when leaving the production loop (even by a panic) frees
@@ -308,6 +332,9 @@ fn worker<T: Q>(s: &State<T>, w: &mut Worker) {
             let _leaving = SetOnDrop(&s.done);
             while w.next_op() {
                 w.outside_jitter();
+                while s.joining.load(SeqCst) > 0 && !(w.stopping() || s.done.load(SeqCst)) {
+                    std::thread::yield_now();
+                }
                 let id = pid << SEQ_BITS | seq;
                 if !s.queue.put_until(id, w.until(&s.done)) {
                     break;
@@ -328,13 +355,22 @@ fn worker<T: Q>(s: &State<T>, w: &mut Worker) {
         }
     }
     if consumer {
-        while receive(s, w, &mut last, true) {}
+        while receive(s, w, &mut last, true) {
+            w.progressed();
+        }
     }
+}
+
+/// A consumer's view: the last `seq` received per producer, and the reordering control's
+/// item held back.
+struct Seen {
+    last: Vec<Option<u64>>,
+    held: Option<u64>,
 }
 
 /// Receives one item and checks it; false once the queue is closed and empty (or, when not
 /// `draining`, when the wait gave up).
-fn receive<T: Q>(s: &State<T>, w: &mut Worker, last: &mut [Option<u64>], draining: bool) -> bool {
+fn receive<T: Q>(s: &State<T>, w: &mut Worker, seen: &mut Seen, draining: bool) -> bool {
     let never = || false;
     let got = if draining {
         s.queue.get_until(never)
@@ -343,7 +379,12 @@ fn receive<T: Q>(s: &State<T>, w: &mut Worker, last: &mut [Option<u64>], drainin
     };
     let id = match got {
         Ok(id) => id,
-        Err(_) => return false,
+        Err(_) => {
+            if let Some(held) = seen.held.take() {
+                deliver(s, &mut seen.last, held);
+            }
+            return false;
+        }
     };
     if s.drop_items && w.rng.one_in(1000) {
         // The broken queue of the negative control: the item vanishes.
@@ -351,6 +392,20 @@ fn receive<T: Q>(s: &State<T>, w: &mut Worker, last: &mut [Option<u64>], drainin
         s.done_tasks.fetch_add(1, SeqCst);
         return true;
     }
+    if s.reorder_items && seen.held.is_none() && w.rng.one_in(300) {
+        // The broken queue of the other control: this item comes after the next one.
+        seen.held = Some(id);
+        return true;
+    }
+    deliver(s, &mut seen.last, id);
+    if let Some(held) = seen.held.take() {
+        deliver(s, &mut seen.last, held);
+    }
+    true
+}
+
+/// Checks and counts one delivered item.
+fn deliver<T: Q>(s: &State<T>, last: &mut [Option<u64>], id: u64) {
     let p = (id >> SEQ_BITS) as usize;
     let q = id & ((1 << SEQ_BITS) - 1);
     if let Some(prev) = last.get(p).copied().flatten() {
@@ -377,13 +432,15 @@ fn receive<T: Q>(s: &State<T>, w: &mut Worker, last: &mut [Option<u64>], drainin
     s.got_sum.fetch_add(mix(id), SeqCst);
     s.done_tasks.fetch_add(1, SeqCst);
     s.queue.task_done();
-    true
 }
 
 /// `join` must not return before every task put before it was called is done.
 fn check_join<T: Q>(s: &State<T>, w: &Worker) {
+    s.joining.fetch_add(1, SeqCst);
     let put = s.put.load(SeqCst);
-    if s.queue.join_until(w.until(&s.done)) == Some(true) {
+    let joined = s.queue.join_until(w.until(&s.done));
+    s.joining.fetch_sub(1, SeqCst);
+    if joined == Some(true) {
         let done = s.done_tasks.load(SeqCst);
         if done < put {
             s.tally.hit(checks::JOIN, || {

@@ -7,8 +7,10 @@
 //! race window, that ends equal to the number of operations. After the last guard is dropped
 //! `lock_count()` must be 0 again (the thread no longer owns the lock).
 //!
-//! The negative control reads the depth through a wrapper whose count saturates at 2 (a lock
-//! that stops counting nested acquisitions): the depth check must catch it.
+//! The negative controls: one reads the depth through a wrapper whose count saturates at 2 (a
+//! lock that stops counting nested acquisitions): the depth check must catch it; the other's
+//! outermost acquisition now and then does not lock (depth 1, the depth check skipped), which
+//! the occupancy and lost-update checks here must catch.
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, Tally, Violation, Worker,
@@ -27,6 +29,7 @@ const MAX_DEPTH: u32 = 4;
 pub struct ReentrantScenario<W> {
     info: ScenarioInfo,
     saturating: bool,
+    not_locking: bool,
     _w: PhantomData<fn() -> W>,
 }
 
@@ -48,6 +51,20 @@ impl<W: Wait + Send + Sync + 'static> ReentrantScenario<W> {
                 Some(backend),
             ),
             saturating: false,
+            not_locking: false,
+            _w: PhantomData,
+        }
+    }
+
+    /// The negative control: an outermost `lock()` that now and then does not lock.
+    pub fn not_locking(name: impl Into<String>, checks: &'static [&'static str]) -> Self {
+        ReentrantScenario {
+            info: ScenarioInfo {
+                expect: Expect::Fail(checks),
+                ..ScenarioInfo::new(name, "control", None)
+            },
+            saturating: false,
+            not_locking: true,
             _w: PhantomData,
         }
     }
@@ -60,6 +77,7 @@ impl<W: Wait + Send + Sync + 'static> ReentrantScenario<W> {
                 ..ScenarioInfo::new(name, "control", None)
             },
             saturating: true,
+            not_locking: false,
             _w: PhantomData,
         }
     }
@@ -69,6 +87,9 @@ struct State<W: Wait> {
     lock: ReentrantLock<Cell<u64>, StdThreadId, W>,
     occupancy: CachePadded<AtomicUsize>,
     saturating: bool,
+    not_locking: bool,
+    /// Where the lock's cell is (for the control's unlocked accesses).
+    cell: AtomicUsize,
     tally: Tally,
 }
 
@@ -90,18 +111,30 @@ impl<W: Wait + Send + Sync + 'static> Scenario for ReentrantScenario<W> {
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
-        let state = Arc::new(State::<W> {
+        let state = State::<W> {
             lock: ReentrantLock::new(Cell::new(0)),
             occupancy: CachePadded::new(AtomicUsize::new(0)),
             saturating: self.saturating,
+            not_locking: self.not_locking,
+            cell: AtomicUsize::new(0),
             tally: Tally::default(),
-        });
+        };
+        let state = Arc::new(state);
+        // Relaxed: published to the workers by their spawning.
+        state
+            .cell
+            .store(state.lock.lock().as_ptr() as usize, Ordering::Relaxed);
         let shared = Arc::clone(&state);
         let finished = ctx.run_workers(move |w| {
             while w.next_op() {
                 w.outside_jitter();
+                if shared.not_locking && w.rng.one_in(4) {
+                    // The broken lock of the control: this acquisition does not lock.
+                    nest(&shared, w, 1, 1, false);
+                    continue;
+                }
                 let depth = 1 + w.rng.below(MAX_DEPTH);
-                nest(&shared, w, 1, depth);
+                nest(&shared, w, 1, depth, true);
                 let after = shared.lock_count();
                 if after != 0 {
                     shared.tally.hit(checks::DEPTH, || {
@@ -122,15 +155,16 @@ impl<W: Wait + Send + Sync + 'static> Scenario for ReentrantScenario<W> {
                 });
             }
         }
-        Outcome { violations }
+        Outcome::new(violations)
     }
 }
 
-/// Takes the lock once more (level `level` of `depth`), checks the count, recurses.
-fn nest<W: Wait>(state: &State<W>, w: &mut Worker, level: u32, depth: u32) {
-    let guard = state.lock.lock();
+/// Takes the lock once more (level `level` of `depth`), checks the count, recurses. With
+/// `locking` false (the negative control, depth 1 only), does the same without the lock.
+fn nest<W: Wait>(state: &State<W>, w: &mut Worker, level: u32, depth: u32, locking: bool) {
+    let guard = locking.then(|| state.lock.lock());
     let count = state.lock_count();
-    if count != level as usize {
+    if locking && count != level as usize {
         state.tally.hit(checks::DEPTH, || {
             format!("lock_count() is {count} at nesting level {level}")
         });
@@ -146,15 +180,20 @@ fn nest<W: Wait>(state: &State<W>, w: &mut Worker, level: u32, depth: u32) {
         }
     }
     if level == depth {
-        let cell: *mut u64 = guard.as_ptr();
+        let cell: *mut u64 = match &guard {
+            Some(guard) => guard.as_ptr(),
+            // Relaxed: written before the workers were spawned.
+            None => state.cell.load(Ordering::Relaxed) as *mut u64,
+        };
         // SAFETY: the cell lives in the lock, valid and aligned; the lock's mutual exclusion
-        // makes this thread the only one touching it (that is what is being checked).
+        // makes this thread the only one touching it (that is what is being checked; the
+        // negative control breaks it on purpose, and that race is what it detects).
         let value = unsafe { ptr::read_volatile(cell) };
         w.race_window();
         // SAFETY: as above.
         unsafe { ptr::write_volatile(cell, value.wrapping_add(1)) };
     } else {
-        nest(state, w, level + 1, depth);
+        nest(state, w, level + 1, depth, locking);
         let count = state.lock_count();
         if count != level as usize {
             state.tally.hit(checks::DEPTH, || {

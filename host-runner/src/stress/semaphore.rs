@@ -19,6 +19,11 @@
 //!
 //! The negative control releases two permits for one now and then (a semaphore that grants
 //! too many): holders exceed `p` and the count at the end is too high.
+//!
+//! Acquires wait with the scenario's [`Until`](super::Until) deadline, which sleeping
+//! backends re-check only when woken, so a lost wake-up leaves a worker asleep for the
+//! progress watchdog to report (the `Semaphore<NoopWake>` control); holders release their
+//! permits after the stop, so no release action is needed.
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Violation,
@@ -202,7 +207,7 @@ impl<S: Sem> Scenario for SemaphoreScenario<S> {
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
-        let permits = (ctx.cfg.plan.threads() / 2).max(1) as u32;
+        let permits = (ctx.threads() / 2).max(1) as u32;
         let state = Arc::new(State {
             sem: S::with_permits(permits),
             permits,
@@ -224,7 +229,7 @@ impl<S: Sem> Scenario for SemaphoreScenario<S> {
                 });
             }
         }
-        Outcome { violations }
+        Outcome::new(violations)
     }
 }
 
