@@ -7,8 +7,21 @@
 //! never call `task_done` for an item the count does not include yet. Joiners wait on their
 //! own word with a "sleepers may exist" flag, so a `task_done` that does not reach zero, or
 //! reaches it with nobody joining, makes no wake call.
+//!
+//! # Task accounting on every outcome
+//!
+//! The raised count is held by a drop guard until the item is known to be in the queue; the
+//! guard lowers it again on every other way out: an error (`Full`, `Busy`, `Closed`,
+//! `Timeout`) and an unwind (a deadline or a `Wait` backend that panics while a `put` waits).
+//! The guard is released, and the count kept, right after the item went in and before the
+//! consumers are woken, so a `Wait` backend that panics while waking them cannot undo the
+//! count of an item that is inside. An item evicted by `force_push` counts as done. A
+//! `task_done` whose wake of the joiners panics has still counted its task as done.
 
-use super::{block_on, wake_sleepers, Closed, GetError, PushError, PutError, Queue};
+use super::{
+    block_on, wake_sleepers, Closed, GetError, PushError, PutError, Queue, TryPopError,
+    TryPushError,
+};
 use crate::cache_padded::CachePadded;
 use crate::sync::atomic::{
     AtomicU32, AtomicUsize,
@@ -105,9 +118,10 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         }
     }
 
-    /// Raises the count of unfinished tasks before an item is queued.
+    /// Raises the count of unfinished tasks before an item is queued; the guard lowers it
+    /// again unless [`TaskGuard::keep`] is called once the item is in.
     #[inline]
-    fn add_task(&self) {
+    fn add_task(&self) -> TaskGuard<'_, T, N, W> {
         // ORDERING: Relaxed: the count only has to include the item before the item can be
         // taken, which the queue's own hand-off (sequenced after this) guarantees.
         let before = self.unfinished.fetch_add(1, Relaxed);
@@ -115,6 +129,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
             let _ = self.finish_task();
             panic!("JoinableQueue: too many unfinished tasks (more than usize::MAX / 2)");
         }
+        TaskGuard(self)
     }
 
     /// Lowers the count after an item was processed (or failed to enter the queue); wakes
@@ -258,13 +273,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         self.join_until(crate::deadline::Timeout::after(timeout))
     }
 
-    /// Undoes `add_task` for an item that did not enter the queue.
-    #[inline]
-    fn unadd(&self) {
-        // The count includes our own task, so it is not zero.
-        let _ = self.finish_task();
-    }
-
     /// [`Queue::push`], counting the item as an unfinished task.
     ///
     /// # Errors
@@ -280,8 +288,33 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
-        self.add_task();
-        self.queue.push(value).inspect_err(|_| self.unadd())
+        let task = self.add_task();
+        self.queue.push_raw(value)?;
+        task.keep();
+        self.queue.wake_consumers();
+        Ok(())
+    }
+
+    /// [`Queue::try_push`], counting the item as an unfinished task; never waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::try_push`]; the count is unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// assert!(Q.try_push(1).is_ok());
+    /// assert!(Q.try_push(2).unwrap_err().is_full());
+    /// assert_eq!(Q.unfinished_tasks(), 1);
+    /// ```
+    pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
+        let task = self.add_task();
+        self.queue.try_push_raw(value)?;
+        task.keep();
+        self.queue.wake_consumers();
+        Ok(())
     }
 
     /// [`Queue::force_push`], counting the new item as an unfinished task; an evicted item
@@ -300,20 +333,24 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
     pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
-        self.add_task();
-        let result = self.queue.force_push(value);
-        if !matches!(result, Ok(None)) {
-            // Closed: our item is not in; or an item was evicted: it is done.
-            self.unadd();
+        let task = self.add_task();
+        let evicted = self.queue.force_push_raw(value)?;
+        if evicted.is_none() {
+            task.keep();
+        } else {
+            // The evicted item is done: the guard lowers the count by it, and the new item
+            // takes its place in the count.
+            drop(task);
         }
-        result
+        self.queue.wake_consumers();
+        Ok(evicted)
     }
 
     /// [`Queue::put`], counting the item as an unfinished task.
     ///
     /// # Errors
     ///
-    /// As [`Queue::put`]; the count is unchanged then.
+    /// As [`Queue::put`]; the count is unchanged then (also if `W` panics while it waits).
     ///
     /// # Examples
     ///
@@ -323,8 +360,13 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
     pub fn put(&self, value: T) -> Result<(), Closed<T>> {
-        self.add_task();
-        self.queue.put(value).inspect_err(|_| self.unadd())
+        let task = self.add_task();
+        if let Err(e) = self.queue.put_raw(value, None::<&mut Forever>) {
+            return Err(Closed(e.into_inner()));
+        }
+        task.keep();
+        self.queue.wake_consumers();
+        Ok(())
     }
 
     /// [`Queue::put_until`], counting the item as an unfinished task.
@@ -332,6 +374,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// # Errors
     ///
     /// As [`Queue::put_until`]; the count is unchanged then.
+    ///
+    /// # Panics
+    ///
+    /// If `deadline` (or `W`) panics, the panic propagates, the item is dropped (once) and
+    /// the count is unchanged: [`join`](JoinableQueue::join) does not wait for it.
     ///
     /// # Examples
     ///
@@ -343,11 +390,12 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.put_until(2, || true), Err(PutError::Timeout(2)));
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
-    pub fn put_until(&self, value: T, deadline: impl Deadline) -> Result<(), PutError<T>> {
-        self.add_task();
-        self.queue
-            .put_until(value, deadline)
-            .inspect_err(|_| self.unadd())
+    pub fn put_until(&self, value: T, mut deadline: impl Deadline) -> Result<(), PutError<T>> {
+        let task = self.add_task();
+        self.queue.put_raw(value, Some(&mut deadline))?;
+        task.keep();
+        self.queue.wake_consumers();
+        Ok(())
     }
 
     /// [`Queue::put_timeout`], counting the item as an unfinished task.
@@ -384,6 +432,28 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     pub fn pop(&self) -> Option<T> {
         self.queue.pop()
+    }
+
+    /// [`Queue::try_pop`]; never waits. Call [`task_done`](JoinableQueue::task_done) when
+    /// finished with the item.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::try_pop`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{JoinableQueue, TryPopError};
+    ///
+    /// static Q: JoinableQueue<u8, 1> = JoinableQueue::new();
+    /// assert_eq!(Q.try_pop(), Err(TryPopError::Empty));
+    /// Q.push(1).unwrap();
+    /// assert_eq!(Q.try_pop(), Ok(1));
+    /// Q.task_done().unwrap();
+    /// ```
+    pub fn try_pop(&self) -> Result<T, TryPopError> {
+        self.queue.try_pop()
     }
 
     /// [`Queue::get`]; call [`task_done`](JoinableQueue::task_done) when finished with the item.
@@ -519,6 +589,26 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     pub const fn capacity(&self) -> usize {
         N
+    }
+}
+
+/// One unfinished task counted for an item on its way into the queue: lowers the count again
+/// when dropped (an error, an unwind), unless [`keep`](TaskGuard::keep) says the item went in.
+struct TaskGuard<'a, T, const N: usize, W: Wait>(&'a JoinableQueue<T, N, W>);
+
+impl<T, const N: usize, W: Wait> TaskGuard<'_, T, N, W> {
+    /// The item is in the queue: its task stays counted.
+    #[inline]
+    fn keep(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl<T, const N: usize, W: Wait> Drop for TaskGuard<'_, T, N, W> {
+    #[inline]
+    fn drop(&mut self) {
+        // The count includes this task, so it is not zero.
+        let _ = self.0.finish_task();
     }
 }
 
