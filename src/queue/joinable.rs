@@ -664,6 +664,57 @@ mod tests {
         assert!(std::format!("{q:?}").contains("unfinished_tasks: 0"));
     }
 
+    /// The joiners' word starts near its wrap: joiners asleep across it are still woken.
+    #[test]
+    fn joiners_epoch_wraps_around() {
+        use crate::sync::atomic::Ordering::Relaxed;
+        let start = (u32::MAX - 4) & !1;
+        let q: JoinableQueue<u32, 1, crate::Futex> = JoinableQueue::new();
+        q.joiners.store(start, Relaxed);
+        for i in 0..4 {
+            q.put(i).unwrap();
+            std::thread::scope(|s| {
+                let joiner = s.spawn(|| q.join());
+                // ORDERING: Relaxed: polling the sleeper flag only.
+                while q.joiners.load(Relaxed) & 1 == 0 {
+                    std::thread::yield_now();
+                }
+                assert_eq!(q.get(), Ok(i));
+                q.task_done().unwrap();
+                joiner.join().unwrap();
+            });
+        }
+        assert!(q.joiners.load(Relaxed) < start, "the epoch wrapped around");
+        assert_eq!(q.unfinished_tasks(), 0);
+    }
+
+    /// A panicking `wake_all` in `task_done`: the task still counts as done, and the flag is
+    /// set again so the next change wakes whoever may still sleep.
+    #[test]
+    fn task_done_whose_wake_panics_counts_the_task_and_rearms() {
+        use crate::sync::atomic::Ordering::Relaxed;
+        struct PanicOnWake;
+        impl Wait for PanicOnWake {
+            fn wait(_: &AtomicU32, _: u32) {}
+            fn wait_until(_: &AtomicU32, _: u32, _: &mut impl Deadline) -> bool {
+                true
+            }
+            fn wake_one(_: &AtomicU32) {}
+            fn wake_all(_: &AtomicU32) {
+                panic!("injected wake panic");
+            }
+        }
+        let q: JoinableQueue<u8, 1, PanicOnWake> = JoinableQueue::new();
+        q.push(1).unwrap();
+        q.joiners.store(1, Relaxed); // a joiner announced itself
+        assert_eq!(q.pop(), Some(1));
+        let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| q.task_done()));
+        assert!(r.is_err());
+        assert_eq!(q.unfinished_tasks(), 0, "the task counts as done");
+        assert!(q.join_until(|| true));
+        assert_eq!(q.joiners.load(Relaxed) & 1, 1, "sleepers flag set again");
+    }
+
     #[test]
     fn overflow_panics_with_a_message() {
         let q: JoinableQueue<u8, 1> = JoinableQueue::new();

@@ -1080,6 +1080,31 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         wake_sleepers::<W>(&self.words.not_full);
     }
 
+    /// A new queue whose positions start at `start` (any position: the slots before its
+    /// index are stamped for the next lap, as if that many items had passed through) and whose
+    /// two wait words start at `word`: lets tests drive the counters past their wrap.
+    #[cfg(test)]
+    fn starting_at(start: usize, word: u32) -> Self {
+        let q = Self::new();
+        let lap = start & !(Self::LAP - 1);
+        let index = start & (Self::LAP - 1);
+        assert!(start & CLOSED == 0 && index < N, "not a position");
+        // ORDERING: Relaxed: the queue is not shared yet.
+        q.head.store(start, Relaxed);
+        q.tail.store(start, Relaxed);
+        for (i, slot) in q.slots.iter().enumerate() {
+            let stamp = if i >= index {
+                lap
+            } else {
+                lap.wrapping_add(Self::LAP) & POS
+            };
+            slot.stamp.store(stamp, Relaxed);
+        }
+        q.words.not_full.store(word, Relaxed);
+        q.words.not_empty.store(word, Relaxed);
+        q
+    }
+
     /// Closed, and no claimed position left to pop: no item can ever arrive again.
     fn closed_and_drained(&self) -> bool {
         // ORDERING: Relaxed: CLOSED is set by a read-modify-write of `tail`, after which no
@@ -1694,6 +1719,320 @@ mod tests {
             assert_eq!(q.pop(), Some(i + 1000));
         }
         assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
+    }
+
+    /// Position `index` of the lap `laps` laps before the last one before the wrap.
+    fn near_wrap<const N: usize>(laps: usize, index: usize) -> usize {
+        let lap = Queue::<u8, N>::LAP;
+        ((POS & !(lap - 1)).wrapping_sub(laps * lap) & POS) + index
+    }
+
+    #[test]
+    fn every_form_crosses_the_position_wrap() {
+        fn check<const N: usize>() {
+            for index in 0..N {
+                let start = near_wrap::<N>(1, index);
+                let q: Queue<usize, N> = Queue::starting_at(start, 0);
+                let (mut next, mut expect) = (0, 0);
+                for _ in 0..4 * N {
+                    q.try_push(next).unwrap();
+                    next += 1;
+                    while q.push(next).is_ok() {
+                        next += 1;
+                    }
+                    assert!(q.is_full());
+                    assert_eq!(q.len(), N);
+                    assert_eq!(q.try_push(0), Err(TryPushError::Full(0)));
+                    assert_eq!(q.force_push(next), Ok(Some(expect)));
+                    (next, expect) = (next + 1, expect + 1);
+                    assert_eq!(q.len(), N);
+                    assert_eq!(q.try_pop(), Ok(expect));
+                    expect += 1;
+                    while let Some(v) = q.pop() {
+                        assert_eq!(v, expect);
+                        expect += 1;
+                    }
+                    assert_eq!(q.try_pop(), Err(TryPopError::Empty));
+                    assert!(q.is_empty());
+                    assert_eq!(expect, next);
+                }
+                assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
+            }
+        }
+        check::<1>();
+        check::<2>();
+        check::<3>();
+        check::<4>();
+        check::<5>();
+    }
+
+    /// Two producers and two consumers through a small queue whose positions and wait words
+    /// start just before their wrap: every item once, in producer order.
+    #[test]
+    fn mpmc_across_the_wrap_of_positions_and_wait_words() {
+        let per = if cfg!(miri) { 30 } else { 20_000 };
+        let start = near_wrap::<3>(2, 1);
+        let q: Queue<(usize, usize), 3, crate::Futex> = Queue::starting_at(start, u32::MAX - 5);
+        let got: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
+            for p in 0..2 {
+                let q = &q;
+                s.spawn(move || (0..per).for_each(|i| q.put((p, i)).unwrap()));
+            }
+            let consumers: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| (0..per).map(|_| q.get().unwrap()).collect::<Vec<_>>()))
+                .collect();
+            consumers.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        let mut seen = std::vec![std::vec![false; per]; 2];
+        for mine in &got {
+            let mut last = [None::<usize>; 2];
+            for &(p, i) in mine {
+                assert!(last[p] < Some(i), "producer {p}: {i} after {:?}", last[p]);
+                last[p] = Some(i);
+                assert!(
+                    !core::mem::replace(&mut seen[p][i], true),
+                    "({p}, {i}) twice"
+                );
+            }
+        }
+        assert!(seen.iter().flatten().all(|&b| b), "items lost");
+        assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
+        assert!(q.is_empty());
+    }
+
+    /// The wait words' epochs advance past `u32::MAX`: sleepers announced on a word near the
+    /// wrap are still woken, by a put, a pop and a close.
+    #[test]
+    fn wait_word_epochs_wrap_around() {
+        let start = (u32::MAX - 4) & !SLEEPERS;
+        let q: Queue<u32, 1, crate::Futex> = Queue::starting_at(0, start);
+        let asleep = |w: &AtomicU32| {
+            // ORDERING: Relaxed: polling a flag the sleeper sets; no data is read through it.
+            while w.load(Relaxed) & SLEEPERS == 0 {
+                std::thread::yield_now();
+            }
+        };
+        for i in 0..4 {
+            std::thread::scope(|s| {
+                let getter = s.spawn(|| q.get());
+                asleep(&q.words.not_empty);
+                q.put(i).unwrap();
+                assert_eq!(getter.join().unwrap(), Ok(i));
+                q.put(100).unwrap();
+                let putter = s.spawn(|| q.put(i + 1000));
+                asleep(&q.words.not_full);
+                assert_eq!(q.pop(), Some(100));
+                assert_eq!(putter.join().unwrap(), Ok(()));
+                assert_eq!(q.pop(), Some(i + 1000));
+            });
+        }
+        // ORDERING: Relaxed: every thread that wrote the words has been joined.
+        let (full, empty) = (
+            q.words.not_full.load(Relaxed),
+            q.words.not_empty.load(Relaxed),
+        );
+        assert!(
+            full < start && empty < start,
+            "both epochs wrapped: {full:#x} {empty:#x}"
+        );
+        // Close advances both again, across the wrap when started near it.
+        let q: Queue<u32, 1, crate::Futex> = Queue::starting_at(0, u32::MAX - 1);
+        std::thread::scope(|s| {
+            let getter = s.spawn(|| q.get());
+            asleep(&q.words.not_empty);
+            q.close();
+            assert_eq!(getter.join().unwrap(), Err(Closed(())));
+        });
+        assert!(q.words.not_empty.load(Relaxed) < 4);
+        assert_eq!(q.words.not_empty.load(Relaxed) & SLEEPERS, 0);
+    }
+
+    // --- Slots in progress, made by hand: a push that has claimed its position but not yet
+    // --- written it, a pop that has claimed its item but not yet stamped the slot empty.
+
+    /// Claims the tail position as a push does, without writing it; returns the position.
+    fn stall_push<T, const N: usize, W: Wait>(q: &Queue<T, N, W>) -> usize {
+        let t = q.tail.load(Relaxed);
+        q.tail.store(Queue::<T, N, W>::next(t), Relaxed);
+        t
+    }
+
+    /// Finishes the push `stall_push` began.
+    fn finish_push<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize, value: T) {
+        let slot = q.slot(pos);
+        // SAFETY: position `pos` was claimed by `stall_push` and never written.
+        slot.value
+            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
+        // ORDERING: Release, as in `try_push_raw`.
+        slot.stamp
+            .store((pos & !(Queue::<T, N, W>::LAP - 1)) + 1, Release);
+        q.wake_consumers();
+    }
+
+    /// Claims the head item as a pop does and moves it out, without stamping the slot empty.
+    fn stall_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>) -> (usize, T) {
+        let h = q.head.load(Relaxed);
+        // ORDERING: Acquire, as in `try_pop_raw`.
+        assert_eq!(
+            q.slot(h).stamp.load(Acquire),
+            (h & !(Queue::<T, N, W>::LAP - 1)) + 1
+        );
+        q.head.store(Queue::<T, N, W>::next(h), Relaxed);
+        // SAFETY: the slot is full (checked above) and we claimed its position.
+        let v = q.slot(h).value.with(|p| unsafe { p.read().assume_init() });
+        (h, v)
+    }
+
+    /// Finishes the pop `stall_pop` began.
+    fn finish_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize) {
+        let lap = Queue::<T, N, W>::LAP;
+        // ORDERING: Release, as in `try_pop_raw`.
+        q.slot(pos)
+            .stamp
+            .store((pos & !(lap - 1)).wrapping_add(lap) & POS, Release);
+        q.wake_producers();
+    }
+
+    #[test]
+    fn a_push_in_progress_is_busy_for_try_pop_and_waited_for_by_pop_and_get() {
+        let q: Queue<u32, 2, crate::Futex> = Queue::new();
+        for waiting_get in [false, true] {
+            let pos = stall_push(&q);
+            assert_eq!(q.try_pop(), Err(TryPopError::Busy));
+            assert_eq!(q.len(), 1, "the item being written counts");
+            assert!(!q.is_empty());
+            std::thread::scope(|s| {
+                let consumer = s.spawn(|| if waiting_get { q.get().ok() } else { q.pop() });
+                // ORDERING: Relaxed: polling the sleeper flag only.
+                while q.words.not_empty.load(Relaxed) & SLEEPERS == 0 {
+                    std::thread::yield_now();
+                }
+                finish_push(&q, pos, 7);
+                assert_eq!(consumer.join().unwrap(), Some(7), "not a false empty");
+            });
+        }
+    }
+
+    #[test]
+    fn a_pop_in_progress_is_busy_for_try_push_and_waited_for_by_push_and_put() {
+        let q: Queue<u32, 1, crate::Futex> = Queue::new();
+        for waiting_put in [false, true] {
+            q.push(1).unwrap();
+            let (pos, v) = stall_pop(&q);
+            assert_eq!(v, 1);
+            assert_eq!(q.try_push(2), Err(TryPushError::Busy(2)));
+            assert!(TryPushError::Busy(2).is_busy() && !TryPushError::Busy(2).is_full());
+            assert_eq!(q.len(), 0, "the item being moved out is gone");
+            assert!(!q.is_full());
+            std::thread::scope(|s| {
+                let producer = s.spawn(|| {
+                    if waiting_put {
+                        q.put(3).is_ok()
+                    } else {
+                        q.push(3).is_ok()
+                    }
+                });
+                // ORDERING: Relaxed: polling the sleeper flag only.
+                while q.words.not_full.load(Relaxed) & SLEEPERS == 0 {
+                    std::thread::yield_now();
+                }
+                finish_pop(&q, pos);
+                assert!(producer.join().unwrap(), "not a false full");
+            });
+            assert_eq!(q.try_pop(), Ok(3));
+        }
+    }
+
+    #[test]
+    fn force_push_waits_for_the_operation_in_progress_on_the_oldest_slot() {
+        // A push in progress on the oldest slot: evicted once written.
+        let q: Queue<u32, 1> = Queue::new();
+        let pos = stall_push(&q);
+        std::thread::scope(|s| {
+            let forcer = s.spawn(|| q.force_push(9));
+            std::thread::sleep(core::time::Duration::from_millis(5));
+            finish_push(&q, pos, 1);
+            assert_eq!(forcer.join().unwrap(), Ok(Some(1)));
+        });
+        assert_eq!(q.pop(), Some(9));
+        // A pop in progress on it: written in place once emptied, nothing evicted.
+        q.push(2).unwrap();
+        let (pos, v) = stall_pop(&q);
+        assert_eq!(v, 2);
+        std::thread::scope(|s| {
+            let forcer = s.spawn(|| q.force_push(10));
+            std::thread::sleep(core::time::Duration::from_millis(5));
+            finish_pop(&q, pos);
+            assert_eq!(forcer.join().unwrap(), Ok(None));
+        });
+        assert_eq!(q.pop(), Some(10));
+    }
+
+    std::thread_local! {
+        static WAKES: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    }
+
+    /// A sleeping backend whose `wait` panics; counts this thread's `wake_all` calls.
+    struct PanicOnWait;
+
+    impl Wait for PanicOnWait {
+        fn wait(_: &AtomicU32, _: u32) {
+            panic!("injected wait panic");
+        }
+        fn wait_until(_: &AtomicU32, _: u32, _: &mut impl Deadline) -> bool {
+            panic!("injected wait panic");
+        }
+        fn wake_one(_: &AtomicU32) {
+            WAKES.with(|w| w.set(w.get() + 1));
+        }
+        fn wake_all(_: &AtomicU32) {
+            WAKES.with(|w| w.set(w.get() + 1));
+        }
+    }
+
+    /// A `wait` that unwinds leaves the "sleepers may exist" flag set, with nobody asleep: the
+    /// next change pays one wake call and clears it; no later change pays anything.
+    #[test]
+    fn a_panicking_wait_leaves_no_lasting_ghost_sleeper() {
+        let wakes = || WAKES.with(core::cell::Cell::get);
+        let unwound =
+            |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+        let q: Queue<u8, 1, PanicOnWait> = Queue::new();
+        q.push(1).unwrap();
+        assert!(unwound(&|| {
+            let _ = q.put(2);
+        }));
+        assert!(unwound(&|| {
+            let _ = q.put_until(2, || false);
+        }));
+        // ORDERING: Relaxed: one thread.
+        assert_eq!(q.words.not_full.load(Relaxed) & SLEEPERS, SLEEPERS);
+        let before = wakes();
+        assert_eq!(q.pop(), Some(1));
+        assert_eq!(wakes(), before + 1, "one wake for the flag left behind");
+        assert_eq!(
+            q.words.not_full.load(Relaxed) & SLEEPERS,
+            0,
+            "and it is cleared"
+        );
+        assert_eq!(q.len(), 0);
+        // Same on the other side.
+        assert!(unwound(&|| {
+            let _ = q.get();
+        }));
+        assert!(unwound(&|| {
+            let _ = q.get_until(|| false);
+        }));
+        q.push(3).unwrap();
+        assert_eq!(wakes(), before + 2);
+        assert_eq!(q.words.not_empty.load(Relaxed) & SLEEPERS, 0);
+        // From now on no wake calls at all.
+        assert_eq!(q.pop(), Some(3));
+        for i in 0..5 {
+            q.push(i).unwrap();
+            assert_eq!(q.pop(), Some(i));
+        }
+        assert_eq!(wakes(), before + 2, "no ghost sleeper left");
     }
 
     #[test]
