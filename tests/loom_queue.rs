@@ -14,7 +14,10 @@
 //!   neither, and waiters always return;
 //! - `join` racing `task_done`: `join` returns only after the consumer's work, which loom
 //!   checks through an `UnsafeCell` written by the consumer and read after `join`;
-//! - `force_push` racing `pop` on a full queue: the oldest item is evicted or popped, once.
+//! - `force_push` racing `pop` on a full queue: the oldest item is evicted or popped, once;
+//! - no false "empty"/"full": a `pop` (`push`) that finds its slot claimed by a push (pop) in
+//!   progress waits for it, really sleeping on the queue's word, and `try_pop` (`try_push`)
+//!   reports `Busy` there.
 //!
 //! The `negative_*` models break one thing (a backend that never wakes, a backend that claims
 //! `WAKE_IS_NOOP` but sleeps) and must make loom report a deadlock.
@@ -119,6 +122,83 @@ fn force_push_races_pop() {
         all.sort_unstable();
         assert_eq!(all, [1, 2]);
     });
+}
+
+/// A pop that finds the oldest item claimed but not yet written must not report empty: when
+/// `len` has seen the producer's claim, `pop` waits for the item (and `try_pop` says `Busy`,
+/// never `Empty`). With `LoomFutex` the waiting pop really sleeps, so a missing wake of that
+/// new waiting path is a loom deadlock.
+fn pop_after_a_claimed_push(use_try: bool) {
+    model(move || {
+        let q: Arc<Queue<usize, 2, LoomFutex>> = Arc::new(Queue::new());
+        let producer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.push(7).unwrap())
+        };
+        let mut got = Vec::new();
+        if q.len() == 1 {
+            if use_try {
+                match q.try_pop() {
+                    Ok(v) => got.push(v),
+                    Err(e) => assert!(e.is_busy(), "a claimed item reported as empty"),
+                }
+            } else {
+                got.push(q.pop().expect("a claimed item reported as empty"));
+            }
+        }
+        producer.join().unwrap();
+        got.extend(std::iter::from_fn(|| q.pop()));
+        assert_eq!(got, [7]);
+    });
+}
+
+#[test]
+fn pop_waits_for_a_push_in_progress() {
+    pop_after_a_claimed_push(false);
+}
+
+#[test]
+fn try_pop_reports_a_push_in_progress_as_busy() {
+    pop_after_a_claimed_push(true);
+}
+
+/// The mirror image: a full queue of capacity 1 whose item a consumer is taking. Once `len`
+/// has seen the consumer's claim, `push` must not report full: it waits for the slot (through
+/// `LoomFutex`, woken by the pop), and `try_push` says `Busy`, never `Full`.
+fn push_after_a_claimed_pop(use_try: bool) {
+    model(move || {
+        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::new());
+        q.push(1).unwrap();
+        let consumer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.pop())
+        };
+        let mut pushed = false;
+        if q.len() == 0 {
+            if use_try {
+                match q.try_push(2) {
+                    Ok(()) => pushed = true,
+                    Err(e) => assert!(e.is_busy(), "a claimed slot reported as full"),
+                }
+            } else {
+                q.push(2).expect("a claimed slot reported as full");
+                pushed = true;
+            }
+        }
+        assert_eq!(consumer.join().unwrap(), Some(1));
+        let rest: Vec<usize> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(rest, if pushed { &[2][..] } else { &[][..] });
+    });
+}
+
+#[test]
+fn push_waits_for_a_pop_in_progress() {
+    push_after_a_claimed_pop(false);
+}
+
+#[test]
+fn try_push_reports_a_pop_in_progress_as_busy() {
+    push_after_a_claimed_pop(true);
 }
 
 // ---------------------------------------------------------------------------------------------

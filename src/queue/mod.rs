@@ -2154,3 +2154,44 @@ mod tests {
         // `Queue`'s `Sync` in tests/ui would be stronger; here, at least the positive side).
     }
 }
+
+#[cfg(all(test, baresync_loom))]
+mod loom_wrap {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// A push and a pop race across the wrap of the positions: a queue of capacity 2 starts at
+    /// the last slot of the last lap before the wrap, so the second item's position is 0.
+    #[test]
+    fn loom_queue_position_wrap() {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        builder.check(|| {
+            let lap = Queue::<usize, 2, crate::Spin>::LAP;
+            let start = (POS & !(lap - 1)) + 1;
+            let q: Arc<Queue<usize, 2, crate::Spin>> = Arc::new(Queue::starting_at(start, 0));
+            let producer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    q.push(1).unwrap();
+                    q.push(2).unwrap();
+                })
+            };
+            let mut got = std::vec::Vec::new();
+            while got.len() < 2 {
+                match q.pop() {
+                    Some(v) => got.push(v),
+                    None => thread::yield_now(),
+                }
+            }
+            producer.join().unwrap();
+            assert_eq!(got, [1, 2]);
+            assert_eq!(q.pop(), None);
+            // ORDERING: Relaxed: the producer was joined.
+            assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
+        });
+    }
+}
