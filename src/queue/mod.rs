@@ -2180,15 +2180,23 @@ mod loom_wrap {
                     q.push(2).unwrap();
                 })
             };
-            let mut got = std::vec::Vec::new();
-            while got.len() < 2 {
-                match q.pop() {
-                    Some(v) => got.push(v),
-                    None => thread::yield_now(),
-                }
-            }
+            // Spawned, not run by the model's main thread: loom 0.7 does not preempt the main
+            // thread in favour of a thread it has just spawned.
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let mut got = std::vec::Vec::new();
+                    while got.len() < 2 {
+                        match q.pop() {
+                            Some(v) => got.push(v),
+                            None => thread::yield_now(),
+                        }
+                    }
+                    got
+                })
+            };
             producer.join().unwrap();
-            assert_eq!(got, [1, 2]);
+            assert_eq!(consumer.join().unwrap(), [1, 2]);
             assert_eq!(q.pop(), None);
             // ORDERING: Relaxed: the producer was joined.
             assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
