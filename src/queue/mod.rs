@@ -1524,8 +1524,12 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         self.tail.load(Relaxed) & CLOSED != 0
     }
 
-    /// How many items are in the queue (claimed positions, including pushes and pops still in
-    /// progress). A snapshot: it may change at once.
+    /// How many items are in the queue: a snapshot, which may change at once.
+    ///
+    /// It counts claimed positions: an item whose push is still writing it counts as in (as
+    /// `push`/`pop` count it: a `pop` waits for it rather than report empty), an item whose
+    /// pop is still moving it out counts as gone. The two positions are read one after the
+    /// other, not at one instant, so the result is clamped: it is always in `0..=N`.
     ///
     /// # Examples
     ///
@@ -1553,7 +1557,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         len.clamp(0, N as isize) as usize
     }
 
-    /// Whether the queue holds no item (a snapshot).
+    /// Whether the queue holds no item (a snapshot: `len() == 0`, see [`len`](Queue::len)).
     ///
     /// # Examples
     ///
@@ -1565,7 +1569,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         self.len() == 0
     }
 
-    /// Whether the queue holds `N` items (a snapshot).
+    /// Whether the queue holds `N` items (a snapshot: `len() == N`, see [`len`](Queue::len)).
     ///
     /// # Examples
     ///
