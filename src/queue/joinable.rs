@@ -715,6 +715,35 @@ mod tests {
         assert_eq!(q.joiners.load(Relaxed) & 1, 1, "sleepers flag set again");
     }
 
+    /// Every outcome of `try_push` keeps the count right, `Busy` included; `try_pop` changes
+    /// no count.
+    #[test]
+    fn try_forms_keep_the_count_right_on_every_outcome() {
+        use super::super::tests::{finish_pop, finish_push, stall_pop, stall_push};
+        let q: JoinableQueue<u32, 1> = JoinableQueue::new();
+        assert_eq!(q.try_pop(), Err(TryPopError::Empty));
+        assert_eq!(q.try_push(1), Ok(()));
+        assert_eq!(q.try_push(2), Err(TryPushError::Full(2)));
+        assert_eq!(q.unfinished_tasks(), 1);
+        // A pop in progress: the slot is busy, not full.
+        let (pos, v) = stall_pop(&q.queue);
+        assert_eq!(v, 1);
+        assert_eq!(q.try_push(3), Err(TryPushError::Busy(3)));
+        assert_eq!(q.unfinished_tasks(), 1);
+        finish_pop(&q.queue, pos);
+        q.task_done().unwrap();
+        // A push in progress (not through `q`, so not counted): busy, not empty.
+        let pos = stall_push(&q.queue);
+        assert_eq!(q.try_pop(), Err(TryPopError::Busy));
+        finish_push(&q.queue, pos, 4);
+        assert_eq!(q.try_pop(), Ok(4));
+        assert_eq!(q.unfinished_tasks(), 0);
+        q.close();
+        assert_eq!(q.try_push(5), Err(TryPushError::Closed(5)));
+        assert_eq!(q.unfinished_tasks(), 0);
+        assert!(q.join_until(|| true));
+    }
+
     #[test]
     fn overflow_panics_with_a_message() {
         let q: JoinableQueue<u8, 1> = JoinableQueue::new();

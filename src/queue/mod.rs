@@ -1855,14 +1855,18 @@ mod tests {
     // --- written it, a pop that has claimed its item but not yet stamped the slot empty.
 
     /// Claims the tail position as a push does, without writing it; returns the position.
-    fn stall_push<T, const N: usize, W: Wait>(q: &Queue<T, N, W>) -> usize {
+    pub(super) fn stall_push<T, const N: usize, W: Wait>(q: &Queue<T, N, W>) -> usize {
         let t = q.tail.load(Relaxed);
         q.tail.store(Queue::<T, N, W>::next(t), Relaxed);
         t
     }
 
     /// Finishes the push `stall_push` began.
-    fn finish_push<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize, value: T) {
+    pub(super) fn finish_push<T, const N: usize, W: Wait>(
+        q: &Queue<T, N, W>,
+        pos: usize,
+        value: T,
+    ) {
         let slot = q.slot(pos);
         // SAFETY: position `pos` was claimed by `stall_push` and never written.
         slot.value
@@ -1874,7 +1878,7 @@ mod tests {
     }
 
     /// Claims the head item as a pop does and moves it out, without stamping the slot empty.
-    fn stall_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>) -> (usize, T) {
+    pub(super) fn stall_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>) -> (usize, T) {
         let h = q.head.load(Relaxed);
         // ORDERING: Acquire, as in `try_pop_raw`.
         assert_eq!(
@@ -1888,7 +1892,7 @@ mod tests {
     }
 
     /// Finishes the pop `stall_pop` began.
-    fn finish_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize) {
+    pub(super) fn finish_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize) {
         let lap = Queue::<T, N, W>::LAP;
         // ORDERING: Release, as in `try_pop_raw`.
         q.slot(pos)
