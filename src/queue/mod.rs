@@ -357,7 +357,7 @@ impl<T> core::error::Error for Closed<T> {}
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PushError<T> {
-    /// The queue was full (or the one slot the push needed was still being emptied).
+    /// The queue was full: it held `N` items that no pop had claimed.
     Full(T),
     /// The queue was closed.
     Closed(T),
