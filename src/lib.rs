@@ -87,7 +87,10 @@ pub use wait::{Spin, Wait};
 pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
 pub use condvar::{Condvar, CondvarGuard};
 pub use event::Event;
-pub use queue::{Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError};
+pub use queue::{
+    Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryPopError,
+    TryPushError,
+};
 pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
 pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
 

@@ -14,7 +14,10 @@
 //!   neither, and waiters always return;
 //! - `join` racing `task_done`: `join` returns only after the consumer's work, which loom
 //!   checks through an `UnsafeCell` written by the consumer and read after `join`;
-//! - `force_push` racing `pop` on a full queue: the oldest item is evicted or popped, once.
+//! - `force_push` racing `pop` on a full queue: the oldest item is evicted or popped, once;
+//! - no false "empty"/"full": a `pop` (`push`) that finds its slot claimed by a push (pop) in
+//!   progress waits for it, really sleeping on the queue's word, and `try_pop` (`try_push`)
+//!   reports `Busy` there.
 //!
 //! The `negative_*` models break one thing (a backend that never wakes, a backend that claims
 //! `WAKE_IS_NOOP` but sleeps) and must make loom report a deadlock.
@@ -35,6 +38,18 @@ use std::sync::Arc;
 // 1. Slot hand-off with the non-waiting operations
 // ---------------------------------------------------------------------------------------------
 
+/// Pops once in a spawned thread. The racing side of a model runs in spawned threads, never in
+/// the model's main thread: loom 0.7 does not preempt the main thread in favour of a thread it
+/// has just spawned, so a race between the main thread and one spawned thread is explored in
+/// one order only (these models used to pop on the main thread and checked a single
+/// interleaving).
+fn spawn_pop<const N: usize, W: Wait + 'static>(
+    q: &Arc<Queue<usize, N, W>>,
+) -> thread::JoinHandle<Option<usize>> {
+    let q = Arc::clone(q);
+    thread::spawn(move || q.pop())
+}
+
 /// One producer pushes 1 and 2 into a queue of capacity 1 (retrying a full push at most
 /// once), one consumer pops: whatever it gets comes in order, and nothing is lost.
 #[test]
@@ -49,9 +64,9 @@ fn spsc_push_pop_handoff_n1() {
                 q.push(2).is_ok()
             })
         };
-        let first = q.pop();
+        let first = spawn_pop(&q);
         let pushed_2 = p.join().unwrap();
-        let mut got: Vec<usize> = first.into_iter().collect();
+        let mut got: Vec<usize> = first.join().unwrap().into_iter().collect();
         got.extend(std::iter::from_fn(|| q.pop()));
         let expected: &[usize] = if pushed_2 { &[1, 2] } else { &[1] };
         assert_eq!(got, expected);
@@ -69,10 +84,11 @@ fn two_producers_one_consumer_n2() {
                 thread::spawn(move || q.push(v).unwrap())
             })
             .collect();
-        let mut got: Vec<usize> = q.pop().into_iter().collect();
+        let consumer = spawn_pop(&q);
         for p in producers {
             p.join().unwrap();
         }
+        let mut got: Vec<usize> = consumer.join().unwrap().into_iter().collect();
         got.extend(std::iter::from_fn(|| q.pop()));
         got.sort_unstable();
         assert_eq!(got, [1, 2]);
@@ -91,10 +107,12 @@ fn two_producers_one_consumer_n1() {
                 thread::spawn(move || q.push(v).err().map(|e| e.into_inner()))
             })
             .collect();
-        let mut all: Vec<usize> = q.pop().into_iter().collect();
+        let consumer = spawn_pop(&q);
+        let mut all: Vec<usize> = Vec::new();
         for p in producers {
             all.extend(p.join().unwrap());
         }
+        all.extend(consumer.join().unwrap());
         all.extend(std::iter::from_fn(|| q.pop()));
         all.sort_unstable();
         assert_eq!(all, [1, 2]);
@@ -112,13 +130,113 @@ fn force_push_races_pop() {
             let q = Arc::clone(&q);
             thread::spawn(move || q.force_push(2).unwrap())
         };
-        let popped = q.pop();
+        let popped = spawn_pop(&q);
         let evicted = pusher.join().unwrap();
+        let popped = popped.join().unwrap();
         let mut all: Vec<usize> = popped.into_iter().chain(evicted).collect();
         all.extend(std::iter::from_fn(|| q.pop()));
         all.sort_unstable();
         assert_eq!(all, [1, 2]);
     });
+}
+
+/// A pop that finds the oldest item claimed but not yet written must not report empty: when
+/// `len` has seen the producer's claim, `pop` waits for the item (and `try_pop` says `Busy`,
+/// never `Empty`). With `LoomFutex` the waiting pop really sleeps, so a missing wake of that
+/// new waiting path is a loom deadlock.
+///
+/// Both sides run in spawned threads: loom 0.7 does not preempt the model's main thread in
+/// favour of a thread it has just spawned, so a race between the main thread and one spawned
+/// thread is explored in one order only.
+fn pop_after_a_claimed_push(use_try: bool) {
+    model(move || {
+        let q: Arc<Queue<usize, 2, LoomFutex>> = Arc::new(Queue::new());
+        let producer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.push(7).unwrap())
+        };
+        let consumer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                if q.len() != 1 {
+                    return None;
+                }
+                if use_try {
+                    match q.try_pop() {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            assert!(e.is_busy(), "a claimed item reported as empty");
+                            None
+                        }
+                    }
+                } else {
+                    Some(q.pop().expect("a claimed item reported as empty"))
+                }
+            })
+        };
+        producer.join().unwrap();
+        let mut got: Vec<usize> = consumer.join().unwrap().into_iter().collect();
+        got.extend(std::iter::from_fn(|| q.pop()));
+        assert_eq!(got, [7]);
+    });
+}
+
+#[test]
+fn pop_waits_for_a_push_in_progress() {
+    pop_after_a_claimed_push(false);
+}
+
+#[test]
+fn try_pop_reports_a_push_in_progress_as_busy() {
+    pop_after_a_claimed_push(true);
+}
+
+/// The mirror image: a full queue of capacity 1 whose item a consumer is taking. Once `len`
+/// has seen the consumer's claim, `push` must not report full: it waits for the slot (through
+/// `LoomFutex`, woken by the pop), and `try_push` says `Busy`, never `Full`.
+fn push_after_a_claimed_pop(use_try: bool) {
+    model(move || {
+        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::new());
+        q.push(1).unwrap();
+        let consumer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.pop())
+        };
+        let producer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                if q.len() != 0 {
+                    return false;
+                }
+                if use_try {
+                    match q.try_push(2) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            assert!(e.is_busy(), "a claimed slot reported as full");
+                            false
+                        }
+                    }
+                } else {
+                    q.push(2).expect("a claimed slot reported as full");
+                    true
+                }
+            })
+        };
+        assert_eq!(consumer.join().unwrap(), Some(1));
+        let pushed = producer.join().unwrap();
+        let rest: Vec<usize> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(rest, if pushed { &[2][..] } else { &[][..] });
+    });
+}
+
+#[test]
+fn push_waits_for_a_pop_in_progress() {
+    push_after_a_claimed_pop(false);
+}
+
+#[test]
+fn try_push_reports_a_pop_in_progress_as_busy() {
+    push_after_a_claimed_pop(true);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 //! `Queue` and `JoinableQueue` through their public API, from many threads.
 
-use baresync::{Closed, Futex, GetError, JoinableQueue, PutError, Queue, Spin, Wait, Yield};
+use baresync::{
+    Closed, Futex, GetError, JoinableQueue, PushError, PutError, Queue, Spin, TryPopError,
+    TryPushError, Wait, Yield,
+};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
@@ -430,4 +433,139 @@ fn send_and_sync_as_sound() {
     send_sync::<JoinableQueue<String, 4, Futex>>();
     // `Cell` is Send but not Sync: a queue of them may still be shared.
     send_sync::<Queue<std::cell::Cell<u8>, 4>>();
+}
+
+/// Rounds of the linearizability checks below (each one a put or push and the pops after it).
+const LIN_ROUNDS: usize = if cfg!(miri) { 100 } else { 50_000 };
+
+/// Issue 10, defect 7 (no false "empty"): producers keep the queue busy while one thread,
+/// the only consumer, puts a marker and then pops until it gets the marker back. Until it
+/// does, the marker is provably inside, so `pop` must never return `None` (nor `try_pop`
+/// `Empty`). Before the fix, `pop` returned `None` whenever the oldest slot's producer was
+/// still writing it.
+fn never_empty_while_an_item_is_inside(use_try: bool) {
+    const MARK: usize = usize::MAX;
+    let q: Arc<Queue<usize, 8, Yield>> = Arc::new(Queue::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..3)
+        .map(|p| {
+            let (q, stop) = (Arc::clone(&q), Arc::clone(&stop));
+            thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(SeqCst) {
+                    // Leave room for the marker: fill at most half the queue.
+                    if q.len() < 4 {
+                        let _ = q.try_push(p * 1_000_000_000 + i);
+                        i += 1;
+                    } else {
+                        thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut busy = 0usize;
+    for round in 0..LIN_ROUNDS {
+        q.put(MARK).unwrap();
+        loop {
+            let got = if use_try {
+                match q.try_pop() {
+                    Ok(v) => Some(v),
+                    Err(TryPopError::Busy) => {
+                        busy += 1;
+                        continue;
+                    }
+                    Err(TryPopError::Empty) => None,
+                }
+            } else {
+                q.pop()
+            };
+            match got {
+                Some(MARK) => break,
+                Some(_) => {}
+                None => {
+                    stop.store(true, SeqCst);
+                    panic!("round {round}: the queue reported empty while our item was inside");
+                }
+            }
+        }
+    }
+    stop.store(true, SeqCst);
+    for p in producers {
+        p.join().unwrap();
+    }
+    // `busy` only says the try form did not wait; nothing to assert on its value.
+    let _ = busy;
+}
+
+#[test]
+fn pop_never_reports_empty_while_an_item_is_inside() {
+    never_empty_while_an_item_is_inside(false);
+}
+
+#[test]
+fn try_pop_never_reports_empty_while_an_item_is_inside() {
+    never_empty_while_an_item_is_inside(true);
+}
+
+/// Issue 10, defect 7 (no false "full"): one producer (this thread) keeps the queue full
+/// while consumers pop. Once `len` has seen a pop claim an item after the queue was full, the
+/// queue holds at most `N - 1` items (no one else pushes), so the producer's next `push` must
+/// not return `Full` (nor `try_push` `Full`). Before the fix, `push` returned `Full` whenever
+/// the oldest slot's consumer was still moving its item out.
+fn never_full_after_a_pop_claimed(use_try: bool) {
+    const N: usize = 4;
+    let q: Arc<Queue<usize, N, Yield>> = Arc::new(Queue::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let consumers: Vec<_> = (0..3)
+        .map(|_| {
+            let (q, stop) = (Arc::clone(&q), Arc::clone(&stop));
+            thread::spawn(move || {
+                while !stop.load(SeqCst) {
+                    let _ = q.try_pop();
+                }
+            })
+        })
+        .collect();
+    let mut pushed = 0usize;
+    for round in 0..LIN_ROUNDS {
+        // Fill the queue until a push is refused as full (pops race us)...
+        while q.try_push(pushed).is_ok() {
+            pushed += 1;
+        }
+        // ...and wait until a pop has claimed an item: only this thread pushes, so from then
+        // on there is room for one.
+        while q.len() == N {
+            std::hint::spin_loop();
+        }
+        let full = if use_try {
+            loop {
+                match q.try_push(pushed) {
+                    Err(TryPushError::Busy(_)) => continue,
+                    r => break r.is_err_and(|e| e.is_full()),
+                }
+            }
+        } else {
+            matches!(q.push(pushed), Err(PushError::Full(_)))
+        };
+        if full {
+            stop.store(true, SeqCst);
+            panic!("round {round}: the queue reported full after a pop claimed an item");
+        }
+        pushed += 1;
+    }
+    stop.store(true, SeqCst);
+    for c in consumers {
+        c.join().unwrap();
+    }
+}
+
+#[test]
+fn push_never_reports_full_after_a_pop_claimed() {
+    never_full_after_a_pop_claimed(false);
+}
+
+#[test]
+fn try_push_never_reports_full_after_a_pop_claimed() {
+    never_full_after_a_pop_claimed(true);
 }

@@ -7,8 +7,21 @@
 //! never call `task_done` for an item the count does not include yet. Joiners wait on their
 //! own word with a "sleepers may exist" flag, so a `task_done` that does not reach zero, or
 //! reaches it with nobody joining, makes no wake call.
+//!
+//! # Task accounting on every outcome
+//!
+//! The raised count is held by a drop guard until the item is known to be in the queue; the
+//! guard lowers it again on every other way out: an error (`Full`, `Busy`, `Closed`,
+//! `Timeout`) and an unwind (a deadline or a `Wait` backend that panics while a `put` waits).
+//! The guard is released, and the count kept, right after the item went in and before the
+//! consumers are woken, so a `Wait` backend that panics while waking them cannot undo the
+//! count of an item that is inside. An item evicted by `force_push` counts as done. A
+//! `task_done` whose wake of the joiners panics has still counted its task as done.
 
-use super::{block_on, wake_sleepers, Closed, GetError, PushError, PutError, Queue};
+use super::{
+    block_on, wake_sleepers, Closed, GetError, PushError, PutError, Queue, TryPopError,
+    TryPushError,
+};
 use crate::cache_padded::CachePadded;
 use crate::sync::atomic::{
     AtomicU32, AtomicUsize,
@@ -105,9 +118,10 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         }
     }
 
-    /// Raises the count of unfinished tasks before an item is queued.
+    /// Raises the count of unfinished tasks before an item is queued; the guard lowers it
+    /// again unless [`TaskGuard::keep`] is called once the item is in.
     #[inline]
-    fn add_task(&self) {
+    fn add_task(&self) -> TaskGuard<'_, T, N, W> {
         // ORDERING: Relaxed: the count only has to include the item before the item can be
         // taken, which the queue's own hand-off (sequenced after this) guarantees.
         let before = self.unfinished.fetch_add(1, Relaxed);
@@ -115,6 +129,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
             let _ = self.finish_task();
             panic!("JoinableQueue: too many unfinished tasks (more than usize::MAX / 2)");
         }
+        TaskGuard(self)
     }
 
     /// Lowers the count after an item was processed (or failed to enter the queue); wakes
@@ -258,13 +273,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         self.join_until(crate::deadline::Timeout::after(timeout))
     }
 
-    /// Undoes `add_task` for an item that did not enter the queue.
-    #[inline]
-    fn unadd(&self) {
-        // The count includes our own task, so it is not zero.
-        let _ = self.finish_task();
-    }
-
     /// [`Queue::push`], counting the item as an unfinished task.
     ///
     /// # Errors
@@ -280,8 +288,33 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
-        self.add_task();
-        self.queue.push(value).inspect_err(|_| self.unadd())
+        let task = self.add_task();
+        self.queue.push_raw(value)?;
+        task.keep();
+        self.queue.wake_consumers();
+        Ok(())
+    }
+
+    /// [`Queue::try_push`], counting the item as an unfinished task; never waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::try_push`]; the count is unchanged then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: baresync::JoinableQueue<u8, 1> = baresync::JoinableQueue::new();
+    /// assert!(Q.try_push(1).is_ok());
+    /// assert!(Q.try_push(2).unwrap_err().is_full());
+    /// assert_eq!(Q.unfinished_tasks(), 1);
+    /// ```
+    pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
+        let task = self.add_task();
+        self.queue.try_push_raw(value)?;
+        task.keep();
+        self.queue.wake_consumers();
+        Ok(())
     }
 
     /// [`Queue::force_push`], counting the new item as an unfinished task; an evicted item
@@ -300,20 +333,24 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
     pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
-        self.add_task();
-        let result = self.queue.force_push(value);
-        if !matches!(result, Ok(None)) {
-            // Closed: our item is not in; or an item was evicted: it is done.
-            self.unadd();
+        let task = self.add_task();
+        let evicted = self.queue.force_push_raw(value)?;
+        if evicted.is_none() {
+            task.keep();
+        } else {
+            // The evicted item is done: the guard lowers the count by it, and the new item
+            // takes its place in the count.
+            drop(task);
         }
-        result
+        self.queue.wake_consumers();
+        Ok(evicted)
     }
 
     /// [`Queue::put`], counting the item as an unfinished task.
     ///
     /// # Errors
     ///
-    /// As [`Queue::put`]; the count is unchanged then.
+    /// As [`Queue::put`]; the count is unchanged then (also if `W` panics while it waits).
     ///
     /// # Examples
     ///
@@ -323,8 +360,13 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
     pub fn put(&self, value: T) -> Result<(), Closed<T>> {
-        self.add_task();
-        self.queue.put(value).inspect_err(|_| self.unadd())
+        let task = self.add_task();
+        if let Err(e) = self.queue.put_raw(value, None::<&mut Forever>) {
+            return Err(Closed(e.into_inner()));
+        }
+        task.keep();
+        self.queue.wake_consumers();
+        Ok(())
     }
 
     /// [`Queue::put_until`], counting the item as an unfinished task.
@@ -332,6 +374,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// # Errors
     ///
     /// As [`Queue::put_until`]; the count is unchanged then.
+    ///
+    /// # Panics
+    ///
+    /// If `deadline` (or `W`) panics, the panic propagates, the item is dropped (once) and
+    /// the count is unchanged: [`join`](JoinableQueue::join) does not wait for it.
     ///
     /// # Examples
     ///
@@ -343,11 +390,12 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.put_until(2, || true), Err(PutError::Timeout(2)));
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
-    pub fn put_until(&self, value: T, deadline: impl Deadline) -> Result<(), PutError<T>> {
-        self.add_task();
-        self.queue
-            .put_until(value, deadline)
-            .inspect_err(|_| self.unadd())
+    pub fn put_until(&self, value: T, mut deadline: impl Deadline) -> Result<(), PutError<T>> {
+        let task = self.add_task();
+        self.queue.put_raw(value, Some(&mut deadline))?;
+        task.keep();
+        self.queue.wake_consumers();
+        Ok(())
     }
 
     /// [`Queue::put_timeout`], counting the item as an unfinished task.
@@ -384,6 +432,28 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     pub fn pop(&self) -> Option<T> {
         self.queue.pop()
+    }
+
+    /// [`Queue::try_pop`]; never waits. Call [`task_done`](JoinableQueue::task_done) when
+    /// finished with the item.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::try_pop`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{JoinableQueue, TryPopError};
+    ///
+    /// static Q: JoinableQueue<u8, 1> = JoinableQueue::new();
+    /// assert_eq!(Q.try_pop(), Err(TryPopError::Empty));
+    /// Q.push(1).unwrap();
+    /// assert_eq!(Q.try_pop(), Ok(1));
+    /// Q.task_done().unwrap();
+    /// ```
+    pub fn try_pop(&self) -> Result<T, TryPopError> {
+        self.queue.try_pop()
     }
 
     /// [`Queue::get`]; call [`task_done`](JoinableQueue::task_done) when finished with the item.
@@ -522,6 +592,26 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     }
 }
 
+/// One unfinished task counted for an item on its way into the queue: lowers the count again
+/// when dropped (an error, an unwind), unless [`keep`](TaskGuard::keep) says the item went in.
+struct TaskGuard<'a, T, const N: usize, W: Wait>(&'a JoinableQueue<T, N, W>);
+
+impl<T, const N: usize, W: Wait> TaskGuard<'_, T, N, W> {
+    /// The item is in the queue: its task stays counted.
+    #[inline]
+    fn keep(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl<T, const N: usize, W: Wait> Drop for TaskGuard<'_, T, N, W> {
+    #[inline]
+    fn drop(&mut self) {
+        // The count includes this task, so it is not zero.
+        let _ = self.0.finish_task();
+    }
+}
+
 impl<T, const N: usize, W: Wait> Default for JoinableQueue<T, N, W> {
     fn default() -> Self {
         Self::new()
@@ -572,6 +662,86 @@ mod tests {
         assert_eq!(q.force_push(5), Err(Closed(5)));
         assert_eq!(q.unfinished_tasks(), 0);
         assert!(std::format!("{q:?}").contains("unfinished_tasks: 0"));
+    }
+
+    /// The joiners' word starts near its wrap: joiners asleep across it are still woken.
+    #[test]
+    fn joiners_epoch_wraps_around() {
+        use crate::sync::atomic::Ordering::Relaxed;
+        let start = (u32::MAX - 4) & !1;
+        let q: JoinableQueue<u32, 1, crate::Futex> = JoinableQueue::new();
+        q.joiners.store(start, Relaxed);
+        for i in 0..4 {
+            q.put(i).unwrap();
+            std::thread::scope(|s| {
+                let joiner = s.spawn(|| q.join());
+                // ORDERING: Relaxed: polling the sleeper flag only.
+                while q.joiners.load(Relaxed) & 1 == 0 {
+                    std::thread::yield_now();
+                }
+                assert_eq!(q.get(), Ok(i));
+                q.task_done().unwrap();
+                joiner.join().unwrap();
+            });
+        }
+        assert!(q.joiners.load(Relaxed) < start, "the epoch wrapped around");
+        assert_eq!(q.unfinished_tasks(), 0);
+    }
+
+    /// A panicking `wake_all` in `task_done`: the task still counts as done, and the flag is
+    /// set again so the next change wakes whoever may still sleep.
+    #[test]
+    fn task_done_whose_wake_panics_counts_the_task_and_rearms() {
+        use crate::sync::atomic::Ordering::Relaxed;
+        struct PanicOnWake;
+        impl Wait for PanicOnWake {
+            fn wait(_: &AtomicU32, _: u32) {}
+            fn wait_until(_: &AtomicU32, _: u32, _: &mut impl Deadline) -> bool {
+                true
+            }
+            fn wake_one(_: &AtomicU32) {}
+            fn wake_all(_: &AtomicU32) {
+                panic!("injected wake panic");
+            }
+        }
+        let q: JoinableQueue<u8, 1, PanicOnWake> = JoinableQueue::new();
+        q.push(1).unwrap();
+        q.joiners.store(1, Relaxed); // a joiner announced itself
+        assert_eq!(q.pop(), Some(1));
+        let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| q.task_done()));
+        assert!(r.is_err());
+        assert_eq!(q.unfinished_tasks(), 0, "the task counts as done");
+        assert!(q.join_until(|| true));
+        assert_eq!(q.joiners.load(Relaxed) & 1, 1, "sleepers flag set again");
+    }
+
+    /// Every outcome of `try_push` keeps the count right, `Busy` included; `try_pop` changes
+    /// no count.
+    #[test]
+    fn try_forms_keep_the_count_right_on_every_outcome() {
+        use super::super::tests::{finish_pop, finish_push, stall_pop, stall_push};
+        let q: JoinableQueue<u32, 1> = JoinableQueue::new();
+        assert_eq!(q.try_pop(), Err(TryPopError::Empty));
+        assert_eq!(q.try_push(1), Ok(()));
+        assert_eq!(q.try_push(2), Err(TryPushError::Full(2)));
+        assert_eq!(q.unfinished_tasks(), 1);
+        // A pop in progress: the slot is busy, not full.
+        let (pos, v) = stall_pop(&q.queue);
+        assert_eq!(v, 1);
+        assert_eq!(q.try_push(3), Err(TryPushError::Busy(3)));
+        assert_eq!(q.unfinished_tasks(), 1);
+        finish_pop(&q.queue, pos);
+        q.task_done().unwrap();
+        // A push in progress (not through `q`, so not counted): busy, not empty.
+        let pos = stall_push(&q.queue);
+        assert_eq!(q.try_pop(), Err(TryPopError::Busy));
+        finish_push(&q.queue, pos, 4);
+        assert_eq!(q.try_pop(), Ok(4));
+        assert_eq!(q.unfinished_tasks(), 0);
+        q.close();
+        assert_eq!(q.try_push(5), Err(TryPushError::Closed(5)));
+        assert_eq!(q.unfinished_tasks(), 0);
+        assert!(q.join_until(|| true));
     }
 
     #[test]

@@ -22,10 +22,38 @@
 //!
 //! - Each item is received exactly once; items from one producer are received in the order
 //!   that producer pushed them (FIFO per producer, and overall FIFO by claimed position).
-//! - Every item still inside when the queue is dropped is dropped exactly once.
-//! - [`push`](Queue::push) and [`pop`](Queue::pop) never wait: they fail at once when the
-//!   queue is full (or empty), including when the one slot they need is in the middle of
-//!   another thread's operation.
+//! - Every item still inside when the queue is dropped is dropped exactly once (if one
+//!   item's `drop` panics, the others are still dropped, as `Vec` does).
+//! - No false "empty" or "full". A push takes effect when it claims its position (the
+//!   compare-and-swap on `tail`), a pop when it claims its item (on `head`). Every operation
+//!   reports the state at its point: `Full` only when `N` claimed items are inside, "empty"
+//!   only when no claimed item is left. In particular a thread that pushed an item and then
+//!   pops, with no other consumer, always gets an item.
+//!
+//! # Which form for which caller
+//!
+//! A slot can be *in progress*: claimed by a push that is still writing the item, or by a
+//! pop that is still moving it out. What an operation does when the slot it needs is in
+//! progress is what tells the forms apart:
+//!
+//! | form | on a slot in progress | for |
+//! |---|---|---|
+//! | [`try_push`](Queue::try_push) / [`try_pop`](Queue::try_pop) | returns `Busy` at once (neither `Full` nor `Empty`: retry later) | interrupt handlers, anything that must never wait |
+//! | [`push`](Queue::push) / [`pop`](Queue::pop) | waits for that operation to finish, then decides | threads: linearizable, `Full`/`None` are the truth |
+//! | [`put`](Queue::put) / [`get`](Queue::get) (and `*_until`, `*_timeout`) | waits, like for room or an item | threads that wait for room or an item |
+//! | [`force_push`](Queue::force_push) | waits (spinning, yielding with `std`) | threads, or an interrupt handler when the queue is under a lock |
+//!
+//! `push` and `pop` wait only for an operation that has already started and needs no other
+//! thread to finish, but the thread running it may be preempted (or be the very context an
+//! interrupt handler interrupted, which would never finish): that is why interrupt handlers
+//! must use the `try_` forms.
+//!
+//! [`len`](Queue::len), [`is_empty`](Queue::is_empty) and [`is_full`](Queue::is_full) are
+//! snapshots of the claimed positions: they count an item still being written as inside and
+//! one being moved out as gone, and always return a length in `0..=N`.
+//!
+//! # Waking
+//!
 //! - [`put`](Queue::put) and [`get`](Queue::get) wait through `W`; a push or pop makes a wake
 //!   call only when a waiter may be asleep (two wait words, one per side, each an epoch and a
 //!   "sleepers may exist" flag). With a backend whose waking is a no-op (`Spin`, `Yield`) there
@@ -33,6 +61,20 @@
 //! - With sleeping backends (`Futex`) each push and pop pays one `fence(SeqCst)` to read the
 //!   other side's wait word without missing a sleeper (the store-buffer pattern: "I made room,
 //!   is someone asleep?" against "I am going to sleep, is there room now?").
+//! - A `push` or `pop` waiting for a slot in progress waits on the same words: the operation
+//!   in progress wakes them when it finishes, as every push and pop does.
+//!
+//! # User code and unwinding
+//!
+//! The queue runs user code at these points only: the deadline of the `*_until` forms, the
+//! `Wait` backend's `wait`/`wait_until`/`wake_all`, and `T::drop` when the queue is dropped.
+//! None of them runs while this thread owns a claimed position: a waiting operation calls them
+//! only while its item is still its own (put) or before it claims one (get). So an unwind
+//! leaves the queue as if the operation had not been called, and drops the item of a `put`
+//! once. A wait word is a flag, not a count: an unwind out of `wait` may leave the "sleepers
+//! may exist" flag set with nobody asleep, which costs the next push or pop one wake call and
+//! clears it; an unwind out of `wake_all` sets the flag again, so the sleepers it may have left
+//! asleep are woken by the next change. No item is ever cloned.
 //!
 //! # Progress
 //!
@@ -40,9 +82,9 @@
 //! stamping the slot blocks that slot. Other producers and consumers keep going on the other
 //! slots, but consumers cannot take *that* item (nor, with the FIFO order, any behind it once
 //! they reach it), and a producer a full lap later cannot reuse the slot, until the preempted
-//! thread runs again. `push`/`pop` report "full"/"empty" in that case rather than wait;
-//! `put`/`get` wait, and `force_push` waits for the operation in progress on the oldest slot.
-//! No thread ever waits for another that is not in the middle of an operation.
+//! thread runs again. `try_push`/`try_pop` report `Busy` in that case rather than wait;
+//! `push`/`pop`/`put`/`get`/`force_push` wait. No thread ever waits for another that is not in
+//! the middle of an operation.
 //!
 //! # More threads than cores
 //!
@@ -58,9 +100,15 @@
 //! - Closed mark in `tail`, not a separate flag: a push checks it in the compare-and-swap it
 //!   does anyway, so no item can enter after `close` (a separate flag leaves a window between
 //!   the check and the claim, and costs a load on every push).
-//! - `push`/`pop` fail rather than spin when their slot is mid-operation (Vyukov's original);
-//!   spinning there (as some implementations do) would let a preempted thread stall a call
-//!   documented as never waiting.
+//! - Two forms for a slot in progress, rather than one: `try_push`/`try_pop` return `Busy`
+//!   (never wait, so a preempted thread cannot stall an interrupt handler), `push`/`pop` wait
+//!   for the operation in progress (as crossbeam's `ArrayQueue` does). Rejected: reporting
+//!   "full"/"empty" there (Vyukov's original, and heapless's queue), which lies: a thread that
+//!   pushed an item and then pops could get `None` while its item is inside.
+//! - `Full` is decided by reading `head` when the slot under `tail` still holds the previous
+//!   lap's item, and "empty" by reading `tail` when the slot under `head` is not yet written:
+//!   relaxed loads, because coherence of each position already makes every operation that
+//!   happens-before the decision visible to it (crossbeam adds a `fence(SeqCst)` there).
 //! - Wait words read behind a `fence(SeqCst)` on the fast path (sleeping backends only),
 //!   rather than a read-modify-write of the word on every push/pop, which would bounce its
 //!   cache line between producers and consumers.
@@ -159,12 +207,29 @@ fn wake_slow<W: Wait>(word: &AtomicU32) {
         // ORDERING: Relaxed, as above.
         match word.compare_exchange_weak(w, (w & !SLEEPERS).wrapping_add(EPOCH), Relaxed, Relaxed) {
             Ok(_) => {
-                W::wake_all(word);
+                wake_all_or_rearm::<W>(word);
                 return;
             }
             Err(now) => w = now,
         }
     }
+}
+
+/// `W::wake_all(word)` after clearing SLEEPERS; if `W` panics, sets SLEEPERS again, so that
+/// the sleepers it may have left asleep are woken by the next change rather than never.
+#[inline]
+fn wake_all_or_rearm<W: Wait>(word: &AtomicU32) {
+    struct Rearm<'a>(&'a AtomicU32);
+    impl Drop for Rearm<'_> {
+        fn drop(&mut self) {
+            // ORDERING: SeqCst pairs with the SeqCst fence in `wake_sleepers`: a waker whose
+            // fence comes after this in the single total order sees the flag and wakes.
+            self.0.fetch_or(SLEEPERS, SeqCst);
+        }
+    }
+    let rearm = Rearm(word);
+    W::wake_all(word);
+    core::mem::forget(rearm);
 }
 
 /// Advances the epoch of `word` unconditionally and wakes every sleeper (for `close`).
@@ -179,7 +244,7 @@ fn close_word<W: Wait>(word: &AtomicU32) {
             Err(now) => w = now,
         }
     }
-    W::wake_all(word);
+    wake_all_or_rearm::<W>(word);
 }
 
 /// The blocking loop of every waiting operation, written once.
@@ -292,7 +357,7 @@ impl<T> core::error::Error for Closed<T> {}
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PushError<T> {
-    /// The queue was full (or the one slot the push needed was still being emptied).
+    /// The queue was full: it held `N` items that no pop had claimed.
     Full(T),
     /// The queue was closed.
     Closed(T),
@@ -369,6 +434,168 @@ macro_rules! item_error {
 }
 item_error!(PushError, Full, "the queue is full");
 item_error!(PutError, Timeout, "timed out waiting for room in the queue");
+
+/// Why [`Queue::try_push`] gave the item back.
+///
+/// Unlike [`PushError`], it has a third outcome, [`Busy`](TryPushError::Busy): the slot the
+/// push needs is still being emptied by a pop in progress on another thread (or a context
+/// this one interrupted), so the queue is neither known to be full nor known to have room.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{Queue, TryPushError};
+///
+/// static Q: Queue<u32, 1> = Queue::new();
+/// assert_eq!(Q.try_push(1), Ok(()));
+/// let e = Q.try_push(2).unwrap_err();
+/// assert!(e.is_full());
+/// assert_eq!(e, TryPushError::Full(2));
+/// Q.close();
+/// assert!(Q.try_push(3).unwrap_err().is_closed());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TryPushError<T> {
+    /// The queue was full: every slot held an item that no pop had claimed yet.
+    Full(T),
+    /// The slot the push needs is being emptied by a pop in progress: retry later (the queue
+    /// is neither known full nor known to have room).
+    Busy(T),
+    /// The queue was closed.
+    Closed(T),
+}
+
+impl<T> TryPushError<T> {
+    /// The item that was not queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baresync::TryPushError::Busy(5).into_inner(), 5);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            TryPushError::Full(t) | TryPushError::Busy(t) | TryPushError::Closed(t) => t,
+        }
+    }
+
+    /// Whether the queue was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baresync::TryPushError::Full(5).is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        matches!(self, TryPushError::Full(_))
+    }
+
+    /// Whether the slot the push needed was still being emptied (retry later).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baresync::TryPushError::Busy(5).is_busy());
+    /// ```
+    pub fn is_busy(&self) -> bool {
+        matches!(self, TryPushError::Busy(_))
+    }
+
+    /// Whether the queue was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baresync::TryPushError::Closed(5).is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        matches!(self, TryPushError::Closed(_))
+    }
+}
+
+impl<T> fmt::Debug for TryPushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TryPushError::Full(_) => "Full(..)",
+            TryPushError::Busy(_) => "Busy(..)",
+            TryPushError::Closed(_) => "Closed(..)",
+        })
+    }
+}
+
+impl<T> fmt::Display for TryPushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TryPushError::Full(_) => "the queue is full",
+            TryPushError::Busy(_) => "the slot is still being emptied by another operation",
+            TryPushError::Closed(_) => "the queue is closed",
+        })
+    }
+}
+
+impl<T> core::error::Error for TryPushError<T> {}
+
+/// Why [`Queue::try_pop`] returned no item.
+///
+/// Unlike [`Queue::pop`]'s `None`, it tells "empty" apart from [`Busy`](TryPopError::Busy):
+/// the oldest item is still being written by a push in progress on another thread (or a
+/// context this one interrupted), so the queue is not empty, but its oldest item cannot be
+/// taken yet.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{Queue, TryPopError};
+///
+/// static Q: Queue<u32, 2> = Queue::new();
+/// assert_eq!(Q.try_pop(), Err(TryPopError::Empty));
+/// assert!(TryPopError::Empty.is_empty());
+/// Q.push(1).unwrap();
+/// assert_eq!(Q.try_pop(), Ok(1));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TryPopError {
+    /// The queue was empty: no push had claimed a slot that no pop had claimed.
+    Empty,
+    /// The oldest item is still being written by a push in progress: retry later (the queue
+    /// is not empty).
+    Busy,
+}
+
+impl TryPopError {
+    /// Whether the queue was empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baresync::TryPopError::Empty.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        matches!(self, TryPopError::Empty)
+    }
+
+    /// Whether the oldest item was still being written (retry later).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(baresync::TryPopError::Busy.is_busy());
+    /// ```
+    pub fn is_busy(&self) -> bool {
+        matches!(self, TryPopError::Busy)
+    }
+}
+
+impl fmt::Display for TryPopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TryPopError::Empty => "the queue is empty",
+            TryPopError::Busy => "the oldest item is still being written by another operation",
+        })
+    }
+}
+
+impl core::error::Error for TryPopError {}
 
 /// Why [`Queue::get_until`] returned no item.
 ///
@@ -546,27 +773,33 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         &self.slots[pos & (Self::LAP - 1)]
     }
 
-    /// Claims the position under `tail` and writes `value` there.
-    ///
-    /// With `force`, a full queue does not stop it: it claims the position anyway and evicts
-    /// the oldest item (see `force_slow`).
+    /// The full stamp's distance check: whether `head` is exactly one lap behind `tail`, i.e.
+    /// the slot under `tail` holds the oldest item, not yet claimed by any pop.
+    #[inline(always)]
+    fn one_lap_behind(head: usize, tail: usize) -> bool {
+        head == tail.wrapping_sub(Self::LAP) & POS
+    }
+
+    /// One attempt at claiming the position under `tail` and writing `value` there: never
+    /// waits, never runs user code, wakes nobody (the caller does, after accounting for the
+    /// item). The outcome is `Full` only if the queue holds `N` claimed items, `Busy` only if
+    /// the slot is still being emptied by a pop in progress.
     #[inline]
-    fn push_raw(&self, value: T, force: bool) -> Result<Option<T>, PushError<T>> {
+    fn try_push_raw(&self, value: T) -> Result<(), TryPushError<T>> {
         let mut backoff = Backoff::new();
         // ORDERING: Relaxed: the tail only names the slot to look at; the slot's stamp,
         // loaded with Acquire, says whether it may be written.
         let mut tail = self.tail.load(Relaxed);
         loop {
             if tail & CLOSED != 0 {
-                return Err(PushError::Closed(value));
+                return Err(TryPushError::Closed(value));
             }
             let slot = self.slot(tail);
             let lap = tail & !(Self::LAP - 1);
             // ORDERING: Acquire pairs with the Release stamp store of the consumer that
             // emptied this slot, so its read of the previous item happens-before our write.
             let stamp = slot.stamp.load(Acquire);
-            let free = stamp == lap;
-            if free || (force && behind(stamp, lap)) {
+            if stamp == lap {
                 // ORDERING: Relaxed: the compare-and-swap only decides which producer owns
                 // position `tail` (one of them, by the modification order of `tail`); the
                 // item itself is handed over through the stamp. It fails if CLOSED was set.
@@ -574,7 +807,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                     .tail
                     .compare_exchange_weak(tail, Self::next(tail), Relaxed, Relaxed)
                 {
-                    Ok(_) if free => {
+                    Ok(_) => {
                         // SAFETY: we own position `tail`, and its slot is empty for this lap
                         // (stamp == lap, read with Acquire): no one else accesses the value
                         // until we publish it with the stamp store below.
@@ -583,18 +816,36 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                         // ORDERING: Release pairs with the Acquire stamp load of the consumer
                         // of this position: our write of the item happens-before its read.
                         slot.stamp.store(lap + 1, Release);
-                        return Ok(None);
+                        return Ok(());
                     }
-                    Ok(_) => return Ok(self.force_slow(slot, tail, value)),
                     Err(now) => {
                         tail = now;
                         backoff.spin();
                     }
                 }
             } else if behind(stamp, lap) {
-                // The slot still holds the item of the previous lap (or its consumer is
-                // moving it out): full.
-                return Err(PushError::Full(value));
+                // The slot still holds the previous lap's item (or its producer is writing
+                // it, or a consumer is moving it out). Full exactly when no pop has claimed
+                // that item: `head` is still one lap behind `tail`.
+                // ORDERING: Relaxed: coherence is enough for "never a false full": every pop
+                // that happens-before this push advanced `head` in its modification order
+                // before the value read here, so a full reported here includes no item a
+                // pop that finished before us had taken. (crossbeam's ArrayQueue puts a
+                // SeqCst fence here; nothing in this queue pairs with one.)
+                let head = self.head.load(Relaxed);
+                if Self::one_lap_behind(head, tail) {
+                    return Err(TryPushError::Full(value));
+                }
+                // ORDERING: Relaxed, as the first load of `tail`.
+                let now = self.tail.load(Relaxed);
+                if now != tail || behind(head, tail.wrapping_sub(Self::LAP) & POS) {
+                    // Our tail (or head) was stale: look again.
+                    tail = now;
+                    backoff.spin();
+                } else {
+                    // A pop has claimed the previous lap's item and is still moving it out.
+                    return Err(TryPushError::Busy(value));
+                }
             } else {
                 // Another producer has already filled this lap's slot: our tail is stale.
                 backoff.spin();
@@ -604,11 +855,82 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         }
     }
 
-    /// `force_push` owns position `tail`, whose slot still holds the item one lap back (or
-    /// is being filled or emptied). It takes that oldest item as a consumer would, by
-    /// compare-and-swap on `head`, and writes `value` in its place; if a consumer takes it
-    /// first, it waits for that consumer to empty the slot and writes normally.
+    /// `try_push_raw`, waiting while the slot it needs is being emptied: `Full` or `Closed`
+    /// are the only failures. Wakes nobody.
+    #[inline]
+    fn push_raw(&self, value: T) -> Result<(), PushError<T>> {
+        match self.try_push_raw(value) {
+            Ok(()) => Ok(()),
+            Err(TryPushError::Full(v)) => Err(PushError::Full(v)),
+            Err(TryPushError::Closed(v)) => Err(PushError::Closed(v)),
+            Err(TryPushError::Busy(v)) => self.push_busy(v),
+        }
+    }
+
+    /// The slot a push needs is being emptied by a pop in progress: wait for that pop (it
+    /// wakes `not_full` when done) and try again.
     #[cold]
+    fn push_busy(&self, value: T) -> Result<(), PushError<T>> {
+        let mut item = Some(value);
+        block_on::<W, Forever, _>(&self.words.not_full, None, || {
+            match self.try_push_raw(item.take()?) {
+                Ok(()) => Some(Ok(())),
+                Err(TryPushError::Full(v)) => Some(Err(PushError::Full(v))),
+                Err(TryPushError::Closed(v)) => Some(Err(PushError::Closed(v))),
+                Err(TryPushError::Busy(v)) => {
+                    item = Some(v);
+                    None
+                }
+            }
+        })
+        .unwrap_or_else(|| unreachable!("no deadline"))
+    }
+
+    /// Claims the position under `tail` even if the queue is full, and writes `value` there,
+    /// evicting the oldest item if it is still inside. Wakes nobody.
+    ///
+    /// Never runs user code: once it owns a position it must write it (a consumer may already
+    /// wait for it), so its waits for operations in progress only spin and yield.
+    #[inline]
+    fn force_push_raw(&self, value: T) -> Result<Option<T>, Closed<T>> {
+        let mut backoff = Backoff::new();
+        // ORDERING: Relaxed: as in `try_push_raw`.
+        let mut tail = self.tail.load(Relaxed);
+        loop {
+            if tail & CLOSED != 0 {
+                return Err(Closed(value));
+            }
+            let slot = self.slot(tail);
+            let lap = tail & !(Self::LAP - 1);
+            // ORDERING: Acquire, as in `try_push_raw`.
+            let stamp = slot.stamp.load(Acquire);
+            if stamp == lap || behind(stamp, lap) {
+                // ORDERING: Relaxed: as in `try_push_raw`.
+                match self
+                    .tail
+                    .compare_exchange_weak(tail, Self::next(tail), Relaxed, Relaxed)
+                {
+                    Ok(_) => return Ok(self.force_slow(slot, tail, value)),
+                    Err(now) => {
+                        tail = now;
+                        backoff.spin();
+                    }
+                }
+            } else {
+                // Another producer has already filled this lap's slot: our tail is stale.
+                backoff.spin();
+                // ORDERING: Relaxed, as above.
+                tail = self.tail.load(Relaxed);
+            }
+        }
+    }
+
+    /// `force_push` owns position `tail`, whose slot is empty for its lap, or still holds the
+    /// item one lap back (or is being filled or emptied). It takes that oldest item as a
+    /// consumer would, by compare-and-swap on `head`, and writes `value` in its place; if a
+    /// consumer takes it first, it waits for that consumer to empty the slot and writes
+    /// normally.
+    #[inline]
     fn force_slow(&self, slot: &Slot<T>, tail: usize, value: T) -> Option<T> {
         let lap = tail & !(Self::LAP - 1);
         // The oldest item's position: same index, one lap back.
@@ -628,7 +950,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 slot.stamp.store(lap + 1, Release);
                 return None;
             }
-            // ORDERING: Relaxed: as in `pop_raw`, the compare-and-swap only picks the one
+            // ORDERING: Relaxed: as in `try_pop_raw`, the compare-and-swap only picks the one
             // thread that consumes position `oldest`; its item was published by the stamp we
             // just read with Acquire.
             if stamp == oldest_full
@@ -650,16 +972,19 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 return Some(old);
             }
             // The oldest item is still being written, or a consumer took it and is moving it
-            // out: wait for that operation in progress.
-            backoff.spin();
+            // out: wait for that operation in progress (spinning, then yielding with `std`;
+            // not through `W`, whose `wait` could unwind while we own a position).
+            backoff.snooze();
         }
     }
 
-    /// Claims the position under `head` and moves its item out, if it is there.
+    /// One attempt at claiming the position under `head` and moving its item out: never
+    /// waits, never runs user code, wakes nobody. `Empty` only if no claimed item is left,
+    /// `Busy` only if the oldest one is still being written.
     #[inline]
-    fn pop_raw(&self) -> Option<T> {
+    fn try_pop_raw(&self) -> Result<T, TryPopError> {
         let mut backoff = Backoff::new();
-        // ORDERING: Relaxed: the head only names the slot to look at (see `push_raw`).
+        // ORDERING: Relaxed: the head only names the slot to look at (see `try_push_raw`).
         let mut head = self.head.load(Relaxed);
         loop {
             let slot = self.slot(head);
@@ -682,7 +1007,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                         // ORDERING: Release pairs with the Acquire stamp load of the next
                         // lap's producer: our read happens-before its write.
                         slot.stamp.store(lap.wrapping_add(Self::LAP) & POS, Release);
-                        return Some(value);
+                        return Ok(value);
                     }
                     Err(now) => {
                         head = now;
@@ -690,8 +1015,27 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                     }
                 }
             } else if behind(stamp, lap + 1) {
-                // Not written yet for this lap: empty (or its producer is writing it).
-                return None;
+                // Not written for this lap: either no producer has claimed position `head`
+                // (empty), or its producer is still writing it. Empty exactly when `tail`
+                // has not moved past `head`.
+                // ORDERING: Relaxed: coherence is enough for "never a false empty": every
+                // push that happens-before this pop (this thread's own included) advanced
+                // `tail` in its modification order before the value read here, so it is seen
+                // as claimed (see `try_push_raw`).
+                let tail = self.tail.load(Relaxed) & POS;
+                if tail == head {
+                    return Err(TryPopError::Empty);
+                }
+                // ORDERING: Relaxed, as the first load of `head`.
+                let now = self.head.load(Relaxed);
+                if now != head || behind(tail, head) {
+                    // Our head (or tail) was stale: look again.
+                    head = now;
+                    backoff.spin();
+                } else {
+                    // Position `head` is claimed and its item not yet published.
+                    return Err(TryPopError::Busy);
+                }
             } else {
                 // Another consumer has already emptied it: our head is stale.
                 backoff.spin();
@@ -699,6 +1043,66 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 head = self.head.load(Relaxed);
             }
         }
+    }
+
+    /// `try_pop_raw`, waiting while the oldest item is still being written: `None` only
+    /// when the queue is empty. Wakes nobody.
+    #[inline]
+    fn pop_raw(&self) -> Option<T> {
+        match self.try_pop_raw() {
+            Ok(v) => Some(v),
+            Err(TryPopError::Empty) => None,
+            Err(TryPopError::Busy) => self.pop_busy(),
+        }
+    }
+
+    /// The oldest item is being written by a push in progress: wait for that push (every push
+    /// wakes `not_empty` when done) and try again.
+    #[cold]
+    fn pop_busy(&self) -> Option<T> {
+        block_on::<W, Forever, _>(&self.words.not_empty, None, || match self.try_pop_raw() {
+            Ok(v) => Some(Some(v)),
+            Err(TryPopError::Empty) => Some(None),
+            Err(TryPopError::Busy) => None,
+        })
+        .unwrap_or_else(|| unreachable!("no deadline"))
+    }
+
+    /// Wakes the consumers waiting for an item, if any may sleep (after an item went in).
+    #[inline(always)]
+    fn wake_consumers(&self) {
+        wake_sleepers::<W>(&self.words.not_empty);
+    }
+
+    /// Wakes the producers waiting for room, if any may sleep (after an item came out).
+    #[inline(always)]
+    fn wake_producers(&self) {
+        wake_sleepers::<W>(&self.words.not_full);
+    }
+
+    /// A new queue whose positions start at `start` (any position: the slots before its
+    /// index are stamped for the next lap, as if that many items had passed through) and whose
+    /// two wait words start at `word`: lets tests drive the counters past their wrap.
+    #[cfg(test)]
+    fn starting_at(start: usize, word: u32) -> Self {
+        let q = Self::new();
+        let lap = start & !(Self::LAP - 1);
+        let index = start & (Self::LAP - 1);
+        assert!(start & CLOSED == 0 && index < N, "not a position");
+        // ORDERING: Relaxed: the queue is not shared yet.
+        q.head.store(start, Relaxed);
+        q.tail.store(start, Relaxed);
+        for (i, slot) in q.slots.iter().enumerate() {
+            let stamp = if i >= index {
+                lap
+            } else {
+                lap.wrapping_add(Self::LAP) & POS
+            };
+            slot.stamp.store(stamp, Relaxed);
+        }
+        q.words.not_full.store(word, Relaxed);
+        q.words.not_empty.store(word, Relaxed);
+        q
     }
 
     /// Closed, and no claimed position left to pop: no item can ever arrive again.
@@ -712,13 +1116,18 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         tail & CLOSED != 0 && self.head.load(Relaxed) == tail & POS
     }
 
-    /// Appends `value` if there is room; never waits.
+    /// Appends `value` if there is room. Linearizable: it fails with `Full` only if the
+    /// queue really holds `N` items at that point, so it may wait (see below); interrupt
+    /// handlers use [`try_push`](Queue::try_push).
+    ///
+    /// When the slot it needs is still being emptied by a pop in progress on another thread,
+    /// the queue is not full: `push` waits for that pop to finish (through `W`, like
+    /// [`get`](Queue::get)), which can take as long as that thread stays preempted.
     ///
     /// # Errors
     ///
-    /// [`PushError::Full`] with the item if the queue is full (or the one slot it needs is
-    /// still being emptied by a consumer), [`PushError::Closed`] with the item if the queue
-    /// was closed.
+    /// [`PushError::Full`] with the item if the queue is full, [`PushError::Closed`] with the
+    /// item if the queue was closed.
     ///
     /// # Examples
     ///
@@ -732,15 +1141,51 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// ```
     #[inline]
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
-        self.push_raw(value, false)?;
-        wake_sleepers::<W>(&self.words.not_empty);
+        self.push_raw(value)?;
+        self.wake_consumers();
         Ok(())
     }
 
-    /// Removes the oldest item, if there is one; never waits.
+    /// Appends `value` if there is room; never waits, so it may be called from an interrupt
+    /// handler or any context that must not block.
     ///
-    /// Returns `None` when the queue is empty, or when the oldest item's producer is still
-    /// writing it. After [`close`](Queue::close) it still returns the items left inside.
+    /// It never reports a wrong state: [`Full`](TryPushError::Full) only if the queue holds
+    /// `N` items, and when the slot it needs is still being emptied by a pop in progress it
+    /// says so with [`Busy`](TryPushError::Busy) (retry later: the queue is neither known
+    /// full nor known to have room) rather than wait.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPushError::Full`], [`TryPushError::Busy`] or [`TryPushError::Closed`], each with
+    /// the item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Queue, TryPushError};
+    ///
+    /// static Q: Queue<u8, 1> = Queue::new();
+    /// assert_eq!(Q.try_push(1), Ok(()));
+    /// match Q.try_push(2) {
+    ///     Err(TryPushError::Full(v)) => assert_eq!(v, 2),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    #[inline]
+    pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
+        self.try_push_raw(value)?;
+        self.wake_consumers();
+        Ok(())
+    }
+
+    /// Removes the oldest item, if there is one. Linearizable: it returns `None` only if the
+    /// queue really is empty at that point, so it may wait (see below); interrupt handlers use
+    /// [`try_pop`](Queue::try_pop).
+    ///
+    /// When the oldest item's producer is still writing it, the queue is not empty: `pop`
+    /// waits for that push to finish (through `W`, like [`get`](Queue::get)), which can take
+    /// as long as that thread stays preempted. After [`close`](Queue::close) it still returns
+    /// the items left inside.
     ///
     /// # Examples
     ///
@@ -757,18 +1202,51 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     #[inline]
     pub fn pop(&self) -> Option<T> {
         let value = self.pop_raw()?;
-        wake_sleepers::<W>(&self.words.not_full);
+        self.wake_producers();
         Some(value)
+    }
+
+    /// Removes the oldest item, if there is one; never waits, so it may be called from an
+    /// interrupt handler or any context that must not block.
+    ///
+    /// It never reports a wrong state: [`Empty`](TryPopError::Empty) only if the queue is
+    /// empty, and when the oldest item is still being written by a push in progress it says
+    /// so with [`Busy`](TryPopError::Busy) (retry later: the queue is not empty) rather than
+    /// wait.
+    ///
+    /// # Errors
+    ///
+    /// [`TryPopError::Empty`] or [`TryPopError::Busy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Queue, TryPopError};
+    ///
+    /// static Q: Queue<u8, 4> = Queue::new();
+    /// assert_eq!(Q.try_pop(), Err(TryPopError::Empty));
+    /// Q.try_push(7).unwrap();
+    /// assert_eq!(Q.try_pop(), Ok(7));
+    /// ```
+    #[inline]
+    pub fn try_pop(&self) -> Result<T, TryPopError> {
+        let value = self.try_pop_raw()?;
+        self.wake_producers();
+        Ok(value)
     }
 
     /// Appends `value`; if the queue is full, evicts and returns the oldest item to make room.
     /// Never fails for lack of room.
     ///
-    /// Safe with any number of producers and consumers: the eviction claims the oldest item
-    /// as a consumer would (so it is returned here or popped by a consumer, never both), and
-    /// the new item takes that slot's next lap. It may wait for an operation already in
-    /// progress on the oldest slot (a producer still writing it, or a consumer that has
-    /// claimed it and is moving it out).
+    /// Safe with any number of producers and consumers, and linearizable: the eviction claims
+    /// the oldest item as a consumer would (so it is returned here or popped by a consumer,
+    /// never both), and the new item takes that slot's next lap; it evicts only when the
+    /// queue holds `N` items. It may wait for an operation already in progress on the oldest
+    /// slot (a producer still writing it, or a consumer that has claimed it and is moving it
+    /// out), so like [`push`](Queue::push) it can wait as long as that thread stays
+    /// preempted; this wait spins and, with feature `std`, yields, but never calls `W`. No
+    /// never-waiting form exists: call it from an interrupt handler only when every other
+    /// access to the queue is excluded meanwhile (for instance under an `IrqSafe` lock).
     ///
     /// # Errors
     ///
@@ -787,24 +1265,32 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// assert_eq!(RECENT.pop(), Some(3));
     /// ```
     pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
-        match self.push_raw(value, true) {
-            Ok(evicted) => {
-                wake_sleepers::<W>(&self.words.not_empty);
-                Ok(evicted)
-            }
-            Err(e) => Err(Closed(e.into_inner())),
+        let evicted = self.force_push_raw(value)?;
+        self.wake_consumers();
+        Ok(evicted)
+    }
+
+    /// `put` and `put_until` without the wake-up: the item is in the queue on `Ok`, and
+    /// handed back otherwise. The only user code it runs (deadline, `W::wait*`) runs while
+    /// the item is still the caller's, so an unwind drops it once and leaves no slot claimed.
+    #[inline]
+    fn put_raw<D: Deadline>(&self, value: T, deadline: Option<&mut D>) -> Result<(), PutError<T>> {
+        match self.try_push_raw(value) {
+            Ok(()) => Ok(()),
+            Err(TryPushError::Closed(v)) => Err(PutError::Closed(v)),
+            Err(TryPushError::Full(v) | TryPushError::Busy(v)) => self.put_slow(v, deadline),
         }
     }
 
     /// The slow path of `put` (no deadline) and `put_until`, written once.
+    #[cold]
     fn put_slow<D: Deadline>(&self, value: T, deadline: Option<&mut D>) -> Result<(), PutError<T>> {
         let mut item = Some(value);
         let done = block_on::<W, D, _>(&self.words.not_full, deadline, || {
-            let value = item.take()?;
-            match self.push(value) {
+            match self.try_push_raw(item.take()?) {
                 Ok(()) => Some(Ok(())),
-                Err(PushError::Closed(v)) => Some(Err(PutError::Closed(v))),
-                Err(PushError::Full(v)) => {
+                Err(TryPushError::Closed(v)) => Some(Err(PutError::Closed(v))),
+                Err(TryPushError::Full(v) | TryPushError::Busy(v)) => {
                     item = Some(v);
                     None
                 }
@@ -823,6 +1309,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     ///
     /// [`Closed`] with the item if the queue is closed (before or while waiting).
     ///
+    /// # Panics
+    ///
+    /// Only if `W` panics; the item is then dropped, never left half in the queue.
+    ///
     /// # Examples
     ///
     /// ```
@@ -837,12 +1327,12 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// ```
     #[inline]
     pub fn put(&self, value: T) -> Result<(), Closed<T>> {
-        match self.push(value) {
-            Ok(()) => Ok(()),
-            Err(PushError::Closed(v)) => Err(Closed(v)),
-            Err(PushError::Full(v)) => self
-                .put_slow(v, None::<&mut Forever>)
-                .map_err(|e| Closed(e.into_inner())),
+        match self.put_raw(value, None::<&mut Forever>) {
+            Ok(()) => {
+                self.wake_consumers();
+                Ok(())
+            }
+            Err(e) => Err(Closed(e.into_inner())),
         }
     }
 
@@ -852,6 +1342,11 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     ///
     /// [`PutError::Timeout`] with the item if the deadline expired, [`PutError::Closed`] with
     /// the item if the queue is closed. The item is never lost.
+    ///
+    /// # Panics
+    ///
+    /// If `deadline` (or `W`) panics, the panic propagates and the item is dropped (once); it
+    /// was not in the queue, and the queue is left as if `put_until` had not been called.
     ///
     /// # Examples
     ///
@@ -865,7 +1360,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// assert_eq!(err, PutError::Timeout("second"));
     /// ```
     pub fn put_until(&self, value: T, mut deadline: impl Deadline) -> Result<(), PutError<T>> {
-        self.put_slow(value, Some(&mut deadline))
+        self.put_raw(value, Some(&mut deadline))?;
+        self.wake_consumers();
+        Ok(())
     }
 
     /// Appends `value`, waiting at most `timeout` while the queue is full.
@@ -890,15 +1387,17 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         self.put_until(value, crate::deadline::Timeout::after(timeout))
     }
 
-    /// The slow path of `get` (no deadline) and `get_until`, written once.
+    /// The slow path of `get` (no deadline) and `get_until`, written once; wakes nobody.
+    ///
+    /// The only user code it runs (deadline, `W::wait*`) runs before an item is claimed, so an
+    /// unwind leaves the queue as it was.
+    #[cold]
     fn get_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> Result<T, GetError> {
         block_on::<W, D, _>(&self.words.not_empty, deadline, || {
-            if let Some(v) = self.pop() {
-                Some(Ok(v))
-            } else if self.closed_and_drained() {
-                Some(Err(GetError::Closed))
-            } else {
-                None
+            match self.try_pop_raw() {
+                Ok(v) => Some(Ok(v)),
+                Err(TryPopError::Empty) if self.closed_and_drained() => Some(Err(GetError::Closed)),
+                Err(TryPopError::Empty | TryPopError::Busy) => None,
             }
         })
         .unwrap_or(Err(GetError::Timeout))
@@ -921,10 +1420,14 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// ```
     #[inline]
     pub fn get(&self) -> Result<T, Closed> {
-        if let Some(v) = self.pop() {
-            return Ok(v);
-        }
-        self.get_slow(None::<&mut Forever>).map_err(|_| Closed(()))
+        let value = match self.try_pop_raw() {
+            Ok(v) => v,
+            Err(_) => self
+                .get_slow(None::<&mut Forever>)
+                .map_err(|_| Closed(()))?,
+        };
+        self.wake_producers();
+        Ok(value)
     }
 
     /// Removes the oldest item, waiting while the queue is empty, unless `deadline` expires
@@ -947,7 +1450,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// assert_eq!(Q.get_until(|| true), Ok(9));
     /// ```
     pub fn get_until(&self, mut deadline: impl Deadline) -> Result<T, GetError> {
-        self.get_slow(Some(&mut deadline))
+        let value = self.get_slow(Some(&mut deadline))?;
+        self.wake_producers();
+        Ok(value)
     }
 
     /// Removes the oldest item, waiting at most `timeout` while the queue is empty.
@@ -1019,8 +1524,12 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         self.tail.load(Relaxed) & CLOSED != 0
     }
 
-    /// How many items are in the queue (claimed positions, including pushes and pops still in
-    /// progress). A snapshot: it may change at once.
+    /// How many items are in the queue: a snapshot, which may change at once.
+    ///
+    /// It counts claimed positions: an item whose push is still writing it counts as in (as
+    /// `push`/`pop` count it: a `pop` waits for it rather than report empty), an item whose
+    /// pop is still moving it out counts as gone. The two positions are read one after the
+    /// other, not at one instant, so the result is clamped: it is always in `0..=N`.
     ///
     /// # Examples
     ///
@@ -1048,7 +1557,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         len.clamp(0, N as isize) as usize
     }
 
-    /// Whether the queue holds no item (a snapshot).
+    /// Whether the queue holds no item (a snapshot: `len() == 0`, see [`len`](Queue::len)).
     ///
     /// # Examples
     ///
@@ -1060,7 +1569,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         self.len() == 0
     }
 
-    /// Whether the queue holds `N` items (a snapshot).
+    /// Whether the queue holds `N` items (a snapshot: `len() == N`, see [`len`](Queue::len)).
     ///
     /// # Examples
     ///
@@ -1094,25 +1603,56 @@ impl<T, const N: usize, W: Wait> Default for Queue<T, N, W> {
 }
 
 impl<T, const N: usize, W> Drop for Queue<T, N, W> {
+    /// Drops each item left inside exactly once, oldest first. If an item's `drop` panics,
+    /// the rest are still dropped (as `Vec` does), then the panic goes on; a second panic
+    /// from another item's `drop` during that unwind aborts, as it does for `Vec`.
     fn drop(&mut self) {
-        // Drop each item left inside exactly once: with `&mut self` no operation is in
-        // progress, so the positions from head to tail are exactly the full slots.
-        let lap = (N + 1).next_power_of_two();
+        // With `&mut self` no operation is in progress, so the positions from head to tail
+        // are exactly the full slots.
         // ORDERING: Relaxed: `&mut self` means every other thread's accesses happen-before.
-        let mut head = self.head.load(Relaxed);
+        let head = self.head.load(Relaxed);
         // ORDERING: Relaxed, as above.
         let tail = self.tail.load(Relaxed) & POS;
-        while head != tail {
-            let slot = &self.slots[head & (lap - 1)];
-            // SAFETY: a position between head and tail with no operation in progress holds an
-            // initialized item that nobody has moved out; we drop it once and move on.
-            slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
-            head = if (head & (lap - 1)) + 1 < N {
-                head + 1
+        let mut rest = DropRest {
+            slots: &self.slots,
+            head,
+            tail,
+        };
+        rest.drop_all();
+    }
+}
+
+/// The items of a queue being dropped, from `head` to `tail`; dropping it drops those not yet
+/// dropped, so an unwind from one item's `drop` still drops the others.
+struct DropRest<'a, T, const N: usize> {
+    slots: &'a [Slot<T>; N],
+    head: usize,
+    tail: usize,
+}
+
+impl<T, const N: usize> DropRest<'_, T, N> {
+    fn drop_all(&mut self) {
+        let lap = (N + 1).next_power_of_two();
+        while self.head != self.tail {
+            let slot = &self.slots[self.head & (lap - 1)];
+            // Move past the item first: if its `drop` unwinds, it is not dropped again.
+            self.head = if (self.head & (lap - 1)) + 1 < N {
+                self.head + 1
             } else {
-                (head & !(lap - 1)).wrapping_add(lap) & POS
+                (self.head & !(lap - 1)).wrapping_add(lap) & POS
             };
+            // SAFETY: a position between head and tail with no operation in progress holds an
+            // initialized item that nobody has moved out; `head` has moved past it, so it is
+            // dropped once, here.
+            slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
         }
+    }
+}
+
+impl<T, const N: usize> Drop for DropRest<'_, T, N> {
+    fn drop(&mut self) {
+        // Nothing left after a normal `drop_all`; the rest after an unwinding one.
+        self.drop_all();
     }
 }
 
@@ -1183,6 +1723,324 @@ mod tests {
             assert_eq!(q.pop(), Some(i + 1000));
         }
         assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
+    }
+
+    /// Position `index` of the lap `laps` laps before the last one before the wrap.
+    fn near_wrap<const N: usize>(laps: usize, index: usize) -> usize {
+        let lap = Queue::<u8, N>::LAP;
+        ((POS & !(lap - 1)).wrapping_sub(laps * lap) & POS) + index
+    }
+
+    #[test]
+    fn every_form_crosses_the_position_wrap() {
+        fn check<const N: usize>() {
+            for index in 0..N {
+                let start = near_wrap::<N>(1, index);
+                let q: Queue<usize, N> = Queue::starting_at(start, 0);
+                let (mut next, mut expect) = (0, 0);
+                for _ in 0..4 * N {
+                    q.try_push(next).unwrap();
+                    next += 1;
+                    while q.push(next).is_ok() {
+                        next += 1;
+                    }
+                    assert!(q.is_full());
+                    assert_eq!(q.len(), N);
+                    assert_eq!(q.try_push(0), Err(TryPushError::Full(0)));
+                    assert_eq!(q.force_push(next), Ok(Some(expect)));
+                    (next, expect) = (next + 1, expect + 1);
+                    assert_eq!(q.len(), N);
+                    assert_eq!(q.try_pop(), Ok(expect));
+                    expect += 1;
+                    while let Some(v) = q.pop() {
+                        assert_eq!(v, expect);
+                        expect += 1;
+                    }
+                    assert_eq!(q.try_pop(), Err(TryPopError::Empty));
+                    assert!(q.is_empty());
+                    assert_eq!(expect, next);
+                }
+                assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
+            }
+        }
+        check::<1>();
+        check::<2>();
+        check::<3>();
+        check::<4>();
+        check::<5>();
+    }
+
+    /// Two producers and two consumers through a small queue whose positions and wait words
+    /// start just before their wrap: every item once, in producer order.
+    #[test]
+    fn mpmc_across_the_wrap_of_positions_and_wait_words() {
+        let per = if cfg!(miri) { 30 } else { 20_000 };
+        let start = near_wrap::<3>(2, 1);
+        let q: Queue<(usize, usize), 3, crate::Futex> = Queue::starting_at(start, u32::MAX - 5);
+        let got: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
+            for p in 0..2 {
+                let q = &q;
+                s.spawn(move || (0..per).for_each(|i| q.put((p, i)).unwrap()));
+            }
+            let consumers: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| (0..per).map(|_| q.get().unwrap()).collect::<Vec<_>>()))
+                .collect();
+            consumers.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        let mut seen = std::vec![std::vec![false; per]; 2];
+        for mine in &got {
+            let mut last = [None::<usize>; 2];
+            for &(p, i) in mine {
+                assert!(last[p] < Some(i), "producer {p}: {i} after {:?}", last[p]);
+                last[p] = Some(i);
+                assert!(
+                    !core::mem::replace(&mut seen[p][i], true),
+                    "({p}, {i}) twice"
+                );
+            }
+        }
+        assert!(seen.iter().flatten().all(|&b| b), "items lost");
+        assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
+        assert!(q.is_empty());
+    }
+
+    /// The wait words' epochs advance past `u32::MAX`: sleepers announced on a word near the
+    /// wrap are still woken, by a put, a pop and a close.
+    #[test]
+    fn wait_word_epochs_wrap_around() {
+        let start = (u32::MAX - 4) & !SLEEPERS;
+        let q: Queue<u32, 1, crate::Futex> = Queue::starting_at(0, start);
+        let asleep = |w: &AtomicU32| {
+            // ORDERING: Relaxed: polling a flag the sleeper sets; no data is read through it.
+            while w.load(Relaxed) & SLEEPERS == 0 {
+                std::thread::yield_now();
+            }
+        };
+        for i in 0..4 {
+            std::thread::scope(|s| {
+                let getter = s.spawn(|| q.get());
+                asleep(&q.words.not_empty);
+                q.put(i).unwrap();
+                assert_eq!(getter.join().unwrap(), Ok(i));
+                q.put(100).unwrap();
+                let putter = s.spawn(|| q.put(i + 1000));
+                asleep(&q.words.not_full);
+                assert_eq!(q.pop(), Some(100));
+                assert_eq!(putter.join().unwrap(), Ok(()));
+                assert_eq!(q.pop(), Some(i + 1000));
+            });
+        }
+        // ORDERING: Relaxed: every thread that wrote the words has been joined.
+        let (full, empty) = (
+            q.words.not_full.load(Relaxed),
+            q.words.not_empty.load(Relaxed),
+        );
+        assert!(
+            full < start && empty < start,
+            "both epochs wrapped: {full:#x} {empty:#x}"
+        );
+        // Close advances both again, across the wrap when started near it.
+        let q: Queue<u32, 1, crate::Futex> = Queue::starting_at(0, u32::MAX - 1);
+        std::thread::scope(|s| {
+            let getter = s.spawn(|| q.get());
+            asleep(&q.words.not_empty);
+            q.close();
+            assert_eq!(getter.join().unwrap(), Err(Closed(())));
+        });
+        assert!(q.words.not_empty.load(Relaxed) < 4);
+        assert_eq!(q.words.not_empty.load(Relaxed) & SLEEPERS, 0);
+    }
+
+    // --- Slots in progress, made by hand: a push that has claimed its position but not yet
+    // --- written it, a pop that has claimed its item but not yet stamped the slot empty.
+
+    /// Claims the tail position as a push does, without writing it; returns the position.
+    pub(super) fn stall_push<T, const N: usize, W: Wait>(q: &Queue<T, N, W>) -> usize {
+        let t = q.tail.load(Relaxed);
+        q.tail.store(Queue::<T, N, W>::next(t), Relaxed);
+        t
+    }
+
+    /// Finishes the push `stall_push` began.
+    pub(super) fn finish_push<T, const N: usize, W: Wait>(
+        q: &Queue<T, N, W>,
+        pos: usize,
+        value: T,
+    ) {
+        let slot = q.slot(pos);
+        // SAFETY: position `pos` was claimed by `stall_push` and never written.
+        slot.value
+            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
+        // ORDERING: Release, as in `try_push_raw`.
+        slot.stamp
+            .store((pos & !(Queue::<T, N, W>::LAP - 1)) + 1, Release);
+        q.wake_consumers();
+    }
+
+    /// Claims the head item as a pop does and moves it out, without stamping the slot empty.
+    pub(super) fn stall_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>) -> (usize, T) {
+        let h = q.head.load(Relaxed);
+        // ORDERING: Acquire, as in `try_pop_raw`.
+        assert_eq!(
+            q.slot(h).stamp.load(Acquire),
+            (h & !(Queue::<T, N, W>::LAP - 1)) + 1
+        );
+        q.head.store(Queue::<T, N, W>::next(h), Relaxed);
+        // SAFETY: the slot is full (checked above) and we claimed its position.
+        let v = q.slot(h).value.with(|p| unsafe { p.read().assume_init() });
+        (h, v)
+    }
+
+    /// Finishes the pop `stall_pop` began.
+    pub(super) fn finish_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize) {
+        let lap = Queue::<T, N, W>::LAP;
+        // ORDERING: Release, as in `try_pop_raw`.
+        q.slot(pos)
+            .stamp
+            .store((pos & !(lap - 1)).wrapping_add(lap) & POS, Release);
+        q.wake_producers();
+    }
+
+    #[test]
+    fn a_push_in_progress_is_busy_for_try_pop_and_waited_for_by_pop_and_get() {
+        let q: Queue<u32, 2, crate::Futex> = Queue::new();
+        for waiting_get in [false, true] {
+            let pos = stall_push(&q);
+            assert_eq!(q.try_pop(), Err(TryPopError::Busy));
+            assert_eq!(q.len(), 1, "the item being written counts");
+            assert!(!q.is_empty());
+            std::thread::scope(|s| {
+                let consumer = s.spawn(|| if waiting_get { q.get().ok() } else { q.pop() });
+                // ORDERING: Relaxed: polling the sleeper flag only.
+                while q.words.not_empty.load(Relaxed) & SLEEPERS == 0 {
+                    std::thread::yield_now();
+                }
+                finish_push(&q, pos, 7);
+                assert_eq!(consumer.join().unwrap(), Some(7), "not a false empty");
+            });
+        }
+    }
+
+    #[test]
+    fn a_pop_in_progress_is_busy_for_try_push_and_waited_for_by_push_and_put() {
+        let q: Queue<u32, 1, crate::Futex> = Queue::new();
+        for waiting_put in [false, true] {
+            q.push(1).unwrap();
+            let (pos, v) = stall_pop(&q);
+            assert_eq!(v, 1);
+            assert_eq!(q.try_push(2), Err(TryPushError::Busy(2)));
+            assert!(TryPushError::Busy(2).is_busy() && !TryPushError::Busy(2).is_full());
+            assert_eq!(q.len(), 0, "the item being moved out is gone");
+            assert!(!q.is_full());
+            std::thread::scope(|s| {
+                let producer = s.spawn(|| {
+                    if waiting_put {
+                        q.put(3).is_ok()
+                    } else {
+                        q.push(3).is_ok()
+                    }
+                });
+                // ORDERING: Relaxed: polling the sleeper flag only.
+                while q.words.not_full.load(Relaxed) & SLEEPERS == 0 {
+                    std::thread::yield_now();
+                }
+                finish_pop(&q, pos);
+                assert!(producer.join().unwrap(), "not a false full");
+            });
+            assert_eq!(q.try_pop(), Ok(3));
+        }
+    }
+
+    #[test]
+    fn force_push_waits_for_the_operation_in_progress_on_the_oldest_slot() {
+        // A push in progress on the oldest slot: evicted once written.
+        let q: Queue<u32, 1> = Queue::new();
+        let pos = stall_push(&q);
+        std::thread::scope(|s| {
+            let forcer = s.spawn(|| q.force_push(9));
+            std::thread::sleep(core::time::Duration::from_millis(5));
+            finish_push(&q, pos, 1);
+            assert_eq!(forcer.join().unwrap(), Ok(Some(1)));
+        });
+        assert_eq!(q.pop(), Some(9));
+        // A pop in progress on it: written in place once emptied, nothing evicted.
+        q.push(2).unwrap();
+        let (pos, v) = stall_pop(&q);
+        assert_eq!(v, 2);
+        std::thread::scope(|s| {
+            let forcer = s.spawn(|| q.force_push(10));
+            std::thread::sleep(core::time::Duration::from_millis(5));
+            finish_pop(&q, pos);
+            assert_eq!(forcer.join().unwrap(), Ok(None));
+        });
+        assert_eq!(q.pop(), Some(10));
+    }
+
+    std::thread_local! {
+        static WAKES: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    }
+
+    /// A sleeping backend whose `wait` panics; counts this thread's `wake_all` calls.
+    struct PanicOnWait;
+
+    impl Wait for PanicOnWait {
+        fn wait(_: &AtomicU32, _: u32) {
+            panic!("injected wait panic");
+        }
+        fn wait_until(_: &AtomicU32, _: u32, _: &mut impl Deadline) -> bool {
+            panic!("injected wait panic");
+        }
+        fn wake_one(_: &AtomicU32) {
+            WAKES.with(|w| w.set(w.get() + 1));
+        }
+        fn wake_all(_: &AtomicU32) {
+            WAKES.with(|w| w.set(w.get() + 1));
+        }
+    }
+
+    /// A `wait` that unwinds leaves the "sleepers may exist" flag set, with nobody asleep: the
+    /// next change pays one wake call and clears it; no later change pays anything.
+    #[test]
+    fn a_panicking_wait_leaves_no_lasting_ghost_sleeper() {
+        let wakes = || WAKES.with(core::cell::Cell::get);
+        let unwound =
+            |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+        let q: Queue<u8, 1, PanicOnWait> = Queue::new();
+        q.push(1).unwrap();
+        assert!(unwound(&|| {
+            let _ = q.put(2);
+        }));
+        assert!(unwound(&|| {
+            let _ = q.put_until(2, || false);
+        }));
+        // ORDERING: Relaxed: one thread.
+        assert_eq!(q.words.not_full.load(Relaxed) & SLEEPERS, SLEEPERS);
+        let before = wakes();
+        assert_eq!(q.pop(), Some(1));
+        assert_eq!(wakes(), before + 1, "one wake for the flag left behind");
+        assert_eq!(
+            q.words.not_full.load(Relaxed) & SLEEPERS,
+            0,
+            "and it is cleared"
+        );
+        assert_eq!(q.len(), 0);
+        // Same on the other side.
+        assert!(unwound(&|| {
+            let _ = q.get();
+        }));
+        assert!(unwound(&|| {
+            let _ = q.get_until(|| false);
+        }));
+        q.push(3).unwrap();
+        assert_eq!(wakes(), before + 2);
+        assert_eq!(q.words.not_empty.load(Relaxed) & SLEEPERS, 0);
+        // From now on no wake calls at all.
+        assert_eq!(q.pop(), Some(3));
+        for i in 0..5 {
+            q.push(i).unwrap();
+            assert_eq!(q.pop(), Some(i));
+        }
+        assert_eq!(wakes(), before + 2, "no ghost sleeper left");
     }
 
     #[test]
@@ -1302,5 +2160,54 @@ mod tests {
         sync::<Queue<Vec<u8>, 2>>();
         // `Rc` is neither: the queue must be neither (checked by a compile_fail doctest on
         // `Queue`'s `Sync` in tests/ui would be stronger; here, at least the positive side).
+    }
+}
+
+#[cfg(all(test, baresync_loom))]
+mod loom_wrap {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// A push and a pop race across the wrap of the positions: a queue of capacity 2 starts at
+    /// the last slot of the last lap before the wrap, so the second item's position is 0.
+    #[test]
+    fn loom_queue_position_wrap() {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        builder.check(|| {
+            let lap = Queue::<usize, 2, crate::Spin>::LAP;
+            let start = (POS & !(lap - 1)) + 1;
+            let q: Arc<Queue<usize, 2, crate::Spin>> = Arc::new(Queue::starting_at(start, 0));
+            let producer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    q.push(1).unwrap();
+                    q.push(2).unwrap();
+                })
+            };
+            // Spawned, not run by the model's main thread: loom 0.7 does not preempt the main
+            // thread in favour of a thread it has just spawned.
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let mut got = std::vec::Vec::new();
+                    while got.len() < 2 {
+                        match q.pop() {
+                            Some(v) => got.push(v),
+                            None => thread::yield_now(),
+                        }
+                    }
+                    got
+                })
+            };
+            producer.join().unwrap();
+            assert_eq!(consumer.join().unwrap(), [1, 2]);
+            assert_eq!(q.pop(), None);
+            // ORDERING: Relaxed: the producer was joined.
+            assert!(q.tail.load(Relaxed) < start, "the positions wrapped around");
+        });
     }
 }
