@@ -201,6 +201,12 @@ pub struct Sample {
     pub counts: Vec<u64>,
     /// Times the lock changed owner, for acquisitions per hand-off.
     pub handoffs: Option<u64>,
+    /// CPU time of every thread of the window, spent on the measured operations, ns, divided
+    /// by the operations the value is per (`None` where not measured).
+    pub cpu_ns_per_op: Option<f64>,
+    /// The events the value is made of (latencies recorded, rounds timed), to flag a window
+    /// with too few of them to mean anything (`None` where the value is a plain count).
+    pub events: Option<u64>,
 }
 
 /// One implementation in an experiment.
@@ -289,6 +295,13 @@ pub struct Row {
     pub max_ops: Option<u64>,
     /// Acquisitions per change of owner in the median round (1.0 = strict alternation).
     pub acq_per_handoff: Option<f64>,
+    /// CPU time per operation, all threads of the row together, ns: median over the rounds
+    /// (wall time tells how soon; this tells what polling cost).
+    #[serde(default)]
+    pub cpu_ns_per_op: Option<f64>,
+    /// Events per window behind the value (hand-offs, rounds), fewest over the rounds.
+    #[serde(default)]
+    pub events: Option<u64>,
     /// Every round's value.
     pub samples: Vec<f64>,
 }
@@ -305,6 +318,11 @@ impl Row {
         names
     }
 
+    /// Fewer than [`FEW_EVENTS`] events in some window: the value means little.
+    pub fn few_events(&self) -> bool {
+        self.events.is_some_and(|n| n < FEW_EVENTS)
+    }
+
     /// `min_ops / max_ops`: 1.0 is perfectly even.
     pub fn fairness(&self) -> Option<f64> {
         match (self.min_ops, self.max_ops) {
@@ -313,6 +331,9 @@ impl Row {
         }
     }
 }
+
+/// A row whose windows held fewer events than this (hand-offs, rounds) is flagged.
+pub const FEW_EVENTS: u64 = 20;
 
 /// The results of one group.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -470,13 +491,110 @@ pub struct Window {
     pub counts: Vec<u64>,
     /// From the start signal to the stop signal.
     pub elapsed: Duration,
+    /// From the start signal to the moment each thread's body returned, that is to the end of
+    /// its last operation (which may have completed after the stop signal).
+    pub ended: Vec<Duration>,
+    /// Each thread's CPU time in its body, ns (`None` where the OS cannot say).
+    pub cpu_ns: Vec<Option<u64>>,
+}
+
+impl Window {
+    /// From the start to the end of the last thread's last operation: the time the counted
+    /// operations took (every operation counted, and all the time they took).
+    pub fn busy(&self) -> Duration {
+        self.ended
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(self.elapsed)
+            .max(self.elapsed)
+    }
+
+    /// Every thread's CPU time together divided by `ops`, ns.
+    pub fn cpu_per_op(&self, ops: u64) -> Option<f64> {
+        let total: Option<u64> = self.cpu_ns.iter().copied().sum();
+        total.filter(|_| ops > 0).map(|t| t as f64 / ops as f64)
+    }
+}
+
+/// The CPU time the calling thread has used so far, ns (`CLOCK_THREAD_CPUTIME_ID`); `None`
+/// where the OS does not have it.
+#[inline]
+pub fn thread_cpu_ns() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec for the duration of the call, and
+        // CLOCK_THREAD_CPUTIME_ID is a clock every supported Unix has.
+        let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        if r != 0 {
+            return None;
+        }
+        Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Accumulates the calling thread's CPU time over chosen stretches (the measured calls only,
+/// not the harness's own waiting or a settle pause).
+#[derive(Debug, Default)]
+pub struct CpuMeter {
+    total: u64,
+    started: Option<u64>,
+    broken: bool,
+}
+
+impl CpuMeter {
+    /// Starts a stretch.
+    #[inline]
+    pub fn start(&mut self) {
+        self.started = thread_cpu_ns();
+        self.broken |= self.started.is_none();
+    }
+    /// Ends the stretch begun by the last [`start`](Self::start).
+    #[inline]
+    pub fn stop(&mut self) {
+        match (self.started.take(), thread_cpu_ns()) {
+            (Some(a), Some(b)) => self.total += b.saturating_sub(a),
+            _ => self.broken = true,
+        }
+    }
+    /// The CPU time of every stretch, ns.
+    pub fn total(&self) -> Option<u64> {
+        (!self.broken).then_some(self.total)
+    }
 }
 
 /// Runs `threads` pinned threads on `body(index, stop)` for one window of `env`: they start
-/// together, `stop` turns true when the window ends, and each returns a count.
+/// together, `stop` turns true when the window ends, and each returns a count. Each thread's
+/// CPU time over its whole body is in [`Window::cpu_ns`].
 pub fn run_window<F>(env: &Env, threads: usize, body: F) -> Window
 where
     F: Fn(usize, &AtomicBool) -> u64 + Sync,
+{
+    let w = run_window_cpu(env, threads, |i, stop| {
+        let before = thread_cpu_ns();
+        let n = body(i, stop);
+        let cpu = match (before, thread_cpu_ns()) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        (n, cpu)
+    });
+    w
+}
+
+/// [`run_window`] for a body that measures its own CPU time (with a [`CpuMeter`]) and
+/// returns it next to its count.
+pub fn run_window_cpu<F>(env: &Env, threads: usize, body: F) -> Window
+where
+    F: Fn(usize, &AtomicBool) -> (u64, Option<u64>) + Sync,
 {
     let stop = CachePadded::new(AtomicBool::new(false));
     let start = std::sync::Barrier::new(threads + 1);
@@ -488,7 +606,8 @@ where
                 s.spawn(move || {
                     pin_current(cpu);
                     start.wait();
-                    body(i, stop)
+                    let (n, cpu) = body(i, stop);
+                    (n, cpu, Instant::now())
                 })
             })
             .collect();
@@ -497,11 +616,19 @@ where
         std::thread::sleep(env.window);
         stop.store(true, Relaxed);
         let elapsed = t0.elapsed();
-        let counts = handles
-            .into_iter()
-            .map(|h| h.join().expect("a bench thread panicked"))
-            .collect();
-        Window { counts, elapsed }
+        let mut w = Window {
+            counts: Vec::new(),
+            elapsed,
+            ended: Vec::new(),
+            cpu_ns: Vec::new(),
+        };
+        for h in handles {
+            let (n, cpu, end) = h.join().expect("a bench thread panicked");
+            w.counts.push(n);
+            w.cpu_ns.push(cpu);
+            w.ended.push(end.saturating_duration_since(t0));
+        }
+        w
     })
 }
 
@@ -643,6 +770,8 @@ fn aggregate(
         })
         .collect();
     let floor_vals: Vec<f64> = floors.iter().flatten().copied().collect();
+    let cpu: Vec<f64> = samples.iter().filter_map(|s| s.cpu_ns_per_op).collect();
+    let events = samples.iter().filter_map(|s| s.events).min();
     // The round whose value is the median (or nearest) gives fairness and hand-off counts.
     let mid = med.and_then(|m| {
         samples.iter().filter(|s| s.value.is_some()).min_by(|a, b| {
@@ -686,6 +815,8 @@ fn aggregate(
         min_ops,
         max_ops,
         acq_per_handoff,
+        cpu_ns_per_op: median(&cpu),
+        events,
         samples: values,
     }
 }

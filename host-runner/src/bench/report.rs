@@ -28,7 +28,9 @@ pub struct ReportArgs {
     #[arg(long)]
     pub smoke: bool,
     /// Also compare the ratios with another bench's JSON (say, the run just before) and
-    /// report how far each moved: the run-to-run spread.
+    /// report how far each moved: the run-to-run spread. The file is copied into the output
+    /// directory as `bench-compare.json`, so the page can be regenerated from what is
+    /// committed.
     #[arg(long, value_name = "FILE")]
     pub compare: Option<PathBuf>,
     /// Do not draw progress bars.
@@ -150,8 +152,8 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
                 r.case.clone(),
                 r.threads.to_string(),
                 r.implementation.clone(),
-                format!("{then:.2}×"),
-                format!("{now:.2}×"),
+                output::ratio(then),
+                output::ratio(now),
                 format!("{:+.0}%", change * 100.0),
                 moved_by(&g, r),
                 reference,
@@ -160,6 +162,9 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
     }
     s
 }
+
+/// The name under which `--compare`'s JSON is kept next to `bench.json`.
+pub const COMPARE_JSON: &str = "bench-compare.json";
 
 /// The plots: file name, what it shows.
 pub const PLOTS: [(&str, &str); 7] = [
@@ -170,11 +175,17 @@ pub const PLOTS: [(&str, &str); 7] = [
     ("locks-fairness.svg", "fairness vs throughput, per lock"),
     ("locks-uncontended.svg", "uncontended lock + unlock latency"),
     ("queue-throughput.svg", "queue throughput, SPSC and MPMC"),
-    ("barrier-round.svg", "barrier round time"),
-    ("event-release.svg", "event: set → every waiter released"),
+    (
+        "barrier-round.svg",
+        "barrier: round time (polled), release latency (asleep)",
+    ),
+    (
+        "event-release.svg",
+        "event: set → every waiter released, polled and asleep",
+    ),
     (
         "condvar-ping-pong.svg",
-        "condition variable ping-pong round trip",
+        "condition variable: ping-pong round trip (polled), one wake-up (asleep)",
     ),
 ];
 
@@ -256,15 +267,15 @@ pub fn write(
     plot::group_bars(
         report,
         "barrier",
-        &["round"],
+        &[super::barrier::POLLED, super::barrier::ASLEEP],
         &out(PLOTS[4].0),
-        "Barrier round time (gray: other crates)",
-        "time per round",
+        "Barrier: round while polling, release once asleep (gray: other crates)",
+        "time per round / to release",
     )?;
     plot::group_bars(
         report,
         "event",
-        &["set → all released"],
+        &[super::event::CASES[0].1, super::event::CASES[1].1],
         &out(PLOTS[5].0),
         "Event: set → every waiter released (gray: std)",
         "latency",
@@ -272,13 +283,18 @@ pub fn write(
     plot::group_bars(
         report,
         "condvar",
-        &["ping-pong round trip"],
+        &[super::condvar::POLLED, super::condvar::ASLEEP],
         &out(PLOTS[6].0),
-        "Condition variable ping-pong (gray: other crates)",
-        "time per round trip",
+        "Condition variable: round trip while polling, one wake-up once asleep (gray: other \
+         crates)",
+        "time per round trip / per wake-up",
     )?;
     let json = out("bench.json");
     std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")?;
+    if let Some(other) = compare {
+        let json = out(COMPARE_JSON);
+        std::fs::write(&json, serde_json::to_string_pretty(other)? + "\n")?;
+    }
     let csv = out("bench.csv");
     std::fs::write(&csv, output::csv(report))?;
     let readme = out("README.md");
@@ -308,12 +324,17 @@ pub fn oversubscription(report: &BenchReport) -> String {
     let Some(locks) = report.groups.iter().find(|g| g.name == "locks") else {
         return String::new();
     };
-    let at = |name: &str, t: usize| {
+    let row = |name: &str, t: usize| {
         locks
             .rows
             .iter()
-            .find(|r| r.case == "contended" && r.threads == t && r.implementation == name)
-            .and_then(|r| r.median)
+            .find(|r| r.case == super::lock::CONTENDED && r.threads == t && r.implementation == name)
+    };
+    let at = |name: &str, t: usize| row(name, t).and_then(|r| r.median);
+    let acq = |name: &str, t: usize| {
+        row(name, t)
+            .and_then(|r| r.acq_per_handoff)
+            .map_or_else(|| "–".into(), output::sig3)
     };
     let names = super::Row::implementations(&locks.rows);
     let mut s = md_row(&[
@@ -322,9 +343,10 @@ pub fn oversubscription(report: &BenchReport) -> String {
         format!("{} threads", 2 * cores),
         format!("{} threads", 4 * cores),
         format!("{} thr / {cores} thr", 4 * cores),
+        format!("acq/hand-off at {cores} / {} thr", 4 * cores),
         "verdict".into(),
     ]);
-    s.push_str(&md_row(&vec!["---".to_string(); 6]));
+    s.push_str(&md_row(&vec!["---".to_string(); 7]));
     for name in names {
         let base = at(name, cores);
         let four = at(name, 4 * cores);
@@ -340,7 +362,8 @@ pub fn oversubscription(report: &BenchReport) -> String {
             rate(base),
             rate(at(name, 2 * cores)),
             rate(four),
-            ratio.map_or_else(|| "–".into(), |r| format!("{r:.2}×")),
+            ratio.map_or_else(|| "–".into(), output::ratio),
+            format!("{} / {}", acq(name, cores), acq(name, 4 * cores)),
             match ratio {
                 Some(r) if r < 0.5 => "**collapses** (below 0.5×)".into(),
                 Some(_) => "holds (≥ 0.5×)".into(),
