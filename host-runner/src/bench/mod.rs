@@ -365,6 +365,10 @@ pub struct Machine {
     pub cpus: Vec<usize>,
     /// UTC, `YYYY-MM-DD HH:MM`.
     pub date: String,
+    /// The CPU says it runs under a hypervisor (`hypervisor` in `/proc/cpuinfo`'s flags);
+    /// `None` when unknown.
+    #[serde(default)]
+    pub hypervisor: Option<bool>,
 }
 
 /// Core-to-core latency between two CPUs.
@@ -751,6 +755,13 @@ fn aggregate(
             .iter()
             .zip(r)
             .filter_map(|(s, r)| match (s.value, r.value) {
+                // No ratio from a window with too few events on either side.
+                (Some(_), Some(_))
+                    if s.events.is_some_and(|n| n < FEW_EVENTS)
+                        || r.events.is_some_and(|n| n < FEW_EVENTS) =>
+                {
+                    None
+                }
                 (Some(a), Some(b)) if a > 0.0 && b > 0.0 => Some(if e.unit.higher_is_better() {
                     a / b
                 } else {
@@ -828,8 +839,13 @@ pub fn machine(topo: &Topology, cpus: &[usize]) -> Machine {
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into())
     };
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok();
+    let hypervisor = cpuinfo.as_ref().map(|s| {
+        s.lines()
+            .filter(|l| l.starts_with("flags"))
+            .any(|l| l.split_whitespace().any(|f| f == "hypervisor"))
+    });
+    let cpu_model = cpuinfo
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("model name") || l.starts_with("Model"))
@@ -845,6 +861,7 @@ pub fn machine(topo: &Topology, cpus: &[usize]) -> Machine {
         physical_cores: topo.cores.len(),
         cpus: cpus.to_vec(),
         date: utc_now(),
+        hypervisor,
     }
 }
 

@@ -88,6 +88,8 @@ pub fn cells(r: &Row, reference: &str) -> Vec<String> {
         range,
         if r.implementation == reference {
             "1 (ref)".into()
+        } else if r.few_events() {
+            "– (few events)".into()
         } else {
             opt(r.speedup, ratio)
         },
