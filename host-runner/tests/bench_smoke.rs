@@ -144,7 +144,10 @@ fn smoke_bench_json_has_every_group() {
     let csv = std::fs::read_to_string(&csv).expect("the CSV file");
     assert!(csv.starts_with("group,case,threads"));
     assert!(
-        csv.lines().next().unwrap().ends_with("cpu_ns_per_op,events"),
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with("cpu_ns_per_op,events"),
         "CSV header lacks the new columns"
     );
     assert!(csv.lines().count() > 50, "too few CSV lines");

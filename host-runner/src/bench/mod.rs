@@ -582,7 +582,7 @@ pub fn run_window<F>(env: &Env, threads: usize, body: F) -> Window
 where
     F: Fn(usize, &AtomicBool) -> u64 + Sync,
 {
-    let w = run_window_cpu(env, threads, |i, stop| {
+    run_window_cpu(env, threads, |i, stop| {
         let before = thread_cpu_ns();
         let n = body(i, stop);
         let cpu = match (before, thread_cpu_ns()) {
@@ -590,8 +590,7 @@ where
             _ => None,
         };
         (n, cpu)
-    });
-    w
+    })
 }
 
 /// [`run_window`] for a body that measures its own CPU time (with a [`CpuMeter`]) and
@@ -1006,6 +1005,45 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00");
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00");
         assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13");
+    }
+
+    #[test]
+    fn windows_time_every_counted_operation() {
+        let env = Env {
+            cpus: vec![0],
+            window: Duration::from_millis(2),
+            origin: Instant::now(),
+        };
+        // A thread whose last operation ends well after the stop signal: its time counts.
+        let w = run_window(&env, 1, |_, stop| {
+            while !stop.load(Relaxed) {
+                std::hint::spin_loop();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            1
+        });
+        assert!(w.busy() >= Duration::from_millis(20), "{:?}", w.busy());
+        assert!(w.busy() >= w.elapsed);
+        // CPU time is measured (the sleep costs little of it; the spinning does).
+        if thread_cpu_ns().is_some() {
+            let cpu = w.cpu_per_op(1).expect("CPU time");
+            assert!(cpu > 0.0);
+        }
+    }
+
+    #[test]
+    fn cpu_meter_adds_only_its_stretches() {
+        let mut m = CpuMeter::default();
+        m.start();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(5) {
+            std::hint::spin_loop();
+        }
+        m.stop();
+        std::thread::sleep(Duration::from_millis(5));
+        if let Some(total) = m.total() {
+            assert!(total > 0);
+        }
     }
 
     #[test]

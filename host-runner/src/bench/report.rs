@@ -325,10 +325,9 @@ pub fn oversubscription(report: &BenchReport) -> String {
         return String::new();
     };
     let row = |name: &str, t: usize| {
-        locks
-            .rows
-            .iter()
-            .find(|r| r.case == super::lock::CONTENDED && r.threads == t && r.implementation == name)
+        locks.rows.iter().find(|r| {
+            r.case == super::lock::CONTENDED && r.threads == t && r.implementation == name
+        })
     };
     let at = |name: &str, t: usize| row(name, t).and_then(|r| r.median);
     let acq = |name: &str, t: usize| {

@@ -204,3 +204,35 @@ pub fn group(cores: usize) -> Group {
         experiments,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+
+    /// The reference semaphore admits at most its permits at once, hands every permit back,
+    /// and leaves no waiter counted once everyone is through.
+    #[test]
+    fn std_semaphore_counts_permits_and_waiters() {
+        let sem = StdSemaphore::create(2);
+        let inside = AtomicU32::new(0);
+        let most = AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..2_000 {
+                        sem.acquire();
+                        let now = inside.fetch_add(1, SeqCst) + 1;
+                        most.fetch_max(now, SeqCst);
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, SeqCst);
+                        sem.release();
+                    }
+                });
+            }
+        });
+        assert!(most.load(SeqCst) <= 2, "more holders than permits");
+        let s = sem.state.lock().unwrap();
+        assert_eq!((s.permits, s.waiters), (2, 0));
+    }
+}
