@@ -41,8 +41,9 @@ pub struct Slot {
     latencies: Vec<u64>,
 }
 
-/// Hand-off latencies kept per window (the median is taken).
-const MAX_LATENCIES: usize = 1 << 16;
+/// Hand-off latencies kept per window (the median is taken): room for every hand-off of a
+/// 150 ms window at tens of ns each, so the median is over all of them.
+const MAX_LATENCIES: usize = 1 << 21;
 
 impl Slot {
     const NEW: Slot = Slot {
@@ -200,8 +201,12 @@ pub fn handoff<L: BenchLock>(env: &Env) -> Sample {
     // Who had the lock last, readable without taking it: a thread asks for the lock only once
     // the other has had it.
     let had = CachePadded::new(AtomicUsize::new(1));
-    // Allocated before the window, so the critical section never allocates.
-    lock.with(|s| s.latencies.reserve(MAX_LATENCIES));
+    // Allocated and touched before the window, so the critical section never allocates or
+    // takes a page fault.
+    lock.with(|s| {
+        s.latencies.resize(MAX_LATENCIES, 0);
+        s.latencies.clear();
+    });
     let w = run_window(env, 2, |me, stop| {
         let mut n = 0u64;
         while !stop.load(Relaxed) {

@@ -57,7 +57,12 @@ pub fn sig3(x: f64) -> String {
     if x == 0.0 {
         return "0".into();
     }
-    let magnitude = x.abs().log10().floor() as i32;
+    let mut magnitude = x.abs().log10().floor() as i32;
+    // 0.99996 rounds to 1.00, not 1.000.
+    let scale = 10f64.powi(magnitude - 2);
+    if ((x.abs() / scale).round() * scale).log10().floor() as i32 > magnitude {
+        magnitude += 1;
+    }
     let decimals = usize::try_from(2 - magnitude).unwrap_or(0);
     format!("{x:.decimals$}")
 }
@@ -256,5 +261,7 @@ mod tests {
         assert_eq!(ratio(0.00123), "0.00123×");
         assert_eq!(ratio(0.0456), "0.0456×");
         assert_ne!(ratio(0.001), "0.00×");
+        assert_eq!(sig3(0.99996), "1.00");
+        assert_eq!(sig3(99.96), "100");
     }
 }
