@@ -2,7 +2,8 @@
 //!
 //! - `round/IMPL/2`: two threads, pinned to two cores, go through the barrier again and
 //!   again; the time is per round (one generation: both threads arrive and leave). Lower is
-//!   better.
+//!   better. This is the *polled* case (both arrive within baresync's polling budget);
+//!   `host-runner bench` also measures the *asleep* case and the CPU time per round.
 //!
 //! Run: `cargo bench --bench barrier`. Numbers for the docs come from `host-runner bench`.
 

@@ -9,6 +9,10 @@
 //! - `ping_pong/IMPL/2`: two threads, pinned to two cores, take turns: each waits on the
 //!   condition variable until the shared counter under the mutex says it is its turn, bumps
 //!   it, and notifies the other. The time is per round trip (two hand-offs); lower is better.
+//!   This is the *polled* case: the turn comes back within baresync's polling budget, so its
+//!   `Futex` waiters rarely sleep while std's and parking_lot's do; compare CPU time too.
+//!   `host-runner bench` also measures the *asleep* case (a wake-up against a wake-up) and
+//!   the CPU time per operation.
 //!
 //! Run: `cargo bench --bench condvar`. Numbers for the docs come from `host-runner bench`.
 

@@ -4,8 +4,13 @@
 //! - `set_wait_clear/IMPL/1`: one thread, `set` + `wait` on the now-set event (it returns at
 //!   once) + `clear`. The API has no `reset`; `clear` is its name for it, and `wait` on a set
 //!   event is the fast path every waiter that comes late takes (`is_set` is the same load).
-//! - `set_release_all/IMPL/N`: N waiter threads (1 and 3) are waiting; the time from `set`
-//!   until all N have returned from `wait` (lower is better). The waiters live for the whole
+//! - `set_release_all_polled/IMPL/N` and `set_release_all_asleep/IMPL/N`: N waiter threads (1
+//!   and 3) are waiting; the time from `set` until all N have returned from `wait` (lower is
+//!   better). *polled*: `set` comes as soon as every waiter is about to wait, within
+//!   baresync's polling budget (its `Futex` waiters are still polling; std's sleep at once).
+//!   *asleep*: the setter first sleeps [`SETTLE_ASLEEP`], many times that budget (64 backoff
+//!   rounds, tens of µs), so every waiter that can sleep is asleep: a wake-up against a
+//!   wake-up. The same pause for every row; it is not timed. The waiters live for the whole
 //!   measurement (no thread spawn per round). With 3 waiters on 2 cores the run is
 //!   oversubscribed, and the `Spin` row shows what a spinning waiter costs then.
 //!
@@ -23,15 +28,14 @@ use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-/// How long the setter leaves waiters that sleep to get to sleep before it sets: the bench
-/// measures waking a sleeping thread, not catching one on its way to sleep.
-const SETTLE: Duration = Duration::from_micros(20);
+/// How long the setter leaves the waiters before it sets, in the `asleep` case: far longer
+/// than baresync's polling budget, so the bench measures waking a sleeping thread, not
+/// catching one that still polls.
+const SETTLE_ASLEEP: Duration = Duration::from_millis(5);
 
 /// A manual-reset event, whatever it is built from.
 trait BenchEvent: Send + Sync + 'static {
     const NAME: &'static str;
-    /// Its waiters go to sleep in the OS (so the setter gives them [`SETTLE`] to do so).
-    const SLEEPS: bool;
     fn create() -> Self;
     fn set(&self);
     fn wait(&self);
@@ -39,10 +43,9 @@ trait BenchEvent: Send + Sync + 'static {
 }
 
 macro_rules! bench_event {
-    ($w:ty, $name:expr, sleeps: $sleeps:expr) => {
+    ($w:ty, $name:expr) => {
         impl BenchEvent for Event<$w> {
             const NAME: &'static str = $name;
-            const SLEEPS: bool = $sleeps;
             fn create() -> Self {
                 Event::new()
             }
@@ -62,9 +65,9 @@ macro_rules! bench_event {
     };
 }
 
-bench_event!(Spin, "baresync::Event<Spin>", sleeps: false);
-bench_event!(Yield, "baresync::Event<Yield>", sleeps: false);
-bench_event!(Futex, "baresync::Event<Futex>", sleeps: true);
+bench_event!(Spin, "baresync::Event<Spin>");
+bench_event!(Yield, "baresync::Event<Yield>");
+bench_event!(Futex, "baresync::Event<Futex>");
 
 /// The baseline: the event one writes with std alone.
 struct StdEvent {
@@ -74,7 +77,6 @@ struct StdEvent {
 
 impl BenchEvent for StdEvent {
     const NAME: &'static str = "std::Mutex+Condvar";
-    const SLEEPS: bool = true;
     fn create() -> Self {
         StdEvent {
             flag: std::sync::Mutex::new(false),
@@ -125,9 +127,10 @@ fn spin_until(cond: impl Fn() -> bool) {
     }
 }
 
-/// `waiters` pinned threads wait in `iters` rounds, each on a fresh `set`; returns the sum over
-/// the rounds of the time from `set` until the last waiter has returned.
-fn release_rounds<E: BenchEvent>(waiters: usize, iters: u64) -> Duration {
+/// `waiters` pinned threads wait in `iters` rounds, each on a fresh `set` (after
+/// [`SETTLE_ASLEEP`] if `asleep`); returns the sum over the rounds of the time from `set` until
+/// the last waiter has returned.
+fn release_rounds<E: BenchEvent>(waiters: usize, iters: u64, asleep: bool) -> Duration {
     let cores = common::cores();
     // Two events used in turn: round r waits on `events[r % 2]`, so the event of the next
     // round can be cleared while every waiter is known to be past it, and no waiter can
@@ -171,9 +174,8 @@ fn release_rounds<E: BenchEvent>(waiters: usize, iters: u64) -> Duration {
         events[((r + 1) % 2) as usize].clear();
         let target = n * (r + 1);
         spin_until(|| ready.load(Acquire) >= target);
-        if E::SLEEPS {
-            let t = Instant::now();
-            spin_until(|| t.elapsed() >= SETTLE);
+        if asleep {
+            std::thread::sleep(SETTLE_ASLEEP);
         }
         let t0 = Instant::now();
         events[(r % 2) as usize].set();
@@ -186,18 +188,25 @@ fn release_rounds<E: BenchEvent>(waiters: usize, iters: u64) -> Duration {
     total
 }
 
-fn release_all<E: BenchEvent>(c: &mut Criterion, waiters: usize) {
-    let mut group = c.benchmark_group("set_release_all");
+fn release_all<E: BenchEvent>(c: &mut Criterion, waiters: usize, asleep: bool) {
+    let name = if asleep {
+        "set_release_all_asleep"
+    } else {
+        "set_release_all_polled"
+    };
+    let mut group = c.benchmark_group(name);
     group.bench_with_input(BenchmarkId::new(E::NAME, waiters), &waiters, |b, &n| {
-        b.iter_custom(|iters| release_rounds::<E>(n, iters))
+        b.iter_custom(|iters| release_rounds::<E>(n, iters, asleep))
     });
     group.finish();
 }
 
 fn all<E: BenchEvent>(c: &mut Criterion) {
     uncontended::<E>(c);
-    release_all::<E>(c, 1);
-    release_all::<E>(c, 3);
+    for asleep in [false, true] {
+        release_all::<E>(c, 1, asleep);
+        release_all::<E>(c, 3, asleep);
+    }
 }
 
 fn benches(c: &mut Criterion) {

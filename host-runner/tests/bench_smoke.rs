@@ -58,8 +58,98 @@ fn smoke_bench_json_has_every_group() {
     ] {
         assert!(text.contains(baseline), "{baseline} missing");
     }
+    // Issue 11: the event, condvar and barrier groups have a polled and an asleep case, and
+    // every row of them carries CPU time per operation and its event count.
+    let group = |name: &str| -> &Vec<serde_json::Value> {
+        v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .and_then(|g| g["rows"].as_array())
+            .expect("the group's rows")
+    };
+    for name in ["event", "condvar", "barrier"] {
+        let rows = group(name);
+        for kind in ["polled", "asleep"] {
+            assert!(
+                rows.iter()
+                    .any(|r| r["case"].as_str().is_some_and(|c| c.contains(kind))),
+                "group {name} has no {kind} case"
+            );
+        }
+        for r in rows {
+            assert!(
+                r.get("cpu_ns_per_op").is_some() && r.get("events").is_some(),
+                "{name} row without CPU time or events: {r}"
+            );
+            if r["median"].as_f64().is_some() {
+                assert!(
+                    r["cpu_ns_per_op"].as_f64().is_some_and(|c| c >= 0.0),
+                    "{name} row measured a value but no CPU time: {r}"
+                );
+                assert!(r["events"].as_u64().is_some_and(|n| n > 0), "{r}");
+            }
+            // No ratio from a window with too few events.
+            if r["events"]
+                .as_u64()
+                .is_some_and(|n| n < host_runner::bench::FEW_EVENTS)
+            {
+                assert!(r["speedup"].is_null(), "a ratio from too few events: {r}");
+            }
+        }
+    }
+    // Locks: hand-off by forced alternation, two threads, one hand-off per acquisition, with
+    // its sample count; contended rows with work, each with acquisitions per hand-off.
+    let locks = group("locks");
+    let handoffs: Vec<_> = locks
+        .iter()
+        .filter(|r| r["case"] == host_runner::bench::lock::HANDOFF)
+        .collect();
+    assert!(!handoffs.is_empty(), "no forced-alternation hand-off rows");
+    for r in handoffs {
+        assert_eq!(r["threads"], 2);
+        if r["median"].as_f64().is_some() {
+            assert!(r["events"].as_u64().is_some_and(|n| n > 0), "{r}");
+            let acq = r["acq_per_handoff"].as_f64().expect("acq/hand-off");
+            // Every acquisition but the very first is a hand-off.
+            assert!((1.0..1.01).contains(&acq), "not alternating: {r}");
+        }
+    }
+    let work: Vec<_> = locks
+        .iter()
+        .filter(|r| r["case"] == host_runner::bench::lock::CONTENDED_WORK)
+        .collect();
+    assert!(!work.is_empty(), "no contended rows with work");
+    for r in locks.iter().filter(|r| {
+        r["case"] == host_runner::bench::lock::CONTENDED
+            || r["case"] == host_runner::bench::lock::CONTENDED_WORK
+    }) {
+        if r["threads"].as_u64() > Some(1) && r["median"].as_f64().is_some() {
+            assert!(
+                r["acq_per_handoff"].as_f64().is_some_and(|a| a >= 1.0),
+                "a contended row without acquisitions per hand-off: {r}"
+            );
+        }
+    }
+    // The semaphore reference is the waiter-counting one.
+    assert!(text.contains(host_runner::bench::semaphore::REFERENCE));
+    // Ratios keep significant figures: never "0.00×".
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("0.00×"), "a ratio printed as 0.00×");
+    for column in ["CPU/op", "events/window", "acq/hand-off"] {
+        assert!(stdout.contains(column), "the table lacks {column}");
+    }
+
     let csv = std::fs::read_to_string(&csv).expect("the CSV file");
     assert!(csv.starts_with("group,case,threads"));
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with("cpu_ns_per_op,events"),
+        "CSV header lacks the new columns"
+    );
     assert!(csv.lines().count() > 50, "too few CSV lines");
 
     // `report --from` turns that JSON into the results page and its plots (compared with
@@ -95,9 +185,21 @@ fn smoke_bench_json_has_every_group() {
         "## Run-to-run spread",
         "## locks",
         "## queue",
+        "**One machine.**",
+        "**Baselines.**",
+        "notify_one` only when a waiter is counted",
+        "**Polled and asleep.**",
+        "## What carries over to another machine",
+        "CPU/op",
+        host_runner::bench::report::COMPARE_JSON,
     ] {
         assert!(readme.contains(want), "README.md lacks {want}");
     }
+    assert!(!readme.contains("0.00×"), "a ratio written as 0.00×");
+    // The compared run is kept next to the page, so the page can be regenerated from it.
+    let kept = std::fs::read_to_string(results.join(host_runner::bench::report::COMPARE_JSON))
+        .expect("the compared JSON is kept");
+    assert!(serde_json::from_str::<serde_json::Value>(&kept).is_ok());
 }
 
 #[test]

@@ -6,10 +6,20 @@
 //! - `contended`: T threads (1..=cores, 2× and 4× cores) taking the lock in a loop with an empty
 //!   critical section; ops/s of all threads, fairness (fewest/most acquisitions of one
 //!   thread) and acquisitions per hand-off (how many times in a row a thread keeps the lock).
-//! - `hand-off`: one thread per core (at least two); each acquisition that changes the owner
-//!   records the time from the previous owner's last release; the median is the hand-off
-//!   latency, also
-//!   given as a multiple of the core-to-core floor.
+//!   An empty critical section rewards batching (a lock that lets one thread keep it many
+//!   times in a row looks faster), so every contended row carries its acquisitions per
+//!   hand-off.
+//! - `contended, work in + between`: the same with work inside the critical section and
+//!   between two of them ([`WORK_INSIDE`], [`WORK_BETWEEN`] rounds of a multiply-add), as in a
+//!   program that does something with its lock, where what differs is the lock's own cost.
+//! - `hand-off (forced alternation)`: two threads on two cores take the lock strictly in
+//!   turns: each, before it asks for the lock again, waits until the other has had it, and
+//!   tells the other so at the start of its critical section, so the other is already asking
+//!   while it holds the lock. Every acquisition is a hand-off; each records the time from the
+//!   previous owner's release stamp, and the median is the hand-off latency, also given as a
+//!   multiple of the core-to-core floor, with the number of hand-offs it is the median of.
+//!   (An earlier version recorded only the acquisitions that happened to change the owner in
+//!   a free-for-all, a rare, selected sample for a barging lock.)
 
 use super::{median, run_window, thread_counts, Candidate, Env, Experiment, Group, Sample, Unit};
 use baresync::CachePadded;
@@ -23,18 +33,22 @@ const NOBODY: usize = usize::MAX;
 #[derive(Debug)]
 pub struct Slot {
     owner: usize,
+    /// What the work inside the critical section updates.
+    data: u64,
     handoffs: u64,
     released_ns: u64,
     /// Hand-off latencies (ns), up to [`MAX_LATENCIES`]; only `handoff` fills it.
     latencies: Vec<u64>,
 }
 
-/// Hand-off latencies kept per window (the median is taken).
-const MAX_LATENCIES: usize = 1 << 16;
+/// Hand-off latencies kept per window (the median is taken): room for every hand-off of a
+/// 150 ms window at tens of ns each, so the median is over all of them.
+const MAX_LATENCIES: usize = 1 << 21;
 
 impl Slot {
     const NEW: Slot = Slot {
         owner: NOBODY,
+        data: 1,
         handoffs: 0,
         released_ns: 0,
         latencies: Vec::new(),
@@ -100,6 +114,13 @@ reentrant_lock!(parking_lot::ReentrantMutex<RefCell<Slot>>);
 /// The reference of the ratios.
 pub const REFERENCE: &str = "std::sync::Mutex";
 
+/// The case of the contended rows with an empty critical section.
+pub const CONTENDED: &str = "contended";
+/// The case of the contended rows with work inside and between critical sections.
+pub const CONTENDED_WORK: &str = "contended, work in + between";
+/// The case of the forced-alternation hand-off rows.
+pub const HANDOFF: &str = "hand-off (forced alternation)";
+
 /// One thread, lock + unlock in a loop: ns per pair.
 pub fn uncontended<L: BenchLock>(env: &Env) -> Sample {
     let lock = CachePadded::new(L::create());
@@ -115,54 +136,99 @@ pub fn uncontended<L: BenchLock>(env: &Env) -> Sample {
     });
     let ops = w.counts[0];
     Sample {
-        value: (ops > 0).then(|| w.elapsed.as_nanos() as f64 / ops as f64),
+        value: (ops > 0).then(|| w.busy().as_nanos() as f64 / ops as f64),
         ..Sample::default()
     }
 }
 
-/// `threads` threads contending: ops/s, per-thread counts and hand-offs.
-pub fn contended<L: BenchLock>(env: &Env, threads: usize) -> Sample {
+/// Rounds of work inside the critical section of `contended, work in + between`.
+pub const WORK_INSIDE: u32 = 32;
+/// Rounds of work between two critical sections of `contended, work in + between`.
+pub const WORK_BETWEEN: u32 = 128;
+
+/// `rounds` dependent multiply-adds on `x`: work the compiler cannot drop or shorten.
+#[inline]
+pub fn work(x: u64, rounds: u32) -> u64 {
+    let mut x = x;
+    for _ in 0..rounds {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+    }
+    x
+}
+
+/// `threads` threads contending: ops/s, per-thread counts and hand-offs. With `inside` and
+/// `between` rounds of [`work`] in and between the critical sections.
+pub fn contended<L: BenchLock>(env: &Env, threads: usize, inside: u32, between: u32) -> Sample {
     let lock = CachePadded::new(L::create());
     let w = run_window(env, threads, |me, stop| {
         let mut n = 0u64;
+        let mut mine = me as u64 + 1;
         while !stop.load(Relaxed) {
             lock.with(|s| {
                 if s.owner != me {
                     s.owner = me;
                     s.handoffs += 1;
                 }
+                if inside > 0 {
+                    s.data = work(s.data, inside);
+                }
             });
+            if between > 0 {
+                mine = work(mine, between);
+            }
             n += 1;
         }
+        std::hint::black_box(mine);
         n
     });
     let total: u64 = w.counts.iter().sum();
     let handoffs = lock.with(|s| s.handoffs);
     Sample {
-        value: Some(total as f64 / w.elapsed.as_secs_f64()),
+        value: Some(total as f64 / w.busy().as_secs_f64()),
+        cpu_ns_per_op: w.cpu_per_op(total),
         counts: w.counts,
         handoffs: Some(handoffs),
+        events: None,
     }
 }
 
-/// One thread per core: the median time from a release to the next owner's acquisition, ns
-/// (the median, since a few preempted hand-offs would dominate a mean).
-pub fn handoff<L: BenchLock>(env: &Env, threads: usize) -> Sample {
+/// Two threads taking the lock strictly in turns: the median time from a release to the other
+/// thread's acquisition, ns (the median, since a few preempted hand-offs would dominate a
+/// mean), over every hand-off of the window.
+pub fn handoff<L: BenchLock>(env: &Env) -> Sample {
+    use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release};
     let lock = CachePadded::new(L::create());
-    // Allocated before the window, so the critical section never allocates.
-    lock.with(|s| s.latencies.reserve(MAX_LATENCIES));
-    let w = run_window(env, threads, |me, stop| {
+    // Who had the lock last, readable without taking it: a thread asks for the lock only once
+    // the other has had it.
+    let had = CachePadded::new(AtomicUsize::new(1));
+    // Allocated and touched before the window, so the critical section never allocates or
+    // takes a page fault.
+    lock.with(|s| {
+        s.latencies.resize(MAX_LATENCIES, 0);
+        s.latencies.clear();
+    });
+    let w = run_window(env, 2, |me, stop| {
         let mut n = 0u64;
         while !stop.load(Relaxed) {
+            let mut fails = 0;
+            // ORDERING: Acquire pairs with the other thread's Release store below; only a
+            // turn signal (the lock orders the data).
+            while had.load(Acquire) == me {
+                if stop.load(Relaxed) {
+                    return n;
+                }
+                super::backoff(&mut fails);
+            }
             lock.with(|s| {
                 let now = env.now_ns();
-                if s.owner != me {
-                    if s.owner != NOBODY && s.latencies.len() < MAX_LATENCIES {
-                        s.latencies.push(now.saturating_sub(s.released_ns));
-                    }
-                    s.owner = me;
-                    s.handoffs += 1;
+                // ORDERING: Release pairs with the Acquire above: the other thread may ask for
+                // the lock now, while this one holds it.
+                had.store(me, Release);
+                if s.owner != NOBODY && s.latencies.len() < MAX_LATENCIES {
+                    s.latencies.push(now.saturating_sub(s.released_ns));
                 }
+                s.owner = me;
+                s.handoffs += 1;
                 s.released_ns = env.now_ns();
             });
             n += 1;
@@ -170,11 +236,14 @@ pub fn handoff<L: BenchLock>(env: &Env, threads: usize) -> Sample {
         n
     });
     let (latencies, handoffs) = lock.with(|s| (std::mem::take(&mut s.latencies), s.handoffs));
+    let events = latencies.len() as u64;
     let latencies: Vec<f64> = latencies.into_iter().map(|l| l as f64).collect();
     Sample {
         value: median(&latencies),
         counts: w.counts,
         handoffs: Some(handoffs),
+        cpu_ns_per_op: None,
+        events: Some(events),
     }
 }
 
@@ -271,32 +340,46 @@ pub fn group(cores: usize) -> Group {
     }];
     for t in thread_counts(cores) {
         experiments.push(Experiment {
-            case: "contended".into(),
+            case: CONTENDED.into(),
             threads: t,
             unit: Unit::OpsPerSec,
             relative_to_floor: false,
             candidates: candidates(|v, name, baseline, kind| {
                 v.push(Candidate::new(name, baseline, move |env| {
-                    dispatch!(kind, contended, env, t)
+                    dispatch!(kind, contended, env, t, 0, 0)
                 }));
             }),
         });
     }
-    let t = cores.max(2);
+    for t in [cores.max(2), 4 * cores] {
+        experiments.push(Experiment {
+            case: CONTENDED_WORK.into(),
+            threads: t,
+            unit: Unit::OpsPerSec,
+            relative_to_floor: false,
+            candidates: candidates(|v, name, baseline, kind| {
+                v.push(Candidate::new(name, baseline, move |env| {
+                    dispatch!(kind, contended, env, t, WORK_INSIDE, WORK_BETWEEN)
+                }));
+            }),
+        });
+    }
     experiments.push(Experiment {
-        case: "hand-off".into(),
-        threads: t,
+        case: HANDOFF.into(),
+        threads: 2,
         unit: Unit::Ns,
         relative_to_floor: true,
         candidates: candidates(|v, name, baseline, kind| {
             v.push(Candidate::new(name, baseline, move |env| {
-                dispatch!(kind, handoff, env, t)
+                dispatch!(kind, handoff, env)
             }));
         }),
     });
     Group {
         name: "locks",
-        title: "lock + unlock: uncontended latency, contended throughput, fairness, hand-off",
+        title: "lock + unlock: uncontended latency, contended throughput (empty critical \
+                section, then with work in and between), fairness, acquisitions per hand-off, \
+                hand-off latency under forced alternation",
         reference: REFERENCE,
         experiments,
     }

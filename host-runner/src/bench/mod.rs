@@ -201,6 +201,12 @@ pub struct Sample {
     pub counts: Vec<u64>,
     /// Times the lock changed owner, for acquisitions per hand-off.
     pub handoffs: Option<u64>,
+    /// CPU time of every thread of the window, spent on the measured operations, ns, divided
+    /// by the operations the value is per (`None` where not measured).
+    pub cpu_ns_per_op: Option<f64>,
+    /// The events the value is made of (latencies recorded, rounds timed), to flag a window
+    /// with too few of them to mean anything (`None` where the value is a plain count).
+    pub events: Option<u64>,
 }
 
 /// One implementation in an experiment.
@@ -289,6 +295,13 @@ pub struct Row {
     pub max_ops: Option<u64>,
     /// Acquisitions per change of owner in the median round (1.0 = strict alternation).
     pub acq_per_handoff: Option<f64>,
+    /// CPU time per operation, all threads of the row together, ns: median over the rounds
+    /// (wall time tells how soon; this tells what polling cost).
+    #[serde(default)]
+    pub cpu_ns_per_op: Option<f64>,
+    /// Events per window behind the value (hand-offs, rounds), fewest over the rounds.
+    #[serde(default)]
+    pub events: Option<u64>,
     /// Every round's value.
     pub samples: Vec<f64>,
 }
@@ -305,6 +318,11 @@ impl Row {
         names
     }
 
+    /// Fewer than [`FEW_EVENTS`] events in some window: the value means little.
+    pub fn few_events(&self) -> bool {
+        self.events.is_some_and(|n| n < FEW_EVENTS)
+    }
+
     /// `min_ops / max_ops`: 1.0 is perfectly even.
     pub fn fairness(&self) -> Option<f64> {
         match (self.min_ops, self.max_ops) {
@@ -313,6 +331,9 @@ impl Row {
         }
     }
 }
+
+/// A row whose windows held fewer events than this (hand-offs, rounds) is flagged.
+pub const FEW_EVENTS: u64 = 20;
 
 /// The results of one group.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -344,6 +365,10 @@ pub struct Machine {
     pub cpus: Vec<usize>,
     /// UTC, `YYYY-MM-DD HH:MM`.
     pub date: String,
+    /// The CPU says it runs under a hypervisor (`hypervisor` in `/proc/cpuinfo`'s flags);
+    /// `None` when unknown.
+    #[serde(default)]
+    pub hypervisor: Option<bool>,
 }
 
 /// Core-to-core latency between two CPUs.
@@ -470,13 +495,109 @@ pub struct Window {
     pub counts: Vec<u64>,
     /// From the start signal to the stop signal.
     pub elapsed: Duration,
+    /// From the start signal to the moment each thread's body returned, that is to the end of
+    /// its last operation (which may have completed after the stop signal).
+    pub ended: Vec<Duration>,
+    /// Each thread's CPU time in its body, ns (`None` where the OS cannot say).
+    pub cpu_ns: Vec<Option<u64>>,
+}
+
+impl Window {
+    /// From the start to the end of the last thread's last operation: the time the counted
+    /// operations took (every operation counted, and all the time they took).
+    pub fn busy(&self) -> Duration {
+        self.ended
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(self.elapsed)
+            .max(self.elapsed)
+    }
+
+    /// Every thread's CPU time together divided by `ops`, ns.
+    pub fn cpu_per_op(&self, ops: u64) -> Option<f64> {
+        let total: Option<u64> = self.cpu_ns.iter().copied().sum();
+        total.filter(|_| ops > 0).map(|t| t as f64 / ops as f64)
+    }
+}
+
+/// The CPU time the calling thread has used so far, ns (`CLOCK_THREAD_CPUTIME_ID`); `None`
+/// where the OS does not have it.
+#[inline]
+pub fn thread_cpu_ns() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec for the duration of the call, and
+        // CLOCK_THREAD_CPUTIME_ID is a clock every supported Unix has.
+        let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        if r != 0 {
+            return None;
+        }
+        Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Accumulates the calling thread's CPU time over chosen stretches (the measured calls only,
+/// not the harness's own waiting or a settle pause).
+#[derive(Debug, Default)]
+pub struct CpuMeter {
+    total: u64,
+    started: Option<u64>,
+    broken: bool,
+}
+
+impl CpuMeter {
+    /// Starts a stretch.
+    #[inline]
+    pub fn start(&mut self) {
+        self.started = thread_cpu_ns();
+        self.broken |= self.started.is_none();
+    }
+    /// Ends the stretch begun by the last [`start`](Self::start).
+    #[inline]
+    pub fn stop(&mut self) {
+        match (self.started.take(), thread_cpu_ns()) {
+            (Some(a), Some(b)) => self.total += b.saturating_sub(a),
+            _ => self.broken = true,
+        }
+    }
+    /// The CPU time of every stretch, ns.
+    pub fn total(&self) -> Option<u64> {
+        (!self.broken).then_some(self.total)
+    }
 }
 
 /// Runs `threads` pinned threads on `body(index, stop)` for one window of `env`: they start
-/// together, `stop` turns true when the window ends, and each returns a count.
+/// together, `stop` turns true when the window ends, and each returns a count. Each thread's
+/// CPU time over its whole body is in [`Window::cpu_ns`].
 pub fn run_window<F>(env: &Env, threads: usize, body: F) -> Window
 where
     F: Fn(usize, &AtomicBool) -> u64 + Sync,
+{
+    run_window_cpu(env, threads, |i, stop| {
+        let before = thread_cpu_ns();
+        let n = body(i, stop);
+        let cpu = match (before, thread_cpu_ns()) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        };
+        (n, cpu)
+    })
+}
+
+/// [`run_window`] for a body that measures its own CPU time (with a [`CpuMeter`]) and
+/// returns it next to its count.
+pub fn run_window_cpu<F>(env: &Env, threads: usize, body: F) -> Window
+where
+    F: Fn(usize, &AtomicBool) -> (u64, Option<u64>) + Sync,
 {
     let stop = CachePadded::new(AtomicBool::new(false));
     let start = std::sync::Barrier::new(threads + 1);
@@ -488,7 +609,8 @@ where
                 s.spawn(move || {
                     pin_current(cpu);
                     start.wait();
-                    body(i, stop)
+                    let (n, cpu) = body(i, stop);
+                    (n, cpu, Instant::now())
                 })
             })
             .collect();
@@ -497,11 +619,19 @@ where
         std::thread::sleep(env.window);
         stop.store(true, Relaxed);
         let elapsed = t0.elapsed();
-        let counts = handles
-            .into_iter()
-            .map(|h| h.join().expect("a bench thread panicked"))
-            .collect();
-        Window { counts, elapsed }
+        let mut w = Window {
+            counts: Vec::new(),
+            elapsed,
+            ended: Vec::new(),
+            cpu_ns: Vec::new(),
+        };
+        for h in handles {
+            let (n, cpu, end) = h.join().expect("a bench thread panicked");
+            w.counts.push(n);
+            w.cpu_ns.push(cpu);
+            w.ended.push(end.saturating_duration_since(t0));
+        }
+        w
     })
 }
 
@@ -624,6 +754,13 @@ fn aggregate(
             .iter()
             .zip(r)
             .filter_map(|(s, r)| match (s.value, r.value) {
+                // No ratio from a window with too few events on either side.
+                (Some(_), Some(_))
+                    if s.events.is_some_and(|n| n < FEW_EVENTS)
+                        || r.events.is_some_and(|n| n < FEW_EVENTS) =>
+                {
+                    None
+                }
                 (Some(a), Some(b)) if a > 0.0 && b > 0.0 => Some(if e.unit.higher_is_better() {
                     a / b
                 } else {
@@ -643,6 +780,8 @@ fn aggregate(
         })
         .collect();
     let floor_vals: Vec<f64> = floors.iter().flatten().copied().collect();
+    let cpu: Vec<f64> = samples.iter().filter_map(|s| s.cpu_ns_per_op).collect();
+    let events = samples.iter().filter_map(|s| s.events).min();
     // The round whose value is the median (or nearest) gives fairness and hand-off counts.
     let mid = med.and_then(|m| {
         samples.iter().filter(|s| s.value.is_some()).min_by(|a, b| {
@@ -686,6 +825,8 @@ fn aggregate(
         min_ops,
         max_ops,
         acq_per_handoff,
+        cpu_ns_per_op: median(&cpu),
+        events,
         samples: values,
     }
 }
@@ -697,8 +838,13 @@ pub fn machine(topo: &Topology, cpus: &[usize]) -> Machine {
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into())
     };
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok();
+    let hypervisor = cpuinfo.as_ref().map(|s| {
+        s.lines()
+            .filter(|l| l.starts_with("flags"))
+            .any(|l| l.split_whitespace().any(|f| f == "hypervisor"))
+    });
+    let cpu_model = cpuinfo
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("model name") || l.starts_with("Model"))
@@ -714,6 +860,7 @@ pub fn machine(topo: &Topology, cpus: &[usize]) -> Machine {
         physical_cores: topo.cores.len(),
         cpus: cpus.to_vec(),
         date: utc_now(),
+        hypervisor,
     }
 }
 
@@ -858,6 +1005,45 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00");
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00");
         assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13");
+    }
+
+    #[test]
+    fn windows_time_every_counted_operation() {
+        let env = Env {
+            cpus: vec![0],
+            window: Duration::from_millis(2),
+            origin: Instant::now(),
+        };
+        // A thread whose last operation ends well after the stop signal: its time counts.
+        let w = run_window(&env, 1, |_, stop| {
+            while !stop.load(Relaxed) {
+                std::hint::spin_loop();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            1
+        });
+        assert!(w.busy() >= Duration::from_millis(20), "{:?}", w.busy());
+        assert!(w.busy() >= w.elapsed);
+        // CPU time is measured (the sleep costs little of it; the spinning does).
+        if thread_cpu_ns().is_some() {
+            let cpu = w.cpu_per_op(1).expect("CPU time");
+            assert!(cpu > 0.0);
+        }
+    }
+
+    #[test]
+    fn cpu_meter_adds_only_its_stretches() {
+        let mut m = CpuMeter::default();
+        m.start();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(5) {
+            std::hint::spin_loop();
+        }
+        m.stop();
+        std::thread::sleep(Duration::from_millis(5));
+        if let Some(total) = m.total() {
+            assert!(total > 0);
+        }
     }
 
     #[test]

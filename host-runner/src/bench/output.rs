@@ -43,6 +43,30 @@ pub fn human(unit: Unit, v: f64) -> String {
     }
 }
 
+/// A ratio with three significant figures and a `×`: `132×`, `8.56×`, `0.00123×` (never
+/// `0.00×`).
+pub fn ratio(x: f64) -> String {
+    format!("{}×", sig3(x))
+}
+
+/// `x` with three significant figures, without exponent.
+pub fn sig3(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    let mut magnitude = x.abs().log10().floor() as i32;
+    // 0.99996 rounds to 1.00, not 1.000.
+    let scale = 10f64.powi(magnitude - 2);
+    if ((x.abs() / scale).round() * scale).log10().floor() as i32 > magnitude {
+        magnitude += 1;
+    }
+    let decimals = usize::try_from(2 - magnitude).unwrap_or(0);
+    format!("{x:.decimals$}")
+}
+
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map_or_else(|| "–".to_string(), f)
 }
@@ -54,7 +78,7 @@ pub fn cells(r: &Row, reference: &str) -> Vec<String> {
         _ => "–".into(),
     };
     let fairness = match (r.min_ops, r.max_ops, r.fairness()) {
-        (Some(lo), Some(hi), Some(f)) => format!("{f:.2} ({lo}/{hi})"),
+        (Some(lo), Some(hi), Some(f)) => format!("{} ({lo}/{hi})", sig3(f)),
         _ => "–".into(),
     };
     vec![
@@ -69,12 +93,20 @@ pub fn cells(r: &Row, reference: &str) -> Vec<String> {
         range,
         if r.implementation == reference {
             "1 (ref)".into()
+        } else if r.few_events() {
+            "– (few events)".into()
         } else {
-            opt(r.speedup, |s| format!("{s:.2}×"))
+            opt(r.speedup, ratio)
         },
+        opt(r.cpu_ns_per_op, human_ns),
         fairness,
-        opt(r.acq_per_handoff, |a| format!("{a:.1}")),
-        opt(r.x_floor, |x| format!("{x:.1}×")),
+        opt(r.acq_per_handoff, sig3),
+        match r.events {
+            Some(n) if r.few_events() => format!("{n} (few)"),
+            Some(n) => n.to_string(),
+            None => "–".into(),
+        },
+        opt(r.x_floor, ratio),
         opt(r.floor_ns, human_ns),
     ]
 }
@@ -88,8 +120,10 @@ pub fn headers(reference: &str) -> Vec<String> {
         "median".into(),
         "min – max".into(),
         format!("speed vs {reference}"),
+        "CPU/op".into(),
         "fairness min/max".into(),
         "acq/hand-off".into(),
+        "events/window".into(),
         "× c2c floor".into(),
         "c2c floor".into(),
     ]
@@ -103,7 +137,7 @@ pub fn table(g: &GroupResult) -> Table {
     for r in &g.rows {
         t.add_row(cells(r, &g.reference));
     }
-    for col in [1, 3, 4, 5, 6, 7, 8, 9] {
+    for col in [1, 3, 4, 5, 6, 7, 8, 9, 10, 11] {
         if let Some(c) = t.column_mut(col) {
             c.set_cell_alignment(CellAlignment::Right);
         }
@@ -120,9 +154,14 @@ pub fn print(report: &BenchReport) {
         println!("{}", table(g));
     }
     println!(
-        "\nspeed > 1: faster than the reference (more ops/s, or less time); fairness: fewest/most \
-         operations of one thread; acq/hand-off: acquisitions per change of owner (1.0 = strict \
-         alternation); (over): more threads than cores. Run time {:.1} s.",
+        "\nspeed > 1: faster than the reference (more ops/s, or less time); CPU/op: CPU time of \
+         every thread of the row per operation (per round, round trip, set or lock + unlock); \
+         fairness: fewest/most operations of one thread; acq/hand-off: acquisitions per change \
+         of owner (1.0 = strict alternation; high = one thread keeps the lock, which an empty \
+         critical section rewards); events/window: the hand-offs or rounds a value is made of, \
+         fewest over the rounds, (few) below {}; (over): more threads than cores. Run time \
+         {:.1} s.",
+        super::FEW_EVENTS,
         report.seconds
     );
 }
@@ -157,7 +196,7 @@ pub fn write_json(mut f: File, report: &BenchReport) -> bool {
 pub fn csv(report: &BenchReport) -> String {
     let mut s = String::from(
         "group,case,threads,oversubscribed,implementation,baseline,unit,median,min,max,speedup,\
-         floor_ns,x_floor,min_ops,max_ops,acq_per_handoff\n",
+         floor_ns,x_floor,min_ops,max_ops,acq_per_handoff,cpu_ns_per_op,events\n",
     );
     let f = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v}"));
     let u = |v: Option<u64>| v.map_or_else(String::new, |v| v.to_string());
@@ -171,7 +210,7 @@ pub fn csv(report: &BenchReport) -> String {
                 }
             };
             s.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 quote(&r.group),
                 quote(&r.case),
                 r.threads,
@@ -188,6 +227,8 @@ pub fn csv(report: &BenchReport) -> String {
                 u(r.min_ops),
                 u(r.max_ops),
                 f(r.acq_per_handoff),
+                f(r.cpu_ns_per_op),
+                u(r.events),
             ));
         }
     }
@@ -210,5 +251,17 @@ mod tests {
         assert_eq!(human_ns(12.34), "12.3 ns");
         assert_eq!(human_ns(4560.0), "4.56 µs");
         assert_eq!(human_ns(36_100_000.0), "36.1 ms");
+    }
+
+    #[test]
+    fn ratios_keep_three_significant_figures() {
+        assert_eq!(ratio(132.4), "132×");
+        assert_eq!(ratio(8.564), "8.56×");
+        assert_eq!(ratio(1.0), "1.00×");
+        assert_eq!(ratio(0.00123), "0.00123×");
+        assert_eq!(ratio(0.0456), "0.0456×");
+        assert_ne!(ratio(0.001), "0.00×");
+        assert_eq!(sig3(0.99996), "1.00");
+        assert_eq!(sig3(99.96), "100");
     }
 }

@@ -54,7 +54,10 @@ pub fn lock_scaling(r: &BenchReport, path: &Path) -> PlotResult {
     let cores = r.machine.cpus.len();
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            format!("Contended lock + unlock throughput ({cores} cores; right of {cores}: oversubscribed)"),
+            format!(
+                "Contended lock + unlock throughput, empty critical section ({cores} cores; right \
+                 of {cores}: oversubscribed)"
+            ),
             ("sans-serif", 20),
         )
         .margin(12)
@@ -81,9 +84,22 @@ pub fn lock_scaling(r: &BenchReport, path: &Path) -> PlotResult {
         let c = color(i);
         let dashed = !name.starts_with("baresync");
         let style = ShapeStyle::from(&c).stroke_width(if dashed { 1 } else { 2 });
+        // Acquisitions per hand-off beside the throughput (an empty critical section rewards
+        // a lock that lets one thread keep it), at one thread per core.
+        let acq = rs
+            .iter()
+            .find(|x| x.implementation == *name && x.threads == cores.max(2))
+            .and_then(|x| x.acq_per_handoff)
+            .map_or_else(String::new, |a| {
+                format!(
+                    " ({} acq/hand-off at {} thr)",
+                    super::output::sig3(a),
+                    cores.max(2)
+                )
+            });
         chart
             .draw_series(LineSeries::new(pts.clone(), style))?
-            .label(*name)
+            .label(format!("{name}{acq}"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c));
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, c.filled())))?;
     }

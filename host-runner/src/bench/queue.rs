@@ -74,7 +74,7 @@ fn shared<Q: Sync>(
     });
     let items: u64 = w.counts.iter().sum();
     Sample {
-        value: Some(items as f64 / w.elapsed.as_secs_f64()),
+        value: Some(items as f64 / w.busy().as_secs_f64()),
         ..Sample::default()
     }
 }
@@ -135,7 +135,7 @@ fn heapless_spsc(env: &Env, _pairs: usize) -> Sample {
     });
     let items: u64 = w.counts.iter().sum();
     Sample {
-        value: Some(items as f64 / w.elapsed.as_secs_f64()),
+        value: Some(items as f64 / w.busy().as_secs_f64()),
         ..Sample::default()
     }
 }
@@ -159,7 +159,7 @@ fn sync_channel(env: &Env, _pairs: usize) -> Sample {
     });
     let items: u64 = w.counts.iter().sum();
     Sample {
-        value: Some(items as f64 / w.elapsed.as_secs_f64()),
+        value: Some(items as f64 / w.busy().as_secs_f64()),
         ..Sample::default()
     }
 }

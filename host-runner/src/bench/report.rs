@@ -28,7 +28,9 @@ pub struct ReportArgs {
     #[arg(long)]
     pub smoke: bool,
     /// Also compare the ratios with another bench's JSON (say, the run just before) and
-    /// report how far each moved: the run-to-run spread.
+    /// report how far each moved: the run-to-run spread. The file is copied into the output
+    /// directory as `bench-compare.json`, so the page can be regenerated from what is
+    /// committed.
     #[arg(long, value_name = "FILE")]
     pub compare: Option<PathBuf>,
     /// Do not draw progress bars.
@@ -150,8 +152,8 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
                 r.case.clone(),
                 r.threads.to_string(),
                 r.implementation.clone(),
-                format!("{then:.2}×"),
-                format!("{now:.2}×"),
+                output::ratio(then),
+                output::ratio(now),
                 format!("{:+.0}%", change * 100.0),
                 moved_by(&g, r),
                 reference,
@@ -160,6 +162,9 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
     }
     s
 }
+
+/// The name under which `--compare`'s JSON is kept next to `bench.json`.
+pub const COMPARE_JSON: &str = "bench-compare.json";
 
 /// The plots: file name, what it shows.
 pub const PLOTS: [(&str, &str); 7] = [
@@ -170,11 +175,17 @@ pub const PLOTS: [(&str, &str); 7] = [
     ("locks-fairness.svg", "fairness vs throughput, per lock"),
     ("locks-uncontended.svg", "uncontended lock + unlock latency"),
     ("queue-throughput.svg", "queue throughput, SPSC and MPMC"),
-    ("barrier-round.svg", "barrier round time"),
-    ("event-release.svg", "event: set → every waiter released"),
+    (
+        "barrier-round.svg",
+        "barrier: round time (polled), release latency (asleep)",
+    ),
+    (
+        "event-release.svg",
+        "event: set → every waiter released, polled and asleep",
+    ),
     (
         "condvar-ping-pong.svg",
-        "condition variable ping-pong round trip",
+        "condition variable: ping-pong round trip (polled), one wake-up (asleep)",
     ),
 ];
 
@@ -256,15 +267,15 @@ pub fn write(
     plot::group_bars(
         report,
         "barrier",
-        &["round"],
+        &[super::barrier::POLLED, super::barrier::ASLEEP],
         &out(PLOTS[4].0),
-        "Barrier round time (gray: other crates)",
-        "time per round",
+        "Barrier: round while polling, release once asleep (gray: other crates)",
+        "time per round / to release",
     )?;
     plot::group_bars(
         report,
         "event",
-        &["set → all released"],
+        &[super::event::CASES[0].1, super::event::CASES[1].1],
         &out(PLOTS[5].0),
         "Event: set → every waiter released (gray: std)",
         "latency",
@@ -272,13 +283,18 @@ pub fn write(
     plot::group_bars(
         report,
         "condvar",
-        &["ping-pong round trip"],
+        &[super::condvar::POLLED, super::condvar::ASLEEP],
         &out(PLOTS[6].0),
-        "Condition variable ping-pong (gray: other crates)",
-        "time per round trip",
+        "Condition variable: round trip while polling, one wake-up once asleep (gray: other \
+         crates)",
+        "time per round trip / per wake-up",
     )?;
     let json = out("bench.json");
     std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")?;
+    if let Some(other) = compare {
+        let json = out(COMPARE_JSON);
+        std::fs::write(&json, serde_json::to_string_pretty(other)? + "\n")?;
+    }
     let csv = out("bench.csv");
     std::fs::write(&csv, output::csv(report))?;
     let readme = out("README.md");
@@ -308,12 +324,16 @@ pub fn oversubscription(report: &BenchReport) -> String {
     let Some(locks) = report.groups.iter().find(|g| g.name == "locks") else {
         return String::new();
     };
-    let at = |name: &str, t: usize| {
-        locks
-            .rows
-            .iter()
-            .find(|r| r.case == "contended" && r.threads == t && r.implementation == name)
-            .and_then(|r| r.median)
+    let row = |name: &str, t: usize| {
+        locks.rows.iter().find(|r| {
+            r.case == super::lock::CONTENDED && r.threads == t && r.implementation == name
+        })
+    };
+    let at = |name: &str, t: usize| row(name, t).and_then(|r| r.median);
+    let acq = |name: &str, t: usize| {
+        row(name, t)
+            .and_then(|r| r.acq_per_handoff)
+            .map_or_else(|| "–".into(), output::sig3)
     };
     let names = super::Row::implementations(&locks.rows);
     let mut s = md_row(&[
@@ -322,9 +342,10 @@ pub fn oversubscription(report: &BenchReport) -> String {
         format!("{} threads", 2 * cores),
         format!("{} threads", 4 * cores),
         format!("{} thr / {cores} thr", 4 * cores),
+        format!("acq/hand-off at {cores} / {} thr", 4 * cores),
         "verdict".into(),
     ]);
-    s.push_str(&md_row(&vec!["---".to_string(); 6]));
+    s.push_str(&md_row(&vec!["---".to_string(); 7]));
     for name in names {
         let base = at(name, cores);
         let four = at(name, 4 * cores);
@@ -340,7 +361,8 @@ pub fn oversubscription(report: &BenchReport) -> String {
             rate(base),
             rate(at(name, 2 * cores)),
             rate(four),
-            ratio.map_or_else(|| "–".into(), |r| format!("{r:.2}×")),
+            ratio.map_or_else(|| "–".into(), output::ratio),
+            format!("{} / {}", acq(name, cores), acq(name, 4 * cores)),
             match ratio {
                 Some(r) if r < 0.5 => "**collapses** (below 0.5×)".into(),
                 Some(_) => "holds (≥ 0.5×)".into(),
@@ -361,7 +383,8 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>) -> String {
         s,
         "Generated by `host-runner report` from one `host-runner bench` run: do not edit by \
          hand; run `cargo run --release -p host-runner -- report` (add `--quick` for a \
-         one-minute run) to measure your own machine. The raw data is in \
+         one-minute run) to measure your own machine, or `report --from bench.json` to \
+         regenerate this page from the committed run. The raw data is in \
          [`bench.json`](bench.json) and [`bench.csv`](bench.csv). How to read it, and which \
          primitive to choose: [the guide](../README.md).\n"
     );
@@ -399,19 +422,86 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>) -> String {
     }
     let _ = writeln!(
         s,
-        "\n## How it was measured\n\n\
+        "\n**One machine.** Every number on this page comes from the one run on the machine \
+         above ({} logical CPUs, {} physical cores{}), where the core-to-core floor, the \
+         scheduler and the cost of a sleep/wake are this machine's. Ratios of the rows \
+         that depend on them have moved by more than an order of magnitude between two VMs of \
+         the same size; see [What carries over to another machine](#what-carries-over-to-another-machine) \
+         before quoting one.\n",
+        m.logical_cpus,
+        m.physical_cores,
+        match m.hypervisor {
+            Some(true) => format!("; a virtual machine with {} vCPUs", m.logical_cpus),
+            _ => String::new(),
+        }
+    );
+    let _ = writeln!(
+        s,
+        "## How it was measured\n\n\
          Every measurement runs its threads, pinned one per physical core (round-robin when \
          there are more threads than cores, marked *(over)*), for a fixed window and counts \
          the operations done, so a lock that collapses shows it instead of hanging the run. \
-         Each experiment runs every candidate once per round, in alternating order, after a \
+         An operation that completes after the window's stop signal is counted together with \
+         the time it took: each thread is timed to the end of its last operation. Each \
+         experiment runs every candidate once per round, in alternating order, after a \
          warm-up; a value is the median of the rounds, with the min–max. *speed vs …* is the \
          median over rounds of the ratio to the group's reference measured in the same round \
-         (above 1 is faster). The core-to-core floor (a cache line bounced between two pinned \
-         cores, half the round trip) is measured before every round; *× c2c floor* divides a \
-         latency by it. *fairness* is fewest / most operations of one thread (1.00 is even); \
-         *acq/hand-off* is acquisitions per change of owner (1.0 is strict alternation, high \
-         is one thread keeping the lock). Every measured object is aligned to a cache line, so \
-         no candidate gains or loses from where it happened to be placed.\n"
+         (above 1 is faster; three significant figures). The core-to-core floor (a cache line \
+         bounced between two pinned cores, half the round trip) is measured before every \
+         round; *× c2c floor* divides a latency by it. *CPU/op* is the CPU time of every \
+         thread of the row (`CLOCK_THREAD_CPUTIME_ID`), summed and divided by the row's \
+         operations: wall time says how soon, CPU time what the polling for it cost. \
+         *fairness* is fewest / most operations of one thread (1.00 is even); *acq/hand-off* \
+         is acquisitions per change of owner (1.0 is strict alternation, high is one thread \
+         keeping the lock, which an empty critical section rewards: read every contended \
+         throughput next to it). *events/window* is the number of hand-offs or rounds a value \
+         is made of, fewest over the rounds; below {} it is marked *(few)* and no ratio is \
+         given. Every measured object is aligned to a cache line, so no candidate gains or \
+         loses from where it happened to be placed.\n\n\
+         **Polled and asleep.** A waiter of baresync with a sleeping backend (`Futex`) polls \
+         for a while before it sleeps (64 backoff rounds, tens of µs); std's waiters sleep at \
+         once. So the event, condvar and barrier groups measure two cases: *polled*, where \
+         the signal comes within that budget (baresync's waiters are still polling), and \
+         *asleep*, where it comes {} ms later (every waiter that can sleep is asleep, so a \
+         wake-up is measured against a wake-up). Only the second compares like with like for \
+         latency; the first shows what polling buys and, in *CPU/op*, what it costs.\n\n\
+         **Baselines.** Each is what a competent user of that crate would write:\n\n\
+         - locks: `std::sync::Mutex`, `parking_lot::Mutex` / `ReentrantMutex`, \
+         `spin::mutex::SpinMutex` / `TicketMutex`, each through its own guard, as documented.\n\
+         - semaphore: std has none; the reference is `Mutex<(permits, waiters)>` + `Condvar` \
+         where a waiter counts itself and a release calls `notify_one` only when a waiter is \
+         counted (no futex wake system call on a release nobody waits for).\n\
+         - event: `Mutex<bool>` + `Condvar`, `wait_while` to wait and `notify_all` after \
+         setting the flag.\n\
+         - condvar: `std::sync::Condvar` over `std::sync::Mutex` and `parking_lot::Condvar` \
+         over `parking_lot::Mutex`, with `wait_while` and `notify_one` after unlocking, the \
+         same code for every pair.\n\
+         - barrier: `std::sync::Barrier` and `spin::Barrier`, `wait` as documented.\n\
+         - queue: `crossbeam_queue::ArrayQueue`, `heapless::spsc` / `mpmc` and \
+         `std::sync::mpsc::sync_channel`, each with its own blocking or retry idiom.\n\n\
+         **Locks.** *contended* has an empty critical section and rewards batching; \
+         *contended, work in + between* does {} rounds of a multiply-add inside the critical \
+         section and {} between two, as a program that uses its lock does; *hand-off (forced \
+         alternation)* has two threads take the lock strictly in turns (each asks again only \
+         once the other has had it, and the other asks while it holds it), so every \
+         acquisition is a hand-off and the value is the median over all of them.\n",
+        super::FEW_EVENTS,
+        super::event::SETTLE_ASLEEP.as_millis(),
+        super::lock::WORK_INSIDE,
+        super::lock::WORK_BETWEEN,
+    );
+    let _ = writeln!(
+        s,
+        "## What carries over to another machine\n\n\
+         - Stable in ratio across machines: the uncontended rows (one thread, no other core \
+         involved: the instruction path and its atomics), the *asleep* rows (a wake-up \
+         against a wake-up: both pay the OS), *CPU/op* of the asleep rows, and \
+         *acq/hand-off* as a property of each lock (barging or FIFO).\n\
+         - Follow the machine: the *polled* rows (they measure core-to-core latency against \
+         the OS's sleep/wake cost, whose ratio differs between hosts, virtualized or not), \
+         the contended rows (the host's cache coherence and how long the hypervisor lets a \
+         vCPU run), the hand-off latencies (a multiple of the floor, given beside them), and \
+         every row marked *(over)* (the scheduler's time slice decides them).\n"
     );
     let _ = writeln!(
         s,
@@ -441,7 +531,14 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>) -> String {
         oversubscription(report)
     );
     if let Some(other) = compare {
-        let _ = writeln!(s, "## Run-to-run spread\n\n{}", spread(report, other));
+        let _ = writeln!(
+            s,
+            "## Run-to-run spread\n\nThe other run is kept as [`{COMPARE_JSON}`]({COMPARE_JSON}); \
+             the page is regenerated, this section included, by `cargo run --release -p \
+             host-runner -- report --from docs/results/bench.json --compare \
+             docs/results/{COMPARE_JSON}`.\n\n{}",
+            spread(report, other)
+        );
     }
     for g in &report.groups {
         let _ = writeln!(s, "## {}\n\n{}.\n", g.name, g.title);

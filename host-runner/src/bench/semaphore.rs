@@ -1,5 +1,9 @@
 //! Semaphores: `Semaphore<W>` and `BoundedSemaphore<Futex>` next to a counting semaphore
-//! built from `std::sync::Mutex<u32>` + `Condvar` (the reference; std has none of its own).
+//! built from `std::sync::Mutex` + `Condvar` (the reference; std has none of its own).
+//!
+//! The reference is written as a competent user would: it counts its waiters under the mutex
+//! and calls `notify_one` only when one is counted, so a release nobody waits for costs a
+//! lock + unlock and no futex wake system call.
 //!
 //! - `uncontended`: one thread, acquire + release (RAII permit dropped), ns per pair.
 //! - `contended`: one thread per core on a single permit, and 4× cores threads on one permit
@@ -38,29 +42,59 @@ impl<W: baresync::Wait + Send + Sync + 'static> BenchSem for BoundedSemaphore<W>
     }
 }
 
-/// The textbook semaphore over std's mutex and condition variable.
+/// Permits and waiters of [`StdSemaphore`], under its mutex.
+#[derive(Debug)]
+struct Counts {
+    permits: u32,
+    waiters: u32,
+}
+
+/// The semaphore a competent user builds from std's mutex and condition variable: waiters
+/// count themselves, and a release notifies only when one is counted.
 pub struct StdSemaphore {
-    count: std::sync::Mutex<u32>,
+    state: std::sync::Mutex<Counts>,
     cv: std::sync::Condvar,
+}
+
+impl StdSemaphore {
+    /// Takes a permit, waiting while there is none.
+    pub fn acquire(&self) {
+        let unpoison = std::sync::PoisonError::into_inner;
+        let mut s = self.state.lock().unwrap_or_else(unpoison);
+        while s.permits == 0 {
+            s.waiters += 1;
+            s = self.cv.wait(s).unwrap_or_else(unpoison);
+            s.waiters -= 1;
+        }
+        s.permits -= 1;
+    }
+
+    /// Gives a permit back, waking one waiter if any is counted.
+    pub fn release(&self) {
+        let unpoison = std::sync::PoisonError::into_inner;
+        let mut s = self.state.lock().unwrap_or_else(unpoison);
+        s.permits += 1;
+        let wake = s.waiters > 0;
+        drop(s);
+        if wake {
+            self.cv.notify_one();
+        }
+    }
 }
 
 impl BenchSem for StdSemaphore {
     fn create(permits: u32) -> Self {
         StdSemaphore {
-            count: std::sync::Mutex::new(permits),
+            state: std::sync::Mutex::new(Counts {
+                permits,
+                waiters: 0,
+            }),
             cv: std::sync::Condvar::new(),
         }
     }
     fn acquire_release(&self) {
-        let unpoison = std::sync::PoisonError::into_inner;
-        let mut n = self.count.lock().unwrap_or_else(unpoison);
-        while *n == 0 {
-            n = self.cv.wait(n).unwrap_or_else(unpoison);
-        }
-        *n -= 1;
-        drop(n);
-        *self.count.lock().unwrap_or_else(unpoison) += 1;
-        self.cv.notify_one();
+        self.acquire();
+        self.release();
     }
 }
 
@@ -81,7 +115,7 @@ fn uncontended<S: BenchSem>(env: &Env) -> Sample {
     });
     let ops = w.counts[0];
     Sample {
-        value: (ops > 0).then(|| w.elapsed.as_nanos() as f64 / ops as f64),
+        value: (ops > 0).then(|| w.busy().as_nanos() as f64 / ops as f64),
         ..Sample::default()
     }
 }
@@ -98,9 +132,9 @@ fn contended<S: BenchSem>(env: &Env, threads: usize, permits: u32) -> Sample {
     });
     let total: u64 = w.counts.iter().sum();
     Sample {
-        value: Some(total as f64 / w.elapsed.as_secs_f64()),
+        value: Some(total as f64 / w.busy().as_secs_f64()),
         counts: w.counts,
-        handoffs: None,
+        ..Sample::default()
     }
 }
 
@@ -168,5 +202,37 @@ pub fn group(cores: usize) -> Group {
         title: "semaphore acquire + release",
         reference: REFERENCE,
         experiments,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+
+    /// The reference semaphore admits at most its permits at once, hands every permit back,
+    /// and leaves no waiter counted once everyone is through.
+    #[test]
+    fn std_semaphore_counts_permits_and_waiters() {
+        let sem = StdSemaphore::create(2);
+        let inside = AtomicU32::new(0);
+        let most = AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..2_000 {
+                        sem.acquire();
+                        let now = inside.fetch_add(1, SeqCst) + 1;
+                        most.fetch_max(now, SeqCst);
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, SeqCst);
+                        sem.release();
+                    }
+                });
+            }
+        });
+        assert!(most.load(SeqCst) <= 2, "more holders than permits");
+        let s = sem.state.lock().unwrap();
+        assert_eq!((s.permits, s.waiters), (2, 0));
     }
 }
