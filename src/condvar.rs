@@ -56,6 +56,11 @@ struct Counts {
     old: u32,
     /// Grants handed out and not yet taken; each belongs to some old waiter.
     grants: u32,
+    /// Notifications that granted anything, ever: a waiter that registered in generation `g`
+    /// is new while `generation == g`, old after. 64 bits, so that it cannot come back to a
+    /// waiter's value while the waiter is descheduled (the 32-bit `epoch` can, after 2^32
+    /// notifications); `epoch` is its low half.
+    generation: u64,
 }
 
 /// A condition variable: threads wait on it holding a lock, other threads notify them.
@@ -78,8 +83,8 @@ struct Counts {
 /// worker.join().unwrap();
 /// ```
 pub struct Condvar<W = DefaultWait> {
-    /// Bumped (wrapping) under `inner` by every notification that grants anything; waiters
-    /// wait for it to change.
+    /// The low 32 bits of `Counts::generation`, stored under `inner` by every notification
+    /// that grants anything (so it wraps); sleeping waiters wait for it to change.
     epoch: AtomicU32,
     /// `new + old`, written under `inner`, read without it by `notify`'s fast path.
     waiters: AtomicU32,
@@ -111,12 +116,18 @@ unsafe impl<W> Send for Condvar<W> {}
 pub trait CondvarGuard: sealed::Sealed {}
 
 mod sealed {
-    /// The methods behind `CondvarGuard`, out of reach of other crates: releasing a reentrant
-    /// lock completely is only sound while its owner is blocked in the condition variable.
+    /// The methods behind `CondvarGuard`, out of reach of other crates.
+    ///
+    /// `unlock` releases exactly what the guard holds, so that no other guard of the caller
+    /// refers to the lock while it is released (see the module docs): a reentrant lock held
+    /// more than once is refused by `check` before anything happens.
     pub trait Sealed: Sized {
         /// What is kept while the lock is released.
         type Unlocked;
-        /// Releases the lock.
+        /// Panics if the condition variable may not release this guard's lock. Runs no user
+        /// code.
+        fn check(&self);
+        /// Releases the lock (drops the guard).
         fn unlock(self) -> Self::Unlocked;
         /// Takes the lock again.
         fn relock(unlocked: Self::Unlocked) -> Self;
@@ -125,6 +136,9 @@ mod sealed {
 
 impl<'a, R: RawLock, T: ?Sized> sealed::Sealed for LockGuard<'a, R, T> {
     type Unlocked = &'a Lock<R, T>;
+
+    #[inline]
+    fn check(&self) {}
 
     #[inline]
     fn unlock(self) -> &'a Lock<R, T> {
@@ -140,21 +154,32 @@ impl<'a, R: RawLock, T: ?Sized> sealed::Sealed for LockGuard<'a, R, T> {
 impl<R: RawLock, T: ?Sized> CondvarGuard for LockGuard<'_, R, T> {}
 
 impl<'a, T: ?Sized, I: ThreadIdentity, W: Wait> sealed::Sealed for ReentrantLockGuard<'a, T, I, W> {
-    type Unlocked = (&'a ReentrantLock<T, I, W>, u32);
+    type Unlocked = &'a ReentrantLock<T, I, W>;
 
-    fn unlock(self) -> Self::Unlocked {
-        let lock = ReentrantLockGuard::lock(&self);
-        // Its release is part of `release_all` below.
-        core::mem::forget(self);
-        // SAFETY: the guard proved that this thread owns the lock. Its other guards (outer
-        // frames) stay unused until `relock`, because this thread is blocked in the condition
-        // variable until then.
-        let count = unsafe { lock.release_all() };
-        (lock, count)
+    #[inline]
+    fn check(&self) {
+        // Counted from the guard, not from `ThreadIdentity` (no user code runs here).
+        let held = ReentrantLockGuard::held(self);
+        assert!(
+            held == 1,
+            "Condvar: cannot wait on a ReentrantLock held more than once by this thread \
+             ({held} guards): its other guards would reach the data while the lock is released. \
+             Wait at the outermost level, with the only guard"
+        );
     }
 
-    fn relock((lock, count): Self::Unlocked) -> Self {
-        lock.reacquire(count)
+    #[inline]
+    fn unlock(self) -> Self::Unlocked {
+        // The only guard (see `check`): dropping it releases the lock.
+        ReentrantLockGuard::lock(&self)
+    }
+
+    #[inline]
+    fn relock(lock: Self::Unlocked) -> Self {
+        // `lock` rather than a raw re-acquisition: if user code that ran while the lock was
+        // released took it again and kept the guard (leaked it, or stored it), this thread
+        // already owns it, and `lock` only counts one more guard instead of deadlocking.
+        lock.lock()
     }
 }
 
@@ -176,9 +201,26 @@ impl<W: Wait> Condvar<W> {
                 epoch: AtomicU32::new(0),
                 waiters: AtomicU32::new(0),
                 inner: RawMutex::new(),
-                counts: UnsafeCell::new(Counts { new: 0, old: 0, grants: 0 }),
+                counts: UnsafeCell::new(Counts {
+                    new: 0,
+                    old: 0,
+                    grants: 0,
+                    generation: 0,
+                }),
             }
         }
+    }
+
+    /// A condition variable whose notifications start counting at `generation`, to drive the
+    /// epoch past its wrap in tests.
+    #[cfg(test)]
+    fn starting_at(generation: u64) -> Self {
+        let cv = Self::new();
+        // SAFETY: nobody else can reach `cv` yet.
+        unsafe { (*cv.counts.get()).generation = generation };
+        // ORDERING: Relaxed: not shared yet.
+        cv.epoch.store(generation as u32, Relaxed);
+        cv
     }
 
     /// Runs `f` on the counts under the internal lock.
@@ -192,25 +234,73 @@ impl<W: Wait> Condvar<W> {
         x
     }
 
-    /// Counts the caller as a new waiter; returns the epoch it registered in.
-    fn register(&self) -> u32 {
-        self.with_counts(|c| {
-            let total = (c.new + c.old)
-                .checked_add(1)
-                .expect("Condvar: too many waiters");
+    /// Counts the caller as a new waiter; returns the generation it registered in.
+    ///
+    /// # Panics
+    ///
+    /// If `u32::MAX` threads wait already; the internal lock is released first.
+    fn register(&self) -> u64 {
+        let registered = self.with_counts(|c| {
+            let total = (c.new + c.old).checked_add(1)?;
             c.new += 1;
             // ORDERING: Relaxed: read by `notify`'s fast path, ordered by the caller's lock
             // (see `notify`).
             self.waiters.store(total, Relaxed);
-            // ORDERING: Relaxed: the epoch only changes under `inner`, which we hold.
-            self.epoch.load(Relaxed)
-        })
+            Some(c.generation)
+        });
+        // Outside `with_counts`: a panic inside it would leave `inner` locked for good.
+        registered.expect("Condvar: too many waiters")
     }
 
-    /// Waits for a grant (`true`) or the deadline (`false`), having registered in epoch
+    /// Takes the caller off the waiters, having registered in generation `registered`,
+    /// because its wait is unwinding (a deadline or the `Wait` backend panicked).
+    ///
+    /// A new waiter just leaves. An old one leaves too, and takes a grant with it only if
+    /// every old waiter holds one (`grants == old`): grants are not addressed to a waiter, so
+    /// while some old waiter has none, a grant left behind reaches it, and no notification is
+    /// lost. When all have one, one of them was this waiter's: it is used up by the panic,
+    /// as it would be by a waiter that returned and then panicked (`notify` counted it as
+    /// released). It cannot be passed on: every waiter that could take it holds one
+    /// already, and the waiters registered since may not take a notification sent before
+    /// they waited.
+    #[cold]
+    fn leave(&self, registered: u64) {
+        self.with_counts(|c| {
+            if c.generation == registered {
+                c.new -= 1;
+            } else {
+                if c.grants == c.old {
+                    c.grants -= 1;
+                }
+                c.old -= 1;
+            }
+            // ORDERING: Relaxed: as in `register`.
+            self.waiters.store(c.new + c.old, Relaxed);
+        });
+    }
+
+    /// Waits for a grant (`true`) or the deadline (`false`), having registered in generation
     /// `registered`. Written once for the timed and untimed waits.
-    fn wait_grant<D: Deadline>(&self, registered: u32, mut deadline: Option<&mut D>) -> bool {
-        let mut seen = registered;
+    ///
+    /// User code runs here (the deadline, the `Wait` backend); if it panics, the waiter
+    /// deregisters on the way out (`leave`).
+    fn wait_grant<D: Deadline>(&self, registered: u64, mut deadline: Option<&mut D>) -> bool {
+        /// Deregisters the waiter if dropped before it took its decision under `inner`.
+        struct Registered<'c, W: Wait> {
+            cv: &'c Condvar<W>,
+            generation: u64,
+        }
+        impl<W: Wait> Drop for Registered<'_, W> {
+            #[cold]
+            fn drop(&mut self) {
+                self.cv.leave(self.generation);
+            }
+        }
+        let registration = Registered {
+            cv: self,
+            generation: registered,
+        };
+        let mut seen = registered as u32;
         let mut timed_out = false;
         let mut pre_sleep = PreSleep::new();
         loop {
@@ -234,10 +324,8 @@ impl<W: Wait> Condvar<W> {
                 }
             }
             let outcome = self.with_counts(|c| {
-                // ORDERING: Relaxed: the epoch only changes under `inner`, which we hold.
-                let epoch = self.epoch.load(Relaxed);
-                seen = epoch;
-                let outcome = if epoch == registered {
+                seen = c.generation as u32;
+                let outcome = if c.generation == registered {
                     // No notification since we registered: we are still a new waiter, and
                     // no grant can be ours.
                     if timed_out {
@@ -266,17 +354,29 @@ impl<W: Wait> Condvar<W> {
                 outcome
             });
             if let Some(notified) = outcome {
+                // Left under `inner` just above: nothing to undo any more.
+                core::mem::forget(registration);
                 return notified;
             }
         }
     }
 
     /// Registers, releases the guard's lock, waits, takes the lock again.
+    ///
+    /// On unwind from the released window (a panicking deadline or `Wait` backend), the
+    /// waiter deregisters (in `wait_grant`) and the lock stays released: the guard moved in
+    /// here was the caller's only guard of it (`check`), so re-taking the lock only to drop
+    /// the new guard at once would leave the same state, after blocking inside an unwind, and
+    /// turn a panicking `RawLock::lock` there into an abort. If re-taking the lock panics
+    /// after a normal wake-up, the waiter has already left: the counts are clean.
     fn wait_inner<G: CondvarGuard, D: Deadline>(
         &self,
         guard: G,
         deadline: Option<&mut D>,
     ) -> (G, bool) {
+        // Before anything is registered or released: a refused guard is dropped by the
+        // unwind as usual.
+        guard.check();
         // Registered before the lock is released: a notifier that changes the condition
         // under the lock afterwards sees us.
         let registered = self.register();
@@ -559,11 +659,11 @@ impl<W: Wait> Condvar<W> {
             let k = ungranted.min(u32::try_from(n).unwrap_or(u32::MAX));
             if k > 0 {
                 c.grants += k;
+                c.generation = c.generation.wrapping_add(1);
                 // ORDERING: Relaxed: waiters decide under `inner` (see `wait_grant`); the
                 // change only has to reach `W::wait`, which never misses a change followed by
                 // a wake.
-                self.epoch
-                    .store(self.epoch.load(Relaxed).wrapping_add(1), Relaxed);
+                self.epoch.store(c.generation as u32, Relaxed);
             }
             k
         });
@@ -596,6 +696,17 @@ mod tests {
     use crate::SpinLock;
     use std::format;
 
+    impl<W: Wait> Condvar<W> {
+        /// `(new, old, grants)`; the caller makes sure nobody holds `inner`.
+        fn counts(&self) -> (u32, u32, u32) {
+            assert!(!self.inner.is_locked(), "the internal lock was left held");
+            // SAFETY: nobody holds `inner` (checked above; the tests call this with no other
+            // thread touching the condition variable).
+            let c = unsafe { &*self.counts.get() };
+            (c.new, c.old, c.grants)
+        }
+    }
+
     #[test]
     fn notify_without_waiters_is_a_noop() {
         let cv: Condvar = Condvar::new();
@@ -614,9 +725,7 @@ mod tests {
         assert_eq!(*g, 1);
         drop(g);
         assert_eq!(cv.notify_all(), 0);
-        // SAFETY: no waiter, nobody else holds `inner`.
-        let c = unsafe { &*cv.counts.get() };
-        assert_eq!((c.new, c.old, c.grants), (0, 0, 0));
+        assert_eq!(cv.counts(), (0, 0, 0));
     }
 
     #[test]
@@ -639,16 +748,38 @@ mod tests {
 
     #[cfg(feature = "std")]
     #[test]
-    fn reentrant_guard_waits_with_full_release() {
+    fn reentrant_guard_held_once_waits_and_is_restored() {
+        use crate::StdThreadId;
+        let lock: ReentrantLock<(), StdThreadId> = ReentrantLock::new(());
+        let cv: Condvar = Condvar::new();
+        let (g, timed_out) = cv.wait_until(lock.lock(), || {
+            // Released while waiting.
+            assert!(!lock.is_owned_by_current() && !lock.is_locked());
+            true
+        });
+        assert!(timed_out);
+        assert_eq!(lock.lock_count(), 1);
+        drop(g);
+        assert!(!lock.is_locked());
+        assert_eq!(cv.counts(), (0, 0, 0));
+    }
+
+    /// Held twice: refused before anything is registered or released; the unwind drops the
+    /// guard that was passed in, so the count goes back by one.
+    #[cfg(feature = "std")]
+    #[test]
+    fn reentrant_guard_held_twice_is_refused() {
         use crate::StdThreadId;
         let lock: ReentrantLock<(), StdThreadId> = ReentrantLock::new(());
         let cv: Condvar = Condvar::new();
         let outer = lock.lock();
-        let inner = lock.lock();
-        let (inner, timed_out) = cv.wait_until(inner, || true);
-        assert!(timed_out);
-        assert_eq!(lock.lock_count(), 2);
-        drop(inner);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cv.wait_until(lock.lock(), || panic!("the deadline ran"))
+        }));
+        assert!(r.is_err());
+        assert_eq!(lock.lock_count(), 1);
+        assert_eq!(cv.counts(), (0, 0, 0));
+        assert!(!cv.inner.is_locked());
         drop(outer);
         assert!(!lock.is_locked());
     }

@@ -272,30 +272,6 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
         unsafe { *self.count.get() = count };
     }
 
-    /// Gives up ownership entirely (whatever the count) and returns the count it had.
-    ///
-    /// # Safety
-    ///
-    /// The caller must own the lock, and no guard may be used until `reacquire` restores it.
-    pub(crate) unsafe fn release_all(&self) -> u32 {
-        // SAFETY: the caller owns the lock.
-        let count = unsafe { core::mem::replace(&mut *self.count.get(), 0) };
-        // ORDERING: Relaxed: see `owned_by`; the Release of `raw.unlock` publishes it.
-        self.owner.store(0, Relaxed);
-        // SAFETY: the caller owns the lock, hence holds `raw`.
-        unsafe { self.raw.unlock() };
-        count
-    }
-
-    /// Takes the lock again after `release_all`, with the count it had, and returns the guard
-    /// that `release_all` consumed (the other `count - 1` are the caller's).
-    pub(crate) fn reacquire(&self, count: u32) -> ReentrantLockGuard<'_, T, I, W> {
-        self.raw.lock();
-        // SAFETY: `raw` was just acquired.
-        unsafe { self.take_ownership(I::current().get(), count) };
-        ReentrantLockGuard::new(self)
-    }
-
     /// Acquires the lock, waiting while another thread holds it; if the current thread holds
     /// it already, only counts one more guard.
     ///
@@ -588,6 +564,16 @@ impl<'a, T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLockGuard<'a, T, I, W> 
     pub fn lock(guard: &Self) -> &'a ReentrantLock<T, I, W> {
         guard.lock
     }
+
+    /// How many guards this thread holds on the guard's lock, this one included. Unlike
+    /// [`ReentrantLock::lock_count`] it does not ask the [`ThreadIdentity`]: the guard proves
+    /// ownership.
+    #[inline]
+    pub(crate) fn held(guard: &Self) -> u32 {
+        // SAFETY: the guard exists on this thread (it is `!Send`), so this thread owns the
+        // lock, and only the owner touches `count`.
+        unsafe { *guard.lock.count.get() }
+    }
 }
 
 impl<T: ?Sized, I: ThreadIdentity, W: Wait> Deref for ReentrantLockGuard<'_, T, I, W> {
@@ -718,23 +704,5 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 5);
-    }
-
-    #[test]
-    fn release_all_and_reacquire() {
-        let l: RLock<()> = ReentrantLock::new(());
-        let a = l.lock();
-        let b = l.lock();
-        core::mem::forget(b);
-        // SAFETY: we own it and use no guard until `reacquire`.
-        let n = unsafe { l.release_all() };
-        assert_eq!(n, 2);
-        assert!(!l.is_locked());
-        assert!(!l.is_owned_by_current());
-        let b = l.reacquire(n);
-        assert_eq!(l.lock_count(), 2);
-        drop(a);
-        drop(b);
-        assert!(!l.is_locked());
     }
 }
