@@ -783,4 +783,159 @@ mod tests {
         drop(outer);
         assert!(!lock.is_locked());
     }
+
+    /// A deadline that panics on its `k`-th call and never expires before.
+    fn panics_on_call(k: usize) -> impl FnMut() -> bool {
+        let mut n = 0;
+        move || {
+            n += 1;
+            assert!(n != k, "injected");
+            false
+        }
+    }
+
+    fn catch<X>(f: impl FnOnce() -> X) -> bool {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
+    }
+
+    /// The waiter-count overflow panics after releasing the internal lock (before the fix, the
+    /// panic came from inside `with_counts`, and the condition variable was dead for good).
+    #[test]
+    fn too_many_waiters_panics_with_the_internal_lock_free() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        // SAFETY: nobody else touches `cv`.
+        unsafe { (*cv.counts.get()).new = u32::MAX };
+        assert!(catch(|| cv.wait_until(lock.lock(), || true)));
+        assert!(!lock.is_locked());
+        assert_eq!(cv.counts(), (u32::MAX, 0, 0));
+        // SAFETY: as above.
+        unsafe { (*cv.counts.get()).new = 0 };
+        let (_g, timed_out) = cv.wait_until(lock.lock(), || true);
+        assert!(timed_out);
+        assert_eq!(cv.counts(), (0, 0, 0));
+    }
+
+    /// A panicking deadline, new waiter (no notification yet), first and n-th call.
+    #[test]
+    fn unwind_of_a_new_waiter_deregisters() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        for k in [1, 4] {
+            assert!(catch(|| cv.wait_until(lock.lock(), panics_on_call(k))));
+            assert!(!lock.is_locked());
+            assert_eq!(cv.counts(), (0, 0, 0));
+            assert_eq!(cv.notify_all(), 0);
+        }
+    }
+
+    /// Notified (by the deadline itself, so the race is deterministic), then the deadline
+    /// panics before the grant is taken: the only old waiter uses its grant up.
+    #[test]
+    fn unwind_of_a_notified_waiter_uses_up_its_grant() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        assert!(catch(|| cv.wait_until(lock.lock(), || -> bool {
+            assert!(cv.notify_one());
+            panic!("injected")
+        })));
+        assert_eq!(cv.counts(), (0, 0, 0));
+        assert_eq!(cv.notify_all(), 0);
+    }
+
+    /// Two old waiters, one grant (`grants < old`): the panicking one leaves the grant for the
+    /// other, which then returns notified. The other is simulated by its counts: old, not yet
+    /// woken.
+    #[test]
+    fn unwind_leaves_the_grant_to_another_old_waiter() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        // SAFETY: nobody else touches `cv`.
+        unsafe { (*cv.counts.get()).new = 1 }; // the other waiter, registered earlier
+        cv.waiters.store(1, Relaxed);
+        assert!(catch(|| cv.wait_until(lock.lock(), || -> bool {
+            assert!(cv.notify_one());
+            panic!("injected")
+        })));
+        // The other waiter is old and holds the grant.
+        assert_eq!(cv.counts(), (0, 1, 1));
+        assert_eq!(cv.notify_all(), 0, "nobody is left without a grant");
+    }
+
+    /// 2^32 notifications while a waiter is descheduled bring the 32-bit epoch back to the
+    /// value it registered in; it must still know it is old (before the fix it took itself
+    /// for a new waiter, and its timeout underflowed `new`). Simulated from inside its
+    /// deadline: every waiter so far becomes old, and the generation moves on by 2^32.
+    #[test]
+    fn waiter_descheduled_across_a_full_epoch_wrap() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        let (_g, timed_out) = cv.wait_until(lock.lock(), || {
+            cv.with_counts(|c| {
+                c.old += c.new;
+                c.new = 0;
+                c.generation += 1 << 32;
+                // ORDERING: Relaxed: as in `notify_slow`.
+                cv.epoch.store(c.generation as u32, Relaxed);
+            });
+            true
+        });
+        assert!(timed_out);
+        assert_eq!(cv.counts(), (0, 0, 0));
+    }
+
+    /// The epoch driven past `u32::MAX` by real notifications, with a waiter registered
+    /// before the wrap and notified after it, on one thread (from its deadline) and with
+    /// threads.
+    #[cfg(feature = "std")]
+    #[test]
+    fn epoch_wraps_with_waiters_across_it() {
+        use crate::{Futex, Mutex};
+        use std::sync::Arc;
+        let cv: Condvar = Condvar::starting_at(u64::from(u32::MAX - 2));
+        let lock = SpinLock::new(());
+        for _ in 0..5 {
+            // Registered in the current epoch, notified in the next.
+            let (_g, timed_out) = cv.wait_until(lock.lock(), || !cv.notify_one());
+            assert!(!timed_out);
+        }
+        // SAFETY: no other thread.
+        assert_eq!(
+            unsafe { (*cv.counts.get()).generation },
+            u64::from(u32::MAX) + 3
+        );
+        // ORDERING: Relaxed: no other thread.
+        assert_eq!(cv.epoch.load(Relaxed), 2);
+        assert_eq!(cv.counts(), (0, 0, 0));
+
+        let shared = Arc::new((
+            Mutex::<u32, Futex>::new(0),
+            Condvar::<Futex>::starting_at(u64::from(u32::MAX - 1)),
+        ));
+        let rounds = 4;
+        let waiters: std::vec::Vec<_> = (0..2)
+            .map(|_| {
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || {
+                    let (lock, cv) = &*shared;
+                    for round in 0..rounds {
+                        let g = cv.wait_while(lock.lock(), |n| *n / 2 == round);
+                        drop(g);
+                    }
+                })
+            })
+            .collect();
+        let (lock, cv) = &*shared;
+        for _ in 0..rounds {
+            let mut g = lock.lock();
+            *g += 2;
+            drop(g);
+            cv.notify_all();
+        }
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(cv.notify_all(), 0);
+        assert_eq!(cv.counts(), (0, 0, 0));
+    }
 }
