@@ -939,3 +939,57 @@ mod tests {
         assert_eq!(cv.counts(), (0, 0, 0));
     }
 }
+
+#[cfg(all(test, baresync_loom))]
+mod loom_wrap {
+    use super::*;
+    use crate::SpinLock;
+    use loom::sync::Arc;
+
+    /// A notification that takes the epoch from `u32::MAX` to 0 races a waiter registering
+    /// just before or just after it: the waiter is released exactly when it should be (the
+    /// model deadlocks if a wake-up is lost), and nothing is left registered.
+    #[test]
+    fn loom_condvar_epoch_wrap() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        // Over all executions: did the notification cross the wrap, did the waiter miss it.
+        static WRAPPED: AtomicBool = AtomicBool::new(false);
+        static NOT_WRAPPED: AtomicBool = AtomicBool::new(false);
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        builder.check(|| {
+            let shared = Arc::new((
+                SpinLock::new(false),
+                Condvar::<crate::Spin>::starting_at(u64::from(u32::MAX)),
+            ));
+            let waiter = {
+                let shared = Arc::clone(&shared);
+                loom::thread::spawn(move || {
+                    let (lock, cv) = &*shared;
+                    drop(cv.wait_while(lock.lock(), |ready| !*ready));
+                })
+            };
+            let (lock, cv) = &*shared;
+            *lock.lock() = true;
+            let released = cv.notify_one();
+            waiter.join().unwrap();
+            assert_eq!(cv.notify_all(), 0);
+            // SAFETY: the other thread has finished.
+            let c = unsafe { &*cv.counts.get() };
+            assert_eq!((c.new, c.old, c.grants), (0, 0, 0));
+            // Granted: the generation crossed 2^32 and the epoch wrapped to 0.
+            let wrapped = c.generation == 1 << 32;
+            // ORDERING: Relaxed: the other thread has finished.
+            assert_eq!(wrapped, cv.epoch.load(Relaxed) == 0);
+            assert_eq!(wrapped, released);
+            if wrapped { &WRAPPED } else { &NOT_WRAPPED }.store(true, SeqCst);
+        });
+        assert!(WRAPPED.load(SeqCst), "no execution crossed the wrap");
+        assert!(
+            NOT_WRAPPED.load(SeqCst),
+            "no execution had the waiter see `ready` first"
+        );
+    }
+}
