@@ -25,10 +25,69 @@
 //!   thread that changed the condition under that lock (then or later) cannot be missed.
 //! - Notifying with nobody waiting is one load; waking happens only when there are waiters.
 //!
-//! Works with [`LockGuard`] (any raw lock) and [`ReentrantLockGuard`]; waiting on a reentrant
-//! lock releases it completely, whatever its depth, and restores the depth on return
-//! (Python's Condition over an RLock). Re-taking the caller's lock after a wake-up is not
-//! bounded by the deadline, as in std.
+//! Works with [`LockGuard`] (any raw lock) and [`ReentrantLockGuard`]. Re-taking the caller's
+//! lock after a wake-up is not bounded by the deadline, as in std.
+//!
+//! # Reentrant locks: wait with the only guard
+//!
+//! Waiting on a [`ReentrantLockGuard`] whose lock this thread holds more than once (nested
+//! guards in outer frames, or a guard kept in a thread-local) **panics**, before anything is
+//! registered or released; the unwind then drops the guard that was passed in, as usual, so the
+//! lock stays held by the other guards. Python's `Condition` over an `RLock` instead releases
+//! every level and restores them on return; here that is unsound: while the lock is released,
+//! user code still runs on the waiting thread (the deadline closure, the `Wait` backend, or
+//! anything reaching an outer guard through a thread-local), and an outer guard would give it
+//! `&T` to data that another thread now owns — a data race on a `Cell` or `RefCell`, the usual
+//! payloads (requiring `T: Sync` would exclude them). Restructure instead: take the condition
+//! variable wait at the outermost level, with the only guard, and call the nested code after it
+//! returns (or pass the guard down to the code that waits). With its only guard the wait
+//! behaves as with any lock; if user code that runs while it is released takes the lock again
+//! and keeps the guard, the wait takes it back by counting one more guard (no deadlock).
+//!
+//! # Panics inside a wait
+//!
+//! User code runs inside a wait: the predicate of [`wait_while`](Condvar::wait_while) (with
+//! the lock held), the deadline, and the `Wait` backend (with the lock released), and the
+//! caller's `RawLock` or `ThreadIdentity` when the lock is taken back.
+//! - The predicate panics: the guard unwinds with it and releases the lock; nothing is
+//!   registered at that point.
+//! - The deadline or the backend panics while the lock is released: the waiter deregisters on
+//!   the way out (a drop guard) and the lock stays released, which is what dropping the guard
+//!   the caller moved in would have left (it was the caller's only guard of that lock, see
+//!   above): re-taking the lock only to release it again would block inside an unwind, and
+//!   a panicking `RawLock::lock` there would abort. If a notification had already granted
+//!   the waiter a wake-up, the grant passes to another waiter registered before that
+//!   notification if one is still without a grant; otherwise it is used up by the panicking
+//!   waiter (which `notify` counted as released), as it would be by a waiter that returned
+//!   and then panicked: it may not go to a thread that started waiting after the
+//!   notification.
+//! - Taking the lock back panics (after a wake-up or a timeout): the waiter has already left;
+//!   the lock is not held.
+//!
+//! The unwind path itself takes the condition variable's internal lock, through `W`: a
+//! backend that panics again there aborts the process (a panic during unwinding).
+//!
+//! # One condition variable, two locks
+//!
+//! Nothing ties a `Condvar` to one lock, and nothing checks it (std's may panic in that case;
+//! Python binds a `Condition` to its lock when it is created). Using one condition variable
+//! with two different locks at once is memory-safe — its own state is guarded by its internal
+//! lock, and each waiter releases and re-takes only the lock of its own guard — and every
+//! guarantee above holds for the condition variable as a whole: `notify_all` releases the
+//! waiters of both locks, `notify(n)` any `n` of them. But a waiter registered under lock A is
+//! only ordered before a notifier that holds lock A, and `notify_one` may release a waiter of
+//! the other lock, whose condition did not change: it waits again, and the waiter that needed
+//! the notification goes on sleeping. Use one condition variable per lock (or `notify_all`).
+//! It is allowed rather than checked because a check would cost a word and an atomic
+//! operation on every wait, for a mistake that is a logic error, not a soundness one.
+//!
+//! # Wrap-around
+//!
+//! Notifications are counted in 64 bits under the internal lock, so a waiter always knows
+//! whether a notification came since it registered; sleepers wait on the low 32 bits. A
+//! sleeping backend can therefore miss its wake-up only if exactly a multiple of 2^32
+//! notifications happen between a waiter's last look and its going to sleep (the ABA of every
+//! 32-bit futex word, std's condition variable included); it then sleeps until the next one.
 //!
 //! Progress: the internal lock is held for a few instructions; with more threads than cores
 //! and `W = Spin`, a waiter spins while the thread it waits for may be descheduled: use
@@ -394,7 +453,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -424,7 +486,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -461,7 +526,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -484,7 +552,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -525,7 +596,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -553,7 +627,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -900,10 +977,8 @@ mod tests {
             assert!(!timed_out);
         }
         // SAFETY: no other thread.
-        assert_eq!(
-            unsafe { (*cv.counts.get()).generation },
-            u64::from(u32::MAX) + 3
-        );
+        let generation = unsafe { (*cv.counts.get()).generation };
+        assert_eq!(generation, u64::from(u32::MAX) + 3);
         // ORDERING: Relaxed: no other thread.
         assert_eq!(cv.epoch.load(Relaxed), 2);
         assert_eq!(cv.counts(), (0, 0, 0));

@@ -18,6 +18,10 @@
 //! fairness are those of `RawMutex<W>`: deadlock-free, unfair; with more threads than cores
 //! keep `W = Futex` (the default with `std`) or `Yield`. No poisoning (see the crate docs).
 //!
+//! With a [`Condvar`](crate::Condvar), wait with the lock's only guard: waiting while this
+//! thread holds the lock more than once panics (see the `condvar` module docs for why Python's
+//! "release every level" is unsound here).
+//!
 //! `I` has no default: a default that exists only with feature `std` would make the same type
 //! name fail to compile in a crate built without it. `W` defaults to
 //! [`DefaultWait`] as everywhere in the crate (`Futex` with `std`,
@@ -48,8 +52,21 @@ use core::ops::Deref;
 ///   did happens-before the new thread first gets the id (as it does when ids are recycled
 ///   through a lock, or through atomics with Acquire/Release).
 ///
-/// [`ReentrantLock`] hands `&T` to whoever finds its own id in the owner word: two threads
-/// with one id would both get `&T` to a `T` that need not be `Sync`.
+/// What a wrong implementation breaks: [`ReentrantLock`] hands `&T` to whoever finds its own
+/// id in the owner word, and counts guards for that owner only.
+/// - Two live threads with one id (or an interrupt handler with the id of the task it
+///   interrupted) both get `&T` to a `T` that need not be `Sync`, and race on the guard count:
+///   mutual exclusion is gone (undefined behaviour).
+/// - A recycled id without happens-before lets the new thread read the owner word stale and
+///   take itself for the owner: the same.
+/// - A thread whose id changes while it holds the lock no longer finds itself as the owner: its
+///   next `lock` waits for itself (a deadlock), `lock_count` says 0. Its guards still release
+///   the lock correctly (a guard does not ask for the id).
+///
+/// What is allowed: `current` may be slow, and it may panic. A panic comes before the lock
+/// changes state (every method asks for the id before it acquires anything), so the unwind
+/// leaves the lock as the caller's guards say; a [`Condvar`](crate::Condvar) re-taking the lock
+/// after a wait has deregistered the waiter first.
 ///
 /// # Examples
 ///
