@@ -939,6 +939,49 @@ mod tests {
         assert_eq!(cv.notify_all(), 0, "nobody is left without a grant");
     }
 
+    /// The caller's `RawLock` panics when the wait takes it back, after a timeout and after
+    /// a notification: the waiter left before, the counts are clean.
+    #[test]
+    fn panicking_relock_leaves_clean_counts() {
+        use crate::raw::RawSpinLock;
+        use core::cell::Cell;
+        std::thread_local! {
+            static ARMED: Cell<bool> = const { Cell::new(false) };
+        }
+        struct Panicky(RawSpinLock);
+        // SAFETY: delegates to `RawSpinLock`; a panicking `lock` has acquired nothing.
+        unsafe impl RawLock for Panicky {
+            const INIT: Self = Panicky(RawSpinLock::new());
+            fn lock(&self) {
+                assert!(!ARMED.with(|a| a.replace(false)), "injected");
+                self.0.lock();
+            }
+            fn try_lock(&self) -> bool {
+                self.0.try_lock()
+            }
+            unsafe fn unlock(&self) {
+                // SAFETY: forwarded from our caller.
+                unsafe { self.0.unlock() }
+            }
+            fn is_locked(&self) -> bool {
+                self.0.is_locked()
+            }
+        }
+        let cv: Condvar = Condvar::new();
+        let lock: Lock<Panicky, ()> = Lock::new(());
+        for notify in [false, true] {
+            assert!(catch(|| cv.wait_until(lock.lock(), || {
+                if notify {
+                    assert!(cv.notify_one());
+                }
+                ARMED.with(|a| a.set(true));
+                !notify
+            })));
+            assert!(!lock.is_locked());
+            assert_eq!(cv.counts(), (0, 0, 0));
+        }
+    }
+
     /// 2^32 notifications while a waiter is descheduled bring the 32-bit epoch back to the
     /// value it registered in; it must still know it is old (before the fix it took itself
     /// for a new waiter, and its timeout underflowed `new`). Simulated from inside its
