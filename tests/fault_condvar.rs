@@ -681,3 +681,51 @@ fn reentrant_lock_until_panicking_deadline() {
     let g = lock.lock();
     assert_eq!((g.get(), lock.lock_count()), (1, 1));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Other user code: `Deadline::remaining`, `T::fmt`
+// ---------------------------------------------------------------------------------------------
+
+/// A deadline whose `remaining` panics (asked by a sleeping backend before it sleeps).
+struct PanickyRemaining;
+
+impl Deadline for PanickyRemaining {
+    fn expired(&mut self) -> bool {
+        false
+    }
+    fn remaining(&self) -> Option<Duration> {
+        panic!("injected")
+    }
+}
+
+#[test]
+fn panicking_deadline_remaining() {
+    let cv = Arc::new(Condvar::<Futex>::new());
+    let lock: Mutex<u32, Futex> = Mutex::new(0);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        cv.wait_until(lock.lock(), PanickyRemaining)
+    }));
+    assert!(r.is_err());
+    assert!(!lock.is_locked());
+    notify_one_releases_exactly_one(cv);
+}
+
+/// `Debug` of a `ReentrantLock` formats the value under a guard it took itself: a panicking
+/// `fmt` releases that guard, and leaves the caller's own guards as they were.
+#[test]
+fn panicking_debug_of_the_value() {
+    struct Bad;
+    impl std::fmt::Debug for Bad {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("injected")
+        }
+    }
+    let lock: RLock<Bad> = ReentrantLock::new(Bad);
+    assert!(catch_unwind(AssertUnwindSafe(|| format!("{lock:?}"))).is_err());
+    assert!(!lock.is_locked());
+    let g = lock.lock();
+    assert!(catch_unwind(AssertUnwindSafe(|| format!("{lock:?} {g:?}"))).is_err());
+    assert_eq!(lock.lock_count(), 1);
+    drop(g);
+    assert!(!lock.is_locked());
+}
