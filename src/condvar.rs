@@ -47,12 +47,13 @@
 //! # Panics inside a wait
 //!
 //! User code runs inside a wait: the predicate of [`wait_while`](Condvar::wait_while) (with
-//! the lock held), the deadline, and the `Wait` backend (with the lock released), and the
-//! caller's `RawLock` or `ThreadIdentity` when the lock is taken back.
+//! the lock held), the caller's `RawLock` as the lock is released, the deadline and the
+//! `Wait` backend (with the lock released), and the caller's `RawLock` or `ThreadIdentity`
+//! when the lock is taken back.
 //! - The predicate panics: the guard unwinds with it and releases the lock; nothing is
 //!   registered at that point.
-//! - The deadline or the backend panics while the lock is released: the waiter deregisters on
-//!   the way out (a drop guard) and the lock stays released, which is what dropping the guard
+//! - Releasing the lock panics, or the deadline or the backend panics while the lock is
+//!   released: the waiter deregisters on the way out (a drop guard) and the lock stays released, which is what dropping the guard
 //!   the caller moved in would have left (it was the caller's only guard of that lock, see
 //!   above): re-taking the lock only to release it again would block inside an unwind, and
 //!   a panicking `RawLock::lock` there would abort. If a notification had already granted
@@ -338,27 +339,17 @@ impl<W: Wait> Condvar<W> {
         });
     }
 
-    /// Waits for a grant (`true`) or the deadline (`false`), having registered in generation
-    /// `registered`. Written once for the timed and untimed waits.
+    /// Waits for a grant (`true`) or the deadline (`false`), as the waiter `registration`.
+    /// Written once for the timed and untimed waits.
     ///
-    /// User code runs here (the deadline, the `Wait` backend); if it panics, the waiter
-    /// deregisters on the way out (`leave`).
-    fn wait_grant<D: Deadline>(&self, registered: u64, mut deadline: Option<&mut D>) -> bool {
-        /// Deregisters the waiter if dropped before it took its decision under `inner`.
-        struct Registered<'c, W: Wait> {
-            cv: &'c Condvar<W>,
-            generation: u64,
-        }
-        impl<W: Wait> Drop for Registered<'_, W> {
-            #[cold]
-            fn drop(&mut self) {
-                self.cv.leave(self.generation);
-            }
-        }
-        let registration = Registered {
-            cv: self,
-            generation: registered,
-        };
+    /// User code runs here (the deadline, the `Wait` backend); if it panics, `registration`
+    /// deregisters the waiter on the way out.
+    fn wait_grant<D: Deadline>(
+        &self,
+        registration: Registered<'_, W>,
+        mut deadline: Option<&mut D>,
+    ) -> bool {
+        let registered = registration.generation;
         let mut seen = registered as u32;
         let mut timed_out = false;
         let mut pre_sleep = PreSleep::new();
@@ -422,8 +413,8 @@ impl<W: Wait> Condvar<W> {
 
     /// Registers, releases the guard's lock, waits, takes the lock again.
     ///
-    /// On unwind from the released window (a panicking deadline or `Wait` backend), the
-    /// waiter deregisters (in `wait_grant`) and the lock stays released: the guard moved in
+    /// On unwind from the released window (a panicking `RawLock::unlock`, deadline or `Wait`
+    /// backend), the waiter deregisters (`Registered`) and the lock stays released: the guard moved in
     /// here was the caller's only guard of it (`check`), so re-taking the lock only to drop
     /// the new guard at once would leave the same state, after blocking inside an unwind, and
     /// turn a panicking `RawLock::lock` there into an abort. If re-taking the lock panics
@@ -438,9 +429,13 @@ impl<W: Wait> Condvar<W> {
         guard.check();
         // Registered before the lock is released: a notifier that changes the condition
         // under the lock afterwards sees us.
-        let registered = self.register();
+        let registration = Registered {
+            cv: self,
+            generation: self.register(),
+        };
+        // Releasing runs user code too (`RawLock::unlock`, the lock's `Wait::wake_one`).
         let unlocked = guard.unlock();
-        let notified = self.wait_grant(registered, deadline);
+        let notified = self.wait_grant(registration, deadline);
         (G::relock(unlocked), !notified)
     }
 
@@ -748,6 +743,20 @@ impl<W: Wait> Condvar<W> {
             W::wake_all(&self.epoch);
         }
         granted as usize
+    }
+}
+
+/// A registered waiter: deregisters it (`Condvar::leave`) if dropped, that is if its wait
+/// unwinds before it took its decision under `inner` (which forgets this instead).
+struct Registered<'c, W: Wait> {
+    cv: &'c Condvar<W>,
+    generation: u64,
+}
+
+impl<W: Wait> Drop for Registered<'_, W> {
+    #[cold]
+    fn drop(&mut self) {
+        self.cv.leave(self.generation);
     }
 }
 

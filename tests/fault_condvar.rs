@@ -460,9 +460,11 @@ fn slow_wait_backend() {
 
 thread_local! {
     static LOCK_PANICS: Cell<bool> = const { Cell::new(false) };
+    static UNLOCK_PANICS: Cell<bool> = const { Cell::new(false) };
 }
 
-/// A spin lock whose `lock` panics (without taking it) while armed on this thread.
+/// A spin lock whose `lock` panics (without taking it) while armed on this thread, and whose
+/// `unlock` panics (after releasing it) while armed.
 struct PanickyRaw(RawSpinLock);
 
 // SAFETY: delegates to `RawSpinLock`; a panicking `lock` has not acquired anything.
@@ -479,7 +481,10 @@ unsafe impl RawLock for PanickyRaw {
     }
     unsafe fn unlock(&self) {
         // SAFETY: forwarded from our caller.
-        unsafe { self.0.unlock() }
+        unsafe { self.0.unlock() };
+        if UNLOCK_PANICS.with(|p| p.replace(false)) {
+            panic!("injected");
+        }
     }
     fn is_locked(&self) -> bool {
         self.0.is_locked()
@@ -510,6 +515,20 @@ fn panicking_relock() {
             false
         })
     }));
+    assert!(r.is_err());
+    assert!(!lock.is_locked());
+    notify_one_releases_exactly_one(cv);
+}
+
+/// Releasing the caller's lock panics, after the waiter registered: it deregisters (before
+/// the fix of this call site, the registration stayed).
+#[test]
+fn panicking_unlock() {
+    let cv = Arc::new(Condvar::<Futex>::new());
+    let lock: Lock<PanickyRaw, u32> = Lock::new(0);
+    let g = lock.lock();
+    UNLOCK_PANICS.with(|p| p.set(true));
+    let r = catch_unwind(AssertUnwindSafe(|| cv.wait_until(g, || true)));
     assert!(r.is_err());
     assert!(!lock.is_locked());
     notify_one_releases_exactly_one(cv);
