@@ -25,10 +25,70 @@
 //!   thread that changed the condition under that lock (then or later) cannot be missed.
 //! - Notifying with nobody waiting is one load; waking happens only when there are waiters.
 //!
-//! Works with [`LockGuard`] (any raw lock) and [`ReentrantLockGuard`]; waiting on a reentrant
-//! lock releases it completely, whatever its depth, and restores the depth on return
-//! (Python's Condition over an RLock). Re-taking the caller's lock after a wake-up is not
-//! bounded by the deadline, as in std.
+//! Works with [`LockGuard`] (any raw lock) and [`ReentrantLockGuard`]. Re-taking the caller's
+//! lock after a wake-up is not bounded by the deadline, as in std.
+//!
+//! # Reentrant locks: wait with the only guard
+//!
+//! Waiting on a [`ReentrantLockGuard`] whose lock this thread holds more than once (nested
+//! guards in outer frames, or a guard kept in a thread-local) **panics**, before anything is
+//! registered or released; the unwind then drops the guard that was passed in, as usual, so the
+//! lock stays held by the other guards. Python's `Condition` over an `RLock` instead releases
+//! every level and restores them on return; here that is unsound: while the lock is released,
+//! user code still runs on the waiting thread (the deadline closure, the `Wait` backend, or
+//! anything reaching an outer guard through a thread-local), and an outer guard would give it
+//! `&T` to data that another thread now owns — a data race on a `Cell` or `RefCell`, the usual
+//! payloads (requiring `T: Sync` would exclude them). Restructure instead: take the condition
+//! variable wait at the outermost level, with the only guard, and call the nested code after it
+//! returns (or pass the guard down to the code that waits). With its only guard the wait
+//! behaves as with any lock; if user code that runs while it is released takes the lock again
+//! and keeps the guard, the wait takes it back by counting one more guard (no deadlock).
+//!
+//! # Panics inside a wait
+//!
+//! User code runs inside a wait: the predicate of [`wait_while`](Condvar::wait_while) (with
+//! the lock held), the caller's `RawLock` as the lock is released, the deadline and the
+//! `Wait` backend (with the lock released), and the caller's `RawLock` or `ThreadIdentity`
+//! when the lock is taken back.
+//! - The predicate panics: the guard unwinds with it and releases the lock; nothing is
+//!   registered at that point.
+//! - Releasing the lock panics, or the deadline or the backend panics while the lock is
+//!   released: the waiter deregisters on the way out (a drop guard) and the lock stays released, which is what dropping the guard
+//!   the caller moved in would have left (it was the caller's only guard of that lock, see
+//!   above): re-taking the lock only to release it again would block inside an unwind, and
+//!   a panicking `RawLock::lock` there would abort. If a notification had already granted
+//!   the waiter a wake-up, the grant passes to another waiter registered before that
+//!   notification if one is still without a grant; otherwise it is used up by the panicking
+//!   waiter (which `notify` counted as released), as it would be by a waiter that returned
+//!   and then panicked: it may not go to a thread that started waiting after the
+//!   notification.
+//! - Taking the lock back panics (after a wake-up or a timeout): the waiter has already left;
+//!   the lock is not held.
+//!
+//! The unwind path itself takes the condition variable's internal lock, through `W`: a
+//! backend that panics again there aborts the process (a panic during unwinding).
+//!
+//! # One condition variable, two locks
+//!
+//! Nothing ties a `Condvar` to one lock, and nothing checks it (std's may panic in that case;
+//! Python binds a `Condition` to its lock when it is created). Using one condition variable
+//! with two different locks at once is memory-safe — its own state is guarded by its internal
+//! lock, and each waiter releases and re-takes only the lock of its own guard — and every
+//! guarantee above holds for the condition variable as a whole: `notify_all` releases the
+//! waiters of both locks, `notify(n)` any `n` of them. But a waiter registered under lock A is
+//! only ordered before a notifier that holds lock A, and `notify_one` may release a waiter of
+//! the other lock, whose condition did not change: it waits again, and the waiter that needed
+//! the notification goes on sleeping. Use one condition variable per lock (or `notify_all`).
+//! It is allowed rather than checked because a check would cost a word and an atomic
+//! operation on every wait, for a mistake that is a logic error, not a soundness one.
+//!
+//! # Wrap-around
+//!
+//! Notifications are counted in 64 bits under the internal lock, so a waiter always knows
+//! whether a notification came since it registered; sleepers wait on the low 32 bits. A
+//! sleeping backend can therefore miss its wake-up only if exactly a multiple of 2^32
+//! notifications happen between a waiter's last look and its going to sleep (the ABA of every
+//! 32-bit futex word, std's condition variable included); it then sleeps until the next one.
 //!
 //! Progress: the internal lock is held for a few instructions; with more threads than cores
 //! and `W = Spin`, a waiter spins while the thread it waits for may be descheduled: use
@@ -56,6 +116,11 @@ struct Counts {
     old: u32,
     /// Grants handed out and not yet taken; each belongs to some old waiter.
     grants: u32,
+    /// Notifications that granted anything, ever: a waiter that registered in generation `g`
+    /// is new while `generation == g`, old after. 64 bits, so that it cannot come back to a
+    /// waiter's value while the waiter is descheduled (the 32-bit `epoch` can, after 2^32
+    /// notifications); `epoch` is its low half.
+    generation: u64,
 }
 
 /// A condition variable: threads wait on it holding a lock, other threads notify them.
@@ -78,8 +143,8 @@ struct Counts {
 /// worker.join().unwrap();
 /// ```
 pub struct Condvar<W = DefaultWait> {
-    /// Bumped (wrapping) under `inner` by every notification that grants anything; waiters
-    /// wait for it to change.
+    /// The low 32 bits of `Counts::generation`, stored under `inner` by every notification
+    /// that grants anything (so it wraps); sleeping waiters wait for it to change.
     epoch: AtomicU32,
     /// `new + old`, written under `inner`, read without it by `notify`'s fast path.
     waiters: AtomicU32,
@@ -111,12 +176,18 @@ unsafe impl<W> Send for Condvar<W> {}
 pub trait CondvarGuard: sealed::Sealed {}
 
 mod sealed {
-    /// The methods behind `CondvarGuard`, out of reach of other crates: releasing a reentrant
-    /// lock completely is only sound while its owner is blocked in the condition variable.
+    /// The methods behind `CondvarGuard`, out of reach of other crates.
+    ///
+    /// `unlock` releases exactly what the guard holds, so that no other guard of the caller
+    /// refers to the lock while it is released (see the module docs): a reentrant lock held
+    /// more than once is refused by `check` before anything happens.
     pub trait Sealed: Sized {
         /// What is kept while the lock is released.
         type Unlocked;
-        /// Releases the lock.
+        /// Panics if the condition variable may not release this guard's lock. Runs no user
+        /// code.
+        fn check(&self);
+        /// Releases the lock (drops the guard).
         fn unlock(self) -> Self::Unlocked;
         /// Takes the lock again.
         fn relock(unlocked: Self::Unlocked) -> Self;
@@ -125,6 +196,9 @@ mod sealed {
 
 impl<'a, R: RawLock, T: ?Sized> sealed::Sealed for LockGuard<'a, R, T> {
     type Unlocked = &'a Lock<R, T>;
+
+    #[inline]
+    fn check(&self) {}
 
     #[inline]
     fn unlock(self) -> &'a Lock<R, T> {
@@ -140,21 +214,32 @@ impl<'a, R: RawLock, T: ?Sized> sealed::Sealed for LockGuard<'a, R, T> {
 impl<R: RawLock, T: ?Sized> CondvarGuard for LockGuard<'_, R, T> {}
 
 impl<'a, T: ?Sized, I: ThreadIdentity, W: Wait> sealed::Sealed for ReentrantLockGuard<'a, T, I, W> {
-    type Unlocked = (&'a ReentrantLock<T, I, W>, u32);
+    type Unlocked = &'a ReentrantLock<T, I, W>;
 
-    fn unlock(self) -> Self::Unlocked {
-        let lock = ReentrantLockGuard::lock(&self);
-        // Its release is part of `release_all` below.
-        core::mem::forget(self);
-        // SAFETY: the guard proved that this thread owns the lock. Its other guards (outer
-        // frames) stay unused until `relock`, because this thread is blocked in the condition
-        // variable until then.
-        let count = unsafe { lock.release_all() };
-        (lock, count)
+    #[inline]
+    fn check(&self) {
+        // Counted from the guard, not from `ThreadIdentity` (no user code runs here).
+        let held = ReentrantLockGuard::held(self);
+        assert!(
+            held == 1,
+            "Condvar: cannot wait on a ReentrantLock held more than once by this thread \
+             ({held} guards): its other guards would reach the data while the lock is released. \
+             Wait at the outermost level, with the only guard"
+        );
     }
 
-    fn relock((lock, count): Self::Unlocked) -> Self {
-        lock.reacquire(count)
+    #[inline]
+    fn unlock(self) -> Self::Unlocked {
+        // The only guard (see `check`): dropping it releases the lock.
+        ReentrantLockGuard::lock(&self)
+    }
+
+    #[inline]
+    fn relock(lock: Self::Unlocked) -> Self {
+        // `lock` rather than a raw re-acquisition: if user code that ran while the lock was
+        // released took it again and kept the guard (leaked it, or stored it), this thread
+        // already owns it, and `lock` only counts one more guard instead of deadlocking.
+        lock.lock()
     }
 }
 
@@ -176,9 +261,26 @@ impl<W: Wait> Condvar<W> {
                 epoch: AtomicU32::new(0),
                 waiters: AtomicU32::new(0),
                 inner: RawMutex::new(),
-                counts: UnsafeCell::new(Counts { new: 0, old: 0, grants: 0 }),
+                counts: UnsafeCell::new(Counts {
+                    new: 0,
+                    old: 0,
+                    grants: 0,
+                    generation: 0,
+                }),
             }
         }
+    }
+
+    /// A condition variable whose notifications start counting at `generation`, to drive the
+    /// epoch past its wrap in tests.
+    #[cfg(test)]
+    fn starting_at(generation: u64) -> Self {
+        let cv = Self::new();
+        // SAFETY: nobody else can reach `cv` yet.
+        unsafe { (*cv.counts.get()).generation = generation };
+        // ORDERING: Relaxed: not shared yet.
+        cv.epoch.store(generation as u32, Relaxed);
+        cv
     }
 
     /// Runs `f` on the counts under the internal lock.
@@ -192,25 +294,63 @@ impl<W: Wait> Condvar<W> {
         x
     }
 
-    /// Counts the caller as a new waiter; returns the epoch it registered in.
-    fn register(&self) -> u32 {
-        self.with_counts(|c| {
-            let total = (c.new + c.old)
-                .checked_add(1)
-                .expect("Condvar: too many waiters");
+    /// Counts the caller as a new waiter; returns the generation it registered in.
+    ///
+    /// # Panics
+    ///
+    /// If `u32::MAX` threads wait already; the internal lock is released first.
+    fn register(&self) -> u64 {
+        let registered = self.with_counts(|c| {
+            let total = (c.new + c.old).checked_add(1)?;
             c.new += 1;
             // ORDERING: Relaxed: read by `notify`'s fast path, ordered by the caller's lock
             // (see `notify`).
             self.waiters.store(total, Relaxed);
-            // ORDERING: Relaxed: the epoch only changes under `inner`, which we hold.
-            self.epoch.load(Relaxed)
-        })
+            Some(c.generation)
+        });
+        // Outside `with_counts`: a panic inside it would leave `inner` locked for good.
+        registered.expect("Condvar: too many waiters")
     }
 
-    /// Waits for a grant (`true`) or the deadline (`false`), having registered in epoch
-    /// `registered`. Written once for the timed and untimed waits.
-    fn wait_grant<D: Deadline>(&self, registered: u32, mut deadline: Option<&mut D>) -> bool {
-        let mut seen = registered;
+    /// Takes the caller off the waiters, having registered in generation `registered`,
+    /// because its wait is unwinding (a deadline or the `Wait` backend panicked).
+    ///
+    /// A new waiter just leaves. An old one leaves too, and takes a grant with it only if
+    /// every old waiter holds one (`grants == old`): grants are not addressed to a waiter, so
+    /// while some old waiter has none, a grant left behind reaches it, and no notification is
+    /// lost. When all have one, one of them was this waiter's: it is used up by the panic,
+    /// as it would be by a waiter that returned and then panicked (`notify` counted it as
+    /// released). It cannot be passed on: every waiter that could take it holds one
+    /// already, and the waiters registered since may not take a notification sent before
+    /// they waited.
+    #[cold]
+    fn leave(&self, registered: u64) {
+        self.with_counts(|c| {
+            if c.generation == registered {
+                c.new -= 1;
+            } else {
+                if c.grants == c.old {
+                    c.grants -= 1;
+                }
+                c.old -= 1;
+            }
+            // ORDERING: Relaxed: as in `register`.
+            self.waiters.store(c.new + c.old, Relaxed);
+        });
+    }
+
+    /// Waits for a grant (`true`) or the deadline (`false`), as the waiter `registration`.
+    /// Written once for the timed and untimed waits.
+    ///
+    /// User code runs here (the deadline, the `Wait` backend); if it panics, `registration`
+    /// deregisters the waiter on the way out.
+    fn wait_grant<D: Deadline>(
+        &self,
+        registration: Registered<'_, W>,
+        mut deadline: Option<&mut D>,
+    ) -> bool {
+        let registered = registration.generation;
+        let mut seen = registered as u32;
         let mut timed_out = false;
         let mut pre_sleep = PreSleep::new();
         loop {
@@ -234,10 +374,8 @@ impl<W: Wait> Condvar<W> {
                 }
             }
             let outcome = self.with_counts(|c| {
-                // ORDERING: Relaxed: the epoch only changes under `inner`, which we hold.
-                let epoch = self.epoch.load(Relaxed);
-                seen = epoch;
-                let outcome = if epoch == registered {
+                seen = c.generation as u32;
+                let outcome = if c.generation == registered {
                     // No notification since we registered: we are still a new waiter, and
                     // no grant can be ours.
                     if timed_out {
@@ -266,22 +404,38 @@ impl<W: Wait> Condvar<W> {
                 outcome
             });
             if let Some(notified) = outcome {
+                // Left under `inner` just above: nothing to undo any more.
+                core::mem::forget(registration);
                 return notified;
             }
         }
     }
 
     /// Registers, releases the guard's lock, waits, takes the lock again.
+    ///
+    /// On unwind from the released window (a panicking `RawLock::unlock`, deadline or `Wait`
+    /// backend), the waiter deregisters (`Registered`) and the lock stays released: the guard moved in
+    /// here was the caller's only guard of it (`check`), so re-taking the lock only to drop
+    /// the new guard at once would leave the same state, after blocking inside an unwind, and
+    /// turn a panicking `RawLock::lock` there into an abort. If re-taking the lock panics
+    /// after a normal wake-up, the waiter has already left: the counts are clean.
     fn wait_inner<G: CondvarGuard, D: Deadline>(
         &self,
         guard: G,
         deadline: Option<&mut D>,
     ) -> (G, bool) {
+        // Before anything is registered or released: a refused guard is dropped by the
+        // unwind as usual.
+        guard.check();
         // Registered before the lock is released: a notifier that changes the condition
         // under the lock afterwards sees us.
-        let registered = self.register();
+        let registration = Registered {
+            cv: self,
+            generation: self.register(),
+        };
+        // Releasing runs user code too (`RawLock::unlock`, the lock's `Wait::wake_one`).
         let unlocked = guard.unlock();
-        let notified = self.wait_grant(registered, deadline);
+        let notified = self.wait_grant(registration, deadline);
         (G::relock(unlocked), !notified)
     }
 
@@ -294,7 +448,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -324,7 +481,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -361,7 +521,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -384,7 +547,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -425,7 +591,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -453,7 +622,10 @@ impl<W: Wait> Condvar<W> {
     ///
     /// # Panics
     ///
-    /// If `u32::MAX` threads already wait on this condition variable.
+    /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
+    /// [`ReentrantLockGuard`] whose lock this thread holds more than once (see the module
+    /// docs); nothing is registered then, and the guard is dropped by the unwind. Panics of
+    /// user code inside the wait are described in the module docs.
     ///
     /// # Examples
     ///
@@ -559,11 +731,11 @@ impl<W: Wait> Condvar<W> {
             let k = ungranted.min(u32::try_from(n).unwrap_or(u32::MAX));
             if k > 0 {
                 c.grants += k;
+                c.generation = c.generation.wrapping_add(1);
                 // ORDERING: Relaxed: waiters decide under `inner` (see `wait_grant`); the
                 // change only has to reach `W::wait`, which never misses a change followed by
                 // a wake.
-                self.epoch
-                    .store(self.epoch.load(Relaxed).wrapping_add(1), Relaxed);
+                self.epoch.store(c.generation as u32, Relaxed);
             }
             k
         });
@@ -571,6 +743,20 @@ impl<W: Wait> Condvar<W> {
             W::wake_all(&self.epoch);
         }
         granted as usize
+    }
+}
+
+/// A registered waiter: deregisters it (`Condvar::leave`) if dropped, that is if its wait
+/// unwinds before it took its decision under `inner` (which forgets this instead).
+struct Registered<'c, W: Wait> {
+    cv: &'c Condvar<W>,
+    generation: u64,
+}
+
+impl<W: Wait> Drop for Registered<'_, W> {
+    #[cold]
+    fn drop(&mut self) {
+        self.cv.leave(self.generation);
     }
 }
 
@@ -596,6 +782,17 @@ mod tests {
     use crate::SpinLock;
     use std::format;
 
+    impl<W: Wait> Condvar<W> {
+        /// `(new, old, grants)`; the caller makes sure nobody holds `inner`.
+        fn counts(&self) -> (u32, u32, u32) {
+            assert!(!self.inner.is_locked(), "the internal lock was left held");
+            // SAFETY: nobody holds `inner` (checked above; the tests call this with no other
+            // thread touching the condition variable).
+            let c = unsafe { &*self.counts.get() };
+            (c.new, c.old, c.grants)
+        }
+    }
+
     #[test]
     fn notify_without_waiters_is_a_noop() {
         let cv: Condvar = Condvar::new();
@@ -614,9 +811,7 @@ mod tests {
         assert_eq!(*g, 1);
         drop(g);
         assert_eq!(cv.notify_all(), 0);
-        // SAFETY: no waiter, nobody else holds `inner`.
-        let c = unsafe { &*cv.counts.get() };
-        assert_eq!((c.new, c.old, c.grants), (0, 0, 0));
+        assert_eq!(cv.counts(), (0, 0, 0));
     }
 
     #[test]
@@ -639,17 +834,289 @@ mod tests {
 
     #[cfg(feature = "std")]
     #[test]
-    fn reentrant_guard_waits_with_full_release() {
+    fn reentrant_guard_held_once_waits_and_is_restored() {
+        use crate::StdThreadId;
+        let lock: ReentrantLock<(), StdThreadId> = ReentrantLock::new(());
+        let cv: Condvar = Condvar::new();
+        let (g, timed_out) = cv.wait_until(lock.lock(), || {
+            // Released while waiting.
+            assert!(!lock.is_owned_by_current() && !lock.is_locked());
+            true
+        });
+        assert!(timed_out);
+        assert_eq!(lock.lock_count(), 1);
+        drop(g);
+        assert!(!lock.is_locked());
+        assert_eq!(cv.counts(), (0, 0, 0));
+    }
+
+    /// Held twice: refused before anything is registered or released; the unwind drops the
+    /// guard that was passed in, so the count goes back by one.
+    #[cfg(feature = "std")]
+    #[test]
+    fn reentrant_guard_held_twice_is_refused() {
         use crate::StdThreadId;
         let lock: ReentrantLock<(), StdThreadId> = ReentrantLock::new(());
         let cv: Condvar = Condvar::new();
         let outer = lock.lock();
-        let inner = lock.lock();
-        let (inner, timed_out) = cv.wait_until(inner, || true);
-        assert!(timed_out);
-        assert_eq!(lock.lock_count(), 2);
-        drop(inner);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cv.wait_until(lock.lock(), || panic!("the deadline ran"))
+        }));
+        assert!(r.is_err());
+        assert_eq!(lock.lock_count(), 1);
+        assert_eq!(cv.counts(), (0, 0, 0));
+        assert!(!cv.inner.is_locked());
         drop(outer);
         assert!(!lock.is_locked());
+    }
+
+    /// A deadline that panics on its `k`-th call and never expires before.
+    fn panics_on_call(k: usize) -> impl FnMut() -> bool {
+        let mut n = 0;
+        move || {
+            n += 1;
+            assert!(n != k, "injected");
+            false
+        }
+    }
+
+    fn catch<X>(f: impl FnOnce() -> X) -> bool {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
+    }
+
+    /// The waiter-count overflow panics after releasing the internal lock (before the fix, the
+    /// panic came from inside `with_counts`, and the condition variable was dead for good).
+    #[test]
+    fn too_many_waiters_panics_with_the_internal_lock_free() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        // SAFETY: nobody else touches `cv`.
+        unsafe { (*cv.counts.get()).new = u32::MAX };
+        assert!(catch(|| cv.wait_until(lock.lock(), || true)));
+        assert!(!lock.is_locked());
+        assert_eq!(cv.counts(), (u32::MAX, 0, 0));
+        // SAFETY: as above.
+        unsafe { (*cv.counts.get()).new = 0 };
+        let (_g, timed_out) = cv.wait_until(lock.lock(), || true);
+        assert!(timed_out);
+        assert_eq!(cv.counts(), (0, 0, 0));
+    }
+
+    /// A panicking deadline, new waiter (no notification yet), first and n-th call.
+    #[test]
+    fn unwind_of_a_new_waiter_deregisters() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        for k in [1, 4] {
+            assert!(catch(|| cv.wait_until(lock.lock(), panics_on_call(k))));
+            assert!(!lock.is_locked());
+            assert_eq!(cv.counts(), (0, 0, 0));
+            assert_eq!(cv.notify_all(), 0);
+        }
+    }
+
+    /// Notified (by the deadline itself, so the race is deterministic), then the deadline
+    /// panics before the grant is taken: the only old waiter uses its grant up.
+    #[test]
+    fn unwind_of_a_notified_waiter_uses_up_its_grant() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        assert!(catch(|| cv.wait_until(lock.lock(), || -> bool {
+            assert!(cv.notify_one());
+            panic!("injected")
+        })));
+        assert_eq!(cv.counts(), (0, 0, 0));
+        assert_eq!(cv.notify_all(), 0);
+    }
+
+    /// Two old waiters, one grant (`grants < old`): the panicking one leaves the grant for the
+    /// other, which then returns notified. The other is simulated by its counts: old, not yet
+    /// woken.
+    #[test]
+    fn unwind_leaves_the_grant_to_another_old_waiter() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        // SAFETY: nobody else touches `cv`.
+        unsafe { (*cv.counts.get()).new = 1 }; // the other waiter, registered earlier
+        cv.waiters.store(1, Relaxed);
+        assert!(catch(|| cv.wait_until(lock.lock(), || -> bool {
+            assert!(cv.notify_one());
+            panic!("injected")
+        })));
+        // The other waiter is old and holds the grant.
+        assert_eq!(cv.counts(), (0, 1, 1));
+        assert_eq!(cv.notify_all(), 0, "nobody is left without a grant");
+    }
+
+    /// The caller's `RawLock` panics when the wait takes it back, after a timeout and after
+    /// a notification: the waiter left before, the counts are clean.
+    #[test]
+    fn panicking_relock_leaves_clean_counts() {
+        use crate::raw::RawSpinLock;
+        use core::cell::Cell;
+        std::thread_local! {
+            static ARMED: Cell<bool> = const { Cell::new(false) };
+        }
+        struct Panicky(RawSpinLock);
+        // SAFETY: delegates to `RawSpinLock`; a panicking `lock` has acquired nothing.
+        unsafe impl RawLock for Panicky {
+            const INIT: Self = Panicky(RawSpinLock::new());
+            fn lock(&self) {
+                assert!(!ARMED.with(|a| a.replace(false)), "injected");
+                self.0.lock();
+            }
+            fn try_lock(&self) -> bool {
+                self.0.try_lock()
+            }
+            unsafe fn unlock(&self) {
+                // SAFETY: forwarded from our caller.
+                unsafe { self.0.unlock() }
+            }
+            fn is_locked(&self) -> bool {
+                self.0.is_locked()
+            }
+        }
+        let cv: Condvar = Condvar::new();
+        let lock: Lock<Panicky, ()> = Lock::new(());
+        for notify in [false, true] {
+            assert!(catch(|| cv.wait_until(lock.lock(), || {
+                if notify {
+                    assert!(cv.notify_one());
+                }
+                ARMED.with(|a| a.set(true));
+                !notify
+            })));
+            assert!(!lock.is_locked());
+            assert_eq!(cv.counts(), (0, 0, 0));
+        }
+    }
+
+    /// 2^32 notifications while a waiter is descheduled bring the 32-bit epoch back to the
+    /// value it registered in; it must still know it is old (before the fix it took itself
+    /// for a new waiter, and its timeout underflowed `new`). Simulated from inside its
+    /// deadline: every waiter so far becomes old, and the generation moves on by 2^32.
+    #[test]
+    fn waiter_descheduled_across_a_full_epoch_wrap() {
+        let cv: Condvar = Condvar::new();
+        let lock = SpinLock::new(());
+        let (_g, timed_out) = cv.wait_until(lock.lock(), || {
+            cv.with_counts(|c| {
+                c.old += c.new;
+                c.new = 0;
+                c.generation += 1 << 32;
+                // ORDERING: Relaxed: as in `notify_slow`.
+                cv.epoch.store(c.generation as u32, Relaxed);
+            });
+            true
+        });
+        assert!(timed_out);
+        assert_eq!(cv.counts(), (0, 0, 0));
+    }
+
+    /// The epoch driven past `u32::MAX` by real notifications, with a waiter registered
+    /// before the wrap and notified after it, on one thread (from its deadline) and with
+    /// threads.
+    #[cfg(feature = "std")]
+    #[test]
+    fn epoch_wraps_with_waiters_across_it() {
+        use crate::{Futex, Mutex};
+        use std::sync::Arc;
+        let cv: Condvar = Condvar::starting_at(u64::from(u32::MAX - 2));
+        let lock = SpinLock::new(());
+        for _ in 0..5 {
+            // Registered in the current epoch, notified in the next.
+            let (_g, timed_out) = cv.wait_until(lock.lock(), || !cv.notify_one());
+            assert!(!timed_out);
+        }
+        // SAFETY: no other thread.
+        let generation = unsafe { (*cv.counts.get()).generation };
+        assert_eq!(generation, u64::from(u32::MAX) + 3);
+        // ORDERING: Relaxed: no other thread.
+        assert_eq!(cv.epoch.load(Relaxed), 2);
+        assert_eq!(cv.counts(), (0, 0, 0));
+
+        let shared = Arc::new((
+            Mutex::<u32, Futex>::new(0),
+            Condvar::<Futex>::starting_at(u64::from(u32::MAX - 1)),
+        ));
+        let rounds = 4;
+        let waiters: std::vec::Vec<_> = (0..2)
+            .map(|_| {
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || {
+                    let (lock, cv) = &*shared;
+                    for round in 0..rounds {
+                        let g = cv.wait_while(lock.lock(), |n| *n / 2 == round);
+                        drop(g);
+                    }
+                })
+            })
+            .collect();
+        let (lock, cv) = &*shared;
+        for _ in 0..rounds {
+            let mut g = lock.lock();
+            *g += 2;
+            drop(g);
+            cv.notify_all();
+        }
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(cv.notify_all(), 0);
+        assert_eq!(cv.counts(), (0, 0, 0));
+    }
+}
+
+#[cfg(all(test, baresync_loom))]
+mod loom_wrap {
+    use super::*;
+    use crate::SpinLock;
+    use loom::sync::Arc;
+
+    /// A notification that takes the epoch from `u32::MAX` to 0 races a waiter registering
+    /// just before or just after it: the waiter is released exactly when it should be (the
+    /// model deadlocks if a wake-up is lost), and nothing is left registered.
+    #[test]
+    fn loom_condvar_epoch_wrap() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        // Over all executions: did the notification cross the wrap, did the waiter miss it.
+        static WRAPPED: AtomicBool = AtomicBool::new(false);
+        static NOT_WRAPPED: AtomicBool = AtomicBool::new(false);
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        builder.check(|| {
+            let shared = Arc::new((
+                SpinLock::new(false),
+                Condvar::<crate::Spin>::starting_at(u64::from(u32::MAX)),
+            ));
+            let waiter = {
+                let shared = Arc::clone(&shared);
+                loom::thread::spawn(move || {
+                    let (lock, cv) = &*shared;
+                    drop(cv.wait_while(lock.lock(), |ready| !*ready));
+                })
+            };
+            let (lock, cv) = &*shared;
+            *lock.lock() = true;
+            let released = cv.notify_one();
+            waiter.join().unwrap();
+            assert_eq!(cv.notify_all(), 0);
+            // SAFETY: the other thread has finished.
+            let c = unsafe { &*cv.counts.get() };
+            assert_eq!((c.new, c.old, c.grants), (0, 0, 0));
+            // Granted: the generation crossed 2^32 and the epoch wrapped to 0.
+            let wrapped = c.generation == 1 << 32;
+            // ORDERING: Relaxed: the other thread has finished.
+            assert_eq!(wrapped, cv.epoch.load(Relaxed) == 0);
+            assert_eq!(wrapped, released);
+            if wrapped { &WRAPPED } else { &NOT_WRAPPED }.store(true, SeqCst);
+        });
+        assert!(WRAPPED.load(SeqCst), "no execution crossed the wrap");
+        assert!(
+            NOT_WRAPPED.load(SeqCst),
+            "no execution had the waiter see `ready` first"
+        );
     }
 }

@@ -18,6 +18,10 @@
 //! fairness are those of `RawMutex<W>`: deadlock-free, unfair; with more threads than cores
 //! keep `W = Futex` (the default with `std`) or `Yield`. No poisoning (see the crate docs).
 //!
+//! With a [`Condvar`](crate::Condvar), wait with the lock's only guard: waiting while this
+//! thread holds the lock more than once panics (see the `condvar` module docs for why Python's
+//! "release every level" is unsound here).
+//!
 //! `I` has no default: a default that exists only with feature `std` would make the same type
 //! name fail to compile in a crate built without it. `W` defaults to
 //! [`DefaultWait`] as everywhere in the crate (`Futex` with `std`,
@@ -48,8 +52,21 @@ use core::ops::Deref;
 ///   did happens-before the new thread first gets the id (as it does when ids are recycled
 ///   through a lock, or through atomics with Acquire/Release).
 ///
-/// [`ReentrantLock`] hands `&T` to whoever finds its own id in the owner word: two threads
-/// with one id would both get `&T` to a `T` that need not be `Sync`.
+/// What a wrong implementation breaks: [`ReentrantLock`] hands `&T` to whoever finds its own
+/// id in the owner word, and counts guards for that owner only.
+/// - Two live threads with one id (or an interrupt handler with the id of the task it
+///   interrupted) both get `&T` to a `T` that need not be `Sync`, and race on the guard count:
+///   mutual exclusion is gone (undefined behaviour).
+/// - A recycled id without happens-before lets the new thread read the owner word stale and
+///   take itself for the owner: the same.
+/// - A thread whose id changes while it holds the lock no longer finds itself as the owner: its
+///   next `lock` waits for itself (a deadlock), `lock_count` says 0. Its guards still release
+///   the lock correctly (a guard does not ask for the id).
+///
+/// What is allowed: `current` may be slow, and it may panic. A panic comes before the lock
+/// changes state (every method asks for the id before it acquires anything), so the unwind
+/// leaves the lock as the caller's guards say; a [`Condvar`](crate::Condvar) re-taking the lock
+/// after a wait has deregistered the waiter first.
 ///
 /// # Examples
 ///
@@ -270,30 +287,6 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
         self.owner.store(me, Relaxed);
         // SAFETY: we hold `raw`, so we are the owner and the only one touching `count`.
         unsafe { *self.count.get() = count };
-    }
-
-    /// Gives up ownership entirely (whatever the count) and returns the count it had.
-    ///
-    /// # Safety
-    ///
-    /// The caller must own the lock, and no guard may be used until `reacquire` restores it.
-    pub(crate) unsafe fn release_all(&self) -> u32 {
-        // SAFETY: the caller owns the lock.
-        let count = unsafe { core::mem::replace(&mut *self.count.get(), 0) };
-        // ORDERING: Relaxed: see `owned_by`; the Release of `raw.unlock` publishes it.
-        self.owner.store(0, Relaxed);
-        // SAFETY: the caller owns the lock, hence holds `raw`.
-        unsafe { self.raw.unlock() };
-        count
-    }
-
-    /// Takes the lock again after `release_all`, with the count it had, and returns the guard
-    /// that `release_all` consumed (the other `count - 1` are the caller's).
-    pub(crate) fn reacquire(&self, count: u32) -> ReentrantLockGuard<'_, T, I, W> {
-        self.raw.lock();
-        // SAFETY: `raw` was just acquired.
-        unsafe { self.take_ownership(I::current().get(), count) };
-        ReentrantLockGuard::new(self)
     }
 
     /// Acquires the lock, waiting while another thread holds it; if the current thread holds
@@ -588,6 +581,16 @@ impl<'a, T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLockGuard<'a, T, I, W> 
     pub fn lock(guard: &Self) -> &'a ReentrantLock<T, I, W> {
         guard.lock
     }
+
+    /// How many guards this thread holds on the guard's lock, this one included. Unlike
+    /// [`ReentrantLock::lock_count`] it does not ask the [`ThreadIdentity`]: the guard proves
+    /// ownership.
+    #[inline]
+    pub(crate) fn held(guard: &Self) -> u32 {
+        // SAFETY: the guard exists on this thread (it is `!Send`), so this thread owns the
+        // lock, and only the owner touches `count`.
+        unsafe { *guard.lock.count.get() }
+    }
 }
 
 impl<T: ?Sized, I: ThreadIdentity, W: Wait> Deref for ReentrantLockGuard<'_, T, I, W> {
@@ -718,23 +721,5 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 5);
-    }
-
-    #[test]
-    fn release_all_and_reacquire() {
-        let l: RLock<()> = ReentrantLock::new(());
-        let a = l.lock();
-        let b = l.lock();
-        core::mem::forget(b);
-        // SAFETY: we own it and use no guard until `reacquire`.
-        let n = unsafe { l.release_all() };
-        assert_eq!(n, 2);
-        assert!(!l.is_locked());
-        assert!(!l.is_owned_by_current());
-        let b = l.reacquire(n);
-        assert_eq!(l.lock_count(), 2);
-        drop(a);
-        drop(b);
-        assert!(!l.is_locked());
     }
 }

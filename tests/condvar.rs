@@ -383,7 +383,8 @@ fn wait_while_until_closure_deadline_is_not_restarted() {
 // Reentrant locks
 // ---------------------------------------------------------------------------------------------
 
-/// Waiting with a nested guard releases the lock completely, so the notifier can take it.
+/// Waiting with a reentrant lock's only guard releases it, so the notifier can take it; the
+/// waiter gets it back held once, and may nest again after.
 #[test]
 fn condvar_with_reentrant_lock() {
     type RLock = ReentrantLock<Cell<u32>, StdThreadId, Futex>;
@@ -392,15 +393,16 @@ fn condvar_with_reentrant_lock() {
         let state = Arc::clone(&state);
         thread::spawn(move || {
             let (lock, cv) = &*state;
-            let outer = lock.lock();
-            let mut inner = lock.lock();
-            outer.set(1);
-            while inner.get() != 2 {
-                inner = cv.wait(inner);
+            let mut g = lock.lock();
+            g.set(1);
+            while g.get() != 2 {
+                g = cv.wait(g);
             }
+            assert_eq!(lock.lock_count(), 1);
+            let nested = lock.lock();
             assert_eq!(lock.lock_count(), 2);
-            drop(inner);
-            drop(outer);
+            drop(nested);
+            drop(g);
         })
     };
     loop {
@@ -416,6 +418,17 @@ fn condvar_with_reentrant_lock() {
     }
     waiter.join().unwrap();
     assert!(!state.0.is_locked());
+}
+
+/// Waiting with a reentrant lock held twice panics (its outer guard could reach the data
+/// while the lock is released), before anything is released.
+#[test]
+#[should_panic(expected = "held more than once")]
+fn condvar_with_nested_reentrant_guard_panics() {
+    let lock: ReentrantLock<Cell<u32>, StdThreadId, Futex> = ReentrantLock::new(Cell::new(0));
+    let cv: Condvar<Futex> = Condvar::new();
+    let _outer = lock.lock();
+    let _ = cv.wait_until(lock.lock(), || true);
 }
 
 #[test]

@@ -8,13 +8,16 @@
 //! releases exactly one (no `wait` returns without a grant: the waiters count their wake-ups
 //! against the grants the notifier recorded under the same lock); a waiter whose deadline
 //! expires as it is notified either takes the notification or leaves it to the other waiter.
+//! A waiter whose deadline panics as a notification races it deregisters on the way out and
+//! leaves the grant to the other waiter when that one was registered before the notification
+//! too (`panicking_deadline_races_notify`).
 //! The negative model uses a backend that never wakes and must deadlock.
 #![cfg(baresync_loom)]
 
 mod loom_support;
 use loom_support::*;
 
-use baresync::{Condvar, Mutex, Wait};
+use baresync::{Condvar, Mutex, Spin, Wait};
 use loom::thread;
 use std::sync::Arc;
 
@@ -198,6 +201,63 @@ fn timeout_races_notify_without_swallowing() {
         "no execution had the timed waiter take the notification"
     );
     assert!(timed_out, "no execution had the timed waiter time out");
+}
+
+/// A waiter whose deadline panics at its first poll races a `notify_one` and a patient
+/// waiter. Whatever the interleaving, the patient waiter is released if it waited (a grant
+/// kept by the panicking waiter would leave it spinning, which loom reports; if the first
+/// waiter took the notification before its first poll, it returned normally and a second
+/// `notify_one` is owed), and afterwards nobody is registered (`notify_all` returns 0: no
+/// ghost waiter).
+#[test]
+fn panicking_deadline_races_notify() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        // One injected panic per execution: keep the output readable.
+        if info.payload().downcast_ref::<&str>() != Some(&"injected") {
+            default_hook(info);
+        }
+    }));
+    model(|| {
+        // The condition variable spins (`Spin`): a waiter unwinding through it must not take
+        // the loom `Mutex` inside `LoomFutex` (loom poisons it for good when a guard of it is
+        // dropped during an unwind).
+        let s = shared::<Spin>();
+        let panicky = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let (lock, cv) = &*s;
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    cv.wait_until(lock.lock(), || -> bool { panic!("injected") })
+                }));
+                if let Ok((mut g, timed_out)) = r {
+                    // The notification came before its first poll: it took it, normally.
+                    assert!(!timed_out);
+                    g.granted += 1;
+                }
+            })
+        };
+        let patient = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let (lock, cv) = &*s;
+                let mut g = cv.wait_while(lock.lock(), |g| g.tokens == 0);
+                g.tokens -= 1;
+            })
+        };
+        let (lock, cv) = &*s;
+        lock.lock().tokens += 1;
+        cv.notify_one();
+        panicky.join().unwrap();
+        if lock.lock().granted == 1 {
+            // The panicking waiter took that notification before it could panic.
+            cv.notify_one();
+        }
+        patient.join().unwrap();
+        assert_eq!(cv.notify_all(), 0, "a ghost waiter is registered");
+        assert_eq!(lock.lock().tokens, 0);
+    });
+    let _ = std::panic::take_hook();
 }
 
 /// A backend whose wakes do nothing: the waiter sleeps forever.
