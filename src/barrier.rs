@@ -476,7 +476,10 @@ impl<W: Wait> Barrier<W> {
     /// `W`, breaks the barrier (it cancels the reset), as a timeout does after arriving.
     #[cold]
     fn drain_slow<D: Deadline>(&self, deadline: &mut Option<&mut D>) -> Result<u32, BarrierError> {
-        let mut guard = AbortOnUnwind { barrier: self, armed: true };
+        let mut guard = AbortOnUnwind {
+            barrier: self,
+            armed: true,
+        };
         let mut pre_sleep = PreSleep::new();
         let mut timed_out = false;
         loop {
@@ -518,7 +521,11 @@ impl<W: Wait> Barrier<W> {
     ) -> Result<BarrierWaitResult, BarrierError> {
         // An unwind out of the deadline or `W` (user code) leaves like a timeout: the party
         // stops being counted and breaks the barrier, so that nobody waits for it forever.
-        let mut guard = LeaveOnUnwind { barrier: self, gen, armed: true };
+        let mut guard = LeaveOnUnwind {
+            barrier: self,
+            gen,
+            armed: true,
+        };
         let mut pre_sleep = PreSleep::new();
         let mut timed_out = false;
         loop {
@@ -573,10 +580,7 @@ impl<W: Wait> Barrier<W> {
             }
             // ORDERING: Relaxed on success: leaving a broken generation promises no
             // happens-before. Acquire on failure: see the load above.
-            match self
-                .state
-                .compare_exchange_weak(s, next, Relaxed, Acquire)
-            {
+            match self.state.compare_exchange_weak(s, next, Relaxed, Acquire) {
                 Ok(_) => {
                     *armed = false;
                     if wake {
@@ -852,7 +856,10 @@ mod tests {
         }));
         assert!(r.is_err());
         assert_eq!(b.state.load(Relaxed), BROKEN | 1);
-        assert_eq!(b.wait_slow(0, None::<&mut Forever>), Err(BarrierError::Broken));
+        assert_eq!(
+            b.wait_slow(0, None::<&mut Forever>),
+            Err(BarrierError::Broken)
+        );
         assert_eq!(b.state.load(Relaxed), BROKEN);
     }
 

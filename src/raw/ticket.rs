@@ -128,8 +128,17 @@ impl<W: Wait> RawTicketLock<W> {
         Backoff::pauses_in(SPIN_ROUNDS_BEFORE_SLEEP)
     };
 
+    /// Waits for `ticket`'s turn. A drawn ticket cannot be handed back, and every later ticket
+    /// waits for it: if `W` unwinds out of here, a guard still waits for the turn (without
+    /// `W`) and passes it on, so the lock is not stuck for everyone.
     #[cold]
     fn lock_slow(&self, ticket: u32) {
+        let guard = ServeOnUnwind { lock: self, ticket };
+        self.wait_for_turn(ticket);
+        core::mem::forget(guard);
+    }
+
+    fn wait_for_turn(&self, ticket: u32) {
         let mut head_polls = 0u32;
         loop {
             // ORDERING: Acquire pairs with the Release store or swap in `unlock`: when our
@@ -164,6 +173,27 @@ impl<W: Wait> RawTicketLock<W> {
             }
             W::wait(&self.serving, seen | SLEEPERS);
         }
+    }
+}
+
+/// Serves a drawn ticket whose waiter unwinds (see `lock_slow`).
+struct ServeOnUnwind<'a, W: Wait> {
+    lock: &'a RawTicketLock<W>,
+    ticket: u32,
+}
+
+impl<W: Wait> Drop for ServeOnUnwind<'_, W> {
+    fn drop(&mut self) {
+        // `W` just panicked: wait without it, yielding (with `std`) once the backoff is spent.
+        let mut backoff = Backoff::new();
+        // ORDERING: Acquire pairs with the Release in `unlock`: for a moment we own the lock,
+        // and the previous owner's writes must happen-before our own unlock's Release.
+        while self.lock.serving.load(Acquire) & TICKET_MASK != self.ticket {
+            backoff.snooze();
+        }
+        // SAFETY: our ticket is served, so this thread owns the lock; nothing was done under
+        // it, and unlocking passes the turn to the next ticket.
+        unsafe { self.lock.unlock() };
     }
 }
 
