@@ -7,7 +7,8 @@
 //! (each writes its own `loom::cell::UnsafeCell` slot before the barrier and reads the others'
 //! after: a missing happens-before is reported by loom); a fast party re-entering the next
 //! generation does not disturb the slow one; exactly one leader per generation; `abort` racing
-//! `wait` releases the waiter; a sleeping backend loses no wake-up (loom reports a deadlock).
+//! `wait` releases the waiter; `reset` right after a completion spares the completed party;
+//! a sleeping backend loses no wake-up (loom reports a deadlock).
 //! The negative models use a backend that never wakes, and one that sleeps while claiming
 //! `WAKE_IS_NOOP`, and must deadlock.
 #![cfg(baresync_loom)]
@@ -119,6 +120,44 @@ fn timeout_races_last_arrival() {
             (Err(BarrierError::Broken), Err(BarrierError::Timeout)) => {}
             other => panic!("unexpected outcome {other:?}"),
         }
+    });
+}
+
+/// Issue 10, defect 6: `reset` right after a generation completed, racing the leader's next
+/// `wait`, never turns the completed party's `Ok` into `Broken`; the party waiting at the reset
+/// gets `Broken` (or times out, breaking the barrier), and nobody is left counted.
+#[test]
+fn reset_after_completion_spares_the_completed_party() {
+    model(|| {
+        let b = Arc::new(Barrier::<LoomFutex>::new(2));
+        let slow = {
+            let b = b.clone();
+            thread::spawn(move || b.wait())
+        };
+        assert!(b.wait().is_ok());
+        let again = {
+            let b = b.clone();
+            thread::spawn(move || {
+                let mut polls = 0;
+                b.wait_until(move || {
+                    polls += 1;
+                    polls > 1
+                })
+            })
+        };
+        b.reset();
+        assert!(
+            slow.join().unwrap().is_ok(),
+            "the completed party lost its Ok"
+        );
+        let r = again.join().unwrap();
+        assert!(
+            matches!(r, Err(BarrierError::Broken | BarrierError::Timeout)),
+            "{r:?}"
+        );
+        b.reset();
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!b.is_broken());
     });
 }
 

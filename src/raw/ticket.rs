@@ -369,6 +369,93 @@ mod tests {
         assert_eq!(l.serving.load(Relaxed), 2);
     }
 
+    /// The counters start a few steps before their wrap (and `next` also before its 32-bit
+    /// wrap, where bit 31 flips), then threads drive them past it: mutual exclusion holds (an
+    /// exact non-atomic count), `try_lock` and `lock_until` work across it, and the lock ends
+    /// free with nobody waiting.
+    #[test]
+    fn tickets_wrap_around_under_contention() {
+        for (next, serving) in [
+            (TICKET_MASK - 2, TICKET_MASK - 2),
+            (u32::MAX - 2, TICKET_MASK - 2),
+        ] {
+            let l: std::sync::Arc<RawTicketLock<crate::Yield>> =
+                std::sync::Arc::new(RawTicketLock::new());
+            l.next.store(next, Relaxed);
+            l.serving.store(serving, Relaxed);
+            let count = std::sync::Arc::new(core::cell::UnsafeCell::new(0u32));
+            struct Shared(std::sync::Arc<core::cell::UnsafeCell<u32>>);
+            // SAFETY: the count is only touched under the lock under test.
+            unsafe impl Send for Shared {}
+            let threads: std::vec::Vec<_> = (0..3)
+                .map(|i| {
+                    let (l, c) = (l.clone(), Shared(count.clone()));
+                    std::thread::spawn(move || {
+                        let c = c;
+                        for round in 0..4 {
+                            match (i + round) % 3 {
+                                0 => l.lock(),
+                                1 => {
+                                    while !l.try_lock() {
+                                        std::thread::yield_now();
+                                    }
+                                }
+                                _ => assert!(l.lock_until(&mut || false)),
+                            }
+                            // SAFETY: we hold the lock.
+                            unsafe { *c.0.get() += 1 };
+                            // SAFETY: held by this thread.
+                            unsafe { l.unlock() };
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            // SAFETY: every thread is joined.
+            assert_eq!(unsafe { *count.get() }, 12);
+            assert!(!l.is_locked());
+            assert_eq!(l.waiters(), 0);
+            assert_eq!(l.serving.load(Relaxed) & TICKET_MASK, 9);
+        }
+    }
+
+    /// A waiter whose `W::wait` panics: its drawn ticket is still served (the unwind waits for
+    /// its turn and passes it on), and no sleeper flag is left for later unlocks to pay for.
+    #[test]
+    fn panicking_wait_serves_its_ticket_and_leaves_no_ghost() {
+        use crate::wait::testing::{must_panic, PanickyWait};
+        let l: std::sync::Arc<RawTicketLock<PanickyWait>> =
+            std::sync::Arc::new(RawTicketLock::new());
+        l.lock();
+        let victim = {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                PanickyWait::arm(1);
+                must_panic(|| l.lock());
+            })
+        };
+        // Wait until the victim is past its head polls and has announced itself.
+        while l.serving.load(Relaxed) & SLEEPERS == 0 {
+            std::thread::yield_now();
+        }
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert_eq!(PanickyWait::wakes(), 1);
+        victim.join().unwrap();
+        assert_eq!(
+            l.serving.load(Relaxed),
+            2,
+            "both tickets served, no flag left"
+        );
+        assert_eq!(l.next.load(Relaxed), 2);
+        l.lock();
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert_eq!(PanickyWait::wakes(), 1, "no wake call without a sleeper");
+    }
+
     #[test]
     fn is_eight_bytes() {
         assert_eq!(core::mem::size_of::<RawTicketLock>(), 8);
