@@ -878,3 +878,42 @@ mod tests {
         is_error::<BarrierError>();
     }
 }
+
+#[cfg(all(test, baresync_loom))]
+mod loom_wrap {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Runs `f` under loom, with a preemption bound of 2 unless the environment sets one.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        builder.check(f);
+    }
+
+    /// Two parties go through two generations across the generation counter's wrap (its last
+    /// value, then 0, then 1): one leader each, and the word ends clean.
+    #[test]
+    fn loom_barrier_generation_wrap() {
+        model(|| {
+            let top = GEN_MASK >> GEN_ONE.trailing_zeros();
+            let b = Arc::new(Barrier::<crate::Spin>::at_generation(2, top));
+            let t = {
+                let b = b.clone();
+                thread::spawn(move || {
+                    let first = b.wait().unwrap().is_leader();
+                    (first, b.wait().unwrap().is_leader())
+                })
+            };
+            let first = b.wait().unwrap().is_leader();
+            let second = b.wait().unwrap().is_leader();
+            let (t_first, t_second) = t.join().unwrap();
+            assert!(first ^ t_first);
+            assert!(second ^ t_second);
+            assert_eq!(b.state.load(Relaxed), GEN_ONE);
+        });
+    }
+}

@@ -489,3 +489,39 @@ mod tests {
         assert!(e.wait_timeout(core::time::Duration::MAX));
     }
 }
+
+#[cfg(all(test, baresync_loom))]
+mod loom_wrap {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Runs `f` under loom, with a preemption bound of 2 unless the environment sets one.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        builder.check(f);
+    }
+
+    /// A waiter that saw the generation counter's last value (flag off) is released by a
+    /// `set` that wraps it to 0, even if `clear` follows at once.
+    #[test]
+    fn loom_event_generation_wrap() {
+        model(|| {
+            let e = Arc::new(Event::<crate::Spin>::new());
+            e.state.store(GENERATION, Relaxed);
+            let waiter = {
+                let e = e.clone();
+                thread::spawn(move || {
+                    assert!(e.wait_slow_until(GENERATION, None::<&mut crate::wait::Forever>));
+                })
+            };
+            e.set();
+            e.clear();
+            waiter.join().unwrap();
+            assert_eq!(e.state.load(Relaxed), 0);
+        });
+    }
+}
