@@ -283,11 +283,9 @@ fn zero_parties_panics_at_run_time() {
 /// for a thread descheduled for as long as the test needs. `ID` keeps the tests' gates apart.
 struct Gate<const ID: usize>;
 
-static GATE_OPEN: [std::sync::atomic::AtomicBool; 2] = [
-    std::sync::atomic::AtomicBool::new(false),
-    std::sync::atomic::AtomicBool::new(false),
-];
-static GATE_SLEEPERS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+static GATE_OPEN: [std::sync::atomic::AtomicBool; 3] =
+    [const { std::sync::atomic::AtomicBool::new(false) }; 3];
+static GATE_SLEEPERS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
 
 impl<const ID: usize> Gate<ID> {
     /// Waits until a thread is held at the gate.
@@ -397,4 +395,38 @@ fn reset_right_after_completion_keeps_completed_parties_ok() {
         join_within(again, "the party waiting at the reset"),
         Err(BarrierError::Broken)
     );
+}
+
+/// After a `reset` that broke a party which has not left yet (held back in its backend), a new
+/// caller waits for it to leave (the drain) instead of joining a generation that still counts
+/// it; then the new generation completes with exactly its own parties.
+#[test]
+fn reset_drains_before_new_parties_arrive() {
+    let barrier = Arc::new(Barrier::<Gate<2>>::new(2));
+    let held = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    Gate::<2>::until_held();
+    barrier.reset();
+    assert!(!barrier.is_broken());
+    let newcomer = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait().map(|r| r.is_leader()))
+    };
+    // The newcomer cannot arrive while the broken party is still inside.
+    for _ in 0..100 {
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!newcomer.is_finished());
+        thread::yield_now();
+    }
+    Gate::<2>::open();
+    assert_eq!(
+        join_within(held, "the held party"),
+        Err(BarrierError::Broken)
+    );
+    until_waiting(&barrier, 1);
+    let me = barrier.wait().unwrap().is_leader();
+    assert!(me ^ join_within(newcomer, "the newcomer").unwrap());
+    assert_eq!(barrier.n_waiting(), 0);
 }

@@ -22,7 +22,15 @@
 //! swap that advances the counter, so a wake call is made only when someone may sleep, and no
 //! wake-up can be lost between the two (they are read-modify-writes of one word).
 //!
-//! Tickets are 31 bits and wrap; at most 2^31 − 1 threads can wait at once.
+//! Tickets are 31 bits and wrap; at most 2^31 − 1 threads can wait at once. The wrap is
+//! harmless: "now serving" cannot pass a drawn ticket, so a waiter never sees its own ticket
+//! number come round again.
+//!
+//! A drawn ticket cannot be cancelled, and every later ticket waits for it. So if `W` panics
+//! while a waiter holds a ticket, a drop guard still waits (spinning, then yielding with
+//! `std`, without calling `W` again) for that ticket's turn and passes it on with an unlock;
+//! the panic propagates after that. (The timed waiter, `lock_until`, never draws a ticket, so
+//! its deadline may panic anywhere.)
 
 use super::{impl_init, RawLock};
 use crate::sync::atomic::{
@@ -385,13 +393,17 @@ mod tests {
             l.serving.store(serving, Relaxed);
             let count = std::sync::Arc::new(core::cell::UnsafeCell::new(0u32));
             struct Shared(std::sync::Arc<core::cell::UnsafeCell<u32>>);
+            impl Shared {
+                fn get(&self) -> *mut u32 {
+                    self.0.get()
+                }
+            }
             // SAFETY: the count is only touched under the lock under test.
             unsafe impl Send for Shared {}
             let threads: std::vec::Vec<_> = (0..3)
                 .map(|i| {
                     let (l, c) = (l.clone(), Shared(count.clone()));
                     std::thread::spawn(move || {
-                        let c = c;
                         for round in 0..4 {
                             match (i + round) % 3 {
                                 0 => l.lock(),
@@ -403,7 +415,7 @@ mod tests {
                                 _ => assert!(l.lock_until(&mut || false)),
                             }
                             // SAFETY: we hold the lock.
-                            unsafe { *c.0.get() += 1 };
+                            unsafe { *c.get() += 1 };
                             // SAFETY: held by this thread.
                             unsafe { l.unlock() };
                         }
