@@ -808,7 +808,7 @@ mod tests {
             b.abort();
             b.reset();
         }
-        assert_eq!(b.state.load(Relaxed), top * GEN_ONE | RESETTING | 1);
+        assert_eq!(b.state.load(Relaxed), (top * GEN_ONE) | RESETTING | 1);
         assert_eq!(b.n_waiting(), 0);
         assert!(!b.is_broken());
         // The held party wakes up and leaves.
@@ -818,7 +818,7 @@ mod tests {
         );
         assert_eq!(b.state.load(Relaxed), top * GEN_ONE);
         assert!(b.wait_until(|| true) == Err(BarrierError::Timeout));
-        assert_eq!(b.state.load(Relaxed), top * GEN_ONE | BROKEN);
+        assert_eq!(b.state.load(Relaxed), (top * GEN_ONE) | BROKEN);
         b.reset();
         assert_eq!(b.state.load(Relaxed), top * GEN_ONE);
     }

@@ -300,7 +300,7 @@ impl<const ID: usize> Gate<ID> {
 }
 
 impl<const ID: usize> Wait for Gate<ID> {
-    fn wait(atomic: &std::sync::atomic::AtomicU32, expected: u32) {
+    fn wait(atomic: &baresync::sync::atomic::AtomicU32, expected: u32) {
         GATE_SLEEPERS[ID].fetch_add(1, SeqCst);
         while !GATE_OPEN[ID].load(SeqCst) {
             thread::yield_now();
@@ -311,7 +311,7 @@ impl<const ID: usize> Wait for Gate<ID> {
         }
     }
     fn wait_until(
-        atomic: &std::sync::atomic::AtomicU32,
+        atomic: &baresync::sync::atomic::AtomicU32,
         expected: u32,
         deadline: &mut impl baresync::Deadline,
     ) -> bool {
@@ -321,8 +321,8 @@ impl<const ID: usize> Wait for Gate<ID> {
         Self::wait(atomic, expected);
         true
     }
-    fn wake_one(_: &std::sync::atomic::AtomicU32) {}
-    fn wake_all(_: &std::sync::atomic::AtomicU32) {}
+    fn wake_one(_: &baresync::sync::atomic::AtomicU32) {}
+    fn wake_all(_: &baresync::sync::atomic::AtomicU32) {}
 }
 
 /// Joins `t`, failing (instead of hanging) if it has not finished within a generous time.

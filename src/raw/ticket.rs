@@ -391,18 +391,13 @@ mod tests {
                 std::sync::Arc::new(RawTicketLock::new());
             l.next.store(next, Relaxed);
             l.serving.store(serving, Relaxed);
-            let count = std::sync::Arc::new(core::cell::UnsafeCell::new(0u32));
-            struct Shared(std::sync::Arc<core::cell::UnsafeCell<u32>>);
-            impl Shared {
-                fn get(&self) -> *mut u32 {
-                    self.0.get()
-                }
-            }
+            struct Count(core::cell::UnsafeCell<u32>);
             // SAFETY: the count is only touched under the lock under test.
-            unsafe impl Send for Shared {}
+            unsafe impl Sync for Count {}
+            let count = std::sync::Arc::new(Count(core::cell::UnsafeCell::new(0)));
             let threads: std::vec::Vec<_> = (0..3)
                 .map(|i| {
-                    let (l, c) = (l.clone(), Shared(count.clone()));
+                    let (l, c) = (l.clone(), count.clone());
                     std::thread::spawn(move || {
                         for round in 0..4 {
                             match (i + round) % 3 {
@@ -415,7 +410,7 @@ mod tests {
                                 _ => assert!(l.lock_until(&mut || false)),
                             }
                             // SAFETY: we hold the lock.
-                            unsafe { *c.get() += 1 };
+                            unsafe { *c.0.get() += 1 };
                             // SAFETY: held by this thread.
                             unsafe { l.unlock() };
                         }
@@ -426,7 +421,7 @@ mod tests {
                 t.join().unwrap();
             }
             // SAFETY: every thread is joined.
-            assert_eq!(unsafe { *count.get() }, 12);
+            assert_eq!(unsafe { *count.0.get() }, 12);
             assert!(!l.is_locked());
             assert_eq!(l.waiters(), 0);
             assert_eq!(l.serving.load(Relaxed) & TICKET_MASK, 9);
