@@ -143,8 +143,8 @@ impl BarrierWaitResult {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BarrierError {
-    /// The barrier was broken (by [`Barrier::abort`], by another party's timeout, or by
-    /// [`Barrier::reset`] while this party waited).
+    /// The barrier was broken (by [`Barrier::abort`], by another party's timeout or unwind,
+    /// or by [`Barrier::reset`] while this party waited).
     Broken,
     /// This party's deadline expired; it broke the barrier for everyone.
     Timeout,
@@ -240,6 +240,12 @@ impl<W: Wait> Barrier<W> {
     ///
     /// [`BarrierError::Timeout`] to the party whose deadline expired (only if the generation
     /// had not completed by then); [`BarrierError::Broken`] as for `wait`.
+    ///
+    /// # Panics
+    ///
+    /// If `deadline` (or `W`) panics, the panic propagates once this party has been taken out
+    /// of the barrier, which it breaks as a timeout would (unless its generation had completed
+    /// already): the other parties get `Broken` instead of waiting for it forever.
     ///
     /// # Examples
     ///

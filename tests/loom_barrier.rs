@@ -123,6 +123,41 @@ fn timeout_races_last_arrival() {
     });
 }
 
+/// A timeout racing the last arrival, with data: a timed party that still gets `Ok` (its
+/// generation completed before it could leave) sees what the other party wrote before `wait`.
+#[test]
+fn timeout_racing_last_arrival_synchronizes() {
+    model(|| {
+        let s = Arc::new(Shared::<LoomFutex> {
+            barrier: Barrier::new(2),
+            slots: (0..2).map(|_| UnsafeCell::new(0)).collect(),
+        });
+        let timed = {
+            let s = s.clone();
+            thread::spawn(move || {
+                // SAFETY: only this party writes slot 1, before the barrier.
+                s.slots[1].with_mut(|p| unsafe { *p = 1 });
+                // Expired from the start: no polling (no yields), so that the race of the
+                // timeout with the last arrival is reached within two preemptions.
+                let r = s.barrier.wait_until(|| true);
+                if r.is_ok() {
+                    // SAFETY: written before the barrier, which an `Ok` orders before this.
+                    assert_eq!(s.slots[0].with(|p| unsafe { *p }), 1);
+                }
+                r.is_ok()
+            })
+        };
+        // SAFETY: only this party writes slot 0, before the barrier.
+        s.slots[0].with_mut(|p| unsafe { *p = 1 });
+        let mine = s.barrier.wait();
+        if mine.is_ok() {
+            // SAFETY: as above.
+            assert_eq!(s.slots[1].with(|p| unsafe { *p }), 1);
+        }
+        assert_eq!(mine.is_ok(), timed.join().unwrap());
+    });
+}
+
 /// Issue 10, defect 6: `reset` right after a generation completed, racing the leader's next
 /// `wait`, never turns the completed party's `Ok` into `Broken`; the party waiting at the reset
 /// gets `Broken` (or times out, breaking the barrier), and nobody is left counted.
@@ -137,13 +172,10 @@ fn reset_after_completion_spares_the_completed_party() {
         assert!(b.wait().is_ok());
         let again = {
             let b = b.clone();
-            thread::spawn(move || {
-                let mut polls = 0;
-                b.wait_until(move || {
-                    polls += 1;
-                    polls > 1
-                })
-            })
+            // Expired from the start (no polling, no yields): it arrives and at once breaks
+            // the barrier, unless the reset breaks it first; either way within two
+            // preemptions of the completed party's wait.
+            thread::spawn(move || b.wait_until(|| true))
         };
         b.reset();
         assert!(
