@@ -19,7 +19,7 @@
 //!   expires, break the barrier: every party waiting and every later caller gets
 //!   [`BarrierError::Broken`] (the one that timed out gets [`BarrierError::Timeout`]) until
 //!   [`reset`](Barrier::reset) (Python's rule);
-//! - a party that unwinds out of `wait_until` (a panicking deadline, or a panicking `W`) is
+//! - a party that unwinds out of `wait` or `wait_until` (a panicking deadline or `W`) is
 //!   treated as one that timed out: it is no longer counted and the barrier is broken, so the
 //!   others get `Broken` instead of waiting for it forever (a party that will never arrive
 //!   means the group cannot meet). If its generation had completed first, nothing changes;
@@ -33,8 +33,9 @@
 //! - waking is free while nobody sleeps: a waiter announces that it may sleep with a flag, and
 //!   only then does the leader make a wake call.
 //!
-//! Progress: arriving is lock-free; leaving is blocking by nature (a party waits for the last
-//! one). With more threads than cores, a [`Spin`](crate::Spin) waiter may spin away its time slice while the
+//! Progress: arriving is lock-free, except right after a `reset` that broke parties which have
+//! not left yet (a caller waits for them, as in Python); leaving is blocking by nature (a party
+//! waits for the last one). With more threads than cores, a [`Spin`](crate::Spin) waiter may spin away its time slice while the
 //! last party waits to be scheduled: use `Yield` or `Futex` there.
 //!
 //! The barrier is meant for exactly `parties` threads. More threads calling `wait` at once is
