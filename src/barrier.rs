@@ -870,6 +870,29 @@ mod tests {
         assert_eq!(b.state.load(Relaxed), BROKEN);
     }
 
+    /// A party whose `W::wait` panics (after it set the sleeper flag) leaves the count and
+    /// breaks the barrier; the flag is cleared with the wake call that breaking makes, so no
+    /// ghost sleeper is left for later changes of the word to pay for.
+    #[test]
+    fn panicking_wait_leaves_and_breaks_without_a_ghost() {
+        use crate::wait::testing::{must_panic, PanickyWait};
+        let b: Barrier<PanickyWait> = Barrier::new(2);
+        PanickyWait::arm(1);
+        must_panic(|| b.wait());
+        assert_eq!(b.state.load(Relaxed), BROKEN);
+        let wakes = PanickyWait::wakes();
+        b.reset();
+        assert_eq!(b.state.load(Relaxed), 0);
+        assert_eq!(b.wait_until(|| true), Err(BarrierError::Timeout));
+        b.abort();
+        b.reset();
+        assert_eq!(
+            PanickyWait::wakes(),
+            wakes,
+            "no wake call without a sleeper"
+        );
+    }
+
     #[test]
     fn errors_display_and_debug() {
         assert_eq!(
