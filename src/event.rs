@@ -415,6 +415,55 @@ mod tests {
         assert_eq!(e.state.load(Relaxed), SLEEPERS);
     }
 
+    /// A waiter whose `W::wait` panics: the sleeper flag it set costs the next `set` one wake
+    /// call, which clears it; later `set`s make none.
+    #[test]
+    fn panicking_wait_leaves_no_ghost_sleeper() {
+        use crate::wait::testing::{must_panic, PanickyWait};
+        let e = Event::<PanickyWait>::new();
+        PanickyWait::arm(1);
+        must_panic(|| e.wait());
+        assert_eq!(e.state.load(Relaxed), SLEEPERS);
+        must_panic(|| e.wait_until(|| panic!("injected")));
+        e.set();
+        assert_eq!(PanickyWait::wakes(), 1);
+        assert_eq!(e.state.load(Relaxed), GENERATION_ONE | SET);
+        e.clear();
+        e.set();
+        assert_eq!(PanickyWait::wakes(), 1, "no wake call without a sleeper");
+    }
+
+    /// The generation is driven past its wrap by real `set`/`clear` cycles with threads
+    /// waiting; a waiter that saw the last generation before the wrap (flag off) is released
+    /// by the first after it even when the flag is off again.
+    #[test]
+    fn generation_wraps_with_waiters() {
+        let e: std::sync::Arc<Event<crate::Yield>> = std::sync::Arc::new(Event::new());
+        e.state.store(GENERATION - 2 * GENERATION_ONE, Relaxed);
+        for _ in 0..5 {
+            let waiters: std::vec::Vec<_> = (0..2)
+                .map(|_| {
+                    let e = e.clone();
+                    std::thread::spawn(move || e.wait())
+                })
+                .collect();
+            e.set();
+            for w in waiters {
+                w.join().unwrap();
+            }
+            e.clear();
+        }
+        assert_eq!(e.state.load(Relaxed), 2 * GENERATION_ONE);
+
+        let e: Event<crate::Yield> = Event::new();
+        e.state.store(GENERATION, Relaxed);
+        let start = e.state.load(Relaxed);
+        e.set();
+        e.clear();
+        assert_eq!(e.state.load(Relaxed), 0);
+        assert!(e.wait_slow_until(start, Some(&mut || true)));
+    }
+
     #[test]
     fn debug_never_blocks() {
         let e: Event = Event::default();
@@ -438,5 +487,41 @@ mod tests {
         assert!(!e.wait_timeout(core::time::Duration::ZERO));
         e.set();
         assert!(e.wait_timeout(core::time::Duration::MAX));
+    }
+}
+
+#[cfg(all(test, baresync_loom))]
+mod loom_wrap {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Runs `f` under loom, with a preemption bound of 2 unless the environment sets one.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        builder.check(f);
+    }
+
+    /// A waiter that saw the generation counter's last value (flag off) is released by a
+    /// `set` that wraps it to 0, even if `clear` follows at once.
+    #[test]
+    fn loom_event_generation_wrap() {
+        model(|| {
+            let e = Arc::new(Event::<crate::Spin>::new());
+            e.state.store(GENERATION, Relaxed);
+            let waiter = {
+                let e = e.clone();
+                thread::spawn(move || {
+                    assert!(e.wait_slow_until(GENERATION, None::<&mut crate::wait::Forever>));
+                })
+            };
+            e.set();
+            e.clear();
+            waiter.join().unwrap();
+            assert_eq!(e.state.load(Relaxed), 0);
+        });
     }
 }

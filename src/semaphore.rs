@@ -1043,6 +1043,40 @@ mod tests {
         basics::<crate::Yield>();
     }
 
+    /// A waiter whose `W::wait` panics takes no permit; the sleeper flag it set costs the next
+    /// release one wake call, which clears it: no ghost sleeper. Both semaphore types.
+    #[test]
+    fn panicking_wait_leaves_no_ghost_sleeper() {
+        use crate::wait::testing::{must_panic, PanickyWait};
+        let s = Semaphore::<PanickyWait>::new(0);
+        PanickyWait::arm(1);
+        must_panic(|| s.acquire().forget());
+        assert_eq!(s.core.state.load(Relaxed), SLEEPERS);
+        PanickyWait::arm(1);
+        must_panic(|| s.acquire_many_until(2, || false).map(Permit::forget));
+        assert_eq!(s.core.state.load(Relaxed), SLEEPERS);
+        s.release(1);
+        assert_eq!(s.core.state.load(Relaxed), 1);
+        assert_eq!(PanickyWait::wakes(), 1);
+        for _ in 0..3 {
+            drop(s.acquire());
+        }
+        s.release(1);
+        assert_eq!(s.core.state.load(Relaxed), 2);
+        assert_eq!(PanickyWait::wakes(), 1, "no wake call without a sleeper");
+
+        let b = BoundedSemaphore::<PanickyWait>::new(1);
+        let held = b.acquire();
+        PanickyWait::arm(1);
+        must_panic(|| b.acquire_until(|| false).map(Permit::forget));
+        assert_eq!(b.core.state.load(Relaxed), SLEEPERS);
+        drop(held);
+        assert_eq!(b.core.state.load(Relaxed), 1);
+        assert_eq!(PanickyWait::wakes(), 2);
+        drop(b.acquire());
+        assert_eq!(PanickyWait::wakes(), 2);
+    }
+
     #[test]
     fn sleepers_flag_is_not_a_permit() {
         let s = Semaphore::<crate::Futex>::new(0);

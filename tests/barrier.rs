@@ -278,3 +278,155 @@ fn zero_parties_panics_at_run_time() {
     let n = std::hint::black_box(0);
     let _ = Barrier::<Spin>::new(n);
 }
+
+/// A `Wait` backend that holds its sleepers back until the test opens the gate: a stand-in
+/// for a thread descheduled for as long as the test needs. `ID` keeps the tests' gates apart.
+struct Gate<const ID: usize>;
+
+static GATE_OPEN: [std::sync::atomic::AtomicBool; 3] =
+    [const { std::sync::atomic::AtomicBool::new(false) }; 3];
+static GATE_SLEEPERS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+
+impl<const ID: usize> Gate<ID> {
+    /// Waits until a thread is held at the gate.
+    fn until_held() {
+        while GATE_SLEEPERS[ID].load(SeqCst) == 0 {
+            thread::yield_now();
+        }
+    }
+    fn open() {
+        GATE_OPEN[ID].store(true, SeqCst);
+    }
+}
+
+impl<const ID: usize> Wait for Gate<ID> {
+    fn wait(atomic: &baresync::sync::atomic::AtomicU32, expected: u32) {
+        GATE_SLEEPERS[ID].fetch_add(1, SeqCst);
+        while !GATE_OPEN[ID].load(SeqCst) {
+            thread::yield_now();
+        }
+        // Once open: a poll, slowly, so that a waiter stuck in a loop does not burn a core.
+        if atomic.load(SeqCst) == expected {
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    fn wait_until(
+        atomic: &baresync::sync::atomic::AtomicU32,
+        expected: u32,
+        deadline: &mut impl baresync::Deadline,
+    ) -> bool {
+        if deadline.expired() {
+            return false;
+        }
+        Self::wait(atomic, expected);
+        true
+    }
+    fn wake_one(_: &baresync::sync::atomic::AtomicU32) {}
+    fn wake_all(_: &baresync::sync::atomic::AtomicU32) {}
+}
+
+/// Joins `t`, failing (instead of hanging) if it has not finished within a generous time.
+fn join_within<T: Send + 'static>(t: thread::JoinHandle<T>, what: &str) -> T {
+    let limit = Instant::now() + Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
+    while !t.is_finished() {
+        assert!(Instant::now() < limit, "{what}: still waiting (hung)");
+        thread::sleep(Duration::from_millis(1));
+    }
+    t.join().unwrap()
+}
+
+/// Regression (issue 10, defect 5): a waiter held back across 8192 `abort` + `reset` cycles
+/// (the old 13-bit generation's period) must still come back with `Broken`, not find "its"
+/// generation again and wait in it forever without being counted.
+#[test]
+fn waiter_held_across_many_abort_reset_cycles_gets_broken() {
+    let barrier = Arc::new(Barrier::<Gate<0>>::new(2));
+    let waiter = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    Gate::<0>::until_held();
+    for _ in 0..1 << 13 {
+        barrier.abort();
+        barrier.reset();
+    }
+    Gate::<0>::open();
+    assert_eq!(
+        join_within(waiter, "the held-back waiter"),
+        Err(BarrierError::Broken)
+    );
+    // Nobody is left inside: the barrier works for a full generation again.
+    assert!(!barrier.is_broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    let other = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    let me = barrier.wait().unwrap().is_leader();
+    assert!(me ^ join_within(other, "the second round").unwrap().is_leader());
+}
+
+/// Regression (issue 10, defect 6): a party of a generation that completed keeps its normal
+/// result when the leader waits again and `reset` follows at once; only the party waiting at
+/// the moment of the `reset` (the leader, in the next generation) gets `Broken`.
+#[test]
+fn reset_right_after_completion_keeps_completed_parties_ok() {
+    let barrier = Arc::new(Barrier::<Gate<1>>::new(2));
+    let slow = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    Gate::<1>::until_held();
+    // The slow party is held back asleep; this one completes the generation...
+    assert!(barrier.wait().unwrap().is_leader());
+    // ...and waits again (from another thread, so this one can reset).
+    let again = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    until_waiting(&barrier, 1);
+    barrier.reset();
+    Gate::<1>::open();
+    assert_eq!(
+        join_within(slow, "the completed party").map(|r| r.is_leader()),
+        Ok(false)
+    );
+    assert_eq!(
+        join_within(again, "the party waiting at the reset"),
+        Err(BarrierError::Broken)
+    );
+}
+
+/// After a `reset` that broke a party which has not left yet (held back in its backend), a new
+/// caller waits for it to leave (the drain) instead of joining a generation that still counts
+/// it; then the new generation completes with exactly its own parties.
+#[test]
+fn reset_drains_before_new_parties_arrive() {
+    let barrier = Arc::new(Barrier::<Gate<2>>::new(2));
+    let held = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait())
+    };
+    Gate::<2>::until_held();
+    barrier.reset();
+    assert!(!barrier.is_broken());
+    let newcomer = {
+        let b = Arc::clone(&barrier);
+        thread::spawn(move || b.wait().map(|r| r.is_leader()))
+    };
+    // The newcomer cannot arrive while the broken party is still inside.
+    for _ in 0..100 {
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!newcomer.is_finished());
+        thread::yield_now();
+    }
+    Gate::<2>::open();
+    assert_eq!(
+        join_within(held, "the held party"),
+        Err(BarrierError::Broken)
+    );
+    until_waiting(&barrier, 1);
+    let me = barrier.wait().unwrap().is_leader();
+    assert!(me ^ join_within(newcomer, "the newcomer").unwrap());
+    assert_eq!(barrier.n_waiting(), 0);
+}

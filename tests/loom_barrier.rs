@@ -7,7 +7,9 @@
 //! (each writes its own `loom::cell::UnsafeCell` slot before the barrier and reads the others'
 //! after: a missing happens-before is reported by loom); a fast party re-entering the next
 //! generation does not disturb the slow one; exactly one leader per generation; `abort` racing
-//! `wait` releases the waiter; a sleeping backend loses no wake-up (loom reports a deadlock).
+//! `wait` releases the waiter; `abort`/`reset` cycles drain a held party; `reset` right after a
+//! completion spares the completed party;
+//! a sleeping backend loses no wake-up (loom reports a deadlock).
 //! The negative models use a backend that never wakes, and one that sleeps while claiming
 //! `WAKE_IS_NOOP`, and must deadlock.
 #![cfg(baresync_loom)]
@@ -119,6 +121,118 @@ fn timeout_races_last_arrival() {
             (Err(BarrierError::Broken), Err(BarrierError::Timeout)) => {}
             other => panic!("unexpected outcome {other:?}"),
         }
+    });
+}
+
+/// A timeout racing the last arrival, with data: a timed party that still gets `Ok` (its
+/// generation completed before it could leave) sees what the other party wrote before `wait`.
+#[test]
+fn timeout_racing_last_arrival_synchronizes() {
+    model(|| {
+        let s = Arc::new(Shared::<LoomFutex> {
+            barrier: Barrier::new(2),
+            slots: (0..2).map(|_| UnsafeCell::new(0)).collect(),
+        });
+        let timed = {
+            let s = s.clone();
+            thread::spawn(move || {
+                // SAFETY: only this party writes slot 1, before the barrier.
+                s.slots[1].with_mut(|p| unsafe { *p = 1 });
+                // Expired from the start: no polling (no yields), so that the race of the
+                // timeout with the last arrival is reached within two preemptions.
+                let r = s.barrier.wait_until(|| true);
+                if r.is_ok() {
+                    // SAFETY: written before the barrier, which an `Ok` orders before this.
+                    assert_eq!(s.slots[0].with(|p| unsafe { *p }), 1);
+                }
+                r.is_ok()
+            })
+        };
+        // SAFETY: only this party writes slot 0, before the barrier.
+        s.slots[0].with_mut(|p| unsafe { *p = 1 });
+        let mine = s.barrier.wait();
+        if mine.is_ok() {
+            // SAFETY: as above.
+            assert_eq!(s.slots[1].with(|p| unsafe { *p }), 1);
+        }
+        assert_eq!(mine.is_ok(), timed.join().unwrap());
+    });
+}
+
+/// Issue 10, defect 5 (the protocol behind its fix): a party broken by `abort` + `reset`
+/// cycles leaves with `Broken` however it is scheduled against them; a caller that comes
+/// during the drain (with an expired deadline) times out and breaks the barrier; afterwards
+/// nobody is counted, and a `reset` gives a barrier that completes a full generation.
+#[test]
+fn abort_reset_cycles_drain_the_held_party() {
+    model(|| {
+        let b = Arc::new(Barrier::<LoomFutex>::new(2));
+        let held = {
+            let b = b.clone();
+            thread::spawn(move || b.wait())
+        };
+        while b.n_waiting() == 0 {
+            thread::yield_now();
+        }
+        b.abort();
+        b.reset();
+        b.abort();
+        b.reset();
+        assert_eq!(b.wait_until(|| true), Err(BarrierError::Timeout));
+        assert_eq!(held.join().unwrap(), Err(BarrierError::Broken));
+        assert!(b.is_broken());
+        assert_eq!(b.n_waiting(), 0);
+        b.reset();
+        assert!(!b.is_broken());
+        let other = {
+            let b = b.clone();
+            thread::spawn(move || b.wait().unwrap().is_leader())
+        };
+        let me = b.wait().unwrap().is_leader();
+        assert!(me ^ other.join().unwrap());
+    });
+}
+
+/// Issue 10, defect 6: `reset` right after a generation completed, racing the leader's next
+/// `wait`, never turns the completed party's `Ok` into `Broken`; the party waiting at the reset
+/// gets `Broken` (or times out, breaking the barrier), and nobody is left counted.
+#[test]
+fn reset_after_completion_spares_the_completed_party() {
+    model(|| {
+        let b = Arc::new(Barrier::<LoomFutex>::new(2));
+        let slow = {
+            let b = b.clone();
+            thread::spawn(move || b.wait())
+        };
+        // Let the other party arrive first (yields, not preemptions), so that it is the one
+        // waiting when this one completes the generation.
+        while b.n_waiting() == 0 {
+            thread::yield_now();
+        }
+        assert!(b.wait().unwrap().is_leader());
+        let again = {
+            let b = b.clone();
+            // Expired from the start (no polling): it arrives and at once breaks the barrier,
+            // unless the reset breaks it first.
+            thread::spawn(move || b.wait_until(|| true))
+        };
+        // The reset comes once the leader's next `wait` has arrived.
+        while b.n_waiting() == 0 && !b.is_broken() {
+            thread::yield_now();
+        }
+        b.reset();
+        assert!(
+            slow.join().unwrap().is_ok(),
+            "the completed party lost its Ok"
+        );
+        let r = again.join().unwrap();
+        assert!(
+            matches!(r, Err(BarrierError::Broken | BarrierError::Timeout)),
+            "{r:?}"
+        );
+        b.reset();
+        assert_eq!(b.n_waiting(), 0);
+        assert!(!b.is_broken());
     });
 }
 

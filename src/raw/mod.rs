@@ -48,6 +48,22 @@ pub(crate) fn poll_try_lock<L: RawLock + ?Sized>(lock: &L, deadline: &mut impl D
 /// owner wrote while holding the lock is visible to the next owner. [`Lock`](crate::Lock)
 /// hands out `&mut T` on the strength of these two promises.
 ///
+/// What a broken implementation breaks:
+/// - **Soundness** (undefined behaviour through safe `Lock` code) follows from exactly two
+///   broken promises: an acquisition that succeeds (`lock` returns, `try_lock` or `lock_until`
+///   return `true`) while another one has not been released, which gives two live `&mut T`;
+///   and an acquisition that does not happen-after the previous `unlock` (say, a flag read
+///   with `Relaxed`), which lets the next owner's accesses race with the previous owner's.
+///   Returning `true` from `try_lock` or `lock_until` without having acquired is the first.
+/// - **Liveness only**, never soundness: a method that panics before acquiring (`Lock` hands
+///   out no guard and the lock stays as it was) or after acquiring (the lock stays held: a
+///   deadlock, as with a forgotten guard); an `unlock` that panics or does not release; a
+///   `try_lock` that fails spuriously; a `lock_until` that acquires and then reports `false`
+///   (the lock leaks); a slow method; an [`INIT`](RawLock::INIT) that starts locked; a wrong
+///   [`is_locked`](RawLock::is_locked), which `Lock` only reports and never relies on.
+///   `tests/fault_sync.rs` runs `Lock` over a contract-keeping raw lock whose `lock` panics
+///   before acquiring, and over a slow one, and checks both.
+///
 /// # Examples
 ///
 /// ```

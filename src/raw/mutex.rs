@@ -243,6 +243,30 @@ mod tests {
         basics::<crate::Yield>();
     }
 
+    /// A waiter whose `W::wait` (or whose deadline) panics acquires nothing; the "contended"
+    /// state it left costs the next unlock one wake call, which clears it: no ghost sleeper.
+    #[test]
+    fn panicking_wait_or_deadline_leaves_no_ghost() {
+        use crate::wait::testing::{must_panic, PanickyWait};
+        let l = RawMutex::<PanickyWait>::new();
+        l.lock();
+        PanickyWait::arm(1);
+        must_panic(|| l.lock());
+        assert_eq!(l.state.load(Relaxed), CONTENDED);
+        must_panic(|| l.lock_until(&mut || panic!("injected")));
+        assert_eq!(l.state.load(Relaxed), CONTENDED);
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert_eq!(l.state.load(Relaxed), UNLOCKED);
+        assert_eq!(PanickyWait::wakes(), 1);
+        for _ in 0..3 {
+            l.lock();
+            // SAFETY: held by this thread.
+            unsafe { l.unlock() };
+        }
+        assert_eq!(PanickyWait::wakes(), 1, "no wake call without a sleeper");
+    }
+
     #[test]
     fn is_four_bytes() {
         assert_eq!(core::mem::size_of::<RawMutex<Spin>>(), 4);

@@ -22,7 +22,15 @@
 //! swap that advances the counter, so a wake call is made only when someone may sleep, and no
 //! wake-up can be lost between the two (they are read-modify-writes of one word).
 //!
-//! Tickets are 31 bits and wrap; at most 2^31 − 1 threads can wait at once.
+//! Tickets are 31 bits and wrap; at most 2^31 − 1 threads can wait at once. The wrap is
+//! harmless: "now serving" cannot pass a drawn ticket, so a waiter never sees its own ticket
+//! number come round again.
+//!
+//! A drawn ticket cannot be cancelled, and every later ticket waits for it. So if `W` panics
+//! while a waiter holds a ticket, a drop guard still waits (spinning, then yielding with
+//! `std`, without calling `W` again) for that ticket's turn and passes it on with an unlock;
+//! the panic propagates after that. (The timed waiter, `lock_until`, never draws a ticket, so
+//! its deadline may panic anywhere.)
 
 use super::{impl_init, RawLock};
 use crate::sync::atomic::{
@@ -128,8 +136,17 @@ impl<W: Wait> RawTicketLock<W> {
         Backoff::pauses_in(SPIN_ROUNDS_BEFORE_SLEEP)
     };
 
+    /// Waits for `ticket`'s turn. A drawn ticket cannot be handed back, and every later ticket
+    /// waits for it: if `W` unwinds out of here, a guard still waits for the turn (without
+    /// `W`) and passes it on, so the lock is not stuck for everyone.
     #[cold]
     fn lock_slow(&self, ticket: u32) {
+        let guard = ServeOnUnwind { lock: self, ticket };
+        self.wait_for_turn(ticket);
+        core::mem::forget(guard);
+    }
+
+    fn wait_for_turn(&self, ticket: u32) {
         let mut head_polls = 0u32;
         loop {
             // ORDERING: Acquire pairs with the Release store or swap in `unlock`: when our
@@ -164,6 +181,27 @@ impl<W: Wait> RawTicketLock<W> {
             }
             W::wait(&self.serving, seen | SLEEPERS);
         }
+    }
+}
+
+/// Serves a drawn ticket whose waiter unwinds (see `lock_slow`).
+struct ServeOnUnwind<'a, W: Wait> {
+    lock: &'a RawTicketLock<W>,
+    ticket: u32,
+}
+
+impl<W: Wait> Drop for ServeOnUnwind<'_, W> {
+    fn drop(&mut self) {
+        // `W` just panicked: wait without it, yielding (with `std`) once the backoff is spent.
+        let mut backoff = Backoff::new();
+        // ORDERING: Acquire pairs with the Release in `unlock`: for a moment we own the lock,
+        // and the previous owner's writes must happen-before our own unlock's Release.
+        while self.lock.serving.load(Acquire) & TICKET_MASK != self.ticket {
+            backoff.snooze();
+        }
+        // SAFETY: our ticket is served, so this thread owns the lock; nothing was done under
+        // it, and unlocking passes the turn to the next ticket.
+        unsafe { self.lock.unlock() };
     }
 }
 
@@ -370,8 +408,142 @@ mod tests {
         assert_eq!(l.serving.load(Relaxed), 2);
     }
 
+    /// The counters start a few steps before their wrap (and `next` also before its 32-bit
+    /// wrap, where bit 31 flips), then threads drive them past it: mutual exclusion holds (an
+    /// exact non-atomic count), `try_lock` and `lock_until` work across it, and the lock ends
+    /// free with nobody waiting.
+    #[test]
+    fn tickets_wrap_around_under_contention() {
+        for (next, serving) in [
+            (TICKET_MASK - 2, TICKET_MASK - 2),
+            (u32::MAX - 2, TICKET_MASK - 2),
+        ] {
+            let l: std::sync::Arc<RawTicketLock<crate::Yield>> =
+                std::sync::Arc::new(RawTicketLock::new());
+            l.next.store(next, Relaxed);
+            l.serving.store(serving, Relaxed);
+            struct Count(core::cell::UnsafeCell<u32>);
+            // SAFETY: the count is only touched under the lock under test.
+            unsafe impl Sync for Count {}
+            let count = std::sync::Arc::new(Count(core::cell::UnsafeCell::new(0)));
+            let threads: std::vec::Vec<_> = (0..3)
+                .map(|i| {
+                    let (l, c) = (l.clone(), count.clone());
+                    std::thread::spawn(move || {
+                        for round in 0..4 {
+                            match (i + round) % 3 {
+                                0 => l.lock(),
+                                1 => {
+                                    while !l.try_lock() {
+                                        std::thread::yield_now();
+                                    }
+                                }
+                                _ => assert!(l.lock_until(&mut || false)),
+                            }
+                            // SAFETY: we hold the lock.
+                            unsafe { *c.0.get() += 1 };
+                            // SAFETY: held by this thread.
+                            unsafe { l.unlock() };
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            // SAFETY: every thread is joined.
+            assert_eq!(unsafe { *count.0.get() }, 12);
+            assert!(!l.is_locked());
+            assert_eq!(l.waiters(), 0);
+            assert_eq!(l.serving.load(Relaxed) & TICKET_MASK, 9);
+        }
+    }
+
+    /// A waiter whose `W::wait` panics: its drawn ticket is still served (the unwind waits for
+    /// its turn and passes it on), and no sleeper flag is left for later unlocks to pay for.
+    #[test]
+    fn panicking_wait_serves_its_ticket_and_leaves_no_ghost() {
+        use crate::wait::testing::{must_panic, PanickyWait};
+        let l: std::sync::Arc<RawTicketLock<PanickyWait>> =
+            std::sync::Arc::new(RawTicketLock::new());
+        l.lock();
+        let victim = {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                PanickyWait::arm(1);
+                must_panic(|| l.lock());
+            })
+        };
+        // Wait until the victim is past its head polls and has announced itself.
+        while l.serving.load(Relaxed) & SLEEPERS == 0 {
+            std::thread::yield_now();
+        }
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert_eq!(PanickyWait::wakes(), 1);
+        victim.join().unwrap();
+        assert_eq!(
+            l.serving.load(Relaxed),
+            2,
+            "both tickets served, no flag left"
+        );
+        assert_eq!(l.next.load(Relaxed), 2);
+        l.lock();
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert_eq!(PanickyWait::wakes(), 1, "no wake call without a sleeper");
+    }
+
     #[test]
     fn is_eight_bytes() {
         assert_eq!(core::mem::size_of::<RawTicketLock>(), 8);
+    }
+}
+
+#[cfg(all(test, baresync_loom))]
+mod loom_wrap {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Runs `f` under loom, with a preemption bound of 2 unless the environment sets one.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(2);
+        }
+        builder.check(f);
+    }
+
+    /// Two threads take the lock across the ticket counters' wrap (`next` also across its
+    /// 32-bit wrap): one owner at a time (loom checks the cell), and both tickets served.
+    #[test]
+    fn loom_ticket_wrap() {
+        model(|| {
+            let l = Arc::new(RawTicketLock::<crate::Spin>::new());
+            l.next.store(u32::MAX, Relaxed);
+            l.serving.store(TICKET_MASK, Relaxed);
+            let cell = Arc::new(crate::sync::cell::UnsafeCell::new(0u32));
+            let t = {
+                let (l, cell) = (l.clone(), cell.clone());
+                thread::spawn(move || {
+                    l.lock();
+                    // SAFETY: under the lock; loom reports any concurrent access.
+                    cell.with_mut(|p| unsafe { *p += 1 });
+                    // SAFETY: held by this thread.
+                    unsafe { l.unlock() };
+                })
+            };
+            l.lock();
+            // SAFETY: as above.
+            cell.with_mut(|p| unsafe { *p += 1 });
+            // SAFETY: held by this thread.
+            unsafe { l.unlock() };
+            t.join().unwrap();
+            // SAFETY: both threads are done.
+            assert_eq!(cell.with(|p| unsafe { *p }), 2);
+            assert_eq!(l.serving.load(Relaxed), 1);
+            assert!(!l.is_locked());
+        });
     }
 }

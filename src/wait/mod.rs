@@ -23,6 +23,9 @@ use crate::Deadline;
 mod spin;
 pub use spin::Spin;
 
+#[cfg(all(test, not(baresync_loom)))]
+pub(crate) mod testing;
+
 #[cfg(all(feature = "std", not(baresync_loom)))]
 mod futex;
 #[cfg(all(feature = "std", not(baresync_loom)))]
@@ -106,6 +109,31 @@ pub type FairDefault = Spin;
 ///
 /// Backends are zero-sized types named in a type parameter (`Mutex<T, Futex>`), so the choice
 /// costs nothing at run time.
+///
+/// # What a wrong implementation can break
+///
+/// `Wait` is a safe trait, and every primitive treats a backend as untrusted for liveness:
+/// - a `wait` that returns at once or spuriously only costs CPU time (every caller re-checks
+///   its condition in a loop); one that sleeps through a change, misses a wake, or never
+///   returns, a `wait_until` that reports "expired" after being woken, or a
+///   [`WAKE_IS_NOOP`](Wait::WAKE_IS_NOOP) of `true` with a sleeping `wait`, only costs
+///   liveness: a thread waits longer or forever;
+/// - a method that panics: each primitive leaves its word as its guards say (a ticket lock
+///   waiter's drawn ticket is still served, a barrier party is taken out of the count and the
+///   barrier breaks, no permit or lock is taken or lost); a sleeper flag left set costs the
+///   next release one needless wake call, and that release clears it. `tests/fault_sync.rs`
+///   checks each primitive with a backend that panics and with one that is slow. A panic in
+///   `wake_*` while a primitive is already unwinding aborts the process (Rust's rule for a
+///   panic during unwinding).
+///
+/// One thing breaks soundness, and the type system does not prevent it: **writing to the
+/// word**. The methods receive the primitive's own state word as `&AtomicU32`, and an
+/// implementation that stores to it (say, 0 into a [`RawMutex`](crate::RawMutex) held by
+/// another thread, or into a ticket lock's "now serving" counter) lets two threads acquire the
+/// same lock, which hands out two `&mut T`. A backend must only read the word (compare it, or
+/// pass its address to the OS). Making this a `# Safety` promise (an `unsafe trait`) or handing
+/// backends a read-only view of the word would close the hole; both change the public API and
+/// are left to a later decision.
 ///
 /// # Examples
 ///

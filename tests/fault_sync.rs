@@ -1,0 +1,565 @@
+//! Fault injection for the locks, semaphores, `Event` and `Barrier`: user code that runs inside
+//! them (a `Deadline`, a `Wait` backend, a `RawLock` implementation) panics or is slow, and the
+//! primitive must be left as its guards say: lock free or held, permits back, no ghost waiter,
+//! the barrier broken rather than waiting for a party that is gone.
+
+use baresync::sync::atomic::AtomicU32;
+use baresync::{
+    Barrier, BarrierError, BoundedSemaphore, Deadline, Event, Futex, Lock, Mutex, RawLock,
+    RawTicketLock, Semaphore, Spin, SpinLock, TicketLock, Wait, Yield,
+};
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A deadline that never expires and panics on its `k`-th call.
+fn panics_on(k: u32) -> impl FnMut() -> bool {
+    let mut n = 0;
+    move || {
+        n += 1;
+        if n == k {
+            panic!("injected");
+        }
+        false
+    }
+}
+
+/// The calls on which the injected deadline panics: the first, and a later one.
+const CALLS: [u32; 2] = [1, 5];
+
+/// Runs `f`, which must panic with the injected panic.
+fn must_panic<T>(f: impl FnOnce() -> T) {
+    let r = catch_unwind(AssertUnwindSafe(f));
+    let payload = r.err().expect("the injected panic must propagate");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"injected"));
+}
+
+/// A generous deadline: a hang becomes a failure, not a stuck test.
+fn generous() -> Instant {
+    Instant::now() + Duration::from_secs(if cfg!(miri) { 600 } else { 20 })
+}
+
+/// Joins `t`, failing instead of hanging if it does not finish in a generous time.
+fn join_within<T>(t: thread::JoinHandle<T>, what: &str) -> T {
+    let limit = generous();
+    while !t.is_finished() {
+        assert!(Instant::now() < limit, "{what}: hung");
+        thread::sleep(Duration::from_millis(1));
+    }
+    t.join().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test backends.
+
+thread_local! {
+    /// Calls of `PanickyWait::wait`/`wait_until` left before the one that panics, in this
+    /// thread (0: never panic).
+    static PANIC_IN: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Makes this thread's `k`-th call of a `PanickyWait` wait panic.
+fn arm(k: u32) {
+    PANIC_IN.with(|c| c.set(k));
+}
+
+/// How many times a `PanickyWait<ID>` has panicked (per `ID`, so tests do not see each other).
+static PANICKED: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+
+/// A `Wait` that keeps the contract (it delegates to `Yield`) but panics on the armed call of
+/// the arming thread, before waiting.
+struct PanickyWait<const ID: usize>;
+
+impl<const ID: usize> PanickyWait<ID> {
+    fn maybe_panic() {
+        let left = PANIC_IN.with(|c| c.get());
+        if left == 0 {
+            return;
+        }
+        PANIC_IN.with(|c| c.set(left - 1));
+        if left == 1 {
+            PANICKED[ID].fetch_add(1, SeqCst);
+            panic!("injected");
+        }
+    }
+    fn until_panicked() {
+        while PANICKED[ID].load(SeqCst) == 0 {
+            thread::yield_now();
+        }
+    }
+}
+
+impl<const ID: usize> Wait for PanickyWait<ID> {
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        Self::maybe_panic();
+        Yield::wait(atomic, expected);
+    }
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        Self::maybe_panic();
+        Yield::wait_until(atomic, expected, deadline)
+    }
+    fn wake_one(atomic: &AtomicU32) {
+        Yield::wake_one(atomic);
+    }
+    fn wake_all(atomic: &AtomicU32) {
+        Yield::wake_all(atomic);
+    }
+}
+
+/// A `Wait` that keeps the contract but is slow: it sleeps 1 ms before each wait through
+/// `Futex`, so that many things happen while a waiter is inside it.
+struct SlowWait;
+
+impl Wait for SlowWait {
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        thread::sleep(Duration::from_millis(1));
+        Futex::wait(atomic, expected);
+    }
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        thread::sleep(Duration::from_millis(1));
+        Futex::wait_until(atomic, expected, deadline)
+    }
+    fn wake_one(atomic: &AtomicU32) {
+        Futex::wake_one(atomic);
+    }
+    fn wake_all(atomic: &AtomicU32) {
+        Futex::wake_all(atomic);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `Lock::lock_until` with a panicking deadline, for each raw lock.
+
+/// The lock is held (by this thread's guard) while another attempt's deadline panics: the
+/// guard still holds it, the data is intact, and once the guard goes the lock is free.
+fn lock_until_deadline_panics<R: RawLock>() {
+    for k in CALLS {
+        let lock: Lock<R, u32> = Lock::new(7);
+        let mut held = lock.lock();
+        must_panic(|| lock.lock_until(panics_on(k)).map(|_| ()));
+        assert!(lock.is_locked(), "the holder's guard still holds the lock");
+        *held += 1;
+        drop(held);
+        assert!(!lock.is_locked());
+        let g = lock.lock_until(generous()).expect("the lock is free");
+        assert_eq!(*g, 8);
+        drop(g);
+        // A panic on a free lock's attempt never happens: `try_lock` comes first.
+        assert!(lock.lock_until(|| panic!("not called")).is_some());
+        assert!(!lock.is_locked());
+    }
+}
+
+#[test]
+fn spin_lock_until_deadline_panics() {
+    lock_until_deadline_panics::<baresync::RawSpinLock>();
+}
+
+#[test]
+fn ticket_lock_until_deadline_panics() {
+    lock_until_deadline_panics::<RawTicketLock<Spin>>();
+    lock_until_deadline_panics::<RawTicketLock<Yield>>();
+    lock_until_deadline_panics::<RawTicketLock<Futex>>();
+}
+
+#[test]
+fn mutex_lock_until_deadline_panics() {
+    lock_until_deadline_panics::<baresync::RawMutex<Spin>>();
+    lock_until_deadline_panics::<baresync::RawMutex<Futex>>();
+}
+
+/// The ticket lock's timed waiter against a queue of untimed ones: its deadline panics while
+/// tickets are being served; every queued waiter still gets the lock, in turn.
+#[test]
+fn ticket_lock_until_panics_among_queued_waiters() {
+    let lock: Arc<TicketLock<u64, Yield>> = Arc::new(TicketLock::new(0));
+    let held = lock.lock();
+    let queued: Vec<_> = (0..2)
+        .map(|_| {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || *lock.lock() += 1)
+        })
+        .collect();
+    while lock.raw().waiters() < 2 {
+        thread::yield_now();
+    }
+    must_panic(|| lock.lock_until(panics_on(3)).map(|_| ()));
+    drop(held);
+    for q in queued {
+        join_within(q, "a queued waiter");
+    }
+    assert_eq!(*lock.lock_until(generous()).expect("free"), 2);
+    assert_eq!(lock.raw().waiters(), 0);
+    assert!(!lock.is_locked());
+}
+
+// ---------------------------------------------------------------------------------------------
+// A `Wait` backend that panics inside `lock`.
+
+/// Regression: a ticket lock waiter whose `W::wait` panicked left its drawn ticket unserved,
+/// and the lock was stuck for everyone once the counter reached it. Now its unwind waits for
+/// its turn and passes it on.
+#[test]
+fn ticket_lock_survives_a_panicking_wait() {
+    let lock: Arc<TicketLock<u32, PanickyWait<0>>> = Arc::new(TicketLock::new(0));
+    let held = lock.lock();
+    let victim = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || {
+            arm(1);
+            catch_unwind(AssertUnwindSafe(|| *lock.lock() += 100)).is_err()
+        })
+    };
+    PanickyWait::<0>::until_panicked();
+    drop(held);
+    assert!(join_within(victim, "the panicking waiter"));
+    let g = lock
+        .lock_until(generous())
+        .expect("the lock must not be stuck on the panicked waiter's ticket");
+    assert_eq!(*g, 0, "the panicked waiter never ran its critical section");
+    drop(g);
+    assert_eq!(lock.raw().waiters(), 0);
+    assert!(!lock.is_locked());
+}
+
+/// A mutex waiter whose `W::wait` panics: the holder still holds, the waiter holds nothing,
+/// and the lock works afterwards (a leftover "contended" state costs one wake at most).
+#[test]
+fn mutex_survives_a_panicking_wait() {
+    let lock: Arc<Mutex<u32, PanickyWait<1>>> = Arc::new(Mutex::new(0));
+    let held = lock.lock();
+    let victim = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || {
+            arm(1);
+            catch_unwind(AssertUnwindSafe(|| *lock.lock() += 100)).is_err()
+        })
+    };
+    assert!(join_within(victim, "the panicking waiter"));
+    assert!(lock.is_locked());
+    drop(held);
+    assert!(!lock.is_locked());
+    *lock.lock_until(generous()).expect("free") += 1;
+    assert_eq!(*lock.lock(), 1);
+    assert!(!lock.is_locked());
+}
+
+// ---------------------------------------------------------------------------------------------
+// A `RawLock` that keeps its contract but panics before acquiring, or is slow.
+
+/// A spin lock whose `lock` panics before acquiring when this thread is armed, and which
+/// sleeps a little before every acquisition attempt (a slow, contract-keeping lock).
+struct OddRawLock {
+    inner: baresync::RawSpinLock,
+}
+
+// SAFETY: every acquisition and release is the inner spin lock's; the panic and the sleep
+// come before any of them.
+unsafe impl RawLock for OddRawLock {
+    const INIT: Self = OddRawLock {
+        inner: baresync::RawSpinLock::new(),
+    };
+    fn lock(&self) {
+        if PANIC_IN.with(|c| c.replace(0)) == 1 {
+            panic!("injected");
+        }
+        if !cfg!(miri) {
+            thread::sleep(Duration::from_micros(50));
+        }
+        self.inner.lock();
+    }
+    fn try_lock(&self) -> bool {
+        self.inner.try_lock()
+    }
+    unsafe fn unlock(&self) {
+        // SAFETY: forwarded: the caller holds the lock, which is the inner lock.
+        unsafe { self.inner.unlock() }
+    }
+    fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+}
+
+/// The safe `Lock` over such a raw lock stays sound: a panicking `lock` hands out no guard and
+/// leaves the lock free; a slow one still excludes (an exact non-atomic count).
+#[test]
+fn lock_over_a_panicking_or_slow_raw_lock() {
+    let lock: Arc<Lock<OddRawLock, u64>> = Arc::new(Lock::new(0));
+    arm(1);
+    must_panic(|| *lock.lock() += 1);
+    assert!(!lock.is_locked());
+    assert_eq!(*lock.lock(), 0);
+    let per_thread = if cfg!(miri) { 10 } else { 500 };
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                for _ in 0..per_thread {
+                    let mut g = lock.lock();
+                    let v = std::hint::black_box(*g);
+                    thread::yield_now();
+                    *g = v + 1;
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(*lock.lock(), 3 * per_thread);
+    assert!(!lock.is_locked());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Semaphores.
+
+#[test]
+fn semaphore_acquire_until_deadline_panics() {
+    fn check<W: Wait>() {
+        for k in CALLS {
+            let sem: Semaphore<W> = Semaphore::new(2);
+            let held = sem.acquire_many(2);
+            must_panic(|| sem.acquire_until(panics_on(k)).map(|p| p.forget()));
+            must_panic(|| sem.acquire_many_until(2, panics_on(k)).map(|p| p.forget()));
+            assert_eq!(sem.available(), 0, "nothing taken by the panicked attempts");
+            drop(held);
+            assert_eq!(sem.available(), 2);
+            let p = sem
+                .acquire_many_until(2, generous())
+                .expect("both permits back");
+            assert_eq!(p.permits(), 2);
+            drop(p);
+            assert_eq!(sem.available(), 2);
+        }
+    }
+    check::<Spin>();
+    check::<Futex>();
+}
+
+#[test]
+fn bounded_semaphore_acquire_until_deadline_panics() {
+    fn check<W: Wait>() {
+        for k in CALLS {
+            let sem: BoundedSemaphore<W> = BoundedSemaphore::new(2);
+            let held = sem.acquire();
+            must_panic(|| sem.acquire_many_until(2, panics_on(k)).map(|p| p.forget()));
+            assert_eq!(sem.available(), 1);
+            let other = sem.acquire();
+            must_panic(|| sem.acquire_until(panics_on(k)).map(|p| p.forget()));
+            assert_eq!(sem.available(), 0);
+            drop((held, other));
+            assert_eq!(sem.available(), 2);
+            assert_eq!(sem.release(1).map_err(|e| e.bound()), Err(2));
+            assert_eq!(sem.acquire_many_until(2, generous()).unwrap().permits(), 2);
+            assert_eq!(sem.available(), 2);
+        }
+    }
+    check::<Spin>();
+    check::<Futex>();
+}
+
+/// A semaphore waiter whose `W::wait` panics takes no permit, and the next release still
+/// reaches a later waiter.
+#[test]
+fn semaphore_survives_a_panicking_wait() {
+    let sem: Arc<Semaphore<PanickyWait<2>>> = Arc::new(Semaphore::new(0));
+    let victim = {
+        let sem = Arc::clone(&sem);
+        thread::spawn(move || {
+            arm(1);
+            catch_unwind(AssertUnwindSafe(|| sem.acquire().forget())).is_err()
+        })
+    };
+    assert!(join_within(victim, "the panicking waiter"));
+    assert_eq!(sem.available(), 0);
+    let waiter = {
+        let sem = Arc::clone(&sem);
+        thread::spawn(move || sem.acquire().forget())
+    };
+    sem.release(1);
+    join_within(waiter, "a later waiter");
+    assert_eq!(sem.available(), 0);
+    sem.release(2);
+    assert_eq!(sem.available(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event.
+
+#[test]
+fn event_wait_until_deadline_panics() {
+    fn check<W: Wait + Send + Sync + 'static>() {
+        for k in CALLS {
+            let ev: Arc<Event<W>> = Arc::new(Event::new());
+            must_panic(|| ev.wait_until(panics_on(k)));
+            assert!(!ev.is_set());
+            // A later waiter is still released by `set`.
+            let waiter = {
+                let ev = Arc::clone(&ev);
+                thread::spawn(move || ev.wait_until(generous()))
+            };
+            ev.set();
+            assert!(join_within(waiter, "a later waiter"));
+            assert!(ev.wait_until(|| panic!("not called when set")));
+        }
+    }
+    check::<Spin>();
+    check::<Futex>();
+}
+
+#[test]
+fn event_survives_a_panicking_wait() {
+    let ev: Arc<Event<PanickyWait<3>>> = Arc::new(Event::new());
+    let victim = {
+        let ev = Arc::clone(&ev);
+        thread::spawn(move || {
+            arm(1);
+            catch_unwind(AssertUnwindSafe(|| ev.wait())).is_err()
+        })
+    };
+    assert!(join_within(victim, "the panicking waiter"));
+    let waiter = {
+        let ev = Arc::clone(&ev);
+        thread::spawn(move || ev.wait())
+    };
+    ev.set();
+    join_within(waiter, "a later waiter");
+    ev.clear();
+    assert!(!ev.is_set());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Barrier: a party that unwinds out of `wait_until` is treated as one that timed out.
+
+/// Decision (see the module doc): the party is no longer counted and the barrier breaks, so
+/// the parties waiting get `Broken` instead of waiting forever for one that will not come.
+#[test]
+fn barrier_wait_until_deadline_panics() {
+    fn check<W: Wait + Send + Sync + 'static>() {
+        for k in CALLS {
+            let b: Arc<Barrier<W>> = Arc::new(Barrier::new(3));
+            let other = {
+                let b = Arc::clone(&b);
+                thread::spawn(move || b.wait())
+            };
+            while b.n_waiting() < 1 {
+                thread::yield_now();
+            }
+            must_panic(|| b.wait_until(panics_on(k)));
+            assert!(b.is_broken());
+            assert_eq!(
+                join_within(other, "the other party"),
+                Err(BarrierError::Broken)
+            );
+            assert_eq!(b.n_waiting(), 0);
+            b.reset();
+            assert!(!b.is_broken());
+            // Exactly the three new parties make a generation: nobody is counted twice.
+            let others: Vec<_> = (0..2)
+                .map(|_| {
+                    let b = Arc::clone(&b);
+                    thread::spawn(move || b.wait().unwrap().is_leader())
+                })
+                .collect();
+            let mut leaders = usize::from(b.wait().unwrap().is_leader());
+            for o in others {
+                leaders += usize::from(join_within(o, "a new party"));
+            }
+            assert_eq!(leaders, 1);
+        }
+    }
+    check::<Spin>();
+    check::<Futex>();
+}
+
+/// A barrier party whose `W::wait` panics leaves and breaks the barrier, like a timeout.
+#[test]
+fn barrier_survives_a_panicking_wait() {
+    let b: Arc<Barrier<PanickyWait<4>>> = Arc::new(Barrier::new(2));
+    let victim = {
+        let b = Arc::clone(&b);
+        thread::spawn(move || {
+            arm(1);
+            catch_unwind(AssertUnwindSafe(|| b.wait())).is_err()
+        })
+    };
+    assert!(join_within(victim, "the panicking party"));
+    assert!(b.is_broken());
+    assert_eq!(b.n_waiting(), 0);
+    assert_eq!(b.wait(), Err(BarrierError::Broken));
+    b.reset();
+    let other = {
+        let b = Arc::clone(&b);
+        thread::spawn(move || b.wait().unwrap().is_leader())
+    };
+    let me = b.wait().unwrap().is_leader();
+    assert!(me ^ join_within(other, "the other party"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A slow `Wait` backend: everything still works, only slower.
+
+#[test]
+fn slow_wait_keeps_every_primitive_correct() {
+    let rounds = if cfg!(miri) { 3 } else { 50 };
+    let mutex: Arc<Mutex<u64, SlowWait>> = Arc::new(Mutex::new(0));
+    let ticket: Arc<TicketLock<u64, SlowWait>> = Arc::new(TicketLock::new(0));
+    let sem: Arc<Semaphore<SlowWait>> = Arc::new(Semaphore::new(1));
+    let inside = Arc::new(AtomicBool::new(false));
+    let barrier: Arc<Barrier<SlowWait>> = Arc::new(Barrier::new(3));
+    let event: Arc<Event<SlowWait>> = Arc::new(Event::new());
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let (mutex, ticket, sem, inside, barrier, event) = (
+                mutex.clone(),
+                ticket.clone(),
+                sem.clone(),
+                inside.clone(),
+                barrier.clone(),
+                event.clone(),
+            );
+            thread::spawn(move || {
+                event.wait();
+                let mut leaders = 0;
+                for _ in 0..rounds {
+                    *mutex.lock() += 1;
+                    *ticket.lock() += 1;
+                    let permit = sem.acquire();
+                    assert!(!inside.swap(true, SeqCst), "two holders of one permit");
+                    thread::yield_now();
+                    inside.store(false, SeqCst);
+                    drop(permit);
+                    leaders += usize::from(barrier.wait().unwrap().is_leader());
+                }
+                leaders
+            })
+        })
+        .collect();
+    event.set();
+    let leaders: usize = threads
+        .into_iter()
+        .map(|t| join_within(t, "a worker"))
+        .sum();
+    assert_eq!(leaders, rounds);
+    assert_eq!(*mutex.lock(), 3 * rounds as u64);
+    assert_eq!(*ticket.lock(), 3 * rounds as u64);
+    assert_eq!(sem.available(), 1);
+    assert!(!mutex.is_locked() && !ticket.is_locked());
+}
+
+/// `SpinLock` needs no backend, but its `lock_until` runs the deadline too: covered above.
+#[test]
+fn spin_lock_alias_is_the_raw_spin_lock() {
+    let l: SpinLock<u8> = SpinLock::new(1);
+    must_panic(|| {
+        let _g = l.lock();
+        l.lock_until(panics_on(1)).map(|_| ())
+    });
+    assert!(
+        !l.is_locked(),
+        "the guard dropped during the unwind released the lock"
+    );
+}
