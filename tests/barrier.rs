@@ -299,7 +299,8 @@ impl<const ID: usize> Gate<ID> {
     }
 }
 
-impl<const ID: usize> Wait for Gate<ID> {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl<const ID: usize> Wait for Gate<ID> {
     fn wait(atomic: &baresync::sync::atomic::AtomicU32, expected: u32) {
         GATE_SLEEPERS[ID].fetch_add(1, SeqCst);
         while !GATE_OPEN[ID].load(SeqCst) {

@@ -369,7 +369,8 @@ impl PanickyWait {
     }
 }
 
-impl Wait for PanickyWait {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for PanickyWait {
     fn wait(atomic: &AtomicU32, expected: u32) {
         Self::tick();
         Futex::wait(atomic, expected);
@@ -389,7 +390,8 @@ impl Wait for PanickyWait {
 /// Sleeps a little before every wait (a slow scheduler).
 struct SlowWait;
 
-impl Wait for SlowWait {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for SlowWait {
     fn wait(atomic: &AtomicU32, expected: u32) {
         thread::sleep(Duration::from_millis(1));
         Futex::wait(atomic, expected);

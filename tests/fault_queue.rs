@@ -122,7 +122,8 @@ fn count(
 /// on the call chosen by this thread's `inject_*_panic`.
 struct PanickyWait;
 
-impl Wait for PanickyWait {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for PanickyWait {
     fn wait(atomic: &AtomicU32, expected: u32) {
         count(&WAIT_CALLS, &WAIT_PANIC_AT, "wait");
         Futex::wait(atomic, expected);
@@ -454,7 +455,8 @@ static WAKE_TEST_SLEEPING: AtomicBool = AtomicBool::new(false);
 /// (only one test uses it: its static says when the test's getter sleeps).
 struct PanickyWake;
 
-impl Wait for PanickyWake {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for PanickyWake {
     fn wait(atomic: &AtomicU32, expected: u32) {
         WAKE_TEST_SLEEPING.store(true, SeqCst);
         Futex::wait(atomic, expected);

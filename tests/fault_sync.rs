@@ -92,7 +92,8 @@ impl<const ID: usize> PanickyWait<ID> {
     }
 }
 
-impl<const ID: usize> Wait for PanickyWait<ID> {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl<const ID: usize> Wait for PanickyWait<ID> {
     fn wait(atomic: &AtomicU32, expected: u32) {
         Self::maybe_panic();
         Yield::wait(atomic, expected);
@@ -113,7 +114,8 @@ impl<const ID: usize> Wait for PanickyWait<ID> {
 /// `Futex`, so that many things happen while a waiter is inside it.
 struct SlowWait;
 
-impl Wait for SlowWait {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for SlowWait {
     fn wait(atomic: &AtomicU32, expected: u32) {
         thread::sleep(Duration::from_millis(1));
         Futex::wait(atomic, expected);

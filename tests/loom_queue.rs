@@ -334,7 +334,8 @@ loom::lazy_static! {
 /// under loom a spinning thread is not rescheduled until another thread has moved.
 struct Announced;
 
-impl Wait for Announced {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for Announced {
     fn wait(atomic: &AtomicU32, expected: u32) {
         ABOUT_TO_SLEEP.store(true, SeqCst);
         LoomFutex::wait(atomic, expected);

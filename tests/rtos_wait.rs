@@ -98,7 +98,8 @@ mod rtos {
 /// baresync's `Wait` over the mock RTOS.
 struct RtosWait;
 
-impl Wait for RtosWait {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for RtosWait {
     fn wait(atomic: &AtomicU32, expected: u32) {
         let object = atomic as *const AtomicU32 as usize;
         // ORDERING: Relaxed: the primitive re-reads the word with its own ordering after

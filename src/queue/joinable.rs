@@ -694,7 +694,8 @@ mod tests {
     fn task_done_whose_wake_panics_counts_the_task_and_rearms() {
         use crate::sync::atomic::Ordering::Relaxed;
         struct PanicOnWake;
-        impl Wait for PanicOnWake {
+        // SAFETY: only reads the word it is given (or passes its address on); never writes it.
+        unsafe impl Wait for PanicOnWake {
             fn wait(_: &AtomicU32, _: u32) {}
             fn wait_until(_: &AtomicU32, _: u32, _: &mut impl Deadline) -> bool {
                 true

@@ -1983,7 +1983,8 @@ mod tests {
     /// A sleeping backend whose `wait` panics; counts this thread's `wake_all` calls.
     struct PanicOnWait;
 
-    impl Wait for PanicOnWait {
+    // SAFETY: only reads the word it is given (or passes its address on); never writes it.
+    unsafe impl Wait for PanicOnWait {
         fn wait(_: &AtomicU32, _: u32) {
             panic!("injected wait panic");
         }

@@ -50,7 +50,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(1);
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Futex;
 
-impl Wait for Futex {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for Futex {
     #[inline]
     fn wait(atomic: &AtomicU32, expected: u32) {
         sys::wait(atomic, expected, None);

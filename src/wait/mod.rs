@@ -110,9 +110,17 @@ pub type FairDefault = Spin;
 /// Backends are zero-sized types named in a type parameter (`Mutex<T, Futex>`), so the choice
 /// costs nothing at run time.
 ///
-/// # What a wrong implementation can break
+/// # Safety
 ///
-/// `Wait` is a safe trait, and every primitive treats a backend as untrusted for liveness:
+/// An implementation must never **write** to the word it is given: it may only read it
+/// (compare it with `expected`, or pass its address to the OS or to a scheduler as a key).
+/// The methods receive the primitive's own state word as `&AtomicU32`, so a backend that
+/// stored to it (say, 0 into a [`RawMutex`](crate::RawMutex) held by another thread, or into a
+/// ticket lock's "now serving" counter) would let two threads acquire the same lock and hand
+/// out two `&mut T`. That is the one promise soundness rests on, hence an `unsafe trait`.
+///
+/// Everything else in the contract above is about liveness, and every primitive treats a
+/// backend as untrusted for it:
 /// - a `wait` that returns at once or spuriously only costs CPU time (every caller re-checks
 ///   its condition in a loop); one that sleeps through a change, misses a wake, or never
 ///   returns, a `wait_until` that reports "expired" after being woken, or a
@@ -120,20 +128,12 @@ pub type FairDefault = Spin;
 ///   liveness: a thread waits longer or forever;
 /// - a method that panics: each primitive leaves its word as its guards say (a ticket lock
 ///   waiter's drawn ticket is still served, a barrier party is taken out of the count and the
-///   barrier breaks, no permit or lock is taken or lost); a sleeper flag left set costs the
-///   next release one needless wake call, and that release clears it. `tests/fault_sync.rs`
-///   checks each primitive with a backend that panics and with one that is slow. A panic in
-///   `wake_*` while a primitive is already unwinding aborts the process (Rust's rule for a
-///   panic during unwinding).
-///
-/// One thing breaks soundness, and the type system does not prevent it: **writing to the
-/// word**. The methods receive the primitive's own state word as `&AtomicU32`, and an
-/// implementation that stores to it (say, 0 into a [`RawMutex`](crate::RawMutex) held by
-/// another thread, or into a ticket lock's "now serving" counter) lets two threads acquire the
-/// same lock, which hands out two `&mut T`. A backend must only read the word (compare it, or
-/// pass its address to the OS). Making this a `# Safety` promise (an `unsafe trait`) or handing
-/// backends a read-only view of the word would close the hole; both change the public API and
-/// are left to a later decision.
+///   barrier breaks, a condition variable or queue waiter deregisters, no permit or lock is
+///   taken or lost); a sleeper flag left set costs the next release one needless wake call,
+///   and that release clears it. `tests/fault_sync.rs`, `tests/fault_condvar.rs` and
+///   `tests/fault_queue.rs` check each primitive with a backend that panics and with one that
+///   is slow. A panic in `wake_*` while a primitive is already unwinding aborts the process
+///   (Rust's rule for a panic during unwinding).
 ///
 /// # Examples
 ///
@@ -147,7 +147,8 @@ pub type FairDefault = Spin;
 ///
 /// struct RtosYield;
 ///
-/// impl Wait for RtosYield {
+/// // SAFETY: only reads the word it is given (or passes its address on); never writes it.
+/// unsafe impl Wait for RtosYield {
 ///     fn wait(atomic: &AtomicU32, expected: u32) {
 ///         if atomic.load(Relaxed) == expected {
 ///             run_other_tasks();
@@ -168,7 +169,7 @@ pub type FairDefault = Spin;
 /// *SHARED.lock() += 1;
 /// assert_eq!(*SHARED.lock(), 1);
 /// ```
-pub trait Wait {
+pub unsafe trait Wait {
     /// `true` when [`wake_one`](Wait::wake_one) and [`wake_all`](Wait::wake_all) do nothing
     /// (waiters poll). Primitives then skip the bookkeeping that only exists to avoid needless
     /// wake calls: a spin-backed mutex unlocks with a plain store instead of a swap.

@@ -25,7 +25,8 @@ use crate::Deadline;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Spin;
 
-impl Wait for Spin {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for Spin {
     const WAKE_IS_NOOP: bool = true;
 
     #[inline]

@@ -40,7 +40,8 @@ impl PanickyWait {
     }
 }
 
-impl Wait for PanickyWait {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for PanickyWait {
     fn wait(_atomic: &AtomicU32, _expected: u32) {
         Self::maybe_panic();
         std::thread::yield_now();

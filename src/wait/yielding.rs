@@ -24,7 +24,8 @@ use crate::Deadline;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Yield;
 
-impl Wait for Yield {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for Yield {
     const WAKE_IS_NOOP: bool = true;
 
     fn wait(atomic: &AtomicU32, expected: u32) {

@@ -86,7 +86,8 @@ impl<const WAKES: bool, const CLAIMS_NOOP: bool> Park<WAKES, CLAIMS_NOOP> {
     }
 }
 
-impl<const WAKES: bool, const CLAIMS_NOOP: bool> Wait for Park<WAKES, CLAIMS_NOOP> {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl<const WAKES: bool, const CLAIMS_NOOP: bool> Wait for Park<WAKES, CLAIMS_NOOP> {
     const WAKE_IS_NOOP: bool = CLAIMS_NOOP;
 
     fn wait(atomic: &AtomicU32, expected: u32) {

@@ -213,7 +213,8 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
 /// suite must say so (the progress watchdog, then the abandoned workers).
 pub struct NoopWake;
 
-impl Wait for NoopWake {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for NoopWake {
     // False: the primitives must believe their sleepers can be woken, and call the wakes.
     const WAKE_IS_NOOP: bool = false;
 

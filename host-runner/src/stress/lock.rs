@@ -265,7 +265,8 @@ fn note_waiting() {
 /// thread-local read per wait and one `fetch_add` per contended acquisition.
 pub struct Probe<W>(PhantomData<W>);
 
-impl<W: Wait> Wait for Probe<W> {
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl<W: Wait> Wait for Probe<W> {
     const WAKE_IS_NOOP: bool = W::WAKE_IS_NOOP;
 
     fn wait(atomic: &AtomicU32, expected: u32) {
