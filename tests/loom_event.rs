@@ -252,3 +252,37 @@ fn control_flag_only_event_without_clear_works() {
 fn negative_flag_only_event_set_then_clear_strands_a_sleeper() {
     set_then_clear_releases_sleepers::<FlagOnlyEvent>(1);
 }
+
+/// `is_set()` returning `true` publishes what the setter wrote before `set` (the Acquire of
+/// its load pairs with `set`'s Release). The reader runs in a spawned thread: with the reader
+/// on the model's main thread loom never showed it seeing the flag. Found by the
+/// ordering-mutant run: `is_set`'s Acquire → Relaxed survived every other model.
+#[test]
+fn is_set_publishes_the_setters_writes() {
+    struct Flagged {
+        event: Event<Spin>,
+        data: UnsafeCell<u32>,
+    }
+    // SAFETY: `data` is written before `set` and read only after `is_set` saw it; loom checks
+    // exactly that ordering.
+    unsafe impl Sync for Flagged {}
+    model(|| {
+        let s = Arc::new(Flagged {
+            event: Event::new(),
+            data: UnsafeCell::new(0),
+        });
+        let reader = {
+            let s = Arc::clone(&s);
+            thread::spawn(move || {
+                if s.event.is_set() {
+                    // SAFETY: see `Flagged`.
+                    assert_eq!(s.data.with(|p| unsafe { *p }), 1);
+                }
+            })
+        };
+        // SAFETY: see `Flagged`.
+        s.data.with_mut(|p| unsafe { *p = 1 });
+        s.event.set();
+        reader.join().unwrap();
+    });
+}

@@ -467,3 +467,25 @@ unsafe impl RawLock for AcqRelSpinLock {
 fn control_acq_rel_spin_lock_excludes() {
     mutual_exclusion::<AcqRelSpinLock>(2);
 }
+
+/// `waiters()` never wraps below zero: while another thread locks and unlocks, an observer
+/// sees at most one holder or waiter. Its `serving` load must be Acquire (pairing with
+/// `unlock`'s Release), so that the `next` it reads afterwards is at least the `serving` it
+/// read; with Relaxed, `next - serving` wraps to about 2^31. Found by the ordering-mutant run.
+#[test]
+fn ticket_waiters_never_wraps() {
+    model(|| {
+        let lock = Arc::new(RawTicketLock::<Spin>::new());
+        let t = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                lock.lock();
+                // SAFETY: locked just above, on this thread.
+                unsafe { lock.unlock() };
+            })
+        };
+        let waiters = lock.waiters();
+        assert!(waiters <= 1, "waiters() = {waiters}");
+        t.join().unwrap();
+    });
+}

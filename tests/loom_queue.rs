@@ -461,3 +461,27 @@ fn negative_lost_wakeup_deadlocks() {
 fn negative_wake_is_noop_with_sleeping_backend_deadlocks() {
     model(|| blocking_put_get::<Park<true, true>>(true));
 }
+
+/// `force_push` on a full queue whose oldest item a consumer has already taken writes the new
+/// item into that emptied slot, and a later `pop` reads it: the write must happen-before the
+/// read (the Release store that publishes the slot). Nothing lost, nothing duplicated. Found
+/// by the ordering-mutant run: `force_slow`'s Release store → Relaxed survived every other
+/// model.
+#[test]
+fn force_push_into_a_slot_a_pop_emptied_publishes() {
+    model(|| {
+        let q: Arc<Queue<usize, 1, Spin>> = Arc::new(Queue::new());
+        q.push(1).unwrap();
+        let pusher = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.force_push(2).unwrap())
+        };
+        let first = q.try_pop().ok();
+        let second = q.try_pop().ok();
+        let evicted = pusher.join().unwrap();
+        let mut all: Vec<usize> = first.into_iter().chain(second).chain(evicted).collect();
+        all.extend(std::iter::from_fn(|| q.pop()));
+        all.sort_unstable();
+        assert_eq!(all, [1, 2]);
+    });
+}

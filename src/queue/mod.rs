@@ -168,10 +168,11 @@ fn behind(a: usize, b: usize) -> bool {
 /// The caller must re-check its condition after this and before sleeping.
 #[inline]
 fn announce(word: &AtomicU32) -> u32 {
-    // ORDERING: Acquire pairs with the Release read-modify-write in `close_word`: if this
-    // reads the close's epoch (or a later one), the close's other writes (the CLOSED bit)
-    // are visible to the re-check that follows.
-    let seen = word.fetch_or(SLEEPERS, Acquire) | SLEEPERS;
+    // ORDERING: Relaxed: the SeqCst fence below is the acquire side. If this reads the
+    // close's epoch (or a later one), `close_word`'s Release read-modify-write heads the
+    // release sequence it read from, and a fence after such a read synchronizes with it, so
+    // the close's other writes (the CLOSED bit) are visible to the re-check that follows.
+    let seen = word.fetch_or(SLEEPERS, Relaxed) | SLEEPERS;
     // ORDERING: SeqCst fence pairs with the SeqCst fence in `wake_sleepers`: either that
     // waker's fence comes first in the single total order and our re-check sees what it
     // published (room, an item, a finished task), or ours comes first and the waker's load of
@@ -235,8 +236,9 @@ fn wake_all_or_rearm<W: Wait>(word: &AtomicU32) {
 /// Advances the epoch of `word` unconditionally and wakes every sleeper (for `close`).
 #[cold]
 fn close_word<W: Wait>(word: &AtomicU32) {
-    // ORDERING: Release pairs with the Acquire in `announce`: a waiter that announces itself
-    // after this sees the CLOSED bit set before it (see `Queue::close`).
+    // ORDERING: Release pairs with the SeqCst fence after `announce`'s `fetch_or`: a waiter
+    // that announces itself after this sees the CLOSED bit set before it (see `Queue::close`;
+    // no loom model can show the need, see docs/memory-ordering.md §11).
     let mut w = word.load(Relaxed);
     loop {
         match word.compare_exchange_weak(w, (w & !SLEEPERS).wrapping_add(EPOCH), Release, Relaxed) {

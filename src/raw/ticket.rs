@@ -247,10 +247,12 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
         // finds `next` unchanged, no ticket was handed out since, and `serving` cannot pass an
         // untaken ticket: the lock was free all along and ticket `next` is ours. (Only 2^32
         // acquisitions between the load and the compare-exchange could fool the latter.)
-        // ORDERING: Acquire, only to keep the `serving` load below after this one on weakly
-        // ordered hardware (the argument above needs that order); the compare-exchange
-        // validates the value itself.
-        let next = self.next.load(Acquire);
+        // ORDERING: Relaxed: the argument does not need the two loads in this order. If the
+        // compare-exchange finds `next == n`, no ticket `n` or later has been drawn by then,
+        // so `serving` (which never passes an undrawn ticket) was at most `n` whenever it was
+        // read; reading `n` there means ticket `n - 1` was released and nobody holds the lock.
+        // (Every write to `next` is a Relaxed RMW: an Acquire here would pair with nothing.)
+        let next = self.next.load(Relaxed);
         // ORDERING: Acquire pairs with the Release in `unlock` of the previous owner.
         let serving = self.serving.load(Acquire) & TICKET_MASK;
         // ORDERING: Relaxed on the compare-exchange, for the same reason as in `lock`.
