@@ -214,6 +214,17 @@ measure! {
     }
 }
 measure! {
+    "queue-try",
+    queue_try,
+    static Q: baresync::Queue<u32, 8> = baresync::Queue::new();
+    fn try_push() {
+        black_box(Q.try_push(black_box(1)).is_ok());
+    }
+    fn try_pop() {
+        black_box(Q.try_pop().ok());
+    }
+}
+measure! {
     "joinablequeue",
     joinablequeue,
     static Q: baresync::JoinableQueue<u32, 8> = baresync::JoinableQueue::new();
@@ -346,6 +357,8 @@ pub extern "C" fn main() -> ! {
         queue::run();
         #[cfg(feature = "queue-basic")]
         queue_basic::run();
+        #[cfg(feature = "queue-try")]
+        queue_try::run();
         #[cfg(feature = "joinablequeue")]
         joinablequeue::run();
         #[cfg(feature = "spin-spinmutex")]
