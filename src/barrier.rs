@@ -18,7 +18,9 @@
 //! - [`abort`](Barrier::abort), and a [`wait_until`](Barrier::wait_until) whose deadline
 //!   expires, break the barrier: every party waiting and every later caller gets
 //!   [`BarrierError::Broken`] (the one that timed out gets [`BarrierError::Timeout`]) until
-//!   [`reset`](Barrier::reset) (Python's rule);
+//!   [`reset`](Barrier::reset) (Python's rule). An `Err` carries no happens-before: a party
+//!   that gets `Broken` is not promised to see what the thread that called `abort` wrote
+//!   before it (breaking is a Relaxed write); hand such data over by other means;
 //! - a party that unwinds out of `wait` or `wait_until` (a panicking deadline or `W`) is
 //!   treated as one that timed out: it is no longer counted and the barrier is broken, so the
 //!   others get `Broken` instead of waiting for it forever (a party that will never arrive

@@ -108,6 +108,10 @@ fn nested_reentrant_wait_panics_before_releasing() {
     let started = Arc::new(AtomicBool::new(false));
     let outer_guard_alive = Arc::new(AtomicBool::new(true));
     let got_in_early = Arc::new(AtomicBool::new(false));
+    let (lock, cv) = &*state;
+    // Both guards are taken before the other thread exists, so it can only get in after them.
+    let outer = lock.lock();
+    let inner = lock.lock();
     let other = {
         let (state, started) = (Arc::clone(&state), Arc::clone(&started));
         let (outer_guard_alive, got_in_early) =
@@ -122,9 +126,6 @@ fn nested_reentrant_wait_panics_before_releasing() {
             }
         })
     };
-    let (lock, cv) = &*state;
-    let outer = lock.lock();
-    let inner = lock.lock();
     while !started.load(SeqCst) {
         thread::yield_now();
     }

@@ -904,8 +904,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             }
             let slot = self.slot(tail);
             let lap = tail & !(Self::LAP - 1);
-            // ORDERING: Acquire, as in `try_push_raw`.
-            let stamp = slot.stamp.load(Acquire);
+            // ORDERING: Relaxed: only decides whether to claim the position; unlike
+            // `try_push_raw`, nothing touches the slot on this value: `force_slow` reads the
+            // stamp again with Acquire before it writes or moves anything.
+            let stamp = slot.stamp.load(Relaxed);
             if stamp == lap || behind(stamp, lap) {
                 // ORDERING: Relaxed: as in `try_push_raw`.
                 match self
