@@ -917,14 +917,7 @@ mod loom_wrap {
     use loom::sync::Arc;
     use loom::thread;
 
-    /// Runs `f` under loom, with a preemption bound of 2 unless the environment sets one.
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(2);
-        }
-        builder.check(f);
-    }
+    use crate::sync::loom_model as model;
 
     /// Two parties go through two generations across the generation counter's wrap (its last
     /// value, then 0, then 1): one leader each, and the word ends clean.

@@ -1082,11 +1082,7 @@ mod loom_wrap {
         // Over all executions: did the notification cross the wrap, did the waiter miss it.
         static WRAPPED: AtomicBool = AtomicBool::new(false);
         static NOT_WRAPPED: AtomicBool = AtomicBool::new(false);
-        let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(2);
-        }
-        builder.check(|| {
+        crate::sync::loom_model(|| {
             let shared = Arc::new((
                 SpinLock::new(false),
                 Condvar::<crate::Spin>::starting_at(u64::from(u32::MAX)),

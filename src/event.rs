@@ -496,14 +496,7 @@ mod loom_wrap {
     use loom::sync::Arc;
     use loom::thread;
 
-    /// Runs `f` under loom, with a preemption bound of 2 unless the environment sets one.
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(2);
-        }
-        builder.check(f);
-    }
+    use crate::sync::loom_model as model;
 
     /// A waiter that saw the generation counter's last value (flag off) is released by a
     /// `set` that wraps it to 0, even if `clear` follows at once.

@@ -82,3 +82,14 @@ macro_rules! const_fn {
     };
 }
 pub(crate) use const_fn;
+
+/// Runs `f` under loom, for the in-file `loom_*` models (counters driven past their wrap), with
+/// a preemption bound of 2 unless `LOOM_MAX_PREEMPTIONS` sets one.
+#[cfg(all(test, baresync_loom))]
+pub(crate) fn loom_model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}

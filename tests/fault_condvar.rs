@@ -8,6 +8,9 @@
 //! Runs under Miri too (sizes are small); the test of defect 1 there is the data-race
 //! reproduction: before the fix Miri reported a race on the `Cell`.
 
+mod fault_support;
+use fault_support::*;
+
 use baresync::sync::atomic::AtomicU32;
 use baresync::{
     Condvar, Deadline, Futex, Lock, Mutex, RawLock, RawSpinLock, ReentrantLock, Spin, StdThreadId,
@@ -29,18 +32,6 @@ fn settle() {
         }
     } else {
         thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A deadline that panics on its `k`-th call and never expires before.
-fn panics_on_call(k: usize) -> impl FnMut() -> bool {
-    let mut n = 0;
-    move || {
-        n += 1;
-        if n == k {
-            panic!("injected");
-        }
-        false
     }
 }
 
@@ -378,27 +369,6 @@ unsafe impl Wait for PanickyWait {
     }
     fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
         Self::tick();
-        Futex::wait_until(atomic, expected, deadline)
-    }
-    fn wake_one(atomic: &AtomicU32) {
-        Futex::wake_one(atomic);
-    }
-    fn wake_all(atomic: &AtomicU32) {
-        Futex::wake_all(atomic);
-    }
-}
-
-/// Sleeps a little before every wait (a slow scheduler).
-struct SlowWait;
-
-// SAFETY: only reads the word it is given (or passes its address on); never writes it.
-unsafe impl Wait for SlowWait {
-    fn wait(atomic: &AtomicU32, expected: u32) {
-        thread::sleep(Duration::from_millis(1));
-        Futex::wait(atomic, expected);
-    }
-    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
-        thread::sleep(Duration::from_millis(1));
         Futex::wait_until(atomic, expected, deadline)
     }
     fn wake_one(atomic: &AtomicU32) {

@@ -17,6 +17,9 @@
 //! two-thread access that raced then (lost updates natively, a data race under Miri).
 #![cfg(feature = "critical-section")]
 
+mod fault_support;
+use fault_support::*;
+
 use baresync::{IrqLock, IrqSpinLock, RawTicketLock, Spin};
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -169,18 +172,6 @@ fn old_pattern_no_longer_compiles() {
 // Fault injection: the user's closure and the user's deadline panic.
 // ---------------------------------------------------------------------------------------------
 
-/// A deadline that is never met and panics on its `k`-th poll.
-fn panics_on_poll(k: u32) -> impl FnMut() -> bool {
-    let mut polls = 0;
-    move || {
-        polls += 1;
-        if polls == k {
-            panic!("injected");
-        }
-        false
-    }
-}
-
 /// Call site: `lock_until`'s deadline. It is polled between attempts, outside the critical
 /// section; a panic there must leave no section open and the lock not held by this call. The
 /// lock is held by this thread's own outer `lock` meanwhile (so every attempt fails without
@@ -192,7 +183,7 @@ fn deadline_panic_in_lock_until_leaves_nothing_held() {
         reset_sections();
         let ran = Cell::new(false);
         let unwound = catch_unwind(AssertUnwindSafe(|| {
-            L.lock(|_| L.lock_until(panics_on_poll(k), |_| ran.set(true)))
+            L.lock(|_| L.lock_until(panics_on_call(k), |_| ran.set(true)))
         }));
         assert!(unwound.is_err(), "the deadline's panic propagates");
         assert!(

@@ -8,6 +8,9 @@
 //!
 //! Small sizes, no long-running threads: these run under Miri too.
 
+mod fault_support;
+use fault_support::*;
+
 use baresync::sync::atomic::AtomicU32;
 use baresync::{Deadline, Futex, GetError, JoinableQueue, PushError, PutError, Queue, Spin, Wait};
 use std::cell::Cell;
@@ -20,18 +23,6 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A deadline that never expires and panics on its `k`-th call.
-fn panics_on(k: usize) -> impl FnMut() -> bool {
-    let mut n = 0;
-    move || {
-        n += 1;
-        if n == k {
-            panic!("injected deadline panic");
-        }
-        false
-    }
-}
 
 /// Records which items were dropped, to check each is dropped exactly once.
 #[derive(Default, Clone)]
@@ -157,7 +148,7 @@ fn put_until_deadline_panics<W: Wait>() {
         q.put(ledger.item(0)).unwrap();
         q.put(ledger.item(1)).unwrap();
         let r = catch_unwind(AssertUnwindSafe(|| {
-            q.put_until(ledger.item(2), panics_on(k))
+            q.put_until(ledger.item(2), panics_on_call(k))
         }));
         assert!(r.is_err(), "k = {k}: the deadline's panic propagates");
         assert_eq!(
@@ -188,7 +179,7 @@ fn get_until_deadline_panics<W: Wait>() {
     for k in [1, 2, 70, 200] {
         let ledger = Ledger::default();
         let q: Queue<Item, 2, W> = Queue::new();
-        let r = catch_unwind(AssertUnwindSafe(|| q.get_until(panics_on(k))));
+        let r = catch_unwind(AssertUnwindSafe(|| q.get_until(panics_on_call(k))));
         assert!(r.is_err(), "k = {k}");
         assert!(q.is_empty());
         q.push(ledger.item(0)).unwrap();
@@ -218,7 +209,7 @@ fn joinable_put_until_deadline_panics<W: Wait>() {
         let q: JoinableQueue<Item, 1, W> = JoinableQueue::new();
         q.put(ledger.item(0)).unwrap();
         let r = catch_unwind(AssertUnwindSafe(|| {
-            q.put_until(ledger.item(1), panics_on(k))
+            q.put_until(ledger.item(1), panics_on_call(k))
         }));
         assert!(r.is_err(), "k = {k}");
         assert_eq!(q.unfinished_tasks(), 1, "k = {k}: no ghost task");
@@ -251,7 +242,7 @@ fn joinable_get_until_deadline_panic_changes_no_count() {
     for k in [1, 70] {
         let ledger = Ledger::default();
         let q: JoinableQueue<Item, 2, Futex> = JoinableQueue::new();
-        let r = catch_unwind(AssertUnwindSafe(|| q.get_until(panics_on(k))));
+        let r = catch_unwind(AssertUnwindSafe(|| q.get_until(panics_on_call(k))));
         assert!(r.is_err());
         assert_eq!(q.unfinished_tasks(), 0);
         assert!(q.join_until(|| true));
@@ -268,7 +259,7 @@ fn joinable_join_until_deadline_panic_then_join_returns() {
         let ledger = Ledger::default();
         let q: JoinableQueue<Item, 2, Futex> = JoinableQueue::new();
         q.put(ledger.item(0)).unwrap();
-        let r = catch_unwind(AssertUnwindSafe(|| q.join_until(panics_on(k))));
+        let r = catch_unwind(AssertUnwindSafe(|| q.join_until(panics_on_call(k))));
         assert!(r.is_err(), "k = {k}");
         assert_eq!(q.unfinished_tasks(), 1);
         drop(q.get().unwrap());
@@ -527,7 +518,7 @@ fn after_faults_close_still_releases_everything() {
     let q: Queue<Item, 1, Futex> = Queue::new();
     q.put(ledger.item(0)).unwrap();
     assert!(catch_unwind(AssertUnwindSafe(
-        || q.put_until(ledger.item(1), panics_on(3))
+        || q.put_until(ledger.item(1), panics_on_call(3))
     ))
     .is_err());
     q.close();

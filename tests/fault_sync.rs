@@ -3,6 +3,9 @@
 //! primitive must be left as its guards say: lock free or held, permits back, no ghost waiter,
 //! the barrier broken rather than waiting for a party that is gone.
 
+mod fault_support;
+use fault_support::*;
+
 use baresync::sync::atomic::AtomicU32;
 use baresync::{
     Barrier, BarrierError, BoundedSemaphore, Deadline, Event, Futex, Lock, Mutex, RawLock,
@@ -14,18 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// A deadline that never expires and panics on its `k`-th call.
-fn panics_on(k: u32) -> impl FnMut() -> bool {
-    let mut n = 0;
-    move || {
-        n += 1;
-        if n == k {
-            panic!("injected");
-        }
-        false
-    }
-}
 
 /// The calls on which the injected deadline panics: the first, and a later one.
 const CALLS: [u32; 2] = [1, 5];
@@ -110,28 +101,6 @@ unsafe impl<const ID: usize> Wait for PanickyWait<ID> {
     }
 }
 
-/// A `Wait` that keeps the contract but is slow: it sleeps 1 ms before each wait through
-/// `Futex`, so that many things happen while a waiter is inside it.
-struct SlowWait;
-
-// SAFETY: only reads the word it is given (or passes its address on); never writes it.
-unsafe impl Wait for SlowWait {
-    fn wait(atomic: &AtomicU32, expected: u32) {
-        thread::sleep(Duration::from_millis(1));
-        Futex::wait(atomic, expected);
-    }
-    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
-        thread::sleep(Duration::from_millis(1));
-        Futex::wait_until(atomic, expected, deadline)
-    }
-    fn wake_one(atomic: &AtomicU32) {
-        Futex::wake_one(atomic);
-    }
-    fn wake_all(atomic: &AtomicU32) {
-        Futex::wake_all(atomic);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // `Lock::lock_until` with a panicking deadline, for each raw lock.
 
@@ -141,7 +110,7 @@ fn lock_until_deadline_panics<R: RawLock>() {
     for k in CALLS {
         let lock: Lock<R, u32> = Lock::new(7);
         let mut held = lock.lock();
-        must_panic(|| lock.lock_until(panics_on(k)).map(|_| ()));
+        must_panic(|| lock.lock_until(panics_on_call(k)).map(|_| ()));
         assert!(lock.is_locked(), "the holder's guard still holds the lock");
         *held += 1;
         drop(held);
@@ -188,7 +157,7 @@ fn ticket_lock_until_panics_among_queued_waiters() {
     while lock.raw().waiters() < 2 {
         thread::yield_now();
     }
-    must_panic(|| lock.lock_until(panics_on(3)).map(|_| ()));
+    must_panic(|| lock.lock_until(panics_on_call(3)).map(|_| ()));
     drop(held);
     for q in queued {
         join_within(q, "a queued waiter");
@@ -324,8 +293,11 @@ fn semaphore_acquire_until_deadline_panics() {
         for k in CALLS {
             let sem: Semaphore<W> = Semaphore::new(2);
             let held = sem.acquire_many(2);
-            must_panic(|| sem.acquire_until(panics_on(k)).map(|p| p.forget()));
-            must_panic(|| sem.acquire_many_until(2, panics_on(k)).map(|p| p.forget()));
+            must_panic(|| sem.acquire_until(panics_on_call(k)).map(|p| p.forget()));
+            must_panic(|| {
+                sem.acquire_many_until(2, panics_on_call(k))
+                    .map(|p| p.forget())
+            });
             assert_eq!(sem.available(), 0, "nothing taken by the panicked attempts");
             drop(held);
             assert_eq!(sem.available(), 2);
@@ -347,10 +319,13 @@ fn bounded_semaphore_acquire_until_deadline_panics() {
         for k in CALLS {
             let sem: BoundedSemaphore<W> = BoundedSemaphore::new(2);
             let held = sem.acquire();
-            must_panic(|| sem.acquire_many_until(2, panics_on(k)).map(|p| p.forget()));
+            must_panic(|| {
+                sem.acquire_many_until(2, panics_on_call(k))
+                    .map(|p| p.forget())
+            });
             assert_eq!(sem.available(), 1);
             let other = sem.acquire();
-            must_panic(|| sem.acquire_until(panics_on(k)).map(|p| p.forget()));
+            must_panic(|| sem.acquire_until(panics_on_call(k)).map(|p| p.forget()));
             assert_eq!(sem.available(), 0);
             drop((held, other));
             assert_eq!(sem.available(), 2);
@@ -396,7 +371,7 @@ fn event_wait_until_deadline_panics() {
     fn check<W: Wait + Send + Sync + 'static>() {
         for k in CALLS {
             let ev: Arc<Event<W>> = Arc::new(Event::new());
-            must_panic(|| ev.wait_until(panics_on(k)));
+            must_panic(|| ev.wait_until(panics_on_call(k)));
             assert!(!ev.is_set());
             // A later waiter is still released by `set`.
             let waiter = {
@@ -450,7 +425,7 @@ fn barrier_wait_until_deadline_panics() {
             while b.n_waiting() < 1 {
                 thread::yield_now();
             }
-            must_panic(|| b.wait_until(panics_on(k)));
+            must_panic(|| b.wait_until(panics_on_call(k)));
             assert!(b.is_broken());
             assert_eq!(
                 join_within(other, "the other party"),
@@ -558,7 +533,7 @@ fn spin_lock_alias_is_the_raw_spin_lock() {
     let l: SpinLock<u8> = SpinLock::new(1);
     must_panic(|| {
         let _g = l.lock();
-        l.lock_until(panics_on(1)).map(|_| ())
+        l.lock_until(panics_on_call(1)).map(|_| ())
     });
     assert!(
         !l.is_locked(),

@@ -2178,11 +2178,7 @@ mod loom_wrap {
     /// the last slot of the last lap before the wrap, so the second item's position is 0.
     #[test]
     fn loom_queue_position_wrap() {
-        let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(2);
-        }
-        builder.check(|| {
+        crate::sync::loom_model(|| {
             let lap = Queue::<usize, 2, crate::Spin>::LAP;
             let start = (POS & !(lap - 1)) + 1;
             let q: Arc<Queue<usize, 2, crate::Spin>> = Arc::new(Queue::starting_at(start, 0));

@@ -508,14 +508,7 @@ mod loom_wrap {
     use loom::sync::Arc;
     use loom::thread;
 
-    /// Runs `f` under loom, with a preemption bound of 2 unless the environment sets one.
-    fn model(f: impl Fn() + Sync + Send + 'static) {
-        let mut builder = loom::model::Builder::new();
-        if builder.preemption_bound.is_none() {
-            builder.preemption_bound = Some(2);
-        }
-        builder.check(f);
-    }
+    use crate::sync::loom_model as model;
 
     /// Two threads take the lock across the ticket counters' wrap (`next` also across its
     /// 32-bit wrap): one owner at a time (loom checks the cell), and both tickets served.
