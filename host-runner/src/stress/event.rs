@@ -12,6 +12,10 @@
 //! progress limit (with the harness still running, the waiters already inside `wait`), then
 //! waits on (the watchdog then reports the stuck workers and stops the run).
 //!
+//! Every eighth round the setter sleeps 2 ms before `set`, so that the waiters are asleep in
+//! `W` by then and the wake path is exercised (a setter that always finds them still polling
+//! would never notice a backend whose wake does nothing).
+//!
 //! Waits have no time-based re-check: a waiter calls `wait()` or, every other round,
 //! `wait_until` with the scenario's [`Until`](super::Until) deadline, so a `set` that wakes
 //! nobody leaves the waiters asleep. The run ends by the release action: the harness calls
@@ -139,6 +143,11 @@ impl<W: Wait + Send + Sync + 'static> Scenario for EventScenario<W> {
     }
 }
 
+/// Every `ASLEEP_EVERY`-th round the setter waits `ASLEEP_SETTLE` before `set`, so that the
+/// waiters are asleep in `W` when it comes (a sleeping backend polls for tens of µs first).
+const ASLEEP_EVERY: u64 = 8;
+const ASLEEP_SETTLE: std::time::Duration = std::time::Duration::from_millis(2);
+
 // Every atomic here is SeqCst: the scenario's argument is about the order of a handful of
 // stores and loads, and the cost is noise next to the waits.
 
@@ -158,6 +167,13 @@ fn setter<W: Wait>(s: &State<W>, w: &mut Worker) {
             std::thread::yield_now();
         }
         w.outside_jitter();
+        if r % ASLEEP_EVERY == 0 {
+            // Every few rounds, set only once the waiters have had time to fall asleep (far
+            // longer than a sleeping backend's polling before it sleeps): otherwise a fast
+            // setter always finds them still polling, and the wake path (and a backend whose
+            // wake does nothing) would never be exercised.
+            std::thread::sleep(ASLEEP_SETTLE);
+        }
         s.set_round.store(r, SeqCst);
         if !s.silent_set {
             s.event.set();
