@@ -309,18 +309,24 @@ impl<W: Wait> Barrier<W> {
     /// assert!(BARRIER.wait().is_err());
     /// ```
     pub fn abort(&self) {
+        // The parties inside stay counted: each one leaves (decrements) on its way out.
+        self.break_with(|s| (s | BROKEN) & !(RESETTING | SLEEPERS));
+    }
+
+    /// Moves the state word to `next(s)` (which clears `SLEEPERS`) unless it is there already,
+    /// and wakes the sleepers the old word announced: `abort` and `reset`, written once.
+    fn break_with(&self, next: impl Fn(u32) -> u32) {
         // ORDERING: Relaxed: a first guess for the compare-exchange.
         let mut s = self.state.load(Relaxed);
         loop {
-            // The parties inside stay counted: each one leaves (decrements) on its way out.
-            let next = (s | BROKEN) & !(RESETTING | SLEEPERS);
-            if next == s {
-                return; // already broken, nobody to wake
+            let n = next(s);
+            if n == s {
+                return; // already there, nobody to wake
             }
             // ORDERING: Relaxed: a broken barrier promises no happens-before to anyone (an
-            // error return carries no data); the flag itself is seen by every later RMW and by
-            // the waiters' loads through coherence of this one word.
-            match self.state.compare_exchange_weak(s, next, Relaxed, Relaxed) {
+            // error return carries no data); the flags themselves are seen by every later RMW
+            // and by the waiters' loads through coherence of this one word.
+            match self.state.compare_exchange_weak(s, n, Relaxed, Relaxed) {
                 Ok(_) => {
                     if s & SLEEPERS != 0 {
                         self.wake_slow();
@@ -349,31 +355,16 @@ impl<W: Wait> Barrier<W> {
     /// assert!(BARRIER.wait().is_ok());
     /// ```
     pub fn reset(&self) {
-        // ORDERING: Relaxed: a first guess for the compare-exchange.
-        let mut s = self.state.load(Relaxed);
-        loop {
-            let next = if s & ARRIVED_MASK == 0 {
+        self.break_with(|s| {
+            if s & ARRIVED_MASK == 0 {
                 // Nobody inside: fresh at once. The generation stays: it counts completions
                 // only (see `GEN_ONE`).
                 s & GEN_MASK
             } else {
                 // The parties inside leave with `Broken`; the last one clears RESETTING.
                 (s | RESETTING) & !(BROKEN | SLEEPERS)
-            };
-            if next == s {
-                return; // fresh already, or already resetting
             }
-            // ORDERING: Relaxed: as in `abort`, breaking promises no happens-before.
-            match self.state.compare_exchange_weak(s, next, Relaxed, Relaxed) {
-                Ok(_) => {
-                    if s & SLEEPERS != 0 {
-                        self.wake_slow();
-                    }
-                    return;
-                }
-                Err(now) => s = now,
-            }
-        }
+        });
     }
 
     /// Whether the barrier is broken right now (a snapshot). `false` as soon as
