@@ -314,20 +314,14 @@ impl<R: RawLock> IrqSafe<R> {
     /// # assert!(!MASKED.load(SeqCst));
     /// ```
     pub unsafe fn lock_until(&self, deadline: &mut impl Deadline) -> bool {
-        let mut backoff = crate::wait::Backoff::new();
-        loop {
+        // Between attempts nothing is held: interrupts are unmasked (unless the caller masked
+        // them), so a tick-driven deadline advances, and a panicking one leaves nothing behind.
+        crate::raw::poll_try_lock(
             // SAFETY: on success, the caller's contract; on failure `try_lock` left the
             // critical section it entered.
-            if unsafe { self.try_lock() } {
-                return true;
-            }
-            // Nothing is held here: interrupts are unmasked (unless the caller masked them),
-            // so a tick-driven deadline advances, and a panicking one leaves nothing behind.
-            if deadline.expired() {
-                return false;
-            }
-            backoff.spin();
-        }
+            || unsafe { self.try_lock() },
+            deadline,
+        )
     }
 
     /// Releases `R`, then leaves the critical section with the state kept when it was locked.

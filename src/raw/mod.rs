@@ -20,13 +20,16 @@ pub use mutex::RawMutex;
 pub use spin::RawSpinLock;
 pub use ticket::RawTicketLock;
 
-/// Polls `lock.try_lock()` with bounded backoff until it succeeds (`true`) or `deadline`
-/// expires (`false`): the provided `RawLock::lock_until`. (`IrqSafe::lock_until` has its own
-/// copy of this loop, with one critical section per attempt: `IrqSafe` is not a `RawLock`.)
-pub(crate) fn poll_try_lock<L: RawLock + ?Sized>(lock: &L, deadline: &mut impl Deadline) -> bool {
+/// Polls `try_lock` with bounded backoff until it succeeds (`true`) or `deadline` expires
+/// (`false`): the provided `RawLock::lock_until`, and `IrqSafe::lock_until` (one critical
+/// section per attempt; `IrqSafe` is not a `RawLock`).
+pub(crate) fn poll_try_lock(
+    mut try_lock: impl FnMut() -> bool,
+    deadline: &mut impl Deadline,
+) -> bool {
     let mut backoff = crate::wait::Backoff::new();
     loop {
-        if lock.try_lock() {
+        if try_lock() {
             return true;
         }
         // Between attempts nothing is held.
@@ -98,7 +101,7 @@ pub unsafe trait RawLock {
     /// The provided implementation polls [`try_lock`](RawLock::try_lock) with bounded backoff;
     /// algorithms that can sleep override it.
     fn lock_until(&self, deadline: &mut impl Deadline) -> bool {
-        poll_try_lock(self, deadline)
+        poll_try_lock(|| self.try_lock(), deadline)
     }
 
     /// Releases the lock.
