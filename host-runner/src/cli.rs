@@ -3,21 +3,20 @@
 //! Exit status: 0 success, 1 a broken invariant (or a negative control not caught), 2 bad
 //! arguments.
 
+// Re-exported so that paths through `cli` keep working; the modules below `cli` (bench,
+// stress, report) import them from `crate::args`, never from here.
+use crate::args::parse_cpus_arg;
+pub use crate::args::{
+    parse_duration, parse_seed, CpuList, UsageError, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION,
+};
 use crate::pin::{Plan, MIN_DEFAULT_WORKERS};
 use crate::report::{table, RunReport};
 use crate::stress::{self, Backend, Config, Scenario};
-use crate::topology::{format_cpu_list, parse_cpu_list, Topology};
+use crate::topology::{format_cpu_list, Topology};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Exit status: success.
-pub const EXIT_OK: i32 = 0;
-/// Exit status: an invariant broke, or a negative control was not caught.
-pub const EXIT_VIOLATION: i32 = 1;
-/// Exit status: bad arguments.
-pub const EXIT_USAGE: i32 = 2;
 
 /// Longest time a negative control runs, whatever `--duration` says.
 const CONTROL_MAX_DURATION: Duration = Duration::from_secs(2);
@@ -70,14 +69,6 @@ pub struct PlanArgs {
     pub cpus: Option<CpuList>,
 }
 
-/// A parsed `--cpus` list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CpuList(pub Vec<usize>);
-
-fn parse_cpus_arg(s: &str) -> Result<CpuList, String> {
-    parse_cpu_list(s).map(CpuList)
-}
-
 /// Options of `stress`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StressArgs {
@@ -110,57 +101,6 @@ pub struct StressArgs {
     #[arg(long)]
     pub no_progress: bool,
 }
-
-/// Parses `2s`, `500ms`, `1.5s`, `250us`, `1m`; a bare number is seconds.
-///
-/// # Errors
-///
-/// A message for a malformed, negative, zero or unknown-unit duration.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?} (expected e.g. 2s, 500ms)"))?;
-    let scale = match unit.trim() {
-        "" | "s" | "sec" => 1.0,
-        "ms" => 1e-3,
-        "us" | "µs" => 1e-6,
-        "ns" => 1e-9,
-        "m" | "min" => 60.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?} (use ns, us, ms, s, m)"
-            ))
-        }
-    };
-    let secs = value * scale;
-    if !secs.is_finite() || secs <= 0.0 || secs > 1e7 {
-        return Err(format!("duration {s:?} must be positive and sane"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// Parses a seed in decimal or `0x` hex.
-///
-/// # Errors
-///
-/// A message for anything else.
-pub fn parse_seed(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => t.parse(),
-    }
-    .map_err(|_| format!("bad seed {s:?} (decimal or 0x-hex u64)"))
-}
-
-/// A usage error: printed, then exit status 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
 
 /// Runs the command line; returns the exit status.
 pub fn main() -> i32 {
@@ -438,27 +378,6 @@ fn clock_seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
-        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("2h").is_err());
-        assert!(parse_duration("abc").is_err());
-        assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn seeds() {
-        assert_eq!(parse_seed("42").unwrap(), 42);
-        assert_eq!(parse_seed("0x2A").unwrap(), 42);
-        assert!(parse_seed("-1").is_err());
-    }
 
     #[test]
     fn selection() {

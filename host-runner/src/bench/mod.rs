@@ -30,7 +30,7 @@ pub mod queue;
 pub mod report;
 pub mod semaphore;
 
-use crate::cli::{parse_duration, CpuList, UsageError, EXIT_OK, EXIT_VIOLATION};
+use crate::args::{parse_cpus_arg, parse_duration, CpuList, UsageError, EXIT_OK, EXIT_VIOLATION};
 use crate::pin::pin_current;
 use crate::topology::{format_cpu_list, Topology};
 use baresync::CachePadded;
@@ -72,10 +72,6 @@ pub struct BenchArgs {
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
-}
-
-fn parse_cpus_arg(s: &str) -> Result<CpuList, String> {
-    crate::topology::parse_cpu_list(s).map(CpuList)
 }
 
 /// The names of the groups, in run order.

@@ -6,7 +6,7 @@
 
 use super::output::{self, human_ns};
 use super::{plot, BenchArgs, BenchReport, GroupResult};
-use crate::cli::{UsageError, EXIT_OK, EXIT_VIOLATION};
+use crate::args::{UsageError, EXIT_OK, EXIT_VIOLATION};
 use crate::topology::Topology;
 use clap::Args;
 use std::fmt::Write as _;
