@@ -40,6 +40,7 @@ fn bad_arguments_exit_2() {
         &["stress", "--cpus", "3-1"],
         &["stress", "--cpus", "100000"],
         &["topology", "--cpus", "x"],
+        &["bench", "--smoke", "--rounds", "0", "--group", "barrier"],
         &["frobnicate"],
     ] {
         let o = host_runner(args);
