@@ -150,13 +150,13 @@ fn topology(topo: &Topology, args: &PlanArgs) -> Result<(), UsageError> {
     Ok(())
 }
 
-/// The scenarios `args` selects.
+/// The primitive families `--primitive` names (empty: all), as [`stress::primitive_names`]
+/// spells them.
 ///
 /// # Errors
 ///
-/// An unknown primitive (the message lists the known ones), or a selection that matches
-/// nothing.
-pub fn select(args: &StressArgs) -> Result<Vec<Box<dyn Scenario>>, UsageError> {
+/// An unknown primitive (the message lists the known ones).
+pub fn selected_primitives(args: &StressArgs) -> Result<Vec<&'static str>, UsageError> {
     let known = stress::primitive_names();
     let mut wanted = Vec::new();
     for name in &args.primitives {
@@ -170,6 +170,17 @@ pub fn select(args: &StressArgs) -> Result<Vec<Box<dyn Scenario>>, UsageError> {
             }
         }
     }
+    Ok(wanted)
+}
+
+/// The scenarios `args` selects.
+///
+/// # Errors
+///
+/// An unknown primitive (the message lists the known ones), or a selection that matches
+/// nothing.
+pub fn select(args: &StressArgs) -> Result<Vec<Box<dyn Scenario>>, UsageError> {
+    let wanted = selected_primitives(args)?;
     let chosen: Vec<Box<dyn Scenario>> = stress::scenarios()
         .into_iter()
         .filter(|s| {
@@ -292,7 +303,9 @@ fn stress(
         progress_limit: control_limit,
         ..cfg.clone()
     };
-    for s in stress::controls() {
+    // Only the controls of the selected primitives: they show that those primitives' checks
+    // can fail.
+    for s in stress::controls_for(&selected_primitives(args)?) {
         results.push(run_one(s.as_ref(), &control_cfg));
     }
 
@@ -405,5 +418,25 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("Barrier, Queue, JoinableQueue"), "{err}");
+    }
+
+    #[test]
+    fn every_primitive_has_its_own_controls() {
+        let known = stress::primitive_names();
+        let all = stress::controls();
+        assert_eq!(stress::controls_for(&[]).len(), all.len());
+        for c in &all {
+            for p in c.info().covers {
+                assert!(known.contains(p), "{} covers unknown {p}", c.info().name);
+            }
+        }
+        for p in &known {
+            let mine = stress::controls_for(&[p]);
+            assert!(
+                mine.iter().any(|c| c.info().covers.contains(p)),
+                "no control covers {p}"
+            );
+            assert!(mine.len() < all.len(), "{p} runs every control");
+        }
     }
 }

@@ -255,6 +255,10 @@ pub struct ScenarioInfo {
     pub backend: Option<Backend>,
     /// Pass for a primitive, Fail for a negative control.
     pub expect: Expect,
+    /// For a negative control: the primitive families whose checks it shows can fail (it
+    /// runs when one of them is selected); empty: it runs in every run.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub covers: &'static [&'static str],
 }
 
 impl ScenarioInfo {
@@ -266,6 +270,7 @@ impl ScenarioInfo {
             primitive,
             backend,
             expect: Expect::Pass,
+            covers: &[],
         }
     }
 }
@@ -324,6 +329,20 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
 /// The negative controls: scenarios that must be caught failing.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
     control::controls()
+}
+
+/// The negative controls a run of `primitives` needs: those that cover one of them (or
+/// cover nothing in particular); every control when `primitives` is empty (all selected).
+pub fn controls_for(primitives: &[&str]) -> Vec<Box<dyn Scenario>> {
+    controls()
+        .into_iter()
+        .filter(|c| {
+            let covers = c.info().covers;
+            primitives.is_empty()
+                || covers.is_empty()
+                || covers.iter().any(|p| primitives.contains(p))
+        })
+        .collect()
 }
 
 /// The primitive families known to `--primitive`, in table order.
