@@ -426,14 +426,14 @@ mod tests {
         let all = stress::controls();
         assert_eq!(stress::controls_for(&[]).len(), all.len());
         for c in &all {
-            for p in c.info().covers {
+            for p in c.covers() {
                 assert!(known.contains(p), "{} covers unknown {p}", c.info().name);
             }
         }
         for p in &known {
             let mine = stress::controls_for(&[p]);
             assert!(
-                mine.iter().any(|c| c.info().covers.contains(p)),
+                mine.iter().any(|c| c.covers().contains(p)),
                 "no control covers {p}"
             );
             assert!(mine.len() < all.len(), "{p} runs every control");

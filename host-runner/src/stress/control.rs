@@ -80,14 +80,15 @@ struct Covering<S> {
 
 impl<S: Scenario> Scenario for Covering<S> {
     fn info(&self) -> super::ScenarioInfo {
-        super::ScenarioInfo {
-            covers: self.primitives,
-            ..self.control.info()
-        }
+        self.control.info()
     }
 
     fn run(&self, ctx: &mut super::RunCtx<'_>) -> super::Outcome {
         self.control.run(ctx)
+    }
+
+    fn covers(&self) -> &'static [&'static str] {
+        self.primitives
     }
 }
 

@@ -255,10 +255,6 @@ pub struct ScenarioInfo {
     pub backend: Option<Backend>,
     /// Pass for a primitive, Fail for a negative control.
     pub expect: Expect,
-    /// For a negative control: the primitive families whose checks it shows can fail (it
-    /// runs when one of them is selected); empty: it runs in every run.
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub covers: &'static [&'static str],
 }
 
 impl ScenarioInfo {
@@ -270,7 +266,6 @@ impl ScenarioInfo {
             primitive,
             backend,
             expect: Expect::Pass,
-            covers: &[],
         }
     }
 }
@@ -312,6 +307,12 @@ pub trait Scenario: Send + Sync {
     fn info(&self) -> ScenarioInfo;
     /// Runs the workers through `ctx.run_workers` and checks the invariants.
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome;
+    /// For a negative control: the primitive families whose checks it shows can fail (it
+    /// runs when one of them is selected, see [`controls_for`]); empty (the default): it runs
+    /// in every run.
+    fn covers(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Every scenario for a real primitive, in table order.
@@ -337,7 +338,7 @@ pub fn controls_for(primitives: &[&str]) -> Vec<Box<dyn Scenario>> {
     controls()
         .into_iter()
         .filter(|c| {
-            let covers = c.info().covers;
+            let covers = c.covers();
             primitives.is_empty()
                 || covers.is_empty()
                 || covers.iter().any(|p| primitives.contains(p))
