@@ -136,3 +136,43 @@ fn short_stress_passes_and_writes_json() {
         .skip(2)
         .all(|s| s["verdict"] == "CAUGHT"));
 }
+
+#[test]
+fn one_worker_warns_which_checks_cannot_fail() {
+    let o = host_runner(&[
+        "stress",
+        "--threads",
+        "1",
+        "--primitive",
+        "mutex",
+        "--backend",
+        "spin",
+        "--duration",
+        "100ms",
+        "--no-progress",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("warning: --threads 1"), "{}", text(&o));
+    assert!(
+        err.contains("Mutex: mutual exclusion, lost updates"),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("result: PASS, with one worker"), "{out}");
+    // Two workers: no such warning.
+    let o = host_runner(&[
+        "stress",
+        "--threads",
+        "2",
+        "--primitive",
+        "mutex",
+        "--backend",
+        "spin",
+        "--duration",
+        "100ms",
+        "--no-progress",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("single worker"), "{}", text(&o));
+}

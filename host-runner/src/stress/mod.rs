@@ -346,6 +346,22 @@ pub fn controls_for(primitives: &[&str]) -> Vec<Box<dyn Scenario>> {
         .collect()
 }
 
+/// The checks of `primitive`'s scenarios that cannot fail with a single worker (nothing
+/// contends, nobody waits, every barrier party is its own leader); `stress --threads 1` names
+/// them in a warning. The FIFO check runs its own workers and is not among them.
+pub fn checks_needing_two_workers(primitive: &str) -> &'static [&'static str] {
+    use checks::*;
+    match primitive {
+        "SpinLock" | "TicketLock" | "Mutex" | "ReentrantLock" => &[MUTUAL_EXCLUSION, LOST_UPDATES],
+        "Semaphore" | "BoundedSemaphore" => &[HOLDERS],
+        "Event" => &[EARLY_RELEASE, NOT_RELEASED],
+        "Condvar" => &[NOTIFY_RELEASED, EXACTLY_ONCE, PRODUCER_FIFO],
+        "Barrier" => &[GENERATIONS, ONE_LEADER],
+        "Queue" | "JoinableQueue" => &[EXACTLY_ONCE, PRODUCER_FIFO, JOIN],
+        _ => &[],
+    }
+}
+
 /// The primitive families known to `--primitive`, in table order.
 pub fn primitive_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
