@@ -211,3 +211,28 @@ fn unknown_group_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("known groups"));
 }
+
+#[test]
+fn tables_fit_the_width_and_drop_empty_columns() {
+    let out = Command::new(env!("CARGO_BIN_EXE_host-runner"))
+        .args(["bench", "--smoke", "--group", "barrier", "--no-progress"])
+        .env("COLUMNS", "120")
+        .output()
+        .expect("host-runner runs");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let table: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with(['┌', '│', '╞', '├', '└']))
+        .collect();
+    assert!(table.len() > 5, "no table in\n{stdout}");
+    for line in &table {
+        assert!(line.chars().count() <= 120, "wider than 120:\n{line}");
+    }
+    // The barrier group measures no fairness and no hand-offs: those columns are gone.
+    let header = table[..4].join("\n");
+    assert!(header.contains("median"), "{header}");
+    for gone in ["fairness", "acq/"] {
+        assert!(!header.contains(gone), "empty column {gone} kept:\n{header}");
+    }
+}

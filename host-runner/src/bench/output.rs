@@ -3,8 +3,7 @@
 use super::{BenchReport, GroupResult, Row, Unit};
 use crate::args::UsageError;
 use crate::report::human_rate;
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, Table};
+use comfy_table::Table;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -129,20 +128,15 @@ pub fn headers(reference: &str) -> Vec<String> {
     ]
 }
 
-/// The table of one group.
+/// The table of one group, fitted to the terminal, without the columns no row of the group
+/// fills.
 pub fn table(g: &GroupResult) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(headers(&g.reference));
-    for r in &g.rows {
-        t.add_row(cells(r, &g.reference));
-    }
-    for col in [1, 3, 4, 5, 6, 7, 8, 9, 10, 11] {
-        if let Some(c) = t.column_mut(col) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
+    let rows: Vec<Vec<String>> = g.rows.iter().map(|r| cells(r, &g.reference)).collect();
+    crate::term::table(
+        &headers(&g.reference),
+        &rows,
+        &[1, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    )
 }
 
 /// Prints the floor and every group's table.

@@ -375,12 +375,20 @@ fn md_row(cells: &[String]) -> String {
     format!("| {} |\n", escaped.join(" | "))
 }
 
+/// A group's table in markdown, without the columns no row of the group fills.
 fn md_table(g: &GroupResult) -> String {
     let headers = output::headers(&g.reference);
+    let rows: Vec<Vec<String>> = g
+        .rows
+        .iter()
+        .map(|r| output::cells(r, &g.reference))
+        .collect();
+    let keep = crate::term::kept_columns(headers.len(), &rows);
+    let (headers, rows) = crate::term::select_columns(&headers, &rows, &keep);
     let mut s = md_row(&headers);
     s.push_str(&md_row(&vec!["---".to_string(); headers.len()]));
-    for r in &g.rows {
-        s.push_str(&md_row(&output::cells(r, &g.reference)));
+    for r in &rows {
+        s.push_str(&md_row(r));
     }
     s
 }
