@@ -233,6 +233,9 @@ fn tables_fit_the_width_and_drop_empty_columns() {
     let header = table[..4].join("\n");
     assert!(header.contains("median"), "{header}");
     for gone in ["fairness", "acq/"] {
-        assert!(!header.contains(gone), "empty column {gone} kept:\n{header}");
+        assert!(
+            !header.contains(gone),
+            "empty column {gone} kept:\n{header}"
+        );
     }
 }

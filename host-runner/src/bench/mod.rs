@@ -23,6 +23,7 @@ pub mod barrier;
 pub mod condvar;
 pub mod event;
 pub mod floor;
+pub mod load;
 pub mod lock;
 pub mod output;
 pub mod plot;
@@ -300,6 +301,10 @@ pub struct Row {
     pub events: Option<u64>,
     /// Every round's value.
     pub samples: Vec<f64>,
+    /// Measured while the cores were shared: the row's floor was above
+    /// [`load::LOADED_FLOOR_FACTOR`] times the run's lowest ([`load::assess`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub loaded: bool,
 }
 
 impl Row {
@@ -396,6 +401,10 @@ pub struct BenchReport {
     /// `size_of` each primitive and baseline in this build.
     #[serde(default)]
     pub sizes: Vec<TypeSize>,
+    /// The load the run saw, and whether it is flagged ([`load::assess`]); `None` in runs
+    /// recorded before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<load::Load>,
 }
 
 /// The size of a type in this build.
@@ -824,6 +833,7 @@ fn aggregate(
         cpu_ns_per_op: median(&cpu),
         events,
         samples: values,
+        loaded: false,
     }
 }
 
@@ -944,6 +954,7 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
         origin: Instant::now(),
     };
     let progress = !args.no_progress;
+    let load_before = load::load_average();
     let t0 = Instant::now();
     let floor_before = floor::all_pairs(&cpus, profile.floor_window * 2);
     let mut results = Vec::new();
@@ -954,7 +965,7 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
         results.push(run_group(&g, &env, &profile, progress));
     }
     let floor_after = floor::all_pairs(&cpus, profile.floor_window * 2);
-    Ok(BenchReport {
+    let mut report = BenchReport {
         machine: machine(topo, &cpus),
         profile,
         floor_before,
@@ -962,7 +973,10 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
         groups: results,
         seconds: t0.elapsed().as_secs_f64(),
         sizes: sizes(),
-    })
+        load: None,
+    };
+    load::assess(&mut report, load_before, load::load_average());
+    Ok(report)
 }
 
 /// `host-runner bench`.

@@ -106,7 +106,10 @@ pub fn cells(r: &Row, reference: &str) -> Vec<String> {
             None => "–".into(),
         },
         opt(r.x_floor, ratio),
-        opt(r.floor_ns, human_ns),
+        match r.floor_ns {
+            Some(f) if r.loaded => format!("{} (loaded)", human_ns(f)),
+            f => opt(f, human_ns),
+        },
     ]
 }
 
@@ -143,6 +146,7 @@ pub fn table(g: &GroupResult) -> Table {
 pub fn print(report: &BenchReport) {
     println!();
     print_floor(report);
+    print_load(report);
     for g in &report.groups {
         println!("\n{}: {}", g.name, g.title);
         println!("{}", table(g));
@@ -153,11 +157,24 @@ pub fn print(report: &BenchReport) {
          fairness: fewest/most operations of one thread; acq/hand-off: acquisitions per change \
          of owner (1.0 = strict alternation; high = one thread keeps the lock, which an empty \
          critical section rewards); events/window: the hand-offs or rounds a value is made of, \
-         fewest over the rounds, (few) below {}; (over): more threads than cores. Run time \
-         {:.1} s.",
+         fewest over the rounds, (few) below {}; (over): more threads than cores; (loaded): \
+         the row's core-to-core floor was above {}× the run's lowest (the cores were shared). \
+         Run time {:.1} s.",
         super::FEW_EVENTS,
+        super::load::LOADED_FLOOR_FACTOR,
         report.seconds
     );
+}
+
+fn print_load(report: &BenchReport) {
+    let Some(load) = &report.load else { return };
+    println!(
+        "{}",
+        super::load::summary(load, report.machine.logical_cpus)
+    );
+    for reason in &load.reasons {
+        println!("warning: loaded run: {reason}; its numbers are not an idle machine's");
+    }
 }
 
 fn print_floor(report: &BenchReport) {

@@ -503,6 +503,22 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Optio
     ] {
         s.push_str(&md_row(&[k.into(), v]));
     }
+    if let Some(load) = &report.load {
+        s.push_str(&md_row(&[
+            "load".into(),
+            super::load::summary(load, m.logical_cpus),
+        ]));
+        if load.loaded() {
+            let _ = writeln!(
+                s,
+                "\n**Loaded run.** This run was measured while other processes competed for the \
+                 cores: {}. Rows marked *(loaded)* had a core-to-core floor above {}× the \
+                 run's lowest; their values and ratios are not an idle machine's.",
+                load.reasons.join("; "),
+                super::load::LOADED_FLOOR_FACTOR
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "\n**One machine.** Every number on this page comes from the one run on the machine \
