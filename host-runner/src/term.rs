@@ -7,6 +7,7 @@
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ColumnConstraint, Table, Width};
+use std::time::{Duration, Instant};
 
 /// Whether a cell says nothing: empty or a dash.
 pub fn is_blank(cell: &str) -> bool {
@@ -140,9 +141,101 @@ pub fn table(header: &[String], rows: &[Vec<String>], numbers: &[usize]) -> Tabl
     t
 }
 
+/// A run of this many estimated seconds or more announces each step with the time left.
+pub const LONG_RUN: Duration = Duration::from_secs(5);
+
+/// The time left in a run of steps whose durations are estimated beforehand: the estimate of
+/// the steps left, scaled by how far the steps done so far took longer (or shorter) than
+/// theirs.
+pub struct Eta {
+    estimates: Vec<Duration>,
+    done_estimated: Duration,
+    started: Instant,
+}
+
+impl Eta {
+    /// A run of steps estimated to take `estimates`, starting now.
+    pub fn new(estimates: &[Duration]) -> Self {
+        Eta {
+            estimates: estimates.to_vec(),
+            done_estimated: Duration::ZERO,
+            started: Instant::now(),
+        }
+    }
+
+    /// Step `k` is done.
+    pub fn done(&mut self, k: usize) {
+        self.done_estimated += self.estimates.get(k).copied().unwrap_or_default();
+    }
+
+    /// The time left before step `k` starts, given the time spent so far.
+    pub fn left(&self, k: usize, elapsed: Duration) -> Duration {
+        let remaining: Duration = self.estimates.iter().skip(k).sum();
+        if self.done_estimated.is_zero() {
+            return remaining;
+        }
+        remaining.mul_f64(elapsed.as_secs_f64() / self.done_estimated.as_secs_f64())
+    }
+
+    /// `scenario 3 of 37: Mutex<Futex>, about 1m 20s left`, before step `k`; `None` when the
+    /// whole run is estimated shorter than [`LONG_RUN`].
+    pub fn line(&self, what: &str, k: usize, name: &str) -> Option<String> {
+        let total: Duration = self.estimates.iter().sum();
+        if total < LONG_RUN {
+            return None;
+        }
+        Some(format!(
+            "{what} {} of {}: {name}, about {} left",
+            k + 1,
+            self.estimates.len(),
+            human_duration(self.left(k, self.started.elapsed()))
+        ))
+    }
+}
+
+/// `45s`, `3m 05s`, `1h 02m`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs_f64().round() as u64;
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(Duration::from_millis(44_600)), "45s");
+        assert_eq!(human_duration(Duration::from_secs(185)), "3m 05s");
+        assert_eq!(human_duration(Duration::from_secs(3720)), "1h 02m");
+    }
+
+    #[test]
+    fn time_left_follows_the_pace_of_the_steps_done() {
+        let secs = Duration::from_secs;
+        let mut eta = Eta::new(&[secs(1), secs(1), secs(2)]);
+        // Nothing done: the estimate itself.
+        assert_eq!(eta.left(0, secs(0)), secs(4));
+        // One step done in twice its estimate: the rest takes twice theirs too.
+        eta.done(0);
+        assert_eq!(eta.left(1, secs(2)), secs(6));
+        eta.done(1);
+        assert_eq!(eta.left(2, secs(2)), secs(2));
+        // Short runs say nothing; long ones number their steps.
+        assert_eq!(eta.line("scenario", 0, "x"), None);
+        let long = Eta::new(&[secs(3), secs(3)]);
+        let line = long.line("scenario", 1, "Mutex<Futex>").unwrap();
+        assert!(
+            line.starts_with("scenario 2 of 2: Mutex<Futex>, about "),
+            "{line}"
+        );
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

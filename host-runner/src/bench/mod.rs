@@ -678,6 +678,22 @@ pub fn groups(cores: usize) -> Vec<Group> {
     ]
 }
 
+/// About how long `group` takes under `profile`: its windows, warm-ups and per-round floors
+/// (thread start-up not counted; the time left shown scales it by the pace of the groups
+/// done).
+pub fn estimate(group: &Group, profile: &Profile) -> Duration {
+    let warm = (profile.window / 2).max(Duration::from_millis(1));
+    group
+        .experiments
+        .iter()
+        .map(|e| {
+            let n = e.candidates.len() as u32;
+            let rounds = profile.rounds as u32;
+            (profile.window * rounds + warm) * n + profile.floor_window * rounds
+        })
+        .sum()
+}
+
 /// Runs the experiments of a group, interleaved, with a progress bar.
 pub fn run_group(group: &Group, env: &Env, profile: &Profile, progress: bool) -> GroupResult {
     let total: usize = group
@@ -957,12 +973,21 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
     let load_before = load::load_average();
     let t0 = Instant::now();
     let floor_before = floor::all_pairs(&cpus, profile.floor_window * 2);
+    let chosen: Vec<Group> = groups(cpus.len())
+        .into_iter()
+        .filter(|g| {
+            args.groups.is_empty() || args.groups.iter().any(|w| w.eq_ignore_ascii_case(g.name))
+        })
+        .collect();
+    let estimates: Vec<Duration> = chosen.iter().map(|g| estimate(g, &profile)).collect();
+    let mut eta = crate::term::Eta::new(&estimates);
     let mut results = Vec::new();
-    for g in groups(cpus.len()) {
-        if !args.groups.is_empty() && !args.groups.iter().any(|w| w.eq_ignore_ascii_case(g.name)) {
-            continue;
+    for (k, g) in chosen.iter().enumerate() {
+        if let Some(line) = eta.line("group", k, g.name) {
+            eprintln!("bench: {line}");
         }
-        results.push(run_group(&g, &env, &profile, progress));
+        results.push(run_group(g, &env, &profile, progress));
+        eta.done(k);
     }
     let floor_after = floor::all_pairs(&cpus, profile.floor_window * 2);
     let mut report = BenchReport {
@@ -1069,6 +1094,21 @@ mod tests {
         if let Some(total) = m.total() {
             assert!(total > 0);
         }
+    }
+
+    #[test]
+    fn estimates_add_up_to_the_profiles_promise() {
+        // `--quick` is documented as about a minute on a few cores: the estimate (windows
+        // only, no start-up) must be of that order, or the time left shown means nothing.
+        let quick = Profile::from_args(&BenchArgs {
+            quick: true,
+            ..BenchArgs::default()
+        });
+        let total: Duration = groups(2).iter().map(|g| estimate(g, &quick)).sum();
+        assert!(
+            (Duration::from_secs(20)..Duration::from_secs(180)).contains(&total),
+            "{total:?}"
+        );
     }
 
     #[test]
