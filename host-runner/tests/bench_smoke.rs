@@ -177,7 +177,23 @@ fn smoke_bench_json_has_every_group() {
             "{svg} has no text"
         );
         assert!(readme.contains(svg), "README.md does not show {svg}");
+        // No two lines of a plot carry the same label.
+        let labels: Vec<&str> = text
+            .split("<text")
+            .skip(1)
+            .filter_map(|t| t.split_once('>').and_then(|(_, r)| r.split_once("</text>")))
+            .map(|(t, _)| t.trim())
+            .filter(|t| t.contains("::") || t.starts_with("std "))
+            .collect();
+        for (i, l) in labels.iter().enumerate() {
+            assert!(!labels[..i].contains(l), "{svg}: label {l} twice");
+        }
     }
+    let event = std::fs::read_to_string(results.join("event-release.svg")).unwrap();
+    assert!(
+        event.contains("waiter"),
+        "event-release.svg gives no waiter count"
+    );
     for want in [
         "CPU model",
         "core-to-core floor",

@@ -316,46 +316,65 @@ pub fn write(
     };
     plot::lock_scaling(report, &out(PLOTS[0].0))?;
     plot::fairness_scatter(report, &out(PLOTS[1].0))?;
-    plot::group_bars(
-        report,
-        "locks",
-        &["uncontended"],
+    let thr = |r: &super::Row| format!("{}, {} thr", r.implementation, r.threads);
+    let case_thr = |r: &super::Row| format!("{} ({}, {} thr)", r.implementation, r.case, r.threads);
+    let (items, unit) = plot::items(report, "locks", &["uncontended"], thr);
+    plot::dots(
         &out(PLOTS[2].0),
-        "Uncontended lock + unlock, one thread (gray: other crates)",
+        "Uncontended lock + unlock, one thread (whiskers: min–max of the rounds)",
         "ns per lock + unlock",
+        unit,
+        &items,
+        None,
     )?;
-    plot::group_bars(
-        report,
-        "queue",
-        &["spsc", "mpmc"],
+    let (items, unit) = plot::items(report, "queue", &["spsc", "mpmc"], case_thr);
+    plot::dots(
         &out(PLOTS[3].0),
-        "Bounded queue throughput (gray: other crates)",
+        "Bounded queue throughput (whiskers: min–max of the rounds)",
         "items per second",
+        unit,
+        &items,
+        None,
     )?;
-    plot::group_bars(
-        report,
-        "barrier",
-        &[super::barrier::POLLED, super::barrier::ASLEEP],
+    let barrier = [super::barrier::POLLED, super::barrier::ASLEEP];
+    let (items, unit) = plot::items(report, "barrier", &barrier, |r| {
+        format!("{} ({}, {} parties)", r.implementation, r.case, r.threads)
+    });
+    plot::dots(
         &out(PLOTS[4].0),
-        "Barrier: round while polling, release once asleep (gray: other crates)",
+        "Barrier: round while polling, release once asleep",
         "time per round / to release",
+        unit,
+        &items,
+        plot::polling_note(report, "barrier", super::barrier::POLLED).as_deref(),
     )?;
-    plot::group_bars(
-        report,
-        "event",
-        &[super::event::CASES[0].1, super::event::CASES[1].1],
+    let event = [super::event::CASES[0].1, super::event::CASES[1].1];
+    let (items, unit) = plot::items(report, "event", &event, |r| {
+        let waiters = r.threads.saturating_sub(1);
+        format!(
+            "{} ({}, {waiters} waiter{})",
+            r.implementation,
+            r.case.rsplit(", ").next().unwrap_or(&r.case),
+            if waiters == 1 { "" } else { "s" }
+        )
+    });
+    plot::dots(
         &out(PLOTS[5].0),
-        "Event: set → every waiter released (gray: std)",
+        "Event: set → every waiter released, while they poll and once asleep",
         "latency",
+        unit,
+        &items,
+        plot::polling_note(report, "event", super::event::CASES[0].1).as_deref(),
     )?;
-    plot::group_bars(
-        report,
-        "condvar",
-        &[super::condvar::POLLED, super::condvar::ASLEEP],
+    let condvar = [super::condvar::POLLED, super::condvar::ASLEEP];
+    let (items, unit) = plot::items(report, "condvar", &condvar, case_thr);
+    plot::dots(
         &out(PLOTS[6].0),
-        "Condition variable: round trip while polling, one wake-up once asleep (gray: other \
-         crates)",
+        "Condition variable: round trip while polling, one wake-up once asleep",
         "time per round trip / per wake-up",
+        unit,
+        &items,
+        plot::polling_note(report, "condvar", super::condvar::POLLED).as_deref(),
     )?;
     let json = out("bench.json");
     std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")?;
