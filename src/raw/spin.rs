@@ -63,7 +63,7 @@ impl Default for RawSpinLock {
 // `false` returned by it until `unlock` stores `false` again; the swap is Acquire and the store
 // Release, so each owner's writes happen-before the next owner's reads.
 unsafe impl RawLock for RawSpinLock {
-    impl_init!();
+    impl_init!(new);
 
     /// Test-and-test-and-set: `try_lock` (a plain load, then the swap only if the lock looks
     /// free) until it succeeds, backing off after each failure. Written as one loop around
