@@ -10,6 +10,7 @@
 //! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
 //! | [`Event`] | a manual-reset flag that releases every waiter |
 //! | [`Condvar`] | a condition variable over any lock guard (`Condition`) |
+//! | [`Once`], [`OnceCell`], [`Lazy`] | one-time initialization of `static`s: exactly one initializer runs, a panicking one lets the next caller retry (`std::sync::Once`, `OnceLock`, `LazyLock`) |
 //! | [`Barrier`] | a reusable barrier that elects a leader and can be aborted |
 //! | [`Queue`], [`JoinableQueue`] | a bounded MPMC queue in a fixed array, closable, with task accounting |
 //! | `IrqLock<R, T>`, `IrqSpinLock<T>` (feature `critical-section`) | a lock that also masks interrupts while held (Linux `spin_lock_irqsave`), used through a closure |
@@ -77,6 +78,7 @@ pub mod event;
 #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub mod irq_safe;
 pub mod lock;
+pub mod once;
 pub mod queue;
 pub mod raw;
 pub mod reentrant;
@@ -92,6 +94,7 @@ pub use wait::{Spin, Wait};
 pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
 pub use condvar::{Condvar, CondvarGuard};
 pub use event::Event;
+pub use once::{Lazy, Once, OnceCell};
 pub use queue::{
     Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryPopError,
     TryPushError,

@@ -41,6 +41,7 @@ pub mod condvar;
 pub mod control;
 pub mod event;
 pub mod lock;
+pub mod once;
 pub mod queue;
 pub mod reentrant;
 pub mod semaphore;
@@ -153,6 +154,10 @@ pub mod checks {
     pub const ABORT_RESET: &str = "abort/reset";
     /// `join` returned while a task put before it was not yet done.
     pub const JOIN: &str = "join after task_done";
+    /// More (or fewer) than one initializer of a fresh `Once`/`OnceCell` ran.
+    pub const ONE_INITIALIZER: &str = "one initializer";
+    /// A reader of a `Once`/`OnceCell` saw a partial, stale or second value.
+    pub const WHOLE_VALUE: &str = "whole value";
 }
 
 /// Violations tallied by check while workers run: a count and the first detail of each.
@@ -324,6 +329,7 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
     all.extend(condvar::scenarios());
     all.extend(barrier::scenarios());
     all.extend(queue::scenarios());
+    all.extend(once::scenarios());
     all
 }
 
@@ -1093,7 +1099,8 @@ mod tests {
                 "Condvar",
                 "Barrier",
                 "Queue",
-                "JoinableQueue"
+                "JoinableQueue",
+                "Once"
             ]
         );
     }
