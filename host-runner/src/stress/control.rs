@@ -23,6 +23,8 @@
 //! | exactly once (buffer) | `Condvar` buffer dropping items |
 //! | per-producer fifo (queue, buffer) | `Queue` / `Condvar` buffer reordering items |
 //! | join after task_done | `JoinableQueue` join not waiting |
+//! | mutual exclusion, consistent read, lost updates (`RwLock`) | `RwLock` excluding nobody |
+//! | writer preference | `RwLock` preferring readers |
 //! | notify(n) count | `Condvar` notify(n) releasing all |
 //! | notify(n) releases min(n, waiting) | `Condvar` notify(n) releasing too few |
 //! | progress | `Condvar` buffer losing wake-ups, `Event` set releasing nobody, every `NoopWake` control |
@@ -56,6 +58,12 @@ const STUCK: &[&str] = &[PROGRESS, HANG];
 
 /// The negative controls, run after the primitives.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
+    let mut all = controls_before_rwlock();
+    all.extend(super::rwlock::controls());
+    all
+}
+
+fn controls_before_rwlock() -> Vec<Box<dyn Scenario>> {
     vec![
         Box::new(
             LockScenario::<Unsynchronized>::new("control: no lock", "control", None)

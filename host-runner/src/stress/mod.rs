@@ -43,6 +43,7 @@ pub mod event;
 pub mod lock;
 pub mod queue;
 pub mod reentrant;
+pub mod rwlock;
 pub mod semaphore;
 
 use crate::pin::{pin_current, PinFailure, Plan};
@@ -153,6 +154,11 @@ pub mod checks {
     pub const ABORT_RESET: &str = "abort/reset";
     /// `join` returned while a task put before it was not yet done.
     pub const JOIN: &str = "join after task_done";
+    /// A reader of a reader-writer lock saw a multi-word value half-updated.
+    pub const CONSISTENT_READ: &str = "consistent read";
+    /// A reader entered a reader-writer lock while a writer it had seen waiting had not yet
+    /// written (the lock let a new reader overtake a waiting writer).
+    pub const WRITER_PREFERENCE: &str = "writer preference";
 }
 
 /// Violations tallied by check while workers run: a count and the first detail of each.
@@ -313,6 +319,7 @@ pub trait Scenario: Send + Sync {
 pub fn scenarios() -> Vec<Box<dyn Scenario>> {
     let mut all = lock::scenarios();
     all.extend(reentrant::scenarios());
+    all.extend(rwlock::scenarios());
     all.extend(semaphore::scenarios());
     all.extend(event::scenarios());
     all.extend(condvar::scenarios());
