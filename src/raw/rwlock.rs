@@ -100,7 +100,7 @@ const GEN: u32 = 1 << 31;
 /// ```
 /// use baresync::{RawRwLock, RawRwMutex, Spin};
 ///
-/// static RAW: RawRwMutex<Spin> = RawRwMutex::new();
+/// static RAW: RawRwMutex<Spin> = RawRwMutex::with_wait();
 /// RAW.lock_shared();
 /// RAW.lock_shared();
 /// assert!(!RAW.try_lock_exclusive());
@@ -220,7 +220,7 @@ pub unsafe trait RawRwLock {
 /// ```
 /// use baresync::{RawRwLock, RawRwMutex};
 ///
-/// let raw: RawRwMutex = RawRwMutex::new();
+/// let raw = RawRwMutex::new();
 /// raw.lock_upgradable();
 /// assert!(raw.try_lock_shared()); // readers may join an upgradable reader
 /// // SAFETY: the shared lock was taken just above.
@@ -328,20 +328,40 @@ impl<W: Wait> Drop for WriterRegistration<'_, W> {
     }
 }
 
+impl RawRwMutex {
+    const_fn! {
+        /// A new, unlocked lock waiting through the default backend
+        /// ([`DefaultWait`](crate::wait::DefaultWait)).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawRwLock, RawRwMutex};
+        ///
+        /// let raw = RawRwMutex::new(); // no annotation needed
+        /// assert!(!raw.is_locked());
+        /// ```
+        #[inline]
+        pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
 impl<W: Wait> RawRwMutex<W> {
     const_fn! {
-        /// A new, unlocked lock.
+        /// A new, unlocked lock waiting through `W`, named by the type.
         ///
         /// # Examples
         ///
         /// ```
         /// use baresync::{RawRwLock, RawRwMutex, Spin};
         ///
-        /// static RAW: RawRwMutex<Spin> = RawRwMutex::new();
+        /// static RAW: RawRwMutex<Spin> = RawRwMutex::with_wait();
         /// assert!(!RAW.is_locked());
         /// ```
         #[inline]
-        pub const fn new() -> Self {
+        pub const fn with_wait() -> Self {
             RawRwMutex { state: AtomicU32::new(0), _wait: PhantomData }
         }
     }
@@ -635,7 +655,7 @@ impl<W: Wait> RawRwMutex<W> {
 
 impl<W: Wait> Default for RawRwMutex<W> {
     fn default() -> Self {
-        Self::new()
+        Self::with_wait()
     }
 }
 
@@ -662,7 +682,7 @@ impl<W> core::fmt::Debug for RawRwMutex<W> {
 // it depends on. Panics (user deadlines, `W`) are caught by the registrations' drop guards,
 // which leave the counts as they were (a hand-off that admitted a panicking reader is undone).
 unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
-    impl_init!();
+    impl_init!(with_wait);
 
     #[inline]
     fn lock_shared(&self) {
@@ -1093,7 +1113,7 @@ mod tests {
     }
 
     fn basics<W: Wait>() {
-        let l = RawRwMutex::<W>::new();
+        let l = RawRwMutex::<W>::with_wait();
         assert!(!l.is_locked());
         l.lock_shared();
         assert!(l.try_lock_shared());
@@ -1220,7 +1240,7 @@ mod tests {
     /// under either value is admitted by the next one.
     #[test]
     fn hand_off_generation_wraps() {
-        let l = RawRwMutex::<PanickyWait>::new();
+        let l = RawRwMutex::<PanickyWait>::with_wait();
         for round in 0..4u32 {
             l.lock_exclusive();
             let before = state(&l) & GEN;
@@ -1244,7 +1264,7 @@ mod tests {
     /// behind; one that a hand-off admitted before its panic gives the read lock back.
     #[test]
     fn panicking_wait_or_deadline_leaves_no_registration() {
-        let l = RawRwMutex::<PanickyWait>::new();
+        let l = RawRwMutex::<PanickyWait>::with_wait();
         l.lock_exclusive();
         PanickyWait::arm(1);
         must_panic(|| l.lock_shared());
@@ -1281,7 +1301,7 @@ mod tests {
     /// registration is gone.
     #[test]
     fn panicking_upgrade_keeps_the_upgradable_lock() {
-        let l = RawRwMutex::<PanickyWait>::new();
+        let l = RawRwMutex::<PanickyWait>::with_wait();
         l.lock_upgradable();
         l.lock_shared();
         PanickyWait::arm(1);
@@ -1300,7 +1320,7 @@ mod tests {
     /// An uncontended read or write makes no wake call.
     #[test]
     fn uncontended_makes_no_wake_call() {
-        let l = RawRwMutex::<PanickyWait>::new();
+        let l = RawRwMutex::<PanickyWait>::with_wait();
         let before = PanickyWait::wakes();
         for _ in 0..3 {
             l.lock_shared();
