@@ -270,7 +270,7 @@ pub fn group_bars(
     for case in cases {
         for row in rows(r, group, case) {
             unit = row.unit;
-            let label = if cases.len() > 1 || group == "barrier" {
+            let label = if cases.len() > 1 || group == "barrier" || group == "rwlock" {
                 format!("{} ({}, {} thr)", row.implementation, row.case, row.threads)
             } else {
                 row.implementation.clone()

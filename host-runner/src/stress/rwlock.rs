@@ -123,8 +123,6 @@ impl<R: WaitingWriters + Send + Sync + 'static> Scenario for RwLockScenario<R> {
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
-        // A writer, a reader and someone else: the checks need both kinds at once.
-        ctx.require_workers(3);
         let state = Arc::new(State::<R> {
             lock: ReadWriteLock::with_raw([0; 4]),
             writers_in: CachePadded::new(AtomicUsize::new(0)),
