@@ -6,6 +6,7 @@
 //! | type | what it is (Python / std name) |
 //! |---|---|
 //! | [`SpinLock`], [`TicketLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, sleeping three-state (`Lock`, `std::sync::Mutex`) |
+//! | [`RwLock`] (a [`ReadWriteLock<R, T>`](ReadWriteLock)) | many readers or one writer, writer-preferring, with upgradable reads (`RwLock`) |
 //! | [`ReentrantLock`] | a lock its owner may take again (`RLock`, `ReentrantLock`) |
 //! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
 //! | [`Event`] | a manual-reset flag that releases every waiter |
@@ -82,13 +83,14 @@ pub mod once;
 pub mod queue;
 pub mod raw;
 pub mod reentrant;
+pub mod rwlock;
 pub mod semaphore;
 pub mod wait;
 
 pub use cache_padded::CachePadded;
 pub use deadline::{Deadline, WaitTimeoutResult};
 pub use lock::{Lock, LockGuard, Mutex, SpinLock, TicketLock};
-pub use raw::{RawLock, RawMutex, RawSpinLock, RawTicketLock};
+pub use raw::{RawLock, RawMutex, RawRwLock, RawRwMutex, RawSpinLock, RawTicketLock};
 pub use wait::{Spin, Wait};
 
 pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
@@ -100,6 +102,9 @@ pub use queue::{
     TryPushError,
 };
 pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
+pub use rwlock::{
+    ReadWriteLock, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
 pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
 
 #[cfg(feature = "critical-section")]

@@ -9,14 +9,23 @@
 //! | [`RawSpinLock`] | 1 byte | test-and-test-and-set with bounded backoff | no | spins |
 //! | [`RawTicketLock<W>`] | 8 bytes | ticket lock | FIFO | head spins, others wait through `W` |
 //! | [`RawMutex<W>`] | 4 bytes | three-state futex mutex (Drepper, "Futexes Are Tricky", mutex 2) | no | brief spin, then sleeps through `W` |
+//!
+//! Reader-writer locks have their own trait, [`RawRwLock`], wrapped by
+//! [`ReadWriteLock<R, T>`](crate::ReadWriteLock):
+//!
+//! | raw rwlock | size | algorithm | fair | waiting |
+//! |---|---|---|---|---|
+//! | [`RawRwMutex<W>`] | 4 bytes | counted waiters in one word, writer preference, every waiting reader admitted at the next write unlock | bounded both ways (writers among themselves: no order) | brief spin, then sleeps through `W` |
 
 use crate::Deadline;
 
 mod mutex;
+mod rwlock;
 mod spin;
 mod ticket;
 
 pub use mutex::RawMutex;
+pub use rwlock::{RawRwLock, RawRwMutex};
 pub use spin::RawSpinLock;
 pub use ticket::RawTicketLock;
 

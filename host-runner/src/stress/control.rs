@@ -23,6 +23,8 @@
 //! | exactly once (buffer) | `Condvar` buffer dropping items |
 //! | per-producer fifo (queue, buffer) | `Queue` / `Condvar` buffer reordering items |
 //! | join after task_done | `JoinableQueue` join not waiting |
+//! | mutual exclusion, consistent read, lost updates (`RwLock`) | `RwLock` excluding nobody |
+//! | writer preference | `RwLock` preferring readers |
 //! | notify(n) count | `Condvar` notify(n) releasing all |
 //! | notify(n) releases min(n, waiting) | `Condvar` notify(n) releasing too few |
 //! | one initializer | `Once` check-then-set |
@@ -99,6 +101,12 @@ impl<S: Scenario> Scenario for Covering<S> {
 /// The negative controls, run after the primitives; each covers the primitive families
 /// whose checks it trips.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
+    let mut all = controls_before_rwlock();
+    all.extend(super::rwlock::controls());
+    all
+}
+
+fn controls_before_rwlock() -> Vec<Box<dyn Scenario>> {
     vec![
         covering(
             LOCKS,
