@@ -76,6 +76,8 @@ pub mod queue;
 pub mod raw;
 pub mod reentrant;
 pub mod semaphore;
+#[cfg(not(baresync_loom))]
+pub mod shared;
 pub mod wait;
 
 pub use cache_padded::CachePadded;

@@ -183,6 +183,7 @@ fn next_std_thread_id() -> NonZeroUsize {
 /// add_pair(1, 2);
 /// assert_eq!(*ITEMS.lock().borrow(), [1, 2]);
 /// ```
+#[repr(C)]
 pub struct ReentrantLock<T: ?Sized, I, W = DefaultWait> {
     raw: RawMutex<W>,
     /// 0: no owner · otherwise the owner's id. Written only by the owner while it holds `raw`

@@ -86,6 +86,7 @@ impl core::error::Error for TaskDoneError {}
 /// WORK.close(); // stop the worker
 /// worker.join().unwrap();
 /// ```
+#[repr(C)]
 pub struct JoinableQueue<T, const N: usize, W = DefaultWait> {
     queue: Queue<T, N, W>,
     /// Items put and not yet `task_done`'d (raised before the item enters the queue).
