@@ -72,6 +72,13 @@ pub mod event;
 #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub mod irq_safe;
 pub mod lock;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub mod process;
 pub mod queue;
 pub mod raw;
 pub mod reentrant;
@@ -102,3 +109,9 @@ pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
 pub use reentrant::StdThreadId;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use wait::{Futex, Yield};
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+pub use {process::ProcessThreadId, wait::SharedFutex};
