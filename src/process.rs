@@ -143,6 +143,61 @@ unsafe impl crate::ThreadIdentity for ProcessThreadId {
 // SAFETY: as above, the ids are unique across processes.
 unsafe impl crate::shared::SharedIdentity for ProcessThreadId {}
 
+/// The [`OwnerLiveness`](crate::raw::OwnerLiveness) of threads in processes sharing a
+/// [`RobustMutex`](crate::RobustMutex): an owner is the kernel thread id (low 32 bits) and the
+/// thread's start time in clock ticks since boot (high 32 bits).
+///
+/// An owner is dead when `/proc/<tid>/stat` is gone, shows a zombie (a killed process not yet
+/// reaped), or shows a thread that started at another time: the id was reused by a newer
+/// thread, which therefore never looks like the old owner, and a live owner is never declared
+/// dead. If `/proc` cannot be read nothing is ever declared dead (the lock then behaves as a
+/// plain mutex). Both ids come from one pid namespace: processes in different namespaces
+/// must not share a robust lock.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{raw::OwnerLiveness, ProcessLiveness};
+///
+/// let me = ProcessLiveness::current();
+/// assert!(!ProcessLiveness::is_dead(me));
+/// let gone = std::thread::spawn(ProcessLiveness::current).join().unwrap();
+/// // Once the kernel has finished the thread's exit (a moment after `join`):
+/// while !ProcessLiveness::is_dead(gone) {
+///     std::thread::yield_now();
+/// }
+/// ```
+#[cfg(target_has_atomic = "64")]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessLiveness;
+
+// SAFETY: the id (tid, start time) names one thread (a tid is unique among live threads; a
+// reused tid has a later start time) and is constant for its life; never all ones (a tid is
+// below 2^30). `is_dead` says dead only when /proc shows the tid gone, a zombie, or a thread
+// with another start time: each means the owner thread has ended.
+#[cfg(target_has_atomic = "64")]
+unsafe impl crate::raw::OwnerLiveness for ProcessLiveness {
+    #[inline]
+    fn current() -> core::num::NonZeroU64 {
+        let (tid, start) = current_thread();
+        let id = u64::from(tid) | (start & 0xFFFF_FFFF) << 32;
+        // A tid is never 0.
+        core::num::NonZeroU64::new(id).unwrap_or(core::num::NonZeroU64::MIN)
+    }
+
+    fn is_dead(owner: core::num::NonZeroU64) -> bool {
+        let tid = owner.get() as u32;
+        let start = owner.get() >> 32;
+        match thread_state(tid) {
+            ThreadState::Dead => true,
+            // Without a start time (no /proc when the owner locked) a live id is trusted.
+            ThreadState::Alive { start: now } => start != 0 && now & 0xFFFF_FFFF != start,
+            ThreadState::Unknown => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -374,3 +374,20 @@ unsafe impl<T: Shareable + Copy, const N: usize, W: SharedWait> Shareable
     for JoinableQueue<T, N, W>
 {
 }
+
+#[cfg(all(
+    feature = "std",
+    target_has_atomic = "64",
+    any(target_os = "linux", target_os = "android")
+))]
+mod robust {
+    use super::{Shareable, SharedWait};
+    use crate::raw::RawRobustMutex;
+    use crate::{ProcessLiveness, RobustMutex};
+
+    // SAFETY: `repr(C)` owner word (kernel thread id and start time: meaningful to every
+    // process of the pid namespace), epoch and sleeper count; zero = unlocked, consistent.
+    unsafe impl<W: SharedWait> Shareable for RawRobustMutex<ProcessLiveness, W> {}
+    // SAFETY: `repr(C)` raw lock then data, both shareable; zero = `new(zero)`.
+    unsafe impl<T: Shareable, W: SharedWait> Shareable for RobustMutex<T, ProcessLiveness, W> {}
+}

@@ -1,5 +1,6 @@
 //! `Shareable`: layouts pinned, and zeroed memory used as a new instance (the way a fresh
 //! `MAP_SHARED` mapping or zeroed SRAM is used).
+#![cfg(not(baresync_loom))]
 
 use baresync::raw::{RawMutex, RawSpinLock, RawTicketLock};
 use baresync::shared::{self, layout_word, Shareable};
