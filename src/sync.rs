@@ -19,14 +19,14 @@ pub mod atomic {
         fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
     };
 
-    #[cfg(all(not(baresync_loom), feature = "portable-atomic"))]
-    pub use portable_atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
     #[cfg(all(
         not(baresync_loom),
         feature = "portable-atomic",
         target_has_atomic = "64"
     ))]
     pub use portable_atomic::AtomicU64;
+    #[cfg(all(not(baresync_loom), feature = "portable-atomic"))]
+    pub use portable_atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
     #[cfg(all(
         not(baresync_loom),

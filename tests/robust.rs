@@ -62,15 +62,20 @@ fn waiters_of_a_dead_owner_see_one_death_and_exclude_each_other() {
     let m = RobustMutex::new(0u64);
     let deaths = AtomicU32::new(0);
     let holder_may_die = AtomicU32::new(0);
+    let locked = AtomicU32::new(0);
     std::thread::scope(|s| {
         s.spawn(|| {
             let g = m.lock().unwrap();
+            locked.store(1, SeqCst);
             // Let the waiters queue up behind a live owner, then die holding.
             while holder_may_die.load(SeqCst) < 3 {
                 std::thread::yield_now();
             }
             core::mem::forget(g);
         });
+        while locked.load(SeqCst) == 0 {
+            std::thread::yield_now();
+        }
         for _ in 0..3 {
             s.spawn(|| {
                 holder_may_die.fetch_add(1, SeqCst);
