@@ -109,7 +109,7 @@ pub(crate) fn current_thread() -> (u32, u64) {
 ///
 /// fn fits_in_a_mapping<T: Shareable>(_: &T) {}
 ///
-/// let lock = ReentrantLock::<u32, ProcessThreadId, SharedFutex>::new(0);
+/// let lock = ReentrantLock::<u32, ProcessThreadId, SharedFutex>::with_identity(0);
 /// fits_in_a_mapping(&lock);
 /// let outer = lock.lock();
 /// let inner = lock.lock();

@@ -217,7 +217,7 @@ pub unsafe fn attach<'a, T: Shareable>(ptr: *mut u8) -> &'a T {
 ///
 /// let mut page = [0u32; 2]; // stands for a MAP_SHARED mapping
 /// // SAFETY: aligned, valid for the example, nobody else attached yet.
-/// let b: &Barrier<Spin> = unsafe { shared::create(page.as_mut_ptr().cast(), Barrier::new(1)) };
+/// let b: &Barrier<Spin> = unsafe { shared::create(page.as_mut_ptr().cast(), Barrier::with_wait(1)) };
 /// assert!(b.wait().unwrap().is_leader());
 /// ```
 #[inline]

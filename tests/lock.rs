@@ -17,7 +17,7 @@ fn cores() -> usize {
 /// pause between the read and the write so that any overlap of two critical sections loses an
 /// update. The total must be exact.
 fn exact_count<R: RawLock + Send + Sync + 'static>(threads: usize, per_thread: u64) {
-    let lock: Arc<Lock<R, u64>> = Arc::new(Lock::new(0));
+    let lock: Arc<Lock<R, u64>> = Arc::new(Lock::with_raw(0));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             let lock = Arc::clone(&lock);
@@ -97,7 +97,7 @@ for_each_lock!(exact_count_oversubscribed, oversubscribed);
 
 /// A deadline that passes while the lock is held gives `None` and leaves the lock usable.
 fn lock_until_gives_up<R: RawLock + Send + Sync + 'static>() {
-    let lock: Arc<Lock<R, u32>> = Arc::new(Lock::new(0));
+    let lock: Arc<Lock<R, u32>> = Arc::new(Lock::with_raw(0));
     let held = Arc::new(AtomicBool::new(false));
     let release = Arc::new(AtomicBool::new(false));
     let holder = {
@@ -144,7 +144,7 @@ for_each_lock!(
 
 /// A panic while the guard is held releases the lock (no poisoning).
 fn panic_releases<R: RawLock + Send + Sync + 'static>() {
-    let lock: Arc<Lock<R, Vec<u32>>> = Arc::new(Lock::new(Vec::new()));
+    let lock: Arc<Lock<R, Vec<u32>>> = Arc::new(Lock::with_raw(Vec::new()));
     let l2 = Arc::clone(&lock);
     let result = thread::spawn(move || {
         let mut g = l2.lock();
@@ -162,7 +162,7 @@ for_each_lock!(panic_while_locked_releases, panic_releases);
 /// Threads that queued on a ticket lock are served in the order they queued.
 fn fifo<W: baresync::Wait + Send + Sync + 'static>() {
     let k: u32 = if cfg!(miri) { 3 } else { 6 };
-    let lock: Arc<TicketLock<Vec<u32>, W>> = Arc::new(TicketLock::new(Vec::new()));
+    let lock: Arc<TicketLock<Vec<u32>, W>> = Arc::new(TicketLock::with_wait(Vec::new()));
     let first = lock.lock();
     let mut handles = Vec::new();
     for i in 1..=k {
@@ -206,7 +206,7 @@ fn sizes() {
 #[test]
 fn statics_and_const_construction() {
     static A: SpinLock<u8> = SpinLock::new(1);
-    static B: TicketLock<u8, Futex> = TicketLock::new(2);
-    static C: Mutex<u8, Futex> = Mutex::new(3);
+    static B: TicketLock<u8, Futex> = TicketLock::with_wait(2);
+    static C: Mutex<u8, Futex> = Mutex::with_wait(3);
     assert_eq!(*A.lock() + *B.lock() + *C.lock(), 6);
 }

@@ -111,7 +111,10 @@ fn semaphore_layout_count_then_slack() {
         "offset 4: MAX_PERMITS - bound, 0 for a Semaphore"
     );
     let mut page = Page::new();
-    assert_eq!(page.create(BoundedSemaphore::<Spin>::new(2)).bound(), 2);
+    assert_eq!(
+        page.create(BoundedSemaphore::<Spin>::with_wait(2)).bound(),
+        2
+    );
     assert_eq!(page.word(0), 2);
     assert_eq!(page.word(1), Semaphore::<Spin>::MAX_PERMITS - 2);
 }
@@ -198,7 +201,7 @@ fn zeroed_barrier_has_no_parties_until_written() {
     }
     let mut page = Page::new();
     // The attach protocol: the creator writes `new(n)` before anyone else attaches.
-    let b = page.create(Barrier::<Spin>::new(2));
+    let b = page.create(Barrier::<Spin>::with_wait(2));
     std::thread::scope(|s| {
         let other = s.spawn(|| b.wait().unwrap().is_leader());
         let mine = b.wait().unwrap().is_leader();

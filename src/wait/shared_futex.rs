@@ -39,7 +39,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(1);
 /// fn usable_between_processes<W: SharedWait>() {}
 /// usable_between_processes::<SharedFutex>();
 ///
-/// let m = Mutex::<u32, SharedFutex>::new(0);
+/// let m = Mutex::<u32, SharedFutex>::with_wait(0);
 /// *m.lock() += 1;
 /// assert_eq!(*m.lock(), 1);
 /// ```

@@ -6,11 +6,11 @@ use core::hint::black_box;
 
 static SPIN_LOCK: SpinLock<u32> = SpinLock::new(0);
 static TICKET_LOCK: TicketLock<u32> = TicketLock::new(0);
-static MUTEX: Mutex<u32, Spin> = Mutex::new(0);
+static MUTEX: Mutex<u32, Spin> = Mutex::with_wait(0);
 
 static RAW_SPIN_LOCK: RawSpinLock = RawSpinLock::new();
 static RAW_TICKET_LOCK: RawTicketLock = RawTicketLock::new();
-static RAW_MUTEX: RawMutex<Spin> = RawMutex::new();
+static RAW_MUTEX: RawMutex<Spin> = RawMutex::with_wait();
 
 /// Three probes for a safe `Lock` in a static: lock and increment, try_lock, and lock_until
 /// with a poll budget.
