@@ -80,11 +80,28 @@ pub mod event;
 pub mod irq_safe;
 pub mod lock;
 pub mod once;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub mod process;
 pub mod queue;
 pub mod raw;
 pub mod reentrant;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    target_has_atomic = "64",
+    any(target_os = "linux", target_os = "android")
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub mod robust;
 pub mod rwlock;
 pub mod semaphore;
+#[cfg(not(baresync_loom))]
+pub mod shared;
 pub mod wait;
 
 pub use cache_padded::CachePadded;
@@ -113,3 +130,19 @@ pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
 pub use reentrant::StdThreadId;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use wait::{Futex, Yield};
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    target_has_atomic = "64",
+    any(target_os = "linux", target_os = "android")
+))]
+pub use {
+    process::ProcessLiveness,
+    robust::{RobustError, RobustMutex, RobustMutexGuard},
+};
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+pub use {process::ProcessThreadId, wait::SharedFutex};

@@ -114,6 +114,7 @@ impl core::error::Error for TaskDoneError {}
 /// WORK.close(); // stop the worker
 /// worker.join().unwrap();
 /// ```
+#[repr(C)]
 pub struct JoinableQueue<T, const N: usize, W = DefaultWait> {
     queue: Queue<T, N, W>,
     /// Written by producers only.
