@@ -16,7 +16,7 @@
 //!   carry the floor seen during their rounds, and hand-off latency is given as a multiple of it.
 //! - A warm-up run of every candidate precedes each experiment.
 //!
-//! One file per group: [`lock`], [`semaphore`], [`event`], [`condvar`], [`barrier`],
+//! One file per group: [`lock`], [`rwlock`], [`semaphore`], [`event`], [`condvar`], [`barrier`],
 //! [`queue`]; [`report`] turns a run into `docs/results/`.
 
 pub mod barrier;
@@ -29,6 +29,7 @@ pub mod output;
 pub mod plot;
 pub mod queue;
 pub mod report;
+pub mod rwlock;
 pub mod semaphore;
 
 use crate::args::{parse_cpus_arg, parse_duration, CpuList, UsageError, EXIT_OK, EXIT_VIOLATION};
@@ -57,7 +58,7 @@ pub struct BenchArgs {
     /// Length of one measurement window, like `50ms` (overrides the profile).
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub window: Option<Duration>,
-    /// A group to run (repeatable; default: all): locks, semaphore, event, condvar, barrier,
+    /// A group to run (repeatable; default: all): locks, rwlock, semaphore, event, condvar, barrier,
     /// queue.
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
@@ -76,7 +77,15 @@ pub struct BenchArgs {
 }
 
 /// The names of the groups, in run order.
-pub const GROUPS: [&str; 6] = ["locks", "semaphore", "event", "condvar", "barrier", "queue"];
+pub const GROUPS: [&str; 7] = [
+    "locks",
+    "rwlock",
+    "semaphore",
+    "event",
+    "condvar",
+    "barrier",
+    "queue",
+];
 
 /// How long and how often to measure.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -670,6 +679,7 @@ pub fn thread_counts(cores: usize) -> Vec<usize> {
 pub fn groups(cores: usize) -> Vec<Group> {
     vec![
         lock::group(cores),
+        rwlock::group(cores),
         semaphore::group(cores),
         event::group(cores),
         condvar::group(cores),

@@ -230,7 +230,7 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
 pub const COMPARE_JSON: &str = "bench-compare.json";
 
 /// The plots: file name, what it shows.
-pub const PLOTS: [(&str, &str); 7] = [
+pub const PLOTS: [(&str, &str); 8] = [
     (
         "locks-throughput.svg",
         "contended throughput vs threads, per lock",
@@ -249,6 +249,10 @@ pub const PLOTS: [(&str, &str); 7] = [
     (
         "condvar-ping-pong.svg",
         "condition variable: ping-pong round trip (polled), one wake-up (asleep)",
+    ),
+    (
+        "rwlock-read-mostly.svg",
+        "reader-writer locks: 99 % reads at every thread count",
     ),
 ];
 
@@ -375,6 +379,14 @@ pub fn write(
         unit,
         &items,
         plot::polling_note(report, "condvar", super::condvar::POLLED).as_deref(),
+    )?;
+    plot::group_bars(
+        report,
+        "rwlock",
+        &["99% reads"],
+        &out(PLOTS[7].0),
+        "Reader-writer locks, 99 % reads: throughput per thread count (gray: other crates)",
+        "operations per second",
     )?;
     let json = out("bench.json");
     std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")?;
@@ -594,6 +606,9 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Optio
          - condvar: `std::sync::Condvar` over `std::sync::Mutex` and `parking_lot::Condvar` \
          over `parking_lot::Mutex`, with `wait_while` and `notify_one` after unlocking, the \
          same code for every pair.\n\
+         - rwlock: `std::sync::RwLock` (the reference), `parking_lot::RwLock` and \
+         `spin::RwLock`, `read`/`write` through their guards; a read sums four words, a write \
+         increments them.\n\
          - barrier: `std::sync::Barrier` and `spin::Barrier`, `wait` as documented.\n\
          - queue: `crossbeam_queue::ArrayQueue`, `heapless::spsc` / `mpmc` and \
          `std::sync::mpsc::sync_channel`, each with its own blocking or retry idiom.\n\n\
