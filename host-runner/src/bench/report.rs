@@ -380,13 +380,14 @@ pub fn write(
         &items,
         plot::polling_note(report, "condvar", super::condvar::POLLED).as_deref(),
     )?;
-    plot::group_bars(
-        report,
-        "rwlock",
-        &["99% reads"],
+    let (items, unit) = plot::items(report, "rwlock", &["99% reads"], case_thr);
+    plot::dots(
         &out(PLOTS[7].0),
-        "Reader-writer locks, 99 % reads: throughput per thread count (gray: other crates)",
+        "Reader-writer locks, 99 % reads: throughput per thread count",
         "operations per second",
+        unit,
+        &items,
+        None,
     )?;
     let json = out("bench.json");
     std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")?;
