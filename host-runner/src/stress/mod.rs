@@ -41,6 +41,8 @@ pub mod condvar;
 pub mod control;
 pub mod event;
 pub mod lock;
+#[cfg(target_os = "linux")]
+pub mod process;
 pub mod queue;
 pub mod reentrant;
 pub mod semaphore;
