@@ -301,10 +301,6 @@ fn stress(
         eprintln!("warning: {w}");
     }
 
-    let mut results = Vec::new();
-    for s in &chosen {
-        results.push(run_one(s.as_ref(), &cfg));
-    }
     // The controls only have to show that every check can fail, which they do within
     // milliseconds; a long soak of the real primitives need not soak the controls too.
     // They run with the progress limit the real scenarios have (that of their own plan, with
@@ -324,8 +320,22 @@ fn stress(
     };
     // Only the controls of the selected primitives: they show that those primitives' checks
     // can fail.
-    for s in stress::controls_for(&selected_primitives(args)?) {
-        results.push(run_one(s.as_ref(), &control_cfg));
+    let controls = stress::controls_for(&selected_primitives(args)?);
+    let runs: Vec<(&dyn Scenario, &Config)> = chosen
+        .iter()
+        .map(|s| (s.as_ref(), &cfg))
+        .chain(controls.iter().map(|s| (s.as_ref(), &control_cfg)))
+        .collect();
+    // Each scenario's time bound is the estimate of how long it takes.
+    let estimates: Vec<Duration> = runs.iter().map(|(_, c)| c.duration).collect();
+    let mut eta = crate::term::Eta::new(&estimates);
+    let mut results = Vec::new();
+    for (k, (s, c)) in runs.iter().enumerate() {
+        if let Some(line) = eta.line("scenario", k, &s.info().name) {
+            eprintln!("stress: {line}");
+        }
+        results.push(run_one(*s, c));
+        eta.done(k);
     }
 
     let report = RunReport::new(topo.clone(), cfg, control_plan, results);

@@ -234,7 +234,10 @@ pub unsafe trait Wait {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Backoff {
-    step: u32,
+    /// Spin hints in the next round: `2^step`, kept as the count itself (1, 2, 4, ... up to
+    /// `2^LIMIT`), so a round is a count-down loop and a shift, the smallest code for the
+    /// spin loops every primitive inlines (`docs/code-size.md`).
+    spins: u32,
 }
 
 impl Backoff {
@@ -248,7 +251,7 @@ impl Backoff {
     /// A fresh backoff, starting with a single spin hint.
     #[inline]
     pub const fn new() -> Self {
-        Backoff { step: 0 }
+        Backoff { spins: 1 }
     }
 
     /// Spins for the current step, then doubles the next one (up to the limit).
@@ -259,15 +262,21 @@ impl Backoff {
             crate::sync::spin_loop();
             // One yield stands for the whole backoff: callers that switch strategy once the
             // backoff is spent (to sleeping) must reach that path inside a small model.
-            self.step = Self::LIMIT;
+            self.spins = 1 << Self::LIMIT;
         }
         #[cfg(not(baresync_loom))]
         {
-            for _ in 0..1u32 << self.step {
+            // At least one hint: `spins` is never 0.
+            let mut n = self.spins;
+            loop {
                 crate::sync::spin_loop();
+                n -= 1;
+                if n == 0 {
+                    break;
+                }
             }
-            if self.step < Self::LIMIT {
-                self.step += 1;
+            if self.spins < 1 << Self::LIMIT {
+                self.spins <<= 1;
             }
         }
     }
@@ -308,13 +317,13 @@ impl Backoff {
     /// spin (yield, sleep) should do it now.
     #[inline]
     pub fn is_completed(&self) -> bool {
-        self.step >= Self::LIMIT
+        self.spins >= 1 << Self::LIMIT
     }
 
     /// Starts over from a single spin hint.
     #[inline]
     pub fn reset(&mut self) {
-        self.step = 0;
+        self.spins = 1;
     }
 }
 
