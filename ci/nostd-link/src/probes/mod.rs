@@ -10,6 +10,7 @@ mod locks;
 mod queue;
 mod reentrant;
 mod semaphore;
+mod shared;
 
 /// Calls every probe once.
 pub fn run_all() {
@@ -21,6 +22,7 @@ pub fn run_all() {
     condvar::run();
     queue::run();
     joinable::run();
+    shared::run();
 }
 
 /// A deadline for `*_until` probes: gives up after `polls` polls, as firmware without a clock
