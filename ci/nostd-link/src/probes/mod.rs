@@ -9,6 +9,7 @@ mod joinable;
 mod locks;
 mod queue;
 mod reentrant;
+mod rwlock;
 mod semaphore;
 
 /// Calls every probe once.
@@ -16,6 +17,7 @@ pub fn run_all() {
     locks::run();
     irq_safe::run();
     reentrant::run();
+    rwlock::run();
     semaphore::run();
     event::run();
     condvar::run();
