@@ -1094,6 +1094,7 @@ mod tests {
                 "TicketLock",
                 "Mutex",
                 "ReentrantLock",
+                "RwLock",
                 "Semaphore",
                 "BoundedSemaphore",
                 "Event",
