@@ -100,6 +100,13 @@ pub struct StressArgs {
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
+    /// Run the shared-memory scenarios with forked worker processes (one MAP_SHARED mapping)
+    /// instead of threads (Linux).
+    #[arg(long)]
+    pub processes: bool,
+    /// With --processes: SIGKILL workers at random points (robust lock, queue consumers).
+    #[arg(long, requires = "processes")]
+    pub kill: bool,
 }
 
 /// Runs the command line; returns the exit status.
@@ -213,6 +220,13 @@ fn stress(
     args: &StressArgs,
     default_duration: Duration,
 ) -> Result<i32, UsageError> {
+    #[cfg(target_os = "linux")]
+    if args.processes {
+        let plan = plan(topo, &args.plan)?;
+        let duration = args.duration.unwrap_or(default_duration);
+        let seed = args.seed.unwrap_or_else(clock_seed);
+        return Ok(stress::process::main(&plan, duration, seed, args.kill));
+    }
     let chosen = select(args)?;
     let plan = plan(topo, &args.plan)?;
     // Controls need two workers to race, whatever --threads says.

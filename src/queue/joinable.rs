@@ -126,6 +126,7 @@ pub struct JoinableQueue<T, const N: usize, W = DefaultWait> {
 }
 
 /// The producers' half of the task count.
+#[repr(C)]
 struct PutSide {
     /// Items counted by puts, wrapping; raised before an item enters the queue, never
     /// lowered.
@@ -136,6 +137,7 @@ struct PutSide {
 }
 
 /// The consumers' half of the task count.
+#[repr(C)]
 struct DoneSide {
     /// Tasks done, wrapping: `task_done`s, and puts undone. Never above `puts`.
     done: AtomicUsize,

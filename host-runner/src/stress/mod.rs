@@ -42,6 +42,8 @@ pub mod control;
 pub mod event;
 pub mod lock;
 pub mod once;
+#[cfg(target_os = "linux")]
+pub mod process;
 pub mod queue;
 pub mod reentrant;
 pub mod rwlock;
