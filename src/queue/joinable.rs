@@ -114,6 +114,7 @@ impl core::error::Error for TaskDoneError {}
 /// WORK.close(); // stop the worker
 /// worker.join().unwrap();
 /// ```
+#[repr(C)]
 pub struct JoinableQueue<T, const N: usize, W = DefaultWait> {
     queue: Queue<T, N, W>,
     /// Written by producers only.
@@ -125,6 +126,7 @@ pub struct JoinableQueue<T, const N: usize, W = DefaultWait> {
 }
 
 /// The producers' half of the task count.
+#[repr(C)]
 struct PutSide {
     /// Items counted by puts, wrapping; raised before an item enters the queue, never
     /// lowered.
@@ -135,6 +137,7 @@ struct PutSide {
 }
 
 /// The consumers' half of the task count.
+#[repr(C)]
 struct DoneSide {
     /// Tasks done, wrapping: `task_done`s, and puts undone. Never above `puts`.
     done: AtomicUsize,

@@ -674,6 +674,7 @@ impl InProgress<'_> {
 }
 
 /// One cell of the ring.
+#[repr(C)]
 struct Slot<T> {
     /// The base position of the lap this slot is ready for, plus 0 (empty: a producer of that
     /// lap may write) or 1 (full: a consumer of that lap may read).
@@ -692,6 +693,7 @@ impl<T> Slot<T> {
 
 /// The two wait words, on their own cache line: written only by waiters and wakers, read by
 /// every push and pop when the backend can sleep.
+#[repr(C)]
 struct Words {
     /// Producers waiting for room sleep here. Bit 0: sleepers may exist · bits 1..: epoch
     not_full: AtomicU32,
@@ -725,6 +727,7 @@ struct Words {
 /// producer.join().unwrap();
 /// assert_eq!(sum, (0..100).sum());
 /// ```
+#[repr(C)]
 pub struct Queue<T, const N: usize, W = DefaultWait> {
     /// The position of the next pop; consumers claim positions by compare-and-swap.
     head: CachePadded<AtomicUsize>,

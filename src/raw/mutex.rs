@@ -42,6 +42,7 @@ const CONTENDED: u32 = 2;
 /// unsafe { RAW.unlock() };
 /// assert_eq!(core::mem::size_of::<RawMutex>(), 4);
 /// ```
+#[repr(C)]
 pub struct RawMutex<W = DefaultWait> {
     /// 0: unlocked · 1: locked, no sleepers · 2: locked, sleepers may exist
     /// (state 2 is never used when `W::WAKE_IS_NOOP`)

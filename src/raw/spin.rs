@@ -38,6 +38,7 @@ use crate::wait::Backoff;
 /// assert_eq!(core::mem::size_of::<RawSpinLock>(), 1);
 /// ```
 #[derive(Debug)]
+#[repr(C)]
 pub struct RawSpinLock {
     /// false: unlocked · true: locked
     locked: AtomicBool,

@@ -9,6 +9,7 @@
 //! | [`Spin`] (the default without `std`) | spins with bounded exponential backoff | free (no-op) | one thread per core: bare metal, a kernel with preemption disabled, short critical sections |
 //! | `Yield` (feature `std`) | spins briefly, then `thread::yield_now` | free (no-op) | threads may outnumber cores but sleeping costs too much |
 //! | `Futex` (feature `std`; the default with it) | sleeps in the kernel | a system call, only when a sleeper may exist | threads outnumber cores, or waits are long |
+//! | `SharedFutex` (feature `std`, Linux/Android) | sleeps in the kernel, futex keyed by the page | a system call, as `Futex` | the primitive lives in memory shared between processes |
 //! | your own | your scheduler's wait queue | your scheduler | an RTOS or kernel with its own blocking primitive |
 //!
 //! Primitives keep a "sleepers may exist" state next to their data (as std's futex mutex does
@@ -30,6 +31,19 @@ pub(crate) mod testing;
 mod futex;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use futex::Futex;
+
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+mod shared_futex;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+pub use shared_futex::SharedFutex;
 
 #[cfg(all(feature = "std", not(baresync_loom)))]
 mod yielding;
