@@ -66,42 +66,74 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
-pub mod sync;
+// Without compare-and-swap (thumbv6m, riscv32i, msp430) `core`'s atomics have no
+// read-modify-write methods; the `portable-atomic` feature supplies them. One clear error
+// instead of dozens from inside the crate (`no method named fetch_or found for AtomicU32`).
+#[cfg(not(any(
+    feature = "portable-atomic",
+    baresync_loom,
+    all(target_has_atomic = "8", target_has_atomic = "32", target_has_atomic = "ptr")
+)))]
+compile_error!(
+    "baresync: this target has no compare-and-swap; enable the feature `portable-atomic` \
+     (and give portable-atomic a way to provide it: its `critical-section` or \
+     `unsafe-assume-single-core` feature). See the README, section \"Targets without \
+     compare-and-swap\"."
+);
 
-pub mod barrier;
-pub mod cache_padded;
-pub mod condvar;
-pub mod deadline;
-pub mod event;
-#[cfg(feature = "critical-section")]
-#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
-pub mod irq_safe;
-pub mod lock;
-pub mod queue;
-pub mod raw;
-pub mod reentrant;
-pub mod semaphore;
-pub mod wait;
+/// Compiles the crate's items only where atomics with compare-and-swap exist (natively, from
+/// `portable-atomic`, or from loom), so that the `compile_error!` above is the only error.
+macro_rules! with_compare_and_swap {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(
+                feature = "portable-atomic",
+                baresync_loom,
+                all(target_has_atomic = "8", target_has_atomic = "32", target_has_atomic = "ptr")
+            ))]
+            $item
+        )*
+    };
+}
 
-pub use cache_padded::CachePadded;
-pub use deadline::{Deadline, WaitTimeoutResult};
-pub use lock::{Lock, LockGuard, Mutex, SpinLock, TicketLock};
-pub use raw::{RawLock, RawMutex, RawSpinLock, RawTicketLock};
-pub use wait::{Spin, Wait};
+with_compare_and_swap! {
+    pub mod sync;
 
-pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
-pub use condvar::{Condvar, CondvarGuard};
-pub use event::Event;
-pub use queue::{
-    Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryPopError,
-    TryPushError,
-};
-pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
-pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
+    pub mod barrier;
+    pub mod cache_padded;
+    pub mod condvar;
+    pub mod deadline;
+    pub mod event;
+    #[cfg(feature = "critical-section")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
+    pub mod irq_safe;
+    pub mod lock;
+    pub mod queue;
+    pub mod raw;
+    pub mod reentrant;
+    pub mod semaphore;
+    pub mod wait;
 
-#[cfg(feature = "critical-section")]
-pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
-#[cfg(all(feature = "std", not(baresync_loom)))]
-pub use reentrant::StdThreadId;
-#[cfg(all(feature = "std", not(baresync_loom)))]
-pub use wait::{Futex, Yield};
+    pub use cache_padded::CachePadded;
+    pub use deadline::{Deadline, WaitTimeoutResult};
+    pub use lock::{Lock, LockGuard, Mutex, SpinLock, TicketLock};
+    pub use raw::{RawLock, RawMutex, RawSpinLock, RawTicketLock};
+    pub use wait::{Spin, Wait};
+
+    pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
+    pub use condvar::{Condvar, CondvarGuard};
+    pub use event::Event;
+    pub use queue::{
+        Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryPopError,
+        TryPushError,
+    };
+    pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
+    pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
+
+    #[cfg(feature = "critical-section")]
+    pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
+    #[cfg(all(feature = "std", not(baresync_loom)))]
+    pub use reentrant::StdThreadId;
+    #[cfg(all(feature = "std", not(baresync_loom)))]
+    pub use wait::{Futex, Yield};
+}
