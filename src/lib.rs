@@ -72,7 +72,11 @@ extern crate std;
 #[cfg(not(any(
     feature = "portable-atomic",
     baresync_loom,
-    all(target_has_atomic = "8", target_has_atomic = "32", target_has_atomic = "ptr")
+    all(
+        target_has_atomic = "8",
+        target_has_atomic = "32",
+        target_has_atomic = "ptr"
+    )
 )))]
 compile_error!(
     "baresync: this target has no compare-and-swap; enable the feature `portable-atomic` \

@@ -81,6 +81,7 @@ impl Default for RawSpinLock {
 // Release, so each owner's writes happen-before the next owner's reads.
 unsafe impl RawLock for RawSpinLock {
     impl_init!(new);
+    const DEBUG_NAME: &'static str = "SpinLock";
 
     #[inline]
     fn lock(&self) {
