@@ -128,8 +128,8 @@ with_compare_and_swap! {
     pub use condvar::{Condvar, CondvarGuard};
     pub use event::Event;
     pub use queue::{
-        Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryPopError,
-        TryPushError,
+        Closed, Drain, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryIter,
+        TryPopError, TryPushError,
     };
     pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
     pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};

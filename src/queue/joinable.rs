@@ -19,8 +19,8 @@
 //! `task_done` whose wake of the joiners panics has still counted its task as done.
 
 use super::{
-    block_on, wake_sleepers, Closed, GetError, PushError, PutError, Queue, TryPopError,
-    TryPushError,
+    block_on, wake_sleepers, Closed, Drain, GetError, PushError, PutError, Queue, TryPopError,
+    TryIter, TryPushError,
 };
 use crate::cache_padded::CachePadded;
 use crate::sync::atomic::{
@@ -445,6 +445,36 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn put_timeout(&self, value: T, timeout: core::time::Duration) -> Result<(), PutError<T>> {
         self.put_until(value, crate::deadline::Timeout::after(timeout))
+    }
+
+    /// [`Queue::drain`]: the items inside now, oldest first. Each item taken still needs its
+    /// [`task_done`](JoinableQueue::task_done), as after [`pop`](JoinableQueue::pop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = baresync::JoinableQueue::<u8, 4>::new();
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.drain().collect::<Vec<_>>(), [1]);
+    /// q.task_done().unwrap();
+    /// ```
+    pub fn drain(&self) -> Drain<'_, T, N, W> {
+        self.queue.drain()
+    }
+
+    /// [`Queue::try_iter`]: items until the queue is found empty or busy; never waits. Each
+    /// item taken still needs its [`task_done`](JoinableQueue::task_done).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = baresync::JoinableQueue::<u8, 4>::new();
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.try_iter().count(), 1);
+    /// q.task_done().unwrap();
+    /// ```
+    pub fn try_iter(&self) -> TryIter<'_, T, N, W> {
+        self.queue.try_iter()
     }
 
     /// [`Queue::pop`]; call [`task_done`](JoinableQueue::task_done) when finished with the item.
