@@ -169,6 +169,11 @@ impl Barrier {
         /// A barrier that releases its waiters each time `parties` threads have called
         /// [`wait`](Barrier::wait); usable in a `static`.
         ///
+        /// `parties` is a `usize`, as in std's `Barrier::new`: it counts threads, which code
+        /// counts in `usize` (`available_parallelism`, `Vec::len`). A semaphore's count is a
+        /// `u32` instead, because it is the word its `Wait` backend waits on; here the waited-on
+        /// word holds the arrivals, and the bound is [`MAX_PARTIES`](Barrier::MAX_PARTIES).
+        ///
         /// # Panics
         ///
         /// If `parties` is 0 (a barrier nobody can complete is a bug, not a configuration:
@@ -302,6 +307,8 @@ impl<W: Wait> Barrier<W> {
     }
 
     /// Like [`wait_until`](Barrier::wait_until) with a deadline `timeout` from now.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Errors
     ///

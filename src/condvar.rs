@@ -620,6 +620,8 @@ impl<W: Wait> Condvar<W> {
 
     /// Like [`wait_until`](Condvar::wait_until) with a deadline `timeout` from now.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Panics
     ///
     /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
@@ -651,6 +653,8 @@ impl<W: Wait> Condvar<W> {
     /// Like [`wait_while_until`](Condvar::wait_while_until) with a deadline `timeout` from
     /// now. (std names it `wait_timeout_while`; here every timed form is the operation's name
     /// followed by `_until` or `_timeout`, as `lock_until`/`lock_timeout`.)
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Panics
     ///

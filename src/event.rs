@@ -279,6 +279,8 @@ impl<W: Wait> Event<W> {
     /// [`timed_out`](WaitTimeoutResult::timed_out) if it passed first. A timeout too large to
     /// represent (`Duration::MAX`) waits forever.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```

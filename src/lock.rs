@@ -320,6 +320,8 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     /// Acquires the lock unless `timeout` passes first. A timeout too large to represent
     /// (`Duration::MAX`) waits forever.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```

@@ -104,6 +104,8 @@ pub unsafe trait ThreadIdentity {
 /// The [`ThreadIdentity`] of std threads: a number handed out from a global counter the
 /// first time a thread asks, kept in a thread-local, never given to another thread.
 ///
+/// Needs feature `std` (a default feature).
+///
 /// The counter is checked: after `usize::MAX - 1` threads (on a 32-bit target, four billion)
 /// asking for an id panics rather than reuse one.
 ///
@@ -438,6 +440,8 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
     }
 
     /// Acquires the lock unless `timeout` passes first.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Panics
     ///

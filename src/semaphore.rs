@@ -379,6 +379,8 @@ impl<W: Wait> Counter<W> {
     /// Takes one permit unless `timeout` passes first. A timeout too large to represent
     /// (`Duration::MAX`) waits forever.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```
@@ -399,6 +401,8 @@ impl<W: Wait> Counter<W> {
     }
 
     /// Takes `n` permits at once unless `timeout` passes first.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Panics
     ///

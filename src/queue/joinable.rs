@@ -284,6 +284,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// Like [`join`](JoinableQueue::join), but waits at most `timeout`;
     /// [`timed_out`](WaitTimeoutResult::timed_out) if a task was still unfinished then.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```
@@ -427,6 +429,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
 
     /// [`Queue::put_timeout`], counting the item as an unfinished task.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Errors
     ///
     /// As [`Queue::put_timeout`]; the count is unchanged then.
@@ -550,6 +554,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     }
 
     /// [`Queue::get_timeout`].
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Errors
     ///

@@ -1456,6 +1456,8 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
 
     /// Appends `value`, waiting at most `timeout` while the queue is full.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Errors
     ///
     /// As [`put_until`](Queue::put_until).
@@ -1545,6 +1547,8 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     }
 
     /// Removes the oldest item, waiting at most `timeout` while the queue is empty.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Errors
     ///
