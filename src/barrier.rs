@@ -214,10 +214,10 @@ impl<W: Wait> Barrier<W> {
     pub const MAX_PARTIES: usize = ARRIVED_MASK as usize;
 
     const_fn! {
-        /// Like [`new`](Barrier::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Barrier::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Panics
         ///

@@ -267,10 +267,10 @@ impl Condvar {
 
 impl<W: Wait> Condvar<W> {
     const_fn! {
-        /// Like [`new`](Condvar::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Condvar::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Examples
         ///

@@ -113,10 +113,10 @@ impl Event {
 
 impl<W: Wait> Event<W> {
     const_fn! {
-        /// Like [`new`](Event::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Event::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Examples
         ///

@@ -659,10 +659,10 @@ impl<W: Wait> Semaphore<W> {
     pub const MAX_PERMITS: u32 = COUNT;
 
     const_fn! {
-        /// Like [`new`](Semaphore::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Semaphore::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Panics
         ///
@@ -744,10 +744,10 @@ impl BoundedSemaphore {
 
 impl<W: Wait> BoundedSemaphore<W> {
     const_fn! {
-        /// Like [`new`](BoundedSemaphore::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](BoundedSemaphore::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Panics
         ///
@@ -860,7 +860,8 @@ impl<W: Wait> Drop for Permit<'_, W> {
 impl<W: Wait> core::ops::Deref for Semaphore<W> {
     type Target = Counter<W>;
 
-    /// The operations shared with [`BoundedSemaphore`]: acquiring, [`available`](Counter::available).
+    /// The operations shared with [`BoundedSemaphore`]: acquiring,
+    /// [`available`](Counter::available).
     #[inline]
     fn deref(&self) -> &Counter<W> {
         &self.core

@@ -121,10 +121,10 @@ impl<T, const N: usize> JoinableQueue<T, N> {
 
 impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     const_fn! {
-        /// Like [`new`](JoinableQueue::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`](crate::wait::DefaultWait): `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](JoinableQueue::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`](crate::wait::DefaultWait): `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Examples
         ///

@@ -751,10 +751,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     const LAP: usize = (N + 1).next_power_of_two();
 
     const_fn! {
-        /// Like [`new`](Queue::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Queue::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// As with `new`, `N = 0` does not compile.
         ///
