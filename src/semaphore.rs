@@ -453,6 +453,11 @@ impl<W: Wait> Counter<W> {
 /// Python's `threading.Semaphore`, with RAII instead of `with`. 8 bytes, `const`
 /// constructible, never allocates. Not fair: see the [module documentation](self).
 ///
+/// Counts are `u32` (where [`Barrier::new`](crate::Barrier::new) takes a `usize`): the count
+/// lives in the 32-bit word a [`Wait`] backend waits on, so no count above
+/// [`MAX_PERMITS`](Semaphore::MAX_PERMITS) can exist, and the type says so rather than a `usize`
+/// that would panic above it on every target.
+///
 /// # Examples
 ///
 /// At most two threads inside at a time:
