@@ -67,17 +67,21 @@ const SLEEPERS: u32 = 1 << 31;
 /// assert_eq!((sem.available(), bounded.available()), (1, 1));
 /// drop((a, b));
 /// ```
+#[repr(C)]
 pub struct Counter<W = DefaultWait> {
     /// bits 0–30: available permits · bit 31: sleepers may exist
     state: AtomicU32,
-    /// bits 0–30: the largest count a release may produce ([`Semaphore::MAX_PERMITS`] for a
-    /// `Semaphore`, the initial count for a `BoundedSemaphore`) · bit 31 ([`BOUNDED`]): a
-    /// `BoundedSemaphore`, whose permits saturate at the bound instead of panicking.
-    bound: u32,
+    /// bits 0–30: `MAX_PERMITS - bound`, where the bound is the largest count a release may
+    /// produce ([`Semaphore::MAX_PERMITS`] for a `Semaphore`, the initial count for a
+    /// `BoundedSemaphore`), stored as the distance from the maximum so that all-zero bytes are
+    /// `Semaphore::new(0)` (see [`Shareable`](crate::shared::Shareable)) · bit 31
+    /// ([`BOUNDED`]): a `BoundedSemaphore`, whose permits saturate at the bound instead of
+    /// panicking (clear in all-zero bytes, whose bound is `MAX_PERMITS` anyway).
+    slack: u32,
     _wait: PhantomData<fn() -> W>,
 }
 
-/// In [`Counter::bound`]: the counter belongs to a `BoundedSemaphore`.
+/// In [`Counter::slack`]: the counter belongs to a `BoundedSemaphore`.
 const BOUNDED: u32 = 1 << 31;
 
 impl<W: Wait> Counter<W> {
@@ -88,15 +92,16 @@ impl<W: Wait> Counter<W> {
                 permits <= COUNT,
                 "semaphore permits above Semaphore::MAX_PERMITS"
             );
-            let bound = if bounded { bound | BOUNDED } else { bound };
-            Counter { state: AtomicU32::new(permits), bound, _wait: PhantomData }
+            let slack = COUNT - bound;
+            let slack = if bounded { slack | BOUNDED } else { slack };
+            Counter { state: AtomicU32::new(permits), slack, _wait: PhantomData }
         }
     }
 
     /// The largest count a release may produce.
     #[inline]
     fn limit(&self) -> u32 {
-        self.bound & COUNT
+        COUNT - (self.slack & COUNT)
     }
 
     #[inline]
@@ -483,6 +488,7 @@ impl<W: Wait> Counter<W> {
 /// }
 /// assert_eq!(SLOTS.available(), 2);
 /// ```
+#[repr(C)]
 pub struct Semaphore<W = DefaultWait> {
     core: Counter<W>,
 }
@@ -509,6 +515,7 @@ pub struct Semaphore<W = DefaultWait> {
 /// assert!(CONNECTIONS.release(1).is_err());
 /// assert_eq!(CONNECTIONS.available(), 1);
 /// ```
+#[repr(C)]
 pub struct BoundedSemaphore<W = DefaultWait> {
     core: Counter<W>,
 }
@@ -853,7 +860,7 @@ impl<W: Wait> Drop for Permit<'_, W> {
     #[inline]
     fn drop(&mut self) {
         if self.core.add(self.permits).is_err() {
-            if self.core.bound & BOUNDED != 0 {
+            if self.core.slack & BOUNDED != 0 {
                 self.core.add_saturating(self.permits);
             } else {
                 overflow();
