@@ -244,6 +244,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// Acquires a read lock unless `timeout` passes first. A timeout too large to represent
     /// (`Duration::MAX`) waits forever.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```
@@ -327,6 +329,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
 
     /// Acquires the write lock unless `timeout` passes first. A timeout too large to represent
     /// (`Duration::MAX`) waits forever.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Examples
     ///
@@ -430,6 +434,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     }
 
     /// Acquires the upgradable read lock unless `timeout` passes first.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Examples
     ///
@@ -860,6 +866,8 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockUpgradableReadGuard<'a, R, T> {
     }
 
     /// Becomes the write lock unless `timeout` passes first; gives the guard back then.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Errors
     ///

@@ -941,6 +941,8 @@ impl<W: Wait> RawRwMutex<W> {
 }
 
 /// `lock_api::RawRwLock` (with downgrades and upgradable reads), forwarding to [`RawRwLock`].
+///
+/// Needs feature `lock_api`.
 #[cfg(all(feature = "lock_api", not(baresync_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
 mod lock_api_impls {
