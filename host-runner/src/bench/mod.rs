@@ -17,13 +17,14 @@
 //! - A warm-up run of every candidate precedes each experiment.
 //!
 //! One file per group: [`lock`], [`semaphore`], [`event`], [`condvar`], [`barrier`],
-//! [`queue`]; [`report`] turns a run into `docs/results/`.
+//! [`queue`], [`once`]; [`report`] turns a run into `docs/results/`.
 
 pub mod barrier;
 pub mod condvar;
 pub mod event;
 pub mod floor;
 pub mod lock;
+pub mod once;
 pub mod output;
 pub mod plot;
 pub mod queue;
@@ -57,7 +58,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub window: Option<Duration>,
     /// A group to run (repeatable; default: all): locks, semaphore, event, condvar, barrier,
-    /// queue.
+    /// queue, once.
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
     /// CPUs to use instead of one per physical core, as a list like `0,2-3`.
@@ -75,7 +76,15 @@ pub struct BenchArgs {
 }
 
 /// The names of the groups, in run order.
-pub const GROUPS: [&str; 6] = ["locks", "semaphore", "event", "condvar", "barrier", "queue"];
+pub const GROUPS: [&str; 7] = [
+    "locks",
+    "semaphore",
+    "event",
+    "condvar",
+    "barrier",
+    "queue",
+    "once",
+];
 
 /// How long and how often to measure.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -666,6 +675,7 @@ pub fn groups(cores: usize) -> Vec<Group> {
         condvar::group(cores),
         barrier::group(cores),
         queue::group(cores),
+        once::group(cores),
     ]
 }
 
