@@ -6,6 +6,7 @@
 //! | type | what it is (Python / std name) |
 //! |---|---|
 //! | [`SpinLock`], [`TicketLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, sleeping three-state (`Lock`, `std::sync::Mutex`) |
+//! | [`RwLock`] (a [`ReadWriteLock<R, T>`](ReadWriteLock)) | many readers or one writer, writer-preferring, with upgradable reads (`RwLock`) |
 //! | [`ReentrantLock`] | a lock its owner may take again (`RLock`, `ReentrantLock`) |
 //! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
 //! | [`Event`] | a manual-reset flag that releases every waiter |
@@ -79,16 +80,34 @@ pub mod event;
 pub mod irq_safe;
 pub mod lock;
 pub mod once;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub mod process;
 pub mod queue;
 pub mod raw;
 pub mod reentrant;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    target_has_atomic = "64",
+    any(target_os = "linux", target_os = "android")
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub mod robust;
+pub mod rwlock;
 pub mod semaphore;
+#[cfg(not(baresync_loom))]
+pub mod shared;
 pub mod wait;
 
 pub use cache_padded::CachePadded;
 pub use deadline::{Deadline, WaitTimeoutResult};
 pub use lock::{Lock, LockGuard, Mutex, SpinLock, TicketLock};
-pub use raw::{RawLock, RawMutex, RawSpinLock, RawTicketLock};
+pub use raw::{RawLock, RawMutex, RawRwLock, RawRwMutex, RawSpinLock, RawTicketLock};
 pub use wait::{Spin, Wait};
 
 pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
@@ -100,6 +119,9 @@ pub use queue::{
     TryPushError,
 };
 pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
+pub use rwlock::{
+    ReadWriteLock, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
 pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
 
 #[cfg(feature = "critical-section")]
@@ -108,3 +130,19 @@ pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
 pub use reentrant::StdThreadId;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use wait::{Futex, Yield};
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    target_has_atomic = "64",
+    any(target_os = "linux", target_os = "android")
+))]
+pub use {
+    process::ProcessLiveness,
+    robust::{RobustError, RobustMutex, RobustMutexGuard},
+};
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+pub use {process::ProcessThreadId, wait::SharedFutex};

@@ -23,6 +23,8 @@
 //! | exactly once (buffer) | `Condvar` buffer dropping items |
 //! | per-producer fifo (queue, buffer) | `Queue` / `Condvar` buffer reordering items |
 //! | join after task_done | `JoinableQueue` join not waiting |
+//! | mutual exclusion, consistent read, lost updates (`RwLock`) | `RwLock` excluding nobody |
+//! | writer preference | `RwLock` preferring readers |
 //! | notify(n) count | `Condvar` notify(n) releasing all |
 //! | notify(n) releases min(n, waiting) | `Condvar` notify(n) releasing too few |
 //! | one initializer | `Once` check-then-set |
@@ -77,6 +79,21 @@ fn covering<S: Scenario + 'static>(
     })
 }
 
+/// A boxed scenario is a scenario (so that a list of controls can be wrapped in [`covering`]).
+impl Scenario for Box<dyn Scenario> {
+    fn info(&self) -> super::ScenarioInfo {
+        (**self).info()
+    }
+
+    fn run(&self, ctx: &mut super::RunCtx<'_>) -> super::Outcome {
+        (**self).run(ctx)
+    }
+
+    fn covers(&self) -> &'static [&'static str] {
+        (**self).covers()
+    }
+}
+
 struct Covering<S> {
     primitives: &'static [&'static str],
     control: S,
@@ -99,6 +116,16 @@ impl<S: Scenario> Scenario for Covering<S> {
 /// The negative controls, run after the primitives; each covers the primitive families
 /// whose checks it trips.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
+    let mut all = controls_before_rwlock();
+    all.extend(
+        super::rwlock::controls()
+            .into_iter()
+            .map(|c| covering(&["RwLock"], c)),
+    );
+    all
+}
+
+fn controls_before_rwlock() -> Vec<Box<dyn Scenario>> {
     vec![
         covering(
             LOCKS,
