@@ -8,7 +8,7 @@
 //! must not observe a half-finished update should keep its invariants intact across panics (or
 //! abort on panic, as most firmware does).
 
-use crate::raw::{raw_init, RawLock, RawMutex, RawSpinLock, RawTicketLock};
+use crate::raw::{raw_init, RawFairLock, RawLock, RawMutex, RawSpinLock, RawTicketLock};
 use crate::sync::const_fn;
 use crate::Deadline;
 use core::cell::UnsafeCell;
@@ -70,6 +70,24 @@ pub type SpinLock<T> = Lock<RawSpinLock, T>;
 /// assert_eq!(core::mem::size_of::<TicketLock<()>>(), 8);
 /// ```
 pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>;
+
+/// A lock around a `T` with a starvation bound that keeps its throughput when threads
+/// outnumber cores: a free lock goes to whichever thread asks, but a queued waiter is bypassed
+/// at most [`RawFairLock::MAX_BYPASSES`] times per waiter queued ahead of it, and queued
+/// waiters are served in order. Waiters wait through `W`
+/// ([`FairDefault`](crate::wait::FairDefault): `Yield` with feature `std`, `Spin` without).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::FairLock;
+///
+/// static JOBS_DONE: FairLock<u32> = FairLock::new(0);
+/// *JOBS_DONE.lock() += 1;
+/// assert_eq!(*JOBS_DONE.lock(), 1);
+/// assert_eq!(core::mem::size_of::<FairLock<()>>(), 12);
+/// ```
+pub type FairLock<T, W = crate::wait::FairDefault> = Lock<RawFairLock<W>, T>;
 
 /// A three-state mutex around a `T` that waits through `W`
 /// ([`DefaultWait`](crate::wait::DefaultWait): `Futex`, which sleeps, with feature `std`;

@@ -1,6 +1,9 @@
 //! The lock family through its public API, from many threads.
 
-use baresync::{Futex, Lock, Mutex, RawLock, RawTicketLock, Spin, SpinLock, TicketLock, Yield};
+use baresync::{
+    FairLock, Futex, Lock, Mutex, RawFairLock, RawLock, RawTicketLock, Spin, SpinLock, TicketLock,
+    Yield,
+};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
@@ -59,6 +62,18 @@ macro_rules! for_each_lock {
             #[test]
             fn ticket_futex() {
                 $body::<RawTicketLock<Futex>>();
+            }
+            #[test]
+            fn fair_spin() {
+                $body::<RawFairLock<Spin>>();
+            }
+            #[test]
+            fn fair_yield() {
+                $body::<RawFairLock<Yield>>();
+            }
+            #[test]
+            fn fair_futex() {
+                $body::<RawFairLock<Futex>>();
             }
             #[test]
             fn mutex_spin() {
@@ -201,6 +216,59 @@ fn sizes() {
     assert_eq!(core::mem::size_of::<Mutex<()>>(), 4);
     assert_eq!(core::mem::size_of::<Mutex<(), Futex>>(), 4);
     assert!(core::mem::size_of::<TicketLock<()>>() <= 8);
+    assert_eq!(core::mem::size_of::<FairLock<()>>(), 12);
+}
+
+/// The fair lock's starvation bound, from outside: every acquisition is numbered (a counter
+/// incremented inside the critical section); a thread reads the counter just before calling
+/// `lock` and again once it holds the lock, and the difference is the number of acquisitions
+/// by others that overtook it. With T threads all calling `lock`, the bound is
+/// T·(K + 1) − 1, plus 1 for the acquisition that may have been in progress at the first read.
+/// Threads outnumber cores, so the head of the queue is often descheduled: the bound must hold
+/// anyway.
+fn fair_bound_holds<W: baresync::Wait + Send + Sync + 'static>(threads: usize, per_thread: u64) {
+    use std::sync::atomic::AtomicU64;
+    let lock: Arc<FairLock<(), W>> = Arc::new(FairLock::new(()));
+    let count = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (lock, count) = (Arc::clone(&lock), Arc::clone(&count));
+            thread::spawn(move || {
+                let mut worst = 0;
+                for _ in 0..per_thread {
+                    let before = count.load(SeqCst);
+                    let g = lock.lock();
+                    let at = count.fetch_add(1, SeqCst);
+                    worst = worst.max(at - before);
+                    // Long enough that the head's polling budget runs out and it waits
+                    // through `W`: a lock without the bound lets the owner take it again and
+                    // again meanwhile.
+                    for _ in 0..200 {
+                        std::hint::spin_loop();
+                    }
+                    drop(g);
+                }
+                worst
+            })
+        })
+        .collect();
+    let worst = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .max()
+        .unwrap();
+    let k = u64::from(RawFairLock::<W>::MAX_BYPASSES);
+    let bound = threads as u64 * (k + 1);
+    assert!(worst <= bound, "overtaken {worst} times, bound {bound}");
+    assert_eq!(count.load(SeqCst), threads as u64 * per_thread);
+}
+
+#[test]
+fn fair_lock_bound_holds_oversubscribed() {
+    let threads = if cfg!(miri) { 3 } else { 3 * cores() };
+    fair_bound_holds::<Yield>(threads, M / 4);
+    fair_bound_holds::<Futex>(threads, M / 4);
+    fair_bound_holds::<Spin>(threads, if cfg!(miri) { 10 } else { 500 });
 }
 
 #[test]
@@ -208,5 +276,6 @@ fn statics_and_const_construction() {
     static A: SpinLock<u8> = SpinLock::new(1);
     static B: TicketLock<u8, Futex> = TicketLock::new(2);
     static C: Mutex<u8, Futex> = Mutex::new(3);
-    assert_eq!(*A.lock() + *B.lock() + *C.lock(), 6);
+    static D: FairLock<u8> = FairLock::new(4);
+    assert_eq!(*A.lock() + *B.lock() + *C.lock() + *D.lock(), 10);
 }

@@ -8,14 +8,17 @@
 //! |---|---|---|---|---|
 //! | [`RawSpinLock`] | 1 byte | test-and-test-and-set with bounded backoff | no | spins |
 //! | [`RawTicketLock<W>`] | 8 bytes | ticket lock | FIFO | head spins, others wait through `W` |
+//! | [`RawFairLock<W>`] | 12 bytes | barging bounded by a bypass count, waiters queued by ticket | bounded: a queued waiter is bypassed at most `MAX_BYPASSES` times per waiter ahead of it | head polls, others wait through `W` |
 //! | [`RawMutex<W>`] | 4 bytes | three-state futex mutex (Drepper, "Futexes Are Tricky", mutex 2) | no | brief spin, then sleeps through `W` |
 
 use crate::Deadline;
 
+mod fair;
 mod mutex;
 mod spin;
 mod ticket;
 
+pub use fair::RawFairLock;
 pub use mutex::RawMutex;
 pub use spin::RawSpinLock;
 pub use ticket::RawTicketLock;
@@ -219,5 +222,7 @@ mod lock_api_tests {
         counts_exactly::<RawSpinLock>();
         counts_exactly::<RawTicketLock<crate::Spin>>();
         counts_exactly::<RawMutex<crate::Futex>>();
+        counts_exactly::<RawFairLock<crate::Spin>>();
+        counts_exactly::<RawFairLock<crate::Futex>>();
     }
 }
