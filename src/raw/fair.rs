@@ -207,6 +207,13 @@ impl<W: Wait> RawFairLock<W> {
         if self.try_barge() {
             return;
         }
+        self.lock_queued(|| {});
+    }
+
+    /// Queues and waits for the lock. `on_join` runs right after this thread is counted in
+    /// the state word (crate code only: host-runner's bound check, through `lock_counted`).
+    #[inline(always)]
+    fn lock_queued(&self, on_join: impl FnOnce()) {
         // Join the queue: draw a ticket, then count ourselves in the state word. From the
         // count on, every barger's acquisition is a counted bypass.
         // ORDERING: Relaxed: the ticket's uniqueness comes from the read-modify-write; the
@@ -220,6 +227,7 @@ impl<W: Wait> RawFairLock<W> {
             "queued waiter count overflow"
         );
         let queued = Queued { lock: self, ticket };
+        on_join();
         queued.wait_for_turn();
         queued.acquire_as_head();
         core::mem::forget(queued);
@@ -473,7 +481,7 @@ impl<W: Wait> RawFairLock<W> {
     }
 }
 
-/// A test hook for host-runner's bound check (std only, hidden: not part of the API).
+/// Test hooks for host-runner's bound check (std only, hidden: not part of the API).
 #[cfg(all(feature = "std", not(baresync_loom)))]
 impl<W: Wait> RawFairLock<W> {
     /// The bypass count now (0 while nobody is queued). A snapshot for tests.
@@ -481,6 +489,31 @@ impl<W: Wait> RawFairLock<W> {
     pub fn bypasses(&self) -> u32 {
         // ORDERING: Relaxed: a snapshot.
         (self.state.load(Relaxed) & BYPASS_MASK) >> 2
+    }
+
+    /// [`lock`](RawLock::lock), for a checker that numbers acquisitions in `count` (one
+    /// SeqCst `fetch_add` inside each critical section). Returns `None` when the lock was
+    /// taken without queueing, or `Some(c)` where `c` is `count` read right after this thread
+    /// joined the queue: the acquisitions numbered from `c` on, before this thread's own,
+    /// are the ones that overtook it, at most T·(K + 1) with T threads calling `lock`.
+    ///
+    /// Why the read cannot be stale enough to invent overtakes: the SeqCst fence after the
+    /// joining read-modify-write makes it synchronize with the release of every earlier owner
+    /// whose unlock it follows in the state word's order, so their increments happen-before
+    /// the `fetch_add(0)` and are counted before `c`; only the owner at the time of joining
+    /// may be numbered after `c` (the "+ 1" in T·(K + 1) − 1 + 1). No user code runs inside.
+    #[doc(hidden)]
+    pub fn lock_counted(&self, count: &std::sync::atomic::AtomicU64) -> Option<u64> {
+        if self.try_barge() {
+            return None;
+        }
+        let mut joined_at = 0;
+        self.lock_queued(|| {
+            // ORDERING: see the doc comment; a checker's, not the lock's.
+            crate::sync::atomic::fence(crate::sync::atomic::Ordering::SeqCst);
+            joined_at = count.fetch_add(0, std::sync::atomic::Ordering::SeqCst);
+        });
+        Some(joined_at)
     }
 }
 

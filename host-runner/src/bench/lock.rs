@@ -1,4 +1,5 @@
-//! Locks: baresync's `SpinLock`, `TicketLock<_, W>`, `Mutex<_, W>` and `ReentrantLock` next to
+//! Locks: baresync's `SpinLock`, `TicketLock<_, W>`, `FairLock<_, W>`, `Mutex<_, W>` and
+//! `ReentrantLock` next to
 //! `std::sync::Mutex` (the reference), `parking_lot::Mutex`/`ReentrantMutex` and
 //! `spin::mutex::SpinMutex`/`TicketMutex`.
 //!
@@ -23,7 +24,9 @@
 
 use super::{median, run_window, thread_counts, Candidate, Env, Experiment, Group, Sample, Unit};
 use baresync::CachePadded;
-use baresync::{Futex, Mutex, ReentrantLock, Spin, SpinLock, StdThreadId, TicketLock, Yield};
+use baresync::{
+    FairLock, Futex, Mutex, ReentrantLock, Spin, SpinLock, StdThreadId, TicketLock, Yield,
+};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -99,6 +102,9 @@ guard_lock!(SpinLock<Slot>, |l| l.lock());
 guard_lock!(TicketLock<Slot, Spin>, |l| l.lock());
 guard_lock!(TicketLock<Slot, Yield>, |l| l.lock());
 guard_lock!(TicketLock<Slot, Futex>, |l| l.lock());
+guard_lock!(FairLock<Slot, Spin>, |l| l.lock());
+guard_lock!(FairLock<Slot, Yield>, |l| l.lock());
+guard_lock!(FairLock<Slot, Futex>, |l| l.lock());
 guard_lock!(Mutex<Slot, Spin>, |l| l.lock());
 guard_lock!(Mutex<Slot, Yield>, |l| l.lock());
 guard_lock!(Mutex<Slot, Futex>, |l| l.lock());
@@ -254,6 +260,9 @@ fn candidates(make: impl Fn(&mut Vec<Candidate>, &str, bool, Kind)) -> Vec<Candi
         ("baresync::TicketLock<Spin>", false, Kind::TicketSpin),
         ("baresync::TicketLock<Yield>", false, Kind::TicketYield),
         ("baresync::TicketLock<Futex>", false, Kind::TicketFutex),
+        ("baresync::FairLock<Spin>", false, Kind::FairSpin),
+        ("baresync::FairLock<Yield>", false, Kind::FairYield),
+        ("baresync::FairLock<Futex>", false, Kind::FairFutex),
         ("baresync::Mutex<Spin>", false, Kind::MutexSpin),
         ("baresync::Mutex<Yield>", false, Kind::MutexYield),
         ("baresync::Mutex<Futex>", false, Kind::MutexFutex),
@@ -284,6 +293,12 @@ pub enum Kind {
     TicketYield,
     /// `baresync::TicketLock<_, Futex>`.
     TicketFutex,
+    /// `baresync::FairLock<_, Spin>`.
+    FairSpin,
+    /// `baresync::FairLock<_, Yield>`.
+    FairYield,
+    /// `baresync::FairLock<_, Futex>`.
+    FairFutex,
     /// `baresync::Mutex<_, Spin>`.
     MutexSpin,
     /// `baresync::Mutex<_, Yield>`.
@@ -312,6 +327,9 @@ macro_rules! dispatch {
             Kind::TicketSpin => $f::<TicketLock<Slot, Spin>>($($arg),*),
             Kind::TicketYield => $f::<TicketLock<Slot, Yield>>($($arg),*),
             Kind::TicketFutex => $f::<TicketLock<Slot, Futex>>($($arg),*),
+            Kind::FairSpin => $f::<FairLock<Slot, Spin>>($($arg),*),
+            Kind::FairYield => $f::<FairLock<Slot, Yield>>($($arg),*),
+            Kind::FairFutex => $f::<FairLock<Slot, Futex>>($($arg),*),
             Kind::MutexSpin => $f::<Mutex<Slot, Spin>>($($arg),*),
             Kind::MutexYield => $f::<Mutex<Slot, Yield>>($($arg),*),
             Kind::MutexFutex => $f::<Mutex<Slot, Futex>>($($arg),*),
