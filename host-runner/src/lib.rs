@@ -1,6 +1,7 @@
 //! `host-runner`: runs baresync's primitives on real cores, pinned, and checks their
 //! invariants.
 //!
+//! - [`args`]: what every subcommand shares: exit statuses, usage errors, argument parsers.
 //! - [`topology`]: logical CPUs, packages, physical cores, SMT (sysfs on Linux).
 //! - [`pin`]: which CPU each worker runs on.
 //! - [`stress`]: the harness, a [`stress::Scenario`] per primitive, and negative controls.
@@ -8,6 +9,7 @@
 //! - [`report`]: the table and the JSON report.
 //! - [`cli`]: the command line.
 
+pub mod args;
 pub mod bench;
 pub mod cli;
 pub mod pin;

@@ -40,6 +40,7 @@ fn bad_arguments_exit_2() {
         &["stress", "--cpus", "3-1"],
         &["stress", "--cpus", "100000"],
         &["topology", "--cpus", "x"],
+        &["bench", "--smoke", "--rounds", "0", "--group", "barrier"],
         &["frobnicate"],
     ] {
         let o = host_runner(args);
@@ -106,20 +107,27 @@ fn short_stress_passes_and_writes_json() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    let controls: Vec<String> = host_runner::stress::controls()
+    // Only the controls of the selected primitives run: those of the locks, not the
+    // event's or the barrier's.
+    let controls: Vec<String> = host_runner::stress::controls_for(&["SpinLock", "TicketLock"])
         .iter()
         .map(|c| c.info().name)
         .collect();
     assert_eq!(names[..2], ["SpinLock", "TicketLock<Spin>"]);
     assert_eq!(names[2..], controls);
-    // The liveness controls run in every run: a backend that loses every wake-up and an
-    // event whose `set` releases nobody must each be caught.
+    assert!(controls.len() < host_runner::stress::controls().len());
     for name in [
-        "control: Mutex<NoopWake>",
-        "control: Event<NoopWake>",
-        "control: Event set releasing nobody",
+        "control: no lock",
+        "control: Mutex as FIFO",
+        "control: TicketLock<NoopWake>",
     ] {
         assert!(names.contains(&name), "{name} not run");
+    }
+    for name in [
+        "control: Event<NoopWake>",
+        "control: Barrier with two leaders",
+    ] {
+        assert!(!names.contains(&name), "{name} run for locks only");
     }
     assert!(report["scenarios"]
         .as_array()
@@ -127,4 +135,44 @@ fn short_stress_passes_and_writes_json() {
         .iter()
         .skip(2)
         .all(|s| s["verdict"] == "CAUGHT"));
+}
+
+#[test]
+fn one_worker_warns_which_checks_cannot_fail() {
+    let o = host_runner(&[
+        "stress",
+        "--threads",
+        "1",
+        "--primitive",
+        "mutex",
+        "--backend",
+        "spin",
+        "--duration",
+        "100ms",
+        "--no-progress",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("warning: --threads 1"), "{}", text(&o));
+    assert!(
+        err.contains("Mutex: mutual exclusion, lost updates"),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("result: PASS, with one worker"), "{out}");
+    // Two workers: no such warning.
+    let o = host_runner(&[
+        "stress",
+        "--threads",
+        "2",
+        "--primitive",
+        "mutex",
+        "--backend",
+        "spin",
+        "--duration",
+        "100ms",
+        "--no-progress",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("single worker"), "{}", text(&o));
 }

@@ -30,7 +30,7 @@ pub mod queue;
 pub mod report;
 pub mod semaphore;
 
-use crate::cli::{parse_duration, CpuList, UsageError, EXIT_OK, EXIT_VIOLATION};
+use crate::args::{parse_cpus_arg, parse_duration, CpuList, UsageError, EXIT_OK, EXIT_VIOLATION};
 use crate::pin::pin_current;
 use crate::topology::{format_cpu_list, Topology};
 use baresync::CachePadded;
@@ -72,10 +72,6 @@ pub struct BenchArgs {
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
-}
-
-fn parse_cpus_arg(s: &str) -> Result<CpuList, String> {
-    crate::topology::parse_cpu_list(s).map(CpuList)
 }
 
 /// The names of the groups, in run order.
@@ -122,7 +118,7 @@ impl Profile {
         let custom = args.rounds.is_some() || args.window.is_some();
         Profile {
             name: if custom { "custom" } else { name }.to_string(),
-            rounds: args.rounds.unwrap_or(rounds).max(1),
+            rounds: args.rounds.unwrap_or(rounds),
             window: args.window.unwrap_or(window),
             floor_window,
         }
@@ -893,12 +889,26 @@ pub fn format_utc(secs: u64) -> String {
     )
 }
 
+/// Refuses arguments no measurement can be made with (`--rounds 0`), as `--threads 0` is
+/// refused elsewhere, rather than quietly running something else.
+///
+/// # Errors
+///
+/// The first bad argument.
+pub fn check_args(args: &BenchArgs) -> Result<(), UsageError> {
+    if args.rounds == Some(0) {
+        return Err(UsageError("--rounds must be at least 1".into()));
+    }
+    Ok(())
+}
+
 /// Runs the bench as `args` says and returns the report (no printing of tables).
 ///
 /// # Errors
 ///
 /// An unknown group or CPU.
 pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError> {
+    check_args(args)?;
     let profile = Profile::from_args(args);
     let cpus = match &args.cpus {
         Some(list) => {
@@ -962,6 +972,7 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
 ///
 /// Bad arguments, or an output file that cannot be created.
 pub fn main(topo: &Topology, args: &BenchArgs) -> Result<i32, UsageError> {
+    check_args(args)?;
     // Create the output files first, so a bad path fails before minutes of work.
     let json = output::create(args.json.as_ref(), "--json")?;
     let csv = output::create(args.csv.as_ref(), "--csv")?;

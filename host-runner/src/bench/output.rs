@@ -1,7 +1,7 @@
 //! What `bench` prints and writes: a table per group, `--json`, `--csv`.
 
 use super::{BenchReport, GroupResult, Row, Unit};
-use crate::cli::UsageError;
+use crate::args::UsageError;
 use crate::report::human_rate;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};

@@ -6,7 +6,7 @@
 
 use super::output::{self, human_ns};
 use super::{plot, BenchArgs, BenchReport, GroupResult};
-use crate::cli::{UsageError, EXIT_OK, EXIT_VIOLATION};
+use crate::args::{UsageError, EXIT_OK, EXIT_VIOLATION};
 use crate::topology::Topology;
 use clap::Args;
 use std::fmt::Write as _;
@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 /// Options of `report`.
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
-    /// Where to write README.md, the SVG plots, bench.json and bench.csv.
-    #[arg(long, value_name = "DIR", default_value = "docs/results")]
-    pub out: PathBuf,
+    /// Where to write README.md, the SVG plots, bench.json and bench.csv (default: the
+    /// workspace's docs/results, found from the current directory up; required outside it).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Read a bench's JSON (from `bench --json`) instead of running one.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
@@ -43,6 +44,68 @@ fn read_json(path: &Path) -> Result<BenchReport, UsageError> {
         .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
     serde_json::from_str::<BenchReport>(&text)
         .map_err(|e| UsageError(format!("{} is not a bench JSON: {e}", path.display())))
+}
+
+/// The root of the workspace that holds host-runner: the nearest directory, from `from` up,
+/// with a `Cargo.toml` that declares `[workspace]` and a `host-runner/Cargo.toml` beside it.
+/// `None` outside such a workspace.
+pub fn workspace_root(from: &Path) -> Option<PathBuf> {
+    from.ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|toml| {
+                toml.lines().any(|l| l.trim() == "[workspace]")
+                    && dir.join("host-runner").join("Cargo.toml").is_file()
+            })
+        })
+        .map(Path::to_path_buf)
+}
+
+/// The directory `report` writes to: `--out`, else the workspace's `docs/results`.
+///
+/// # Errors
+///
+/// No `--out` and `cwd` is not inside the workspace.
+pub fn out_dir(out: Option<&Path>, cwd: &Path) -> Result<PathBuf, UsageError> {
+    match (out, workspace_root(cwd)) {
+        (Some(dir), _) => Ok(dir.to_path_buf()),
+        (None, Some(root)) => Ok(root.join("docs").join("results")),
+        (None, None) => Err(UsageError(format!(
+            "{} is not inside the baresync workspace, so there is no docs/results to write \
+             to: name a directory with --out DIR (this build's workspace was {})",
+            cwd.display(),
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")))
+                .display()
+        ))),
+    }
+}
+
+/// The path from directory `from` to directory `to`, `/`-separated, for a markdown link
+/// (`..` for the parent); `None` when either does not exist.
+pub fn relative_link(from: &Path, to: &Path) -> Option<String> {
+    let from = std::fs::canonicalize(from).ok()?;
+    let to = std::fs::canonicalize(to).ok()?;
+    let common = from
+        .components()
+        .zip(to.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut parts: Vec<String> = from
+        .components()
+        .skip(common)
+        .map(|_| "..".to_string())
+        .collect();
+    parts.extend(
+        to.components()
+            .skip(common)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    Some(if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    })
 }
 
 /// How far a ratio may move between two runs and still count as reproduced.
@@ -195,6 +258,10 @@ pub const PLOTS: [(&str, &str); 7] = [
 ///
 /// A JSON file that cannot be read or parsed, or bad bench arguments.
 pub fn main(topo: &Topology, args: &ReportArgs) -> Result<i32, UsageError> {
+    // Resolve the output first, so a missing --out fails before minutes of work.
+    let cwd = std::env::current_dir()
+        .map_err(|e| UsageError(format!("cannot read the current directory: {e}")))?;
+    let out = out_dir(args.out.as_deref(), &cwd)?;
     let compare = args.compare.as_deref().map(read_json).transpose()?;
     let report = match &args.from {
         Some(path) => read_json(path)?,
@@ -213,23 +280,22 @@ pub fn main(topo: &Topology, args: &ReportArgs) -> Result<i32, UsageError> {
     if let Some(other) = &compare {
         println!("\n{}", spread(&report, other));
     }
-    match write(&report, compare.as_ref(), &args.out) {
+    let docs = workspace_root(&cwd).map(|root| root.join("docs"));
+    match write(&report, compare.as_ref(), &out, docs.as_deref()) {
         Ok(files) => {
-            println!(
-                "\nreport: wrote {} files to {}",
-                files.len(),
-                args.out.display()
-            );
+            println!("\nreport: wrote {} files to {}", files.len(), out.display());
             Ok(EXIT_OK)
         }
         Err(e) => {
-            eprintln!("error: writing the report to {}: {e}", args.out.display());
+            eprintln!("error: writing the report to {}: {e}", out.display());
             Ok(EXIT_VIOLATION)
         }
     }
 }
 
-/// Writes everything into `dir`; returns the files written.
+/// Writes everything into `dir`; returns the files written. `docs` is the workspace's
+/// `docs/` directory, which the page links to (the guide, the design notes) by a path relative
+/// to `dir`; without it the page names them without a link.
 ///
 /// # Errors
 ///
@@ -238,8 +304,10 @@ pub fn write(
     report: &BenchReport,
     compare: Option<&BenchReport>,
     dir: &Path,
+    docs: Option<&Path>,
 ) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
+    let docs_link = docs.and_then(|d| relative_link(dir, d));
     let mut files = Vec::new();
     let mut out = |name: &str| {
         let p = dir.join(name);
@@ -298,7 +366,7 @@ pub fn write(
     let csv = out("bench.csv");
     std::fs::write(&csv, output::csv(report))?;
     let readme = out("README.md");
-    std::fs::write(&readme, markdown(report, compare))?;
+    std::fs::write(&readme, markdown(report, compare, docs_link.as_deref()))?;
     Ok(files)
 }
 
@@ -373,8 +441,14 @@ pub fn oversubscription(report: &BenchReport) -> String {
     s
 }
 
-/// The text of `docs/results/README.md`.
-pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>) -> String {
+/// The text of `docs/results/README.md`; `docs` is the path from the page to the workspace's
+/// `docs/` directory (`..` for `docs/results`), `None` when the page is written outside the
+/// workspace.
+pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Option<&str>) -> String {
+    let link = |text: &str, file: &str| match docs {
+        Some(d) => format!("[{text}]({d}/{file})"),
+        None => format!("{text} (baresync's `docs/{file}`)"),
+    };
     let m = &report.machine;
     let p = &report.profile;
     let mut s = String::new();
@@ -386,7 +460,8 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>) -> String {
          one-minute run) to measure your own machine, or `report --from bench.json` to \
          regenerate this page from the committed run. The raw data is in \
          [`bench.json`](bench.json) and [`bench.csv`](bench.csv). How to read it, and which \
-         primitive to choose: [the guide](../README.md).\n"
+         primitive to choose: {}.\n",
+        link("the guide", "README.md")
     );
     let _ = writeln!(s, "## Machine\n");
     let floor = report
@@ -527,7 +602,8 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>) -> String {
          and `SpinLock` yields once a waiter's backoff is spent; `Spin` rows are the pure \
          spinners, for threads that own their cores. No strict FIFO lock (`TicketLock`, \
          `spin::TicketMutex`) can hold here whatever its backend: most hand-offs go to a \
-         thread that is not running ([design.md](../design.md), \"The FIFO floor\").\n\n{}",
+         thread that is not running ({}, \"The FIFO floor\").\n\n{}",
+        link("design.md", "design.md"),
         oversubscription(report)
     );
     if let Some(other) = compare {

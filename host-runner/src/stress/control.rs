@@ -58,20 +58,62 @@ use std::time::{Duration, Instant};
 /// are abandoned asleep (nothing can wake them: the release action's wake is lost too).
 const STUCK: &[&str] = &[PROGRESS, HANG];
 
-/// The negative controls, run after the primitives.
+/// The lock families the lock controls cover.
+const LOCKS: &[&str] = &["SpinLock", "TicketLock", "Mutex"];
+/// Both semaphores.
+const SEMAPHORES: &[&str] = &["Semaphore", "BoundedSemaphore"];
+/// Both queues.
+const QUEUES: &[&str] = &["Queue", "JoinableQueue"];
+
+/// A control that covers the checks of `primitives`: it runs when one of them is selected
+/// ([`controls_for`](super::controls_for)).
+fn covering<S: Scenario + 'static>(
+    primitives: &'static [&'static str],
+    control: S,
+) -> Box<dyn Scenario> {
+    Box::new(Covering {
+        primitives,
+        control,
+    })
+}
+
+struct Covering<S> {
+    primitives: &'static [&'static str],
+    control: S,
+}
+
+impl<S: Scenario> Scenario for Covering<S> {
+    fn info(&self) -> super::ScenarioInfo {
+        self.control.info()
+    }
+
+    fn run(&self, ctx: &mut super::RunCtx<'_>) -> super::Outcome {
+        self.control.run(ctx)
+    }
+
+    fn covers(&self) -> &'static [&'static str] {
+        self.primitives
+    }
+}
+
+/// The negative controls, run after the primitives; each covers the primitive families
+/// whose checks it trips.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
     vec![
-        Box::new(
+        covering(
+            LOCKS,
             LockScenario::<Unsynchronized>::new("control: no lock", "control", None)
                 .expecting_failure(&[MUTUAL_EXCLUSION, LOST_UPDATES]),
         ),
-        Box::new(
+        covering(
+            &["TicketLock"],
             // RawMutex lets a newcomer take the lock while earlier waiters sleep, so the FIFO
             // check must catch it when it is run as if it were a FIFO lock.
             LockScenario::<RawMutex<Probe<Yield>>>::fifo("control: Mutex as FIFO", "control", None)
                 .expecting_failure(&[FIFO]),
         ),
-        Box::new(
+        covering(
+            SEMAPHORES,
             // Releases two permits for one now and then: too many are granted.
             SemaphoreScenario::<Semaphore<Yield>>::new(
                 "control: Semaphore granting too many",
@@ -80,28 +122,34 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             )
             .granting_too_many(&[HOLDERS, PERMITS_BACK]),
         ),
-        Box::new(
+        covering(
+            &["Event"],
             EventScenario::<Yield>::new("control: Event not waiting", None)
                 .not_waiting(&[EARLY_RELEASE]),
         ),
-        Box::new(
+        covering(
+            &["Event"],
             // `set` does nothing: the waiters of a round sleep on.
             EventScenario::<Futex>::new("control: Event set releasing nobody", None)
                 .set_releasing_nobody(&[NOT_RELEASED, PROGRESS]),
         ),
-        Box::new(
+        covering(
+            &["Barrier"],
             BarrierScenario::<Yield>::new("control: Barrier letting one through", None)
                 .letting_through(&[GENERATIONS]),
         ),
-        Box::new(
+        covering(
+            &["Barrier"],
             BarrierScenario::<Yield>::new("control: Barrier with two leaders", None)
                 .lying_about_the_leader(&[ONE_LEADER]),
         ),
-        Box::new(
+        covering(
+            &["Barrier"],
             BarrierScenario::<Yield>::new("control: Barrier reset not resetting", None)
                 .not_resetting(&[ABORT_RESET]),
         ),
-        Box::new(
+        covering(
+            QUEUES,
             QueueScenario::<JoinableQueue<u64, 64, Yield>>::new(
                 "control: Queue dropping items",
                 "control",
@@ -109,7 +157,8 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             )
             .dropping_items(&[EXACTLY_ONCE, CHECKSUM]),
         ),
-        Box::new(
+        covering(
+            QUEUES,
             QueueScenario::<Queue<u64, 64, Yield>>::new(
                 "control: Queue reordering items",
                 "control",
@@ -117,38 +166,50 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             )
             .reordering_items(&[PRODUCER_FIFO]),
         ),
-        Box::new(
+        covering(
+            &["Condvar"],
             // `notify(n)` calls `notify_all`: more than n waiters released.
             NotifyScenario::<Yield>::new("control: Condvar notify(n) releasing all", None)
                 .over_releasing(&[NOTIFY_COUNT]),
         ),
-        Box::new(
+        covering(
+            &["Condvar"],
             // `notify(n)` releases n - 1: with n = 1, nobody.
             NotifyScenario::<Futex>::new("control: Condvar notify(n) releasing too few", None)
                 .under_releasing(&[NOTIFY_RELEASED]),
         ),
-        Box::new(
+        covering(
+            &["Condvar"],
             BufferScenario::<Yield>::new("control: Condvar buffer dropping items", None)
                 .dropping_items(&[EXACTLY_ONCE]),
         ),
-        Box::new(
+        covering(
+            &["Condvar"],
             BufferScenario::<Yield>::new("control: Condvar buffer reordering items", None)
                 .reordering_items(&[PRODUCER_FIFO]),
         ),
-        Box::new(
+        covering(
+            &["Condvar"],
             // Never calls `notify_one`: every party ends up asleep, with the run's own limit.
             BufferScenario::<Futex>::new("control: Condvar buffer losing wake-ups", None)
                 .not_notifying(&[PROGRESS]),
         ),
-        Box::new(ReentrantScenario::<Yield>::saturating_at_two(
-            "control: ReentrantLock depth stuck at 2",
-            &[DEPTH],
-        )),
-        Box::new(ReentrantScenario::<Yield>::not_locking(
-            "control: ReentrantLock not always locking",
-            &[MUTUAL_EXCLUSION, LOST_UPDATES],
-        )),
-        Box::new(
+        covering(
+            &["ReentrantLock"],
+            ReentrantScenario::<Yield>::saturating_at_two(
+                "control: ReentrantLock depth stuck at 2",
+                &[DEPTH],
+            ),
+        ),
+        covering(
+            &["ReentrantLock"],
+            ReentrantScenario::<Yield>::not_locking(
+                "control: ReentrantLock not always locking",
+                &[MUTUAL_EXCLUSION, LOST_UPDATES],
+            ),
+        ),
+        covering(
+            &["BoundedSemaphore"],
             SemaphoreScenario::<AcceptingOverRelease<Yield>>::new(
                 "control: BoundedSemaphore accepting over-release",
                 "control",
@@ -156,7 +217,8 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             )
             .expecting_failure(&[OVER_RELEASE]),
         ),
-        Box::new(
+        covering(
+            &["JoinableQueue"],
             QueueScenario::<JoinAtOnce<Yield>>::new(
                 "control: JoinableQueue join not waiting",
                 "control",
@@ -174,11 +236,13 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
         ),
         // A backend whose wake calls do nothing, under each blocking primitive: a lost
         // wake-up must be a hang the progress watchdog reports, not a slow run.
-        Box::new(
+        covering(
+            &["Mutex", "ReentrantLock"],
             LockScenario::<RawMutex<NoopWake>>::new("control: Mutex<NoopWake>", "control", None)
                 .expecting_failure(STUCK),
         ),
-        Box::new(
+        covering(
+            &["TicketLock"],
             LockScenario::<RawTicketLock<NoopWake>>::fifo(
                 "control: TicketLock<NoopWake>",
                 "control",
@@ -186,7 +250,8 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             )
             .expecting_failure(STUCK),
         ),
-        Box::new(
+        covering(
+            SEMAPHORES,
             SemaphoreScenario::<Semaphore<NoopWake>>::new(
                 "control: Semaphore<NoopWake>",
                 "control",
@@ -194,22 +259,26 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             )
             .expecting_failure(STUCK),
         ),
-        Box::new(
+        covering(
+            &["Event"],
             EventScenario::<NoopWake>::new("control: Event<NoopWake>", None).expecting_failure(&[
                 NOT_RELEASED,
                 PROGRESS,
                 HANG,
             ]),
         ),
-        Box::new(
+        covering(
+            &["Condvar"],
             BufferScenario::<NoopWake>::new("control: Condvar<NoopWake> buffer", None)
                 .expecting_failure(STUCK),
         ),
-        Box::new(
+        covering(
+            &["Barrier"],
             BarrierScenario::<NoopWake>::new("control: Barrier<NoopWake>", None)
                 .expecting_failure(STUCK),
         ),
-        Box::new(
+        covering(
+            QUEUES,
             QueueScenario::<Queue<u64, 64, NoopWake>>::new(
                 "control: Queue<NoopWake>",
                 "control",

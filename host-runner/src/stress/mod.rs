@@ -310,6 +310,12 @@ pub trait Scenario: Send + Sync {
     fn info(&self) -> ScenarioInfo;
     /// Runs the workers through `ctx.run_workers` and checks the invariants.
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome;
+    /// For a negative control: the primitive families whose checks it shows can fail (it
+    /// runs when one of them is selected, see [`controls_for`]); empty (the default): it runs
+    /// in every run.
+    fn covers(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Every scenario for a real primitive, in table order.
@@ -327,6 +333,36 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
 /// The negative controls: scenarios that must be caught failing.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
     control::controls()
+}
+
+/// The negative controls a run of `primitives` needs: those that cover one of them (or
+/// cover nothing in particular); every control when `primitives` is empty (all selected).
+pub fn controls_for(primitives: &[&str]) -> Vec<Box<dyn Scenario>> {
+    controls()
+        .into_iter()
+        .filter(|c| {
+            let covers = c.covers();
+            primitives.is_empty()
+                || covers.is_empty()
+                || covers.iter().any(|p| primitives.contains(p))
+        })
+        .collect()
+}
+
+/// The checks of `primitive`'s scenarios that cannot fail with a single worker (nothing
+/// contends, nobody waits, every barrier party is its own leader); `stress --threads 1` names
+/// them in a warning. The FIFO check runs its own workers and is not among them.
+pub fn checks_needing_two_workers(primitive: &str) -> &'static [&'static str] {
+    use checks::*;
+    match primitive {
+        "SpinLock" | "TicketLock" | "Mutex" | "ReentrantLock" => &[MUTUAL_EXCLUSION, LOST_UPDATES],
+        "Semaphore" | "BoundedSemaphore" => &[HOLDERS],
+        "Event" => &[EARLY_RELEASE, NOT_RELEASED],
+        "Condvar" => &[NOTIFY_RELEASED, EXACTLY_ONCE, PRODUCER_FIFO],
+        "Barrier" => &[GENERATIONS, ONE_LEADER],
+        "Queue" | "JoinableQueue" => &[EXACTLY_ONCE, PRODUCER_FIFO, JOIN],
+        _ => &[],
+    }
 }
 
 /// The primitive families known to `--primitive`, in table order.
