@@ -230,7 +230,7 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
 pub const COMPARE_JSON: &str = "bench-compare.json";
 
 /// The plots: file name, what it shows.
-pub const PLOTS: [(&str, &str); 7] = [
+pub const PLOTS: [(&str, &str); 9] = [
     (
         "locks-throughput.svg",
         "contended throughput vs threads, per lock",
@@ -249,6 +249,14 @@ pub const PLOTS: [(&str, &str); 7] = [
     (
         "condvar-ping-pong.svg",
         "condition variable: ping-pong round trip (polled), one wake-up (asleep)",
+    ),
+    (
+        "locks-acquire-latency.svg",
+        "acquire latency p50 / p99 / p99.9 / max per lock, one thread per core and 4x",
+    ),
+    (
+        "locks-one-core.svg",
+        "two threads pinned to one core: contended throughput per lock",
     ),
 ];
 
@@ -356,6 +364,15 @@ pub fn write(
         "Condition variable: round trip while polling, one wake-up once asleep (gray: other \
          crates)",
         "time per round trip / per wake-up",
+    )?;
+    plot::acquire_latency(report, &out(PLOTS[7].0))?;
+    plot::group_bars(
+        report,
+        "locks",
+        &[super::lock::ONE_CORE],
+        &out(PLOTS[8].0),
+        "Two threads pinned to one core, contended lock + unlock (gray: other crates)",
+        "lock + unlock per second (both threads)",
     )?;
     let json = out("bench.json");
     std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")?;
