@@ -5,7 +5,7 @@
 //!
 //! | type | what it is (Python / std name) |
 //! |---|---|
-//! | [`SpinLock`], [`TicketLock`], [`FairLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, bounded-bypass fair, sleeping three-state (`Lock`, `std::sync::Mutex`) |
+//! | [`SpinLock`], [`TicketLock`], [`FairLock`], [`McsLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, bounded-bypass fair, MCS queue, sleeping three-state (`Lock`, `std::sync::Mutex`) |
 //! | [`ReentrantLock`] | a lock its owner may take again (`RLock`, `ReentrantLock`) |
 //! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
 //! | [`Event`] | a manual-reset flag that releases every waiter |
@@ -80,8 +80,8 @@ pub mod wait;
 
 pub use cache_padded::CachePadded;
 pub use deadline::Deadline;
-pub use lock::{FairLock, Lock, LockGuard, Mutex, SpinLock, TicketLock};
-pub use raw::{RawFairLock, RawLock, RawMutex, RawSpinLock, RawTicketLock};
+pub use lock::{FairLock, Lock, LockGuard, McsLock, Mutex, SpinLock, TicketLock};
+pub use raw::{RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock, RawTicketLock};
 pub use wait::{Spin, Wait};
 
 pub use barrier::{Barrier, BarrierError, BarrierWaitResult};

@@ -8,7 +8,9 @@
 //! must not observe a half-finished update should keep its invariants intact across panics (or
 //! abort on panic, as most firmware does).
 
-use crate::raw::{raw_init, RawFairLock, RawLock, RawMutex, RawSpinLock, RawTicketLock};
+use crate::raw::{
+    raw_init, RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock, RawTicketLock,
+};
 use crate::sync::const_fn;
 use crate::Deadline;
 use core::cell::UnsafeCell;
@@ -88,6 +90,26 @@ pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>
 /// assert_eq!(core::mem::size_of::<FairLock<()>>(), 12);
 /// ```
 pub type FairLock<T, W = crate::wait::FairDefault> = Lock<RawFairLock<W>, T>;
+
+/// An MCS queue lock around a `T`: FIFO, and each waiter spins on its own cache line, so a
+/// hand-off costs one cache-line transfer however many threads wait. For machines with many
+/// cores and one thread per core (see `docs/many-cores.md`); waiters only spin (yielding once
+/// their backoff is spent, with feature `std`).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::McsLock;
+///
+/// static HITS: McsLock<u64> = McsLock::new(0);
+/// *HITS.lock() += 1;
+/// assert_eq!(*HITS.lock(), 1);
+/// assert_eq!(
+///     core::mem::size_of::<McsLock<()>>(),
+///     2 * core::mem::size_of::<usize>()
+/// );
+/// ```
+pub type McsLock<T> = Lock<RawMcsLock, T>;
 
 /// A three-state mutex around a `T` that waits through `W`
 /// ([`DefaultWait`](crate::wait::DefaultWait): `Futex`, which sleeps, with feature `std`;

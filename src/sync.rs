@@ -15,13 +15,19 @@
 /// The atomic types and orderings used throughout the crate.
 pub mod atomic {
     #[cfg(baresync_loom)]
-    pub use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+    };
 
     #[cfg(all(not(baresync_loom), feature = "portable-atomic"))]
-    pub use portable_atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub use portable_atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+    };
 
     #[cfg(all(not(baresync_loom), not(feature = "portable-atomic")))]
-    pub use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub use core::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+    };
 }
 
 /// `UnsafeCell` with closure access (`with`, `with_mut`), so that under

@@ -64,6 +64,10 @@ macro_rules! for_each_lock {
                 $body::<RawTicketLock<Futex>>();
             }
             #[test]
+            fn mcs() {
+                $body::<baresync::RawMcsLock>();
+            }
+            #[test]
             fn fair_spin() {
                 $body::<RawFairLock<Spin>>();
             }
@@ -103,8 +107,9 @@ fn oversubscribed<R: RawLock + Send + Sync + 'static>() {
     // A FIFO lock whose waiters only spin hands the lock to descheduled threads: each hand-off
     // can cost a scheduler time slice (tens of ms on a loaded machine), so it gets a token
     // load; it must finish, not be fast. Every other lock must cope with the full load.
+    let name = std::any::type_name::<R>();
     let spinning_fifo =
-        std::any::type_name::<R>().ends_with("RawTicketLock<baresync::wait::spin::Spin>");
+        name.ends_with("RawTicketLock<baresync::wait::spin::Spin>") || name.ends_with("RawMcsLock");
     let per_thread = if spinning_fifo { 20 } else { M / 4 };
     exact_count::<R>(threads, per_thread.min(M));
 }

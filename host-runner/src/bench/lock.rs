@@ -1,4 +1,4 @@
-//! Locks: baresync's `SpinLock`, `TicketLock<_, W>`, `FairLock<_, W>`, `Mutex<_, W>` and
+//! Locks: baresync's `SpinLock`, `TicketLock<_, W>`, `McsLock`, `FairLock<_, W>`, `Mutex<_, W>` and
 //! `ReentrantLock` next to
 //! `std::sync::Mutex` (the reference), `parking_lot::Mutex`/`ReentrantMutex` and
 //! `spin::mutex::SpinMutex`/`TicketMutex`.
@@ -34,7 +34,7 @@ use super::{
 };
 use baresync::CachePadded;
 use baresync::{
-    FairLock, Futex, Mutex, ReentrantLock, Spin, SpinLock, StdThreadId, TicketLock, Yield,
+    FairLock, Futex, McsLock, Mutex, ReentrantLock, Spin, SpinLock, StdThreadId, TicketLock, Yield,
 };
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
@@ -111,6 +111,7 @@ guard_lock!(SpinLock<Slot>, |l| l.lock());
 guard_lock!(TicketLock<Slot, Spin>, |l| l.lock());
 guard_lock!(TicketLock<Slot, Yield>, |l| l.lock());
 guard_lock!(TicketLock<Slot, Futex>, |l| l.lock());
+guard_lock!(McsLock<Slot>, |l| l.lock());
 guard_lock!(FairLock<Slot, Spin>, |l| l.lock());
 guard_lock!(FairLock<Slot, Yield>, |l| l.lock());
 guard_lock!(FairLock<Slot, Futex>, |l| l.lock());
@@ -320,6 +321,7 @@ fn candidates(make: impl Fn(&mut Vec<Candidate>, &str, bool, Kind)) -> Vec<Candi
         ("baresync::TicketLock<Spin>", false, Kind::TicketSpin),
         ("baresync::TicketLock<Yield>", false, Kind::TicketYield),
         ("baresync::TicketLock<Futex>", false, Kind::TicketFutex),
+        ("baresync::McsLock", false, Kind::Mcs),
         ("baresync::FairLock<Spin>", false, Kind::FairSpin),
         ("baresync::FairLock<Yield>", false, Kind::FairYield),
         ("baresync::FairLock<Futex>", false, Kind::FairFutex),
@@ -353,6 +355,8 @@ pub enum Kind {
     TicketYield,
     /// `baresync::TicketLock<_, Futex>`.
     TicketFutex,
+    /// `baresync::McsLock`.
+    Mcs,
     /// `baresync::FairLock<_, Spin>`.
     FairSpin,
     /// `baresync::FairLock<_, Yield>`.
@@ -387,6 +391,7 @@ macro_rules! dispatch {
             Kind::TicketSpin => $f::<TicketLock<Slot, Spin>>($($arg),*),
             Kind::TicketYield => $f::<TicketLock<Slot, Yield>>($($arg),*),
             Kind::TicketFutex => $f::<TicketLock<Slot, Futex>>($($arg),*),
+            Kind::Mcs => $f::<McsLock<Slot>>($($arg),*),
             Kind::FairSpin => $f::<FairLock<Slot, Spin>>($($arg),*),
             Kind::FairYield => $f::<FairLock<Slot, Yield>>($($arg),*),
             Kind::FairFutex => $f::<FairLock<Slot, Futex>>($($arg),*),

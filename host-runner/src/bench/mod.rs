@@ -548,8 +548,8 @@ pub struct TypeSize {
 /// `size_of` and `align_of` every primitive and baseline (protecting `()` or holding `u32`s).
 pub fn sizes() -> Vec<TypeSize> {
     use baresync::{
-        Barrier, BoundedSemaphore, Condvar, Event, FairLock, Futex, JoinableQueue, Mutex, Queue,
-        ReentrantLock, Semaphore, Spin, SpinLock, StdThreadId, TicketLock,
+        Barrier, BoundedSemaphore, Condvar, Event, FairLock, Futex, JoinableQueue, McsLock, Mutex,
+        Queue, ReentrantLock, Semaphore, Spin, SpinLock, StdThreadId, TicketLock,
     };
     fn t<T>(name: &str, baseline: bool) -> TypeSize {
         TypeSize {
@@ -562,6 +562,7 @@ pub fn sizes() -> Vec<TypeSize> {
     vec![
         t::<SpinLock<()>>("baresync::SpinLock<()>", false),
         t::<TicketLock<(), Spin>>("baresync::TicketLock<(), W>", false),
+        t::<McsLock<()>>("baresync::McsLock<()>", false),
         t::<FairLock<(), Spin>>("baresync::FairLock<(), W>", false),
         t::<Mutex<(), Spin>>("baresync::Mutex<(), W>", false),
         t::<ReentrantLock<(), StdThreadId, Spin>>(

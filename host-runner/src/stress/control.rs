@@ -59,7 +59,7 @@ use std::time::{Duration, Instant};
 const STUCK: &[&str] = &[PROGRESS, HANG];
 
 /// The lock families the lock controls cover.
-const LOCKS: &[&str] = &["SpinLock", "TicketLock", "Mutex"];
+const LOCKS: &[&str] = &["SpinLock", "TicketLock", "McsLock", "FairLock", "Mutex"];
 /// Both semaphores.
 const SEMAPHORES: &[&str] = &["Semaphore", "BoundedSemaphore"];
 /// Both queues.
@@ -226,7 +226,8 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             )
             .expecting_failure(&[JOIN]),
         ),
-        Box::new(
+        covering(
+            &["FairLock"],
             LockScenario::<StarvingLock>::bounded(
                 "control: FairLock starving worker 0",
                 "control",

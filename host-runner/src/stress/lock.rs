@@ -64,8 +64,8 @@
 use super::{checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, Violation, Worker};
 use baresync::sync::atomic::AtomicU32;
 use baresync::{
-    CachePadded, Deadline, Futex, Lock, RawFairLock, RawLock, RawMutex, RawSpinLock, RawTicketLock,
-    Spin, Wait, Yield,
+    CachePadded, Deadline, Futex, Lock, RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock,
+    RawTicketLock, Spin, Wait, Yield,
 };
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::marker::PhantomData;
@@ -213,6 +213,11 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
             "TicketLock<Futex>",
             "TicketLock",
             Some(Backend::Futex),
+        )),
+        Box::new(LockScenario::<RawMcsLock>::new(
+            "McsLock",
+            "McsLock",
+            Some(Backend::Spin),
         )),
         Box::new(LockScenario::<RawFairLock<Spin>>::bounded(
             "FairLock<Spin>",

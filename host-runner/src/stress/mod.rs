@@ -1088,6 +1088,7 @@ mod tests {
             vec![
                 "SpinLock",
                 "TicketLock",
+                "McsLock",
                 "FairLock",
                 "Mutex",
                 "ReentrantLock",

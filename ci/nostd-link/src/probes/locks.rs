@@ -2,8 +2,8 @@
 
 use super::poll_budget;
 use baresync::{
-    FairLock, Mutex, RawFairLock, RawLock, RawMutex, RawSpinLock, RawTicketLock, Spin, SpinLock,
-    TicketLock,
+    FairLock, McsLock, Mutex, RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock,
+    RawTicketLock, Spin, SpinLock, TicketLock,
 };
 use core::hint::black_box;
 
@@ -11,11 +11,13 @@ static SPIN_LOCK: SpinLock<u32> = SpinLock::new(0);
 static TICKET_LOCK: TicketLock<u32> = TicketLock::new(0);
 static MUTEX: Mutex<u32, Spin> = Mutex::new(0);
 static FAIR_LOCK: FairLock<u32> = FairLock::new(0);
+static MCS_LOCK: McsLock<u32> = McsLock::new(0);
 
 static RAW_SPIN_LOCK: RawSpinLock = RawSpinLock::new();
 static RAW_TICKET_LOCK: RawTicketLock = RawTicketLock::new();
 static RAW_MUTEX: RawMutex<Spin> = RawMutex::new();
 static RAW_FAIR_LOCK: RawFairLock = RawFairLock::new();
+static RAW_MCS_LOCK: RawMcsLock = RawMcsLock::new();
 
 /// Three probes for a safe `Lock` in a static: lock and increment, try_lock, and lock_until
 /// with a poll budget.
@@ -113,6 +115,18 @@ lock_probes!(
     probe_fairlock_try_lock,
     probe_fairlock_lock_until
 );
+lock_probes!(
+    MCS_LOCK,
+    probe_mcslock_lock,
+    probe_mcslock_try_lock,
+    probe_mcslock_lock_until
+);
+raw_lock_probes!(
+    RAW_MCS_LOCK,
+    probe_rawmcslock_lock,
+    probe_rawmcslock_try_lock,
+    probe_rawmcslock_lock_until
+);
 raw_lock_probes!(
     RAW_FAIR_LOCK,
     probe_rawfairlock_lock,
@@ -149,6 +163,12 @@ pub fn run() {
     probe_mutex_lock();
     black_box(probe_mutex_try_lock());
     black_box(probe_mutex_lock_until());
+    probe_mcslock_lock();
+    black_box(probe_mcslock_try_lock());
+    black_box(probe_mcslock_lock_until());
+    probe_rawmcslock_lock();
+    black_box(probe_rawmcslock_try_lock());
+    black_box(probe_rawmcslock_lock_until());
     probe_fairlock_lock();
     black_box(probe_fairlock_try_lock());
     black_box(probe_fairlock_lock_until());
