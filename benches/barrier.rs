@@ -27,7 +27,7 @@ trait BenchBarrier: Send + Sync + 'static {
 impl BenchBarrier for baresync::Barrier<Spin> {
     const NAME: &'static str = "baresync::Barrier<Spin>";
     fn create(parties: usize) -> Self {
-        Self::new(parties)
+        Self::with_wait(parties)
     }
     #[inline]
     fn wait(&self) {

@@ -48,8 +48,8 @@ macro_rules! bench_baresync {
             const NAME: &'static str = $name;
             fn create() -> Self {
                 Baresync {
-                    count: Mutex::new(0),
-                    cv: Condvar::new(),
+                    count: Mutex::with_wait(0),
+                    cv: Condvar::with_wait(),
                 }
             }
             #[inline]

@@ -47,7 +47,7 @@ macro_rules! bench_event {
         impl BenchEvent for Event<$w> {
             const NAME: &'static str = $name;
             fn create() -> Self {
-                Event::new()
+                Event::with_wait()
             }
             #[inline]
             fn set(&self) {

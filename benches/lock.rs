@@ -31,7 +31,7 @@ macro_rules! bench_lock {
         impl BenchLock for $ty {
             const NAME: &'static str = $name;
             fn create() -> Self {
-                <$ty>::new(0)
+                <$ty>::from(0)
             }
             #[inline]
             fn increment(&self) {

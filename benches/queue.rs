@@ -51,7 +51,7 @@ trait BenchQueue: Send + Sync + 'static {
 impl BenchQueue for Queue<u64, CAP, Spin> {
     const NAME: &'static str = "baresync::Queue<Spin>";
     fn create() -> Self {
-        Queue::new()
+        Queue::with_wait()
     }
     #[inline]
     fn send(&self, v: u64) {

@@ -37,7 +37,7 @@ macro_rules! bench_reentrant {
         impl BenchReentrant for $ty {
             const NAME: &'static str = $name;
             fn create() -> Self {
-                <$ty>::new(Cell::new(0))
+                <$ty>::from(Cell::new(0))
             }
             #[inline]
             fn increment(&self) {

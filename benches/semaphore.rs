@@ -30,7 +30,7 @@ trait Gate: Send + Sync + 'static {
 impl<W: Wait + Send + Sync + 'static> Gate for Semaphore<W> {
     const NAME: &'static str = "baresync::Semaphore";
     fn create(permits: u32) -> Self {
-        Semaphore::new(permits)
+        Semaphore::with_wait(permits)
     }
     #[inline]
     fn pass(&self, work: &AtomicU64) {
@@ -42,7 +42,7 @@ impl<W: Wait + Send + Sync + 'static> Gate for Semaphore<W> {
 impl<W: Wait + Send + Sync + 'static> Gate for BoundedSemaphore<W> {
     const NAME: &'static str = "baresync::BoundedSemaphore";
     fn create(permits: u32) -> Self {
-        BoundedSemaphore::new(permits)
+        BoundedSemaphore::with_wait(permits)
     }
     #[inline]
     fn pass(&self, work: &AtomicU64) {
@@ -81,15 +81,15 @@ fn uncontended(c: &mut Criterion) {
     c.bench_function("lock_unlock/baresync::SpinLock/1", |b| {
         b.iter(|| drop(black_box(&spin_lock).lock()))
     });
-    let sem: Semaphore<Spin> = Semaphore::new(1);
+    let sem: Semaphore<Spin> = Semaphore::with_wait(1);
     c.bench_function("acquire_release/baresync::Semaphore<Spin>/1", |b| {
         b.iter(|| drop(black_box(&sem).acquire()))
     });
-    let sem: Semaphore<Futex> = Semaphore::new(1);
+    let sem: Semaphore<Futex> = Semaphore::with_wait(1);
     c.bench_function("acquire_release/baresync::Semaphore<Futex>/1", |b| {
         b.iter(|| drop(black_box(&sem).acquire()))
     });
-    let sem: BoundedSemaphore<Spin> = BoundedSemaphore::new(1);
+    let sem: BoundedSemaphore<Spin> = BoundedSemaphore::with_wait(1);
     c.bench_function("acquire_release/baresync::BoundedSemaphore<Spin>/1", |b| {
         b.iter(|| drop(black_box(&sem).acquire()))
     });

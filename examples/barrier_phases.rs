@@ -10,7 +10,7 @@ use std::thread;
 const WORKERS: usize = 4;
 const PHASES: usize = 5;
 
-static BARRIER: Barrier<Futex> = Barrier::new(WORKERS);
+static BARRIER: Barrier<Futex> = Barrier::with_wait(WORKERS);
 /// How many workers finished each phase.
 static DONE: [AtomicUsize; PHASES] = [const { AtomicUsize::new(0) }; PHASES];
 static LEADERS: AtomicUsize = AtomicUsize::new(0);
@@ -39,7 +39,7 @@ fn main() {
     assert_eq!(LEADERS.load(Relaxed), PHASES, "one leader per phase");
 
     // Timeouts break the barrier for everyone (Python's rule).
-    let lonely: Barrier<Futex> = Barrier::new(2);
+    let lonely: Barrier<Futex> = Barrier::with_wait(2);
     let r = lonely.wait_timeout(std::time::Duration::from_millis(10));
     println!(
         "waiting alone with a timeout: {r:?}; broken: {}",

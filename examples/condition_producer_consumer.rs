@@ -12,9 +12,9 @@ const PRODUCERS: usize = 3;
 const CONSUMERS: usize = 2;
 const PER_PRODUCER: u64 = 10_000;
 
-static BUFFER: Mutex<VecDeque<Option<u64>>, Futex> = Mutex::new(VecDeque::new());
-static NOT_EMPTY: Condvar<Futex> = Condvar::new();
-static NOT_FULL: Condvar<Futex> = Condvar::new();
+static BUFFER: Mutex<VecDeque<Option<u64>>, Futex> = Mutex::with_wait(VecDeque::new());
+static NOT_EMPTY: Condvar<Futex> = Condvar::with_wait();
+static NOT_FULL: Condvar<Futex> = Condvar::with_wait();
 
 fn put(item: Option<u64>) {
     let mut buf = NOT_FULL.wait_while(BUFFER.lock(), |b| b.len() == CAPACITY);

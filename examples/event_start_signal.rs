@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 const WORKERS: u32 = 6;
 
-static START: Event<Futex> = Event::new();
+static START: Event<Futex> = Event::with_wait();
 static WAITING: AtomicU32 = AtomicU32::new(0);
 static INPUT: AtomicU64 = AtomicU64::new(0);
 

@@ -12,9 +12,9 @@ use std::thread;
 const INPUTS: usize = 100;
 
 /// Work to do: (index, value). `Yield`: the workers may outnumber the free cores.
-static TASKS: Queue<(usize, u64), 16, Yield> = Queue::new();
+static TASKS: Queue<(usize, u64), 16, Yield> = Queue::with_wait();
 /// Finished work: (index, result, worker).
-static RESULTS: Queue<(usize, u64, usize), 16, Yield> = Queue::new();
+static RESULTS: Queue<(usize, u64, usize), 16, Yield> = Queue::with_wait();
 
 fn pool_map(inputs: &[u64], workers: usize) -> (Vec<u64>, Vec<usize>) {
     let cores = core_affinity::get_core_ids().unwrap_or_default();

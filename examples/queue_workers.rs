@@ -13,7 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 /// Jobs are numbers to "process" (sum their squares); room for 8 at a time.
-static JOBS: JoinableQueue<u64, 8, Futex> = JoinableQueue::new();
+static JOBS: JoinableQueue<u64, 8, Futex> = JoinableQueue::with_wait();
 static SUM_OF_SQUARES: AtomicU64 = AtomicU64::new(0);
 const JOB_COUNT: u64 = 100;
 

@@ -17,7 +17,7 @@ const WORKERS: u32 = 5;
 const JOBS_PER_WORKER: u32 = 4;
 
 /// Threads outnumber the permits and may outnumber the cores: waiters sleep (`Futex`).
-static DOWNLOAD_SLOTS: Semaphore<Futex> = Semaphore::new(K);
+static DOWNLOAD_SLOTS: Semaphore<Futex> = Semaphore::with_wait(K);
 static ACTIVE: AtomicU32 = AtomicU32::new(0);
 static PEAK: AtomicU32 = AtomicU32::new(0);
 

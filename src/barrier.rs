@@ -109,7 +109,7 @@ pub struct Barrier<W = DefaultWait> {
 /// # Examples
 ///
 /// ```
-/// let barrier = baresync::Barrier::<baresync::Spin>::new(1);
+/// let barrier = baresync::Barrier::<baresync::Spin>::with_wait(1);
 /// assert!(barrier.wait().unwrap().is_leader());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,17 +164,7 @@ impl fmt::Display for BarrierError {
 
 impl core::error::Error for BarrierError {}
 
-impl<W: Wait> Barrier<W> {
-    /// The largest number of parties a barrier can have: 65535 (the arrival count has 16 bits
-    /// of the state word).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(baresync::Barrier::<baresync::Spin>::MAX_PARTIES, 65535);
-    /// ```
-    pub const MAX_PARTIES: usize = ARRIVED_MASK as usize;
-
+impl Barrier {
     const_fn! {
         /// A barrier that releases its waiters each time `parties` threads have called
         /// [`wait`](Barrier::wait); usable in a `static`.
@@ -195,9 +185,49 @@ impl<W: Wait> Barrier<W> {
         /// ```
         /// static PHASE: baresync::Barrier = baresync::Barrier::new(4);
         /// assert_eq!(PHASE.parties(), 4);
+        ///
+        /// // No annotation needed, and shared the usual way:
+        /// let shared = std::sync::Arc::new(baresync::Barrier::new(3));
+        /// assert_eq!(shared.parties(), 3);
         /// ```
         #[inline]
         pub const fn new(parties: usize) -> Self {
+            Self::with_wait(parties)
+        }
+    }
+}
+
+impl<W: Wait> Barrier<W> {
+    /// The largest number of parties a barrier can have: 65535 (the arrival count has 16 bits
+    /// of the state word).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(baresync::Barrier::<baresync::Spin>::MAX_PARTIES, 65535);
+    /// ```
+    pub const MAX_PARTIES: usize = ARRIVED_MASK as usize;
+
+    const_fn! {
+        /// Like [`new`](Barrier::new), with the wait backend `W` named by the type (`new` builds the
+        /// default backend, [`DefaultWait`]: `rustc` does not use a
+        /// type parameter's default to infer it, so one constructor cannot serve both); usable
+        /// in a `static`.
+        ///
+        /// # Panics
+        ///
+        /// As [`new`](Barrier::new).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Barrier, Spin};
+        ///
+        /// static PHASE: Barrier<Spin> = Barrier::with_wait(2);
+        /// assert_eq!(PHASE.parties(), 2);
+        /// ```
+        #[inline]
+        pub const fn with_wait(parties: usize) -> Self {
             assert!(parties != 0, "a Barrier needs at least one party");
             assert!(parties <= ARRIVED_MASK as usize, "a Barrier has at most 65535 parties");
             Barrier { state: AtomicU32::new(0), parties: parties as u32, _wait: PhantomData }
@@ -207,7 +237,7 @@ impl<W: Wait> Barrier<W> {
     /// A barrier whose generation counter starts at `gen` (mod 2^13), for the wrap-around tests.
     #[cfg(test)]
     fn at_generation(parties: usize, gen: u32) -> Self {
-        let b = Self::new(parties);
+        let b = Self::with_wait(parties);
         b.state.store(gen.wrapping_mul(GEN_ONE), Relaxed);
         b
     }
@@ -225,7 +255,7 @@ impl<W: Wait> Barrier<W> {
     /// ```
     /// use baresync::{Barrier, Futex};
     ///
-    /// static BARRIER: Barrier<Futex> = Barrier::new(2);
+    /// static BARRIER: Barrier<Futex> = Barrier::with_wait(2);
     /// let other = std::thread::spawn(|| BARRIER.wait().unwrap().is_leader());
     /// let me = BARRIER.wait().unwrap().is_leader();
     /// assert!(me ^ other.join().unwrap());
@@ -283,7 +313,7 @@ impl<W: Wait> Barrier<W> {
     /// use baresync::{Barrier, BarrierError, Futex};
     /// use std::time::Duration;
     ///
-    /// let barrier: Barrier<Futex> = Barrier::new(2);
+    /// let barrier: Barrier<Futex> = Barrier::with_wait(2);
     /// assert_eq!(barrier.wait_timeout(Duration::from_millis(5)), Err(BarrierError::Timeout));
     /// ```
     #[cfg(feature = "std")]
@@ -403,7 +433,7 @@ impl<W: Wait> Barrier<W> {
     /// ```
     /// use baresync::{Barrier, Futex};
     ///
-    /// static BARRIER: Barrier<Futex> = Barrier::new(2);
+    /// static BARRIER: Barrier<Futex> = Barrier::with_wait(2);
     /// let t = std::thread::spawn(|| BARRIER.wait().unwrap());
     /// while BARRIER.n_waiting() == 0 {
     ///     std::thread::yield_now();
@@ -709,13 +739,13 @@ mod tests {
     #[test]
     #[should_panic(expected = "at least one party")]
     fn zero_parties_panics() {
-        let _ = Barrier::<Spin>::new(core::hint::black_box(0));
+        let _ = Barrier::<Spin>::with_wait(core::hint::black_box(0));
     }
 
     #[test]
     #[should_panic(expected = "at most 65535")]
     fn too_many_parties_panics() {
-        let _ = Barrier::<Spin>::new(core::hint::black_box(65536));
+        let _ = Barrier::<Spin>::with_wait(core::hint::black_box(65536));
     }
 
     #[test]
@@ -827,7 +857,7 @@ mod tests {
     /// the barrier is broken (as on a timeout); no sleeper flag is left behind.
     #[test]
     fn deadline_panic_leaves_and_breaks() {
-        let b: Barrier<Spin> = Barrier::new(3);
+        let b: Barrier<Spin> = Barrier::with_wait(3);
         let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
             let mut n = 0;
             b.wait_until(move || {
@@ -848,7 +878,7 @@ mod tests {
     /// broken (the reset is cancelled); the party never arrived.
     #[test]
     fn deadline_panic_while_draining_breaks() {
-        let b: Barrier<Spin> = Barrier::new(2);
+        let b: Barrier<Spin> = Barrier::with_wait(2);
         b.state.fetch_add(1, Relaxed); // a party inside, descheduled
         b.reset();
         let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
@@ -869,7 +899,7 @@ mod tests {
     #[test]
     fn panicking_wait_leaves_and_breaks_without_a_ghost() {
         use crate::wait::testing::{must_panic, PanickyWait};
-        let b: Barrier<PanickyWait> = Barrier::new(2);
+        let b: Barrier<PanickyWait> = Barrier::with_wait(2);
         PanickyWait::arm(1);
         must_panic(|| b.wait());
         assert_eq!(b.state.load(Relaxed), BROKEN);

@@ -101,7 +101,7 @@ use crate::reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
 use crate::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use crate::sync::const_fn;
 use crate::wait::{wait_for, DefaultWait, Forever, PreSleep, Wait};
-use crate::Deadline;
+use crate::{Deadline, WaitTimeoutResult};
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::ops::DerefMut;
@@ -131,7 +131,7 @@ struct Counts {
 /// use baresync::{Condvar, Futex, Mutex};
 ///
 /// static READY: Mutex<bool> = Mutex::new(false);
-/// static CHANGED: Condvar<Futex> = Condvar::new();
+/// static CHANGED: Condvar<Futex> = Condvar::with_wait();
 ///
 /// let worker = std::thread::spawn(|| {
 ///     *READY.lock() = true;
@@ -245,7 +245,7 @@ impl<'a, T: ?Sized, I: ThreadIdentity, W: Wait> sealed::Sealed for ReentrantLock
 
 impl<T: ?Sized, I: ThreadIdentity, W: Wait> CondvarGuard for ReentrantLockGuard<'_, T, I, W> {}
 
-impl<W: Wait> Condvar<W> {
+impl Condvar {
     const_fn! {
         /// A condition variable nobody waits on; usable in a `static`.
         ///
@@ -254,13 +254,38 @@ impl<W: Wait> Condvar<W> {
         /// ```
         /// static CHANGED: baresync::Condvar = baresync::Condvar::new();
         /// assert_eq!(CHANGED.notify_all(), 0);
+        ///
+        /// let local = baresync::Condvar::new(); // no annotation needed
+        /// assert!(!local.notify_one());
         /// ```
         #[inline]
         pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
+impl<W: Wait> Condvar<W> {
+    const_fn! {
+        /// Like [`new`](Condvar::new), with the wait backend `W` named by the type (`new` builds the
+        /// default backend, [`DefaultWait`]: `rustc` does not use a
+        /// type parameter's default to infer it, so one constructor cannot serve both); usable
+        /// in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Condvar, Spin};
+        ///
+        /// static CHANGED: Condvar<Spin> = Condvar::with_wait();
+        /// assert!(!CHANGED.notify_one());
+        /// ```
+        #[inline]
+        pub const fn with_wait() -> Self {
             Condvar {
                 epoch: AtomicU32::new(0),
                 waiters: AtomicU32::new(0),
-                inner: RawMutex::new(),
+                inner: RawMutex::with_wait(),
                 counts: UnsafeCell::new(Counts {
                     new: 0,
                     old: 0,
@@ -275,7 +300,7 @@ impl<W: Wait> Condvar<W> {
     /// epoch past its wrap in tests.
     #[cfg(test)]
     fn starting_at(generation: u64) -> Self {
-        let cv = Self::new();
+        let cv = Self::with_wait();
         // SAFETY: nobody else can reach `cv` yet.
         unsafe { (*cv.counts.get()).generation = generation };
         // ORDERING: Relaxed: not shared yet.
@@ -459,7 +484,7 @@ impl<W: Wait> Condvar<W> {
     /// use baresync::{Condvar, Futex, Mutex};
     ///
     /// static JOBS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-    /// static HAS_JOBS: Condvar<Futex> = Condvar::new();
+    /// static HAS_JOBS: Condvar<Futex> = Condvar::with_wait();
     ///
     /// let worker = std::thread::spawn(|| {
     ///     let mut jobs = JOBS.lock();
@@ -492,7 +517,7 @@ impl<W: Wait> Condvar<W> {
     /// use baresync::{Condvar, Futex, Mutex};
     ///
     /// static COUNT: Mutex<u32> = Mutex::new(0);
-    /// static CHANGED: Condvar<Futex> = Condvar::new();
+    /// static CHANGED: Condvar<Futex> = Condvar::with_wait();
     ///
     /// let t = std::thread::spawn(|| {
     ///     for _ in 0..3 {
@@ -517,7 +542,7 @@ impl<W: Wait> Condvar<W> {
     }
 
     /// Like [`wait`](Condvar::wait), but gives up once `deadline` expires. Returns the guard
-    /// and whether it timed out (`true`: no notification was taken).
+    /// and whether it [`timed_out`](WaitTimeoutResult::timed_out) (no notification was taken).
     ///
     /// # Panics
     ///
@@ -534,16 +559,22 @@ impl<W: Wait> Condvar<W> {
     /// static LOCK: SpinLock<()> = SpinLock::new(());
     /// static CV: Condvar = Condvar::new();
     /// let mut polls = 0;
-    /// let (guard, timed_out) = CV.wait_until(LOCK.lock(), || { polls += 1; polls > 10 });
-    /// assert!(timed_out);
+    /// let (guard, result) = CV.wait_until(LOCK.lock(), || { polls += 1; polls > 10 });
+    /// assert!(result.timed_out());
     /// ```
-    pub fn wait_until<G: CondvarGuard>(&self, guard: G, mut deadline: impl Deadline) -> (G, bool) {
-        self.wait_inner(guard, Some(&mut deadline))
+    pub fn wait_until<G: CondvarGuard>(
+        &self,
+        guard: G,
+        mut deadline: impl Deadline,
+    ) -> (G, WaitTimeoutResult) {
+        let (guard, timed_out) = self.wait_inner(guard, Some(&mut deadline));
+        (guard, WaitTimeoutResult::new(timed_out))
     }
 
     /// Waits while `condition` holds, until one absolute `deadline` (not restarted by
-    /// notifications). Returns the guard and whether it timed out, that is whether the
-    /// condition still held when the deadline expired.
+    /// notifications). Returns the guard and whether it
+    /// [`timed_out`](WaitTimeoutResult::timed_out), that is whether the condition still held
+    /// when the deadline expired.
     ///
     /// # Panics
     ///
@@ -559,30 +590,30 @@ impl<W: Wait> Condvar<W> {
     /// use std::time::{Duration, Instant};
     ///
     /// static ITEMS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-    /// static NOT_EMPTY: Condvar<Futex> = Condvar::new();
+    /// static NOT_EMPTY: Condvar<Futex> = Condvar::with_wait();
     /// let deadline = Instant::now() + Duration::from_millis(10);
-    /// let (items, timed_out) = NOT_EMPTY.wait_while_until(ITEMS.lock(), deadline, |v| v.is_empty());
-    /// assert!(timed_out && items.is_empty());
+    /// let (items, result) = NOT_EMPTY.wait_while_until(ITEMS.lock(), deadline, |v| v.is_empty());
+    /// assert!(result.timed_out() && items.is_empty());
     /// ```
     pub fn wait_while_until<G, F>(
         &self,
         mut guard: G,
         mut deadline: impl Deadline,
         mut condition: F,
-    ) -> (G, bool)
+    ) -> (G, WaitTimeoutResult)
     where
         G: CondvarGuard + DerefMut,
         F: FnMut(&mut G::Target) -> bool,
     {
         loop {
             if !condition(&mut *guard) {
-                return (guard, false);
+                return (guard, WaitTimeoutResult::new(false));
             }
             let (g, timed_out) = self.wait_inner(guard, Some(&mut deadline));
             guard = g;
             if timed_out {
                 let still = condition(&mut *guard);
-                return (guard, still);
+                return (guard, WaitTimeoutResult::new(still));
             }
         }
     }
@@ -603,9 +634,9 @@ impl<W: Wait> Condvar<W> {
     /// use std::time::Duration;
     ///
     /// let lock: Mutex<()> = Mutex::new(());
-    /// let cv: Condvar<Futex> = Condvar::new();
-    /// let (_guard, timed_out) = cv.wait_timeout(lock.lock(), Duration::from_millis(5));
-    /// assert!(timed_out);
+    /// let cv: Condvar<Futex> = Condvar::with_wait();
+    /// let (_guard, result) = cv.wait_timeout(lock.lock(), Duration::from_millis(5));
+    /// assert!(result.timed_out());
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -613,12 +644,13 @@ impl<W: Wait> Condvar<W> {
         &self,
         guard: G,
         timeout: core::time::Duration,
-    ) -> (G, bool) {
+    ) -> (G, WaitTimeoutResult) {
         self.wait_until(guard, crate::deadline::Timeout::after(timeout))
     }
 
     /// Like [`wait_while_until`](Condvar::wait_while_until) with a deadline `timeout` from
-    /// now.
+    /// now. (std names it `wait_timeout_while`; here every timed form is the operation's name
+    /// followed by `_until` or `_timeout`, as `lock_until`/`lock_timeout`.)
     ///
     /// # Panics
     ///
@@ -634,18 +666,19 @@ impl<W: Wait> Condvar<W> {
     /// use std::time::Duration;
     ///
     /// let flag: Mutex<bool> = Mutex::new(true);
-    /// let cv: Condvar<Futex> = Condvar::new();
-    /// let (_g, timed_out) = cv.wait_timeout_while(flag.lock(), Duration::from_secs(1), |f| !*f);
-    /// assert!(!timed_out); // the condition was already false: no wait
+    /// let cv: Condvar<Futex> = Condvar::with_wait();
+    /// let (_g, result) = cv.wait_while_timeout(flag.lock(), Duration::from_secs(1), |f| !*f);
+    /// assert!(!result.timed_out()); // the condition was already false: no wait
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn wait_timeout_while<G, F>(
+    #[doc(alias = "wait_timeout_while")]
+    pub fn wait_while_timeout<G, F>(
         &self,
         guard: G,
         timeout: core::time::Duration,
         condition: F,
-    ) -> (G, bool)
+    ) -> (G, WaitTimeoutResult)
     where
         G: CondvarGuard + DerefMut,
         F: FnMut(&mut G::Target) -> bool,
@@ -675,7 +708,7 @@ impl<W: Wait> Condvar<W> {
     /// use baresync::{Condvar, Futex, Mutex};
     ///
     /// static LOCK: Mutex<u32> = Mutex::new(0);
-    /// static CV: Condvar<Futex> = Condvar::new();
+    /// static CV: Condvar<Futex> = Condvar::with_wait();
     ///
     /// let waiters: Vec<_> = (0..3)
     ///     .map(|_| std::thread::spawn(|| {
@@ -762,7 +795,7 @@ impl<W: Wait> Drop for Registered<'_, W> {
 
 impl<W: Wait> Default for Condvar<W> {
     fn default() -> Self {
-        Self::new()
+        Self::with_wait()
     }
 }
 
@@ -807,6 +840,7 @@ mod tests {
         let cv: Condvar = Condvar::new();
         let lock = SpinLock::new(1);
         let (g, timed_out) = cv.wait_until(lock.lock(), || true);
+        let timed_out = timed_out.timed_out();
         assert!(timed_out);
         assert_eq!(*g, 1);
         drop(g);
@@ -826,9 +860,11 @@ mod tests {
         assert_eq!((*g, calls), (5, 1));
         drop(g);
         let (g, timed_out) = cv.wait_while_until(lock.lock(), || true, |v| *v != 5);
+        let timed_out = timed_out.timed_out();
         assert!(!timed_out);
         drop(g);
         let (_g, timed_out) = cv.wait_while_until(lock.lock(), || true, |v| *v == 5);
+        let timed_out = timed_out.timed_out();
         assert!(timed_out);
     }
 
@@ -843,6 +879,7 @@ mod tests {
             assert!(!lock.is_owned_by_current() && !lock.is_locked());
             true
         });
+        let timed_out = timed_out.timed_out();
         assert!(timed_out);
         assert_eq!(lock.lock_count(), 1);
         drop(g);
@@ -898,6 +935,7 @@ mod tests {
         // SAFETY: as above.
         unsafe { (*cv.counts.get()).new = 0 };
         let (_g, timed_out) = cv.wait_until(lock.lock(), || true);
+        let timed_out = timed_out.timed_out();
         assert!(timed_out);
         assert_eq!(cv.counts(), (0, 0, 0));
     }
@@ -977,7 +1015,7 @@ mod tests {
             }
         }
         let cv: Condvar = Condvar::new();
-        let lock: Lock<Panicky, ()> = Lock::new(());
+        let lock: Lock<Panicky, ()> = Lock::with_raw(());
         for notify in [false, true] {
             assert!(catch(|| cv.wait_until(lock.lock(), || {
                 if notify {
@@ -1009,6 +1047,7 @@ mod tests {
             });
             true
         });
+        let timed_out = timed_out.timed_out();
         assert!(timed_out);
         assert_eq!(cv.counts(), (0, 0, 0));
     }
@@ -1026,6 +1065,7 @@ mod tests {
         for _ in 0..5 {
             // Registered in the current epoch, notified in the next.
             let (_g, timed_out) = cv.wait_until(lock.lock(), || !cv.notify_one());
+            let timed_out = timed_out.timed_out();
             assert!(!timed_out);
         }
         // SAFETY: no other thread.
@@ -1036,7 +1076,7 @@ mod tests {
         assert_eq!(cv.counts(), (0, 0, 0));
 
         let shared = Arc::new((
-            Mutex::<u32, Futex>::new(0),
+            Mutex::<u32, Futex>::with_wait(0),
             Condvar::<Futex>::starting_at(u64::from(u32::MAX - 1)),
         ));
         let rounds = 4;

@@ -141,3 +141,57 @@ mod tests {
         assert!(zero.expired());
     }
 }
+
+/// What a timed wait that returns no value reports: whether it gave up because its deadline
+/// expired. The one convention of the crate, as std's
+/// [`WaitTimeoutResult`](std::sync::WaitTimeoutResult): ask
+/// [`timed_out`](WaitTimeoutResult::timed_out).
+///
+/// Returned by [`Condvar::wait_until`](crate::Condvar::wait_until) and its forms (next to the
+/// guard), [`Event::wait_until`](crate::Event::wait_until) and
+/// [`JoinableQueue::join_until`](crate::JoinableQueue::join_until) with their `*_timeout`
+/// forms. A timed wait that returns a value says it timed out through that value instead
+/// (`lock_until` → `None`, `get_until` → `Err(GetError::Timeout)`).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::Event;
+///
+/// static READY: Event = Event::new();
+/// let result = READY.wait_until(|| true); // expired at once
+/// assert!(result.timed_out());
+/// READY.set();
+/// assert!(!READY.wait_until(|| true).timed_out(), "set: not a timeout, even at expiry");
+/// ```
+#[must_use = "a timed wait may have given up: check `timed_out()`"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// The result of a wait: `timed_out` is `true` when the deadline expired before what was
+    /// waited for happened.
+    #[inline]
+    pub(crate) const fn new(timed_out: bool) -> Self {
+        WaitTimeoutResult(timed_out)
+    }
+
+    /// Whether the wait gave up because its deadline expired (`false`: what it waited for
+    /// happened).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::JoinableQueue;
+    ///
+    /// let q: JoinableQueue<u8, 2> = JoinableQueue::new();
+    /// assert!(!q.join_until(|| true).timed_out(), "no unfinished task");
+    /// q.put(1).unwrap();
+    /// assert!(q.join_until(|| true).timed_out());
+    /// ```
+    #[inline]
+    #[must_use]
+    pub const fn timed_out(self) -> bool {
+        self.0
+    }
+}

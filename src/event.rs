@@ -30,7 +30,7 @@ use crate::sync::atomic::{
 };
 use crate::sync::const_fn;
 use crate::wait::{wait_for, DefaultWait, Forever, PreSleep, Wait};
-use crate::Deadline;
+use crate::{Deadline, WaitTimeoutResult};
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -87,7 +87,7 @@ fn released(s: u32, start: u32) -> bool {
     s & SET != 0 || s & GENERATION != start
 }
 
-impl<W: Wait> Event<W> {
+impl Event {
     const_fn! {
         /// A new event, not set; usable in a `static`.
         ///
@@ -97,11 +97,38 @@ impl<W: Wait> Event<W> {
         /// use baresync::{Event, Futex};
         ///
         /// static READY: Event = Event::new();
-        /// static SHUTDOWN: Event<Futex> = Event::new();
+        /// static SHUTDOWN: Event<Futex> = Event::with_wait();
         /// assert!(!READY.is_set() && !SHUTDOWN.is_set());
+        ///
+        /// let local = Event::new(); // no annotation needed
+        /// local.set();
+        /// assert!(local.is_set());
         /// ```
         #[inline]
         pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
+impl<W: Wait> Event<W> {
+    const_fn! {
+        /// Like [`new`](Event::new), with the wait backend `W` named by the type (`new` builds the
+        /// default backend, [`DefaultWait`]: `rustc` does not use a
+        /// type parameter's default to infer it, so one constructor cannot serve both); usable
+        /// in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Event, Spin};
+        ///
+        /// static READY: Event<Spin> = Event::with_wait();
+        /// READY.set();
+        /// assert!(READY.is_set());
+        /// ```
+        #[inline]
+        pub const fn with_wait() -> Self {
             Event { state: AtomicU32::new(0), _wait: PhantomData }
         }
     }
@@ -172,7 +199,7 @@ impl<W: Wait> Event<W> {
     /// FLAG.clear();
     /// assert!(!FLAG.is_set());
     /// let mut polls = 0;
-    /// assert!(!FLAG.wait_until(|| { polls += 1; polls > 10 }));
+    /// assert!(FLAG.wait_until(|| { polls += 1; polls > 10 }).timed_out());
     /// ```
     #[inline]
     pub fn clear(&self) {
@@ -212,7 +239,7 @@ impl<W: Wait> Event<W> {
     /// ```
     /// use baresync::{Event, Futex};
     ///
-    /// static CONFIG_LOADED: Event<Futex> = Event::new();
+    /// static CONFIG_LOADED: Event<Futex> = Event::with_wait();
     ///
     /// let reader = std::thread::spawn(|| CONFIG_LOADED.wait());
     /// CONFIG_LOADED.set();
@@ -227,8 +254,8 @@ impl<W: Wait> Event<W> {
         }
     }
 
-    /// Waits until the event is set or `deadline` expires; returns whether the event was set
-    /// (`false` only when the deadline expired first).
+    /// Waits until the event is set or `deadline` expires;
+    /// [`timed_out`](WaitTimeoutResult::timed_out) only when the deadline expired first.
     ///
     /// # Examples
     ///
@@ -237,19 +264,20 @@ impl<W: Wait> Event<W> {
     ///
     /// static READY: Event = Event::new();
     /// let mut polls = 0;
-    /// assert!(!READY.wait_until(|| { polls += 1; polls > 100 }));
+    /// assert!(READY.wait_until(|| { polls += 1; polls > 100 }).timed_out());
     /// READY.set();
-    /// assert!(READY.wait_until(|| true), "already set: true even at expiry");
+    /// assert!(!READY.wait_until(|| true).timed_out(), "already set: no timeout even at expiry");
     /// ```
     #[inline]
-    pub fn wait_until(&self, mut deadline: impl Deadline) -> bool {
+    pub fn wait_until(&self, mut deadline: impl Deadline) -> WaitTimeoutResult {
         // ORDERING: Acquire pairs with the Release compare-and-swap in `set`.
         let s = self.state.load(Acquire);
-        s & SET != 0 || self.wait_slow_until(s, Some(&mut deadline))
+        WaitTimeoutResult::new(s & SET == 0 && !self.wait_slow_until(s, Some(&mut deadline)))
     }
 
-    /// Waits until the event is set or `timeout` passes; returns whether it was set. A timeout
-    /// too large to represent (`Duration::MAX`) waits forever.
+    /// Waits until the event is set or `timeout` passes;
+    /// [`timed_out`](WaitTimeoutResult::timed_out) if it passed first. A timeout too large to
+    /// represent (`Duration::MAX`) waits forever.
     ///
     /// # Examples
     ///
@@ -257,15 +285,15 @@ impl<W: Wait> Event<W> {
     /// use baresync::{Event, Futex};
     /// use std::time::Duration;
     ///
-    /// static READY: Event<Futex> = Event::new();
-    /// assert!(!READY.wait_timeout(Duration::from_millis(5)));
+    /// static READY: Event<Futex> = Event::with_wait();
+    /// assert!(READY.wait_timeout(Duration::from_millis(5)).timed_out());
     /// READY.set();
-    /// assert!(READY.wait_timeout(Duration::MAX));
+    /// assert!(!READY.wait_timeout(Duration::MAX).timed_out());
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[inline]
-    pub fn wait_timeout(&self, timeout: core::time::Duration) -> bool {
+    pub fn wait_timeout(&self, timeout: core::time::Duration) -> WaitTimeoutResult {
         self.wait_until(crate::deadline::Timeout::after(timeout))
     }
 
@@ -322,7 +350,7 @@ impl<W: Wait> Event<W> {
 
 impl<W: Wait> Default for Event<W> {
     fn default() -> Self {
-        Self::new()
+        Self::with_wait()
     }
 }
 
@@ -342,24 +370,26 @@ mod tests {
     use std::format;
 
     fn basics<W: Wait>() {
-        let e = Event::<W>::new();
+        let e = Event::<W>::with_wait();
         assert!(!e.is_set());
         let mut polls = 0;
-        assert!(!e.wait_until(|| {
-            polls += 1;
-            polls > 3
-        }));
+        assert!(e
+            .wait_until(|| {
+                polls += 1;
+                polls > 3
+            })
+            .timed_out());
         e.set();
         assert!(e.is_set());
         e.wait();
-        assert!(e.wait_until(|| true));
+        assert!(!e.wait_until(|| true).timed_out());
         e.set();
         assert!(e.is_set());
         e.clear();
         assert!(!e.is_set());
         e.clear();
         assert!(!e.is_set());
-        assert!(!e.wait_until(|| true));
+        assert!(e.wait_until(|| true).timed_out());
     }
 
     #[test]
@@ -399,7 +429,7 @@ mod tests {
 
     #[test]
     fn generation_wraps_without_touching_the_flags() {
-        let e: Event<crate::Futex> = Event::new();
+        let e: Event<crate::Futex> = Event::with_wait();
         e.state.store(GENERATION | SLEEPERS, Relaxed);
         e.set();
         assert_eq!(e.state.load(Relaxed), SET);
@@ -409,7 +439,7 @@ mod tests {
 
     #[test]
     fn clear_keeps_the_sleeper_flag() {
-        let e: Event<crate::Futex> = Event::new();
+        let e: Event<crate::Futex> = Event::with_wait();
         e.state.store(SLEEPERS | SET, Relaxed);
         e.clear();
         assert_eq!(e.state.load(Relaxed), SLEEPERS);
@@ -420,7 +450,7 @@ mod tests {
     #[test]
     fn panicking_wait_leaves_no_ghost_sleeper() {
         use crate::wait::testing::{must_panic, PanickyWait};
-        let e = Event::<PanickyWait>::new();
+        let e = Event::<PanickyWait>::with_wait();
         PanickyWait::arm(1);
         must_panic(|| e.wait());
         assert_eq!(e.state.load(Relaxed), SLEEPERS);
@@ -438,7 +468,7 @@ mod tests {
     /// by the first after it even when the flag is off again.
     #[test]
     fn generation_wraps_with_waiters() {
-        let e: std::sync::Arc<Event<crate::Yield>> = std::sync::Arc::new(Event::new());
+        let e: std::sync::Arc<Event<crate::Yield>> = std::sync::Arc::new(Event::with_wait());
         e.state.store(GENERATION - 2 * GENERATION_ONE, Relaxed);
         for _ in 0..5 {
             let waiters: std::vec::Vec<_> = (0..2)
@@ -455,7 +485,7 @@ mod tests {
         }
         assert_eq!(e.state.load(Relaxed), 2 * GENERATION_ONE);
 
-        let e: Event<crate::Yield> = Event::new();
+        let e: Event<crate::Yield> = Event::with_wait();
         e.state.store(GENERATION, Relaxed);
         let start = e.state.load(Relaxed);
         e.set();
@@ -482,11 +512,13 @@ mod tests {
 
     #[test]
     fn timeouts_return() {
-        let e: Event<crate::Futex> = Event::new();
-        assert!(!e.wait_timeout(core::time::Duration::from_millis(2)));
-        assert!(!e.wait_timeout(core::time::Duration::ZERO));
+        let e: Event<crate::Futex> = Event::with_wait();
+        assert!(e
+            .wait_timeout(core::time::Duration::from_millis(2))
+            .timed_out());
+        assert!(e.wait_timeout(core::time::Duration::ZERO).timed_out());
         e.set();
-        assert!(e.wait_timeout(core::time::Duration::MAX));
+        assert!(!e.wait_timeout(core::time::Duration::MAX).timed_out());
     }
 }
 
@@ -503,7 +535,7 @@ mod loom_wrap {
     #[test]
     fn loom_event_generation_wrap() {
         model(|| {
-            let e = Arc::new(Event::<crate::Spin>::new());
+            let e = Arc::new(Event::<crate::Spin>::with_wait());
             e.state.store(GENERATION, Relaxed);
             let waiter = {
                 let e = e.clone();

@@ -125,7 +125,7 @@ use critical_section::RestoreState;
 /// # }
 /// use baresync::{IrqSafe, RawTicketLock, Spin};
 ///
-/// static RAW: IrqSafe<RawTicketLock<Spin>> = IrqSafe::new();
+/// static RAW: IrqSafe<RawTicketLock<Spin>> = IrqSafe::with_raw();
 ///
 /// // SAFETY: unlocked below, with no other critical section entered or left in between.
 /// unsafe { RAW.lock() };
@@ -154,20 +154,39 @@ unsafe impl<R: Sync> Sync for IrqSafe<R> {}
 // the caller's to keep, and `IrqLock` lends it only by reference while locked.
 unsafe impl<R: Send> Send for IrqSafe<R> {}
 
-impl<R: RawLock> IrqSafe<R> {
+impl IrqSafe<RawSpinLock> {
     crate::sync::const_fn! {
-        /// A new, unlocked lock; usable in a `static`.
+        /// A new, unlocked interrupt-safe spin lock; usable in a `static`. Other raw locks:
+        /// [`with_raw`](IrqSafe::with_raw).
         ///
         /// # Examples
         ///
         /// ```
-        /// use baresync::{IrqSafe, RawSpinLock};
-        ///
-        /// static RAW: IrqSafe<RawSpinLock> = IrqSafe::new();
-        /// assert!(!RAW.is_locked());
+        /// let raw = baresync::IrqSafe::new(); // `IrqSafe<RawSpinLock>`
+        /// assert!(!raw.is_locked());
         /// ```
         #[inline]
         pub const fn new() -> Self {
+            Self::with_raw()
+        }
+    }
+}
+
+impl<R: RawLock> IrqSafe<R> {
+    crate::sync::const_fn! {
+        /// A new, unlocked lock over the raw lock `R`, named by the type; usable in a
+        /// `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{IrqSafe, RawTicketLock, Spin};
+        ///
+        /// static RAW: IrqSafe<RawTicketLock<Spin>> = IrqSafe::with_raw();
+        /// assert!(!RAW.is_locked());
+        /// ```
+        #[inline]
+        pub const fn with_raw() -> Self {
             IrqSafe { inner: raw_init!(R), restore: UnsafeCell::new(RestoreState::invalid()) }
         }
     }
@@ -179,7 +198,7 @@ impl<R: RawLock> IrqSafe<R> {
     /// ```
     /// use baresync::{IrqSafe, RawLock, RawSpinLock};
     ///
-    /// static RAW: IrqSafe<RawSpinLock> = IrqSafe::new();
+    /// static RAW: IrqSafe<RawSpinLock> = IrqSafe::with_raw();
     /// assert!(!RAW.inner().is_locked());
     /// ```
     #[inline]
@@ -249,7 +268,7 @@ impl<R: RawLock> IrqSafe<R> {
     /// # }
     /// use baresync::{IrqSafe, RawSpinLock};
     ///
-    /// static RAW: IrqSafe<RawSpinLock> = IrqSafe::new();
+    /// static RAW: IrqSafe<RawSpinLock> = IrqSafe::with_raw();
     /// // SAFETY: released below, with no critical section entered or left in between.
     /// assert!(unsafe { RAW.try_lock() });
     /// // SAFETY: a failed `try_lock` leaves the critical section it entered.
@@ -306,7 +325,7 @@ impl<R: RawLock> IrqSafe<R> {
     /// # }
     /// use baresync::{IrqSafe, RawSpinLock};
     ///
-    /// static RAW: IrqSafe<RawSpinLock> = IrqSafe::new();
+    /// static RAW: IrqSafe<RawSpinLock> = IrqSafe::with_raw();
     /// // SAFETY: released below, with no critical section entered or left in between.
     /// assert!(unsafe { RAW.lock_until(&mut || false) });
     /// // SAFETY: locked just above, in this context.
@@ -373,7 +392,7 @@ impl<R: RawLock> IrqSafe<R> {
 
 impl<R: RawLock> Default for IrqSafe<R> {
     fn default() -> Self {
-        Self::new()
+        Self::with_raw()
     }
 }
 
@@ -413,13 +432,13 @@ impl<R: RawLock> fmt::Debug for IrqSafe<R> {
 /// # }
 /// use baresync::{IrqLock, RawTicketLock, Spin};
 ///
-/// static UART_TX: IrqLock<RawTicketLock<Spin>, [u8; 16]> = IrqLock::new([0; 16]);
+/// static UART_TX: IrqLock<RawTicketLock<Spin>, [u8; 16]> = IrqLock::with_raw([0; 16]);
 ///
 /// UART_TX.lock(|tx| tx[0] = b'>');
 /// assert_eq!(UART_TX.lock(|tx| tx[0]), b'>');
 ///
 /// // Locks nest: the inner one is released first, by construction.
-/// static STATS: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::new(0);
+/// static STATS: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::with_raw(0);
 /// UART_TX.lock(|tx| STATS.lock(|sent| *sent += tx.len() as u32));
 /// assert_eq!(STATS.lock(|sent| *sent), 16);
 /// # assert!(!MASKED.load(SeqCst));
@@ -469,9 +488,10 @@ unsafe impl<R: RawLock + Send, T: ?Sized + Send> Send for IrqLock<R, T> {}
 // `IrqSafe`); `T: Sync` is not needed because no two threads see `&T` at the same time.
 unsafe impl<R: RawLock + Sync, T: ?Sized + Send> Sync for IrqLock<R, T> {}
 
-impl<R: RawLock, T> IrqLock<R, T> {
+impl<T> IrqLock<RawSpinLock, T> {
     crate::sync::const_fn! {
-        /// A new, unlocked lock holding `value`; usable in a `static`.
+        /// A new, unlocked [`IrqSpinLock`] holding `value`; usable in a `static`. Other raw
+        /// locks: [`with_raw`](IrqLock::with_raw).
         ///
         /// # Examples
         ///
@@ -479,11 +499,32 @@ impl<R: RawLock, T> IrqLock<R, T> {
         /// use baresync::IrqSpinLock;
         ///
         /// static LEVELS: IrqSpinLock<[u16; 2]> = IrqSpinLock::new([0, 0]);
-        /// assert!(!LEVELS.is_locked());
+        /// let local = IrqSpinLock::new(5); // no annotation needed
+        /// assert!(!LEVELS.is_locked() && !local.is_locked());
         /// ```
         #[inline]
         pub const fn new(value: T) -> Self {
-            IrqLock { raw: IrqSafe::new(), data: UnsafeCell::new(value) }
+            Self::with_raw(value)
+        }
+    }
+}
+
+impl<R: RawLock, T> IrqLock<R, T> {
+    crate::sync::const_fn! {
+        /// A new, unlocked lock holding `value` over the raw lock `R`, named by the type;
+        /// usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{IrqLock, RawTicketLock, Spin};
+        ///
+        /// static TURNS: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::with_raw(0);
+        /// assert!(!TURNS.is_locked());
+        /// ```
+        #[inline]
+        pub const fn with_raw(value: T) -> Self {
+            IrqLock { raw: IrqSafe::with_raw(), data: UnsafeCell::new(value) }
         }
     }
 
@@ -747,13 +788,13 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
 
 impl<R: RawLock, T: Default> Default for IrqLock<R, T> {
     fn default() -> Self {
-        Self::new(T::default())
+        Self::with_raw(T::default())
     }
 }
 
 impl<R: RawLock, T> From<T> for IrqLock<R, T> {
     fn from(value: T) -> Self {
-        Self::new(value)
+        Self::with_raw(value)
     }
 }
 
@@ -943,7 +984,7 @@ mod tests {
         assert!(!masked());
     }
 
-    static WATCHED: IrqSafe<RawSpinLock> = IrqSafe::new();
+    static WATCHED: IrqSafe<RawSpinLock> = IrqSafe::with_raw();
 
     #[test]
     fn inner_lock_is_released_before_interrupts_are_unmasked() {

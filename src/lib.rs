@@ -24,7 +24,12 @@
 //!   is not named sleeps with `std` and spins without ([`wait::DefaultWait`]); a FIFO lock
 //!   yields with `std` ([`wait::FairDefault`]).
 //! - Every blocking operation has a `try_*` form that never waits and an `*_until(deadline)`
-//!   form; deadlines ([`Deadline`]) need no clock.
+//!   form; deadlines ([`Deadline`]) need no clock. A timed wait that returns no value returns a
+//!   [`WaitTimeoutResult`] (`.timed_out()`, as std's condition variable).
+//! - `Type::new(..)` builds the default backend, so `let m = Mutex::new(5);` needs no
+//!   annotation; `Type::with_wait(..)` builds the backend the type names
+//!   (`static HOT: Mutex<u64, Spin> = Mutex::with_wait(0);`), `Lock::with_raw` any raw lock, and
+//!   `ReentrantLock::with_identity` any thread identity.
 //! - Every atomic ordering is justified in the code and model-checked with loom.
 //!
 //! ```
@@ -79,7 +84,7 @@ pub mod semaphore;
 pub mod wait;
 
 pub use cache_padded::CachePadded;
-pub use deadline::Deadline;
+pub use deadline::{Deadline, WaitTimeoutResult};
 pub use lock::{FairLock, Lock, LockGuard, McsLock, Mutex, SpinLock, TicketLock};
 pub use raw::{RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock, RawTicketLock};
 pub use wait::{Spin, Wait};

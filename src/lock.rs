@@ -12,6 +12,7 @@ use crate::raw::{
     raw_init, RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock, RawTicketLock,
 };
 use crate::sync::const_fn;
+use crate::wait::Wait;
 use crate::Deadline;
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -135,20 +136,195 @@ unsafe impl<R: RawLock + Send, T: ?Sized + Send> Send for Lock<R, T> {}
 // not needed because no two threads see `&T` at the same time through the lock.
 unsafe impl<R: RawLock + Sync, T: ?Sized + Send> Sync for Lock<R, T> {}
 
-impl<R: RawLock, T> Lock<R, T> {
+impl<T> Lock<RawSpinLock, T> {
     const_fn! {
-        /// A new, unlocked lock holding `value`; usable in a `static`.
+        /// A new, unlocked [`SpinLock`] holding `value`; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let lock = baresync::SpinLock::new(5); // no annotation needed
+        /// assert_eq!(*lock.lock(), 5);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(RawSpinLock), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<T> Lock<RawTicketLock, T> {
+    const_fn! {
+        /// A new, unlocked [`TicketLock`] holding `value` whose waiters use the default FIFO
+        /// backend ([`FairDefault`](crate::wait::FairDefault)); usable in a `static`. Name
+        /// another backend with [`with_wait`](Lock::with_wait).
         ///
         /// # Examples
         ///
         /// ```
         /// use baresync::TicketLock;
         ///
-        /// static NAMES: TicketLock<[&str; 2]> = TicketLock::new(["a", "b"]);
-        /// assert_eq!(NAMES.lock()[1], "b");
+        /// let names = TicketLock::new(["a", "b"]); // no annotation needed
+        /// assert_eq!(names.lock()[1], "b");
         /// ```
         #[inline]
         pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(RawTicketLock), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<T> Lock<RawFairLock, T> {
+    const_fn! {
+        /// A new, unlocked [`FairLock`] holding `value` whose waiters use the default FIFO
+        /// backend ([`FairDefault`](crate::wait::FairDefault)); usable in a `static`. Name
+        /// another backend with [`with_wait`](Lock::with_wait).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::FairLock;
+        ///
+        /// let jobs = FairLock::new(0u32); // no annotation needed
+        /// *jobs.lock() += 1;
+        /// assert_eq!(*jobs.lock(), 1);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(RawFairLock), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<W: Wait, T> Lock<RawFairLock<W>, T> {
+    const_fn! {
+        /// A new, unlocked [`FairLock`] holding `value` whose waiters wait through the backend
+        /// `W`, named by the type; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{FairLock, Spin};
+        ///
+        /// static SHARED: FairLock<u32, Spin> = FairLock::with_wait(0);
+        /// *SHARED.lock() += 1;
+        /// assert_eq!(*SHARED.lock(), 1);
+        /// ```
+        #[inline]
+        pub const fn with_wait(value: T) -> Self {
+            Lock { raw: raw_init!(RawFairLock<W>), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<T> Lock<RawMcsLock, T> {
+    const_fn! {
+        /// A new, unlocked [`McsLock`] holding `value`; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let lock = baresync::McsLock::new(5); // no annotation needed
+        /// assert_eq!(*lock.lock(), 5);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(RawMcsLock), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<T> Lock<RawMutex, T> {
+    const_fn! {
+        /// A new, unlocked [`Mutex`] holding `value` that waits through the default backend
+        /// ([`DefaultWait`](crate::wait::DefaultWait)); usable in a `static`. Name another
+        /// backend with [`with_wait`](Lock::with_wait).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::Mutex;
+        ///
+        /// let m = Mutex::new(5); // no annotation needed: `Mutex<i32>`
+        /// *m.lock() += 1;
+        /// assert_eq!(*m.lock(), 6);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(RawMutex), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<W: Wait, T> Lock<RawMutex<W>, T> {
+    const_fn! {
+        /// A new, unlocked [`Mutex`] holding `value` that waits through the backend `W`, named
+        /// by the type; usable in a `static`.
+        ///
+        /// `Mutex::new` always builds the default backend (`rustc` does not use a type
+        /// parameter's default to infer it, so one constructor cannot serve both).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Mutex, Spin};
+        ///
+        /// static HOT: Mutex<u64, Spin> = Mutex::with_wait(0);
+        /// *HOT.lock() += 1;
+        /// assert_eq!(*HOT.lock(), 1);
+        /// ```
+        ///
+        /// `Mutex::new` there does not compile (with feature `std`, where the default is `Futex`):
+        ///
+        /// ```compile_fail,E0308
+        /// use baresync::{Mutex, Spin};
+        ///
+        /// static HOT: Mutex<u64, Spin> = Mutex::new(0);
+        /// ```
+        #[inline]
+        pub const fn with_wait(value: T) -> Self {
+            Lock { raw: raw_init!(RawMutex<W>), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<W: Wait, T> Lock<RawTicketLock<W>, T> {
+    const_fn! {
+        /// A new, unlocked [`TicketLock`] holding `value` whose waiters wait through the
+        /// backend `W`, named by the type; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Spin, TicketLock};
+        ///
+        /// static TURNS: TicketLock<u32, Spin> = TicketLock::with_wait(0);
+        /// *TURNS.lock() += 1;
+        /// assert_eq!(*TURNS.lock(), 1);
+        /// ```
+        #[inline]
+        pub const fn with_wait(value: T) -> Self {
+            Lock { raw: raw_init!(RawTicketLock<W>), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<R: RawLock, T> Lock<R, T> {
+    const_fn! {
+        /// A new, unlocked lock holding `value` over any raw lock `R`, named by the type;
+        /// usable in a `static`. The aliases have shorter forms: [`SpinLock::new`],
+        /// [`Mutex::new`], [`TicketLock::new`] and their `with_wait`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Lock, RawTicketLock, Spin};
+        ///
+        /// static NAMES: Lock<RawTicketLock<Spin>, [&str; 2]> = Lock::with_raw(["a", "b"]);
+        /// assert_eq!(NAMES.lock()[1], "b");
+        /// ```
+        #[inline]
+        pub const fn with_raw(value: T) -> Self {
             Lock { raw: raw_init!(R), data: UnsafeCell::new(value) }
         }
     }
@@ -250,7 +426,7 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     /// use baresync::{Futex, Mutex};
     /// use std::time::Duration;
     ///
-    /// let m: Mutex<u8, Futex> = Mutex::new(0);
+    /// let m: Mutex<u8, Futex> = Mutex::with_wait(0);
     /// let held = m.lock();
     /// assert!(m.lock_timeout(Duration::from_millis(10)).is_none());
     /// drop(held);
@@ -336,13 +512,13 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
 
 impl<R: RawLock, T: Default> Default for Lock<R, T> {
     fn default() -> Self {
-        Self::new(T::default())
+        Self::with_raw(T::default())
     }
 }
 
 impl<R: RawLock, T> From<T> for Lock<R, T> {
     fn from(value: T) -> Self {
-        Self::new(value)
+        Self::with_raw(value)
     }
 }
 

@@ -90,7 +90,7 @@ use core::ops::Deref;
 /// }
 ///
 /// static LOG: ReentrantLock<core::cell::Cell<u32>, TaskId> =
-///     ReentrantLock::new(core::cell::Cell::new(0));
+///     ReentrantLock::with_identity(core::cell::Cell::new(0));
 /// let outer = LOG.lock();
 /// let inner = LOG.lock();
 /// inner.set(outer.get() + 1);
@@ -156,44 +156,57 @@ fn next_std_thread_id() -> NonZeroUsize {
     NonZeroUsize::new(id).expect("ids start at 1")
 }
 
-/// A lock that the thread holding it may lock again; the guard gives `&T`.
-///
-/// `I` names threads ([`StdThreadId`] under `std`, your kernel's task id otherwise); `W` is the
-/// [`Wait`] backend of the underlying [`RawMutex`].
-///
-/// # Examples
-///
-/// ```
-/// use baresync::{ReentrantLock, StdThreadId};
-/// use core::cell::RefCell;
-///
-/// static ITEMS: ReentrantLock<RefCell<Vec<u32>>, StdThreadId> =
-///     ReentrantLock::new(RefCell::new(Vec::new()));
-///
-/// fn add(x: u32) {
-///     ITEMS.lock().borrow_mut().push(x);
-/// }
-///
-/// fn add_pair(a: u32, b: u32) {
-///     let _all_or_nothing = ITEMS.lock(); // other threads see both or neither
-///     add(a); // locks again: fine for the owner
-///     add(b);
-/// }
-///
-/// add_pair(1, 2);
-/// assert_eq!(*ITEMS.lock().borrow(), [1, 2]);
-/// ```
-pub struct ReentrantLock<T: ?Sized, I, W = DefaultWait> {
-    raw: RawMutex<W>,
-    /// 0: no owner · otherwise the owner's id. Written only by the owner while it holds `raw`
-    /// (its id after acquiring, 0 before releasing).
-    owner: AtomicUsize,
-    /// How many guards the owner holds. Read and written only by the owner, while it holds
-    /// `raw`.
-    count: UnsafeCell<u32>,
-    _id: PhantomData<fn() -> I>,
-    data: T,
+/// Declares `ReentrantLock`, whose identity parameter has a default (`StdThreadId`) only with
+/// `std`: a default cannot be put under `cfg` on its own.
+macro_rules! reentrant_lock_struct {
+    ($($identity_default:tt)*) => {
+        /// A lock that the thread holding it may lock again; the guard gives `&T`.
+        ///
+        /// `I` names threads ([`StdThreadId`] under `std`, where it is the default, so
+        /// `ReentrantLock<T>` and `ReentrantLock::new(value)` need nothing more; your kernel's task id
+        /// otherwise: without `std` there is no default identity, and a lock is built with
+        /// [`with_identity`](ReentrantLock::with_identity)); `W` is the [`Wait`] backend of the
+        /// underlying [`RawMutex`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::ReentrantLock;
+        /// use core::cell::RefCell;
+        ///
+        /// static ITEMS: ReentrantLock<RefCell<Vec<u32>>> = ReentrantLock::new(RefCell::new(Vec::new()));
+        ///
+        /// fn add(x: u32) {
+        ///     ITEMS.lock().borrow_mut().push(x);
+        /// }
+        ///
+        /// fn add_pair(a: u32, b: u32) {
+        ///     let _all_or_nothing = ITEMS.lock(); // other threads see both or neither
+        ///     add(a); // locks again: fine for the owner
+        ///     add(b);
+        /// }
+        ///
+        /// add_pair(1, 2);
+        /// assert_eq!(*ITEMS.lock().borrow(), [1, 2]);
+        /// ```
+        pub struct ReentrantLock<T: ?Sized, I $($identity_default)*, W = DefaultWait> {
+            raw: RawMutex<W>,
+            /// 0: no owner · otherwise the owner's id. Written only by the owner while it holds `raw`
+            /// (its id after acquiring, 0 before releasing).
+            owner: AtomicUsize,
+            /// How many guards the owner holds. Read and written only by the owner, while it holds
+            /// `raw`.
+            count: UnsafeCell<u32>,
+            _id: PhantomData<fn() -> I>,
+            data: T,
+        }
+    };
 }
+
+#[cfg(all(feature = "std", not(baresync_loom)))]
+reentrant_lock_struct!(= StdThreadId);
+#[cfg(not(all(feature = "std", not(baresync_loom))))]
+reentrant_lock_struct!();
 
 // SAFETY: the lock owns a `T` (sending it sends the `T`); the rest is atomics and a counter
 // that moves with it.
@@ -205,23 +218,53 @@ unsafe impl<T: ?Sized + Send, I, W> Send for ReentrantLock<T, I, W> {}
 // `count` is only touched by the owner.
 unsafe impl<T: ?Sized + Send, I, W> Sync for ReentrantLock<T, I, W> {}
 
-impl<T, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
+#[cfg(all(feature = "std", not(baresync_loom)))]
+impl<T> ReentrantLock<T> {
     const_fn! {
-        /// A new, unlocked reentrant lock holding `value`; usable in a `static`.
+        /// A new, unlocked reentrant lock holding `value`, naming threads by [`StdThreadId`] and
+        /// waiting through the default backend ([`DefaultWait`]); usable in a `static`.
+        ///
+        /// Only with feature `std`: without it there is no default thread identity, and
+        /// [`with_identity`](ReentrantLock::with_identity) names yours.
         ///
         /// # Examples
         ///
         /// ```
-        /// use baresync::{ReentrantLock, StdThreadId};
+        /// use baresync::ReentrantLock;
         ///
-        /// static DEPTH: ReentrantLock<core::cell::Cell<u8>, StdThreadId> =
-        ///     ReentrantLock::new(core::cell::Cell::new(0));
-        /// assert_eq!(DEPTH.lock().get(), 0);
+        /// let depth = ReentrantLock::new(core::cell::Cell::new(0u8)); // no annotation needed
+        /// let outer = depth.lock();
+        /// let inner = depth.lock(); // the owner locks again
+        /// inner.set(inner.get() + 1);
+        /// drop((inner, outer));
+        /// assert_eq!(depth.lock().get(), 1);
         /// ```
         #[inline]
         pub const fn new(value: T) -> Self {
+            Self::with_identity(value)
+        }
+    }
+}
+
+impl<T, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
+    const_fn! {
+        /// A new, unlocked reentrant lock holding `value`, with the thread identity `I` and the
+        /// wait backend `W` named by the type; usable in a `static`. The only constructor
+        /// without feature `std`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{ReentrantLock, Spin, StdThreadId};
+        ///
+        /// static DEPTH: ReentrantLock<core::cell::Cell<u8>, StdThreadId, Spin> =
+        ///     ReentrantLock::with_identity(core::cell::Cell::new(0));
+        /// assert_eq!(DEPTH.lock().get(), 0);
+        /// ```
+        #[inline]
+        pub const fn with_identity(value: T) -> Self {
             ReentrantLock {
-                raw: RawMutex::new(),
+                raw: RawMutex::with_wait(),
                 owner: AtomicUsize::new(0),
                 count: UnsafeCell::new(0),
                 _id: PhantomData,
@@ -406,7 +449,7 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
     /// use baresync::{Futex, ReentrantLock, StdThreadId};
     /// use std::time::Duration;
     ///
-    /// static LOCK: ReentrantLock<(), StdThreadId, Futex> = ReentrantLock::new(());
+    /// static LOCK: ReentrantLock<(), StdThreadId, Futex> = ReentrantLock::with_identity(());
     /// let held = LOCK.lock();
     /// let other = std::thread::spawn(|| LOCK.lock_timeout(Duration::from_millis(5)).is_some());
     /// assert!(!other.join().unwrap());
@@ -503,13 +546,13 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
 
 impl<T: Default, I: ThreadIdentity, W: Wait> Default for ReentrantLock<T, I, W> {
     fn default() -> Self {
-        Self::new(T::default())
+        Self::with_identity(T::default())
     }
 }
 
 impl<T, I: ThreadIdentity, W: Wait> From<T> for ReentrantLock<T, I, W> {
     fn from(value: T) -> Self {
-        Self::new(value)
+        Self::with_identity(value)
     }
 }
 

@@ -385,6 +385,34 @@ impl fmt::Display for BoundExceeded {
 
 impl core::error::Error for BoundExceeded {}
 
+impl Semaphore {
+    const_fn! {
+        /// A semaphore with `permits` permits available; usable in a `static`.
+        ///
+        /// # Panics
+        ///
+        /// If `permits` exceeds [`MAX_PERMITS`](Semaphore::MAX_PERMITS) (at compile time in a
+        /// `static`).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Futex, Semaphore};
+        ///
+        /// static DMA_CHANNELS: Semaphore = Semaphore::new(4);
+        /// static WORKERS: Semaphore<Futex> = Semaphore::with_wait(8);
+        /// assert_eq!(DMA_CHANNELS.available() + WORKERS.available(), 12);
+        ///
+        /// let local = Semaphore::new(2); // no annotation needed
+        /// assert_eq!(local.available(), 2);
+        /// ```
+        #[inline]
+        pub const fn new(permits: u32) -> Self {
+            Self::with_wait(permits)
+        }
+    }
+}
+
 impl<W: Wait> Semaphore<W> {
     /// The largest count a semaphore can hold: 2³¹ − 1 (bit 31 of the state word is the
     /// sleeper flag).
@@ -400,24 +428,25 @@ impl<W: Wait> Semaphore<W> {
     pub const MAX_PERMITS: u32 = COUNT;
 
     const_fn! {
-        /// A semaphore with `permits` permits available; usable in a `static`.
+        /// Like [`new`](Semaphore::new), with the wait backend `W` named by the type (`new` builds the
+        /// default backend, [`DefaultWait`]: `rustc` does not use a
+        /// type parameter's default to infer it, so one constructor cannot serve both); usable
+        /// in a `static`.
         ///
         /// # Panics
         ///
-        /// If `permits` exceeds [`MAX_PERMITS`](Semaphore::MAX_PERMITS) (at compile time in a
-        /// `static`).
+        /// As [`new`](Semaphore::new).
         ///
         /// # Examples
         ///
         /// ```
-        /// use baresync::{Futex, Semaphore};
+        /// use baresync::{Semaphore, Spin};
         ///
-        /// static DMA_CHANNELS: Semaphore = Semaphore::new(4);
-        /// static WORKERS: Semaphore<Futex> = Semaphore::new(8);
-        /// assert_eq!(DMA_CHANNELS.available() + WORKERS.available(), 12);
+        /// static SLOTS: Semaphore<Spin> = Semaphore::with_wait(2);
+        /// assert_eq!(SLOTS.available(), 2);
         /// ```
         #[inline]
-        pub const fn new(permits: u32) -> Self {
+        pub const fn with_wait(permits: u32) -> Self {
             Semaphore { core: Core::new(permits, COUNT) }
         }
     }
@@ -572,7 +601,7 @@ impl<W: Wait> Semaphore<W> {
     /// use baresync::{Futex, Semaphore};
     /// use std::time::Duration;
     ///
-    /// static SLOT: Semaphore<Futex> = Semaphore::new(1);
+    /// static SLOT: Semaphore<Futex> = Semaphore::with_wait(1);
     /// let held = SLOT.acquire();
     /// assert!(SLOT.acquire_timeout(Duration::from_millis(5)).is_none());
     /// drop(held);
@@ -597,7 +626,7 @@ impl<W: Wait> Semaphore<W> {
     /// use baresync::{Futex, Semaphore};
     /// use std::time::Duration;
     ///
-    /// static SLOTS: Semaphore<Futex> = Semaphore::new(2);
+    /// static SLOTS: Semaphore<Futex> = Semaphore::with_wait(2);
     /// assert!(SLOTS.acquire_many_timeout(3, Duration::from_millis(5)).is_none());
     /// assert!(SLOTS.acquire_many_timeout(2, Duration::from_millis(5)).is_some());
     /// ```
@@ -659,7 +688,7 @@ fn overflow() -> ! {
     panic!("semaphore count overflow: releasing past Semaphore::MAX_PERMITS")
 }
 
-impl<W: Wait> BoundedSemaphore<W> {
+impl BoundedSemaphore {
     const_fn! {
         /// A semaphore with `permits` permits available, which is also the bound; usable in a
         /// `static`.
@@ -673,11 +702,40 @@ impl<W: Wait> BoundedSemaphore<W> {
         /// ```
         /// use baresync::{BoundedSemaphore, Futex};
         ///
-        /// static PORTS: BoundedSemaphore<Futex> = BoundedSemaphore::new(2);
+        /// static PORTS: BoundedSemaphore<Futex> = BoundedSemaphore::with_wait(2);
         /// assert_eq!(PORTS.bound(), 2);
+        ///
+        /// let local = BoundedSemaphore::new(2); // no annotation needed
+        /// assert_eq!(local.bound(), 2);
         /// ```
         #[inline]
         pub const fn new(permits: u32) -> Self {
+            Self::with_wait(permits)
+        }
+    }
+}
+
+impl<W: Wait> BoundedSemaphore<W> {
+    const_fn! {
+        /// Like [`new`](BoundedSemaphore::new), with the wait backend `W` named by the type (`new` builds the
+        /// default backend, [`DefaultWait`]: `rustc` does not use a
+        /// type parameter's default to infer it, so one constructor cannot serve both); usable
+        /// in a `static`.
+        ///
+        /// # Panics
+        ///
+        /// As [`new`](BoundedSemaphore::new).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{BoundedSemaphore, Spin};
+        ///
+        /// static PORTS: BoundedSemaphore<Spin> = BoundedSemaphore::with_wait(2);
+        /// assert_eq!(PORTS.bound(), 2);
+        /// ```
+        #[inline]
+        pub const fn with_wait(permits: u32) -> Self {
             BoundedSemaphore { core: Core::new(permits, permits) }
         }
     }
@@ -836,7 +894,7 @@ impl<W: Wait> BoundedSemaphore<W> {
     /// use baresync::{BoundedSemaphore, Futex};
     /// use std::time::Duration;
     ///
-    /// static ONE: BoundedSemaphore<Futex> = BoundedSemaphore::new(1);
+    /// static ONE: BoundedSemaphore<Futex> = BoundedSemaphore::with_wait(1);
     /// let held = ONE.acquire();
     /// assert!(ONE.acquire_timeout(Duration::from_millis(5)).is_none());
     /// drop(held);
@@ -861,7 +919,7 @@ impl<W: Wait> BoundedSemaphore<W> {
     /// use baresync::{BoundedSemaphore, Futex};
     /// use std::time::Duration;
     ///
-    /// static THREE: BoundedSemaphore<Futex> = BoundedSemaphore::new(3);
+    /// static THREE: BoundedSemaphore<Futex> = BoundedSemaphore::with_wait(3);
     /// let _one = THREE.acquire();
     /// assert!(THREE.acquire_many_timeout(3, Duration::from_millis(5)).is_none());
     /// assert!(THREE.acquire_many_timeout(2, Duration::from_millis(5)).is_some());
@@ -1003,7 +1061,7 @@ mod tests {
     use std::string::ToString;
 
     fn basics<W: Wait>() {
-        let s = Semaphore::<W>::new(3);
+        let s = Semaphore::<W>::with_wait(3);
         assert_eq!(s.available(), 3);
         let a = s.acquire();
         let b = s.acquire_many(2);
@@ -1048,7 +1106,7 @@ mod tests {
     #[test]
     fn panicking_wait_leaves_no_ghost_sleeper() {
         use crate::wait::testing::{must_panic, PanickyWait};
-        let s = Semaphore::<PanickyWait>::new(0);
+        let s = Semaphore::<PanickyWait>::with_wait(0);
         PanickyWait::arm(1);
         must_panic(|| s.acquire().forget());
         assert_eq!(s.core.state.load(Relaxed), SLEEPERS);
@@ -1065,7 +1123,7 @@ mod tests {
         assert_eq!(s.core.state.load(Relaxed), 2);
         assert_eq!(PanickyWait::wakes(), 1, "no wake call without a sleeper");
 
-        let b = BoundedSemaphore::<PanickyWait>::new(1);
+        let b = BoundedSemaphore::<PanickyWait>::with_wait(1);
         let held = b.acquire();
         PanickyWait::arm(1);
         must_panic(|| b.acquire_until(|| false).map(Permit::forget));
@@ -1079,7 +1137,7 @@ mod tests {
 
     #[test]
     fn sleepers_flag_is_not_a_permit() {
-        let s = Semaphore::<crate::Futex>::new(0);
+        let s = Semaphore::<crate::Futex>::with_wait(0);
         s.core.state.store(SLEEPERS, Relaxed);
         assert_eq!(s.available(), 0);
         assert!(s.try_acquire().is_none());
@@ -1129,7 +1187,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "above Semaphore::MAX_PERMITS")]
     fn new_above_the_maximum_panics() {
-        let _ = Semaphore::<Spin>::new(COUNT + 1);
+        let _ = Semaphore::<Spin>::with_wait(COUNT + 1);
     }
 
     #[test]
@@ -1223,7 +1281,7 @@ mod tests {
 
     #[test]
     fn timeouts_return() {
-        let s: Semaphore<crate::Futex> = Semaphore::new(0);
+        let s: Semaphore<crate::Futex> = Semaphore::with_wait(0);
         assert!(s
             .acquire_timeout(core::time::Duration::from_millis(2))
             .is_none());

@@ -19,7 +19,7 @@ fn cores() -> usize {
 /// generation's must not be (nobody from a later generation was let through with this one),
 /// and exactly one thread per generation is the leader.
 fn lockstep<W: Wait + Send + Sync + 'static>(parties: usize) {
-    let barrier = Arc::new(Barrier::<W>::new(parties));
+    let barrier = Arc::new(Barrier::<W>::with_wait(parties));
     let arrived: Arc<Vec<AtomicUsize>> =
         Arc::new((0..GENERATIONS + 1).map(|_| AtomicUsize::new(0)).collect());
     let leaders: Arc<Vec<AtomicUsize>> =
@@ -91,7 +91,7 @@ fn lockstep_slightly_oversubscribed_spin() {
 #[test]
 #[cfg_attr(miri, ignore = "too many generations for Miri")]
 fn many_generations_futex() {
-    let barrier = Arc::new(Barrier::<Futex>::new(2));
+    let barrier = Arc::new(Barrier::<Futex>::with_wait(2));
     let b2 = Arc::clone(&barrier);
     let t = thread::spawn(move || {
         let mut leader = 0;
@@ -115,7 +115,7 @@ fn until_waiting<W: Wait>(barrier: &Barrier<W>, n: usize) {
 }
 
 fn abort_releases_waiters_and_later_callers<W: Wait + Send + Sync + 'static>() {
-    let barrier = Arc::new(Barrier::<W>::new(4));
+    let barrier = Arc::new(Barrier::<W>::with_wait(4));
     let waiters: Vec<_> = (0..3)
         .map(|_| {
             let b = Arc::clone(&barrier);
@@ -158,7 +158,7 @@ fn abort_and_reset_futex() {
 /// `reset` while parties wait: they get `Broken`, and the barrier is fresh afterwards.
 #[test]
 fn reset_breaks_current_waiters() {
-    let barrier = Arc::new(Barrier::<Futex>::new(3));
+    let barrier = Arc::new(Barrier::<Futex>::with_wait(3));
     let waiters: Vec<_> = (0..2)
         .map(|_| {
             let b = Arc::clone(&barrier);
@@ -187,7 +187,7 @@ fn reset_breaks_current_waiters() {
 /// A party whose deadline expires breaks the barrier for everyone: it gets `Timeout`, those
 /// waiting and those arriving later get `Broken`.
 fn timeout_breaks_for_everyone<W: Wait + Send + Sync + 'static>() {
-    let barrier = Arc::new(Barrier::<W>::new(3));
+    let barrier = Arc::new(Barrier::<W>::with_wait(3));
     let patient = {
         let b = Arc::clone(&barrier);
         thread::spawn(move || b.wait())
@@ -226,7 +226,7 @@ fn timeout_breaks_for_everyone_futex() {
 #[test]
 #[cfg_attr(miri, ignore = "real time")]
 fn wait_timeout_completes_when_everyone_arrives() {
-    let barrier = Arc::new(Barrier::<Futex>::new(2));
+    let barrier = Arc::new(Barrier::<Futex>::with_wait(2));
     let b = Arc::clone(&barrier);
     let t = thread::spawn(move || b.wait_timeout(Duration::from_secs(60)));
     let me = barrier.wait_timeout(Duration::from_secs(60)).unwrap();
@@ -244,7 +244,7 @@ fn wait_timeout_completes_when_everyone_arrives() {
 fn timeout_racing_last_arrival() {
     let rounds = if cfg!(miri) { 5 } else { 2000 };
     for i in 0..rounds {
-        let barrier = Arc::new(Barrier::<Yield>::new(2));
+        let barrier = Arc::new(Barrier::<Yield>::with_wait(2));
         let b = Arc::clone(&barrier);
         let t = thread::spawn(move || {
             let mut polls = 0;
@@ -266,7 +266,7 @@ fn timeout_racing_last_arrival() {
 #[test]
 fn statics_and_const_construction() {
     static SPIN: Barrier = Barrier::new(1);
-    static FUTEX: Barrier<Futex> = Barrier::new(1);
+    static FUTEX: Barrier<Futex> = Barrier::with_wait(1);
     assert!(SPIN.wait().unwrap().is_leader());
     assert!(FUTEX.wait().unwrap().is_leader());
     assert_eq!(core::mem::size_of::<Barrier>(), 8);
@@ -276,7 +276,7 @@ fn statics_and_const_construction() {
 #[should_panic(expected = "at least one party")]
 fn zero_parties_panics_at_run_time() {
     let n = std::hint::black_box(0);
-    let _ = Barrier::<Spin>::new(n);
+    let _ = Barrier::<Spin>::with_wait(n);
 }
 
 /// A `Wait` backend that holds its sleepers back until the test opens the gate: a stand-in
@@ -341,7 +341,7 @@ fn join_within<T: Send + 'static>(t: thread::JoinHandle<T>, what: &str) -> T {
 /// generation again and wait in it forever without being counted.
 #[test]
 fn waiter_held_across_many_abort_reset_cycles_gets_broken() {
-    let barrier = Arc::new(Barrier::<Gate<0>>::new(2));
+    let barrier = Arc::new(Barrier::<Gate<0>>::with_wait(2));
     let waiter = {
         let b = Arc::clone(&barrier);
         thread::spawn(move || b.wait())
@@ -372,7 +372,7 @@ fn waiter_held_across_many_abort_reset_cycles_gets_broken() {
 /// the moment of the `reset` (the leader, in the next generation) gets `Broken`.
 #[test]
 fn reset_right_after_completion_keeps_completed_parties_ok() {
-    let barrier = Arc::new(Barrier::<Gate<1>>::new(2));
+    let barrier = Arc::new(Barrier::<Gate<1>>::with_wait(2));
     let slow = {
         let b = Arc::clone(&barrier);
         thread::spawn(move || b.wait())
@@ -403,7 +403,7 @@ fn reset_right_after_completion_keeps_completed_parties_ok() {
 /// it; then the new generation completes with exactly its own parties.
 #[test]
 fn reset_drains_before_new_parties_arrive() {
-    let barrier = Arc::new(Barrier::<Gate<2>>::new(2));
+    let barrier = Arc::new(Barrier::<Gate<2>>::with_wait(2));
     let held = {
         let b = Arc::clone(&barrier);
         thread::spawn(move || b.wait())

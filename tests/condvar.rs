@@ -43,9 +43,9 @@ fn bounded_buffer<W: Wait + Send + Sync + 'static>(
     per_producer: usize,
 ) {
     let buf = Arc::new(Buffer::<W> {
-        items: Mutex::new(VecDeque::new()),
-        not_empty: Condvar::new(),
-        not_full: Condvar::new(),
+        items: Mutex::with_wait(VecDeque::new()),
+        not_empty: Condvar::with_wait(),
+        not_full: Condvar::with_wait(),
     });
     let total = producers * per_producer;
     let prods: Vec<_> = (0..producers)
@@ -172,11 +172,11 @@ fn spawn_waiters<W: Wait + Send + Sync + 'static>(
 /// without a notification.
 fn notify_n_is_exact<W: Wait + Send + Sync + 'static>(k: usize) {
     let state = Arc::new((
-        Mutex::<Counts, W>::new(Counts {
+        Mutex::<Counts, W>::with_wait(Counts {
             registered: 0,
             returned: 0,
         }),
-        Condvar::<W>::new(),
+        Condvar::<W>::with_wait(),
     ));
     let handles = spawn_waiters(&state, k);
     let returned = || state.0.lock().returned;
@@ -239,6 +239,7 @@ fn late_waiter_cannot_steal() {
             let (lock, cv) = &*state;
             let g = lock.lock();
             let (mut g, timed_out) = cv.wait_timeout(g, Duration::from_millis(50));
+            let timed_out = timed_out.timed_out();
             assert!(timed_out, "the late waiter took an earlier notification");
             g.returned += 10;
         })
@@ -261,7 +262,7 @@ fn late_waiter_cannot_steal() {
 fn timeout_does_not_swallow<W: Wait + Send + Sync + 'static>() {
     let rounds = if cfg!(miri) { 4 } else { 300 };
     for round in 0..rounds {
-        let state = Arc::new((Mutex::<u32, W>::new(0), Condvar::<W>::new()));
+        let state = Arc::new((Mutex::<u32, W>::with_wait(0), Condvar::<W>::with_wait()));
         let a = {
             let state = Arc::clone(&state);
             thread::spawn(move || {
@@ -269,11 +270,11 @@ fn timeout_does_not_swallow<W: Wait + Send + Sync + 'static>() {
                 let mut g = lock.lock();
                 *g += 1;
                 let mut polls = 0;
-                let (_g, timed_out) = cv.wait_until(g, || {
+                let (_g, result) = cv.wait_until(g, || {
                     polls += 1;
                     polls > round % 5
                 });
-                timed_out
+                result.timed_out()
             })
         };
         let b = {
@@ -283,6 +284,7 @@ fn timeout_does_not_swallow<W: Wait + Send + Sync + 'static>() {
                 let mut g = lock.lock();
                 *g += 1;
                 let (_g, timed_out) = cv.wait_timeout(g, Duration::from_secs(20));
+                let timed_out = timed_out.timed_out();
                 assert!(!timed_out, "B's notification was swallowed");
             })
         };
@@ -315,7 +317,10 @@ fn timeout_does_not_swallow_futex() {
 #[test]
 #[cfg_attr(miri, ignore = "real time")]
 fn wait_while_until_deadline_is_absolute() {
-    let state = Arc::new((Mutex::<bool, Futex>::new(false), Condvar::<Futex>::new()));
+    let state = Arc::new((
+        Mutex::<bool, Futex>::with_wait(false),
+        Condvar::<Futex>::with_wait(),
+    ));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let pest = {
         let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
@@ -342,7 +347,7 @@ fn wait_while_until_deadline_is_absolute() {
     drop(g);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let sent = pest.join().unwrap();
-    assert!(timed_out);
+    assert!(timed_out.timed_out());
     assert!(elapsed >= Duration::from_millis(100), "gave up early");
     assert!(
         elapsed < Duration::from_secs(5),
@@ -355,7 +360,10 @@ fn wait_while_until_deadline_is_absolute() {
 /// The same with a closure deadline: its polls accumulate across wake-ups.
 #[test]
 fn wait_while_until_closure_deadline_is_not_restarted() {
-    let state = Arc::new((Mutex::<u32, Yield>::new(0), Condvar::<Yield>::new()));
+    let state = Arc::new((
+        Mutex::<u32, Yield>::with_wait(0),
+        Condvar::<Yield>::with_wait(),
+    ));
     let notifier = {
         let state = Arc::clone(&state);
         thread::spawn(move || {
@@ -374,6 +382,7 @@ fn wait_while_until_closure_deadline_is_not_restarted() {
         },
         |v| *v == 0,
     );
+    let timed_out = timed_out.timed_out();
     assert!(timed_out);
     assert!(polls <= 12, "the deadline was polled {polls} times");
     notifier.join().unwrap();
@@ -388,7 +397,7 @@ fn wait_while_until_closure_deadline_is_not_restarted() {
 #[test]
 fn condvar_with_reentrant_lock() {
     type RLock = ReentrantLock<Cell<u32>, StdThreadId, Futex>;
-    let state = Arc::new((RLock::new(Cell::new(0)), Condvar::<Futex>::new()));
+    let state = Arc::new((RLock::new(Cell::new(0)), Condvar::<Futex>::with_wait()));
     let waiter = {
         let state = Arc::clone(&state);
         thread::spawn(move || {
@@ -425,8 +434,9 @@ fn condvar_with_reentrant_lock() {
 #[test]
 #[should_panic(expected = "held more than once")]
 fn condvar_with_nested_reentrant_guard_panics() {
-    let lock: ReentrantLock<Cell<u32>, StdThreadId, Futex> = ReentrantLock::new(Cell::new(0));
-    let cv: Condvar<Futex> = Condvar::new();
+    let lock: ReentrantLock<Cell<u32>, StdThreadId, Futex> =
+        ReentrantLock::with_identity(Cell::new(0));
+    let cv: Condvar<Futex> = Condvar::with_wait();
     let _outer = lock.lock();
     let _ = cv.wait_until(lock.lock(), || true);
 }
@@ -436,6 +446,7 @@ fn statics() {
     static LOCK: Mutex<u8> = Mutex::new(0);
     static CV: Condvar = Condvar::new();
     let (g, timed_out) = CV.wait_until(LOCK.lock(), || true);
+    let timed_out = timed_out.timed_out();
     assert!(timed_out);
     drop(g);
     assert!(!CV.notify_one());

@@ -69,7 +69,7 @@ fn waiters<W: Wait + Send + Sync + 'static>(
 
 /// `set` releases every waiter, and what the setter wrote before is visible to each.
 fn set_releases_every_waiter<W: Wait + Send + Sync + 'static>() {
-    let event = Arc::new(Event::<W>::new());
+    let event = Arc::new(Event::<W>::with_wait());
     let data = Arc::new(AtomicU64::new(0));
     let handles = waiters(&event, &data, oversubscribed());
     assert!(
@@ -100,7 +100,7 @@ fn set_releases_every_waiter_futex() {
 /// `set()` followed at once by `clear()` still releases every thread that was already waiting,
 /// including those that never run while the flag is on.
 fn set_then_clear_releases_every_waiter<W: Wait + Send + Sync + 'static>() {
-    let event = Arc::new(Event::<W>::new());
+    let event = Arc::new(Event::<W>::with_wait());
     let data = Arc::new(AtomicU64::new(0));
     let rounds = if cfg!(miri) { 2 } else { 10 };
     for round in 1..=rounds {
@@ -131,8 +131,8 @@ fn set_then_clear_releases_every_waiter_futex() {
 /// Two events bounce control between two threads many times (set, wait, clear cycles): every
 /// hand-off must arrive, with a sleeping backend and with spinning.
 fn ping_pong<W: Wait + Send + Sync + 'static>(rounds: u32) {
-    let ping = Arc::new(Event::<W>::new());
-    let pong = Arc::new(Event::<W>::new());
+    let ping = Arc::new(Event::<W>::with_wait());
+    let pong = Arc::new(Event::<W>::with_wait());
     let count = Arc::new(AtomicU32::new(0));
     let other = {
         let (ping, pong, count) = (Arc::clone(&ping), Arc::clone(&pong), Arc::clone(&count));
@@ -172,40 +172,46 @@ fn ping_pong_spin() {
 /// A thread that starts waiting after `set` + `clear` waits for the next `set`.
 #[test]
 fn clear_makes_new_waiters_wait() {
-    let event = Arc::new(Event::<Futex>::new());
+    let event = Arc::new(Event::<Futex>::with_wait());
     event.set();
     event.clear();
     let late = {
         let event = Arc::clone(&event);
         thread::spawn(move || {
-            event.wait_timeout(Duration::from_millis(if cfg!(miri) { 1 } else { 20 }))
+            !event
+                .wait_timeout(Duration::from_millis(if cfg!(miri) { 1 } else { 20 }))
+                .timed_out()
         })
     };
     assert_eq!(join_within(vec![late], LIMIT), [false]);
 }
 
 fn wait_until_times_out<W: Wait + Send + Sync + 'static>() {
-    let event = Event::<W>::new();
+    let event = Event::<W>::with_wait();
     if cfg!(miri) {
         let mut polls = 0;
-        assert!(!event.wait_until(|| {
-            polls += 1;
-            polls > 20
-        }));
+        assert!(event
+            .wait_until(|| {
+                polls += 1;
+                polls > 20
+            })
+            .timed_out());
     } else {
         let start = Instant::now();
-        assert!(!event.wait_until(start + Duration::from_millis(20)));
+        assert!(event
+            .wait_until(start + Duration::from_millis(20))
+            .timed_out());
         assert!(
             start.elapsed() >= Duration::from_millis(20),
             "gave up before the deadline"
         );
         let start = Instant::now();
-        assert!(!event.wait_timeout(Duration::from_millis(10)));
+        assert!(event.wait_timeout(Duration::from_millis(10)).timed_out());
         assert!(start.elapsed() >= Duration::from_millis(10));
     }
-    assert!(!event.wait_timeout(Duration::ZERO));
+    assert!(event.wait_timeout(Duration::ZERO).timed_out());
     event.set();
-    assert!(event.wait_timeout(Duration::ZERO));
+    assert!(!event.wait_timeout(Duration::ZERO).timed_out());
 }
 
 #[test]
@@ -227,7 +233,7 @@ fn wait_until_times_out_futex() {
 /// `Duration::MAX` waits forever and does not panic.
 #[test]
 fn timed_waits_are_released_by_set() {
-    let event = Arc::new(Event::<Futex>::new());
+    let event = Arc::new(Event::<Futex>::with_wait());
     let ready = Arc::new(AtomicU32::new(0));
     let handles: Vec<_> = [Duration::MAX, Duration::from_secs(3600)]
         .into_iter()
@@ -235,7 +241,7 @@ fn timed_waits_are_released_by_set() {
             let (event, ready) = (Arc::clone(&event), Arc::clone(&ready));
             thread::spawn(move || {
                 ready.fetch_add(1, SeqCst);
-                event.wait_timeout(timeout)
+                !event.wait_timeout(timeout).timed_out()
             })
         })
         .collect();
@@ -248,10 +254,10 @@ fn timed_waits_are_released_by_set() {
 /// A waiter that times out while others sleep does not strand them.
 #[test]
 fn timed_out_waiter_does_not_strand_sleepers() {
-    let event = Arc::new(Event::<Futex>::new());
+    let event = Arc::new(Event::<Futex>::with_wait());
     let data = Arc::new(AtomicU64::new(0));
     let handles = waiters(&event, &data, 3);
-    assert!(!event.wait_timeout(Duration::from_millis(5)));
+    assert!(event.wait_timeout(Duration::from_millis(5)).timed_out());
     event.set();
     assert_eq!(join_within(handles, LIMIT).len(), 3);
 }
@@ -259,8 +265,8 @@ fn timed_out_waiter_does_not_strand_sleepers() {
 #[test]
 fn statics_and_const_construction() {
     static A: Event = Event::new();
-    static B: Event<Futex> = Event::new();
-    static C: Event<Yield> = Event::new();
+    static B: Event<Futex> = Event::with_wait();
+    static C: Event<Yield> = Event::with_wait();
     A.set();
     B.set();
     assert!(A.is_set() && B.is_set() && !C.is_set());

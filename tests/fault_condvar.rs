@@ -51,7 +51,7 @@ fn message(payload: &(dyn std::any::Any + Send)) -> String {
 /// fault is still in the condition variable.
 fn notify_one_releases_exactly_one<W: Wait + Send + Sync + 'static>(cv: Arc<Condvar<W>>) {
     assert_eq!(cv.notify_all(), 0, "a ghost waiter is registered");
-    let lock = Arc::new(Mutex::<usize, Futex>::new(0));
+    let lock = Arc::new(Mutex::<usize, Futex>::with_wait(0));
     let woken = Arc::new(AtomicUsize::new(0));
     let waiters: Vec<_> = (0..2)
         .map(|_| {
@@ -95,7 +95,7 @@ type RLock<T> = ReentrantLock<T, StdThreadId, Futex>;
 /// lock held twice must now panic before anything is released, and leave the lock held once.
 #[test]
 fn nested_reentrant_wait_panics_before_releasing() {
-    let state = Arc::new((RLock::new(Cell::new(0u32)), Condvar::<Futex>::new()));
+    let state = Arc::new((RLock::new(Cell::new(0u32)), Condvar::<Futex>::with_wait()));
     let started = Arc::new(AtomicBool::new(false));
     let outer_guard_alive = Arc::new(AtomicBool::new(true));
     let got_in_early = Arc::new(AtomicBool::new(false));
@@ -160,8 +160,9 @@ fn nested_reentrant_wait_panics_before_releasing() {
 /// deadline could reach) counts as holding the lock twice as well.
 #[test]
 fn reentrant_guard_in_a_thread_local_counts_as_nested() {
-    static LOCK: ReentrantLock<Cell<u32>, StdThreadId, Spin> = ReentrantLock::new(Cell::new(0));
-    static CV: Condvar<Spin> = Condvar::new();
+    static LOCK: ReentrantLock<Cell<u32>, StdThreadId, Spin> =
+        ReentrantLock::with_identity(Cell::new(0));
+    static CV: Condvar<Spin> = Condvar::with_wait();
     thread_local! {
         static STASH: Cell<Option<baresync::ReentrantLockGuard<'static, Cell<u32>, StdThreadId, Spin>>> =
             const { Cell::new(None) };
@@ -175,6 +176,7 @@ fn reentrant_guard_in_a_thread_local_counts_as_nested() {
     assert!(!LOCK.is_locked());
     // Held once, the wait is allowed.
     let (g, timed_out) = CV.wait_until(LOCK.lock(), || true);
+    let timed_out = timed_out.timed_out();
     assert!(timed_out);
     assert_eq!(LOCK.lock_count(), 1);
     drop(g);
@@ -187,13 +189,14 @@ fn reentrant_guard_in_a_thread_local_counts_as_nested() {
 #[test]
 fn deadline_that_leaks_a_reentrant_guard_does_not_deadlock() {
     let lock: RLock<Cell<u32>> = ReentrantLock::new(Cell::new(0));
-    let cv: Condvar<Futex> = Condvar::new();
+    let cv: Condvar<Futex> = Condvar::with_wait();
     let (g, timed_out) = cv.wait_until(lock.lock(), || {
         let leaked = lock.lock();
         leaked.set(7);
         std::mem::forget(leaked);
         true
     });
+    let timed_out = timed_out.timed_out();
     assert!(timed_out);
     assert_eq!(g.get(), 7);
     assert_eq!(lock.lock_count(), 2);
@@ -210,8 +213,8 @@ fn deadline_that_leaks_a_reentrant_guard_does_not_deadlock() {
 /// lock is free after the unwind (the guard moved into the wait was its only guard).
 #[test]
 fn panicking_deadline_deregisters() {
-    let cv = Arc::new(Condvar::<Futex>::new());
-    let lock: Mutex<u32, Futex> = Mutex::new(3);
+    let cv = Arc::new(Condvar::<Futex>::with_wait());
+    let lock: Mutex<u32, Futex> = Mutex::with_wait(3);
     for k in [1, 2, 5] {
         let r = catch_unwind(AssertUnwindSafe(|| {
             cv.wait_until(lock.lock(), panics_on_call(k))
@@ -234,8 +237,8 @@ fn panicking_deadline_deregisters() {
 /// `notify_one` released two.
 #[test]
 fn panicking_deadline_after_a_notification() {
-    let cv = Arc::new(Condvar::<Futex>::new());
-    let lock: Mutex<u32, Futex> = Mutex::new(0);
+    let cv = Arc::new(Condvar::<Futex>::with_wait());
+    let lock: Mutex<u32, Futex> = Mutex::with_wait(0);
     let mut released = 0;
     let r = catch_unwind(AssertUnwindSafe(|| {
         cv.wait_until(lock.lock(), || -> bool {
@@ -253,7 +256,7 @@ fn panicking_deadline_after_a_notification() {
 /// thread can take it.
 #[test]
 fn panicking_deadline_with_a_reentrant_lock() {
-    let state = Arc::new((RLock::new(Cell::new(1u32)), Condvar::<Futex>::new()));
+    let state = Arc::new((RLock::new(Cell::new(1u32)), Condvar::<Futex>::with_wait()));
     let (lock, cv) = &*state;
     for k in [1, 3] {
         let r = catch_unwind(AssertUnwindSafe(|| {
@@ -273,8 +276,8 @@ fn panicking_deadline_with_a_reentrant_lock() {
 /// the guard unwinds with it and nothing stays registered (first call, and after a wait).
 #[test]
 fn panicking_predicate_leaves_nothing_registered() {
-    let cv = Arc::new(Condvar::<Futex>::new());
-    let lock: Mutex<u32, Futex> = Mutex::new(0);
+    let cv = Arc::new(Condvar::<Futex>::with_wait());
+    let lock: Mutex<u32, Futex> = Mutex::with_wait(0);
     let r = catch_unwind(AssertUnwindSafe(|| {
         cv.wait_while(lock.lock(), |_| panic!("injected"))
     }))
@@ -382,8 +385,8 @@ unsafe impl Wait for PanickyWait {
 /// The backend panics where the waiter goes to sleep, untimed and timed.
 #[test]
 fn panicking_wait_backend() {
-    let cv = Arc::new(Condvar::<PanickyWait>::new());
-    let lock: Mutex<u32, Spin> = Mutex::new(0);
+    let cv = Arc::new(Condvar::<PanickyWait>::with_wait());
+    let lock: Mutex<u32, Spin> = Mutex::with_wait(0);
     PanickyWait::arm(1);
     let r = catch_unwind(AssertUnwindSafe(|| cv.wait(lock.lock())));
     assert!(r.is_err());
@@ -400,7 +403,10 @@ fn panicking_wait_backend() {
 /// A slow backend changes nothing but the speed.
 #[test]
 fn slow_wait_backend() {
-    let state = Arc::new((Mutex::<u32, SlowWait>::new(0), Condvar::<SlowWait>::new()));
+    let state = Arc::new((
+        Mutex::<u32, SlowWait>::with_wait(0),
+        Condvar::<SlowWait>::with_wait(),
+    ));
     let rounds = if cfg!(miri) { 3 } else { 20 };
     let other = {
         let state = Arc::clone(&state);
@@ -468,8 +474,8 @@ unsafe impl RawLock for PanickyRaw {
 /// are clean (the waiter left before re-taking), and the lock is free.
 #[test]
 fn panicking_relock() {
-    let cv = Arc::new(Condvar::<Futex>::new());
-    let lock: Lock<PanickyRaw, u32> = Lock::new(0);
+    let cv = Arc::new(Condvar::<Futex>::with_wait());
+    let lock: Lock<PanickyRaw, u32> = Lock::with_raw(0);
     // After a timeout.
     let r = catch_unwind(AssertUnwindSafe(|| {
         cv.wait_until(lock.lock(), || {
@@ -497,8 +503,8 @@ fn panicking_relock() {
 /// the fix of this call site, the registration stayed).
 #[test]
 fn panicking_unlock() {
-    let cv = Arc::new(Condvar::<Futex>::new());
-    let lock: Lock<PanickyRaw, u32> = Lock::new(0);
+    let cv = Arc::new(Condvar::<Futex>::with_wait());
+    let lock: Lock<PanickyRaw, u32> = Lock::with_raw(0);
     let g = lock.lock();
     UNLOCK_PANICS.with(|p| p.set(true));
     let r = catch_unwind(AssertUnwindSafe(|| cv.wait_until(g, || true)));
@@ -553,8 +559,8 @@ unsafe impl ThreadIdentity for SlowId {
 #[test]
 fn panicking_thread_identity() {
     let state = Arc::new((
-        ReentrantLock::<Cell<u32>, PanickyId, Futex>::new(Cell::new(0)),
-        Condvar::<Futex>::new(),
+        ReentrantLock::<Cell<u32>, PanickyId, Futex>::with_identity(Cell::new(0)),
+        Condvar::<Futex>::with_wait(),
     ));
     let (lock, cv) = &*state;
     ID_PANICS.with(|p| p.set(true));
@@ -595,9 +601,9 @@ fn slow_thread_identity() {
     let threads = 3;
     let rounds = if cfg!(miri) { 5 } else { 200 };
     let state = Arc::new((
-        ReentrantLock::<Cell<usize>, SlowId, Futex>::new(Cell::new(0)),
+        ReentrantLock::<Cell<usize>, SlowId, Futex>::with_identity(Cell::new(0)),
         AtomicUsize::new(0),
-        Condvar::<Futex>::new(),
+        Condvar::<Futex>::with_wait(),
     ));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -690,8 +696,8 @@ impl Deadline for PanickyRemaining {
 
 #[test]
 fn panicking_deadline_remaining() {
-    let cv = Arc::new(Condvar::<Futex>::new());
-    let lock: Mutex<u32, Futex> = Mutex::new(0);
+    let cv = Arc::new(Condvar::<Futex>::with_wait());
+    let lock: Mutex<u32, Futex> = Mutex::with_wait(0);
     let r = catch_unwind(AssertUnwindSafe(|| {
         cv.wait_until(lock.lock(), PanickyRemaining)
     }));

@@ -178,7 +178,7 @@ fn old_pattern_no_longer_compiles() {
 /// waiting for another thread), and the unwind then also releases that.
 #[test]
 fn deadline_panic_in_lock_until_leaves_nothing_held() {
-    static L: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::new(0);
+    static L: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::with_raw(0);
     for k in [1, 3] {
         reset_sections();
         let ran = Cell::new(false);

@@ -144,7 +144,7 @@ fn generous() -> Instant {
 fn put_until_deadline_panics<W: Wait>() {
     for k in [1, 2, 70, 200] {
         let ledger = Ledger::default();
-        let q: Queue<Item, 2, W> = Queue::new();
+        let q: Queue<Item, 2, W> = Queue::with_wait();
         q.put(ledger.item(0)).unwrap();
         q.put(ledger.item(1)).unwrap();
         let r = catch_unwind(AssertUnwindSafe(|| {
@@ -178,7 +178,7 @@ fn put_until_deadline_panic_drops_the_item_once_futex() {
 fn get_until_deadline_panics<W: Wait>() {
     for k in [1, 2, 70, 200] {
         let ledger = Ledger::default();
-        let q: Queue<Item, 2, W> = Queue::new();
+        let q: Queue<Item, 2, W> = Queue::with_wait();
         let r = catch_unwind(AssertUnwindSafe(|| q.get_until(panics_on_call(k))));
         assert!(r.is_err(), "k = {k}");
         assert!(q.is_empty());
@@ -206,7 +206,7 @@ fn get_until_deadline_panic_leaves_the_queue_as_it_was_futex() {
 fn joinable_put_until_deadline_panics<W: Wait>() {
     for k in [1, 2, 70, 200] {
         let ledger = Ledger::default();
-        let q: JoinableQueue<Item, 1, W> = JoinableQueue::new();
+        let q: JoinableQueue<Item, 1, W> = JoinableQueue::with_wait();
         q.put(ledger.item(0)).unwrap();
         let r = catch_unwind(AssertUnwindSafe(|| {
             q.put_until(ledger.item(1), panics_on_call(k))
@@ -216,10 +216,13 @@ fn joinable_put_until_deadline_panics<W: Wait>() {
         assert_eq!(ledger.dropped(), [1], "k = {k}");
         assert_eq!(q.len(), 1);
         assert_eq!(q.get().unwrap().id, 0);
-        assert!(!q.join_until(|| true), "one task is still unfinished");
+        assert!(
+            q.join_until(|| true).timed_out(),
+            "one task is still unfinished"
+        );
         q.task_done().unwrap();
         assert!(
-            q.join_until(generous()),
+            !q.join_until(generous()).timed_out(),
             "k = {k}: join returns after the one task_done"
         );
         q.join();
@@ -241,15 +244,15 @@ fn joinable_put_until_deadline_panic_leaves_no_ghost_task_futex() {
 fn joinable_get_until_deadline_panic_changes_no_count() {
     for k in [1, 70] {
         let ledger = Ledger::default();
-        let q: JoinableQueue<Item, 2, Futex> = JoinableQueue::new();
+        let q: JoinableQueue<Item, 2, Futex> = JoinableQueue::with_wait();
         let r = catch_unwind(AssertUnwindSafe(|| q.get_until(panics_on_call(k))));
         assert!(r.is_err());
         assert_eq!(q.unfinished_tasks(), 0);
-        assert!(q.join_until(|| true));
+        assert!(!q.join_until(|| true).timed_out());
         q.put(ledger.item(0)).unwrap();
         assert_eq!(q.get_until(generous()).unwrap().id, 0);
         q.task_done().unwrap();
-        assert!(q.join_until(generous()));
+        assert!(!q.join_until(generous()).timed_out());
     }
 }
 
@@ -257,14 +260,14 @@ fn joinable_get_until_deadline_panic_changes_no_count() {
 fn joinable_join_until_deadline_panic_then_join_returns() {
     for k in [1, 2, 70, 200] {
         let ledger = Ledger::default();
-        let q: JoinableQueue<Item, 2, Futex> = JoinableQueue::new();
+        let q: JoinableQueue<Item, 2, Futex> = JoinableQueue::with_wait();
         q.put(ledger.item(0)).unwrap();
         let r = catch_unwind(AssertUnwindSafe(|| q.join_until(panics_on_call(k))));
         assert!(r.is_err(), "k = {k}");
         assert_eq!(q.unfinished_tasks(), 1);
         drop(q.get().unwrap());
         q.task_done().unwrap();
-        assert!(q.join_until(generous()), "k = {k}");
+        assert!(!q.join_until(generous()).timed_out(), "k = {k}");
         assert_eq!(q.unfinished_tasks(), 0);
     }
 }
@@ -346,7 +349,7 @@ fn force_push_evicted_item_panicking_in_drop_leaves_the_queue_consistent() {
     );
     assert_eq!(j.pop().map(|i| i.id), Some(1));
     j.task_done().unwrap();
-    assert!(j.join_until(|| true));
+    assert!(!j.join_until(|| true).timed_out());
 }
 
 /// A rejected item (full or closed) comes back to the caller, whose drop of it may panic: the
@@ -371,7 +374,7 @@ fn rejected_item_panicking_in_drop_leaves_counts_right() {
     assert_eq!(ledger.dropped(), [1, 2, 3, 4]);
     assert_eq!(q.get().unwrap().id, 0);
     q.task_done().unwrap();
-    assert!(q.join_until(|| true));
+    assert!(!q.join_until(|| true).timed_out());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,7 +386,7 @@ fn rejected_item_panicking_in_drop_leaves_counts_right() {
 #[test]
 fn put_whose_wait_panics_drops_the_item_once() {
     let ledger = Ledger::default();
-    let q: Queue<Item, 1, PanickyWait> = Queue::new();
+    let q: Queue<Item, 1, PanickyWait> = Queue::with_wait();
     q.put(ledger.item(0)).unwrap();
     inject_wait_panic(1);
     let r = catch_unwind(AssertUnwindSafe(|| q.put(ledger.item(1))));
@@ -400,7 +403,7 @@ fn put_whose_wait_panics_drops_the_item_once() {
 #[test]
 fn get_whose_wait_panics_loses_nothing() {
     let ledger = Ledger::default();
-    let q: Queue<Item, 2, PanickyWait> = Queue::new();
+    let q: Queue<Item, 2, PanickyWait> = Queue::with_wait();
     inject_wait_panic(1);
     assert!(catch_unwind(AssertUnwindSafe(|| q.get())).is_err());
     inject_wait_panic(1);
@@ -415,7 +418,7 @@ fn get_whose_wait_panics_loses_nothing() {
 #[test]
 fn joinable_put_and_join_whose_wait_panics_keep_counts_right() {
     let ledger = Ledger::default();
-    let q: JoinableQueue<Item, 1, PanickyWait> = JoinableQueue::new();
+    let q: JoinableQueue<Item, 1, PanickyWait> = JoinableQueue::with_wait();
     q.put(ledger.item(0)).unwrap();
     for put_until in [false, true] {
         inject_wait_panic(1);
@@ -471,7 +474,7 @@ unsafe impl Wait for PanickyWake {
 #[test]
 fn put_whose_wake_panics_keeps_the_item_and_the_sleeper_is_woken_later() {
     let ledger = Ledger::default();
-    let q: Arc<JoinableQueue<Item, 4, PanickyWake>> = Arc::new(JoinableQueue::new());
+    let q: Arc<JoinableQueue<Item, 4, PanickyWake>> = Arc::new(JoinableQueue::with_wait());
     let getter = {
         let q = Arc::clone(&q);
         thread::spawn(move || {
@@ -505,7 +508,7 @@ fn put_whose_wake_panics_keeps_the_item_and_the_sleeper_is_woken_later() {
         thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(getter.join().unwrap(), [0, 1]);
-    assert!(q.join_until(generous()));
+    assert!(!q.join_until(generous()).timed_out());
     assert_eq!(q.unfinished_tasks(), 0);
     assert_eq!(ledger.dropped(), [0, 1]);
 }
@@ -515,7 +518,7 @@ fn put_whose_wake_panics_keeps_the_item_and_the_sleeper_is_woken_later() {
 #[test]
 fn after_faults_close_still_releases_everything() {
     let ledger = Ledger::default();
-    let q: Queue<Item, 1, Futex> = Queue::new();
+    let q: Queue<Item, 1, Futex> = Queue::with_wait();
     q.put(ledger.item(0)).unwrap();
     assert!(catch_unwind(AssertUnwindSafe(
         || q.put_until(ledger.item(1), panics_on_call(3))

@@ -108,7 +108,7 @@ unsafe impl<const ID: usize> Wait for PanickyWait<ID> {
 /// guard still holds it, the data is intact, and once the guard goes the lock is free.
 fn lock_until_deadline_panics<R: RawLock>() {
     for k in CALLS {
-        let lock: Lock<R, u32> = Lock::new(7);
+        let lock: Lock<R, u32> = Lock::with_raw(7);
         let mut held = lock.lock();
         must_panic(|| lock.lock_until(panics_on_call(k)).map(|_| ()));
         assert!(lock.is_locked(), "the holder's guard still holds the lock");
@@ -147,7 +147,7 @@ fn fair_lock_until_deadline_panics() {
 /// they wait; each still gets the lock, and nothing stays counted.
 #[test]
 fn fair_lock_until_panics_among_queued_waiters() {
-    let lock: Arc<FairLock<u64, Yield>> = Arc::new(FairLock::new(0));
+    let lock: Arc<FairLock<u64, Yield>> = Arc::new(FairLock::with_wait(0));
     let held = lock.lock();
     let queued: Vec<_> = (0..2)
         .map(|_| {
@@ -173,7 +173,7 @@ fn fair_lock_until_panics_among_queued_waiters() {
 /// passes its turn on; the lock works and nobody stays counted.
 #[test]
 fn fair_lock_survives_a_panicking_wait() {
-    let lock: Arc<FairLock<u32, PanickyWait<5>>> = Arc::new(FairLock::new(0));
+    let lock: Arc<FairLock<u32, PanickyWait<5>>> = Arc::new(FairLock::with_wait(0));
     let held = lock.lock();
     let victims: Vec<_> = (0..2)
         .map(|_| {
@@ -239,7 +239,7 @@ fn ticket_lock_until_panics_among_queued_waiters() {
 /// its turn and passes it on.
 #[test]
 fn ticket_lock_survives_a_panicking_wait() {
-    let lock: Arc<TicketLock<u32, PanickyWait<0>>> = Arc::new(TicketLock::new(0));
+    let lock: Arc<TicketLock<u32, PanickyWait<0>>> = Arc::new(TicketLock::with_wait(0));
     let held = lock.lock();
     let victim = {
         let lock = Arc::clone(&lock);
@@ -264,7 +264,7 @@ fn ticket_lock_survives_a_panicking_wait() {
 /// and the lock works afterwards (a leftover "contended" state costs one wake at most).
 #[test]
 fn mutex_survives_a_panicking_wait() {
-    let lock: Arc<Mutex<u32, PanickyWait<1>>> = Arc::new(Mutex::new(0));
+    let lock: Arc<Mutex<u32, PanickyWait<1>>> = Arc::new(Mutex::with_wait(0));
     let held = lock.lock();
     let victim = {
         let lock = Arc::clone(&lock);
@@ -322,7 +322,7 @@ unsafe impl RawLock for OddRawLock {
 /// leaves the lock free; a slow one still excludes (an exact non-atomic count).
 #[test]
 fn lock_over_a_panicking_or_slow_raw_lock() {
-    let lock: Arc<Lock<OddRawLock, u64>> = Arc::new(Lock::new(0));
+    let lock: Arc<Lock<OddRawLock, u64>> = Arc::new(Lock::with_raw(0));
     arm(1);
     must_panic(|| *lock.lock() += 1);
     assert!(!lock.is_locked());
@@ -355,7 +355,7 @@ fn lock_over_a_panicking_or_slow_raw_lock() {
 fn semaphore_acquire_until_deadline_panics() {
     fn check<W: Wait>() {
         for k in CALLS {
-            let sem: Semaphore<W> = Semaphore::new(2);
+            let sem: Semaphore<W> = Semaphore::with_wait(2);
             let held = sem.acquire_many(2);
             must_panic(|| sem.acquire_until(panics_on_call(k)).map(|p| p.forget()));
             must_panic(|| {
@@ -381,7 +381,7 @@ fn semaphore_acquire_until_deadline_panics() {
 fn bounded_semaphore_acquire_until_deadline_panics() {
     fn check<W: Wait>() {
         for k in CALLS {
-            let sem: BoundedSemaphore<W> = BoundedSemaphore::new(2);
+            let sem: BoundedSemaphore<W> = BoundedSemaphore::with_wait(2);
             let held = sem.acquire();
             must_panic(|| {
                 sem.acquire_many_until(2, panics_on_call(k))
@@ -406,7 +406,7 @@ fn bounded_semaphore_acquire_until_deadline_panics() {
 /// reaches a later waiter.
 #[test]
 fn semaphore_survives_a_panicking_wait() {
-    let sem: Arc<Semaphore<PanickyWait<2>>> = Arc::new(Semaphore::new(0));
+    let sem: Arc<Semaphore<PanickyWait<2>>> = Arc::new(Semaphore::with_wait(0));
     let victim = {
         let sem = Arc::clone(&sem);
         thread::spawn(move || {
@@ -434,17 +434,17 @@ fn semaphore_survives_a_panicking_wait() {
 fn event_wait_until_deadline_panics() {
     fn check<W: Wait + Send + Sync + 'static>() {
         for k in CALLS {
-            let ev: Arc<Event<W>> = Arc::new(Event::new());
+            let ev: Arc<Event<W>> = Arc::new(Event::with_wait());
             must_panic(|| ev.wait_until(panics_on_call(k)));
             assert!(!ev.is_set());
             // A later waiter is still released by `set`.
             let waiter = {
                 let ev = Arc::clone(&ev);
-                thread::spawn(move || ev.wait_until(generous()))
+                thread::spawn(move || !ev.wait_until(generous()).timed_out())
             };
             ev.set();
             assert!(join_within(waiter, "a later waiter"));
-            assert!(ev.wait_until(|| panic!("not called when set")));
+            assert!(!ev.wait_until(|| panic!("not called when set")).timed_out());
         }
     }
     check::<Spin>();
@@ -453,7 +453,7 @@ fn event_wait_until_deadline_panics() {
 
 #[test]
 fn event_survives_a_panicking_wait() {
-    let ev: Arc<Event<PanickyWait<3>>> = Arc::new(Event::new());
+    let ev: Arc<Event<PanickyWait<3>>> = Arc::new(Event::with_wait());
     let victim = {
         let ev = Arc::clone(&ev);
         thread::spawn(move || {
@@ -481,7 +481,7 @@ fn event_survives_a_panicking_wait() {
 fn barrier_wait_until_deadline_panics() {
     fn check<W: Wait + Send + Sync + 'static>() {
         for k in CALLS {
-            let b: Arc<Barrier<W>> = Arc::new(Barrier::new(3));
+            let b: Arc<Barrier<W>> = Arc::new(Barrier::with_wait(3));
             let other = {
                 let b = Arc::clone(&b);
                 thread::spawn(move || b.wait())
@@ -519,7 +519,7 @@ fn barrier_wait_until_deadline_panics() {
 /// A barrier party whose `W::wait` panics leaves and breaks the barrier, like a timeout.
 #[test]
 fn barrier_survives_a_panicking_wait() {
-    let b: Arc<Barrier<PanickyWait<4>>> = Arc::new(Barrier::new(2));
+    let b: Arc<Barrier<PanickyWait<4>>> = Arc::new(Barrier::with_wait(2));
     let victim = {
         let b = Arc::clone(&b);
         thread::spawn(move || {
@@ -546,13 +546,13 @@ fn barrier_survives_a_panicking_wait() {
 #[test]
 fn slow_wait_keeps_every_primitive_correct() {
     let rounds = if cfg!(miri) { 3 } else { 50 };
-    let mutex: Arc<Mutex<u64, SlowWait>> = Arc::new(Mutex::new(0));
-    let ticket: Arc<TicketLock<u64, SlowWait>> = Arc::new(TicketLock::new(0));
-    let fair: Arc<FairLock<u64, SlowWait>> = Arc::new(FairLock::new(0));
-    let sem: Arc<Semaphore<SlowWait>> = Arc::new(Semaphore::new(1));
+    let mutex: Arc<Mutex<u64, SlowWait>> = Arc::new(Mutex::with_wait(0));
+    let ticket: Arc<TicketLock<u64, SlowWait>> = Arc::new(TicketLock::with_wait(0));
+    let fair: Arc<FairLock<u64, SlowWait>> = Arc::new(FairLock::with_wait(0));
+    let sem: Arc<Semaphore<SlowWait>> = Arc::new(Semaphore::with_wait(1));
     let inside = Arc::new(AtomicBool::new(false));
-    let barrier: Arc<Barrier<SlowWait>> = Arc::new(Barrier::new(3));
-    let event: Arc<Event<SlowWait>> = Arc::new(Event::new());
+    let barrier: Arc<Barrier<SlowWait>> = Arc::new(Barrier::with_wait(3));
+    let event: Arc<Event<SlowWait>> = Arc::new(Event::with_wait());
     let threads: Vec<_> = (0..3)
         .map(|_| {
             let (mutex, ticket, fair, sem, inside, barrier, event) = (

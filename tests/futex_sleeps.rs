@@ -26,7 +26,7 @@ fn thread_cpu_time() -> Duration {
 /// Blocks a thread in `lock()` for `hold` while the main thread holds the lock, and returns
 /// the CPU time the blocked thread used meanwhile.
 fn cpu_used_while_blocked<R: RawLock + Send + Sync + 'static>(hold: Duration) -> Duration {
-    let lock: Arc<Lock<R, ()>> = Arc::new(Lock::new(()));
+    let lock: Arc<Lock<R, ()>> = Arc::new(Lock::with_raw(()));
     let guard = lock.lock();
     let started = Arc::new(AtomicBool::new(false));
     let waiter = {
@@ -113,7 +113,7 @@ fn futex_waits_after_polling_sleep() {
     let hold = Duration::from_millis(300);
     let limit = hold / 10;
 
-    let event = Arc::new(Event::<Futex>::new());
+    let event = Arc::new(Event::<Futex>::with_wait());
     let e = Arc::clone(&event);
     let used = cpu_used_waiting(hold, move || e.wait(), || event.set());
     assert!(
@@ -121,7 +121,7 @@ fn futex_waits_after_polling_sleep() {
         "Event waiter used {used:?} of CPU in {hold:?}"
     );
 
-    let barrier = Arc::new(Barrier::<Futex>::new(2));
+    let barrier = Arc::new(Barrier::<Futex>::with_wait(2));
     let b = Arc::clone(&barrier);
     let used = cpu_used_waiting(
         hold,
@@ -137,7 +137,10 @@ fn futex_waits_after_polling_sleep() {
         "Barrier waiter used {used:?} of CPU in {hold:?}"
     );
 
-    let pair = Arc::new((Mutex::<bool, Futex>::new(false), Condvar::<Futex>::new()));
+    let pair = Arc::new((
+        Mutex::<bool, Futex>::with_wait(false),
+        Condvar::<Futex>::with_wait(),
+    ));
     let p = Arc::clone(&pair);
     let used = cpu_used_waiting(
         hold,
@@ -152,7 +155,7 @@ fn futex_waits_after_polling_sleep() {
         "Condvar waiter used {used:?} of CPU in {hold:?}"
     );
 
-    let queue = Arc::new(Queue::<u32, 4, Futex>::new());
+    let queue = Arc::new(Queue::<u32, 4, Futex>::with_wait());
     let q = Arc::clone(&queue);
     let used = cpu_used_waiting(
         hold,

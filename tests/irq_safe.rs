@@ -184,7 +184,7 @@ fn control_plain_spin_lock_would_deadlock() {
 // ---------------------------------------------------------------------------------------------
 
 static OUTER: IrqSpinLock<u32> = IrqSpinLock::new(0);
-static INNER: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::new(0);
+static INNER: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::with_raw(0);
 static INNER_HELD: AtomicBool = AtomicBool::new(false);
 
 fn inner_handler() {

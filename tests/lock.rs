@@ -1,8 +1,8 @@
 //! The lock family through its public API, from many threads.
 
 use baresync::{
-    FairLock, Futex, Lock, Mutex, RawFairLock, RawLock, RawTicketLock, Spin, SpinLock, TicketLock,
-    Yield,
+    FairLock, Futex, Lock, McsLock, Mutex, RawFairLock, RawLock, RawTicketLock, Spin, SpinLock,
+    TicketLock, Yield,
 };
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ fn cores() -> usize {
 /// pause between the read and the write so that any overlap of two critical sections loses an
 /// update. The total must be exact.
 fn exact_count<R: RawLock + Send + Sync + 'static>(threads: usize, per_thread: u64) {
-    let lock: Arc<Lock<R, u64>> = Arc::new(Lock::new(0));
+    let lock: Arc<Lock<R, u64>> = Arc::new(Lock::with_raw(0));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             let lock = Arc::clone(&lock);
@@ -117,7 +117,7 @@ for_each_lock!(exact_count_oversubscribed, oversubscribed);
 
 /// A deadline that passes while the lock is held gives `None` and leaves the lock usable.
 fn lock_until_gives_up<R: RawLock + Send + Sync + 'static>() {
-    let lock: Arc<Lock<R, u32>> = Arc::new(Lock::new(0));
+    let lock: Arc<Lock<R, u32>> = Arc::new(Lock::with_raw(0));
     let held = Arc::new(AtomicBool::new(false));
     let release = Arc::new(AtomicBool::new(false));
     let holder = {
@@ -164,7 +164,7 @@ for_each_lock!(
 
 /// A panic while the guard is held releases the lock (no poisoning).
 fn panic_releases<R: RawLock + Send + Sync + 'static>() {
-    let lock: Arc<Lock<R, Vec<u32>>> = Arc::new(Lock::new(Vec::new()));
+    let lock: Arc<Lock<R, Vec<u32>>> = Arc::new(Lock::with_raw(Vec::new()));
     let l2 = Arc::clone(&lock);
     let result = thread::spawn(move || {
         let mut g = l2.lock();
@@ -182,7 +182,7 @@ for_each_lock!(panic_while_locked_releases, panic_releases);
 /// Threads that queued on a ticket lock are served in the order they queued.
 fn fifo<W: baresync::Wait + Send + Sync + 'static>() {
     let k: u32 = if cfg!(miri) { 3 } else { 6 };
-    let lock: Arc<TicketLock<Vec<u32>, W>> = Arc::new(TicketLock::new(Vec::new()));
+    let lock: Arc<TicketLock<Vec<u32>, W>> = Arc::new(TicketLock::with_wait(Vec::new()));
     let first = lock.lock();
     let mut handles = Vec::new();
     for i in 1..=k {
@@ -233,7 +233,7 @@ fn sizes() {
 /// anyway.
 fn fair_bound_holds<W: baresync::Wait + Send + Sync + 'static>(threads: usize, per_thread: u64) {
     use std::sync::atomic::AtomicU64;
-    let lock: Arc<FairLock<(), W>> = Arc::new(FairLock::new(()));
+    let lock: Arc<FairLock<(), W>> = Arc::new(FairLock::with_wait(()));
     let count = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -279,8 +279,12 @@ fn fair_lock_bound_holds_oversubscribed() {
 #[test]
 fn statics_and_const_construction() {
     static A: SpinLock<u8> = SpinLock::new(1);
-    static B: TicketLock<u8, Futex> = TicketLock::new(2);
-    static C: Mutex<u8, Futex> = Mutex::new(3);
+    static B: TicketLock<u8, Futex> = TicketLock::with_wait(2);
+    static C: Mutex<u8, Futex> = Mutex::with_wait(3);
     static D: FairLock<u8> = FairLock::new(4);
-    assert_eq!(*A.lock() + *B.lock() + *C.lock() + *D.lock(), 10);
+    static E: McsLock<u8> = McsLock::new(5);
+    assert_eq!(
+        *A.lock() + *B.lock() + *C.lock() + *D.lock() + *E.lock(),
+        15
+    );
 }

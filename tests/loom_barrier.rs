@@ -38,7 +38,7 @@ unsafe impl<W> Send for Shared<W> {}
 fn generations<W: Wait + 'static>(parties: usize, gens: usize) {
     model(move || {
         let s = Arc::new(Shared::<W> {
-            barrier: Barrier::new(parties),
+            barrier: Barrier::with_wait(parties),
             slots: (0..parties * gens).map(|_| UnsafeCell::new(0)).collect(),
         });
         let party = move |s: Arc<Shared<W>>, me: usize| {
@@ -87,7 +87,7 @@ fn three_parties_one_generation() {
 #[test]
 fn abort_races_wait() {
     model(|| {
-        let b = Arc::new(Barrier::<LoomFutex>::new(2));
+        let b = Arc::new(Barrier::<LoomFutex>::with_wait(2));
         let waiter = {
             let b = b.clone();
             thread::spawn(move || b.wait())
@@ -104,7 +104,7 @@ fn abort_races_wait() {
 #[test]
 fn timeout_races_last_arrival() {
     model(|| {
-        let b = Arc::new(Barrier::<LoomFutex>::new(2));
+        let b = Arc::new(Barrier::<LoomFutex>::with_wait(2));
         let timed = {
             let b = b.clone();
             thread::spawn(move || {
@@ -130,7 +130,7 @@ fn timeout_races_last_arrival() {
 fn timeout_racing_last_arrival_synchronizes() {
     model(|| {
         let s = Arc::new(Shared::<LoomFutex> {
-            barrier: Barrier::new(2),
+            barrier: Barrier::with_wait(2),
             slots: (0..2).map(|_| UnsafeCell::new(0)).collect(),
         });
         let timed = {
@@ -166,7 +166,7 @@ fn timeout_racing_last_arrival_synchronizes() {
 #[test]
 fn abort_reset_cycles_drain_the_held_party() {
     model(|| {
-        let b = Arc::new(Barrier::<LoomFutex>::new(2));
+        let b = Arc::new(Barrier::<LoomFutex>::with_wait(2));
         let held = {
             let b = b.clone();
             thread::spawn(move || b.wait())
@@ -199,7 +199,7 @@ fn abort_reset_cycles_drain_the_held_party() {
 #[test]
 fn reset_after_completion_spares_the_completed_party() {
     model(|| {
-        let b = Arc::new(Barrier::<LoomFutex>::new(2));
+        let b = Arc::new(Barrier::<LoomFutex>::with_wait(2));
         let slow = {
             let b = b.clone();
             thread::spawn(move || b.wait())

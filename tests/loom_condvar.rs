@@ -34,7 +34,7 @@ struct State {
 type Shared<W> = Arc<(Mutex<State, LoomFutex>, Condvar<W>)>;
 
 fn shared<W: Wait>() -> Shared<W> {
-    Arc::new((Mutex::new(State::default()), Condvar::new()))
+    Arc::new((Mutex::with_wait(State::default()), Condvar::with_wait()))
 }
 
 /// Waits for a token; every return of `wait` must be covered by a grant.
@@ -161,6 +161,7 @@ fn timeout_races_notify_without_swallowing() {
                 // deadline that let this waiter sleep would make it wait for a wake that a
                 // correct condvar need not send (it is old and has no grant).
                 let (mut g, timed_out) = cv.wait_until(g, || true);
+                let timed_out = timed_out.timed_out();
                 if !timed_out {
                     g.woken += 1;
                 }
@@ -232,7 +233,7 @@ fn panicking_deadline_races_notify() {
                 }));
                 if let Ok((mut g, timed_out)) = r {
                     // The notification came before its first poll: it took it, normally.
-                    assert!(!timed_out);
+                    assert!(!timed_out.timed_out());
                     g.granted += 1;
                 }
             })

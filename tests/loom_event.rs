@@ -44,7 +44,7 @@ trait ModelEvent: Send + Sync + 'static {
 
 impl<W: Wait + 'static> ModelEvent for Event<W> {
     fn create() -> Self {
-        Event::new()
+        Event::with_wait()
     }
     fn set(&self) {
         Event::set(self);
@@ -169,7 +169,7 @@ fn futex_set_then_clear_releases_two_sleepers() {
     set_then_clear_releases_sleepers::<Event<LoomFutex>>(2);
 }
 
-/// `wait_until` with a deadline that expires at its first poll, racing `set`: `true` exactly
+/// `wait_until` with a deadline that expires at its first poll, racing `set`: no timeout exactly
 /// when released by the `set` (then the data is visible), `false` otherwise; both happen.
 fn wait_until_races_set<W: Wait + Send + Sync + 'static>() {
     reset_counters();
@@ -178,7 +178,7 @@ fn wait_until_races_set<W: Wait + Send + Sync + 'static>() {
         let t = {
             let s = Arc::clone(&s);
             thread::spawn(move || {
-                let released = s.event.wait_until(|| true);
+                let released = !s.event.wait_until(|| true).timed_out();
                 if released {
                     // SAFETY: released by the `set`, which follows the write.
                     assert_eq!(s.data.with(|p| unsafe { *p }), 7);

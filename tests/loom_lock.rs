@@ -475,7 +475,7 @@ fn control_acq_rel_spin_lock_excludes() {
 #[test]
 fn ticket_waiters_never_wraps() {
     model(|| {
-        let lock = Arc::new(RawTicketLock::<Spin>::new());
+        let lock = Arc::new(RawTicketLock::<Spin>::with_wait());
         let t = {
             let lock = Arc::clone(&lock);
             thread::spawn(move || {

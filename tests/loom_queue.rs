@@ -150,7 +150,7 @@ fn force_push_races_pop() {
 /// thread is explored in one order only.
 fn pop_after_a_claimed_push(use_try: bool) {
     model(move || {
-        let q: Arc<Queue<usize, 2, LoomFutex>> = Arc::new(Queue::new());
+        let q: Arc<Queue<usize, 2, LoomFutex>> = Arc::new(Queue::with_wait());
         let producer = {
             let q = Arc::clone(&q);
             thread::spawn(move || q.push(7).unwrap())
@@ -196,7 +196,7 @@ fn try_pop_reports_a_push_in_progress_as_busy() {
 /// `LoomFutex`, woken by the pop), and `try_push` says `Busy`, never `Full`.
 fn push_after_a_claimed_pop(use_try: bool) {
     model(move || {
-        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::new());
+        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::with_wait());
         q.push(1).unwrap();
         let consumer = {
             let q = Arc::clone(&q);
@@ -246,7 +246,7 @@ fn try_push_reports_a_pop_in_progress_as_busy() {
 /// With `leak`, the queue is never dropped: a negative model's deadlock report unwinds the
 /// blocked thread, and dropping the queue's loom atomics there would abort the test binary.
 fn blocking_put_get<W: Wait + 'static>(leak: bool) {
-    let q: Arc<Queue<usize, 1, W>> = Arc::new(Queue::new());
+    let q: Arc<Queue<usize, 1, W>> = Arc::new(Queue::with_wait());
     if leak {
         std::mem::forget(Arc::clone(&q));
     }
@@ -275,7 +275,7 @@ fn blocking_put_and_get_no_lost_wakeup() {
 #[test]
 fn two_blocked_getters_no_lost_wakeup() {
     model(|| {
-        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::new());
+        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::with_wait());
         let getters: Vec<_> = (0..2)
             .map(|_| {
                 let q = Arc::clone(&q);
@@ -299,7 +299,7 @@ fn two_blocked_getters_no_lost_wakeup() {
 #[test]
 fn close_races_put_and_blocked_get() {
     model(|| {
-        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::new());
+        let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::with_wait());
         let getter = {
             let q = Arc::clone(&q);
             thread::spawn(move || q.get())
@@ -364,7 +364,7 @@ fn until_a_waiter_sleeps() {
 fn close_wakes_blocked_put_and_get_drains() {
     reset_counters();
     model(|| {
-        let q: Arc<Queue<usize, 1, Announced>> = Arc::new(Queue::new());
+        let q: Arc<Queue<usize, 1, Announced>> = Arc::new(Queue::with_wait());
         q.put(1).unwrap();
         let putter = {
             let q = Arc::clone(&q);
@@ -384,7 +384,7 @@ fn close_wakes_blocked_put_and_get_drains() {
 fn close_wakes_blocked_getters() {
     reset_counters();
     model(|| {
-        let q: Arc<Queue<usize, 1, Announced>> = Arc::new(Queue::new());
+        let q: Arc<Queue<usize, 1, Announced>> = Arc::new(Queue::with_wait());
         let getters: Vec<_> = (0..2)
             .map(|_| {
                 let q = Arc::clone(&q);
@@ -421,7 +421,7 @@ fn join_races_task_done() {
     reset_counters();
     model(|| {
         let w = Arc::new(Work {
-            q: JoinableQueue::new(),
+            q: JoinableQueue::with_wait(),
             result: UnsafeCell::new(0),
         });
         w.q.put(5).unwrap();

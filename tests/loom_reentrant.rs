@@ -60,7 +60,7 @@ fn locked_increment<I: ThreadIdentity, W: Wait>(lock: &Shared<I, W>, depth: usiz
 
 fn exclusion<I: ThreadIdentity + 'static, W: Wait + 'static>(threads: usize, depth: usize) {
     model(move || {
-        let lock: Shared<I, W> = Arc::new(ReentrantLock::new(UnsafeCell::new(0)));
+        let lock: Shared<I, W> = Arc::new(ReentrantLock::with_identity(UnsafeCell::new(0)));
         let handles: Vec<_> = (1..threads)
             .map(|_| {
                 let lock = lock.clone();
@@ -109,7 +109,7 @@ fn futex_excludes_3() {
 fn try_lock_by_other_thread() {
     model(|| {
         let lock: Shared<LoomThreadId, LoomFutex> =
-            Arc::new(ReentrantLock::new(UnsafeCell::new(0)));
+            Arc::new(ReentrantLock::with_identity(UnsafeCell::new(0)));
         let other = {
             let lock = lock.clone();
             thread::spawn(move || {

@@ -45,7 +45,7 @@ unsafe impl<W> Send for Shared<W> {}
 impl<W: Wait> Shared<W> {
     fn new(permits: u32) -> Arc<Self> {
         Arc::new(Shared {
-            sem: Semaphore::new(permits),
+            sem: Semaphore::with_wait(permits),
             data: UnsafeCell::new(0),
         })
     }
@@ -127,7 +127,7 @@ fn futex_release_races_acquire() {
 /// Two sleepers on an empty semaphore, one `release(2)`: both must get through.
 fn release_2_wakes_two<W: Wait + Send + Sync + 'static>() {
     model(|| {
-        let sem = Arc::new(Semaphore::<W>::new(0));
+        let sem = Arc::new(Semaphore::<W>::with_wait(0));
         let handles: Vec<_> = (0..2)
             .map(|_| {
                 let sem = Arc::clone(&sem);
@@ -154,7 +154,7 @@ fn futex_release_2_wakes_two_sleepers() {
 /// both once the main thread is done, and the holders never exceed two permits.
 fn many_and_one<W: Wait + Send + Sync + 'static>() {
     model(|| {
-        let sem = Arc::new(Semaphore::<W>::new(2));
+        let sem = Arc::new(Semaphore::<W>::with_wait(2));
         let held = Arc::new(AtomicU32::new(0));
         let hold = |sem: &Semaphore<W>, held: &AtomicU32, n: u32| {
             let p = sem.acquire_many(n);
@@ -197,7 +197,7 @@ fn spin_acquire_many_and_acquire_one() {
 fn acquire_until_races_release<W: Wait + Send + Sync + 'static>() {
     reset_counters();
     model(|| {
-        let sem = Arc::new(Semaphore::<W>::new(0));
+        let sem = Arc::new(Semaphore::<W>::with_wait(0));
         let t = {
             let sem = Arc::clone(&sem);
             thread::spawn(move || {
@@ -232,7 +232,7 @@ fn futex_acquire_until_races_release() {
 #[test]
 fn bounded_release_races_permit_drop() {
     model(|| {
-        let sem = Arc::new(BoundedSemaphore::<LoomFutex>::new(1));
+        let sem = Arc::new(BoundedSemaphore::<LoomFutex>::with_wait(1));
         let t = {
             let sem = Arc::clone(&sem);
             thread::spawn(move || {

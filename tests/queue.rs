@@ -24,7 +24,7 @@ fn mpmc<W: Wait + 'static, const N: usize>(
     consumers: usize,
     per_producer: usize,
 ) {
-    let q: Arc<Queue<(usize, usize), N, W>> = Arc::new(Queue::new());
+    let q: Arc<Queue<(usize, usize), N, W>> = Arc::new(Queue::with_wait());
     let prods: Vec<_> = (0..producers)
         .map(|p| {
             let q = Arc::clone(&q);
@@ -150,7 +150,7 @@ fn every_item_dropped_exactly_once() {
 #[test]
 fn force_push_under_contention_loses_and_duplicates_nothing() {
     let per = if cfg!(miri) { 50 } else { 20_000 };
-    let q: Arc<Queue<usize, 4, Spin>> = Arc::new(Queue::new());
+    let q: Arc<Queue<usize, 4, Spin>> = Arc::new(Queue::with_wait());
     let stop = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = (0..2)
         .map(|p| {
@@ -193,7 +193,7 @@ fn force_push_under_contention_loses_and_duplicates_nothing() {
 
 #[test]
 fn put_until_returns_the_item_on_expiry() {
-    let q: Queue<String, 1, Futex> = Queue::new();
+    let q: Queue<String, 1, Futex> = Queue::with_wait();
     q.put("kept".into()).unwrap();
     let start = Instant::now();
     let err = q
@@ -213,7 +213,7 @@ fn put_until_returns_the_item_on_expiry() {
 #[test]
 fn get_until_never_loses_an_item() {
     let n = if cfg!(miri) { 50 } else { 20_000 };
-    let q: Arc<Queue<usize, 8, Yield>> = Arc::new(Queue::new());
+    let q: Arc<Queue<usize, 8, Yield>> = Arc::new(Queue::with_wait());
     let done = Arc::new(AtomicBool::new(false));
     let consumers: Vec<_> = (0..2)
         .map(|_| {
@@ -253,7 +253,7 @@ fn get_until_never_loses_an_item() {
 
 fn close_wakes_blocked<W: Wait + 'static>() {
     // Blocked getters on an empty queue.
-    let q: Arc<Queue<u32, 2, W>> = Arc::new(Queue::new());
+    let q: Arc<Queue<u32, 2, W>> = Arc::new(Queue::with_wait());
     let getters: Vec<_> = (0..3)
         .map(|_| {
             let q = Arc::clone(&q);
@@ -266,7 +266,7 @@ fn close_wakes_blocked<W: Wait + 'static>() {
         assert_eq!(g.join().unwrap(), Err(Closed(())));
     }
     // Blocked putters on a full queue.
-    let q: Arc<Queue<u32, 1, W>> = Arc::new(Queue::new());
+    let q: Arc<Queue<u32, 1, W>> = Arc::new(Queue::with_wait());
     q.put(0).unwrap();
     let putters: Vec<_> = (1..4)
         .map(|i| {
@@ -298,7 +298,7 @@ fn close_wakes_blocked_put_and_get_spin() {
 
 #[test]
 fn get_drains_after_close() {
-    static Q: Queue<u32, 4, Futex> = Queue::new();
+    static Q: Queue<u32, 4, Futex> = Queue::with_wait();
     for i in 0..4 {
         Q.put(i).unwrap();
     }
@@ -382,7 +382,7 @@ fn joinable_join_returns_after_every_task_done() {
         assert_eq!(q.unfinished_tasks(), 0);
     }
     q.join(); // again, nothing pending
-    assert!(q.join_timeout(Duration::from_millis(1)));
+    assert!(!q.join_timeout(Duration::from_millis(1)).timed_out());
     q.close();
     for w in workers {
         w.join().unwrap();
@@ -391,10 +391,10 @@ fn joinable_join_returns_after_every_task_done() {
 
 #[test]
 fn joinable_join_until_times_out_while_tasks_are_pending() {
-    static Q: JoinableQueue<u8, 2, Futex> = JoinableQueue::new();
+    static Q: JoinableQueue<u8, 2, Futex> = JoinableQueue::with_wait();
     Q.put(1).unwrap();
     let start = Instant::now();
-    assert!(!Q.join_timeout(Duration::from_millis(10)));
+    assert!(Q.join_timeout(Duration::from_millis(10)).timed_out());
     assert!(start.elapsed() >= Duration::from_millis(10));
     let joiner = thread::spawn(|| Q.join());
     assert_eq!(Q.get(), Ok(1));
@@ -445,7 +445,7 @@ const LIN_ROUNDS: usize = if cfg!(miri) { 100 } else { 50_000 };
 /// still writing it.
 fn never_empty_while_an_item_is_inside(use_try: bool) {
     const MARK: usize = usize::MAX;
-    let q: Arc<Queue<usize, 8, Yield>> = Arc::new(Queue::new());
+    let q: Arc<Queue<usize, 8, Yield>> = Arc::new(Queue::with_wait());
     let stop = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = (0..3)
         .map(|p| {
@@ -515,7 +515,7 @@ fn try_pop_never_reports_empty_while_an_item_is_inside() {
 /// the oldest slot's consumer was still moving its item out.
 fn never_full_after_a_pop_claimed(use_try: bool) {
     const N: usize = 4;
-    let q: Arc<Queue<usize, N, Yield>> = Arc::new(Queue::new());
+    let q: Arc<Queue<usize, N, Yield>> = Arc::new(Queue::with_wait());
     let stop = Arc::new(AtomicBool::new(false));
     let consumers: Vec<_> = (0..3)
         .map(|_| {

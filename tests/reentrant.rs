@@ -25,10 +25,11 @@ struct Shared {
 /// they check that nobody else is inside and bump a plain counter with a read-pause-write that
 /// loses updates if two threads ever own the lock at once.
 fn exclusion<W: Wait + Send + Sync + 'static>(threads: usize, depth: usize) {
-    let lock: Arc<ReentrantLock<Shared, StdThreadId, W>> = Arc::new(ReentrantLock::new(Shared {
-        count: Cell::new(0),
-        inside: AtomicUsize::new(0),
-    }));
+    let lock: Arc<ReentrantLock<Shared, StdThreadId, W>> =
+        Arc::new(ReentrantLock::with_identity(Shared {
+            count: Cell::new(0),
+            inside: AtomicUsize::new(0),
+        }));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             let lock = Arc::clone(&lock);
@@ -75,7 +76,7 @@ fn exclusion_oversubscribed_yield() {
 /// is gone.
 #[test]
 fn deep_nesting_then_release() {
-    static LOCK: ReentrantLock<(), StdThreadId, Futex> = ReentrantLock::new(());
+    static LOCK: ReentrantLock<(), StdThreadId, Futex> = ReentrantLock::with_identity(());
     let depth = if cfg!(miri) { 100 } else { 10_000 };
     let guards: Vec<_> = (0..depth).map(|_| LOCK.lock()).collect();
     assert_eq!(LOCK.lock_count(), depth);

@@ -134,7 +134,7 @@ unsafe impl Wait for RtosWait {
 const TASKS: usize = 4;
 const ROUNDS: u64 = if cfg!(miri) { 20 } else { 2_000 };
 
-static COUNTER: Mutex<u64, RtosWait> = Mutex::new(0);
+static COUNTER: Mutex<u64, RtosWait> = Mutex::with_wait(0);
 
 #[test]
 fn mutex_over_the_rtos_counts_exactly() {
@@ -163,7 +163,7 @@ fn mutex_over_the_rtos_counts_exactly() {
     );
 }
 
-static SLOTS: Semaphore<RtosWait> = Semaphore::new(2);
+static SLOTS: Semaphore<RtosWait> = Semaphore::with_wait(2);
 static INSIDE: AtomicUsize = AtomicUsize::new(0);
 static MOST_INSIDE: AtomicUsize = AtomicUsize::new(0);
 
@@ -189,8 +189,8 @@ fn semaphore_over_the_rtos_admits_at_most_its_permits() {
     assert_eq!(SLOTS.available(), 2);
 }
 
-static STARTED: Event<RtosWait> = Event::new();
-static MAILBOX: Queue<u32, 2, RtosWait> = Queue::new();
+static STARTED: Event<RtosWait> = Event::with_wait();
+static MAILBOX: Queue<u32, 2, RtosWait> = Queue::with_wait();
 
 #[test]
 fn event_and_queue_over_the_rtos() {
@@ -206,7 +206,7 @@ fn event_and_queue_over_the_rtos() {
     assert_eq!(consumer.join().unwrap(), (0..10).collect::<Vec<_>>());
 }
 
-static BUSY: Mutex<(), RtosWait> = Mutex::new(());
+static BUSY: Mutex<(), RtosWait> = Mutex::with_wait(());
 
 #[test]
 fn lock_until_gives_up_at_the_deadline() {

@@ -81,7 +81,7 @@ fn holders_never_exceed_permits<W: Wait + Send + Sync + 'static>(
     per_thread: u32,
     want: fn(usize) -> u32,
 ) {
-    let sem = Arc::new(Semaphore::<W>::new(permits));
+    let sem = Arc::new(Semaphore::<W>::with_wait(permits));
     let occ = Arc::new(Occupancy::default());
     let handles: Vec<_> = (0..threads)
         .map(|i| {
@@ -137,7 +137,7 @@ fn holders_never_exceed_permits_futex_oversubscribed() {
 /// updates.
 #[test]
 fn one_permit_excludes() {
-    let sem = Arc::new(Semaphore::<Futex>::new(1));
+    let sem = Arc::new(Semaphore::<Futex>::with_wait(1));
     let counter = Arc::new(AtomicU32::new(0));
     let threads = oversubscribed();
     let handles: Vec<_> = (0..threads)
@@ -190,7 +190,7 @@ fn spawn_acquirers<W: Wait + Send + Sync + 'static>(
 /// `release(7)` on a semaphore with 7 blocked waiters wakes all 7 (not just one).
 fn release_wakes_all_waiters<W: Wait + Send + Sync + 'static>() {
     let waiters = 7;
-    let sem = Arc::new(Semaphore::<W>::new(0));
+    let sem = Arc::new(Semaphore::<W>::with_wait(0));
     let (handles, through) = spawn_acquirers(&sem, &[1; 7]);
     assert_eq!(through.load(SeqCst), 0, "nobody passes without a permit");
     sem.release(waiters);
@@ -218,7 +218,7 @@ fn release_7_wakes_7_futex() {
 /// one of them through (a wake given to a waiter that cannot use it must not be lost).
 #[test]
 fn release_wakes_mixed_waiters_futex() {
-    let sem = Arc::new(Semaphore::<Futex>::new(0));
+    let sem = Arc::new(Semaphore::<Futex>::with_wait(0));
     let wants = [3u32, 1, 2, 1];
     let (handles, through) = spawn_acquirers(&sem, &wants);
     sem.release(wants.iter().sum());
@@ -231,7 +231,7 @@ fn release_wakes_mixed_waiters_futex() {
 #[test]
 fn single_releases_wake_sleepers_one_by_one_futex() {
     let n = 5;
-    let sem = Arc::new(Semaphore::<Futex>::new(0));
+    let sem = Arc::new(Semaphore::<Futex>::with_wait(0));
     let (handles, through) = spawn_acquirers(&sem, &[1; 5]);
     for i in 1..=n {
         sem.release(1);
@@ -247,7 +247,7 @@ fn single_releases_wake_sleepers_one_by_one_futex() {
 /// Two threads that each want 2 of 3 permits, over and over: all-or-nothing means neither can
 /// hold one while waiting for a second, so they never deadlock, and never hold 4 at once.
 fn acquire_many_is_all_or_nothing<W: Wait + Send + Sync + 'static>() {
-    let sem = Arc::new(Semaphore::<W>::new(3));
+    let sem = Arc::new(Semaphore::<W>::with_wait(3));
     let occ = Arc::new(Occupancy::default());
     let handles: Vec<_> = (0..2)
         .map(|_| {
@@ -283,7 +283,7 @@ fn acquire_many_all_or_nothing_futex() {
 #[test]
 fn bounded_count_never_exceeds_the_bound() {
     let bound = 3;
-    let sem = Arc::new(BoundedSemaphore::<Futex>::new(bound));
+    let sem = Arc::new(BoundedSemaphore::<Futex>::with_wait(bound));
     let stop = Arc::new(AtomicBool::new(false));
     let users: Vec<_> = (0..oversubscribed())
         .map(|_| {
@@ -337,7 +337,7 @@ fn bounded_over_release_is_err_and_count_unchanged() {
 /// A permit taken on one thread and released on another: the waiting thread gets it.
 #[test]
 fn permit_released_by_another_thread_wakes_a_waiter() {
-    static SEM: Semaphore<Futex> = Semaphore::new(1);
+    static SEM: Semaphore<Futex> = Semaphore::with_wait(1);
     let permit = SEM.acquire();
     let waiter = thread::spawn(|| SEM.acquire().permits());
     thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 10 }));
@@ -348,7 +348,7 @@ fn permit_released_by_another_thread_wakes_a_waiter() {
 }
 
 fn acquire_until_times_out<W: Wait + Send + Sync + 'static>() {
-    let sem = Semaphore::<W>::new(1);
+    let sem = Semaphore::<W>::with_wait(1);
     let held = sem.acquire();
     if cfg!(miri) {
         let mut polls = 0;
@@ -398,8 +398,8 @@ fn acquire_until_times_out_futex() {
 /// through.
 #[test]
 fn duration_max_timeout_waits_and_does_not_panic() {
-    let sem = Arc::new(Semaphore::<Futex>::new(0));
-    let bounded = Arc::new(BoundedSemaphore::<Futex>::new(1));
+    let sem = Arc::new(Semaphore::<Futex>::with_wait(0));
+    let bounded = Arc::new(BoundedSemaphore::<Futex>::with_wait(1));
     let held = bounded.acquire();
     let waiter = {
         let (sem, bounded) = (Arc::clone(&sem), Arc::clone(&bounded));
@@ -421,7 +421,7 @@ fn duration_max_timeout_waits_and_does_not_panic() {
 /// still reaches them.
 #[test]
 fn timed_out_waiter_does_not_strand_sleepers() {
-    let sem = Arc::new(Semaphore::<Futex>::new(0));
+    let sem = Arc::new(Semaphore::<Futex>::with_wait(0));
     let ready = Arc::new(AtomicU32::new(0));
     let sleepers: Vec<_> = (0..3)
         .map(|_| {
@@ -442,8 +442,8 @@ fn timed_out_waiter_does_not_strand_sleepers() {
 #[test]
 fn statics_and_const_construction() {
     static A: Semaphore = Semaphore::new(1);
-    static B: Semaphore<Futex> = Semaphore::new(2);
-    static C: BoundedSemaphore<Yield> = BoundedSemaphore::new(3);
+    static B: Semaphore<Futex> = Semaphore::with_wait(2);
+    static C: BoundedSemaphore<Yield> = BoundedSemaphore::with_wait(3);
     let (a, b, c) = (A.acquire(), B.acquire_many(2), C.try_acquire_many(3));
     assert_eq!(a.permits() + b.permits() + c.map_or(0, |p| p.permits()), 6);
     assert_eq!(A.available() + B.available() + C.available(), 3);

@@ -229,7 +229,7 @@ impl Scenario for ReleasedAtStop {
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
-        let event = std::sync::Arc::new(baresync::Event::<baresync::Futex>::new());
+        let event = std::sync::Arc::new(baresync::Event::<baresync::Futex>::with_wait());
         let setter = std::sync::Arc::clone(&event);
         ctx.on_stop(move || setter.set());
         let finished = ctx.run_workers(move |w| {

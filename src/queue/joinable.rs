@@ -29,7 +29,7 @@ use crate::sync::atomic::{
 };
 use crate::sync::const_fn;
 use crate::wait::{DefaultWait, Forever, Wait};
-use crate::Deadline;
+use crate::{Deadline, WaitTimeoutResult};
 use core::fmt;
 
 /// The largest number of unfinished tasks; one more panics. Far below `usize::MAX`, so that
@@ -94,7 +94,7 @@ pub struct JoinableQueue<T, const N: usize, W = DefaultWait> {
     joiners: AtomicU32,
 }
 
-impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
+impl<T, const N: usize> JoinableQueue<T, N> {
     const_fn! {
         /// A new, empty, open queue with no unfinished task; usable in a `static`.
         ///
@@ -105,13 +105,40 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         /// ```
         /// use baresync::{Futex, JoinableQueue};
         ///
-        /// static Q: JoinableQueue<u32, 8, Futex> = JoinableQueue::new();
+        /// static Q: JoinableQueue<u32, 8, Futex> = JoinableQueue::with_wait();
         /// assert_eq!(Q.unfinished_tasks(), 0);
+        ///
+        /// let local = JoinableQueue::<u8, 2>::new(); // the backend needs no annotation
+        /// local.put(1).unwrap();
+        /// assert_eq!(local.unfinished_tasks(), 1);
         /// ```
         #[inline]
         pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
+impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
+    const_fn! {
+        /// Like [`new`](JoinableQueue::new), with the wait backend `W` named by the type (`new` builds the
+        /// default backend, [`DefaultWait`](crate::wait::DefaultWait): `rustc` does not use a
+        /// type parameter's default to infer it, so one constructor cannot serve both); usable
+        /// in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{JoinableQueue, Spin};
+        ///
+        /// static JOBS: JoinableQueue<u32, 4, Spin> = JoinableQueue::with_wait();
+        /// JOBS.put(1).unwrap();
+        /// assert_eq!(JOBS.unfinished_tasks(), 1);
+        /// ```
+        #[inline]
+        pub const fn with_wait() -> Self {
             JoinableQueue {
-                queue: Queue::new(),
+                queue: Queue::with_wait(),
                 unfinished: CachePadded::new(AtomicUsize::new(0)),
                 joiners: AtomicU32::new(0),
             }
@@ -235,8 +262,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         }
     }
 
-    /// Like [`join`](JoinableQueue::join), but gives up once `deadline` expires; returns
-    /// whether every task was done.
+    /// Like [`join`](JoinableQueue::join), but gives up once `deadline` expires;
+    /// [`timed_out`](WaitTimeoutResult::timed_out) if a task was still unfinished then.
     ///
     /// # Examples
     ///
@@ -245,17 +272,17 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     ///
     /// static Q: JoinableQueue<u32, 4> = JoinableQueue::new();
     /// Q.put(1).unwrap();
-    /// assert!(!Q.join_until(|| true));
+    /// assert!(Q.join_until(|| true).timed_out());
     /// Q.get().unwrap();
     /// Q.task_done().unwrap();
-    /// assert!(Q.join_until(|| true));
+    /// assert!(!Q.join_until(|| true).timed_out());
     /// ```
-    pub fn join_until(&self, mut deadline: impl Deadline) -> bool {
-        self.all_done() || self.join_slow(Some(&mut deadline))
+    pub fn join_until(&self, mut deadline: impl Deadline) -> WaitTimeoutResult {
+        WaitTimeoutResult::new(!self.all_done() && !self.join_slow(Some(&mut deadline)))
     }
 
-    /// Like [`join`](JoinableQueue::join), but waits at most `timeout`; returns whether every
-    /// task was done.
+    /// Like [`join`](JoinableQueue::join), but waits at most `timeout`;
+    /// [`timed_out`](WaitTimeoutResult::timed_out) if a task was still unfinished then.
     ///
     /// # Examples
     ///
@@ -263,13 +290,13 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// use baresync::{Futex, JoinableQueue};
     /// use std::time::Duration;
     ///
-    /// static Q: JoinableQueue<u32, 4, Futex> = JoinableQueue::new();
+    /// static Q: JoinableQueue<u32, 4, Futex> = JoinableQueue::with_wait();
     /// Q.put(1).unwrap();
-    /// assert!(!Q.join_timeout(Duration::from_millis(5)));
+    /// assert!(Q.join_timeout(Duration::from_millis(5)).timed_out());
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn join_timeout(&self, timeout: core::time::Duration) -> bool {
+    pub fn join_timeout(&self, timeout: core::time::Duration) -> WaitTimeoutResult {
         self.join_until(crate::deadline::Timeout::after(timeout))
     }
 
@@ -410,7 +437,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// use baresync::{Futex, JoinableQueue};
     /// use std::time::Duration;
     ///
-    /// static Q: JoinableQueue<u8, 1, Futex> = JoinableQueue::new();
+    /// static Q: JoinableQueue<u8, 1, Futex> = JoinableQueue::with_wait();
     /// assert!(Q.put_timeout(1, Duration::from_millis(5)).is_ok());
     /// assert!(Q.put_timeout(2, Duration::from_millis(5)).is_err());
     /// ```
@@ -614,7 +641,7 @@ impl<T, const N: usize, W: Wait> Drop for TaskGuard<'_, T, N, W> {
 
 impl<T, const N: usize, W: Wait> Default for JoinableQueue<T, N, W> {
     fn default() -> Self {
-        Self::new()
+        Self::with_wait()
     }
 }
 
@@ -636,13 +663,13 @@ mod tests {
     #[test]
     fn counts_tasks() {
         let q: JoinableQueue<u32, 2> = JoinableQueue::new();
-        assert!(q.join_until(|| true));
+        assert!(!q.join_until(|| true).timed_out());
         q.put(1).unwrap();
         q.push(2).unwrap();
         assert!(q.push(3).is_err());
         assert_eq!(q.put_until(3, || true), Err(PutError::Timeout(3)));
         assert_eq!(q.unfinished_tasks(), 2);
-        assert!(!q.join_until(|| true));
+        assert!(q.join_until(|| true).timed_out());
         assert_eq!(q.get(), Ok(1));
         q.task_done().unwrap();
         assert_eq!(q.force_push(4), Ok(None));
@@ -652,7 +679,7 @@ mod tests {
         assert_eq!(q.pop(), Some(5));
         q.task_done().unwrap();
         q.task_done().unwrap();
-        assert!(q.join_until(|| true));
+        assert!(!q.join_until(|| true).timed_out());
         q.join();
         q.join();
         assert_eq!(q.task_done(), Err(TaskDoneError));
@@ -669,7 +696,7 @@ mod tests {
     fn joiners_epoch_wraps_around() {
         use crate::sync::atomic::Ordering::Relaxed;
         let start = (u32::MAX - 4) & !1;
-        let q: JoinableQueue<u32, 1, crate::Futex> = JoinableQueue::new();
+        let q: JoinableQueue<u32, 1, crate::Futex> = JoinableQueue::with_wait();
         q.joiners.store(start, Relaxed);
         for i in 0..4 {
             q.put(i).unwrap();
@@ -705,14 +732,14 @@ mod tests {
                 panic!("injected wake panic");
             }
         }
-        let q: JoinableQueue<u8, 1, PanicOnWake> = JoinableQueue::new();
+        let q: JoinableQueue<u8, 1, PanicOnWake> = JoinableQueue::with_wait();
         q.push(1).unwrap();
         q.joiners.store(1, Relaxed); // a joiner announced itself
         assert_eq!(q.pop(), Some(1));
         let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| q.task_done()));
         assert!(r.is_err());
         assert_eq!(q.unfinished_tasks(), 0, "the task counts as done");
-        assert!(q.join_until(|| true));
+        assert!(!q.join_until(|| true).timed_out());
         assert_eq!(q.joiners.load(Relaxed) & 1, 1, "sleepers flag set again");
     }
 
@@ -742,7 +769,7 @@ mod tests {
         q.close();
         assert_eq!(q.try_push(5), Err(TryPushError::Closed(5)));
         assert_eq!(q.unfinished_tasks(), 0);
-        assert!(q.join_until(|| true));
+        assert!(!q.join_until(|| true).timed_out());
     }
 
     #[test]

@@ -703,14 +703,7 @@ pub struct Queue<T, const N: usize, W = DefaultWait> {
 // the slot stamps' Release/Acquire). `Send` is automatic (the queue owns its items).
 unsafe impl<T: Send, const N: usize, W> Sync for Queue<T, N, W> {}
 
-impl<T, const N: usize, W: Wait> Queue<T, N, W> {
-    /// Evaluated by `new`: a zero-capacity queue is a compile-time error.
-    const NONZERO: () = assert!(N >= 1, "a Queue needs a capacity N of at least 1");
-
-    /// The distance between the same slot's positions in consecutive laps: a power of two
-    /// above `N`, so that "index + 1" (the full stamp) never reaches the next lap.
-    const LAP: usize = (N + 1).next_power_of_two();
-
+impl<T, const N: usize> Queue<T, N> {
     const_fn! {
         /// A new, empty, open queue; usable in a `static`.
         ///
@@ -720,9 +713,13 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         /// use baresync::{Futex, Queue};
         ///
         /// static EVENTS: Queue<&str, 16> = Queue::new();
-        /// static SLEEPY: Queue<u64, 3, Futex> = Queue::new();
+        /// static SLEEPY: Queue<u64, 3, Futex> = Queue::with_wait();
         /// assert!(EVENTS.is_empty());
         /// assert_eq!(SLEEPY.capacity(), 3);
+        ///
+        /// let local = Queue::<u8, 2>::new(); // the backend needs no annotation
+        /// local.push(1).unwrap();
+        /// assert_eq!(local.pop(), Some(1));
         /// ```
         ///
         /// A capacity of 0 does not compile:
@@ -740,6 +737,38 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         /// ```
         #[inline]
         pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
+impl<T, const N: usize, W: Wait> Queue<T, N, W> {
+    /// Evaluated by `new`: a zero-capacity queue is a compile-time error.
+    const NONZERO: () = assert!(N >= 1, "a Queue needs a capacity N of at least 1");
+
+    /// The distance between the same slot's positions in consecutive laps: a power of two
+    /// above `N`, so that "index + 1" (the full stamp) never reaches the next lap.
+    const LAP: usize = (N + 1).next_power_of_two();
+
+    const_fn! {
+        /// Like [`new`](Queue::new), with the wait backend `W` named by the type (`new` builds the
+        /// default backend, [`DefaultWait`]: `rustc` does not use a
+        /// type parameter's default to infer it, so one constructor cannot serve both); usable
+        /// in a `static`.
+        ///
+        /// As with `new`, `N = 0` does not compile.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{Queue, Spin};
+        ///
+        /// static EVENTS: Queue<u32, 4, Spin> = Queue::with_wait();
+        /// EVENTS.push(1).unwrap();
+        /// assert_eq!(EVENTS.pop(), Some(1));
+        /// ```
+        #[inline]
+        pub const fn with_wait() -> Self {
             #[allow(clippy::let_unit_value)]
             let () = Self::NONZERO;
             Queue {
@@ -1089,7 +1118,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// two wait words start at `word`: lets tests drive the counters past their wrap.
     #[cfg(test)]
     fn starting_at(start: usize, word: u32) -> Self {
-        let q = Self::new();
+        let q = Self::with_wait();
         let lap = start & !(Self::LAP - 1);
         let index = start & (Self::LAP - 1);
         assert!(start & CLOSED == 0 && index < N, "not a position");
@@ -1381,7 +1410,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// use baresync::{Futex, PutError, Queue};
     /// use std::time::Duration;
     ///
-    /// static Q: Queue<u8, 1, Futex> = Queue::new();
+    /// static Q: Queue<u8, 1, Futex> = Queue::with_wait();
     /// Q.put(1).unwrap();
     /// assert_eq!(Q.put_timeout(2, Duration::from_millis(5)), Err(PutError::Timeout(2)));
     /// ```
@@ -1471,7 +1500,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// use baresync::{Futex, GetError, Queue};
     /// use std::time::Duration;
     ///
-    /// static Q: Queue<u8, 2, Futex> = Queue::new();
+    /// static Q: Queue<u8, 2, Futex> = Queue::with_wait();
     /// assert_eq!(Q.get_timeout(Duration::from_millis(5)), Err(GetError::Timeout));
     /// ```
     #[cfg(feature = "std")]
@@ -1602,7 +1631,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
 
 impl<T, const N: usize, W: Wait> Default for Queue<T, N, W> {
     fn default() -> Self {
-        Self::new()
+        Self::with_wait()
     }
 }
 
@@ -1907,7 +1936,7 @@ mod tests {
 
     #[test]
     fn a_push_in_progress_is_busy_for_try_pop_and_waited_for_by_pop_and_get() {
-        let q: Queue<u32, 2, crate::Futex> = Queue::new();
+        let q: Queue<u32, 2, crate::Futex> = Queue::with_wait();
         for waiting_get in [false, true] {
             let pos = stall_push(&q);
             assert_eq!(q.try_pop(), Err(TryPopError::Busy));
@@ -1927,7 +1956,7 @@ mod tests {
 
     #[test]
     fn a_pop_in_progress_is_busy_for_try_push_and_waited_for_by_push_and_put() {
-        let q: Queue<u32, 1, crate::Futex> = Queue::new();
+        let q: Queue<u32, 1, crate::Futex> = Queue::with_wait();
         for waiting_put in [false, true] {
             q.push(1).unwrap();
             let (pos, v) = stall_pop(&q);
@@ -2010,7 +2039,7 @@ mod tests {
         let wakes = || WAKES.with(core::cell::Cell::get);
         let unwound =
             |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
-        let q: Queue<u8, 1, PanicOnWait> = Queue::new();
+        let q: Queue<u8, 1, PanicOnWait> = Queue::with_wait();
         q.push(1).unwrap();
         assert!(unwound(&|| {
             let _ = q.put(2);
@@ -2100,7 +2129,7 @@ mod tests {
         assert_eq!(e.into_inner(), "b");
         assert_eq!(q.get_until(|| true), Ok("a"));
         assert_eq!(q.get_until(|| true), Err(GetError::Timeout));
-        let f: Queue<u8, 1, crate::Futex> = Queue::new();
+        let f: Queue<u8, 1, crate::Futex> = Queue::with_wait();
         assert_eq!(
             f.get_timeout(core::time::Duration::from_millis(2)),
             Err(GetError::Timeout)

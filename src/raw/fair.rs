@@ -109,6 +109,26 @@ pub struct RawFairLock<W = FairDefault> {
     _wait: PhantomData<fn() -> W>,
 }
 
+impl RawFairLock {
+    const_fn! {
+        /// A new, unlocked lock whose waiters use the default FIFO backend
+        /// ([`FairDefault`]).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawFairLock, RawLock};
+        ///
+        /// let raw = RawFairLock::new(); // no annotation needed
+        /// assert!(raw.try_lock());
+        /// ```
+        #[inline]
+        pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
 impl<W: Wait> RawFairLock<W> {
     /// The most acquisitions by threads that are not queued (bargers) between two
     /// acquisitions by queued waiters: the head of the queue is bypassed at most this many
@@ -128,9 +148,18 @@ impl<W: Wait> RawFairLock<W> {
     pub const MAX_BYPASSES: u32 = if cfg!(baresync_loom) { 1 } else { 16 };
 
     const_fn! {
-        /// A new, unlocked lock.
+        /// A new, unlocked lock whose waiters wait through `W`, named by the type.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawFairLock, RawLock, Spin};
+        ///
+        /// static RAW: RawFairLock<Spin> = RawFairLock::with_wait();
+        /// assert!(RAW.try_lock());
+        /// ```
         #[inline]
-        pub const fn new() -> Self {
+        pub const fn with_wait() -> Self {
             RawFairLock {
                 state: AtomicU32::new(0),
                 next: AtomicU32::new(0),
@@ -373,7 +402,7 @@ impl<W: Wait> Drop for Queued<'_, W> {
 
 impl<W: Wait> Default for RawFairLock<W> {
     fn default() -> Self {
-        Self::new()
+        Self::with_wait()
     }
 }
 
@@ -396,7 +425,7 @@ impl<W> core::fmt::Debug for RawFairLock<W> {
 // read-modify-write in its release sequence, which makes the previous owner's writes
 // happen-before the next owner's.
 unsafe impl<W: Wait> RawLock for RawFairLock<W> {
-    impl_init!();
+    impl_init!(with_wait);
 
     #[inline]
     fn lock(&self) {
@@ -526,7 +555,7 @@ mod tests {
     use std::sync::Arc;
 
     fn basics<W: Wait>() {
-        let l = RawFairLock::<W>::new();
+        let l = RawFairLock::<W>::with_wait();
         assert!(l.try_lock());
         assert!(l.is_locked());
         assert!(!l.try_lock());
@@ -585,7 +614,7 @@ mod tests {
     #[test]
     fn bargers_are_refused_after_max_bypasses() {
         use std::sync::atomic::Ordering::SeqCst;
-        let l: Arc<RawFairLock<GatedWait>> = Arc::new(RawFairLock::new());
+        let l: Arc<RawFairLock<GatedWait>> = Arc::new(RawFairLock::with_wait());
         l.lock();
         let head = {
             let l = l.clone();
@@ -629,7 +658,7 @@ mod tests {
     #[test]
     fn panicking_wait_leaves_the_queue_and_passes_the_turn() {
         use crate::wait::testing::{must_panic, PanickyWait};
-        let l: Arc<RawFairLock<PanickyWait>> = Arc::new(RawFairLock::new());
+        let l: Arc<RawFairLock<PanickyWait>> = Arc::new(RawFairLock::with_wait());
         l.lock();
         let victim = {
             let l = l.clone();
@@ -664,7 +693,7 @@ mod tests {
     /// The tickets wrap at 31 bits (and `next` also at 32): the queue keeps serving.
     #[test]
     fn tickets_wrap_around() {
-        let l: Arc<RawFairLock<crate::Yield>> = Arc::new(RawFairLock::new());
+        let l: Arc<RawFairLock<crate::Yield>> = Arc::new(RawFairLock::with_wait());
         l.next.store(u32::MAX - 1, Relaxed);
         l.head.store(TICKET_MASK - 1, Relaxed);
         struct Count(core::cell::UnsafeCell<u32>);

@@ -217,7 +217,7 @@ impl core::fmt::Debug for RawMcsLock {
 // a grant is made only by the owner, to one waiter, in its `unlock`. So one owner at a time,
 // and each acquire synchronizes with the previous owner's release.
 unsafe impl RawLock for RawMcsLock {
-    impl_init!();
+    impl_init!(new);
 
     #[inline]
     fn lock(&self) {

@@ -138,15 +138,15 @@ macro_rules! raw_init {
 }
 pub(crate) use raw_init;
 
-/// Implements `RawLock::INIT` (or loom's `init`) from the type's `new`.
+/// Implements `RawLock::INIT` (or loom's `init`) from the type's constructor `$ctor`.
 macro_rules! impl_init {
-    () => {
+    ($ctor:ident) => {
         #[cfg(not(baresync_loom))]
-        const INIT: Self = Self::new();
+        const INIT: Self = Self::$ctor();
 
         #[cfg(baresync_loom)]
         fn init() -> Self {
-            Self::new()
+            Self::$ctor()
         }
     };
 }

@@ -35,7 +35,7 @@ const CONTENDED: u32 = 2;
 /// ```
 /// use baresync::{RawLock, RawMutex, Spin};
 ///
-/// static RAW: RawMutex<Spin> = RawMutex::new();
+/// static RAW: RawMutex<Spin> = RawMutex::with_wait();
 /// RAW.lock();
 /// assert!(RAW.is_locked());
 /// // SAFETY: acquired just above.
@@ -49,11 +49,40 @@ pub struct RawMutex<W = DefaultWait> {
     _wait: PhantomData<fn() -> W>,
 }
 
-impl<W: Wait> RawMutex<W> {
+impl RawMutex {
     const_fn! {
-        /// A new, unlocked mutex.
+        /// A new, unlocked mutex waiting through the default backend
+        /// ([`DefaultWait`](crate::wait::DefaultWait)).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawLock, RawMutex};
+        ///
+        /// let raw = RawMutex::new(); // no annotation needed
+        /// assert!(raw.try_lock());
+        /// ```
         #[inline]
         pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
+impl<W: Wait> RawMutex<W> {
+    const_fn! {
+        /// A new, unlocked mutex waiting through `W`, named by the type.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawLock, RawMutex, Spin};
+        ///
+        /// static RAW: RawMutex<Spin> = RawMutex::with_wait();
+        /// assert!(RAW.try_lock());
+        /// ```
+        #[inline]
+        pub const fn with_wait() -> Self {
             RawMutex { state: AtomicU32::new(UNLOCKED), _wait: PhantomData }
         }
     }
@@ -130,7 +159,7 @@ impl<W: Wait> RawMutex<W> {
 
 impl<W: Wait> Default for RawMutex<W> {
     fn default() -> Self {
-        Self::new()
+        Self::with_wait()
     }
 }
 
@@ -148,7 +177,7 @@ impl<W> core::fmt::Debug for RawMutex<W> {
 // stores UNLOCKED again with Release. So one owner at a time, and each owner's writes
 // happen-before the next owner's reads.
 unsafe impl<W: Wait> RawLock for RawMutex<W> {
-    impl_init!();
+    impl_init!(with_wait);
 
     #[inline]
     fn lock(&self) {
@@ -214,7 +243,7 @@ mod tests {
     use crate::Spin;
 
     fn basics<W: Wait>() {
-        let l = RawMutex::<W>::new();
+        let l = RawMutex::<W>::with_wait();
         assert!(!l.is_locked());
         l.lock();
         assert!(l.is_locked());
@@ -248,7 +277,7 @@ mod tests {
     #[test]
     fn panicking_wait_or_deadline_leaves_no_ghost() {
         use crate::wait::testing::{must_panic, PanickyWait};
-        let l = RawMutex::<PanickyWait>::new();
+        let l = RawMutex::<PanickyWait>::with_wait();
         l.lock();
         PanickyWait::arm(1);
         must_panic(|| l.lock());

@@ -80,7 +80,7 @@ impl Default for RawSpinLock {
 // `false` returned by it until `unlock` stores `false` again; the swap is Acquire and the store
 // Release, so each owner's writes happen-before the next owner's reads.
 unsafe impl RawLock for RawSpinLock {
-    impl_init!();
+    impl_init!(new);
 
     #[inline]
     fn lock(&self) {

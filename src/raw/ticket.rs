@@ -74,11 +74,40 @@ pub struct RawTicketLock<W = FairDefault> {
     _wait: PhantomData<fn() -> W>,
 }
 
-impl<W: Wait> RawTicketLock<W> {
+impl RawTicketLock {
     const_fn! {
-        /// A new, unlocked ticket lock.
+        /// A new, unlocked ticket lock whose waiters use the default FIFO backend
+        /// ([`FairDefault`](crate::wait::FairDefault)).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawLock, RawTicketLock};
+        ///
+        /// let raw = RawTicketLock::new(); // no annotation needed
+        /// assert!(raw.try_lock());
+        /// ```
         #[inline]
         pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
+impl<W: Wait> RawTicketLock<W> {
+    const_fn! {
+        /// A new, unlocked ticket lock whose waiters wait through `W`, named by the type.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawLock, RawTicketLock, Spin};
+        ///
+        /// static RAW: RawTicketLock<Spin> = RawTicketLock::with_wait();
+        /// assert!(RAW.try_lock());
+        /// ```
+        #[inline]
+        pub const fn with_wait() -> Self {
             RawTicketLock {
                 next: AtomicU32::new(0),
                 serving: AtomicU32::new(0),
@@ -207,7 +236,7 @@ impl<W: Wait> Drop for ServeOnUnwind<'_, W> {
 
 impl<W: Wait> Default for RawTicketLock<W> {
     fn default() -> Self {
-        Self::new()
+        Self::with_wait()
     }
 }
 
@@ -228,7 +257,7 @@ impl<W> core::fmt::Debug for RawTicketLock<W> {
 // and a thread enters only when `serving` equals its ticket; so one owner at a time. Entering
 // is an Acquire read of the value the previous owner wrote with Release in `unlock`.
 unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
-    impl_init!();
+    impl_init!(with_wait);
 
     #[inline]
     fn lock(&self) {
@@ -378,7 +407,7 @@ mod tests {
 
     #[test]
     fn basics() {
-        let l = RawTicketLock::<crate::Spin>::new();
+        let l = RawTicketLock::<crate::Spin>::with_wait();
         assert!(l.try_lock());
         assert!(l.is_locked());
         assert!(!l.try_lock());
@@ -397,7 +426,7 @@ mod tests {
 
     #[test]
     fn tickets_wrap_around() {
-        let l = RawTicketLock::<crate::Futex>::new();
+        let l = RawTicketLock::<crate::Futex>::with_wait();
         l.next.store(TICKET_MASK, Relaxed);
         l.serving.store(TICKET_MASK, Relaxed);
         for _ in 0..3 {
@@ -467,7 +496,7 @@ mod tests {
     fn panicking_wait_serves_its_ticket_and_leaves_no_ghost() {
         use crate::wait::testing::{must_panic, PanickyWait};
         let l: std::sync::Arc<RawTicketLock<PanickyWait>> =
-            std::sync::Arc::new(RawTicketLock::new());
+            std::sync::Arc::new(RawTicketLock::with_wait());
         l.lock();
         let victim = {
             let l = l.clone();
@@ -515,7 +544,7 @@ mod loom_wrap {
     #[test]
     fn loom_ticket_wrap() {
         model(|| {
-            let l = Arc::new(RawTicketLock::<crate::Spin>::new());
+            let l = Arc::new(RawTicketLock::<crate::Spin>::with_wait());
             l.next.store(u32::MAX, Relaxed);
             l.serving.store(TICKET_MASK, Relaxed);
             let cell = Arc::new(crate::sync::cell::UnsafeCell::new(0u32));

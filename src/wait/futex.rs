@@ -30,7 +30,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(1);
 /// use baresync::{Futex, Mutex};
 /// use std::sync::Arc;
 ///
-/// let shared = Arc::new(Mutex::<u64, Futex>::new(0));
+/// let shared = Arc::new(Mutex::<u64, Futex>::with_wait(0));
 /// let handles: Vec<_> = (0..4)
 ///     .map(|_| {
 ///         let shared = Arc::clone(&shared);

@@ -56,7 +56,7 @@ pub use yielding::Yield;
 /// assert_eq!(TypeId::of::<Mutex<u8>>(), TypeId::of::<Mutex<u8, Futex>>());
 /// assert_eq!(TypeId::of::<Semaphore>(), TypeId::of::<Semaphore<Futex>>());
 /// // Name `Spin` where every thread owns its core and waits are short.
-/// static HOT: Mutex<u64, Spin> = Mutex::new(0);
+/// static HOT: Mutex<u64, Spin> = Mutex::with_wait(0);
 /// *HOT.lock() += 1;
 /// ```
 #[cfg(all(feature = "std", not(baresync_loom)))]
@@ -165,7 +165,7 @@ pub type FairDefault = Spin;
 ///     fn wake_all(_: &AtomicU32) {}
 /// }
 ///
-/// static SHARED: Mutex<u32, RtosYield> = Mutex::new(0);
+/// static SHARED: Mutex<u32, RtosYield> = Mutex::with_wait(0);
 /// *SHARED.lock() += 1;
 /// assert_eq!(*SHARED.lock(), 1);
 /// ```

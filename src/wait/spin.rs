@@ -18,7 +18,7 @@ use crate::Deadline;
 /// ```
 /// use baresync::{Mutex, Spin};
 ///
-/// static COUNT: Mutex<u32, Spin> = Mutex::new(0);
+/// static COUNT: Mutex<u32, Spin> = Mutex::with_wait(0);
 /// *COUNT.lock() += 1;
 /// assert_eq!(*COUNT.lock(), 1);
 /// ```

@@ -16,7 +16,7 @@ use crate::Deadline;
 /// ```
 /// use baresync::{Mutex, Yield};
 ///
-/// static COUNT: Mutex<u32, Yield> = Mutex::new(0);
+/// static COUNT: Mutex<u32, Yield> = Mutex::with_wait(0);
 /// *COUNT.lock() += 1;
 /// assert_eq!(*COUNT.lock(), 1);
 /// ```

@@ -1,7 +1,7 @@
 // The same for a sleeping mutex's guard.
 use baresync::{Futex, Mutex};
 
-static LOCK: Mutex<u32, Futex> = Mutex::new(0);
+static LOCK: Mutex<u32, Futex> = Mutex::with_wait(0);
 
 fn main() {
     let guard = LOCK.lock();

@@ -54,7 +54,7 @@ static TICKING: Event = Event::new();
 static SPIN: SpinLock<u32> = SpinLock::new(0);
 static TICKET: TicketLock<u32> = TicketLock::new(0);
 static MUTEX: Mutex<[u8; 4]> = Mutex::new([0; 4]);
-static NESTED: ReentrantLock<Cell<u32>, ContextId> = ReentrantLock::new(Cell::new(0));
+static NESTED: ReentrantLock<Cell<u32>, ContextId> = ReentrantLock::with_identity(Cell::new(0));
 static POOL: Semaphore = Semaphore::new(2);
 static BOUNDED: BoundedSemaphore = BoundedSemaphore::new(1);
 static READY: SpinLock<bool> = SpinLock::new(false);
@@ -203,7 +203,10 @@ fn main() -> ! {
     CONDVAR.notify_all();
     let (ready, timed_out) =
         CONDVAR.wait_while_until(READY.lock(), poll_budget(10), |ready| !*ready);
-    check("Condvar over a SpinLock guard", *ready && !timed_out);
+    check(
+        "Condvar over a SpinLock guard",
+        *ready && !timed_out.timed_out(),
+    );
     drop(ready);
 
     check(
@@ -216,7 +219,7 @@ fn main() -> ! {
     let done = JOBS.task_done().is_ok();
     check(
         "JoinableQueue: push, pop, task_done, join",
-        job == Some(7) && done && JOBS.join_until(poll_budget(10)),
+        job == Some(7) && done && !JOBS.join_until(poll_budget(10)).timed_out(),
     );
 
     HITS.fetch_add(1, Relaxed);

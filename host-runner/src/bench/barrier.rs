@@ -40,7 +40,7 @@ pub trait BenchBarrier: Send + Sync + 'static {
 
 impl<W: baresync::Wait + Send + Sync + 'static> BenchBarrier for Barrier<W> {
     fn create(n: usize) -> Self {
-        Barrier::new(n)
+        Barrier::with_wait(n)
     }
     fn wait(&self) {
         Barrier::wait(self).expect("the bench never aborts its barrier");

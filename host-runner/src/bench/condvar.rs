@@ -75,8 +75,8 @@ pub struct Baresync<W: baresync::Wait> {
 impl<W: baresync::Wait + Send + Sync + 'static> PingPong for Baresync<W> {
     fn create() -> Self {
         Baresync {
-            m: Mutex::new(Turn::default()),
-            cv: Condvar::new(),
+            m: Mutex::with_wait(Turn::default()),
+            cv: Condvar::with_wait(),
         }
     }
     fn play(&self, me: usize, stop: &AtomicBool, hooks: &mut impl Hooks) -> u64 {

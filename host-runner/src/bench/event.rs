@@ -42,7 +42,7 @@ pub trait BenchEvent: Send + Sync + 'static {
 
 impl<W: baresync::Wait + Send + Sync + 'static> BenchEvent for Event<W> {
     fn create() -> Self {
-        Event::new()
+        Event::with_wait()
     }
     fn set(&self) {
         Event::set(self);

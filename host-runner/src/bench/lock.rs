@@ -79,7 +79,7 @@ macro_rules! guard_lock {
     ($ty:ty, |$l:ident| $lock:expr) => {
         impl BenchLock for $ty {
             fn create() -> Self {
-                <$ty>::new(Slot::NEW)
+                <$ty>::from(Slot::NEW)
             }
             #[inline]
             fn with<R>(&self, f: impl FnOnce(&mut Slot) -> R) -> R {

@@ -80,7 +80,7 @@ fn shared<Q: Sync>(
 }
 
 fn baresync_spin(env: &Env, pairs: usize) -> Sample {
-    let q: Box<Queue<u64, CAP, Spin>> = Box::new(Queue::new());
+    let q: Box<Queue<u64, CAP, Spin>> = Box::new(Queue::with_wait());
     shared(env, pairs, &*q, |q, v| q.push(v).is_ok(), |q| q.pop())
 }
 

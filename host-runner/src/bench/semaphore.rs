@@ -24,7 +24,7 @@ pub trait BenchSem: Send + Sync + 'static {
 
 impl<W: baresync::Wait + Send + Sync + 'static> BenchSem for Semaphore<W> {
     fn create(permits: u32) -> Self {
-        Semaphore::new(permits)
+        Semaphore::with_wait(permits)
     }
     #[inline]
     fn acquire_release(&self) {
@@ -34,7 +34,7 @@ impl<W: baresync::Wait + Send + Sync + 'static> BenchSem for Semaphore<W> {
 
 impl<W: baresync::Wait + Send + Sync + 'static> BenchSem for BoundedSemaphore<W> {
     fn create(permits: u32) -> Self {
-        BoundedSemaphore::new(permits)
+        BoundedSemaphore::with_wait(permits)
     }
     #[inline]
     fn acquire_release(&self) {

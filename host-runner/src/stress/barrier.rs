@@ -142,7 +142,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BarrierScenario<W> {
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
         let parties = ctx.threads();
         let state = Arc::new(State::<W> {
-            barrier: Barrier::new(parties),
+            barrier: Barrier::with_wait(parties),
             parties,
             broken: self.broken,
             lying_leader: self.lying_leader,

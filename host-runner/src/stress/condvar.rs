@@ -224,7 +224,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BufferScenario<W> {
         let threads = ctx.threads();
         let producers = threads.div_ceil(2);
         let state = Arc::new(BufState::<W> {
-            buf: Mutex::new(Buffer {
+            buf: Mutex::with_wait(Buffer {
                 items: VecDeque::with_capacity(CAPACITY),
                 next: vec![0; threads],
                 produced: vec![0; threads],
@@ -232,8 +232,8 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BufferScenario<W> {
                 producers_left: producers,
                 stop: false,
             }),
-            not_full: Condvar::new(),
-            not_empty: Condvar::new(),
+            not_full: Condvar::with_wait(),
+            not_empty: Condvar::with_wait(),
             dropping: self.dropping,
             reordering: self.reordering,
             silent: self.silent,
@@ -476,9 +476,9 @@ impl<W: Wait + Send + Sync + 'static> Scenario for NotifyScenario<W> {
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
         let state = Arc::new(NotifyState::<W> {
-            round: Mutex::new(Round::default()),
+            round: Mutex::with_wait(Round::default()),
             cv: OverReleasing {
-                cv: Condvar::new(),
+                cv: Condvar::with_wait(),
                 broken: self.over_release,
                 under: self.under_release,
             },
@@ -647,7 +647,8 @@ fn wait_once<W: Wait>(s: &NotifyState<W>, deadline: impl baresync::Deadline, tim
     }
     r.waiting += 1;
     let (mut r, timed_out) = if timed {
-        s.cv.cv.wait_until(r, deadline)
+        let (r, result) = s.cv.cv.wait_until(r, deadline);
+        (r, result.timed_out())
     } else {
         (s.cv.cv.wait(r), false)
     };

@@ -116,7 +116,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for EventScenario<W> {
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
         let state = Arc::new(State::<W> {
-            event: Event::new(),
+            event: Event::with_wait(),
             broken: self.broken,
             silent_set: self.silent_set,
             // Half the progress limit: reported before the watchdog stops the run.
@@ -217,7 +217,7 @@ fn waiter<W: Wait>(s: &State<W>, w: &mut Worker) {
         if !s.broken {
             if r % 2 == 0 {
                 s.event.wait();
-            } else if !s.event.wait_until(w.until(&s.done)) {
+            } else if s.event.wait_until(w.until(&s.done)).timed_out() {
                 return;
             }
             if s.done.load(SeqCst) || w.stopping() {

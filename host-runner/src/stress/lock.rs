@@ -396,7 +396,7 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
         }
         let threads = ctx.threads();
         let state = Arc::new(State::<R> {
-            lock: Lock::new(()),
+            lock: Lock::with_raw(()),
             data: Data::default(),
             occupancy: CachePadded::new(AtomicUsize::new(0)),
             overlaps: AtomicU64::new(0),

@@ -67,7 +67,7 @@ pub trait Q: Send + Sync + 'static {
 
 impl<W: Wait + Send + Sync + 'static> Q for Queue<u64, CAPACITY, W> {
     fn create() -> Self {
-        Queue::new()
+        Queue::with_wait()
     }
     fn put_until(&self, v: u64, d: impl Deadline) -> bool {
         Queue::put_until(self, v, d).is_ok()
@@ -83,7 +83,7 @@ impl<W: Wait + Send + Sync + 'static> Q for Queue<u64, CAPACITY, W> {
 
 impl<W: Wait + Send + Sync + 'static> Q for JoinableQueue<u64, CAPACITY, W> {
     fn create() -> Self {
-        JoinableQueue::new()
+        JoinableQueue::with_wait()
     }
     fn put_until(&self, v: u64, d: impl Deadline) -> bool {
         JoinableQueue::put_until(self, v, d).is_ok()
@@ -98,7 +98,7 @@ impl<W: Wait + Send + Sync + 'static> Q for JoinableQueue<u64, CAPACITY, W> {
         let _ = JoinableQueue::task_done(self);
     }
     fn join_until(&self, d: impl Deadline) -> Option<bool> {
-        Some(JoinableQueue::join_until(self, d))
+        Some(!JoinableQueue::join_until(self, d).timed_out())
     }
     fn unfinished(&self) -> usize {
         self.unfinished_tasks()
@@ -111,7 +111,7 @@ pub struct JoinAtOnce<W>(JoinableQueue<u64, CAPACITY, W>);
 
 impl<W: Wait + Send + Sync + 'static> Q for JoinAtOnce<W> {
     fn create() -> Self {
-        JoinAtOnce(JoinableQueue::new())
+        JoinAtOnce(JoinableQueue::with_wait())
     }
     fn put_until(&self, v: u64, d: impl Deadline) -> bool {
         self.0.put_until(v, d).is_ok()

@@ -112,7 +112,7 @@ impl<W: Wait + Send + Sync + 'static> Scenario for ReentrantScenario<W> {
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
         let state = State::<W> {
-            lock: ReentrantLock::new(Cell::new(0)),
+            lock: ReentrantLock::with_identity(Cell::new(0)),
             occupancy: CachePadded::new(AtomicUsize::new(0)),
             saturating: self.saturating,
             not_locking: self.not_locking,

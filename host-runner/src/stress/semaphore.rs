@@ -57,7 +57,7 @@ pub trait Sem: Send + Sync + 'static {
 impl<W: Wait + Send + Sync + 'static> Sem for Semaphore<W> {
     type W = W;
     fn with_permits(p: u32) -> Self {
-        Semaphore::new(p)
+        Semaphore::with_wait(p)
     }
     fn acquire_many_until<'a>(
         &'a self,
@@ -79,7 +79,7 @@ impl<W: Wait + Send + Sync + 'static> Sem for Semaphore<W> {
 impl<W: Wait + Send + Sync + 'static> Sem for BoundedSemaphore<W> {
     type W = W;
     fn with_permits(p: u32) -> Self {
-        BoundedSemaphore::new(p)
+        BoundedSemaphore::with_wait(p)
     }
     fn acquire_many_until<'a>(
         &'a self,
@@ -104,7 +104,7 @@ pub struct AcceptingOverRelease<W>(Semaphore<W>);
 impl<W: Wait + Send + Sync + 'static> Sem for AcceptingOverRelease<W> {
     type W = W;
     fn with_permits(p: u32) -> Self {
-        AcceptingOverRelease(Semaphore::new(p))
+        AcceptingOverRelease(Semaphore::with_wait(p))
     }
     fn acquire_many_until<'a>(
         &'a self,

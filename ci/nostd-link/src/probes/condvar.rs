@@ -5,7 +5,7 @@ use baresync::{Condvar, Spin, SpinLock};
 use core::hint::black_box;
 
 static READY: SpinLock<bool> = SpinLock::new(false);
-static CONDVAR: Condvar<Spin> = Condvar::new();
+static CONDVAR: Condvar<Spin> = Condvar::with_wait();
 
 #[no_mangle]
 #[inline(never)]
@@ -24,6 +24,7 @@ pub fn probe_condvar_notify_all() -> usize {
 #[inline(never)]
 pub fn probe_condvar_wait_until() -> bool {
     let (ready, timed_out) = CONDVAR.wait_until(READY.lock(), poll_budget(100));
+    let timed_out = timed_out.timed_out();
     *ready && !timed_out
 }
 

@@ -4,8 +4,8 @@ use super::poll_budget;
 use baresync::{Barrier, Event, Spin};
 use core::hint::black_box;
 
-static EVENT: Event<Spin> = Event::new();
-static BARRIER: Barrier<Spin> = Barrier::new(1);
+static EVENT: Event<Spin> = Event::with_wait();
+static BARRIER: Barrier<Spin> = Barrier::with_wait(1);
 
 #[no_mangle]
 #[inline(never)]
@@ -22,7 +22,7 @@ pub fn probe_event_clear() {
 #[no_mangle]
 #[inline(never)]
 pub fn probe_event_wait_until() -> bool {
-    EVENT.wait_until(poll_budget(100))
+    !EVENT.wait_until(poll_budget(100)).timed_out()
 }
 
 #[no_mangle]

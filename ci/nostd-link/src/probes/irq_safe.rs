@@ -7,8 +7,8 @@ use baresync::{IrqLock, IrqSafe, IrqSpinLock, RawTicketLock, Spin};
 use core::hint::black_box;
 
 static IRQ_SPIN_LOCK: IrqSpinLock<u32> = IrqSpinLock::new(0);
-static IRQ_TICKET_LOCK: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::new(0);
-static RAW_IRQ_TICKET_LOCK: IrqSafe<RawTicketLock<Spin>> = IrqSafe::new();
+static IRQ_TICKET_LOCK: IrqLock<RawTicketLock<Spin>, u32> = IrqLock::with_raw(0);
+static RAW_IRQ_TICKET_LOCK: IrqSafe<RawTicketLock<Spin>> = IrqSafe::with_raw();
 
 #[no_mangle]
 #[inline(never)]

@@ -4,7 +4,7 @@ use super::poll_budget;
 use baresync::{JoinableQueue, Spin};
 use core::hint::black_box;
 
-static JOBS: JoinableQueue<u32, 4, Spin> = JoinableQueue::new();
+static JOBS: JoinableQueue<u32, 4, Spin> = JoinableQueue::with_wait();
 
 #[no_mangle]
 #[inline(never)]
@@ -27,7 +27,7 @@ pub fn probe_joinablequeue_task_done() -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn probe_joinablequeue_join_until() -> bool {
-    JOBS.join_until(poll_budget(100))
+    !JOBS.join_until(poll_budget(100)).timed_out()
 }
 
 /// Calls every joinable-queue probe.

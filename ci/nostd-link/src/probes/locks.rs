@@ -9,13 +9,13 @@ use core::hint::black_box;
 
 static SPIN_LOCK: SpinLock<u32> = SpinLock::new(0);
 static TICKET_LOCK: TicketLock<u32> = TicketLock::new(0);
-static MUTEX: Mutex<u32, Spin> = Mutex::new(0);
+static MUTEX: Mutex<u32, Spin> = Mutex::with_wait(0);
 static FAIR_LOCK: FairLock<u32> = FairLock::new(0);
 static MCS_LOCK: McsLock<u32> = McsLock::new(0);
 
 static RAW_SPIN_LOCK: RawSpinLock = RawSpinLock::new();
 static RAW_TICKET_LOCK: RawTicketLock = RawTicketLock::new();
-static RAW_MUTEX: RawMutex<Spin> = RawMutex::new();
+static RAW_MUTEX: RawMutex<Spin> = RawMutex::with_wait();
 static RAW_FAIR_LOCK: RawFairLock = RawFairLock::new();
 static RAW_MCS_LOCK: RawMcsLock = RawMcsLock::new();
 

@@ -4,7 +4,7 @@ use super::poll_budget;
 use baresync::{Queue, Spin};
 use core::hint::black_box;
 
-static QUEUE: Queue<u32, 8, Spin> = Queue::new();
+static QUEUE: Queue<u32, 8, Spin> = Queue::with_wait();
 
 #[no_mangle]
 #[inline(never)]

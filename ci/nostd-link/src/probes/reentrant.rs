@@ -40,7 +40,8 @@ unsafe impl ThreadIdentity for ContextId {
     }
 }
 
-static RLOCK: ReentrantLock<Cell<u32>, ContextId, Spin> = ReentrantLock::new(Cell::new(0));
+static RLOCK: ReentrantLock<Cell<u32>, ContextId, Spin> =
+    ReentrantLock::with_identity(Cell::new(0));
 
 #[no_mangle]
 #[inline(never)]

@@ -4,8 +4,8 @@ use super::poll_budget;
 use baresync::{BoundedSemaphore, Semaphore, Spin};
 use core::hint::black_box;
 
-static SEMAPHORE: Semaphore<Spin> = Semaphore::new(2);
-static BOUNDED_SEMAPHORE: BoundedSemaphore<Spin> = BoundedSemaphore::new(2);
+static SEMAPHORE: Semaphore<Spin> = Semaphore::with_wait(2);
+static BOUNDED_SEMAPHORE: BoundedSemaphore<Spin> = BoundedSemaphore::with_wait(2);
 
 #[no_mangle]
 #[inline(never)]
