@@ -26,7 +26,7 @@
 //! | join after task_done | `JoinableQueue` join not waiting |
 //! | notify(n) count | `Condvar` notify(n) releasing all |
 //! | notify(n) releases min(n, waiting) | `Condvar` notify(n) releasing too few |
-//! | progress | `Condvar` buffer losing wake-ups, `Event` set releasing nobody, every `NoopWake` control |
+//! | progress | `Condvar` buffer losing wake-ups, `Event` set releasing nobody, every `NoopWake` control (`FairLock<NoopWake>` included) |
 //! | hang | every `NoopWake` control (its sleepers cannot be woken, even by the release action) |
 //!
 //! [`NoopWake`] is a wait backend whose waits really sleep and whose wakes do nothing: under
@@ -241,6 +241,17 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
             &["Mutex", "ReentrantLock"],
             LockScenario::<RawMutex<NoopWake>>::new("control: Mutex<NoopWake>", "control", None)
                 .expecting_failure(STUCK),
+        ),
+        covering(
+            &["FairLock"],
+            // The head sleeps on the state word and the waiters behind it on the queue word:
+            // with every wake-up lost, both must be reported stuck.
+            LockScenario::<RawFairLock<NoopWake>>::new(
+                "control: FairLock<NoopWake>",
+                "control",
+                None,
+            )
+            .expecting_failure(STUCK),
         ),
         covering(
             &["TicketLock"],
