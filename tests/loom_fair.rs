@@ -105,6 +105,41 @@ fn fair_futex_excludes_3_and_wakes_sleepers() {
     assert!(sleeps() > 0, "no execution reached the sleeping path");
 }
 
+/// `try_lock` (a barging attempt) racing a thread that locks and unlocks: when it succeeds
+/// after the other's critical section, it must see that section's write (loom checks the
+/// cell), and the lock ends free with nobody queued.
+fn try_lock_races_lock<W: Wait + Send + Sync + 'static>() {
+    model(|| {
+        let s = Shared::<W>::new();
+        let locker = {
+            let s = s.clone();
+            thread::spawn(move || s.locked_increment())
+        };
+        let mut got = 0;
+        for _ in 0..2 {
+            if s.raw.try_lock() {
+                s.critical();
+                s.unlock();
+                got += 1;
+            }
+        }
+        locker.join().unwrap();
+        assert_eq!(s.value(), 1 + got);
+        assert!(!s.raw.is_locked());
+        assert_eq!(s.raw.waiters(), 0);
+    });
+}
+
+#[test]
+fn fair_spin_try_lock_races_lock() {
+    try_lock_races_lock::<Spin>();
+}
+
+#[test]
+fn fair_futex_try_lock_races_lock() {
+    try_lock_races_lock::<LoomFutex>();
+}
+
 /// A timed waiter against a `lock` caller and the owner: the timed waiter may sleep on the
 /// state word; the lock must be usable and free afterwards whatever the outcome.
 #[test]
