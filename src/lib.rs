@@ -6,10 +6,12 @@
 //! | type | what it is (Python / std name) |
 //! |---|---|
 //! | [`SpinLock`], [`TicketLock`], [`FairLock`], [`McsLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, bounded-bypass fair, MCS queue, sleeping three-state (`Lock`, `std::sync::Mutex`) |
+//! | [`RwLock`] (a [`ReadWriteLock<R, T>`](ReadWriteLock)) | many readers or one writer, writer-preferring, with upgradable reads (`RwLock`) |
 //! | [`ReentrantLock`] | a lock its owner may take again (`RLock`, `ReentrantLock`) |
 //! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
 //! | [`Event`] | a manual-reset flag that releases every waiter |
 //! | [`Condvar`] | a condition variable over any lock guard (`Condition`) |
+//! | [`Once`], [`OnceCell`], [`Lazy`] | one-time initialization of `static`s: exactly one initializer runs, a panicking one lets the next caller retry (`std::sync::Once`, `OnceLock`, `LazyLock`) |
 //! | [`Barrier`] | a reusable barrier that elects a leader and can be aborted |
 //! | [`Queue`], [`JoinableQueue`] | a bounded MPMC queue in a fixed array, closable, with task accounting |
 //! | `IrqLock<R, T>`, `IrqSpinLock<T>` (feature `critical-section`) | a lock that also masks interrupts while held (Linux `spin_lock_irqsave`), used through a closure |
@@ -77,26 +79,51 @@ pub mod event;
 #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub mod irq_safe;
 pub mod lock;
+pub mod once;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub mod process;
 pub mod queue;
 pub mod raw;
 pub mod reentrant;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    target_has_atomic = "64",
+    any(target_os = "linux", target_os = "android")
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub mod robust;
+pub mod rwlock;
 pub mod semaphore;
+#[cfg(not(baresync_loom))]
+pub mod shared;
 pub mod wait;
 
 pub use cache_padded::CachePadded;
 pub use deadline::{Deadline, WaitTimeoutResult};
 pub use lock::{FairLock, Lock, LockGuard, McsLock, Mutex, SpinLock, TicketLock};
-pub use raw::{RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock, RawTicketLock};
+pub use raw::{
+    RawFairLock, RawLock, RawMcsLock, RawMutex, RawRwLock, RawRwMutex, RawSpinLock, RawTicketLock,
+};
 pub use wait::{Spin, Wait};
 
 pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
 pub use condvar::{Condvar, CondvarGuard};
 pub use event::Event;
+pub use once::{Lazy, Once, OnceCell};
 pub use queue::{
     Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryPopError,
     TryPushError,
 };
 pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
+pub use rwlock::{
+    ReadWriteLock, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
 pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
 
 #[cfg(feature = "critical-section")]
@@ -105,3 +132,19 @@ pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
 pub use reentrant::StdThreadId;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use wait::{Futex, Yield};
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    target_has_atomic = "64",
+    any(target_os = "linux", target_os = "android")
+))]
+pub use {
+    process::ProcessLiveness,
+    robust::{RobustError, RobustMutex, RobustMutexGuard},
+};
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+pub use {process::ProcessThreadId, wait::SharedFutex};

@@ -11,18 +11,47 @@
 //! | [`RawFairLock<W>`] | 12 bytes | barging bounded by a bypass count, waiters queued by ticket | bounded: a queued waiter is bypassed at most `MAX_BYPASSES` times per waiter ahead of it | head polls, others wait through `W` |
 //! | [`RawMcsLock`] | 2 words | MCS queue lock (K42 form: the node lives on the waiter's stack only while it waits) | FIFO | each waiter spins on its own node |
 //! | [`RawMutex<W>`] | 4 bytes | three-state futex mutex (Drepper, "Futexes Are Tricky", mutex 2) | no | brief spin, then sleeps through `W` |
+//! | `RawRobustMutex<L, W>` (`std`, Linux) | 16 bytes | owner-identity word taken over from a dead owner (pthread robust mutex) | no | brief spin, then sleeps through `W`, waking every 10 ms to check the owner is alive |
+//!
+//! Reader-writer locks have their own trait, [`RawRwLock`], wrapped by
+//! [`ReadWriteLock<R, T>`](crate::ReadWriteLock):
+//!
+//! | raw rwlock | size | algorithm | fair | waiting |
+//! |---|---|---|---|---|
+//! | [`RawRwMutex<W>`] | 4 bytes | counted waiters in one word, writer preference, every waiting reader admitted at the next write unlock | bounded both ways (writers among themselves: no order) | brief spin, then sleeps through `W` |
 
 use crate::Deadline;
 
 mod fair;
 mod mcs;
 mod mutex;
+#[cfg(any(
+    baresync_loom,
+    all(
+        feature = "std",
+        target_has_atomic = "64",
+        any(target_os = "linux", target_os = "android")
+    )
+))]
+mod robust;
+mod rwlock;
 mod spin;
 mod ticket;
 
 pub use fair::RawFairLock;
 pub use mcs::RawMcsLock;
 pub use mutex::RawMutex;
+#[cfg(any(
+    baresync_loom,
+    all(
+        feature = "std",
+        target_has_atomic = "64",
+        any(target_os = "linux", target_os = "android")
+    )
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub use robust::{Acquired, NotRecoverable, OwnerLiveness, RawRobustMutex, NOT_RECOVERABLE};
+pub use rwlock::{RawRwLock, RawRwMutex};
 pub use spin::RawSpinLock;
 pub use ticket::RawTicketLock;
 

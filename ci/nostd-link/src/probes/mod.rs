@@ -9,18 +9,22 @@ mod joinable;
 mod locks;
 mod queue;
 mod reentrant;
+mod rwlock;
 mod semaphore;
+mod shared;
 
 /// Calls every probe once.
 pub fn run_all() {
     locks::run();
     irq_safe::run();
     reentrant::run();
+    rwlock::run();
     semaphore::run();
     event::run();
     condvar::run();
     queue::run();
     joinable::run();
+    shared::run();
 }
 
 /// A deadline for `*_until` probes: gives up after `polls` polls, as firmware without a clock

@@ -1,0 +1,1342 @@
+//! `RawRwLock` and `RawRwMutex<W>`: a 4-byte reader-writer lock with writer preference and a
+//! reader hand-off.
+//!
+//! Algorithm: one 32-bit word that counts active readers, waiting readers and waiting writers
+//! exactly, and waits through [`Wait`] on that word (the futex reader-writer lock of std and
+//! of Linux's `rwsem` share the idea of keeping waiter state in the lock word; the hand-off to
+//! every waiting reader at once is the reader half of Brandenburg and Anderson's phase-fair
+//! locks, "Reader-Writer Synchronization for Shared-Memory Multiprocessor Real-Time Systems",
+//! ECRTS 2009). Progress: deadlock-free; a reader or writer in its slow path waits a bounded
+//! number of phases of the other kind (below); writers among themselves are unordered, as in
+//! [`RawMutex`](crate::RawMutex).
+//!
+//! - **Writer preference.** A waiting writer (or upgrader) is counted in the word, and while
+//!   the count is not zero no new reader enters: the readers inside drain and the writer gets
+//!   the lock. A writer therefore waits for at most one reader phase per writer phase before it
+//!   (the readers inside when it arrived, or the batch handed off by the writer before it).
+//! - **Readers are not starved either.** A reader that must wait registers in the word; the
+//!   next write unlock admits every registered reader at once (moves their count to the active
+//!   count and flips a generation bit the waiters watch), even while other writers wait. A
+//!   registered reader therefore waits for at most one writer phase (the writer holding the lock
+//!   or the first waiting writer to get it).
+//! - **The cost to readers**: a read lock is one load and one compare-exchange (not a
+//!   `fetch_add`, because the writer-waiting check and the increment must be one step), a
+//!   read unlock one `fetch_sub`. A reader arriving while a writer waits blocks even though the
+//!   lock is read-locked, so a thread that read-locks twice can deadlock against a waiting
+//!   writer (as with std's `RwLock`): do not nest read locks.
+//! - **Upgradable reads**: one upgradable reader at a time, alongside plain readers; it blocks
+//!   writers and other upgradable readers but not readers, and can become the writer
+//!   (`upgrade`) once the other readers have left, registering as a waiting writer meanwhile.
+//!
+//! Every waiting state is counted or flagged in the word, and every wait is on the value a
+//! waiter last saw after registering there, so the release that a waiter waits for sees it and
+//! wakes (`wake_all`: with one word, readers and writers cannot be woken apart); an uncontended
+//! read or write makes no wake call. With a backend whose waking is a no-op
+//! ([`Spin`](crate::Spin)), waiters poll through it without a separate pre-sleep spin.
+
+use super::impl_init;
+use crate::sync::atomic::{
+    fence, AtomicU32,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::sync::const_fn;
+use crate::wait::{wait_for, Backoff, DefaultWait, Forever, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
+use crate::Deadline;
+use core::marker::PhantomData;
+
+/// One active reader (the upgradable reader counts as one too).
+const READER: u32 = 1;
+/// Active readers, bits 0..=15.
+const READERS: u32 = 0xFFFF;
+/// The most active readers; one more panics.
+pub(crate) const MAX_READERS: u32 = READERS;
+/// One registered waiting reader.
+const WAITING_READER: u32 = 1 << 16;
+/// Registered waiting readers, bits 16..=23. When full, further readers wait unregistered
+/// (polling, never sleeping) and are not part of the next hand-off.
+const WAITING_READERS: u32 = 0xFF << 16;
+/// One registered waiting writer (or upgrader).
+const WAITING_WRITER: u32 = 1 << 24;
+/// Registered waiting writers, bits 24..=27. When full, further writers wait unregistered
+/// (polling, never sleeping) and do not hold readers back.
+const WAITING_WRITERS: u32 = 0xF << 24;
+/// Someone waiting for an upgradable read may sleep (cleared, with a wake, by a release of
+/// the upgradable read or of the write lock).
+const UPGRADERS_WAITING: u32 = 1 << 28;
+/// The upgradable read is held (its holder is also counted in `READERS`).
+const UPGRADABLE: u32 = 1 << 29;
+/// Write-locked.
+const WRITER: u32 = 1 << 30;
+/// Flipped by each hand-off to the registered readers, which watch it to learn they were
+/// admitted. Only its change matters: it cannot flip twice while a registered reader waits,
+/// because the first flip gives that reader a read lock and no writer can enter until it leaves.
+const GEN: u32 = 1 << 31;
+
+/// A reader-writer lock with no data: the algorithm behind a
+/// [`ReadWriteLock`](crate::ReadWriteLock).
+///
+/// Shared (read) locks may be held by many at once; an exclusive (write) lock by one, with no
+/// readers; an upgradable read by one at a time, alongside readers, and it may become the write
+/// lock.
+///
+/// # Safety
+///
+/// An implementation must provide reader-writer exclusion: while an exclusive lock is held, no
+/// shared, upgradable or other exclusive acquisition succeeds; while any shared or upgradable
+/// lock is held, no exclusive acquisition succeeds; at most one upgradable lock is held at a
+/// time. Every acquisition must synchronize with (happen after) the releases that let it in
+/// (an exclusive acquisition after every earlier release; a shared one after the previous
+/// exclusive release), so that what a writer wrote is visible to the next readers and writer,
+/// and readers' reads happen before the next writer's writes. [`ReadWriteLock`](crate::ReadWriteLock)
+/// hands out `&T` and `&mut T` on the strength of these promises.
+///
+/// A method that panics must leave the lock as it was before the call (for
+/// [`upgrade`](RawRwLock::upgrade) and [`upgrade_until`](RawRwLock::upgrade_until): the
+/// upgradable lock still held), or, if it panics after acquiring, the lock held, which only
+/// costs liveness.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{RawRwLock, RawRwMutex, Spin};
+///
+/// static RAW: RawRwMutex<Spin> = RawRwMutex::with_wait();
+/// RAW.lock_shared();
+/// RAW.lock_shared();
+/// assert!(!RAW.try_lock_exclusive());
+/// // SAFETY: this thread took two shared locks just above.
+/// unsafe { RAW.unlock_shared() };
+/// unsafe { RAW.unlock_shared() };
+/// assert!(RAW.try_lock_exclusive());
+/// assert!(RAW.is_locked_exclusive());
+/// // SAFETY: acquired just above.
+/// unsafe { RAW.unlock_exclusive() };
+/// assert!(!RAW.is_locked());
+/// ```
+pub unsafe trait RawRwLock {
+    /// An unlocked lock, for `const` and `static` initialization.
+    #[cfg(not(baresync_loom))]
+    const INIT: Self;
+
+    /// An unlocked lock (loom's atomics cannot be built in a constant).
+    #[cfg(baresync_loom)]
+    #[doc(hidden)]
+    fn init() -> Self;
+
+    /// Acquires a shared lock, waiting as long as it takes.
+    fn lock_shared(&self);
+    /// Acquires a shared lock if that is possible right now; never waits.
+    fn try_lock_shared(&self) -> bool;
+    /// Acquires a shared lock unless `deadline` expires first; returns whether it did.
+    fn lock_shared_until(&self, deadline: &mut impl Deadline) -> bool;
+    /// Releases a shared lock.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context must hold a shared lock, which it gives up.
+    unsafe fn unlock_shared(&self);
+
+    /// Acquires the exclusive lock, waiting as long as it takes.
+    fn lock_exclusive(&self);
+    /// Acquires the exclusive lock if it is free right now; never waits.
+    fn try_lock_exclusive(&self) -> bool;
+    /// Acquires the exclusive lock unless `deadline` expires first; returns whether it did.
+    fn lock_exclusive_until(&self, deadline: &mut impl Deadline) -> bool;
+    /// Releases the exclusive lock.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context must hold the exclusive lock.
+    unsafe fn unlock_exclusive(&self);
+
+    /// Acquires the upgradable lock (a shared lock that may become exclusive), waiting as
+    /// long as it takes.
+    fn lock_upgradable(&self);
+    /// Acquires the upgradable lock if that is possible right now; never waits.
+    fn try_lock_upgradable(&self) -> bool;
+    /// Acquires the upgradable lock unless `deadline` expires first; returns whether it did.
+    fn lock_upgradable_until(&self, deadline: &mut impl Deadline) -> bool;
+    /// Releases the upgradable lock.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context must hold the upgradable lock.
+    unsafe fn unlock_upgradable(&self);
+
+    /// Turns the upgradable lock into the exclusive lock, waiting for the other readers to
+    /// leave.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context must hold the upgradable lock. If this panics, it still does.
+    unsafe fn upgrade(&self);
+    /// Turns the upgradable lock into the exclusive lock if no other reader holds the lock
+    /// right now; never waits. On `false` the upgradable lock is still held.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context must hold the upgradable lock.
+    unsafe fn try_upgrade(&self) -> bool;
+    /// Turns the upgradable lock into the exclusive lock unless `deadline` expires first. On
+    /// `false` (or a panic) the upgradable lock is still held.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context must hold the upgradable lock.
+    unsafe fn upgrade_until(&self, deadline: &mut impl Deadline) -> bool;
+
+    /// Turns the exclusive lock into a shared lock, without letting a writer in between.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context must hold the exclusive lock.
+    unsafe fn downgrade(&self);
+    /// Turns the exclusive lock into the upgradable lock, without letting a writer in between.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context must hold the exclusive lock.
+    unsafe fn downgrade_to_upgradable(&self);
+    /// Turns the upgradable lock into a plain shared lock.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context must hold the upgradable lock.
+    unsafe fn downgrade_upgradable(&self);
+
+    /// Whether any lock (shared, upgradable or exclusive) is held right now. A snapshot.
+    fn is_locked(&self) -> bool;
+    /// Whether the exclusive lock is held right now. A snapshot.
+    fn is_locked_exclusive(&self) -> bool;
+}
+
+/// A 4-byte reader-writer lock that waits through `W`: writer-preferring, with every waiting
+/// reader admitted at the next write unlock (see [`RwLock`](crate::RwLock) for the bounds).
+///
+/// Use it through [`RwLock<T, W>`](crate::RwLock).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{RawRwLock, RawRwMutex};
+///
+/// let raw = RawRwMutex::new();
+/// raw.lock_upgradable();
+/// assert!(raw.try_lock_shared()); // readers may join an upgradable reader
+/// // SAFETY: the shared lock was taken just above.
+/// unsafe { raw.unlock_shared() };
+/// // SAFETY: this thread holds the upgradable lock.
+/// unsafe { raw.upgrade() };
+/// assert!(raw.is_locked_exclusive());
+/// // SAFETY: the upgrade made this thread the writer.
+/// unsafe { raw.unlock_exclusive() };
+/// assert_eq!(core::mem::size_of::<RawRwMutex>(), 4);
+/// ```
+pub struct RawRwMutex<W = DefaultWait> {
+    /// bits 0..=15: active readers (the upgradable reader included) · 16..=23: registered
+    /// waiting readers · 24..=27: registered waiting writers and upgraders · 28: an
+    /// upgradable-read waiter may sleep · 29: upgradable read held · 30: write-locked ·
+    /// 31: hand-off generation
+    state: AtomicU32,
+    _wait: PhantomData<fn() -> W>,
+}
+
+/// How a slow path waits: a short spin before each sleep with a sleeping backend, the backend
+/// alone with a polling one.
+struct Waiter {
+    backoff: Backoff,
+    rounds: u32,
+}
+
+impl Waiter {
+    fn new() -> Self {
+        Waiter {
+            backoff: Backoff::new(),
+            rounds: 0,
+        }
+    }
+
+    /// Waits for the word to leave `seen`; `false` once the deadline has expired.
+    fn wait<W: Wait, D: Deadline>(
+        &mut self,
+        state: &AtomicU32,
+        seen: u32,
+        deadline: Option<&mut D>,
+    ) -> bool {
+        if !W::WAKE_IS_NOOP && self.rounds < SPIN_ROUNDS_BEFORE_SLEEP {
+            self.rounds += 1;
+            self.backoff.spin();
+            return match deadline {
+                Some(d) => !d.expired(),
+                None => true,
+            };
+        }
+        wait_for::<W, D>(state, seen, deadline)
+    }
+
+    /// One polling round for a waiter that could not register (its counter is full): never
+    /// sleeps, since no release promises to wake it.
+    fn poll<D: Deadline>(&mut self, deadline: Option<&mut D>) -> bool {
+        self.backoff.snooze();
+        match deadline {
+            Some(d) => !d.expired(),
+            None => true,
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn too_many_readers() -> ! {
+    panic!("RwLock reader count overflow: more than 65535 read locks held at once (leaked read guards?)");
+}
+
+/// Deregisters a waiting reader on every way out of the slow path that did not acquire
+/// (deadline, panic in the deadline or in `W`); if a hand-off admitted it meanwhile, it releases
+/// that read lock again on unwind.
+struct ReaderRegistration<'a, W: Wait> {
+    lock: &'a RawRwMutex<W>,
+    /// The generation seen when registering; `None` while not registered.
+    gen: Option<u32>,
+}
+
+impl<W: Wait> Drop for ReaderRegistration<'_, W> {
+    fn drop(&mut self) {
+        if let Some(gen) = self.gen.take() {
+            if self.lock.abandon_read(gen) {
+                // SAFETY: the hand-off gave this thread a read lock that nobody will release.
+                unsafe { self.lock.unlock_shared() };
+            }
+        }
+    }
+}
+
+/// Deregisters a waiting writer (or upgrader) on every way out of the slow path that did not
+/// acquire.
+struct WriterRegistration<'a, W: Wait> {
+    lock: &'a RawRwMutex<W>,
+    registered: bool,
+}
+
+impl<W: Wait> Drop for WriterRegistration<'_, W> {
+    fn drop(&mut self) {
+        if self.registered {
+            self.registered = false;
+            self.lock.abandon_write();
+        }
+    }
+}
+
+impl RawRwMutex {
+    const_fn! {
+        /// A new, unlocked lock waiting through the default backend
+        /// ([`DefaultWait`](crate::wait::DefaultWait)).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawRwLock, RawRwMutex};
+        ///
+        /// let raw = RawRwMutex::new(); // no annotation needed
+        /// assert!(!raw.is_locked());
+        /// ```
+        #[inline]
+        pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
+impl<W: Wait> RawRwMutex<W> {
+    const_fn! {
+        /// A new, unlocked lock waiting through `W`, named by the type.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawRwLock, RawRwMutex, Spin};
+        ///
+        /// static RAW: RawRwMutex<Spin> = RawRwMutex::with_wait();
+        /// assert!(!RAW.is_locked());
+        /// ```
+        #[inline]
+        pub const fn with_wait() -> Self {
+            RawRwMutex { state: AtomicU32::new(0), _wait: PhantomData }
+        }
+    }
+
+    /// A lock whose word starts at `state` (test-only: counters near their limits).
+    #[cfg(all(test, not(baresync_loom)))]
+    fn with_state(state: u32) -> Self {
+        RawRwMutex {
+            state: AtomicU32::new(state),
+            _wait: PhantomData,
+        }
+    }
+
+    /// Whether a new reader may enter a lock in state `s` (overflow aside).
+    #[inline]
+    fn readable(s: u32) -> bool {
+        s & (WRITER | WAITING_WRITERS) == 0
+    }
+
+    #[cold]
+    fn lock_shared_slow<D: Deadline>(&self, mut deadline: Option<&mut D>) -> bool {
+        let mut reg = ReaderRegistration {
+            lock: self,
+            gen: None,
+        };
+        let mut waiter = Waiter::new();
+        // ORDERING: Relaxed: only chooses the next step; acquiring is an Acquire CAS or fence.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if let Some(gen) = reg.gen {
+                if s & GEN != gen {
+                    // A write unlock admitted every registered reader, this one included.
+                    reg.gen = None;
+                    // ORDERING: Acquire fence pairs with the Release compare-exchange of the
+                    // hand-off in `release_writer`, whose flip of GEN the load above saw (or a
+                    // later read-modify-write in its release sequence): the writer's writes
+                    // happen-before our reads.
+                    fence(Acquire);
+                    return true;
+                }
+            }
+            if Self::readable(s) {
+                if s & READERS == MAX_READERS {
+                    too_many_readers();
+                }
+                let new = s + READER - if reg.gen.is_some() { WAITING_READER } else { 0 };
+                // ORDERING: Acquire pairs with the Release of the last write unlock.
+                match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
+                    Ok(_) => {
+                        reg.gen = None;
+                        return true;
+                    }
+                    Err(now) => {
+                        s = now;
+                        continue;
+                    }
+                }
+            }
+            if reg.gen.is_none() {
+                if s & WAITING_READERS == WAITING_READERS {
+                    if !waiter.poll(deadline.as_deref_mut()) {
+                        return false;
+                    }
+                    // ORDERING: Relaxed, as above.
+                    s = self.state.load(Relaxed);
+                    continue;
+                }
+                // ORDERING: Relaxed: registering publishes no data; the write unlock that
+                // admits us reads the count from this same word.
+                match self
+                    .state
+                    .compare_exchange_weak(s, s + WAITING_READER, Relaxed, Relaxed)
+                {
+                    Ok(_) => {
+                        reg.gen = Some(s & GEN);
+                        s += WAITING_READER;
+                    }
+                    Err(now) => {
+                        s = now;
+                        continue;
+                    }
+                }
+            }
+            if !waiter.wait::<W, D>(&self.state, s, deadline.as_deref_mut()) {
+                let gen = reg.gen.take().expect("a waiting reader is registered");
+                // Admitted between the last look and the deadline: keep the lock.
+                return self.abandon_read(gen);
+            }
+            // ORDERING: Relaxed, as above.
+            s = self.state.load(Relaxed);
+        }
+    }
+
+    /// Takes a registered reader out of the count; `true` if a hand-off had admitted it
+    /// already (it then holds a read lock).
+    fn abandon_read(&self, gen: u32) -> bool {
+        // ORDERING: Relaxed: only chooses between the two exits below.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if s & GEN != gen {
+                // ORDERING: Acquire fence pairs with the hand-off's Release, as in the slow path.
+                fence(Acquire);
+                return true;
+            }
+            // ORDERING: Relaxed: leaving the queue publishes nothing.
+            match self
+                .state
+                .compare_exchange_weak(s, s - WAITING_READER, Relaxed, Relaxed)
+            {
+                Ok(_) => return false,
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    /// Takes a registered writer (or upgrader) out of the count; when it was the last one,
+    /// wakes the readers and upgradable-read waiters it held back.
+    fn abandon_write(&self) {
+        // ORDERING: Relaxed: leaving the queue publishes nothing.
+        let prev = self.state.fetch_sub(WAITING_WRITER, Relaxed);
+        let now = prev - WAITING_WRITER;
+        if !W::WAKE_IS_NOOP
+            && now & WAITING_WRITERS == 0
+            && now & (WAITING_READERS | UPGRADERS_WAITING) != 0
+        {
+            self.wake_slow();
+        }
+    }
+
+    /// The slow path of `lock_exclusive` and `upgrade`: waits until the lock can be taken by
+    /// `take` (`Some(new state)` from the current one), registered as a waiting writer.
+    fn wait_exclusive<D: Deadline>(
+        &self,
+        mut deadline: Option<&mut D>,
+        take: impl Fn(u32) -> Option<u32>,
+    ) -> bool {
+        let mut reg = WriterRegistration {
+            lock: self,
+            registered: false,
+        };
+        let mut waiter = Waiter::new();
+        // ORDERING: Relaxed: only chooses the next step; acquiring is an Acquire CAS.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if let Some(new) = take(s) {
+                let new = new - if reg.registered { WAITING_WRITER } else { 0 };
+                // ORDERING: Acquire pairs with the Release of every earlier unlock (the
+                // readers' `fetch_sub`s and the last write or upgradable unlock), so their
+                // accesses happen-before ours.
+                match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
+                    Ok(_) => {
+                        reg.registered = false;
+                        return true;
+                    }
+                    Err(now) => {
+                        s = now;
+                        continue;
+                    }
+                }
+            }
+            if !reg.registered {
+                if s & WAITING_WRITERS == WAITING_WRITERS {
+                    if !waiter.poll(deadline.as_deref_mut()) {
+                        return false;
+                    }
+                    // ORDERING: Relaxed, as above.
+                    s = self.state.load(Relaxed);
+                    continue;
+                }
+                // ORDERING: Relaxed: registering publishes no data.
+                match self
+                    .state
+                    .compare_exchange_weak(s, s + WAITING_WRITER, Relaxed, Relaxed)
+                {
+                    Ok(_) => {
+                        reg.registered = true;
+                        s += WAITING_WRITER;
+                    }
+                    Err(now) => {
+                        s = now;
+                        continue;
+                    }
+                }
+            }
+            if !waiter.wait::<W, D>(&self.state, s, deadline.as_deref_mut()) {
+                // `reg` deregisters.
+                return false;
+            }
+            // ORDERING: Relaxed, as above.
+            s = self.state.load(Relaxed);
+        }
+    }
+
+    /// The exclusive lock from state `s`, if it is free.
+    #[inline]
+    fn take_exclusive(s: u32) -> Option<u32> {
+        (s & (READERS | WRITER | UPGRADABLE) == 0).then_some(s | WRITER)
+    }
+
+    /// The exclusive lock from the upgradable holder's state `s`, if it is the only reader.
+    #[inline]
+    fn take_upgrade(s: u32) -> Option<u32> {
+        (s & READERS == READER).then(|| s - READER - UPGRADABLE + WRITER)
+    }
+
+    /// The upgradable lock from state `s`, if it is free and no writer waits.
+    #[inline]
+    fn take_upgradable(s: u32) -> Option<u32> {
+        if s & (WRITER | UPGRADABLE | WAITING_WRITERS) != 0 {
+            return None;
+        }
+        if s & READERS == MAX_READERS {
+            too_many_readers();
+        }
+        Some(s + READER + UPGRADABLE)
+    }
+
+    fn lock_upgradable_slow<D: Deadline>(&self, mut deadline: Option<&mut D>) -> bool {
+        let mut waiter = Waiter::new();
+        // ORDERING: Relaxed: only chooses the next step; acquiring is an Acquire CAS.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if let Some(new) = Self::take_upgradable(s) {
+                // ORDERING: Acquire pairs with the Release of the last write unlock.
+                match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
+                    Ok(_) => return true,
+                    Err(now) => {
+                        s = now;
+                        continue;
+                    }
+                }
+            }
+            if s & UPGRADERS_WAITING == 0 {
+                // ORDERING: Relaxed: the flag only asks the next release for a wake call. Left
+                // set when this waiter gives up, it costs that release one needless wake.
+                match self
+                    .state
+                    .compare_exchange_weak(s, s | UPGRADERS_WAITING, Relaxed, Relaxed)
+                {
+                    Ok(_) => s |= UPGRADERS_WAITING,
+                    Err(now) => {
+                        s = now;
+                        continue;
+                    }
+                }
+            }
+            if !waiter.wait::<W, D>(&self.state, s, deadline.as_deref_mut()) {
+                return false;
+            }
+            // ORDERING: Relaxed, as above.
+            s = self.state.load(Relaxed);
+        }
+    }
+
+    /// Releases the exclusive lock, keeping `keep` (nothing, a read lock, or the upgradable
+    /// lock) for the caller, and admits every registered reader.
+    fn release_writer(&self, keep: u32) {
+        // ORDERING: Relaxed: the compare-exchange below publishes.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            let waiting_readers = (s & WAITING_READERS) / WAITING_READER;
+            // Waiting writers stay registered (and keep new readers out); upgradable-read
+            // waiters are woken and register again if they must.
+            let mut new = (s & WAITING_WRITERS) + keep;
+            let mut wake = s & (WAITING_WRITERS | UPGRADERS_WAITING) != 0;
+            if waiting_readers > 0 {
+                // The hand-off: every registered reader becomes an active one.
+                new += waiting_readers * READER;
+                new |= (s & GEN) ^ GEN;
+                wake = true;
+            }
+            // ORDERING: Release pairs with the Acquire of whoever enters next: a writer's or
+            // reader's compare-exchange, or the fence of a reader admitted here.
+            match self.state.compare_exchange_weak(s, new, Release, Relaxed) {
+                Ok(_) => {
+                    if wake && !W::WAKE_IS_NOOP {
+                        self.wake_slow();
+                    }
+                    return;
+                }
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    #[cold]
+    fn wake_slow(&self) {
+        W::wake_all(&self.state);
+    }
+}
+
+impl<W: Wait> Default for RawRwMutex<W> {
+    fn default() -> Self {
+        Self::with_wait()
+    }
+}
+
+impl<W> core::fmt::Debug for RawRwMutex<W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // ORDERING: Relaxed: a snapshot for display.
+        let s = self.state.load(Relaxed);
+        f.debug_struct("RawRwMutex")
+            .field("readers", &(s & READERS))
+            .field("writer", &(s & WRITER != 0))
+            .field("upgradable", &(s & UPGRADABLE != 0))
+            .field("waiting_readers", &((s & WAITING_READERS) >> 16))
+            .field("waiting_writers", &((s & WAITING_WRITERS) >> 24))
+            .finish()
+    }
+}
+
+// SAFETY: the word admits a writer only from a state with no active reader, no upgradable
+// reader and no writer (`take_exclusive`, `take_upgrade` with the upgrader as the only reader),
+// readers only without a writer (`readable`, and the hand-off, which clears WRITER in the same
+// step), and the upgradable reader only without a writer or another upgradable one. Every
+// acquisition is an Acquire read-modify-write (or a fence after seeing the hand-off) and every
+// release a Release one, all on this one word, so each acquisition happens after the releases
+// it depends on. Panics (user deadlines, `W`) are caught by the registrations' drop guards,
+// which leave the counts as they were (a hand-off that admitted a panicking reader is undone).
+unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
+    impl_init!(with_wait);
+
+    #[inline]
+    fn lock_shared(&self) {
+        if !self.try_lock_shared_fast() {
+            self.lock_shared_slow(None::<&mut Forever>);
+        }
+    }
+
+    #[inline]
+    fn try_lock_shared(&self) -> bool {
+        // ORDERING: Relaxed: the compare-exchange is the acquire.
+        let mut s = self.state.load(Relaxed);
+        while Self::readable(s) {
+            if s & READERS == MAX_READERS {
+                too_many_readers();
+            }
+            // ORDERING: Acquire pairs with the Release of the last write unlock.
+            match self
+                .state
+                .compare_exchange_weak(s, s + READER, Acquire, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        false
+    }
+
+    fn lock_shared_until(&self, deadline: &mut impl Deadline) -> bool {
+        self.try_lock_shared_fast() || self.lock_shared_slow(Some(deadline))
+    }
+
+    #[inline]
+    unsafe fn unlock_shared(&self) {
+        // ORDERING: Release pairs with the Acquire of the next writer or upgrader, so our
+        // reads happen-before its writes.
+        let now = self.state.fetch_sub(READER, Release) - READER;
+        let readers = now & READERS;
+        if !W::WAKE_IS_NOOP
+            && now & WAITING_WRITERS != 0
+            && (readers == 0 || (readers == READER && now & UPGRADABLE != 0))
+        {
+            // The last reader out (or all but a waiting upgrader): a writer can go.
+            self.wake_slow();
+        }
+    }
+
+    #[inline]
+    fn lock_exclusive(&self) {
+        if !self.try_lock_exclusive() {
+            self.wait_exclusive(None::<&mut Forever>, Self::take_exclusive);
+        }
+    }
+
+    #[inline]
+    fn try_lock_exclusive(&self) -> bool {
+        // ORDERING: Relaxed: the compare-exchange is the acquire.
+        let mut s = self.state.load(Relaxed);
+        while let Some(new) = Self::take_exclusive(s) {
+            // ORDERING: Acquire pairs with the Release of every earlier unlock.
+            match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        false
+    }
+
+    fn lock_exclusive_until(&self, deadline: &mut impl Deadline) -> bool {
+        self.try_lock_exclusive() || self.wait_exclusive(Some(deadline), Self::take_exclusive)
+    }
+
+    #[inline]
+    unsafe fn unlock_exclusive(&self) {
+        // ORDERING: Release pairs with the Acquire of the next owner. Succeeds only when no
+        // one waits (and the generation is 0); otherwise the slow path admits and wakes.
+        if self
+            .state
+            .compare_exchange(WRITER, 0, Release, Relaxed)
+            .is_err()
+        {
+            self.release_writer(0);
+        }
+    }
+
+    #[inline]
+    fn lock_upgradable(&self) {
+        if !self.try_lock_upgradable() {
+            self.lock_upgradable_slow(None::<&mut Forever>);
+        }
+    }
+
+    #[inline]
+    fn try_lock_upgradable(&self) -> bool {
+        // ORDERING: Relaxed: the compare-exchange is the acquire.
+        let mut s = self.state.load(Relaxed);
+        while let Some(new) = Self::take_upgradable(s) {
+            // ORDERING: Acquire pairs with the Release of the last write unlock.
+            match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        false
+    }
+
+    fn lock_upgradable_until(&self, deadline: &mut impl Deadline) -> bool {
+        self.try_lock_upgradable() || self.lock_upgradable_slow(Some(deadline))
+    }
+
+    unsafe fn unlock_upgradable(&self) {
+        // ORDERING: Relaxed: the compare-exchange below publishes.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            let new = (s - READER - UPGRADABLE) & !UPGRADERS_WAITING;
+            let wake =
+                s & UPGRADERS_WAITING != 0 || (new & READERS == 0 && new & WAITING_WRITERS != 0);
+            // ORDERING: Release pairs with the Acquire of the next writer, so the upgradable
+            // reader's reads happen-before its writes.
+            match self.state.compare_exchange_weak(s, new, Release, Relaxed) {
+                Ok(_) => {
+                    if wake && !W::WAKE_IS_NOOP {
+                        self.wake_slow();
+                    }
+                    return;
+                }
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    unsafe fn upgrade(&self) {
+        // SAFETY: forwarded from the caller.
+        if !unsafe { self.try_upgrade() } {
+            self.wait_exclusive(None::<&mut Forever>, Self::take_upgrade);
+        }
+    }
+
+    unsafe fn try_upgrade(&self) -> bool {
+        // ORDERING: Relaxed: the compare-exchange is the acquire.
+        let mut s = self.state.load(Relaxed);
+        while let Some(new) = Self::take_upgrade(s) {
+            // ORDERING: Acquire pairs with the Release `fetch_sub` of the readers that left.
+            match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        false
+    }
+
+    unsafe fn upgrade_until(&self, deadline: &mut impl Deadline) -> bool {
+        // SAFETY: forwarded from the caller.
+        let upgraded = unsafe { self.try_upgrade() };
+        upgraded || self.wait_exclusive(Some(deadline), Self::take_upgrade)
+    }
+
+    unsafe fn downgrade(&self) {
+        self.release_writer(READER);
+    }
+
+    unsafe fn downgrade_to_upgradable(&self) {
+        self.release_writer(READER + UPGRADABLE);
+    }
+
+    unsafe fn downgrade_upgradable(&self) {
+        // ORDERING: Relaxed: the upgradable reader wrote nothing, so there is nothing to
+        // publish; the next upgradable reader only reads, and any writer after it waits for
+        // our read unlock, which is Release.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            let new = (s - UPGRADABLE) & !UPGRADERS_WAITING;
+            // ORDERING: Relaxed, as above.
+            match self.state.compare_exchange_weak(s, new, Relaxed, Relaxed) {
+                Ok(_) => {
+                    if s & UPGRADERS_WAITING != 0 && !W::WAKE_IS_NOOP {
+                        self.wake_slow();
+                    }
+                    return;
+                }
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        self.state.load(Relaxed) & (READERS | WRITER) != 0
+    }
+
+    #[inline]
+    fn is_locked_exclusive(&self) -> bool {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        self.state.load(Relaxed) & WRITER != 0
+    }
+}
+
+impl<W> RawRwMutex<W> {
+    /// Active read locks right now (the upgradable one included). A snapshot for diagnostics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = baresync::RwLock::new(());
+    /// let (_a, _b) = (lock.read(), lock.read());
+    /// assert_eq!(lock.raw().readers(), 2);
+    /// ```
+    pub fn readers(&self) -> u32 {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        self.state.load(Relaxed) & READERS
+    }
+
+    /// Readers registered as waiting (the next write unlock admits them). A snapshot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = baresync::RwLock::new(());
+    /// assert_eq!(lock.raw().waiting_readers(), 0);
+    /// ```
+    pub fn waiting_readers(&self) -> u32 {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        (self.state.load(Relaxed) & WAITING_READERS) / WAITING_READER
+    }
+
+    /// Writers (and upgraders) registered as waiting; while any is, new readers wait. A
+    /// snapshot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = baresync::RwLock::new(());
+    /// assert_eq!(lock.raw().waiting_writers(), 0);
+    /// ```
+    pub fn waiting_writers(&self) -> u32 {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        (self.state.load(Relaxed) & WAITING_WRITERS) / WAITING_WRITER
+    }
+}
+
+impl<W: Wait> RawRwMutex<W> {
+    /// The uncontended read lock: one load and one compare-exchange.
+    #[inline]
+    fn try_lock_shared_fast(&self) -> bool {
+        // ORDERING: Relaxed: the compare-exchange is the acquire.
+        let s = self.state.load(Relaxed);
+        Self::readable(s)
+            && s & READERS != MAX_READERS
+            // ORDERING: Acquire pairs with the Release of the last write unlock.
+            && self
+                .state
+                .compare_exchange_weak(s, s + READER, Acquire, Relaxed)
+                .is_ok()
+    }
+}
+
+/// `lock_api::RawRwLock` (with downgrades and upgradable reads), forwarding to [`RawRwLock`].
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
+mod lock_api_impls {
+    use super::{RawRwLock, RawRwMutex};
+    use crate::Wait;
+
+    // SAFETY: forwards to the `RawRwLock` implementation, whose contract (reader-writer
+    // exclusion, acquisitions synchronizing with the releases before them) is the one
+    // `lock_api` requires. Guards are `!Send` because a lock is released by its owner.
+    unsafe impl<W: Wait> lock_api::RawRwLock for RawRwMutex<W> {
+        #[allow(clippy::declare_interior_mutable_const)]
+        const INIT: Self = <Self as RawRwLock>::INIT;
+        type GuardMarker = lock_api::GuardNoSend;
+
+        #[inline]
+        fn lock_shared(&self) {
+            RawRwLock::lock_shared(self)
+        }
+
+        #[inline]
+        fn try_lock_shared(&self) -> bool {
+            RawRwLock::try_lock_shared(self)
+        }
+
+        #[inline]
+        unsafe fn unlock_shared(&self) {
+            // SAFETY: `lock_api` calls this only for a shared lock this context holds.
+            unsafe { RawRwLock::unlock_shared(self) }
+        }
+
+        #[inline]
+        fn lock_exclusive(&self) {
+            RawRwLock::lock_exclusive(self)
+        }
+
+        #[inline]
+        fn try_lock_exclusive(&self) -> bool {
+            RawRwLock::try_lock_exclusive(self)
+        }
+
+        #[inline]
+        unsafe fn unlock_exclusive(&self) {
+            // SAFETY: `lock_api` calls this only while this context holds the exclusive lock.
+            unsafe { RawRwLock::unlock_exclusive(self) }
+        }
+
+        #[inline]
+        fn is_locked(&self) -> bool {
+            RawRwLock::is_locked(self)
+        }
+
+        #[inline]
+        fn is_locked_exclusive(&self) -> bool {
+            RawRwLock::is_locked_exclusive(self)
+        }
+    }
+
+    // SAFETY: `downgrade` keeps a shared lock without letting a writer in, as required.
+    unsafe impl<W: Wait> lock_api::RawRwLockDowngrade for RawRwMutex<W> {
+        #[inline]
+        unsafe fn downgrade(&self) {
+            // SAFETY: `lock_api` calls this only while this context holds the exclusive lock.
+            unsafe { RawRwLock::downgrade(self) }
+        }
+    }
+
+    // SAFETY: one upgradable lock at a time, compatible with shared locks and exclusive of
+    // writers; `upgrade` waits for the other readers and lets no writer in between.
+    unsafe impl<W: Wait> lock_api::RawRwLockUpgrade for RawRwMutex<W> {
+        #[inline]
+        fn lock_upgradable(&self) {
+            RawRwLock::lock_upgradable(self)
+        }
+
+        #[inline]
+        fn try_lock_upgradable(&self) -> bool {
+            RawRwLock::try_lock_upgradable(self)
+        }
+
+        #[inline]
+        unsafe fn unlock_upgradable(&self) {
+            // SAFETY: `lock_api` calls this only while this context holds the upgradable lock.
+            unsafe { RawRwLock::unlock_upgradable(self) }
+        }
+
+        #[inline]
+        unsafe fn upgrade(&self) {
+            // SAFETY: as above.
+            unsafe { RawRwLock::upgrade(self) }
+        }
+
+        #[inline]
+        unsafe fn try_upgrade(&self) -> bool {
+            // SAFETY: as above.
+            unsafe { RawRwLock::try_upgrade(self) }
+        }
+    }
+
+    // SAFETY: both downgrades keep the lock without letting a writer in between.
+    unsafe impl<W: Wait> lock_api::RawRwLockUpgradeDowngrade for RawRwMutex<W> {
+        #[inline]
+        unsafe fn downgrade_upgradable(&self) {
+            // SAFETY: `lock_api` calls this only while this context holds the upgradable lock.
+            unsafe { RawRwLock::downgrade_upgradable(self) }
+        }
+
+        #[inline]
+        unsafe fn downgrade_to_upgradable(&self) {
+            // SAFETY: `lock_api` calls this only while this context holds the exclusive lock.
+            unsafe { RawRwLock::downgrade_to_upgradable(self) }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::sync::Arc;
+
+        #[test]
+        fn lock_api_rwlock_counts_and_upgrades() {
+            type L = lock_api::RwLock<RawRwMutex<crate::Futex>, [u64; 2]>;
+            let n = if cfg!(miri) { 20 } else { 2_000 };
+            let l = Arc::new(L::new([0; 2]));
+            let threads: std::vec::Vec<_> = (0..3)
+                .map(|i| {
+                    let l = Arc::clone(&l);
+                    std::thread::spawn(move || {
+                        for _ in 0..n {
+                            if i == 0 {
+                                let u = l.upgradable_read();
+                                let mut w = lock_api::RwLockUpgradableReadGuard::upgrade(u);
+                                w[0] += 1;
+                                w[1] += 1;
+                            } else {
+                                let r = l.read();
+                                assert_eq!(r[0], r[1]);
+                                drop(r);
+                                let mut w = l.write();
+                                w[0] += 1;
+                                w[1] += 1;
+                                let r = lock_api::RwLockWriteGuard::downgrade(w);
+                                assert_eq!(r[0], r[1]);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(*l.read(), [3 * n; 2]);
+            assert!(!l.is_locked());
+        }
+    }
+}
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+    use crate::wait::testing::{must_panic, PanickyWait};
+    use crate::Spin;
+
+    fn unlock_shared<W: Wait>(l: &RawRwMutex<W>) {
+        // SAFETY: the tests call it only for a shared lock they hold.
+        unsafe { l.unlock_shared() }
+    }
+
+    fn state<W>(l: &RawRwMutex<W>) -> u32 {
+        l.state.load(Relaxed)
+    }
+
+    fn basics<W: Wait>() {
+        let l = RawRwMutex::<W>::with_wait();
+        assert!(!l.is_locked());
+        l.lock_shared();
+        assert!(l.try_lock_shared());
+        assert!(l.is_locked() && !l.is_locked_exclusive());
+        assert!(!l.try_lock_exclusive());
+        assert!(!l.lock_exclusive_until(&mut || true));
+        unlock_shared(&l);
+        unlock_shared(&l);
+        assert_eq!(state(&l), 0, "a timed-out writer leaves no registration");
+        l.lock_exclusive();
+        assert!(l.is_locked_exclusive());
+        assert!(!l.try_lock_shared() && !l.try_lock_upgradable());
+        let mut polls = 0;
+        assert!(!l.lock_shared_until(&mut || {
+            polls += 1;
+            polls > 3
+        }));
+        assert!(!l.lock_upgradable_until(&mut || true));
+        // SAFETY: held exclusively by this thread.
+        unsafe { l.unlock_exclusive() };
+        assert_eq!(state(&l) & !(UPGRADERS_WAITING | GEN), 0);
+        l.lock_upgradable();
+        assert!(!l.try_lock_upgradable());
+        l.lock_shared();
+        // SAFETY: this thread holds the upgradable lock.
+        assert!(!unsafe { l.try_upgrade() });
+        // SAFETY: as above.
+        assert!(!unsafe { l.upgrade_until(&mut || true) });
+        assert_eq!(
+            state(&l) & WAITING_WRITERS,
+            0,
+            "a timed-out upgrade deregisters"
+        );
+        unlock_shared(&l);
+        // SAFETY: as above.
+        unsafe { l.upgrade() };
+        assert!(l.is_locked_exclusive());
+        // SAFETY: held exclusively.
+        unsafe { l.downgrade_to_upgradable() };
+        assert!(l.try_lock_shared());
+        unlock_shared(&l);
+        // SAFETY: the upgradable lock is held.
+        unsafe { l.downgrade_upgradable() };
+        assert!(l.try_lock_upgradable());
+        // SAFETY: the upgradable lock is held.
+        unsafe { l.unlock_upgradable() };
+        unlock_shared(&l);
+        assert!(!l.is_locked());
+        l.lock_exclusive();
+        // SAFETY: held exclusively.
+        unsafe { l.downgrade() };
+        assert!(l.is_locked() && !l.is_locked_exclusive());
+        unlock_shared(&l);
+        assert_eq!(state(&l) & !(UPGRADERS_WAITING | GEN), 0);
+    }
+
+    #[test]
+    fn spin_basics() {
+        basics::<Spin>();
+    }
+
+    #[test]
+    fn sleeping_basics() {
+        basics::<crate::Futex>();
+        basics::<crate::Yield>();
+        basics::<PanickyWait>();
+    }
+
+    #[test]
+    fn is_four_bytes() {
+        assert_eq!(core::mem::size_of::<RawRwMutex<Spin>>(), 4);
+        assert_eq!(core::mem::size_of::<RawRwMutex<crate::Futex>>(), 4);
+    }
+
+    /// The reader count is driven to its limit: one more read lock panics with a message and
+    /// leaves the word as it was; nothing wraps into the writer bit.
+    #[test]
+    fn reader_overflow_panics() {
+        let l = RawRwMutex::<Spin>::with_state(MAX_READERS - 1);
+        assert!(l.try_lock_shared());
+        assert_eq!(state(&l), MAX_READERS);
+        let attempts: [&dyn Fn(); 4] = [
+            &|| l.lock_shared(),
+            &|| {
+                l.try_lock_shared();
+            },
+            &|| l.lock_upgradable(),
+            &|| {
+                l.lock_shared_until(&mut || false);
+            },
+        ];
+        for f in attempts {
+            let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(f));
+            let msg = r.expect_err("overflow must panic");
+            let msg = msg.downcast_ref::<&str>().copied().unwrap_or("");
+            assert!(msg.contains("reader count overflow"), "{msg}");
+            assert_eq!(state(&l), MAX_READERS);
+        }
+        unlock_shared(&l);
+        assert!(l.try_lock_shared());
+    }
+
+    /// With the waiting-reader count full, a reader that must wait polls unregistered and
+    /// still gives up (or gets in) correctly; the same for writers.
+    #[test]
+    fn full_waiting_counts_poll_unregistered() {
+        let l = RawRwMutex::<PanickyWait>::with_state(WRITER | WAITING_READERS);
+        let mut n = 0;
+        assert!(!l.lock_shared_until(&mut || {
+            n += 1;
+            n > 5
+        }));
+        assert_eq!(state(&l), WRITER | WAITING_READERS);
+        let l = RawRwMutex::<PanickyWait>::with_state(WRITER | WAITING_WRITERS);
+        let mut n = 0;
+        assert!(!l.lock_exclusive_until(&mut || {
+            n += 1;
+            n > 5
+        }));
+        assert_eq!(state(&l), WRITER | WAITING_WRITERS);
+    }
+
+    /// The generation bit wraps (flips back) on every second hand-off; a reader registered
+    /// under either value is admitted by the next one.
+    #[test]
+    fn hand_off_generation_wraps() {
+        let l = RawRwMutex::<PanickyWait>::with_wait();
+        for round in 0..4u32 {
+            l.lock_exclusive();
+            let before = state(&l) & GEN;
+            // A registered reader, as `lock_shared_slow` leaves it.
+            l.state.fetch_add(WAITING_READER, Relaxed);
+            // SAFETY: held exclusively.
+            unsafe { l.unlock_exclusive() };
+            let s = state(&l);
+            assert_eq!(
+                s & READERS,
+                1,
+                "round {round}: the registered reader was admitted"
+            );
+            assert_eq!(s & GEN, before ^ GEN);
+            assert!(l.abandon_read(before), "it sees that it was admitted");
+            unlock_shared(&l);
+        }
+    }
+
+    /// A reader whose `W::wait` or deadline panics while registered leaves no registration
+    /// behind; one that a hand-off admitted before its panic gives the read lock back.
+    #[test]
+    fn panicking_wait_or_deadline_leaves_no_registration() {
+        let l = RawRwMutex::<PanickyWait>::with_wait();
+        l.lock_exclusive();
+        PanickyWait::arm(1);
+        must_panic(|| l.lock_shared());
+        assert_eq!(state(&l), WRITER);
+        must_panic(|| l.lock_shared_until(&mut || panic!("injected")));
+        assert_eq!(state(&l), WRITER);
+        PanickyWait::arm(1);
+        must_panic(|| l.lock_exclusive());
+        assert_eq!(state(&l), WRITER);
+        must_panic(|| l.lock_exclusive_until(&mut || panic!("injected")));
+        assert_eq!(state(&l), WRITER);
+        PanickyWait::arm(1);
+        must_panic(|| l.lock_upgradable());
+        assert_eq!(state(&l) & !UPGRADERS_WAITING, WRITER);
+        // SAFETY: held exclusively.
+        unsafe { l.unlock_exclusive() };
+        assert_eq!(state(&l), 0);
+
+        // Admitted, then the panic: the read lock goes back.
+        l.lock_exclusive();
+        let reg = ReaderRegistration {
+            lock: &l,
+            gen: Some(0),
+        };
+        l.state.fetch_add(WAITING_READER, Relaxed);
+        // SAFETY: held exclusively.
+        unsafe { l.unlock_exclusive() };
+        assert_eq!(state(&l) & READERS, 1);
+        drop(reg);
+        assert_eq!(state(&l) & (READERS | WAITING_READERS), 0);
+    }
+
+    /// The upgrade's wait panics: the upgradable lock is still held and the writer
+    /// registration is gone.
+    #[test]
+    fn panicking_upgrade_keeps_the_upgradable_lock() {
+        let l = RawRwMutex::<PanickyWait>::with_wait();
+        l.lock_upgradable();
+        l.lock_shared();
+        PanickyWait::arm(1);
+        // SAFETY: the upgradable lock is held.
+        must_panic(|| unsafe { l.upgrade() });
+        assert_eq!(state(&l), UPGRADABLE | (2 * READER));
+        // SAFETY: as above.
+        must_panic(|| unsafe { l.upgrade_until(&mut || panic!("injected")) });
+        assert_eq!(state(&l), UPGRADABLE | (2 * READER));
+        unlock_shared(&l);
+        // SAFETY: as above.
+        unsafe { l.unlock_upgradable() };
+        assert_eq!(state(&l), 0);
+    }
+
+    /// An uncontended read or write makes no wake call.
+    #[test]
+    fn uncontended_makes_no_wake_call() {
+        let l = RawRwMutex::<PanickyWait>::with_wait();
+        let before = PanickyWait::wakes();
+        for _ in 0..3 {
+            l.lock_shared();
+            l.lock_shared();
+            unlock_shared(&l);
+            unlock_shared(&l);
+            l.lock_exclusive();
+            // SAFETY: held exclusively.
+            unsafe { l.unlock_exclusive() };
+            l.lock_upgradable();
+            // SAFETY: the upgradable lock is held.
+            unsafe { l.upgrade() };
+            // SAFETY: held exclusively.
+            unsafe { l.downgrade() };
+            unlock_shared(&l);
+        }
+        assert_eq!(PanickyWait::wakes(), before);
+    }
+}

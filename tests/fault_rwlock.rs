@@ -1,0 +1,247 @@
+//! Fault injection for `RwLock`: every piece of user code that runs inside it (the deadline of
+//! `read_until`, `write_until`, `upgradable_read_until` and `upgrade_until`, and the `Wait`
+//! backend of every wait) panics or is slow, and the lock must be left as its guards say:
+//! held by the holders, nothing half-acquired, no registered waiter left behind (a leftover
+//! waiting writer would hold every new reader back forever), usable afterwards.
+
+mod fault_support;
+use fault_support::*;
+
+use baresync::sync::atomic::AtomicU32;
+use baresync::{Deadline, RwLock, RwLockUpgradableReadGuard, Spin, Wait, Yield};
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The calls on which the injected deadline panics: the first, and a later one.
+const CALLS: [u32; 2] = [1, 5];
+
+fn must_panic<T>(f: impl FnOnce() -> T) {
+    let r = catch_unwind(AssertUnwindSafe(f));
+    let payload = r.err().expect("the injected panic must propagate");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"injected"));
+}
+
+fn generous() -> Instant {
+    Instant::now() + Duration::from_secs(if cfg!(miri) { 600 } else { 20 })
+}
+
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let limit = generous();
+    while !cond() {
+        assert!(Instant::now() < limit, "{what}: never happened");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Nothing registered, nothing held: the lock as new.
+fn assert_idle<W: Wait>(lock: &RwLock<u32, W>) {
+    assert!(!lock.is_locked());
+    assert_eq!(lock.raw().readers(), 0);
+    assert_eq!(lock.raw().waiting_readers(), 0);
+    assert_eq!(lock.raw().waiting_writers(), 0);
+    *lock.try_write().expect("free for a writer") += 1;
+    let (a, b) = (
+        lock.try_read().expect("free"),
+        lock.try_read().expect("shared"),
+    );
+    drop((a, b));
+    drop(
+        lock.try_upgradable_read()
+            .expect("free for an upgradable reader"),
+    );
+}
+
+/// Every timed acquisition, blocked by a conflicting holder, with a deadline that panics on
+/// call `k`: the holder still holds, nothing is registered, and the lock works afterwards.
+fn deadline_panics<W: Wait>() {
+    for k in CALLS {
+        let lock = RwLock::<u32, W>::with_wait(0);
+        let w = lock.write();
+        must_panic(|| lock.read_until(panics_on_call(k)));
+        must_panic(|| lock.write_until(panics_on_call(k)));
+        must_panic(|| lock.upgradable_read_until(panics_on_call(k)));
+        assert!(lock.is_locked_exclusive());
+        assert_eq!(lock.raw().waiting_readers(), 0);
+        assert_eq!(lock.raw().waiting_writers(), 0);
+        drop(w);
+        assert_idle(&lock);
+
+        let r = lock.read();
+        must_panic(|| lock.write_until(panics_on_call(k)));
+        assert_eq!(lock.raw().waiting_writers(), 0);
+        // No writer left registered: new readers still enter.
+        drop(
+            lock.try_read()
+                .expect("a reader is not held back by a ghost writer"),
+        );
+        let u = lock.upgradable_read();
+        must_panic(|| lock.upgradable_read_until(panics_on_call(k)));
+        // The upgrade's deadline panics: the guard is dropped while unwinding and gives the
+        // upgradable lock back.
+        must_panic(|| RwLockUpgradableReadGuard::upgrade_until(u, panics_on_call(k)));
+        assert_eq!(lock.raw().readers(), 1, "only the plain reader is left");
+        assert_eq!(lock.raw().waiting_writers(), 0);
+        drop(r);
+        assert_idle(&lock);
+    }
+}
+
+#[test]
+fn deadline_panics_spin() {
+    deadline_panics::<Spin>();
+}
+
+#[test]
+fn deadline_panics_yield() {
+    deadline_panics::<Yield>();
+}
+
+#[cfg(not(miri))]
+#[test]
+fn deadline_panics_futex() {
+    deadline_panics::<baresync::Futex>();
+}
+
+thread_local! {
+    /// Calls of `PanickyWait::wait`/`wait_until` left before the one that panics (0: never).
+    static PANIC_IN: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A `Wait` that keeps the contract (it delegates to `Yield`) but panics on the armed call of
+/// the arming thread, before waiting.
+struct PanickyWait;
+
+impl PanickyWait {
+    fn arm(k: u32) {
+        PANIC_IN.with(|c| c.set(k));
+    }
+    fn maybe_panic() {
+        let left = PANIC_IN.with(Cell::get);
+        if left != 0 {
+            PANIC_IN.with(|c| c.set(left - 1));
+            if left == 1 {
+                panic!("injected");
+            }
+        }
+    }
+}
+
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl Wait for PanickyWait {
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        Self::maybe_panic();
+        Yield::wait(atomic, expected);
+    }
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        Self::maybe_panic();
+        Yield::wait_until(atomic, expected, deadline)
+    }
+    fn wake_one(atomic: &AtomicU32) {
+        Yield::wake_one(atomic);
+    }
+    fn wake_all(atomic: &AtomicU32) {
+        Yield::wake_all(atomic);
+    }
+}
+
+/// Waiters of every kind whose backend panics while they wait (registered): the holder
+/// still holds, every registration is gone, and the lock works afterwards. Waiters still
+/// waiting beside them get in.
+#[test]
+fn waiters_survive_a_panicking_wait() {
+    let lock = Arc::new(RwLock::<u32, PanickyWait>::with_wait(0));
+    let w = lock.write();
+    let patient = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || *lock.read())
+    };
+    eventually("the patient reader registers", || {
+        lock.raw().waiting_readers() == 1
+    });
+    let victims: Vec<_> = (0..3)
+        .map(|kind| {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                PanickyWait::arm(1);
+                catch_unwind(AssertUnwindSafe(|| match kind {
+                    0 => drop(lock.read()),
+                    1 => drop(lock.write()),
+                    _ => drop(lock.upgradable_read()),
+                }))
+                .is_err()
+            })
+        })
+        .collect();
+    for v in victims {
+        assert!(v.join().unwrap(), "the injected panic reached the waiter");
+    }
+    assert!(lock.is_locked_exclusive());
+    assert_eq!(lock.raw().waiting_readers(), 1, "only the patient reader");
+    assert_eq!(lock.raw().waiting_writers(), 0);
+    drop(w);
+    assert_eq!(patient.join().unwrap(), 0);
+
+    // An upgrade whose wait panics gives the upgradable lock back as its guard unwinds.
+    let r = lock.read();
+    let upgrader = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || {
+            PanickyWait::arm(1);
+            let u = lock.upgradable_read();
+            catch_unwind(AssertUnwindSafe(|| RwLockUpgradableReadGuard::upgrade(u))).is_err()
+        })
+    };
+    assert!(upgrader.join().unwrap());
+    assert_eq!(lock.raw().readers(), 1, "only the plain reader is left");
+    assert_eq!(lock.raw().waiting_writers(), 0);
+    drop(r);
+    assert_idle(&lock);
+}
+
+/// A slow backend (a slow scheduler): readers, writers and upgraders stay correct.
+#[cfg(not(miri))]
+#[test]
+fn slow_wait_keeps_the_lock_correct() {
+    let lock = Arc::new(RwLock::<[u32; 2], SlowWait>::with_wait([0; 2]));
+    let rounds = 200;
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                for j in 0..rounds {
+                    match (i + j) % 3 {
+                        0 => {
+                            let mut w = lock.write();
+                            w[0] += 1;
+                            w[1] += 1;
+                        }
+                        1 => {
+                            let r = lock.read();
+                            assert_eq!(r[0], r[1]);
+                        }
+                        _ => {
+                            let u = lock.upgradable_read();
+                            assert_eq!(u[0], u[1]);
+                            let mut w = RwLockUpgradableReadGuard::upgrade(u);
+                            w[0] += 1;
+                            w[1] += 1;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let writes = (0..4)
+        .map(|i| (0..rounds).filter(|j| (i + j) % 3 != 1).count() as u32)
+        .sum::<u32>();
+    assert_eq!(*lock.read(), [writes; 2]);
+    assert!(!lock.is_locked());
+    assert_eq!(lock.raw().waiting_readers(), 0);
+    assert_eq!(lock.raw().waiting_writers(), 0);
+}
