@@ -96,6 +96,7 @@ const GEN_MASK: u32 = !(GEN_ONE - 1);
 /// let leaders = threads.into_iter().map(|t| t.join().unwrap());
 /// assert_eq!(leaders.filter(|&leader| leader).count(), 1);
 /// ```
+#[repr(C)]
 pub struct Barrier<W = DefaultWait> {
     /// bits 0..16: inside · 16: BROKEN · 17: RESETTING · 18: SLEEPERS · 19..32: generation
     state: AtomicU32,

@@ -52,6 +52,7 @@ use core::ops::{Deref, DerefMut};
     repr(align(64))
 )]
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[repr(C)]
 pub struct CachePadded<T> {
     value: T,
 }

@@ -109,6 +109,7 @@ use core::ops::DerefMut;
 /// The waiter counts, protected by `Condvar::inner`.
 ///
 /// Invariant: `grants <= old`.
+#[repr(C)]
 struct Counts {
     /// Waiters registered since the last notification that granted anything.
     new: u32,
@@ -142,6 +143,7 @@ struct Counts {
 /// drop(ready);
 /// worker.join().unwrap();
 /// ```
+#[repr(C)]
 pub struct Condvar<W = DefaultWait> {
     /// The low 32 bits of `Counts::generation`, stored under `inner` by every notification
     /// that grants anything (so it wraps); sleeping waiters wait for it to change.

@@ -74,6 +74,7 @@ const GENERATION: u32 = !(SET | SLEEPERS);
 /// }
 /// assert_eq!(STARTED.load(SeqCst), 3);
 /// ```
+#[repr(C)]
 pub struct Event<W = DefaultWait> {
     /// bit 0: set · bit 1: sleepers may exist · bits 2–31: generation (advanced by each
     /// `set` that turns the flag on; wraps)

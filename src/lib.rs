@@ -11,6 +11,7 @@
 //! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
 //! | [`Event`] | a manual-reset flag that releases every waiter |
 //! | [`Condvar`] | a condition variable over any lock guard (`Condition`) |
+//! | [`Once`], [`OnceCell`], [`Lazy`] | one-time initialization of `static`s: exactly one initializer runs, a panicking one lets the next caller retry (`std::sync::Once`, `OnceLock`, `LazyLock`) |
 //! | [`Barrier`] | a reusable barrier that elects a leader and can be aborted |
 //! | [`Queue`], [`JoinableQueue`] | a bounded MPMC queue in a fixed array, closable, with task accounting |
 //! | `IrqLock<R, T>`, `IrqSpinLock<T>` (feature `critical-section`) | a lock that also masks interrupts while held (Linux `spin_lock_irqsave`), used through a closure |
@@ -78,11 +79,29 @@ pub mod event;
 #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub mod irq_safe;
 pub mod lock;
+pub mod once;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub mod process;
 pub mod queue;
 pub mod raw;
 pub mod reentrant;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    target_has_atomic = "64",
+    any(target_os = "linux", target_os = "android")
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub mod robust;
 pub mod rwlock;
 pub mod semaphore;
+#[cfg(not(baresync_loom))]
+pub mod shared;
 pub mod wait;
 
 pub use cache_padded::CachePadded;
@@ -94,6 +113,7 @@ pub use wait::{Spin, Wait};
 pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
 pub use condvar::{Condvar, CondvarGuard};
 pub use event::Event;
+pub use once::{Lazy, Once, OnceCell};
 pub use queue::{
     Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryPopError,
     TryPushError,
@@ -110,3 +130,19 @@ pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
 pub use reentrant::StdThreadId;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use wait::{Futex, Yield};
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    target_has_atomic = "64",
+    any(target_os = "linux", target_os = "android")
+))]
+pub use {
+    process::ProcessLiveness,
+    robust::{RobustError, RobustMutex, RobustMutexGuard},
+};
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+pub use {process::ProcessThreadId, wait::SharedFutex};

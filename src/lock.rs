@@ -36,6 +36,7 @@ use core::ops::{Deref, DerefMut};
 /// }
 /// assert_eq!(*COUNTER.lock(), 4);
 /// ```
+#[repr(C)]
 pub struct Lock<R, T: ?Sized> {
     raw: R,
     data: UnsafeCell<T>,

@@ -189,6 +189,7 @@ macro_rules! reentrant_lock_struct {
         /// add_pair(1, 2);
         /// assert_eq!(*ITEMS.lock().borrow(), [1, 2]);
         /// ```
+        #[repr(C)]
         pub struct ReentrantLock<T: ?Sized, I $($identity_default)*, W = DefaultWait> {
             raw: RawMutex<W>,
             /// 0: no owner · otherwise the owner's id. Written only by the owner while it holds `raw`

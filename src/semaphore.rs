@@ -49,12 +49,15 @@ const SLEEPERS: u32 = 1 << 31;
 
 /// The machinery shared by [`Semaphore`] and [`BoundedSemaphore`]: the state word and the bound
 /// that a release may not exceed.
+#[repr(C)]
 struct Core<W> {
     /// bits 0–30: available permits · bit 31: sleepers may exist
     state: AtomicU32,
-    /// The largest count a release may produce: [`Semaphore::MAX_PERMITS`] for a
-    /// `Semaphore`, the initial count for a `BoundedSemaphore`.
-    bound: u32,
+    /// `MAX_PERMITS - bound`, where the bound is the largest count a release may produce:
+    /// [`Semaphore::MAX_PERMITS`] for a `Semaphore`, the initial count for a
+    /// `BoundedSemaphore`. Stored as the distance from the maximum so that all-zero bytes are
+    /// `Semaphore::new(0)` (see [`Shareable`](crate::shared::Shareable)).
+    slack: u32,
     _wait: PhantomData<fn() -> W>,
 }
 
@@ -66,8 +69,14 @@ impl<W: Wait> Core<W> {
                 permits <= COUNT,
                 "semaphore permits above Semaphore::MAX_PERMITS"
             );
-            Core { state: AtomicU32::new(permits), bound, _wait: PhantomData }
+            Core { state: AtomicU32::new(permits), slack: COUNT - bound, _wait: PhantomData }
         }
+    }
+
+    /// The largest count a release may produce.
+    #[inline]
+    fn bound(&self) -> u32 {
+        COUNT - self.slack
     }
 
     #[inline]
@@ -100,7 +109,7 @@ impl<W: Wait> Core<W> {
     #[inline]
     fn check_satisfiable(&self, n: u32) {
         assert!(
-            n <= self.bound,
+            n <= self.bound(),
             "acquiring more permits than the semaphore can ever hold"
         );
     }
@@ -176,7 +185,7 @@ impl<W: Wait> Core<W> {
         loop {
             let count = s & COUNT;
             let new = match count.checked_add(n) {
-                Some(new) if new <= self.bound => new,
+                Some(new) if new <= self.bound() => new,
                 _ => return Err(count),
             };
             // `new` has the SLEEPERS bit clear: we wake every sleeper below, and each that
@@ -198,7 +207,7 @@ impl<W: Wait> Core<W> {
     /// semaphore someone over-released).
     fn release_saturating(&self, n: u32) {
         while let Err(count) = self.release(n) {
-            let room = self.bound - count;
+            let room = self.bound() - count;
             if room == 0 || self.release(room).is_ok() {
                 return;
             }
@@ -245,6 +254,7 @@ impl<W: Wait> Core<W> {
 /// }
 /// assert_eq!(SLOTS.available(), 2);
 /// ```
+#[repr(C)]
 pub struct Semaphore<W = DefaultWait> {
     core: Core<W>,
 }
@@ -271,6 +281,7 @@ pub struct Semaphore<W = DefaultWait> {
 /// assert!(CONNECTIONS.release(1).is_err());
 /// assert_eq!(CONNECTIONS.available(), 1);
 /// ```
+#[repr(C)]
 pub struct BoundedSemaphore<W = DefaultWait> {
     core: Core<W>,
 }
@@ -759,7 +770,7 @@ impl<W: Wait> BoundedSemaphore<W> {
     /// ```
     #[inline]
     pub fn bound(&self) -> u32 {
-        self.core.bound
+        self.core.bound()
     }
 
     /// Takes one permit, waiting through `W` until one is available.
@@ -960,7 +971,7 @@ impl<W: Wait> BoundedSemaphore<W> {
         self.core.release(n).map_err(|available| BoundExceeded {
             available,
             released: n,
-            bound: self.core.bound,
+            bound: self.core.bound(),
         })
     }
 

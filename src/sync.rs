@@ -15,11 +15,25 @@
 /// The atomic types and orderings used throughout the crate.
 pub mod atomic {
     #[cfg(baresync_loom)]
-    pub use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub use loom::sync::atomic::{
+        fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
 
+    #[cfg(all(
+        not(baresync_loom),
+        feature = "portable-atomic",
+        target_has_atomic = "64"
+    ))]
+    pub use portable_atomic::AtomicU64;
     #[cfg(all(not(baresync_loom), feature = "portable-atomic"))]
     pub use portable_atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
+    #[cfg(all(
+        not(baresync_loom),
+        not(feature = "portable-atomic"),
+        target_has_atomic = "64"
+    ))]
+    pub use core::sync::atomic::AtomicU64;
     #[cfg(all(not(baresync_loom), not(feature = "portable-atomic")))]
     pub use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 }

@@ -485,3 +485,143 @@ fn force_push_into_a_slot_a_pop_emptied_publishes() {
         assert_eq!(all, [1, 2]);
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// 6. JoinableQueue's split task count (`puts` by producers, `done` by consumers)
+// ---------------------------------------------------------------------------------------------
+
+/// One producer pushes two items; two consumers each `try_pop` once and mark what they got
+/// done (no retry or wait: loom's branch budget does not allow two spinning consumers). The consumer
+/// holding the first item may finish after the other one and read `puts` from before the
+/// second push (its own hand-off only orders the first): the Acquire load of `done` before it
+/// reads `puts` must rule that out, or its correct `task_done` reports a false over-release.
+#[test]
+fn task_done_never_reports_a_false_over_release() {
+    model(|| {
+        let q: Arc<JoinableQueue<usize, 2, Spin>> = Arc::new(JoinableQueue::with_wait());
+        let producer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                q.push(1).unwrap();
+                q.push(2).unwrap();
+            })
+        };
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let v = q.try_pop().ok();
+                    if v.is_some() {
+                        assert_eq!(q.task_done(), Ok(()), "false over-release ({v:?})");
+                    }
+                    v
+                })
+            })
+            .collect();
+        producer.join().unwrap();
+        let mut got: Vec<usize> = consumers
+            .into_iter()
+            .filter_map(|c| c.join().unwrap())
+            .collect();
+        while let Some(v) = q.pop() {
+            got.push(v);
+            q.task_done().unwrap();
+        }
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(q.unfinished_tasks(), 0);
+        assert!(q.task_done().is_err());
+    });
+}
+
+/// Two `task_done`s race a put of one item: together they never count more tasks than were
+/// put (the over-release error always comes), and the count left is exact.
+#[test]
+fn racing_task_dones_never_over_release() {
+    model(|| {
+        let q: Arc<JoinableQueue<usize, 1, Spin>> = Arc::new(JoinableQueue::with_wait());
+        let producer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.push(1).unwrap())
+        };
+        let dones: Vec<_> = (0..2)
+            .map(|_| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.task_done().is_ok())
+            })
+            .collect();
+        producer.join().unwrap();
+        let oks = dones
+            .into_iter()
+            .filter_map(|d| d.join().unwrap().then_some(()))
+            .count();
+        assert!(oks <= 1, "two task_dones for one put");
+        assert_eq!(q.unfinished_tasks(), 1 - oks);
+        assert_eq!(!q.join_until(|| true).timed_out(), oks == 1);
+        assert_eq!(q.task_done().is_ok(), oks == 0);
+    });
+}
+
+/// `join` never returns early: one item is put before `join`, a second one concurrently, and
+/// two consumers finish them in either order. Whatever the order, `join` reports success only
+/// after the first item's work is done (loom checks the cell written before its `task_done`). A
+/// `join` that read `puts` before `done` could pair an old `puts` with the second item's
+/// `done` and return while the first is still being processed.
+#[test]
+fn join_waits_for_an_earlier_item_finished_last() {
+    model(|| {
+        let w = Arc::new(Work2 {
+            q: JoinableQueue::with_wait(),
+            result: [UnsafeCell::new(0), UnsafeCell::new(0)],
+        });
+        w.q.push(0).unwrap();
+        let producer = {
+            let w = Arc::clone(&w);
+            thread::spawn(move || w.q.push(1).unwrap())
+        };
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let w = Arc::clone(&w);
+                thread::spawn(move || {
+                    if let Ok(v) = w.q.try_pop() {
+                        // SAFETY: only the consumer of item `v` writes its cell, before its
+                        // `task_done`.
+                        w.result[v].with_mut(|r| unsafe { *r = 10 + v });
+                        w.q.task_done().unwrap();
+                    }
+                })
+            })
+            .collect();
+        // A few polls: each try-once consumer may find nothing, leaving an item for ever.
+        let mut polls = 0;
+        if !w
+            .q
+            .join_until(|| {
+                polls += 1;
+                polls > 3
+            })
+            .timed_out()
+        {
+            // SAFETY: item 0 was put before `join_until`, so it returned true only after
+            // item 0's `task_done`, and the write before that happens-before this read (loom
+            // checks it).
+            assert_eq!(w.result[0].with(|r| unsafe { *r }), 10);
+        }
+        producer.join().unwrap();
+        for c in consumers {
+            c.join().unwrap();
+        }
+    });
+}
+
+struct Work2 {
+    q: JoinableQueue<usize, 2, Spin>,
+    /// `result[v]` is written by the consumer of item `v` before its `task_done`.
+    result: [UnsafeCell<usize>; 2],
+}
+
+// SAFETY: each cell is written by one consumer before `task_done` and read after `join`,
+// which is what the model checks.
+unsafe impl Sync for Work2 {}
+// SAFETY: as above.
+unsafe impl Send for Work2 {}

@@ -100,6 +100,13 @@ pub struct StressArgs {
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
+    /// Run the shared-memory scenarios with forked worker processes (one MAP_SHARED mapping)
+    /// instead of threads (Linux).
+    #[arg(long)]
+    pub processes: bool,
+    /// With --processes: SIGKILL workers at random points (robust lock, queue consumers).
+    #[arg(long, requires = "processes")]
+    pub kill: bool,
 }
 
 /// Runs the command line; returns the exit status.
@@ -213,6 +220,13 @@ fn stress(
     args: &StressArgs,
     default_duration: Duration,
 ) -> Result<i32, UsageError> {
+    #[cfg(target_os = "linux")]
+    if args.processes {
+        let plan = plan(topo, &args.plan)?;
+        let duration = args.duration.unwrap_or(default_duration);
+        let seed = args.seed.unwrap_or_else(clock_seed);
+        return Ok(stress::process::main(&plan, duration, seed, args.kill));
+    }
     let chosen = select(args)?;
     let plan = plan(topo, &args.plan)?;
     // Controls need two workers to race, whatever --threads says.
@@ -287,10 +301,6 @@ fn stress(
         eprintln!("warning: {w}");
     }
 
-    let mut results = Vec::new();
-    for s in &chosen {
-        results.push(run_one(s.as_ref(), &cfg));
-    }
     // The controls only have to show that every check can fail, which they do within
     // milliseconds; a long soak of the real primitives need not soak the controls too.
     // They run with the progress limit the real scenarios have (that of their own plan, with
@@ -310,8 +320,22 @@ fn stress(
     };
     // Only the controls of the selected primitives: they show that those primitives' checks
     // can fail.
-    for s in stress::controls_for(&selected_primitives(args)?) {
-        results.push(run_one(s.as_ref(), &control_cfg));
+    let controls = stress::controls_for(&selected_primitives(args)?);
+    let runs: Vec<(&dyn Scenario, &Config)> = chosen
+        .iter()
+        .map(|s| (s.as_ref(), &cfg))
+        .chain(controls.iter().map(|s| (s.as_ref(), &control_cfg)))
+        .collect();
+    // Each scenario's time bound is the estimate of how long it takes.
+    let estimates: Vec<Duration> = runs.iter().map(|(_, c)| c.duration).collect();
+    let mut eta = crate::term::Eta::new(&estimates);
+    let mut results = Vec::new();
+    for (k, (s, c)) in runs.iter().enumerate() {
+        if let Some(line) = eta.line("scenario", k, &s.info().name) {
+            eprintln!("stress: {line}");
+        }
+        results.push(run_one(*s, c));
+        eta.done(k);
     }
 
     let report = RunReport::new(topo.clone(), cfg, control_plan, results);

@@ -7,6 +7,7 @@
 //! - [`stress`]: the harness, a [`stress::Scenario`] per primitive, and negative controls.
 //! - [`bench`](mod@bench): `bench` (measurements next to the baselines) and `report` (docs/results/).
 //! - [`report`]: the table and the JSON report.
+//! - [`term`]: tables that fit the terminal.
 //! - [`cli`]: the command line.
 
 pub mod args;
@@ -16,4 +17,5 @@ pub mod pin;
 pub mod report;
 pub mod rng;
 pub mod stress;
+pub mod term;
 pub mod topology;

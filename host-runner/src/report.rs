@@ -3,8 +3,7 @@
 use crate::pin::Plan;
 use crate::stress::{Config, ScenarioResult, Verdict};
 use crate::topology::Topology;
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, Table};
+use comfy_table::Table;
 use serde::Serialize;
 
 /// Everything a stress run produced, as written by `--json`.
@@ -65,16 +64,17 @@ pub fn human_rate(r: f64) -> String {
 
 /// The results table: primitive, threads, ops, ops/s, violations, verdict.
 pub fn table(results: &[ScenarioResult]) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(vec![
+    let header: Vec<String> = [
         "primitive",
         "threads",
         "ops",
         "ops/s",
         "violations",
         "verdict",
-    ]);
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows = Vec::new();
     for r in results {
         let violations = if r.violations.is_empty() {
             "0".to_string()
@@ -89,7 +89,7 @@ pub fn table(results: &[ScenarioResult]) -> Table {
         if r.hit_time_limit {
             ops.push_str(" (time limit)");
         }
-        t.add_row(vec![
+        rows.push(vec![
             r.info.name.clone(),
             r.threads.to_string(),
             ops,
@@ -98,12 +98,7 @@ pub fn table(results: &[ScenarioResult]) -> Table {
             r.verdict.to_string(),
         ]);
     }
-    for col in 1..=3 {
-        if let Some(c) = t.column_mut(col) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
+    crate::term::table(&header, &rows, &[1, 2, 3])
 }
 
 #[cfg(test)]

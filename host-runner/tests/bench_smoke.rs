@@ -177,7 +177,23 @@ fn smoke_bench_json_has_every_group() {
             "{svg} has no text"
         );
         assert!(readme.contains(svg), "README.md does not show {svg}");
+        // No two lines of a plot carry the same label.
+        let labels: Vec<&str> = text
+            .split("<text")
+            .skip(1)
+            .filter_map(|t| t.split_once('>').and_then(|(_, r)| r.split_once("</text>")))
+            .map(|(t, _)| t.trim())
+            .filter(|t| t.contains("::") || t.starts_with("std "))
+            .collect();
+        for (i, l) in labels.iter().enumerate() {
+            assert!(!labels[..i].contains(l), "{svg}: label {l} twice");
+        }
     }
+    let event = std::fs::read_to_string(results.join("event-release.svg")).unwrap();
+    assert!(
+        event.contains("waiter"),
+        "event-release.svg gives no waiter count"
+    );
     for want in [
         "CPU model",
         "core-to-core floor",
@@ -210,4 +226,32 @@ fn unknown_group_is_a_usage_error() {
         .expect("host-runner runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("known groups"));
+}
+
+#[test]
+fn tables_fit_the_width_and_drop_empty_columns() {
+    let out = Command::new(env!("CARGO_BIN_EXE_host-runner"))
+        .args(["bench", "--smoke", "--group", "barrier", "--no-progress"])
+        .env("COLUMNS", "120")
+        .output()
+        .expect("host-runner runs");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let table: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with(['┌', '│', '╞', '├', '└']))
+        .collect();
+    assert!(table.len() > 5, "no table in\n{stdout}");
+    for line in &table {
+        assert!(line.chars().count() <= 120, "wider than 120:\n{line}");
+    }
+    // The barrier group measures no fairness and no hand-offs: those columns are gone.
+    let header = table[..4].join("\n");
+    assert!(header.contains("median"), "{header}");
+    for gone in ["fairness", "acq/"] {
+        assert!(
+            !header.contains(gone),
+            "empty column {gone} kept:\n{header}"
+        );
+    }
 }

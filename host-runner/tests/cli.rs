@@ -176,3 +176,32 @@ fn one_worker_warns_which_checks_cannot_fail() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!text(&o).contains("single worker"), "{}", text(&o));
 }
+
+#[test]
+fn long_runs_number_their_scenarios_with_the_time_left() {
+    let o = host_runner(&[
+        "stress",
+        "--primitive",
+        "mutex",
+        "--duration",
+        "2s",
+        "--no-progress",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("stress: scenario "))
+        .collect();
+    // Three backends of Mutex, then the controls that cover it: each announced once, in order.
+    assert!(lines.len() >= 4, "{err}");
+    let n = lines.len();
+    for (k, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("stress: scenario {} of {n}: ", k + 1)),
+            "{line}"
+        );
+        assert!(line.ends_with(" left"), "{line}");
+    }
+    assert!(lines[0].contains("Mutex<Spin>"), "{}", lines[0]);
+}

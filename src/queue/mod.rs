@@ -634,7 +634,47 @@ impl core::error::Error for GetError {}
 // The queue
 // ---------------------------------------------------------------------------------------------
 
+/// Why `attempt_push` gave the item back: [`TryPushError`], with the slot found in progress.
+enum PushFail<'a, T> {
+    Full(T),
+    Closed(T),
+    Busy(T, InProgress<'a>),
+}
+
+/// Why `attempt_pop` returned no item: [`TryPopError`], with the slot found in progress.
+enum PopFail<'a> {
+    Empty,
+    Busy(InProgress<'a>),
+}
+
+/// A slot that a `push` or `pop` found claimed by another operation still in progress: its
+/// stamp, and the value read there. That operation moves the stamp on when it finishes, then
+/// wakes the waiting side's word (a pop wakes `not_full`, a push `not_empty`).
+#[derive(Clone, Copy)]
+struct InProgress<'a> {
+    stamp: &'a AtomicUsize,
+    seen: usize,
+}
+
+impl InProgress<'_> {
+    /// Waits through `W` on `word` until the stamp has moved on (the operation in progress
+    /// finished); the caller then tries again. Generic over the backend only, so one copy
+    /// serves every queue's `push` and `pop`. Runs no user code but `W`, and owns no position
+    /// while it does.
+    #[cold]
+    #[inline(never)]
+    fn wait<W: Wait>(self, word: &AtomicU32) {
+        block_on::<W, Forever, _>(word, None, || {
+            // ORDERING: Relaxed: only says when to try again; the attempt that follows reads
+            // the stamp again with Acquire. A change made before the waker's SeqCst fence is
+            // seen after `announce`'s fence (see there), so no wake is missed.
+            (self.stamp.load(Relaxed) != self.seen).then_some(())
+        });
+    }
+}
+
 /// One cell of the ring.
+#[repr(C)]
 struct Slot<T> {
     /// The base position of the lap this slot is ready for, plus 0 (empty: a producer of that
     /// lap may write) or 1 (full: a consumer of that lap may read).
@@ -653,6 +693,7 @@ impl<T> Slot<T> {
 
 /// The two wait words, on their own cache line: written only by waiters and wakers, read by
 /// every push and pop when the backend can sleep.
+#[repr(C)]
 struct Words {
     /// Producers waiting for room sleep here. Bit 0: sleepers may exist · bits 1..: epoch
     not_full: AtomicU32,
@@ -686,6 +727,7 @@ struct Words {
 /// producer.join().unwrap();
 /// assert_eq!(sum, (0..100).sum());
 /// ```
+#[repr(C)]
 pub struct Queue<T, const N: usize, W = DefaultWait> {
     /// The position of the next pop; consumers claim positions by compare-and-swap.
     head: CachePadded<AtomicUsize>,
@@ -800,8 +842,14 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// The slot of position `pos`.
     #[inline(always)]
     fn slot(&self, pos: usize) -> &Slot<T> {
-        // The index part of a position is always below N (see `next`).
-        &self.slots[pos & (Self::LAP - 1)]
+        let index = pos & (Self::LAP - 1);
+        debug_assert!(index < N, "not a position");
+        // SAFETY: `index < N`: every position is 0, or made by `next` from a position (whose
+        // index it keeps below N), or masked with POS from one (which keeps the index bits),
+        // and callers never pass a `tail` with CLOSED set (they check it first). Unchecked,
+        // because a bounds check pulls the panic machinery into every firmware image that
+        // uses a queue (`docs/code-size.md`).
+        unsafe { self.slots.get_unchecked(index) }
     }
 
     /// The full stamp's distance check: whether `head` is exactly one lap behind `tail`, i.e.
@@ -817,13 +865,23 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// the slot is still being emptied by a pop in progress.
     #[inline]
     fn try_push_raw(&self, value: T) -> Result<(), TryPushError<T>> {
+        self.attempt_push(value).map_err(|e| match e {
+            PushFail::Full(v) => TryPushError::Full(v),
+            PushFail::Closed(v) => TryPushError::Closed(v),
+            PushFail::Busy(v, _) => TryPushError::Busy(v),
+        })
+    }
+
+    /// `try_push_raw`, saying which slot was busy.
+    #[inline]
+    fn attempt_push(&self, value: T) -> Result<(), PushFail<'_, T>> {
         let mut backoff = Backoff::new();
         // ORDERING: Relaxed: the tail only names the slot to look at; the slot's stamp,
         // loaded with Acquire, says whether it may be written.
         let mut tail = self.tail.load(Relaxed);
         loop {
             if tail & CLOSED != 0 {
-                return Err(TryPushError::Closed(value));
+                return Err(PushFail::Closed(value));
             }
             let slot = self.slot(tail);
             let lap = tail & !(Self::LAP - 1);
@@ -849,10 +907,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                         slot.stamp.store(lap + 1, Release);
                         return Ok(());
                     }
-                    Err(now) => {
-                        tail = now;
-                        backoff.spin();
-                    }
+                    Err(now) => tail = now,
                 }
             } else if behind(stamp, lap) {
                 // The slot still holds the previous lap's item (or its producer is writing
@@ -865,56 +920,53 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 // SeqCst fence here; nothing in this queue pairs with one.)
                 let head = self.head.load(Relaxed);
                 if Self::one_lap_behind(head, tail) {
-                    return Err(TryPushError::Full(value));
+                    return Err(PushFail::Full(value));
                 }
                 // ORDERING: Relaxed, as the first load of `tail`.
                 let now = self.tail.load(Relaxed);
-                if now != tail || behind(head, tail.wrapping_sub(Self::LAP) & POS) {
-                    // Our tail (or head) was stale: look again.
-                    tail = now;
-                    backoff.spin();
-                } else {
+                if now == tail && !behind(head, tail.wrapping_sub(Self::LAP) & POS) {
                     // A pop has claimed the previous lap's item and is still moving it out.
-                    return Err(TryPushError::Busy(value));
+                    return Err(PushFail::Busy(
+                        value,
+                        InProgress {
+                            stamp: &slot.stamp,
+                            seen: stamp,
+                        },
+                    ));
                 }
+                // Our tail (or head) was stale: look again.
+                tail = now;
             } else {
                 // Another producer has already filled this lap's slot: our tail is stale.
-                backoff.spin();
                 // ORDERING: Relaxed, as above.
                 tail = self.tail.load(Relaxed);
             }
+            // Every way round the loop backs off here, once: one copy of the backoff.
+            backoff.spin();
         }
     }
 
     /// `try_push_raw`, waiting while the slot it needs is being emptied: `Full` or `Closed`
     /// are the only failures. Wakes nobody.
+    ///
+    /// When the slot is being emptied by a pop in progress, waits for that pop (it wakes
+    /// `not_full` when done) and tries again. The wait is one small out-of-line function
+    /// shared by every queue and by `pop` (`InProgress::wait`), not a second copy of the
+    /// attempt: `push` and `pop` were 2.8× the size of `try_push` and `try_pop` in a firmware
+    /// image that way (`docs/code-size.md`).
     #[inline]
-    fn push_raw(&self, value: T) -> Result<(), PushError<T>> {
-        match self.try_push_raw(value) {
-            Ok(()) => Ok(()),
-            Err(TryPushError::Full(v)) => Err(PushError::Full(v)),
-            Err(TryPushError::Closed(v)) => Err(PushError::Closed(v)),
-            Err(TryPushError::Busy(v)) => self.push_busy(v),
-        }
-    }
-
-    /// The slot a push needs is being emptied by a pop in progress: wait for that pop (it
-    /// wakes `not_full` when done) and try again.
-    #[cold]
-    fn push_busy(&self, value: T) -> Result<(), PushError<T>> {
-        let mut item = Some(value);
-        block_on::<W, Forever, _>(&self.words.not_full, None, || {
-            match self.try_push_raw(item.take()?) {
-                Ok(()) => Some(Ok(())),
-                Err(TryPushError::Full(v)) => Some(Err(PushError::Full(v))),
-                Err(TryPushError::Closed(v)) => Some(Err(PushError::Closed(v))),
-                Err(TryPushError::Busy(v)) => {
-                    item = Some(v);
-                    None
+    fn push_raw(&self, mut value: T) -> Result<(), PushError<T>> {
+        loop {
+            match self.attempt_push(value) {
+                Ok(()) => return Ok(()),
+                Err(PushFail::Full(v)) => return Err(PushError::Full(v)),
+                Err(PushFail::Closed(v)) => return Err(PushError::Closed(v)),
+                Err(PushFail::Busy(v, slot)) => {
+                    value = v;
+                    slot.wait::<W>(&self.words.not_full);
                 }
             }
-        })
-        .unwrap_or_else(|| unreachable!("no deadline"))
+        }
     }
 
     /// Claims the position under `tail` even if the queue is full, and writes `value` there,
@@ -1016,6 +1068,15 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// `Busy` only if the oldest one is still being written.
     #[inline]
     fn try_pop_raw(&self) -> Result<T, TryPopError> {
+        self.attempt_pop().map_err(|e| match e {
+            PopFail::Empty => TryPopError::Empty,
+            PopFail::Busy(_) => TryPopError::Busy,
+        })
+    }
+
+    /// `try_pop_raw`, saying which slot was busy.
+    #[inline]
+    fn attempt_pop(&self) -> Result<T, PopFail<'_>> {
         let mut backoff = Backoff::new();
         // ORDERING: Relaxed: the head only names the slot to look at (see `try_push_raw`).
         let mut head = self.head.load(Relaxed);
@@ -1042,10 +1103,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                         slot.stamp.store(lap.wrapping_add(Self::LAP) & POS, Release);
                         return Ok(value);
                     }
-                    Err(now) => {
-                        head = now;
-                        backoff.spin();
-                    }
+                    Err(now) => head = now,
                 }
             } else if behind(stamp, lap + 1) {
                 // Not written for this lap: either no producer has claimed position `head`
@@ -1057,48 +1115,43 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 // as claimed (see `try_push_raw`).
                 let tail = self.tail.load(Relaxed) & POS;
                 if tail == head {
-                    return Err(TryPopError::Empty);
+                    return Err(PopFail::Empty);
                 }
                 // ORDERING: Relaxed, as the first load of `head`.
                 let now = self.head.load(Relaxed);
-                if now != head || behind(tail, head) {
-                    // Our head (or tail) was stale: look again.
-                    head = now;
-                    backoff.spin();
-                } else {
+                if now == head && !behind(tail, head) {
                     // Position `head` is claimed and its item not yet published.
-                    return Err(TryPopError::Busy);
+                    return Err(PopFail::Busy(InProgress {
+                        stamp: &slot.stamp,
+                        seen: stamp,
+                    }));
                 }
+                // Our head (or tail) was stale: look again.
+                head = now;
             } else {
                 // Another consumer has already emptied it: our head is stale.
-                backoff.spin();
                 // ORDERING: Relaxed, as above.
                 head = self.head.load(Relaxed);
             }
+            // Every way round the loop backs off here, once: one copy of the backoff.
+            backoff.spin();
         }
     }
 
     /// `try_pop_raw`, waiting while the oldest item is still being written: `None` only
     /// when the queue is empty. Wakes nobody.
+    ///
+    /// When the oldest item is being written by a push in progress, waits for that push
+    /// (every push wakes `not_empty` when done) and tries again (see `push_raw`).
     #[inline]
     fn pop_raw(&self) -> Option<T> {
-        match self.try_pop_raw() {
-            Ok(v) => Some(v),
-            Err(TryPopError::Empty) => None,
-            Err(TryPopError::Busy) => self.pop_busy(),
+        loop {
+            match self.attempt_pop() {
+                Ok(v) => return Some(v),
+                Err(PopFail::Empty) => return None,
+                Err(PopFail::Busy(slot)) => slot.wait::<W>(&self.words.not_empty),
+            }
         }
-    }
-
-    /// The oldest item is being written by a push in progress: wait for that push (every push
-    /// wakes `not_empty` when done) and try again.
-    #[cold]
-    fn pop_busy(&self) -> Option<T> {
-        block_on::<W, Forever, _>(&self.words.not_empty, None, || match self.try_pop_raw() {
-            Ok(v) => Some(Some(v)),
-            Err(TryPopError::Empty) => Some(None),
-            Err(TryPopError::Busy) => None,
-        })
-        .unwrap_or_else(|| unreachable!("no deadline"))
     }
 
     /// Wakes the consumers waiting for an item, if any may sleep (after an item went in).

@@ -9,6 +9,7 @@
 //! | [`RawSpinLock`] | 1 byte | test-and-test-and-set with bounded backoff | no | spins |
 //! | [`RawTicketLock<W>`] | 8 bytes | ticket lock | FIFO | head spins, others wait through `W` |
 //! | [`RawMutex<W>`] | 4 bytes | three-state futex mutex (Drepper, "Futexes Are Tricky", mutex 2) | no | brief spin, then sleeps through `W` |
+//! | `RawRobustMutex<L, W>` (`std`, Linux) | 16 bytes | owner-identity word taken over from a dead owner (pthread robust mutex) | no | brief spin, then sleeps through `W`, waking every 10 ms to check the owner is alive |
 //!
 //! Reader-writer locks have their own trait, [`RawRwLock`], wrapped by
 //! [`ReadWriteLock<R, T>`](crate::ReadWriteLock):
@@ -21,11 +22,30 @@ use crate::Deadline;
 
 mod mutex;
 mod rwlock;
+#[cfg(any(
+    baresync_loom,
+    all(
+        feature = "std",
+        target_has_atomic = "64",
+        any(target_os = "linux", target_os = "android")
+    )
+))]
+mod robust;
 mod spin;
 mod ticket;
 
 pub use mutex::RawMutex;
 pub use rwlock::{RawRwLock, RawRwMutex};
+#[cfg(any(
+    baresync_loom,
+    all(
+        feature = "std",
+        target_has_atomic = "64",
+        any(target_os = "linux", target_os = "android")
+    )
+))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+pub use robust::{Acquired, NotRecoverable, OwnerLiveness, RawRobustMutex, NOT_RECOVERABLE};
 pub use spin::RawSpinLock;
 pub use ticket::RawTicketLock;
 

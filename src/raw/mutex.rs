@@ -42,6 +42,7 @@ const CONTENDED: u32 = 2;
 /// unsafe { RAW.unlock() };
 /// assert_eq!(core::mem::size_of::<RawMutex>(), 4);
 /// ```
+#[repr(C)]
 pub struct RawMutex<W = DefaultWait> {
     /// 0: unlocked · 1: locked, no sleepers · 2: locked, sleepers may exist
     /// (state 2 is never used when `W::WAKE_IS_NOOP`)
@@ -152,8 +153,29 @@ impl<W: Wait> RawMutex<W> {
                 // Leaving CONTENDED behind is harmless: at worst one spurious wake call.
                 return false;
             }
+            self.spin_while_locked();
         }
         true
+    }
+
+    /// After a wake: polls until the lock looks free (or the spin budget is spent), without
+    /// taking it, so that the swap that follows finds it free. A woken waiter that swapped at
+    /// once would find the lock retaken by a running thread (an empty critical section is
+    /// nanoseconds; the wake took microseconds), sleep again, and make that thread's unlock
+    /// pay a wake call for nothing: a sleep and a wake per acquisition once threads outnumber
+    /// cores. std's futex mutex spins after waking for the same reason. The swap still takes
+    /// the lock in state CONTENDED, as other sleepers may exist. The budget is one backoff
+    /// ramp (127 spin hints, about what a wake-up costs), not the long pre-sleep budget: a
+    /// waiter that was asleep has already paid for the sleep, and the lock may be held long.
+    fn spin_while_locked(&self) {
+        let mut backoff = Backoff::new();
+        loop {
+            // ORDERING: Relaxed: only decides when to try the swap, which is the acquire.
+            if self.state.load(Relaxed) == UNLOCKED || backoff.is_completed() {
+                return;
+            }
+            backoff.spin();
+        }
     }
 }
 

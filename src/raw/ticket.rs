@@ -66,6 +66,7 @@ const TICKET_MASK: u32 = SLEEPERS - 1;
 /// unsafe { RAW.unlock() };
 /// assert!(!RAW.is_locked());
 /// ```
+#[repr(C)]
 pub struct RawTicketLock<W = FairDefault> {
     /// The next ticket to hand out (low 31 bits; bit 31 is ignored).
     next: AtomicU32,

@@ -9,6 +9,7 @@
 //! | [`Spin`] (the default without `std`) | spins with bounded exponential backoff | free (no-op) | one thread per core: bare metal, a kernel with preemption disabled, short critical sections |
 //! | `Yield` (feature `std`) | spins briefly, then `thread::yield_now` | free (no-op) | threads may outnumber cores but sleeping costs too much |
 //! | `Futex` (feature `std`; the default with it) | sleeps in the kernel | a system call, only when a sleeper may exist | threads outnumber cores, or waits are long |
+//! | `SharedFutex` (feature `std`, Linux/Android) | sleeps in the kernel, futex keyed by the page | a system call, as `Futex` | the primitive lives in memory shared between processes |
 //! | your own | your scheduler's wait queue | your scheduler | an RTOS or kernel with its own blocking primitive |
 //!
 //! Primitives keep a "sleepers may exist" state next to their data (as std's futex mutex does
@@ -30,6 +31,19 @@ pub(crate) mod testing;
 mod futex;
 #[cfg(all(feature = "std", not(baresync_loom)))]
 pub use futex::Futex;
+
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+mod shared_futex;
+#[cfg(all(
+    feature = "std",
+    not(baresync_loom),
+    any(target_os = "linux", target_os = "android")
+))]
+pub use shared_futex::SharedFutex;
 
 #[cfg(all(feature = "std", not(baresync_loom)))]
 mod yielding;
@@ -220,7 +234,10 @@ pub unsafe trait Wait {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Backoff {
-    step: u32,
+    /// Spin hints in the next round: `2^step`, kept as the count itself (1, 2, 4, ... up to
+    /// `2^LIMIT`), so a round is a count-down loop and a shift, the smallest code for the
+    /// spin loops every primitive inlines (`docs/code-size.md`).
+    spins: u32,
 }
 
 impl Backoff {
@@ -234,7 +251,7 @@ impl Backoff {
     /// A fresh backoff, starting with a single spin hint.
     #[inline]
     pub const fn new() -> Self {
-        Backoff { step: 0 }
+        Backoff { spins: 1 }
     }
 
     /// Spins for the current step, then doubles the next one (up to the limit).
@@ -245,15 +262,21 @@ impl Backoff {
             crate::sync::spin_loop();
             // One yield stands for the whole backoff: callers that switch strategy once the
             // backoff is spent (to sleeping) must reach that path inside a small model.
-            self.step = Self::LIMIT;
+            self.spins = 1 << Self::LIMIT;
         }
         #[cfg(not(baresync_loom))]
         {
-            for _ in 0..1u32 << self.step {
+            // At least one hint: `spins` is never 0.
+            let mut n = self.spins;
+            loop {
                 crate::sync::spin_loop();
+                n -= 1;
+                if n == 0 {
+                    break;
+                }
             }
-            if self.step < Self::LIMIT {
-                self.step += 1;
+            if self.spins < 1 << Self::LIMIT {
+                self.spins <<= 1;
             }
         }
     }
@@ -294,13 +317,13 @@ impl Backoff {
     /// spin (yield, sleep) should do it now.
     #[inline]
     pub fn is_completed(&self) -> bool {
-        self.step >= Self::LIMIT
+        self.spins >= 1 << Self::LIMIT
     }
 
     /// Starts over from a single spin hint.
     #[inline]
     pub fn reset(&mut self) {
-        self.step = 0;
+        self.spins = 1;
     }
 }
 

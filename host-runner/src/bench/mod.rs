@@ -23,6 +23,7 @@ pub mod barrier;
 pub mod condvar;
 pub mod event;
 pub mod floor;
+pub mod load;
 pub mod lock;
 pub mod output;
 pub mod plot;
@@ -309,6 +310,10 @@ pub struct Row {
     pub events: Option<u64>,
     /// Every round's value.
     pub samples: Vec<f64>,
+    /// Measured while the cores were shared: the row's floor was above
+    /// [`load::LOADED_FLOOR_FACTOR`] times the run's lowest ([`load::assess`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub loaded: bool,
 }
 
 impl Row {
@@ -405,6 +410,10 @@ pub struct BenchReport {
     /// `size_of` each primitive and baseline in this build.
     #[serde(default)]
     pub sizes: Vec<TypeSize>,
+    /// The load the run saw, and whether it is flagged ([`load::assess`]); `None` in runs
+    /// recorded before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<load::Load>,
 }
 
 /// The size of a type in this build.
@@ -679,6 +688,22 @@ pub fn groups(cores: usize) -> Vec<Group> {
     ]
 }
 
+/// About how long `group` takes under `profile`: its windows, warm-ups and per-round floors
+/// (thread start-up not counted; the time left shown scales it by the pace of the groups
+/// done).
+pub fn estimate(group: &Group, profile: &Profile) -> Duration {
+    let warm = (profile.window / 2).max(Duration::from_millis(1));
+    group
+        .experiments
+        .iter()
+        .map(|e| {
+            let n = e.candidates.len() as u32;
+            let rounds = profile.rounds as u32;
+            (profile.window * rounds + warm) * n + profile.floor_window * rounds
+        })
+        .sum()
+}
+
 /// Runs the experiments of a group, interleaved, with a progress bar.
 pub fn run_group(group: &Group, env: &Env, profile: &Profile, progress: bool) -> GroupResult {
     let total: usize = group
@@ -834,6 +859,7 @@ fn aggregate(
         cpu_ns_per_op: median(&cpu),
         events,
         samples: values,
+        loaded: false,
     }
 }
 
@@ -954,17 +980,27 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
         origin: Instant::now(),
     };
     let progress = !args.no_progress;
+    let load_before = load::load_average();
     let t0 = Instant::now();
     let floor_before = floor::all_pairs(&cpus, profile.floor_window * 2);
+    let chosen: Vec<Group> = groups(cpus.len())
+        .into_iter()
+        .filter(|g| {
+            args.groups.is_empty() || args.groups.iter().any(|w| w.eq_ignore_ascii_case(g.name))
+        })
+        .collect();
+    let estimates: Vec<Duration> = chosen.iter().map(|g| estimate(g, &profile)).collect();
+    let mut eta = crate::term::Eta::new(&estimates);
     let mut results = Vec::new();
-    for g in groups(cpus.len()) {
-        if !args.groups.is_empty() && !args.groups.iter().any(|w| w.eq_ignore_ascii_case(g.name)) {
-            continue;
+    for (k, g) in chosen.iter().enumerate() {
+        if let Some(line) = eta.line("group", k, g.name) {
+            eprintln!("bench: {line}");
         }
-        results.push(run_group(&g, &env, &profile, progress));
+        results.push(run_group(g, &env, &profile, progress));
+        eta.done(k);
     }
     let floor_after = floor::all_pairs(&cpus, profile.floor_window * 2);
-    Ok(BenchReport {
+    let mut report = BenchReport {
         machine: machine(topo, &cpus),
         profile,
         floor_before,
@@ -972,7 +1008,10 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
         groups: results,
         seconds: t0.elapsed().as_secs_f64(),
         sizes: sizes(),
-    })
+        load: None,
+    };
+    load::assess(&mut report, load_before, load::load_average());
+    Ok(report)
 }
 
 /// `host-runner bench`.
@@ -1065,6 +1104,21 @@ mod tests {
         if let Some(total) = m.total() {
             assert!(total > 0);
         }
+    }
+
+    #[test]
+    fn estimates_add_up_to_the_profiles_promise() {
+        // `--quick` is documented as about a minute on a few cores: the estimate (windows
+        // only, no start-up) must be of that order, or the time left shown means nothing.
+        let quick = Profile::from_args(&BenchArgs {
+            quick: true,
+            ..BenchArgs::default()
+        });
+        let total: Duration = groups(2).iter().map(|g| estimate(g, &quick)).sum();
+        assert!(
+            (Duration::from_secs(20)..Duration::from_secs(180)).contains(&total),
+            "{total:?}"
+        );
     }
 
     #[test]

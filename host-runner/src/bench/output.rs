@@ -3,8 +3,7 @@
 use super::{BenchReport, GroupResult, Row, Unit};
 use crate::args::UsageError;
 use crate::report::human_rate;
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, Table};
+use comfy_table::Table;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -107,7 +106,10 @@ pub fn cells(r: &Row, reference: &str) -> Vec<String> {
             None => "–".into(),
         },
         opt(r.x_floor, ratio),
-        opt(r.floor_ns, human_ns),
+        match r.floor_ns {
+            Some(f) if r.loaded => format!("{} (loaded)", human_ns(f)),
+            f => opt(f, human_ns),
+        },
     ]
 }
 
@@ -129,26 +131,22 @@ pub fn headers(reference: &str) -> Vec<String> {
     ]
 }
 
-/// The table of one group.
+/// The table of one group, fitted to the terminal, without the columns no row of the group
+/// fills.
 pub fn table(g: &GroupResult) -> Table {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(headers(&g.reference));
-    for r in &g.rows {
-        t.add_row(cells(r, &g.reference));
-    }
-    for col in [1, 3, 4, 5, 6, 7, 8, 9, 10, 11] {
-        if let Some(c) = t.column_mut(col) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
+    let rows: Vec<Vec<String>> = g.rows.iter().map(|r| cells(r, &g.reference)).collect();
+    crate::term::table(
+        &headers(&g.reference),
+        &rows,
+        &[1, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    )
 }
 
 /// Prints the floor and every group's table.
 pub fn print(report: &BenchReport) {
     println!();
     print_floor(report);
+    print_load(report);
     for g in &report.groups {
         println!("\n{}: {}", g.name, g.title);
         println!("{}", table(g));
@@ -159,11 +157,24 @@ pub fn print(report: &BenchReport) {
          fairness: fewest/most operations of one thread; acq/hand-off: acquisitions per change \
          of owner (1.0 = strict alternation; high = one thread keeps the lock, which an empty \
          critical section rewards); events/window: the hand-offs or rounds a value is made of, \
-         fewest over the rounds, (few) below {}; (over): more threads than cores. Run time \
-         {:.1} s.",
+         fewest over the rounds, (few) below {}; (over): more threads than cores; (loaded): \
+         the row's core-to-core floor was above {}× the run's lowest (the cores were shared). \
+         Run time {:.1} s.",
         super::FEW_EVENTS,
+        super::load::LOADED_FLOOR_FACTOR,
         report.seconds
     );
+}
+
+fn print_load(report: &BenchReport) {
+    let Some(load) = &report.load else { return };
+    println!(
+        "{}",
+        super::load::summary(load, report.machine.logical_cpus)
+    );
+    for reason in &load.reasons {
+        println!("warning: loaded run: {reason}; its numbers are not an idle machine's");
+    }
 }
 
 fn print_floor(report: &BenchReport) {

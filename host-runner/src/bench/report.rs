@@ -320,54 +320,74 @@ pub fn write(
     };
     plot::lock_scaling(report, &out(PLOTS[0].0))?;
     plot::fairness_scatter(report, &out(PLOTS[1].0))?;
-    plot::group_bars(
-        report,
-        "locks",
-        &["uncontended"],
+    let thr = |r: &super::Row| format!("{}, {} thr", r.implementation, r.threads);
+    let case_thr = |r: &super::Row| format!("{} ({}, {} thr)", r.implementation, r.case, r.threads);
+    let (items, unit) = plot::items(report, "locks", &["uncontended"], thr);
+    plot::dots(
         &out(PLOTS[2].0),
-        "Uncontended lock + unlock, one thread (gray: other crates)",
+        "Uncontended lock + unlock, one thread (whiskers: min–max of the rounds)",
         "ns per lock + unlock",
+        unit,
+        &items,
+        None,
     )?;
-    plot::group_bars(
-        report,
-        "queue",
-        &["spsc", "mpmc"],
+    let (items, unit) = plot::items(report, "queue", &["spsc", "mpmc"], case_thr);
+    plot::dots(
         &out(PLOTS[3].0),
-        "Bounded queue throughput (gray: other crates)",
+        "Bounded queue throughput (whiskers: min–max of the rounds)",
         "items per second",
+        unit,
+        &items,
+        None,
     )?;
-    plot::group_bars(
-        report,
-        "barrier",
-        &[super::barrier::POLLED, super::barrier::ASLEEP],
+    let barrier = [super::barrier::POLLED, super::barrier::ASLEEP];
+    let (items, unit) = plot::items(report, "barrier", &barrier, |r| {
+        format!("{} ({}, {} parties)", r.implementation, r.case, r.threads)
+    });
+    plot::dots(
         &out(PLOTS[4].0),
-        "Barrier: round while polling, release once asleep (gray: other crates)",
+        "Barrier: round while polling, release once asleep",
         "time per round / to release",
+        unit,
+        &items,
+        plot::polling_note(report, "barrier", super::barrier::POLLED).as_deref(),
     )?;
-    plot::group_bars(
-        report,
-        "event",
-        &[super::event::CASES[0].1, super::event::CASES[1].1],
+    let event = [super::event::CASES[0].1, super::event::CASES[1].1];
+    let (items, unit) = plot::items(report, "event", &event, |r| {
+        let waiters = r.threads.saturating_sub(1);
+        format!(
+            "{} ({}, {waiters} waiter{})",
+            r.implementation,
+            r.case.rsplit(", ").next().unwrap_or(&r.case),
+            if waiters == 1 { "" } else { "s" }
+        )
+    });
+    plot::dots(
         &out(PLOTS[5].0),
-        "Event: set → every waiter released (gray: std)",
+        "Event: set → every waiter released, while they poll and once asleep",
         "latency",
+        unit,
+        &items,
+        plot::polling_note(report, "event", super::event::CASES[0].1).as_deref(),
     )?;
-    plot::group_bars(
-        report,
-        "condvar",
-        &[super::condvar::POLLED, super::condvar::ASLEEP],
+    let condvar = [super::condvar::POLLED, super::condvar::ASLEEP];
+    let (items, unit) = plot::items(report, "condvar", &condvar, case_thr);
+    plot::dots(
         &out(PLOTS[6].0),
-        "Condition variable: round trip while polling, one wake-up once asleep (gray: other \
-         crates)",
+        "Condition variable: round trip while polling, one wake-up once asleep",
         "time per round trip / per wake-up",
+        unit,
+        &items,
+        plot::polling_note(report, "condvar", super::condvar::POLLED).as_deref(),
     )?;
-    plot::group_bars(
-        report,
-        "rwlock",
-        &["99% reads"],
+    let (items, unit) = plot::items(report, "rwlock", &["99% reads"], thr);
+    plot::dots(
         &out(PLOTS[7].0),
-        "Reader-writer locks, 99 % reads: throughput per thread count (gray: other crates)",
+        "Reader-writer locks, 99 % reads: throughput per thread count (whiskers: min–max)",
         "operations per second",
+        unit,
+        &items,
+        None,
     )?;
     let json = out("bench.json");
     std::fs::write(&json, serde_json::to_string_pretty(report)? + "\n")?;
@@ -387,12 +407,20 @@ fn md_row(cells: &[String]) -> String {
     format!("| {} |\n", escaped.join(" | "))
 }
 
+/// A group's table in markdown, without the columns no row of the group fills.
 fn md_table(g: &GroupResult) -> String {
     let headers = output::headers(&g.reference);
+    let rows: Vec<Vec<String>> = g
+        .rows
+        .iter()
+        .map(|r| output::cells(r, &g.reference))
+        .collect();
+    let keep = crate::term::kept_columns(headers.len(), &rows);
+    let (headers, rows) = crate::term::select_columns(&headers, &rows, &keep);
     let mut s = md_row(&headers);
     s.push_str(&md_row(&vec!["---".to_string(); headers.len()]));
-    for r in &g.rows {
-        s.push_str(&md_row(&output::cells(r, &g.reference)));
+    for r in &rows {
+        s.push_str(&md_row(r));
     }
     s
 }
@@ -507,6 +535,22 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Optio
     ] {
         s.push_str(&md_row(&[k.into(), v]));
     }
+    if let Some(load) = &report.load {
+        s.push_str(&md_row(&[
+            "load".into(),
+            super::load::summary(load, m.logical_cpus),
+        ]));
+        if load.loaded() {
+            let _ = writeln!(
+                s,
+                "\n**Loaded run.** This run was measured while other processes competed for the \
+                 cores: {}. Rows marked *(loaded)* had a core-to-core floor above {}× the \
+                 run's lowest; their values and ratios are not an idle machine's.",
+                load.reasons.join("; "),
+                super::load::LOADED_FLOOR_FACTOR
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "\n**One machine.** Every number on this page comes from the one run on the machine \
@@ -535,7 +579,9 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Optio
          median over rounds of the ratio to the group's reference measured in the same round \
          (above 1 is faster; three significant figures). The core-to-core floor (a cache line \
          bounced between two pinned cores, half the round trip) is measured before every \
-         round; *× c2c floor* divides a latency by it. *CPU/op* is the CPU time of every \
+         round; *× c2c floor* divides a latency by it, and a row whose floor was above {}× \
+         the run's lowest is marked *(loaded)*: its cores were shared with other work. *CPU/op* \
+         is the CPU time of every \
          thread of the row (`CLOCK_THREAD_CPUTIME_ID`), summed and divided by the row's \
          operations: wall time says how soon, CPU time what the polling for it cost. \
          *fairness* is fewest / most operations of one thread (1.00 is even); *acq/hand-off* \
@@ -575,6 +621,7 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Optio
          alternation)* has two threads take the lock strictly in turns (each asks again only \
          once the other has had it, and the other asks while it holds it), so every \
          acquisition is a hand-off and the value is the median over all of them.\n",
+        super::load::LOADED_FLOOR_FACTOR,
         super::FEW_EVENTS,
         super::event::SETTLE_ASLEEP.as_millis(),
         super::lock::WORK_INSIDE,

@@ -27,6 +27,8 @@
 //! | writer preference | `RwLock` preferring readers |
 //! | notify(n) count | `Condvar` notify(n) releasing all |
 //! | notify(n) releases min(n, waiting) | `Condvar` notify(n) releasing too few |
+//! | one initializer | `Once` check-then-set |
+//! | whole value | `Once` publishing before writing |
 //! | progress | `Condvar` buffer losing wake-ups, `Event` set releasing nobody, every `NoopWake` control |
 //! | hang | every `NoopWake` control (its sleepers cannot be woken, even by the release action) |
 //!
@@ -37,19 +39,21 @@
 use super::barrier::BarrierScenario;
 use super::checks::{
     ABORT_RESET, CHECKSUM, DEPTH, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HANG, HOLDERS,
-    JOIN, LOST_UPDATES, MUTUAL_EXCLUSION, NOTIFY_COUNT, NOTIFY_RELEASED, NOT_RELEASED, ONE_LEADER,
-    OVER_RELEASE, PERMITS_BACK, PRODUCER_FIFO, PROGRESS,
+    JOIN, LOST_UPDATES, MUTUAL_EXCLUSION, NOTIFY_COUNT, NOTIFY_RELEASED, NOT_RELEASED,
+    ONE_INITIALIZER, ONE_LEADER, OVER_RELEASE, PERMITS_BACK, PRODUCER_FIFO, PROGRESS, WHOLE_VALUE,
 };
 use super::condvar::{BufferScenario, NotifyScenario};
 use super::event::EventScenario;
 use super::lock::{LockScenario, Probe};
+use super::once::{CheckThenSet, OnceScenario, PublishBeforeWrite, Value};
 use super::queue::{JoinAtOnce, QueueScenario};
 use super::reentrant::ReentrantScenario;
 use super::semaphore::{AcceptingOverRelease, SemaphoreScenario};
 use super::Scenario;
 use baresync::sync::atomic::AtomicU32;
 use baresync::{
-    Deadline, Futex, JoinableQueue, Queue, RawLock, RawMutex, RawTicketLock, Semaphore, Wait, Yield,
+    Deadline, Futex, JoinableQueue, OnceCell, Queue, RawLock, RawMutex, RawTicketLock, Semaphore,
+    Wait, Yield,
 };
 
 /// The checks a lost wake-up must trip: the watchdog sees the workers stand still, and they
@@ -75,6 +79,21 @@ fn covering<S: Scenario + 'static>(
     })
 }
 
+/// A boxed scenario is a scenario (so that a list of controls can be wrapped in [`covering`]).
+impl Scenario for Box<dyn Scenario> {
+    fn info(&self) -> super::ScenarioInfo {
+        (**self).info()
+    }
+
+    fn run(&self, ctx: &mut super::RunCtx<'_>) -> super::Outcome {
+        (**self).run(ctx)
+    }
+
+    fn covers(&self) -> &'static [&'static str] {
+        (**self).covers()
+    }
+}
+
 struct Covering<S> {
     primitives: &'static [&'static str],
     control: S,
@@ -98,7 +117,11 @@ impl<S: Scenario> Scenario for Covering<S> {
 /// whose checks it trips.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
     let mut all = controls_before_rwlock();
-    all.extend(super::rwlock::controls());
+    all.extend(
+        super::rwlock::controls()
+            .into_iter()
+            .map(|c| covering(&["RwLock"], c)),
+    );
     all
 }
 
@@ -199,6 +222,20 @@ fn controls_before_rwlock() -> Vec<Box<dyn Scenario>> {
                 .not_notifying(&[PROGRESS]),
         ),
         covering(
+            &["Once"],
+            OnceScenario::<CheckThenSet>::new("control: Once check-then-set", "control", None)
+                .expecting_failure(&[ONE_INITIALIZER]),
+        ),
+        covering(
+            &["Once"],
+            OnceScenario::<PublishBeforeWrite>::new(
+                "control: Once publishing before writing",
+                "control",
+                None,
+            )
+            .expecting_failure(&[WHOLE_VALUE]),
+        ),
+        covering(
             &["ReentrantLock"],
             ReentrantScenario::<Yield>::saturating_at_two(
                 "control: ReentrantLock depth stuck at 2",
@@ -272,6 +309,15 @@ fn controls_before_rwlock() -> Vec<Box<dyn Scenario>> {
             &["Barrier"],
             BarrierScenario::<NoopWake>::new("control: Barrier<NoopWake>", None)
                 .expecting_failure(STUCK),
+        ),
+        covering(
+            &["Once"],
+            OnceScenario::<OnceCell<Value, NoopWake>>::new(
+                "control: OnceCell<NoopWake>",
+                "control",
+                None,
+            )
+            .expecting_failure(STUCK),
         ),
         covering(
             QUEUES,

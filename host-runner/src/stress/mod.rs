@@ -41,6 +41,9 @@ pub mod condvar;
 pub mod control;
 pub mod event;
 pub mod lock;
+pub mod once;
+#[cfg(target_os = "linux")]
+pub mod process;
 pub mod queue;
 pub mod reentrant;
 pub mod rwlock;
@@ -154,6 +157,11 @@ pub mod checks {
     pub const ABORT_RESET: &str = "abort/reset";
     /// `join` returned while a task put before it was not yet done.
     pub const JOIN: &str = "join after task_done";
+    /// More (or fewer) than one initializer of a fresh `Once`/`OnceCell` ran.
+    pub const ONE_INITIALIZER: &str = "one initializer";
+    /// A reader of a `Once`/`OnceCell` saw a partial, stale or second value.
+    pub const WHOLE_VALUE: &str = "whole value";
+
     /// A reader of a reader-writer lock saw a multi-word value half-updated.
     pub const CONSISTENT_READ: &str = "consistent read";
     /// A reader entered a reader-writer lock while a writer it had seen waiting had not yet
@@ -331,6 +339,7 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
     all.extend(condvar::scenarios());
     all.extend(barrier::scenarios());
     all.extend(queue::scenarios());
+    all.extend(once::scenarios());
     all
 }
 
@@ -365,6 +374,13 @@ pub fn checks_needing_two_workers(primitive: &str) -> &'static [&'static str] {
         "Condvar" => &[NOTIFY_RELEASED, EXACTLY_ONCE, PRODUCER_FIFO],
         "Barrier" => &[GENERATIONS, ONE_LEADER],
         "Queue" | "JoinableQueue" => &[EXACTLY_ONCE, PRODUCER_FIFO, JOIN],
+        "RwLock" => &[
+            MUTUAL_EXCLUSION,
+            CONSISTENT_READ,
+            LOST_UPDATES,
+            WRITER_PREFERENCE,
+        ],
+        "Once" => &[ONE_INITIALIZER, WHOLE_VALUE],
         _ => &[],
     }
 }
@@ -1101,7 +1117,8 @@ mod tests {
                 "Condvar",
                 "Barrier",
                 "Queue",
-                "JoinableQueue"
+                "JoinableQueue",
+                "Once"
             ]
         );
     }

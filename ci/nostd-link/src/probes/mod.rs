@@ -11,6 +11,7 @@ mod queue;
 mod reentrant;
 mod rwlock;
 mod semaphore;
+mod shared;
 
 /// Calls every probe once.
 pub fn run_all() {
@@ -23,6 +24,7 @@ pub fn run_all() {
     condvar::run();
     queue::run();
     joinable::run();
+    shared::run();
 }
 
 /// A deadline for `*_until` probes: gives up after `polls` polls, as firmware without a clock
