@@ -549,6 +549,12 @@ impl<R: RawRwLock, T: ?Sized + fmt::Debug> fmt::Debug for ReadWriteLock<R, T> {
 ///
 /// `!Send`, like every guard of the crate: a lock is released by the context that took it.
 ///
+/// ```compile_fail
+/// let lock = std::sync::Arc::new(baresync::RwLock::new(0));
+/// let guard = lock.read();
+/// std::thread::spawn(move || drop(guard));
+/// ```
+///
 /// # Examples
 ///
 /// ```
