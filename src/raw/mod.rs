@@ -21,7 +21,6 @@
 use crate::Deadline;
 
 mod mutex;
-mod rwlock;
 #[cfg(any(
     baresync_loom,
     all(
@@ -31,11 +30,11 @@ mod rwlock;
     )
 ))]
 mod robust;
+mod rwlock;
 mod spin;
 mod ticket;
 
 pub use mutex::RawMutex;
-pub use rwlock::{RawRwLock, RawRwMutex};
 #[cfg(any(
     baresync_loom,
     all(
@@ -46,6 +45,7 @@ pub use rwlock::{RawRwLock, RawRwMutex};
 ))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
 pub use robust::{Acquired, NotRecoverable, OwnerLiveness, RawRobustMutex, NOT_RECOVERABLE};
+pub use rwlock::{RawRwLock, RawRwMutex};
 pub use spin::RawSpinLock;
 pub use ticket::RawTicketLock;
 
