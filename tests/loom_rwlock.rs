@@ -296,3 +296,45 @@ fn negative_no_wake_deadlocks() {
         r.join().unwrap();
     });
 }
+
+/// `try_lock_shared` must acquire what the writer published: the main thread writes, a spawned
+/// reader polls `try_lock_shared` and reads.
+#[test]
+fn try_read_sees_the_write() {
+    model(|| {
+        let s = Shared::<RawRwMutex<LoomFutex>>::new();
+        let r = {
+            let s = s.clone();
+            thread::spawn(move || loop {
+                if s.raw.try_lock_shared() {
+                    let v = s.read();
+                    // SAFETY: acquired just above.
+                    unsafe { s.raw.unlock_shared() };
+                    return v;
+                }
+                thread::yield_now();
+            })
+        };
+        s.writer();
+        assert!(r.join().unwrap() <= 1);
+    });
+}
+
+/// The upgradable reader's reads happen before the next writer's write: the main thread reads
+/// under the upgradable lock and releases it, a spawned writer writes.
+#[test]
+fn upgradable_unlock_publishes_to_the_next_writer() {
+    model(|| {
+        let s = Shared::<RawRwMutex<LoomFutex>>::new();
+        let w = {
+            let s = s.clone();
+            thread::spawn(move || s.writer())
+        };
+        s.raw.lock_upgradable();
+        s.read();
+        // SAFETY: acquired above.
+        unsafe { s.raw.unlock_upgradable() };
+        w.join().unwrap();
+        assert_eq!(s.value(), 1);
+    });
+}

@@ -1,4 +1,4 @@
-//! `host-runner`: topology, stress (and later bench, report) for baresync on this host.
+//! `host-runner`: topology, stress, bench and report for baresync on this host.
 //!
 //! Exit status: 0 success, 1 an invariant broke or a negative control was not caught,
 //! 2 bad arguments.

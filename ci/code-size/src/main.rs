@@ -112,6 +112,23 @@ measure! {
     }
 }
 measure! {
+    "rwlock",
+    rwlock,
+    static L: baresync::RwLock<u32, baresync::Spin> = baresync::RwLock::with_wait(0);
+    fn read() {
+        black_box(*L.read());
+    }
+    fn write() {
+        *L.write() += 1;
+    }
+    fn try_read() {
+        black_box(L.try_read().map(|g| *g));
+    }
+    fn try_write() {
+        black_box(L.try_write().map(|mut g| *g += 1));
+    }
+}
+measure! {
     "semaphore",
     semaphore,
     static S: baresync::Semaphore = baresync::Semaphore::new(2);
@@ -264,6 +281,23 @@ measure! {
     }
 }
 measure! {
+    "spin-rwlock",
+    spin_rwlock,
+    static L: spin::RwLock<u32> = spin::RwLock::new(0);
+    fn read() {
+        black_box(*L.read());
+    }
+    fn write() {
+        *L.write() += 1;
+    }
+    fn try_read() {
+        black_box(L.try_read().map(|g| *g));
+    }
+    fn try_write() {
+        black_box(L.try_write().map(|mut g| *g += 1));
+    }
+}
+measure! {
     "spin-barrier",
     spin_barrier,
     static B: spin::Barrier = spin::Barrier::new(1);
@@ -343,6 +377,8 @@ pub extern "C" fn main() -> ! {
         irqspinlock::run();
         #[cfg(feature = "reentrantlock")]
         reentrantlock::run();
+        #[cfg(feature = "rwlock")]
+        rwlock::run();
         #[cfg(feature = "semaphore")]
         semaphore::run();
         #[cfg(feature = "boundedsemaphore")]
@@ -365,6 +401,8 @@ pub extern "C" fn main() -> ! {
         spin_spinmutex::run();
         #[cfg(feature = "spin-ticketmutex")]
         spin_ticketmutex::run();
+        #[cfg(feature = "spin-rwlock")]
+        spin_rwlock::run();
         #[cfg(feature = "spin-barrier")]
         spin_barrier::run();
         #[cfg(feature = "heapless-mpmc")]

@@ -499,17 +499,23 @@ pub fn items(
 pub fn polling_note(r: &BenchReport, group: &str, case: &str) -> Option<String> {
     let g = r.groups.iter().find(|g| g.name == group)?;
     let mut worst: Option<(f64, &Row, &Row)> = None;
-    // Only rows faster than the reference: a slow row's CPU time explains nothing.
-    for row in g
-        .rows
-        .iter()
-        .filter(|x| x.case == case && !x.baseline && x.speedup.is_some_and(|v| v > 1.0))
-    {
+    for row in g.rows.iter().filter(|x| x.case == case && !x.baseline) {
         let Some(reference) = g.rows.iter().find(|x| {
             x.case == case && x.threads == row.threads && x.implementation == g.reference
         }) else {
             continue;
         };
+        // Only rows faster than the reference: a slow row's CPU time explains nothing. The
+        // ratio where there is one, else (too few events for one) the medians.
+        let faster = match (row.speedup, row.median, reference.median) {
+            (Some(v), _, _) => v > 1.0,
+            (None, Some(a), Some(b)) if row.unit.higher_is_better() => a > b,
+            (None, Some(a), Some(b)) => a < b,
+            _ => false,
+        };
+        if !faster {
+            continue;
+        }
         if let (Some(mine), Some(theirs)) = (row.cpu_ns_per_op, reference.cpu_ns_per_op) {
             let ratio = mine / theirs.max(1e-9);
             if ratio > 2.0 && worst.is_none_or(|w| ratio > w.0) {
@@ -679,5 +685,35 @@ mod tests {
             row.speedup = Some(0.5);
         }
         assert_eq!(polling_note(&r, "condvar", &case), None);
+        // No ratio (too few events): the medians decide.
+        let g = r.groups.iter_mut().find(|g| g.name == "condvar").unwrap();
+        let reference_median = g
+            .rows
+            .iter()
+            .find(|x| x.implementation == reference && x.case == case && x.threads == threads)
+            .and_then(|x| x.median)
+            .unwrap();
+        for row in g.rows.iter_mut() {
+            row.speedup = None;
+        }
+        let ours = g
+            .rows
+            .iter_mut()
+            .find(|x| x.implementation == name)
+            .unwrap();
+        ours.median = Some(reference_median * 4.0);
+        assert_eq!(
+            polling_note(&r, "condvar", &case),
+            None,
+            "slower, yet noted"
+        );
+        let g = r.groups.iter_mut().find(|g| g.name == "condvar").unwrap();
+        let ours = g
+            .rows
+            .iter_mut()
+            .find(|x| x.implementation == name)
+            .unwrap();
+        ours.median = Some(reference_median / 4.0);
+        assert!(polling_note(&r, "condvar", &case).is_some());
     }
 }

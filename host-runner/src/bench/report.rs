@@ -380,10 +380,10 @@ pub fn write(
         &items,
         plot::polling_note(report, "condvar", super::condvar::POLLED).as_deref(),
     )?;
-    let (items, unit) = plot::items(report, "rwlock", &["99% reads"], case_thr);
+    let (items, unit) = plot::items(report, "rwlock", &["99% reads"], thr);
     plot::dots(
         &out(PLOTS[7].0),
-        "Reader-writer locks, 99 % reads: throughput per thread count",
+        "Reader-writer locks, 99 % reads: throughput per thread count (whiskers: min–max)",
         "operations per second",
         unit,
         &items,
@@ -579,7 +579,9 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Optio
          median over rounds of the ratio to the group's reference measured in the same round \
          (above 1 is faster; three significant figures). The core-to-core floor (a cache line \
          bounced between two pinned cores, half the round trip) is measured before every \
-         round; *× c2c floor* divides a latency by it. *CPU/op* is the CPU time of every \
+         round; *× c2c floor* divides a latency by it, and a row whose floor was above {}× \
+         the run's lowest is marked *(loaded)*: its cores were shared with other work. *CPU/op* \
+         is the CPU time of every \
          thread of the row (`CLOCK_THREAD_CPUTIME_ID`), summed and divided by the row's \
          operations: wall time says how soon, CPU time what the polling for it cost. \
          *fairness* is fewest / most operations of one thread (1.00 is even); *acq/hand-off* \
@@ -619,6 +621,7 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Optio
          alternation)* has two threads take the lock strictly in turns (each asks again only \
          once the other has had it, and the other asks while it holds it), so every \
          acquisition is a hand-off and the value is the median over all of them.\n",
+        super::load::LOADED_FLOOR_FACTOR,
         super::FEW_EVENTS,
         super::event::SETTLE_ASLEEP.as_millis(),
         super::lock::WORK_INSIDE,

@@ -79,6 +79,22 @@ fn covering<S: Scenario + 'static>(
     })
 }
 
+/// A boxed scenario is a scenario, so that a list of boxed controls can be wrapped to say what
+/// they cover.
+impl Scenario for Box<dyn Scenario> {
+    fn info(&self) -> super::ScenarioInfo {
+        (**self).info()
+    }
+
+    fn run(&self, ctx: &mut super::RunCtx<'_>) -> super::Outcome {
+        (**self).run(ctx)
+    }
+
+    fn covers(&self) -> &'static [&'static str] {
+        (**self).covers()
+    }
+}
+
 struct Covering<S> {
     primitives: &'static [&'static str],
     control: S,
@@ -102,7 +118,11 @@ impl<S: Scenario> Scenario for Covering<S> {
 /// whose checks it trips.
 pub fn controls() -> Vec<Box<dyn Scenario>> {
     let mut all = controls_before_rwlock();
-    all.extend(super::rwlock::controls());
+    all.extend(
+        super::rwlock::controls()
+            .into_iter()
+            .map(|c| covering(&["RwLock"], c)),
+    );
     all
 }
 

@@ -374,6 +374,13 @@ pub fn checks_needing_two_workers(primitive: &str) -> &'static [&'static str] {
         "Condvar" => &[NOTIFY_RELEASED, EXACTLY_ONCE, PRODUCER_FIFO],
         "Barrier" => &[GENERATIONS, ONE_LEADER],
         "Queue" | "JoinableQueue" => &[EXACTLY_ONCE, PRODUCER_FIFO, JOIN],
+        "RwLock" => &[
+            MUTUAL_EXCLUSION,
+            CONSISTENT_READ,
+            LOST_UPDATES,
+            WRITER_PREFERENCE,
+        ],
+        "Once" => &[ONE_INITIALIZER, WHOLE_VALUE],
         _ => &[],
     }
 }
@@ -1103,6 +1110,7 @@ mod tests {
                 "TicketLock",
                 "Mutex",
                 "ReentrantLock",
+                "RwLock",
                 "Semaphore",
                 "BoundedSemaphore",
                 "Event",

@@ -122,6 +122,14 @@ impl<R: WaitingWriters + Send + Sync + 'static> Scenario for RwLockScenario<R> {
         self.info.clone()
     }
 
+    fn covers(&self) -> &'static [&'static str] {
+        if self.info.expect == Expect::Pass {
+            &[]
+        } else {
+            &["RwLock"]
+        }
+    }
+
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
         let state = Arc::new(State::<R> {
             lock: ReadWriteLock::with_raw([0; 4]),

@@ -9,6 +9,7 @@ mod joinable;
 mod locks;
 mod queue;
 mod reentrant;
+mod rwlock;
 mod semaphore;
 mod shared;
 
@@ -17,6 +18,7 @@ pub fn run_all() {
     locks::run();
     irq_safe::run();
     reentrant::run();
+    rwlock::run();
     semaphore::run();
     event::run();
     condvar::run();
