@@ -62,6 +62,7 @@ macro_rules! raw_rw_init {
 /// TABLE.write()[2] = 7;
 /// assert_eq!(TABLE.read()[2], 7);
 /// ```
+#[repr(C)]
 pub struct ReadWriteLock<R, T: ?Sized> {
     raw: R,
     data: UnsafeCell<T>,
