@@ -55,6 +55,7 @@
 //! | `portable-atomic` | no | atomics from `portable-atomic` for targets without compare-and-swap |
 //! | `critical-section` | no | `IrqLock<R, T>`/`IrqSpinLock<T>` (and the raw `IrqSafe<R>`): locks that also hold a `critical_section` |
 //! | `lock_api` | no | `lock_api::RawMutex` for every raw lock |
+//! | `lockdep` | no | lock-order checking: reports a lock-order cycle (a possible deadlock) the first time it is seen, with where each lock was taken (module `lockdep`) |
 //!
 //! ## No poisoning
 //!
@@ -102,8 +103,23 @@ macro_rules! with_compare_and_swap {
     };
 }
 
+/// Runs its statements only with feature `lockdep` (the lock-order checker's hooks), so that
+/// without the feature they compile to nothing.
+macro_rules! lockdep_hook {
+    ($($body:tt)*) => {
+        #[cfg(all(feature = "lockdep", not(baresync_loom)))]
+        {
+            $($body)*
+        }
+    };
+}
+
 with_compare_and_swap! {
     pub mod sync;
+
+    #[cfg(all(feature = "lockdep", not(baresync_loom)))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "lockdep")))]
+    pub mod lockdep;
 
     pub mod barrier;
     pub mod cache_padded;

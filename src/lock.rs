@@ -364,8 +364,11 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     /// assert_eq!(*TOTAL.lock(), 5);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn lock(&self) -> LockGuard<'_, R, T> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), R::DEBUG_NAME) }
         self.raw.lock();
+        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), R::DEBUG_NAME) }
         // SAFETY: the lock was just acquired by this thread.
         unsafe { LockGuard::new(self) }
     }
@@ -384,8 +387,10 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     /// assert!(FLAG.try_lock().is_some());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_lock(&self) -> Option<LockGuard<'_, R, T>> {
         if self.raw.try_lock() {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), R::DEBUG_NAME) }
             // SAFETY: the lock was just acquired by this thread.
             Some(unsafe { LockGuard::new(self) })
         } else {
@@ -409,8 +414,10 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     /// assert!(STATE.lock_until(|| false).is_some());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn lock_until(&self, mut deadline: impl Deadline) -> Option<LockGuard<'_, R, T>> {
         if self.raw.lock_until(&mut deadline) {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), R::DEBUG_NAME) }
             // SAFETY: the lock was just acquired by this thread.
             Some(unsafe { LockGuard::new(self) })
         } else {
@@ -438,6 +445,7 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn lock_timeout(&self, timeout: core::time::Duration) -> Option<LockGuard<'_, R, T>> {
         self.lock_until(crate::deadline::Timeout::after(timeout))
     }
@@ -493,6 +501,7 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     /// ```
     #[inline]
     pub unsafe fn force_unlock(&self) {
+        lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self)) }
         // SAFETY: the caller guarantees the lock is held by this context and unused.
         unsafe { self.raw.unlock() }
     }
@@ -619,6 +628,7 @@ impl<R: RawLock, T: ?Sized> DerefMut for LockGuard<'_, R, T> {
 impl<R: RawLock, T: ?Sized> Drop for LockGuard<'_, R, T> {
     #[inline]
     fn drop(&mut self) {
+        lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
         // SAFETY: the guard was created holding the lock and releases it exactly once, here.
         unsafe { self.lock.raw.unlock() }
     }
