@@ -267,7 +267,9 @@ impl<W: Wait> Barrier<W> {
     /// assert!(me ^ other.join().unwrap());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn wait(&self) -> Result<BarrierWaitResult, BarrierError> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), "Barrier") }
         self.wait_inner(None::<&mut Forever>)
     }
 

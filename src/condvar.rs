@@ -446,6 +446,7 @@ impl<W: Wait> Condvar<W> {
     /// the new guard at once would leave the same state, after blocking inside an unwind, and
     /// turn a panicking `RawLock::lock` there into an abort. If re-taking the lock panics
     /// after a normal wake-up, the waiter has already left: the counts are clean.
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     fn wait_inner<G: CondvarGuard, D: Deadline>(
         &self,
         guard: G,
@@ -462,6 +463,14 @@ impl<W: Wait> Condvar<W> {
         };
         // Releasing runs user code too (`RawLock::unlock`, the lock's `Wait::wake_one`).
         let unlocked = guard.unlock();
+        // A wait with no deadline orders after every lock still held (the guard's lock is
+        // released by now). A panicking report handler unwinds from here like a panicking
+        // deadline: deregistered, the lock left released.
+        lockdep_hook! {
+            if deadline.is_none() {
+                crate::lockdep::before_acquire(crate::lockdep::key(self), "Condvar");
+            }
+        }
         let notified = self.wait_grant(registration, deadline);
         (G::relock(unlocked), !notified)
     }
@@ -499,6 +508,7 @@ impl<W: Wait> Condvar<W> {
     /// HAS_JOBS.notify_one();
     /// assert_eq!(worker.join().unwrap(), 42);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn wait<G: CondvarGuard>(&self, guard: G) -> G {
         self.wait_inner(guard, None::<&mut Forever>).0
     }
@@ -532,6 +542,7 @@ impl<W: Wait> Condvar<W> {
     /// drop(count);
     /// t.join().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn wait_while<G, F>(&self, mut guard: G, mut condition: F) -> G
     where
         G: CondvarGuard + DerefMut,
@@ -701,7 +712,9 @@ impl<W: Wait> Condvar<W> {
     /// assert!(!CV.notify_one()); // nobody waits: nothing happens, and it costs one load
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn notify_one(&self) -> bool {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(self), "Condvar") }
         self.notify(1) == 1
     }
 
@@ -734,7 +747,9 @@ impl<W: Wait> Condvar<W> {
     /// }
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn notify(&self, n: usize) -> usize {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(self), "Condvar") }
         // ORDERING: Relaxed is enough for the fast path. A waiter stores its registration
         // before it releases the caller's lock; a notifier that changed the condition under
         // that lock acquired it after the waiter released it, so the registration
@@ -756,7 +771,9 @@ impl<W: Wait> Condvar<W> {
     /// assert_eq!(CV.notify_all(), 0);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn notify_all(&self) -> usize {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(self), "Condvar") }
         self.notify(usize::MAX)
     }
 

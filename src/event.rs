@@ -153,7 +153,9 @@ impl<W: Wait> Event<W> {
     /// DONE.wait(); // returns at once
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn set(&self) {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(self), "Event") }
         // ORDERING: Relaxed: only the starting guess of the compare-and-swap below.
         let mut s = self.state.load(Relaxed);
         loop {
@@ -247,7 +249,9 @@ impl<W: Wait> Event<W> {
     /// reader.join().unwrap();
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn wait(&self) {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), "Event") }
         // ORDERING: Acquire pairs with the Release compare-and-swap in `set`.
         let s = self.state.load(Acquire);
         if s & SET == 0 {

@@ -580,6 +580,7 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
     /// assert_eq!(PENDING.lock(|pending| *pending), 0);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn lock<U>(&self, f: impl FnOnce(&mut T) -> U) -> U {
         // SAFETY: the guard lives in this frame only and is dropped when `f` returns or
         // unwinds. Whatever `f` enters in safe code (`critical_section::with`, another
@@ -613,9 +614,11 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
     /// assert_eq!(FLAG.lock(|_| FLAG.try_lock(|_| ())), None);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_lock<U>(&self, f: impl FnOnce(&mut T) -> U) -> Option<U> {
         // SAFETY: on success the guard below takes over the acquisition; LIFO as in `lock`.
         if unsafe { self.raw.try_lock() } {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), "IrqLock") }
             // SAFETY: acquired just above by this context.
             let mut guard = unsafe { IrqLockGuard::new(self) };
             Some(f(&mut guard))
@@ -656,6 +659,7 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
     /// assert_eq!(BUS.lock_until(|| true, |transfers| { *transfers += 1; *transfers }), Some(1));
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn lock_until<U>(
         &self,
         mut deadline: impl Deadline,
@@ -663,6 +667,7 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
     ) -> Option<U> {
         // SAFETY: on success the guard below takes over the acquisition; LIFO as in `lock`.
         if unsafe { self.raw.lock_until(&mut deadline) } {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), "IrqLock") }
             // SAFETY: acquired just above by this context.
             let mut guard = unsafe { IrqLockGuard::new(self) };
             Some(f(&mut guard))
@@ -787,13 +792,15 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
     /// # assert!(!MASKED.load(SeqCst));
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub unsafe fn lock_guard(&self) -> IrqLockGuard<'_, R, T> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), "IrqLock") }
         // SAFETY: the guard takes over the acquisition; the caller keeps the LIFO rule for it
         // (this function's contract, the same as `IrqSafe::lock`'s).
-        unsafe {
-            self.raw.lock();
-            IrqLockGuard::new(self)
-        }
+        unsafe { self.raw.lock() };
+        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), "IrqLock") }
+        // SAFETY: acquired just above by this context.
+        unsafe { IrqLockGuard::new(self) }
     }
 }
 
@@ -906,6 +913,7 @@ impl<R: RawLock, T: ?Sized> Drop for IrqLockGuard<'_, R, T> {
         // LIFO order (the contract of `lock_guard`, or kept by `lock`/`try_lock`/`lock_until`,
         // which drop it when `f` returns or unwinds).
         unsafe { self.lock.raw.unlock() };
+        lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
     }
 }
 

@@ -547,8 +547,8 @@ static GRAPH: Graph = Graph {
 static ANY_NAMED: AtomicBool = AtomicBool::new(false);
 
 impl Graph {
-    /// Runs `f` on the tables under the checker's lock (and, with feature `critical-section`,
-    /// inside a critical section, so that an interrupt handler that takes a lock on this core
+    /// Runs `f` on the tables under the checker's lock (and, with feature `critical-section`
+    /// and without `std`, inside a critical section, so that an interrupt handler that takes a lock on this core
     /// never spins on a checker lock its own core holds). `f` runs no user code.
     fn with<U>(&self, f: impl FnOnce(&mut Tables) -> U) -> U {
         let run = || {
@@ -564,9 +564,9 @@ impl Graph {
             // SAFETY: the lock is held, so this is the only reference to the tables.
             f(unsafe { &mut *self.tables.get() })
         };
-        #[cfg(feature = "critical-section")]
+        #[cfg(all(feature = "critical-section", not(feature = "std")))]
         return critical_section::with(|_| run());
-        #[cfg(not(feature = "critical-section"))]
+        #[cfg(not(all(feature = "critical-section", not(feature = "std"))))]
         run()
     }
 }
@@ -828,11 +828,29 @@ pub(crate) fn before_acquire(key: usize, kind: &'static str) {
     }
 }
 
+/// The kind of a read lock of an `RwLock`.
+pub(crate) const RW_READ: &str = "RwLock (read)";
+/// The kind of an upgradable read lock of an `RwLock`.
+pub(crate) const RW_UPGRADABLE: &str = "RwLock (upgradable read)";
+/// The kind of a write lock of an `RwLock`.
+pub(crate) const RW_WRITE: &str = "RwLock (write)";
+
+/// Whether two acquisitions of one `RwLock` in these modes can both be held by one context:
+/// reads share with reads and with the upgradable read (a second upgradable read or a write
+/// waits for the first: a certain deadlock).
+fn shared(kind: &str) -> bool {
+    kind == RW_READ || kind == RW_UPGRADABLE
+}
+
 /// The slow part of `before_acquire`: returns the report to make (run after every borrow of
 /// the stack has ended).
 #[cold]
 fn check(stack: &Stack, new: Held) -> impl FnOnce() {
-    let recursive = stack.find(new.key).map(|i| stack.get(i));
+    let recursive = stack
+        .find(new.key)
+        .map(|i| stack.get(i))
+        .filter(|held| !(shared(held.kind) && shared(new.kind) && held.kind != new.kind)
+            && !(held.kind == RW_READ && new.kind == RW_READ));
     let found = if recursive.is_some() {
         Found::Nothing
     } else {

@@ -261,6 +261,14 @@ impl<W: Wait> Once<W> {
             if s & PHASE == RUNNING {
                 reentry::check(&self.state);
             }
+            // A wait for a running initializer orders after the locks held here; waiting
+            // for one's own initializer is reported as recursive (with `std`, `reentry`
+            // panics first).
+            lockdep_hook! {
+                if s & PHASE == RUNNING {
+                    crate::lockdep::before_acquire(crate::lockdep::key(self), "Once");
+                }
+            }
             self.wait_on(s, &mut pre_sleep);
         }
     }
@@ -309,6 +317,19 @@ impl<W: Wait> Once<W> {
         let reset = Reset(self);
         #[cfg(all(feature = "std", not(baresync_loom)))]
         let _frame = reentry::Frame::enter(&self.state);
+        // The initializer holds the `Once`'s class while it runs: the locks it takes order
+        // after it, and a waiter holding one of them closes a cycle.
+        #[cfg(all(feature = "lockdep", not(baresync_loom)))]
+        let _held = {
+            struct Held(usize);
+            impl Drop for Held {
+                fn drop(&mut self) {
+                    crate::lockdep::released(self.0);
+                }
+            }
+            crate::lockdep::acquired(crate::lockdep::key(self), "Once");
+            Held(crate::lockdep::key(self))
+        };
         let r = f();
         if r.is_ok() {
             core::mem::forget(reset);

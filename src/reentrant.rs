@@ -355,15 +355,18 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
     /// assert_eq!(LOCK.lock_count(), 2);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn lock(&self) -> ReentrantLockGuard<'_, T, I, W> {
         let me = I::current().get();
         if self.owned_by(me) {
             // SAFETY: we own the lock.
             unsafe { self.relock() };
         } else {
+            lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), "ReentrantLock") }
             self.raw.lock();
             // SAFETY: `raw` was just acquired.
             unsafe { self.take_ownership(me, 1) };
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), "ReentrantLock") }
         }
         ReentrantLockGuard::new(self)
     }
@@ -387,6 +390,7 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
     /// drop(held);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_lock(&self) -> Option<ReentrantLockGuard<'_, T, I, W>> {
         let me = I::current().get();
         if self.owned_by(me) {
@@ -395,6 +399,7 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
         } else if self.raw.try_lock() {
             // SAFETY: `raw` was just acquired.
             unsafe { self.take_ownership(me, 1) };
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), "ReentrantLock") }
         } else {
             return None;
         }
@@ -424,6 +429,7 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
     /// drop(held);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn lock_until(
         &self,
         mut deadline: impl Deadline,
@@ -435,6 +441,7 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
         } else if self.raw.lock_until(&mut deadline) {
             // SAFETY: `raw` was just acquired.
             unsafe { self.take_ownership(me, 1) };
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), "ReentrantLock") }
         } else {
             return None;
         }
@@ -464,6 +471,7 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn lock_timeout(
         &self,
         timeout: core::time::Duration,
@@ -662,6 +670,7 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> Drop for ReentrantLockGuard<'_, T, I
         if *count == 0 {
             // ORDERING: Relaxed: see `owned_by`; the Release in `raw.unlock` publishes it.
             lock.owner.store(0, Relaxed);
+            lockdep_hook! { crate::lockdep::released(crate::lockdep::key(lock)) }
             // SAFETY: this thread owns the lock and this was its last guard.
             unsafe { lock.raw.unlock() };
         }

@@ -184,8 +184,11 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// assert_eq!(*a, 1);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn read(&self) -> RwLockReadGuard<'_, R, T> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), crate::lockdep::RW_READ) }
         self.raw.lock_shared();
+        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_READ) }
         // SAFETY: a read lock was just acquired by this thread.
         unsafe { RwLockReadGuard::new(self) }
     }
@@ -206,8 +209,10 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// assert!(lock.try_read().is_some());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, R, T>> {
         if self.raw.try_lock_shared() {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_READ) }
             // SAFETY: a read lock was just acquired by this thread.
             Some(unsafe { RwLockReadGuard::new(self) })
         } else {
@@ -233,8 +238,10 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// assert!(lock.read_until(|| false).is_some());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn read_until(&self, mut deadline: impl Deadline) -> Option<RwLockReadGuard<'_, R, T>> {
         if self.raw.lock_shared_until(&mut deadline) {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_READ) }
             // SAFETY: a read lock was just acquired by this thread.
             Some(unsafe { RwLockReadGuard::new(self) })
         } else {
@@ -261,6 +268,7 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn read_timeout(&self, timeout: core::time::Duration) -> Option<RwLockReadGuard<'_, R, T>> {
         self.read_until(crate::deadline::Timeout::after(timeout))
     }
@@ -275,8 +283,11 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// assert_eq!(*COUNT.read(), 1);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn write(&self) -> RwLockWriteGuard<'_, R, T> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), crate::lockdep::RW_WRITE) }
         self.raw.lock_exclusive();
+        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_WRITE) }
         // SAFETY: the write lock was just acquired by this thread.
         unsafe { RwLockWriteGuard::new(self) }
     }
@@ -293,8 +304,10 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// assert!(lock.try_write().is_some());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, R, T>> {
         if self.raw.try_lock_exclusive() {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_WRITE) }
             // SAFETY: the write lock was just acquired by this thread.
             Some(unsafe { RwLockWriteGuard::new(self) })
         } else {
@@ -319,8 +332,10 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// assert!(lock.write_until(|| false).is_some());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn write_until(&self, mut deadline: impl Deadline) -> Option<RwLockWriteGuard<'_, R, T>> {
         if self.raw.lock_exclusive_until(&mut deadline) {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_WRITE) }
             // SAFETY: the write lock was just acquired by this thread.
             Some(unsafe { RwLockWriteGuard::new(self) })
         } else {
@@ -347,6 +362,7 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn write_timeout(
         &self,
         timeout: core::time::Duration,
@@ -375,8 +391,11 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// assert_eq!(*lock.read(), 1);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn upgradable_read(&self) -> RwLockUpgradableReadGuard<'_, R, T> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), crate::lockdep::RW_UPGRADABLE) }
         self.raw.lock_upgradable();
+        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_UPGRADABLE) }
         // SAFETY: the upgradable lock was just acquired by this thread.
         unsafe { RwLockUpgradableReadGuard::new(self) }
     }
@@ -397,8 +416,10 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// drop(u);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_upgradable_read(&self) -> Option<RwLockUpgradableReadGuard<'_, R, T>> {
         if self.raw.try_lock_upgradable() {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_UPGRADABLE) }
             // SAFETY: the upgradable lock was just acquired by this thread.
             Some(unsafe { RwLockUpgradableReadGuard::new(self) })
         } else {
@@ -422,11 +443,13 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// assert!(lock.upgradable_read_until(|| false).is_some());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn upgradable_read_until(
         &self,
         mut deadline: impl Deadline,
     ) -> Option<RwLockUpgradableReadGuard<'_, R, T>> {
         if self.raw.lock_upgradable_until(&mut deadline) {
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_UPGRADABLE) }
             // SAFETY: the upgradable lock was just acquired by this thread.
             Some(unsafe { RwLockUpgradableReadGuard::new(self) })
         } else {
@@ -452,6 +475,7 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn upgradable_read_timeout(
         &self,
         timeout: core::time::Duration,
@@ -599,6 +623,7 @@ impl<R: RawRwLock, T: ?Sized> Drop for RwLockReadGuard<'_, R, T> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard holds one read lock and releases it exactly once, here.
+        lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
         unsafe { self.lock.raw.unlock_shared() }
     }
 }
@@ -722,6 +747,7 @@ impl<R: RawRwLock, T: ?Sized> Drop for RwLockWriteGuard<'_, R, T> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard holds the write lock and releases it exactly once, here.
+        lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
         unsafe { self.lock.raw.unlock_exclusive() }
     }
 }
@@ -937,6 +963,7 @@ impl<R: RawRwLock, T: ?Sized> Drop for RwLockUpgradableReadGuard<'_, R, T> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard holds the upgradable lock and releases it exactly once, here.
+        lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
         unsafe { self.lock.raw.unlock_upgradable() }
     }
 }

@@ -262,6 +262,7 @@ impl<W: Wait> Counter<W> {
     /// assert_eq!(UART.available(), 1);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn acquire(&self) -> Permit<'_, W> {
         self.acquire_many(1)
     }
@@ -289,7 +290,9 @@ impl<W: Wait> Counter<W> {
     /// assert_eq!(BUFFERS.available(), 3);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn acquire_many(&self, n: u32) -> Permit<'_, W> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), "Semaphore") }
         if !self.try_take(n) {
             self.check_satisfiable(n);
             self.acquire_slow(n);
@@ -714,7 +717,9 @@ impl<W: Wait> Semaphore<W> {
     /// assert!(ITEMS.try_acquire().is_none());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn release(&self, n: u32) {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.core), "Semaphore") }
         if self.core.add(n).is_err() {
             overflow();
         }
@@ -813,7 +818,9 @@ impl<W: Wait> BoundedSemaphore<W> {
     /// assert_eq!(TOKENS.available(), 2);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn release(&self, n: u32) -> Result<(), BoundExceeded> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.core), "Semaphore") }
         self.core.add(n).map_err(|available| BoundExceeded {
             available,
             released: n,
@@ -859,6 +866,7 @@ impl<W: Wait> Permit<'_, W> {
 impl<W: Wait> Drop for Permit<'_, W> {
     #[inline]
     fn drop(&mut self) {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(self.core), "Semaphore") }
         if self.core.add(self.permits).is_err() {
             if self.core.slack & BOUNDED != 0 {
                 self.core.add_saturating(self.permits);

@@ -1226,7 +1226,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// assert_eq!(Q.push('c'), Err(PushError::Full('c')));
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.words.not_empty), "Queue (waiting for an item)") }
         self.push_raw(value)?;
         self.wake_consumers();
         Ok(())
@@ -1258,7 +1260,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// }
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.words.not_empty), "Queue (waiting for an item)") }
         self.try_push_raw(value)?;
         self.wake_consumers();
         Ok(())
@@ -1286,7 +1290,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// assert_eq!(Q.pop(), Some(2));
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn pop(&self) -> Option<T> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.words.not_full), "Queue (waiting for room)") }
         let value = self.pop_raw()?;
         self.wake_producers();
         Some(value)
@@ -1315,7 +1321,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// assert_eq!(Q.try_pop(), Ok(7));
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_pop(&self) -> Result<T, TryPopError> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.words.not_full), "Queue (waiting for room)") }
         let value = self.try_pop_raw()?;
         self.wake_producers();
         Ok(value)
@@ -1406,7 +1414,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// assert_eq!(RECENT.pop(), Some(2));
     /// assert_eq!(RECENT.pop(), Some(3));
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.words.not_empty), "Queue (waiting for an item)") }
         let evicted = self.force_push_raw(value)?;
         self.wake_consumers();
         Ok(evicted)
@@ -1468,7 +1478,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// assert_eq!(consumer.join().unwrap(), 6);
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put(&self, value: T) -> Result<(), Closed<T>> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.words.not_full), "Queue (waiting for room)"); crate::lockdep::signal(crate::lockdep::key(&self.words.not_empty), "Queue (waiting for an item)") }
         match self.put_raw(value, None::<&mut Forever>) {
             Ok(()) => {
                 self.wake_consumers();
@@ -1501,7 +1513,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// let err = Q.put_until("second", || { polls += 1; polls > 10 }).unwrap_err();
     /// assert_eq!(err, PutError::Timeout("second"));
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put_until(&self, value: T, mut deadline: impl Deadline) -> Result<(), PutError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.words.not_empty), "Queue (waiting for an item)") }
         self.put_raw(value, Some(&mut deadline))?;
         self.wake_consumers();
         Ok(())
@@ -1563,7 +1577,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// assert_eq!(Q.get().unwrap(), "hello");
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get(&self) -> Result<T, Closed> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.words.not_empty), "Queue (waiting for an item)"); crate::lockdep::signal(crate::lockdep::key(&self.words.not_full), "Queue (waiting for room)") }
         let value = match self.try_pop_raw() {
             Ok(v) => v,
             Err(_) => self
@@ -1593,7 +1609,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// Q.push(9).unwrap();
     /// assert_eq!(Q.get_until(|| true), Ok(9));
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get_until(&self, mut deadline: impl Deadline) -> Result<T, GetError> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.words.not_full), "Queue (waiting for room)") }
         let value = self.get_slow(Some(&mut deadline))?;
         self.wake_producers();
         Ok(value)
