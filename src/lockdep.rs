@@ -1011,6 +1011,32 @@ pub fn held_count() -> usize {
     with_stack(|s| s.len.get()).unwrap_or(0)
 }
 
+/// Forgets every class and edge of the order graph, and which tables overflowed (named
+/// classes and held stacks stay): for a program that runs independent phases whose locks
+/// live at addresses another phase's locks had (a test harness between tests).
+///
+/// Call it only while no lock is being acquired elsewhere: an edge added by a concurrent
+/// acquisition may be lost (never a false report).
+///
+/// # Examples
+///
+/// ```
+/// baresync::lockdep::clear_graph();
+/// assert_eq!(baresync::lockdep::graph_size(), (0, 0));
+/// ```
+pub fn clear_graph() {
+    GRAPH.with(|t| {
+        t.classes[..t.n_classes].fill(None);
+        t.n_classes = 0;
+        t.edges[..t.n_edges].fill(None);
+        t.n_edges = 0;
+    });
+    for flag in &OVERFLOWED {
+        // ORDERING: Relaxed: once-only flags; nothing is published with them.
+        flag.store(false, Relaxed);
+    }
+}
+
 /// How many classes and edges the order graph holds, for sizing the tables.
 ///
 /// # Examples

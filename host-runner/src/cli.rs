@@ -107,6 +107,11 @@ pub struct StressArgs {
     /// With --processes: SIGKILL workers at random points (robust lock, queue consumers).
     #[arg(long, requires = "processes")]
     pub kill: bool,
+    /// Run with baresync's lock-order checker on: any report is a violation, and a negative
+    /// control (two locks taken in both orders, never at the same time) must be reported.
+    /// Needs host-runner built with `--features lockdep`.
+    #[arg(long, conflicts_with = "processes")]
+    pub lockdep: bool,
 }
 
 /// Runs the command line; returns the exit status.
@@ -227,6 +232,16 @@ fn stress(
         let seed = args.seed.unwrap_or_else(clock_seed);
         return Ok(stress::process::main(&plan, duration, seed, args.kill));
     }
+    if args.lockdep {
+        if !stress::lockdep::AVAILABLE {
+            return Err(UsageError(
+                "--lockdep needs host-runner built with the checker: \
+                 cargo run -p host-runner --features lockdep -- stress --lockdep"
+                    .into(),
+            ));
+        }
+        stress::lockdep::enable();
+    }
     let chosen = select(args)?;
     let plan = plan(topo, &args.plan)?;
     // Controls need two workers to race, whatever --threads says.
@@ -320,7 +335,10 @@ fn stress(
     };
     // Only the controls of the selected primitives: they show that those primitives' checks
     // can fail.
-    let controls = stress::controls_for(&selected_primitives(args)?);
+    let mut controls = stress::controls_for(&selected_primitives(args)?);
+    if args.lockdep {
+        controls.push(Box::new(stress::lockdep::InversionControl));
+    }
     let runs: Vec<(&dyn Scenario, &Config)> = chosen
         .iter()
         .map(|s| (s.as_ref(), &cfg))

@@ -41,6 +41,7 @@ pub mod condvar;
 pub mod control;
 pub mod event;
 pub mod lock;
+pub mod lockdep;
 pub mod once;
 #[cfg(target_os = "linux")]
 pub mod process;
@@ -124,6 +125,9 @@ pub mod checks {
     /// Workers did not finish within the time bound plus a grace period (or within a few
     /// progress limits after a stall) and were abandoned.
     pub const HANG: &str = "hang";
+    /// The lock-order checker (`stress --lockdep`) reported a cycle, a recursive acquisition
+    /// or a full table.
+    pub const LOCK_ORDER: &str = "lock order (lockdep)";
     /// A worker's progress counter did not move for the progress limit while it slept in a
     /// single wait (never woken meanwhile): a lost wake-up, a release that releases nobody.
     /// (A worker starved by an unfair primitive is woken again and again, and a polling one
@@ -531,7 +535,9 @@ pub fn run_scenario(scenario: &dyn Scenario, cfg: &Config) -> ScenarioResult {
         min_workers: 0,
         release: None,
     };
+    lockdep::begin_scenario();
     let mut outcome = scenario.run(&mut ctx);
+    outcome.violations.extend(lockdep::end_scenario());
     let threads = ctx.threads();
     let workers = ctx.workers.take().unwrap_or_default();
     if !workers.stalled.is_empty() {
