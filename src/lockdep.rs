@@ -58,7 +58,7 @@
 //! # Execution contexts
 //!
 //! With `std` the held stack is thread-local. Without `std` the user says what an execution
-//! context is by installing a function that returns its id, with [`set_context_id`]: the
+//! context is by installing a function that returns its id, with `set_context_id` (without `std`): the
 //! current core and task for an RTOS, `core_id * 2 + in_interrupt` for bare metal. Until one
 //! is installed every acquisition is reported ([`Report::NoContext`]).
 //!
@@ -247,7 +247,7 @@ pub enum Report<'a> {
         /// The environment variable that sets it at compile time.
         env: &'static str,
     },
-    /// Without `std`, no context id function is installed ([`set_context_id`]); nothing is
+    /// Without `std`, no context id function is installed (`set_context_id` (without `std`)); nothing is
     /// checked until one is (reported once).
     NoContext,
 }
@@ -708,6 +708,8 @@ impl Tables {
 }
 
 /// Everything a report needs, copied out of the tables so the lock can be released first.
+/// (Kept on the stack of the acquiring context: no heap, and the cycle is rare.)
+#[allow(clippy::large_enum_variant)]
 enum Found {
     Nothing,
     Cycle {
@@ -838,8 +840,9 @@ pub(crate) const RW_WRITE: &str = "RwLock (write)";
 /// Whether two acquisitions of one `RwLock` in these modes can both be held by one context:
 /// reads share with reads and with the upgradable read (a second upgradable read or a write
 /// waits for the first: a certain deadlock).
-fn shared(kind: &str) -> bool {
-    kind == RW_READ || kind == RW_UPGRADABLE
+fn may_share(held: &str, new: &str) -> bool {
+    let read_or_upgradable = |k: &str| k == RW_READ || k == RW_UPGRADABLE;
+    read_or_upgradable(held) && read_or_upgradable(new) && !(held == RW_UPGRADABLE && new == RW_UPGRADABLE)
 }
 
 /// The slow part of `before_acquire`: returns the report to make (run after every borrow of
@@ -849,8 +852,7 @@ fn check(stack: &Stack, new: Held) -> impl FnOnce() {
     let recursive = stack
         .find(new.key)
         .map(|i| stack.get(i))
-        .filter(|held| !(shared(held.kind) && shared(new.kind) && held.kind != new.kind)
-            && !(held.kind == RW_READ && new.kind == RW_READ));
+        .filter(|held| !may_share(held.kind, new.kind));
     let found = if recursive.is_some() {
         Found::Nothing
     } else {

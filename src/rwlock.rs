@@ -622,8 +622,8 @@ impl<R: RawRwLock, T: ?Sized> Deref for RwLockReadGuard<'_, R, T> {
 impl<R: RawRwLock, T: ?Sized> Drop for RwLockReadGuard<'_, R, T> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: the guard holds one read lock and releases it exactly once, here.
         lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
+        // SAFETY: the guard holds one read lock and releases it exactly once, here.
         unsafe { self.lock.raw.unlock_shared() }
     }
 }
@@ -746,8 +746,8 @@ impl<R: RawRwLock, T: ?Sized> DerefMut for RwLockWriteGuard<'_, R, T> {
 impl<R: RawRwLock, T: ?Sized> Drop for RwLockWriteGuard<'_, R, T> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: the guard holds the write lock and releases it exactly once, here.
         lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
+        // SAFETY: the guard holds the write lock and releases it exactly once, here.
         unsafe { self.lock.raw.unlock_exclusive() }
     }
 }
@@ -962,8 +962,8 @@ impl<R: RawRwLock, T: ?Sized> Deref for RwLockUpgradableReadGuard<'_, R, T> {
 impl<R: RawRwLock, T: ?Sized> Drop for RwLockUpgradableReadGuard<'_, R, T> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: the guard holds the upgradable lock and releases it exactly once, here.
         lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
+        // SAFETY: the guard holds the upgradable lock and releases it exactly once, here.
         unsafe { self.lock.raw.unlock_upgradable() }
     }
 }
