@@ -618,7 +618,7 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
     pub fn try_lock<U>(&self, f: impl FnOnce(&mut T) -> U) -> Option<U> {
         // SAFETY: on success the guard below takes over the acquisition; LIFO as in `lock`.
         if unsafe { self.raw.try_lock() } {
-            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), "IrqLock") }
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::IRQ_LOCK) }
             // SAFETY: acquired just above by this context.
             let mut guard = unsafe { IrqLockGuard::new(self) };
             Some(f(&mut guard))
@@ -667,7 +667,7 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
     ) -> Option<U> {
         // SAFETY: on success the guard below takes over the acquisition; LIFO as in `lock`.
         if unsafe { self.raw.lock_until(&mut deadline) } {
-            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), "IrqLock") }
+            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::IRQ_LOCK) }
             // SAFETY: acquired just above by this context.
             let mut guard = unsafe { IrqLockGuard::new(self) };
             Some(f(&mut guard))
@@ -794,11 +794,11 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub unsafe fn lock_guard(&self) -> IrqLockGuard<'_, R, T> {
-        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), "IrqLock") }
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), crate::lockdep::IRQ_LOCK) }
         // SAFETY: the guard takes over the acquisition; the caller keeps the LIFO rule for it
         // (this function's contract, the same as `IrqSafe::lock`'s).
         unsafe { self.raw.lock() };
-        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), "IrqLock") }
+        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::IRQ_LOCK) }
         // SAFETY: acquired just above by this context.
         unsafe { IrqLockGuard::new(self) }
     }
@@ -820,7 +820,7 @@ impl<R: RawLock, T: ?Sized + fmt::Debug> fmt::Debug for IrqLock<R, T> {
     /// Never waits: shows the value if the lock is free right now (formatting it inside a
     /// critical section), `<locked>` otherwise.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("IrqLock");
+        let mut d = f.debug_struct(crate::lockdep::IRQ_LOCK);
         if self
             .try_lock(|data| {
                 d.field("data", &&*data);
@@ -909,11 +909,13 @@ impl<R: RawLock, T: ?Sized> DerefMut for IrqLockGuard<'_, R, T> {
 impl<R: RawLock, T: ?Sized> Drop for IrqLockGuard<'_, R, T> {
     #[inline]
     fn drop(&mut self) {
+        // Before the release: an interrupt that the release lets in runs with the lock no
+        // longer held by this context.
+        lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
         // SAFETY: the guard holds the lock in this context (`!Send`), and it is dropped in
         // LIFO order (the contract of `lock_guard`, or kept by `lock`/`try_lock`/`lock_until`,
         // which drop it when `f` returns or unwinds).
         unsafe { self.lock.raw.unlock() };
-        lockdep_hook! { crate::lockdep::released(crate::lockdep::key(self.lock)) }
     }
 }
 

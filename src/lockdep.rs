@@ -236,6 +236,19 @@ pub enum Report<'a> {
         /// Where it is acquired again.
         again_at: &'static Location<'static>,
     },
+    /// A lock taken inside an `IrqLock` (so with interrupts masked, possibly in an interrupt
+    /// handler that takes that `IrqLock`) and elsewhere with interrupts enabled: an interrupt
+    /// whose handler takes it, arriving while it is held with interrupts enabled, spins
+    /// forever on its own core (Linux: "irq-safe → irq-unsafe"). Take it through an `IrqLock`
+    /// everywhere, or never under one. Reported once per class.
+    IrqUnsafe {
+        /// The class.
+        class: ClassInfo,
+        /// Where it was taken inside an `IrqLock`.
+        masked_at: &'static Location<'static>,
+        /// Where it was taken with no `IrqLock` held.
+        unmasked_at: &'static Location<'static>,
+    },
     /// A table is full; the checker goes on without the entries that did not fit (reported
     /// once per table).
     Overflow {
@@ -281,6 +294,17 @@ impl fmt::Display for Report<'_> {
                 f,
                 "lockdep: {class} acquired at {again_at} while already held (taken at {held_at}): \
                  deadlock"
+            ),
+            Report::IrqUnsafe {
+                class,
+                masked_at,
+                unmasked_at,
+            } => write!(
+                f,
+                "lockdep: {class} taken at {masked_at} inside an IrqLock (interrupts masked, \
+                 possibly in an interrupt handler) and at {unmasked_at} with interrupts \
+                 enabled: an interrupt whose handler takes it, arriving while it is held there, \
+                 spins forever"
             ),
             Report::Overflow {
                 table,
@@ -499,6 +523,13 @@ struct ClassSlot {
     key: usize,
     name: Option<&'static str>,
     kind: &'static str,
+    /// Where it was first taken while an `IrqLock` was held (interrupts masked).
+    masked_at: Option<&'static Location<'static>>,
+    /// Where it was first taken with no `IrqLock` held (recorded when the acquisition was
+    /// nested, or once some class was taken masked).
+    unmasked_at: Option<&'static Location<'static>>,
+    /// Whether the two were reported already.
+    irq_reported: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -639,7 +670,14 @@ impl Tables {
         if self.n_classes == CLASSES {
             return Err(OVERFLOW_CLASSES);
         }
-        self.classes[self.n_classes] = Some(ClassSlot { key, name, kind });
+        self.classes[self.n_classes] = Some(ClassSlot {
+            key,
+            name,
+            kind,
+            masked_at: None,
+            unmasked_at: None,
+            irq_reported: false,
+        });
         self.n_classes += 1;
         Ok((self.n_classes - 1) as u16)
     }
@@ -818,7 +856,9 @@ pub(crate) fn before_acquire(key: usize, kind: &'static str) {
         at: Location::caller(),
     };
     let Some(found) = with_stack(|stack| {
-        if stack.len.get() == 0 {
+        // ORDERING: Relaxed: a hint that the interrupt check has something to compare; the
+        // class table it leads to is read under the checker's lock.
+        if stack.len.get() == 0 && !ANY_MASKED.load(Relaxed) {
             return None;
         }
         Some(check(stack, new))
@@ -858,7 +898,11 @@ fn check(stack: &Stack, new: Held) -> impl FnOnce() {
     } else {
         add_edges(stack, new, false)
     };
+    let irq = irq_check(stack, new);
     move || {
+        if let Some(irq) = irq {
+            report(&irq);
+        }
         if let Some(held) = recursive {
             let class = GRAPH.with(|t| ClassInfo {
                 key: t
@@ -875,6 +919,53 @@ fn check(stack: &Stack, new: Held) -> impl FnOnce() {
         }
         report_found(found);
     }
+}
+
+/// The kind of an `IrqLock`.
+pub(crate) const IRQ_LOCK: &str = "IrqLock";
+
+/// Whether some class was taken inside an `IrqLock`: from then on every blocking acquisition
+/// is looked up for the interrupt check.
+static ANY_MASKED: AtomicBool = AtomicBool::new(false);
+
+/// Records whether `new` is taken inside an `IrqLock` or not, and returns the report when a
+/// class has now been taken both ways.
+fn irq_check(stack: &Stack, new: Held) -> Option<Report<'static>> {
+    if new.kind == IRQ_LOCK {
+        return None;
+    }
+    let masked = (0..stack.len.get()).any(|i| stack.get(i).kind == IRQ_LOCK);
+    // Unmasked acquisitions are recorded when the checker looks at them anyway (nested ones)
+    // and, once some class was taken masked, all of them.
+    // ORDERING: Relaxed: see `before_acquire`.
+    if !masked && stack.len.get() == 0 && !ANY_MASKED.load(Relaxed) {
+        return None;
+    }
+    let found = GRAPH.with(|t| {
+        let index = t.class(new.key, new.kind).ok()? as usize;
+        let slot = t.classes[index].as_mut()?;
+        if masked {
+            slot.masked_at.get_or_insert(new.at);
+        } else {
+            slot.unmasked_at.get_or_insert(new.at);
+        }
+        match (slot.masked_at, slot.unmasked_at, slot.irq_reported) {
+            (Some(masked_at), Some(unmasked_at), false) => {
+                slot.irq_reported = true;
+                Some(Report::IrqUnsafe {
+                    class: t.info(index as u16),
+                    masked_at,
+                    unmasked_at,
+                })
+            }
+            _ => None,
+        }
+    });
+    if masked {
+        // ORDERING: Relaxed: see `before_acquire`.
+        ANY_MASKED.store(true, Relaxed);
+    }
+    found
 }
 
 /// After `key` has been acquired (by any means, `try_*` included): pushes it.
