@@ -92,8 +92,7 @@
 //! ```
 
 use crate::raw::{RawLock, RawSpinLock};
-use crate::sync::atomic::{AtomicBool, AtomicPtr, Ordering::Acquire, Ordering::Relaxed};
-use crate::sync::atomic::Ordering::Release;
+use crate::sync::atomic::{AtomicBool, AtomicPtr, Ordering::Relaxed};
 use core::cell::{Cell, UnsafeCell};
 use core::fmt;
 use core::panic::Location;
@@ -345,9 +344,10 @@ static HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 /// # lockdep::reset_handler();
 /// ```
 pub fn set_handler(handler: fn(&Report<'_>)) {
-    // ORDERING: Release pairs with the Acquire load in `report`, so a handler that reads
-    // state its installer wrote sees it.
-    HANDLER.store(handler as *mut (), Release);
+    // ORDERING: Relaxed: only a function pointer is published, and the code it points to
+    // needs no publication; state the handler reads is synchronized by the handler's own
+    // means (as for any function called from another thread).
+    HANDLER.store(handler as *mut (), Relaxed);
 }
 
 /// Puts the default handler back.
@@ -385,8 +385,8 @@ pub fn default_handler(report: &Report<'_>) {
 #[cold]
 #[inline(never)]
 fn report(report: &Report<'_>) {
-    // ORDERING: Acquire pairs with the Release store in `set_handler`.
-    let handler = HANDLER.load(Acquire);
+    // ORDERING: Relaxed: see `set_handler`.
+    let handler = HANDLER.load(Relaxed);
     if handler.is_null() {
         default_handler(report);
     } else {
@@ -489,14 +489,14 @@ static NO_CONTEXT_REPORTED: AtomicBool = AtomicBool::new(false);
 /// ```
 #[cfg(not(feature = "std"))]
 pub unsafe fn set_context_id(id: fn() -> usize) {
-    // ORDERING: Release pairs with the Acquire load in `with_stack`.
-    CONTEXT_ID.store(id as *mut (), Release);
+    // ORDERING: Relaxed: a function pointer, as in `set_handler`.
+    CONTEXT_ID.store(id as *mut (), Relaxed);
 }
 
 #[cfg(not(feature = "std"))]
 fn with_stack<U>(f: impl FnOnce(&Stack) -> U) -> Option<U> {
-    // ORDERING: Acquire pairs with the Release store in `set_context_id`.
-    let id = CONTEXT_ID.load(Acquire);
+    // ORDERING: Relaxed: see `set_context_id`.
+    let id = CONTEXT_ID.load(Relaxed);
     if id.is_null() {
         // ORDERING: Relaxed: a once-only flag; nothing is published with it.
         if !NO_CONTEXT_REPORTED.swap(true, Relaxed) {
