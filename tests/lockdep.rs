@@ -1,5 +1,8 @@
 //! The lock-order checker (feature `lockdep`): what it reports, what it must not report, and
 //! its own synchronization (many threads adding edges at once).
+//!
+//! The tests share one order graph (it is global), so each uses locks of its own: leaked, so
+//! that no later lock reuses an address (a class). Under Miri: `-Zmiri-ignore-leaks`.
 #![cfg(all(feature = "lockdep", feature = "std"))]
 
 use baresync::lockdep::{self, Report};
