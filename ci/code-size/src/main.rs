@@ -78,6 +78,7 @@ measure! {
     }
 }
 measure_lock!("ticketlock", ticketlock, baresync::TicketLock<u32>);
+measure_lock!("fairlock", fairlock, baresync::FairLock<u32>);
 measure_lock!("mutex", mutex, baresync::Mutex<u32>);
 // `IrqSpinLock` is closure-scoped: the same three operations, each incrementing the value.
 measure! {
@@ -411,6 +412,8 @@ pub extern "C" fn main() -> ! {
         spinlock_basic::run();
         #[cfg(feature = "ticketlock")]
         ticketlock::run();
+        #[cfg(feature = "fairlock")]
+        fairlock::run();
         #[cfg(feature = "mutex")]
         mutex::run();
         #[cfg(feature = "irqspinlock")]
