@@ -5,7 +5,7 @@
 //!
 //! | type | what it is (Python / std name) |
 //! |---|---|
-//! | [`SpinLock`], [`TicketLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, sleeping three-state (`Lock`, `std::sync::Mutex`) |
+//! | [`SpinLock`], [`TicketLock`], [`FairLock`], [`McsLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, bounded-bypass fair, MCS queue, sleeping three-state (`Lock`, `std::sync::Mutex`) |
 //! | [`RwLock`] (a [`ReadWriteLock<R, T>`](ReadWriteLock)) | many readers or one writer, writer-preferring, with upgradable reads (`RwLock`) |
 //! | [`ReentrantLock`] | a lock its owner may take again (`RLock`, `ReentrantLock`) |
 //! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
@@ -141,8 +141,11 @@ with_compare_and_swap! {
 
     pub use cache_padded::CachePadded;
     pub use deadline::{Deadline, WaitTimeoutResult};
-    pub use lock::{Lock, LockGuard, Mutex, SpinLock, TicketLock};
-    pub use raw::{RawLock, RawMutex, RawRwLock, RawRwMutex, RawSpinLock, RawTicketLock};
+    pub use lock::{FairLock, Lock, LockGuard, McsLock, Mutex, SpinLock, TicketLock};
+    pub use raw::{
+        RawFairLock, RawLock, RawMcsLock, RawMutex, RawRwLock, RawRwMutex, RawSpinLock,
+        RawTicketLock,
+    };
     pub use wait::{Spin, Wait};
 
     pub use barrier::{Barrier, BarrierError, BarrierWaitResult};

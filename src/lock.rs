@@ -8,7 +8,9 @@
 //! must not observe a half-finished update should keep its invariants intact across panics (or
 //! abort on panic, as most firmware does).
 
-use crate::raw::{raw_init, RawLock, RawMutex, RawSpinLock, RawTicketLock};
+use crate::raw::{
+    raw_init, RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock, RawTicketLock,
+};
 use crate::sync::const_fn;
 use crate::wait::Wait;
 use crate::Deadline;
@@ -73,6 +75,44 @@ pub type SpinLock<T> = Lock<RawSpinLock, T>;
 /// ```
 pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>;
 
+/// A lock around a `T` with a starvation bound that keeps its throughput when threads
+/// outnumber cores: a free lock goes to whichever thread asks, but a queued waiter is bypassed
+/// at most [`RawFairLock::MAX_BYPASSES`] times per waiter queued ahead of it, and queued
+/// waiters are served in order. Waiters wait through `W`
+/// ([`FairDefault`](crate::wait::FairDefault): `Yield` with feature `std`, `Spin` without).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::FairLock;
+///
+/// static JOBS_DONE: FairLock<u32> = FairLock::new(0);
+/// *JOBS_DONE.lock() += 1;
+/// assert_eq!(*JOBS_DONE.lock(), 1);
+/// assert_eq!(core::mem::size_of::<FairLock<()>>(), 12);
+/// ```
+pub type FairLock<T, W = crate::wait::FairDefault> = Lock<RawFairLock<W>, T>;
+
+/// An MCS queue lock around a `T`: FIFO, and each waiter spins on its own cache line, so a
+/// hand-off costs one cache-line transfer however many threads wait. For machines with many
+/// cores and one thread per core (see `docs/many-cores.md`); waiters only spin (yielding once
+/// their backoff is spent, with feature `std`).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::McsLock;
+///
+/// static HITS: McsLock<u64> = McsLock::new(0);
+/// *HITS.lock() += 1;
+/// assert_eq!(*HITS.lock(), 1);
+/// assert_eq!(
+///     core::mem::size_of::<McsLock<()>>(),
+///     2 * core::mem::size_of::<usize>()
+/// );
+/// ```
+pub type McsLock<T> = Lock<RawMcsLock, T>;
+
 /// A three-state mutex around a `T` that waits through `W`
 /// ([`DefaultWait`](crate::wait::DefaultWait): `Futex`, which sleeps, with feature `std`;
 /// `Spin` without).
@@ -131,6 +171,66 @@ impl<T> Lock<RawTicketLock, T> {
         #[inline]
         pub const fn new(value: T) -> Self {
             Lock { raw: raw_init!(RawTicketLock), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<T> Lock<RawFairLock, T> {
+    const_fn! {
+        /// A new, unlocked [`FairLock`] holding `value` whose waiters use the default FIFO
+        /// backend ([`FairDefault`](crate::wait::FairDefault)); usable in a `static`. Name
+        /// another backend with [`with_wait`](Lock::with_wait).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::FairLock;
+        ///
+        /// let jobs = FairLock::new(0u32); // no annotation needed
+        /// *jobs.lock() += 1;
+        /// assert_eq!(*jobs.lock(), 1);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(RawFairLock), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<W: Wait, T> Lock<RawFairLock<W>, T> {
+    const_fn! {
+        /// A new, unlocked [`FairLock`] holding `value` whose waiters wait through the backend
+        /// `W`, named by the type; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{FairLock, Spin};
+        ///
+        /// static SHARED: FairLock<u32, Spin> = FairLock::with_wait(0);
+        /// *SHARED.lock() += 1;
+        /// assert_eq!(*SHARED.lock(), 1);
+        /// ```
+        #[inline]
+        pub const fn with_wait(value: T) -> Self {
+            Lock { raw: raw_init!(RawFairLock<W>), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<T> Lock<RawMcsLock, T> {
+    const_fn! {
+        /// A new, unlocked [`McsLock`] holding `value`; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let lock = baresync::McsLock::new(5); // no annotation needed
+        /// assert_eq!(*lock.lock(), 5);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(RawMcsLock), data: UnsafeCell::new(value) }
         }
     }
 }

@@ -62,6 +62,7 @@ macro_rules! raw_rw_init {
 /// TABLE.write()[2] = 7;
 /// assert_eq!(TABLE.read()[2], 7);
 /// ```
+#[repr(C)]
 pub struct ReadWriteLock<R, T: ?Sized> {
     raw: R,
     data: UnsafeCell<T>,
@@ -548,6 +549,12 @@ impl<R: RawRwLock, T: ?Sized + fmt::Debug> fmt::Debug for ReadWriteLock<R, T> {
 /// Proof of holding a read lock: gives `&T`, and releases the read lock when dropped.
 ///
 /// `!Send`, like every guard of the crate: a lock is released by the context that took it.
+///
+/// ```compile_fail
+/// let lock = std::sync::Arc::new(baresync::RwLock::new(0));
+/// let guard = lock.read();
+/// std::thread::spawn(move || drop(guard));
+/// ```
 ///
 /// # Examples
 ///
