@@ -421,6 +421,8 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     /// Acquires the lock unless `timeout` passes first. A timeout too large to represent
     /// (`Duration::MAX`) waits forever.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```
@@ -524,9 +526,10 @@ impl<R: RawLock, T> From<T> for Lock<R, T> {
 }
 
 impl<R: RawLock, T: ?Sized + fmt::Debug> fmt::Debug for Lock<R, T> {
-    /// Never blocks: shows the value if the lock is free right now, `<locked>` otherwise.
+    /// Never blocks: shows the value if the lock is free right now, `<locked>` otherwise, under
+    /// the alias's name ([`RawLock::DEBUG_NAME`]), as std's `Mutex { data: 5, .. }`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Lock");
+        let mut d = f.debug_struct(R::DEBUG_NAME);
         match self.try_lock() {
             Some(guard) => d.field("data", &&*guard),
             None => d.field("data", &format_args!("<locked>")),
@@ -641,10 +644,47 @@ mod tests {
     #[test]
     fn debug_never_blocks() {
         let l = SpinLock::new(5);
-        assert_eq!(format!("{l:?}"), "Lock { data: 5, .. }");
+        assert_eq!(format!("{l:?}"), "SpinLock { data: 5, .. }");
         let g = l.lock();
-        assert_eq!(format!("{l:?}"), "Lock { data: <locked>, .. }");
+        assert_eq!(format!("{l:?}"), "SpinLock { data: <locked>, .. }");
         assert_eq!(format!("{g:?}"), "5");
+    }
+
+    /// Each alias shows under its own name, as std's `Mutex { data: 5, .. }`, and a raw lock
+    /// that names nothing shows as `Lock`.
+    #[test]
+    fn debug_names_the_alias() {
+        let m = Mutex::new([1, 2]);
+        assert_eq!(format!("{m:?}"), "Mutex { data: [1, 2], .. }");
+        let g = m.lock();
+        assert_eq!(format!("{m:?}"), "Mutex { data: <locked>, .. }");
+        drop(g);
+        let t = TicketLock::new("x");
+        assert_eq!(format!("{t:?}"), "TicketLock { data: \"x\", .. }");
+        let _held = t.lock();
+        assert_eq!(format!("{t:?}"), "TicketLock { data: <locked>, .. }");
+
+        struct Plain(RawSpinLock);
+        // SAFETY: forwards to `RawSpinLock`, which keeps the contract.
+        unsafe impl RawLock for Plain {
+            #[allow(clippy::declare_interior_mutable_const)]
+            const INIT: Self = Plain(RawSpinLock::new());
+            fn lock(&self) {
+                self.0.lock();
+            }
+            fn try_lock(&self) -> bool {
+                self.0.try_lock()
+            }
+            unsafe fn unlock(&self) {
+                // SAFETY: the caller holds the lock (this method's contract).
+                unsafe { self.0.unlock() }
+            }
+            fn is_locked(&self) -> bool {
+                self.0.is_locked()
+            }
+        }
+        let p: Lock<Plain, u8> = Lock::with_raw(3);
+        assert_eq!(format!("{p:?}"), "Lock { data: 3, .. }");
     }
 
     #[test]

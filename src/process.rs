@@ -105,6 +105,7 @@ pub(crate) fn current_thread() -> (u32, u64) {
 /// # Examples
 ///
 /// ```
+/// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
 /// use baresync::{shared::Shareable, ProcessThreadId, ReentrantLock, SharedFutex, ThreadIdentity};
 ///
 /// fn fits_in_a_mapping<T: Shareable>(_: &T) {}
@@ -157,6 +158,7 @@ unsafe impl crate::shared::SharedIdentity for ProcessThreadId {}
 /// # Examples
 ///
 /// ```
+/// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
 /// use baresync::{raw::OwnerLiveness, ProcessLiveness};
 ///
 /// let me = ProcessLiveness::current();

@@ -32,6 +32,7 @@ use core::ops::{Deref, DerefMut};
 /// # Examples
 ///
 /// ```
+/// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
 /// use baresync::{RobustError, RobustMutex};
 ///
 /// let m = RobustMutex::new(0u32);
@@ -104,6 +105,7 @@ impl<T> RobustMutex<T> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// use baresync::RobustMutex;
     ///
     /// static STATE: RobustMutex<[u32; 4]> = RobustMutex::new([0; 4]);
@@ -121,6 +123,7 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// use baresync::{ProcessLiveness, RobustMutex, Spin};
     ///
     /// static SPINNING: RobustMutex<u32, ProcessLiveness, Spin> = RobustMutex::with_wait(0);
@@ -153,6 +156,7 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// use baresync::RobustMutex;
     ///
     /// let m = RobustMutex::new(1);
@@ -172,6 +176,7 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// use baresync::{RobustError, RobustMutex};
     ///
     /// let m = RobustMutex::new(0);
@@ -201,6 +206,7 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// use baresync::{RobustError, RobustMutex};
     ///
     /// let m = RobustMutex::new(0);
@@ -222,6 +228,7 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// assert!(baresync::RobustMutex::<u8>::check_interval().as_millis() <= 100);
     /// ```
     pub const fn check_interval() -> core::time::Duration {
@@ -233,6 +240,7 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// let m = baresync::RobustMutex::new(());
     /// let g = m.lock().unwrap();
     /// assert!(m.is_locked());
@@ -246,6 +254,7 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// let m = baresync::RobustMutex::new(());
     /// assert!(!m.is_not_recoverable());
     /// ```
@@ -258,6 +267,7 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// let mut m = baresync::RobustMutex::new(3);
     /// *m.get_mut() += 1;
     /// assert_eq!(*m.lock().unwrap(), 4);
@@ -316,6 +326,7 @@ impl<'a, T, L: OwnerLiveness, W: Wait> RobustMutexGuard<'a, T, L, W> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
     /// let m = baresync::RobustMutex::new(());
     /// assert!(m.lock().unwrap().is_consistent());
     /// ```

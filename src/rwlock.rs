@@ -62,6 +62,7 @@ macro_rules! raw_rw_init {
 /// TABLE.write()[2] = 7;
 /// assert_eq!(TABLE.read()[2], 7);
 /// ```
+#[repr(C)]
 pub struct ReadWriteLock<R, T: ?Sized> {
     raw: R,
     data: UnsafeCell<T>,
@@ -244,6 +245,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     /// Acquires a read lock unless `timeout` passes first. A timeout too large to represent
     /// (`Duration::MAX`) waits forever.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```
@@ -327,6 +330,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
 
     /// Acquires the write lock unless `timeout` passes first. A timeout too large to represent
     /// (`Duration::MAX`) waits forever.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Examples
     ///
@@ -430,6 +435,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     }
 
     /// Acquires the upgradable read lock unless `timeout` passes first.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Examples
     ///
@@ -542,6 +549,12 @@ impl<R: RawRwLock, T: ?Sized + fmt::Debug> fmt::Debug for ReadWriteLock<R, T> {
 /// Proof of holding a read lock: gives `&T`, and releases the read lock when dropped.
 ///
 /// `!Send`, like every guard of the crate: a lock is released by the context that took it.
+///
+/// ```compile_fail
+/// let lock = std::sync::Arc::new(baresync::RwLock::new(0));
+/// let guard = lock.read();
+/// std::thread::spawn(move || drop(guard));
+/// ```
 ///
 /// # Examples
 ///
@@ -860,6 +873,8 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockUpgradableReadGuard<'a, R, T> {
     }
 
     /// Becomes the write lock unless `timeout` passes first; gives the guard back then.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Errors
     ///

@@ -27,7 +27,8 @@
 //! | shareable | all zero is |
 //! |---|---|
 //! | `Lock<R, T>` (`SpinLock`, `TicketLock`, `Mutex<T, W>`) with `R`, `T` shareable | `new(T::zeroed)`, unlocked |
-//! | [`RawSpinLock`], [`RawTicketLock<W>`], [`RawMutex<W>`] | `new()` |
+//! | [`RawSpinLock`], [`RawTicketLock<W>`], [`RawMutex<W>`], `RawRwMutex<W>` | `new()` |
+//! | `RwLock<T, W>` (`ReadWriteLock<R, T>`) with `R`, `T` shareable | unlocked, holding zero |
 //! | `ReentrantLock<T, I, W>` | `new(T::zeroed)`, unowned |
 //! | [`Semaphore<W>`] | `Semaphore::new(0)` |
 //! | [`BoundedSemaphore<W>`] | a semaphore with no permits and bound `MAX_PERMITS`: write `new(n)` first |
@@ -350,6 +351,14 @@ unsafe impl<W: SharedWait> Shareable for RawTicketLock<W> {}
 unsafe impl<W: SharedWait> Shareable for RawMutex<W> {}
 // SAFETY: `repr(C)` raw lock then data, both shareable; zero = unlocked, holding zero.
 unsafe impl<R: RawLock + Shareable, T: Shareable> Shareable for Lock<R, T> {}
+// SAFETY: `repr(C)` one u32 state word, zero = no readers, no writer, no waiters: `new()`;
+// waits through a shared backend.
+unsafe impl<W: SharedWait> Shareable for crate::raw::RawRwMutex<W> {}
+// SAFETY: `repr(C)` raw lock then data, both shareable; zero = unlocked, holding zero.
+unsafe impl<R: crate::raw::RawRwLock + Shareable, T: Shareable> Shareable
+    for crate::rwlock::ReadWriteLock<R, T>
+{
+}
 // SAFETY: `repr(C)`; the raw mutex is shared, the owner word holds ids unique across
 // processes (`SharedIdentity`), zero = no owner and count 0: `new(zero)`.
 unsafe impl<T: Shareable, I: SharedIdentity, W: SharedWait> Shareable for ReentrantLock<T, I, W> {}

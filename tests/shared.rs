@@ -146,6 +146,24 @@ fn zeroed_locks_are_new_and_unlocked() {
 }
 
 #[test]
+fn zeroed_rwlock_is_new_and_unlocked() {
+    let mut page = Page::new();
+    {
+        let l = page.attach::<baresync::RwLock<u32, Spin>>();
+        assert_eq!(core::mem::size_of::<baresync::RwLock<u32, Spin>>(), 8);
+        {
+            let r1 = l.read();
+            let r2 = l.read();
+            assert_eq!(*r1 + *r2, 0);
+            assert!(l.try_write().is_none());
+        }
+        *l.write() = 9;
+    }
+    assert_eq!(page.word(0), 0, "offset 0: the state word, unlocked");
+    assert_eq!(page.word(1), 9, "offset 4: the data");
+}
+
+#[test]
 fn zeroed_semaphore_is_new_zero() {
     let mut page = Page::new();
     let s = page.attach::<Semaphore<Spin>>();

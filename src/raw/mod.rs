@@ -125,6 +125,16 @@ pub unsafe trait RawLock {
     #[doc(hidden)]
     fn init() -> Self;
 
+    /// The type name `Debug` shows for a [`Lock`](crate::Lock) over this raw lock: the alias a
+    /// user writes (`"Mutex"`, `"SpinLock"`, `"TicketLock"`); `"Lock"` unless overridden.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(format!("{:?}", baresync::Mutex::new(5)), "Mutex { data: 5, .. }");
+    /// ```
+    const DEBUG_NAME: &'static str = "Lock";
+
     /// Acquires the lock, waiting as long as it takes.
     fn lock(&self);
 

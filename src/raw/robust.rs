@@ -51,6 +51,7 @@ const CHECK_INTERVAL: core::time::Duration = core::time::Duration::from_millis(1
 /// # Examples
 ///
 /// ```
+/// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
 /// use baresync::raw::OwnerLiveness;
 /// use core::num::NonZeroU64;
 ///
@@ -115,6 +116,7 @@ impl core::error::Error for NotRecoverable {}
 /// # Examples
 ///
 /// ```
+/// # if cfg!(miri) { return; } // reads /proc (Miri isolates the file system)
 /// use baresync::raw::{Acquired, RawRobustMutex};
 /// use baresync::{ProcessLiveness, SharedFutex};
 ///

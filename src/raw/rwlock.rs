@@ -232,6 +232,7 @@ pub unsafe trait RawRwLock {
 /// unsafe { raw.unlock_exclusive() };
 /// assert_eq!(core::mem::size_of::<RawRwMutex>(), 4);
 /// ```
+#[repr(C)]
 pub struct RawRwMutex<W = DefaultWait> {
     /// bits 0..=15: active readers (the upgradable reader included) · 16..=23: registered
     /// waiting readers · 24..=27: registered waiting writers and upgraders · 28: an
@@ -941,6 +942,8 @@ impl<W: Wait> RawRwMutex<W> {
 }
 
 /// `lock_api::RawRwLock` (with downgrades and upgradable reads), forwarding to [`RawRwLock`].
+///
+/// Needs feature `lock_api`.
 #[cfg(all(feature = "lock_api", not(baresync_loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
 mod lock_api_impls {

@@ -130,6 +130,26 @@ measure! {
     }
 }
 measure! {
+    "oncecell",
+    oncecell,
+    static C: baresync::OnceCell<u32, baresync::Spin> = baresync::OnceCell::with_wait();
+    fn get_or_init() {
+        black_box(*C.get_or_init(|| black_box(48_000_000)));
+    }
+    fn get() {
+        black_box(C.get().copied());
+    }
+}
+measure! {
+    "lazy",
+    lazy,
+    static L: baresync::Lazy<[u8; 16], fn() -> [u8; 16], baresync::Spin> =
+        baresync::Lazy::with_wait(|| core::array::from_fn(|i| (i as u8).wrapping_mul(3)));
+    fn force() {
+        black_box(L[black_box(5)]);
+    }
+}
+measure! {
     "semaphore",
     semaphore,
     static S: baresync::Semaphore = baresync::Semaphore::new(2);
@@ -282,6 +302,26 @@ measure! {
     }
 }
 measure! {
+    "spin-once",
+    spin_once,
+    static C: spin::Once<u32> = spin::Once::new();
+    fn call_once() {
+        black_box(*C.call_once(|| black_box(48_000_000)));
+    }
+    fn get() {
+        black_box(C.get().copied());
+    }
+}
+measure! {
+    "spin-lazy",
+    spin_lazy,
+    static L: spin::Lazy<[u8; 16]> =
+        spin::Lazy::new(|| core::array::from_fn(|i| (i as u8).wrapping_mul(3)));
+    fn force() {
+        black_box(L[black_box(5)]);
+    }
+}
+measure! {
     "spin-rwlock",
     spin_rwlock,
     static L: spin::RwLock<u32> = spin::RwLock::new(0);
@@ -406,6 +446,14 @@ pub extern "C" fn main() -> ! {
         spin_ticketmutex::run();
         #[cfg(feature = "spin-rwlock")]
         spin_rwlock::run();
+        #[cfg(feature = "oncecell")]
+        oncecell::run();
+        #[cfg(feature = "lazy")]
+        lazy::run();
+        #[cfg(feature = "spin-once")]
+        spin_once::run();
+        #[cfg(feature = "spin-lazy")]
+        spin_lazy::run();
         #[cfg(feature = "spin-barrier")]
         spin_barrier::run();
         #[cfg(feature = "heapless-mpmc")]

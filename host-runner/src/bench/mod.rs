@@ -17,7 +17,7 @@
 //! - A warm-up run of every candidate precedes each experiment.
 //!
 //! One file per group: [`lock`], [`rwlock`], [`semaphore`], [`event`], [`condvar`], [`barrier`],
-//! [`queue`]; [`report`] turns a run into `docs/results/`.
+//! [`queue`], [`once`]; [`report`] turns a run into `docs/results/`.
 
 pub mod barrier;
 pub mod condvar;
@@ -25,6 +25,7 @@ pub mod event;
 pub mod floor;
 pub mod load;
 pub mod lock;
+pub mod once;
 pub mod output;
 pub mod plot;
 pub mod queue;
@@ -59,7 +60,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub window: Option<Duration>,
     /// A group to run (repeatable; default: all): locks, rwlock, semaphore, event, condvar, barrier,
-    /// queue.
+    /// queue, once.
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
     /// CPUs to use instead of one per physical core, as a list like `0,2-3`.
@@ -77,7 +78,7 @@ pub struct BenchArgs {
 }
 
 /// The names of the groups, in run order.
-pub const GROUPS: [&str; 7] = [
+pub const GROUPS: [&str; 8] = [
     "locks",
     "rwlock",
     "semaphore",
@@ -85,6 +86,7 @@ pub const GROUPS: [&str; 7] = [
     "condvar",
     "barrier",
     "queue",
+    "once",
 ];
 
 /// How long and how often to measure.
@@ -821,6 +823,7 @@ pub fn groups(cores: usize) -> Vec<Group> {
         condvar::group(cores),
         barrier::group(cores),
         queue::group(cores),
+        once::group(cores),
     ]
 }
 

@@ -83,7 +83,8 @@ fn covering<S: Scenario + 'static>(
     })
 }
 
-/// A boxed scenario is a scenario (so that a list of controls can be wrapped in [`covering`]).
+/// A boxed scenario is a scenario, so that a list of boxed controls can be wrapped to say what
+/// they cover.
 impl Scenario for Box<dyn Scenario> {
     fn info(&self) -> super::ScenarioInfo {
         (**self).info()

@@ -425,7 +425,12 @@ fn run(r: &Run, plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) 
     let mut rng = XorShift::new(seed, 0xDEAD);
     let (mut kills, mut killed_consumers) = (0u64, 0u64);
     let until = Instant::now() + duration;
-    while Instant::now() < until {
+    // A control runs on (up to 5 s more) until its check has fired: with few kills in a short
+    // run, none may land inside the critical section.
+    let counters: &Counters = map.arena();
+    let caught = || counters.unreported_death.load(SeqCst) + counters.exclusion.load(SeqCst) > 0;
+    let control_until = until + Duration::from_secs(5);
+    while Instant::now() < until || (r.expect_fail && !caught() && Instant::now() < control_until) {
         std::thread::sleep(Duration::from_millis(5 + u64::from(rng.below(40))));
         if !kill_workers {
             continue;
