@@ -13,7 +13,7 @@
 
 mod common;
 
-use baresync::{Futex, Mutex, Spin, SpinLock, TicketLock, Yield};
+use baresync::{FairLock, Futex, McsLock, Mutex, Spin, SpinLock, TicketLock, Yield};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +47,9 @@ bench_lock!(SpinLock<u64>, "baresync::SpinLock", |l| l.lock());
 bench_lock!(TicketLock<u64, Spin>, "baresync::TicketLock<Spin>", |l| l.lock());
 bench_lock!(TicketLock<u64, Yield>, "baresync::TicketLock<Yield>", |l| l.lock());
 bench_lock!(TicketLock<u64, Futex>, "baresync::TicketLock<Futex>", |l| l.lock());
+bench_lock!(McsLock<u64>, "baresync::McsLock", |l| l.lock());
+bench_lock!(FairLock<u64, Spin>, "baresync::FairLock<Spin>", |l| l.lock());
+bench_lock!(FairLock<u64, Yield>, "baresync::FairLock<Yield>", |l| l.lock());
 bench_lock!(Mutex<u64, Spin>, "baresync::Mutex<Spin>", |l| l.lock());
 bench_lock!(Mutex<u64, Futex>, "baresync::Mutex<Futex>", |l| l.lock());
 bench_lock!(std::sync::Mutex<u64>, "std::sync::Mutex", |l| l
@@ -117,6 +120,9 @@ fn benches(c: &mut Criterion) {
     all_but_oversubscribed::<TicketLock<u64, Spin>>(c);
     all::<TicketLock<u64, Yield>>(c);
     all::<TicketLock<u64, Futex>>(c);
+    all_but_oversubscribed::<McsLock<u64>>(c);
+    all::<FairLock<u64, Spin>>(c);
+    all::<FairLock<u64, Yield>>(c);
     all::<Mutex<u64, Spin>>(c);
     all::<Mutex<u64, Futex>>(c);
     all::<std::sync::Mutex<u64>>(c);

@@ -170,6 +170,11 @@ impl Barrier {
         /// A barrier that releases its waiters each time `parties` threads have called
         /// [`wait`](Barrier::wait); usable in a `static`.
         ///
+        /// `parties` is a `usize`, as in std's `Barrier::new`: it counts threads, which code
+        /// counts in `usize` (`available_parallelism`, `Vec::len`). A semaphore's count is a
+        /// `u32` instead, because it is the word its `Wait` backend waits on; here the waited-on
+        /// word holds the arrivals, and the bound is [`MAX_PARTIES`](Barrier::MAX_PARTIES).
+        ///
         /// # Panics
         ///
         /// If `parties` is 0 (a barrier nobody can complete is a bug, not a configuration:
@@ -210,10 +215,10 @@ impl<W: Wait> Barrier<W> {
     pub const MAX_PARTIES: usize = ARRIVED_MASK as usize;
 
     const_fn! {
-        /// Like [`new`](Barrier::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Barrier::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Panics
         ///
@@ -303,6 +308,8 @@ impl<W: Wait> Barrier<W> {
     }
 
     /// Like [`wait_until`](Barrier::wait_until) with a deadline `timeout` from now.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Errors
     ///

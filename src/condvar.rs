@@ -269,10 +269,10 @@ impl Condvar {
 
 impl<W: Wait> Condvar<W> {
     const_fn! {
-        /// Like [`new`](Condvar::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Condvar::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Examples
         ///
@@ -622,6 +622,8 @@ impl<W: Wait> Condvar<W> {
 
     /// Like [`wait_until`](Condvar::wait_until) with a deadline `timeout` from now.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Panics
     ///
     /// If `u32::MAX` threads already wait on this condition variable, or if `guard` is a
@@ -653,6 +655,8 @@ impl<W: Wait> Condvar<W> {
     /// Like [`wait_while_until`](Condvar::wait_while_until) with a deadline `timeout` from
     /// now. (std names it `wait_timeout_while`; here every timed form is the operation's name
     /// followed by `_until` or `_timeout`, as `lock_until`/`lock_timeout`.)
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Panics
     ///

@@ -114,10 +114,10 @@ impl Event {
 
 impl<W: Wait> Event<W> {
     const_fn! {
-        /// Like [`new`](Event::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Event::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Examples
         ///
@@ -279,6 +279,8 @@ impl<W: Wait> Event<W> {
     /// Waits until the event is set or `timeout` passes;
     /// [`timed_out`](WaitTimeoutResult::timed_out) if it passed first. A timeout too large to
     /// represent (`Duration::MAX`) waits forever.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Examples
     ///

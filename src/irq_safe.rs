@@ -102,6 +102,8 @@ use critical_section::RestoreState;
 /// it is held: the `critical-section` counterpart of Linux's `spin_lock_irqsave`, with no data
 /// attached.
 ///
+/// Needs feature `critical-section`.
+///
 /// The building block of [`IrqLock`], which is what to use. Its acquiring operations are
 /// `unsafe` because the critical section they enter must be left in last-in-first-out order
 /// with every other critical section (see the [module documentation](self)); for the same
@@ -136,6 +138,7 @@ use critical_section::RestoreState;
 /// assert!(!RAW.is_locked());
 /// # assert!(!MASKED.load(SeqCst));
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub struct IrqSafe<R> {
     inner: R,
     /// The restore state of the critical section entered by the current holder: written by
@@ -408,6 +411,8 @@ impl<R: RawLock> fmt::Debug for IrqSafe<R> {
 /// core): the lock to share between thread mode and interrupt handlers, used through a
 /// closure.
 ///
+/// Needs feature `critical-section`.
+///
 /// [`lock`](IrqLock::lock) enters the critical section, acquires `R`, runs `f(&mut T)`, then
 /// releases `R` and leaves the critical section, also when `f` panics. The closure keeps
 /// critical sections nested last-in-first-out, which a guard could not (see the [module
@@ -443,6 +448,7 @@ impl<R: RawLock> fmt::Debug for IrqSafe<R> {
 /// assert_eq!(STATS.lock(|sent| *sent), 16);
 /// # assert!(!MASKED.load(SeqCst));
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub struct IrqLock<R, T: ?Sized> {
     raw: IrqSafe<R>,
     data: UnsafeCell<T>,
@@ -450,6 +456,8 @@ pub struct IrqLock<R, T: ?Sized> {
 
 /// A test-and-test-and-set spin lock around a `T` whose holder also holds a critical section:
 /// the lock to share between thread mode and interrupt handlers.
+///
+/// Needs feature `critical-section`.
 ///
 /// # Examples
 ///
@@ -478,6 +486,7 @@ pub struct IrqLock<R, T: ?Sized> {
 /// on_uart_rx(b'k');
 /// assert_eq!(RX_BYTES.lock(|rx| [rx[2], rx[3]]), *b"ok");
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub type IrqSpinLock<T> = IrqLock<RawSpinLock, T>;
 
 // SAFETY: an `IrqLock` can be sent to another thread with the value inside it when `T: Send`;
@@ -665,6 +674,8 @@ impl<R: RawLock, T: ?Sized> IrqLock<R, T> {
     /// [`lock_until`](IrqLock::lock_until) with a deadline `timeout` from now. A timeout too
     /// large to represent (`Duration::MAX`) waits forever.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```
@@ -819,6 +830,8 @@ impl<R: RawLock, T: ?Sized + fmt::Debug> fmt::Debug for IrqLock<R, T> {
 /// `&mut T`; when dropped, releases the lock, then leaves the critical section. Obtained only
 /// through the `unsafe` [`IrqLock::lock_guard`].
 ///
+/// Needs feature `critical-section`.
+///
 /// `!Send`: the critical section belongs to the core that entered it.
 ///
 /// # Examples
@@ -844,6 +857,7 @@ impl<R: RawLock, T: ?Sized + fmt::Debug> fmt::Debug for IrqLock<R, T> {
 /// assert_eq!(COUNT.lock(|c| *c), 1);
 /// ```
 #[must_use = "if unused the lock is released (and the critical section left) at once"]
+#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
 pub struct IrqLockGuard<'a, R: RawLock, T: ?Sized> {
     lock: &'a IrqLock<R, T>,
     /// `!Send`: released in the context, and on the core, that acquired.

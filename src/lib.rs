@@ -5,7 +5,7 @@
 //!
 //! | type | what it is (Python / std name) |
 //! |---|---|
-//! | [`SpinLock`], [`TicketLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, sleeping three-state (`Lock`, `std::sync::Mutex`) |
+//! | [`SpinLock`], [`TicketLock`], [`FairLock`], [`McsLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, bounded-bypass fair, MCS queue, sleeping three-state (`Lock`, `std::sync::Mutex`) |
 //! | [`RwLock`] (a [`ReadWriteLock<R, T>`](ReadWriteLock)) | many readers or one writer, writer-preferring, with upgradable reads (`RwLock`) |
 //! | [`ReentrantLock`] | a lock its owner may take again (`RLock`, `ReentrantLock`) |
 //! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
@@ -68,81 +68,120 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
-pub mod sync;
+// Without compare-and-swap (thumbv6m, riscv32i, msp430) `core`'s atomics have no
+// read-modify-write methods; the `portable-atomic` feature supplies them. One clear error
+// instead of dozens from inside the crate (`no method named fetch_or found for AtomicU32`).
+#[cfg(not(any(
+    feature = "portable-atomic",
+    baresync_loom,
+    all(
+        target_has_atomic = "8",
+        target_has_atomic = "32",
+        target_has_atomic = "ptr"
+    )
+)))]
+compile_error!(
+    "baresync: this target has no compare-and-swap; enable the feature `portable-atomic` \
+     (and give portable-atomic a way to provide it: its `critical-section` or \
+     `unsafe-assume-single-core` feature). See the README, section \"Targets without \
+     compare-and-swap\"."
+);
 
-pub mod barrier;
-pub mod cache_padded;
-pub mod condvar;
-pub mod deadline;
-pub mod event;
-#[cfg(feature = "critical-section")]
-#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
-pub mod irq_safe;
-pub mod lock;
-pub mod once;
-#[cfg(all(
-    feature = "std",
-    not(baresync_loom),
-    any(target_os = "linux", target_os = "android")
-))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
-pub mod process;
-pub mod queue;
-pub mod raw;
-pub mod reentrant;
-#[cfg(all(
-    feature = "std",
-    not(baresync_loom),
-    target_has_atomic = "64",
-    any(target_os = "linux", target_os = "android")
-))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
-pub mod robust;
-pub mod rwlock;
-pub mod semaphore;
-#[cfg(not(baresync_loom))]
-pub mod shared;
-pub mod wait;
+/// Compiles the crate's items only where atomics with compare-and-swap exist (natively, from
+/// `portable-atomic`, or from loom), so that the `compile_error!` above is the only error.
+macro_rules! with_compare_and_swap {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(
+                feature = "portable-atomic",
+                baresync_loom,
+                all(target_has_atomic = "8", target_has_atomic = "32", target_has_atomic = "ptr")
+            ))]
+            $item
+        )*
+    };
+}
 
-pub use cache_padded::CachePadded;
-pub use deadline::{Deadline, WaitTimeoutResult};
-pub use lock::{Lock, LockGuard, Mutex, SpinLock, TicketLock};
-pub use raw::{RawLock, RawMutex, RawRwLock, RawRwMutex, RawSpinLock, RawTicketLock};
-pub use wait::{Spin, Wait};
+with_compare_and_swap! {
+    pub mod sync;
 
-pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
-pub use condvar::{Condvar, CondvarGuard};
-pub use event::Event;
-pub use once::{Lazy, Once, OnceCell};
-pub use queue::{
-    Closed, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryPopError,
-    TryPushError,
-};
-pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
-pub use rwlock::{
-    ReadWriteLock, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
-};
-pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
+    pub mod barrier;
+    pub mod cache_padded;
+    pub mod condvar;
+    pub mod deadline;
+    pub mod event;
+    #[cfg(feature = "critical-section")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
+    pub mod irq_safe;
+    pub mod lock;
+    pub mod once;
+    #[cfg(all(
+        feature = "std",
+        not(baresync_loom),
+        any(target_os = "linux", target_os = "android")
+    ))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+    pub mod process;
+    pub mod queue;
+    pub mod raw;
+    pub mod reentrant;
+    #[cfg(all(
+        feature = "std",
+        not(baresync_loom),
+        target_has_atomic = "64",
+        any(target_os = "linux", target_os = "android")
+    ))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "std", target_os = "linux"))))]
+    pub mod robust;
+    pub mod rwlock;
+    pub mod semaphore;
+    #[cfg(not(baresync_loom))]
+    pub mod shared;
+    pub mod wait;
 
-#[cfg(feature = "critical-section")]
-pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
-#[cfg(all(feature = "std", not(baresync_loom)))]
-pub use reentrant::StdThreadId;
-#[cfg(all(feature = "std", not(baresync_loom)))]
-pub use wait::{Futex, Yield};
-#[cfg(all(
-    feature = "std",
-    not(baresync_loom),
-    target_has_atomic = "64",
-    any(target_os = "linux", target_os = "android")
-))]
-pub use {
-    process::ProcessLiveness,
-    robust::{RobustError, RobustMutex, RobustMutexGuard},
-};
-#[cfg(all(
-    feature = "std",
-    not(baresync_loom),
-    any(target_os = "linux", target_os = "android")
-))]
-pub use {process::ProcessThreadId, wait::SharedFutex};
+    pub use cache_padded::CachePadded;
+    pub use deadline::{Deadline, WaitTimeoutResult};
+    pub use lock::{FairLock, Lock, LockGuard, McsLock, Mutex, SpinLock, TicketLock};
+    pub use raw::{
+        RawFairLock, RawLock, RawMcsLock, RawMutex, RawRwLock, RawRwMutex, RawSpinLock,
+        RawTicketLock,
+    };
+    pub use wait::{Spin, Wait};
+
+    pub use barrier::{Barrier, BarrierError, BarrierWaitResult};
+    pub use condvar::{Condvar, CondvarGuard};
+    pub use event::Event;
+    pub use once::{Lazy, Once, OnceCell};
+    pub use queue::{
+        Closed, Drain, GetError, JoinableQueue, PushError, PutError, Queue, TaskDoneError, TryIter,
+        TryPopError, TryPushError,
+    };
+    pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
+    pub use rwlock::{
+        ReadWriteLock, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    };
+    pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
+
+    #[cfg(feature = "critical-section")]
+    pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};
+    #[cfg(all(feature = "std", not(baresync_loom)))]
+    pub use reentrant::StdThreadId;
+    #[cfg(all(feature = "std", not(baresync_loom)))]
+    pub use wait::{Futex, Yield};
+    #[cfg(all(
+        feature = "std",
+        not(baresync_loom),
+        target_has_atomic = "64",
+        any(target_os = "linux", target_os = "android")
+    ))]
+    pub use {
+        process::ProcessLiveness,
+        robust::{RobustError, RobustMutex, RobustMutexGuard},
+    };
+    #[cfg(all(
+        feature = "std",
+        not(baresync_loom),
+        any(target_os = "linux", target_os = "android")
+    ))]
+    pub use {process::ProcessThreadId, wait::SharedFutex};
+}

@@ -8,7 +8,9 @@
 //! must not observe a half-finished update should keep its invariants intact across panics (or
 //! abort on panic, as most firmware does).
 
-use crate::raw::{raw_init, RawLock, RawMutex, RawSpinLock, RawTicketLock};
+use crate::raw::{
+    raw_init, RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock, RawTicketLock,
+};
 use crate::sync::const_fn;
 use crate::wait::Wait;
 use crate::Deadline;
@@ -73,6 +75,44 @@ pub type SpinLock<T> = Lock<RawSpinLock, T>;
 /// ```
 pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>;
 
+/// A lock around a `T` with a starvation bound that keeps its throughput when threads
+/// outnumber cores: a free lock goes to whichever thread asks, but a queued waiter is bypassed
+/// at most [`RawFairLock::MAX_BYPASSES`] times per waiter queued ahead of it, and queued
+/// waiters are served in order. Waiters wait through `W`
+/// ([`FairDefault`](crate::wait::FairDefault): `Yield` with feature `std`, `Spin` without).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::FairLock;
+///
+/// static JOBS_DONE: FairLock<u32> = FairLock::new(0);
+/// *JOBS_DONE.lock() += 1;
+/// assert_eq!(*JOBS_DONE.lock(), 1);
+/// assert_eq!(core::mem::size_of::<FairLock<()>>(), 12);
+/// ```
+pub type FairLock<T, W = crate::wait::FairDefault> = Lock<RawFairLock<W>, T>;
+
+/// An MCS queue lock around a `T`: FIFO, and each waiter spins on its own cache line, so a
+/// hand-off costs one cache-line transfer however many threads wait. For machines with many
+/// cores and one thread per core (see `docs/many-cores.md`); waiters only spin (yielding once
+/// their backoff is spent, with feature `std`).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::McsLock;
+///
+/// static HITS: McsLock<u64> = McsLock::new(0);
+/// *HITS.lock() += 1;
+/// assert_eq!(*HITS.lock(), 1);
+/// assert_eq!(
+///     core::mem::size_of::<McsLock<()>>(),
+///     2 * core::mem::size_of::<usize>()
+/// );
+/// ```
+pub type McsLock<T> = Lock<RawMcsLock, T>;
+
 /// A three-state mutex around a `T` that waits through `W`
 /// ([`DefaultWait`](crate::wait::DefaultWait): `Futex`, which sleeps, with feature `std`;
 /// `Spin` without).
@@ -131,6 +171,66 @@ impl<T> Lock<RawTicketLock, T> {
         #[inline]
         pub const fn new(value: T) -> Self {
             Lock { raw: raw_init!(RawTicketLock), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<T> Lock<RawFairLock, T> {
+    const_fn! {
+        /// A new, unlocked [`FairLock`] holding `value` whose waiters use the default FIFO
+        /// backend ([`FairDefault`](crate::wait::FairDefault)); usable in a `static`. Name
+        /// another backend with [`with_wait`](Lock::with_wait).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::FairLock;
+        ///
+        /// let jobs = FairLock::new(0u32); // no annotation needed
+        /// *jobs.lock() += 1;
+        /// assert_eq!(*jobs.lock(), 1);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(RawFairLock), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<W: Wait, T> Lock<RawFairLock<W>, T> {
+    const_fn! {
+        /// A new, unlocked [`FairLock`] holding `value` whose waiters wait through the backend
+        /// `W`, named by the type; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{FairLock, Spin};
+        ///
+        /// static SHARED: FairLock<u32, Spin> = FairLock::with_wait(0);
+        /// *SHARED.lock() += 1;
+        /// assert_eq!(*SHARED.lock(), 1);
+        /// ```
+        #[inline]
+        pub const fn with_wait(value: T) -> Self {
+            Lock { raw: raw_init!(RawFairLock<W>), data: UnsafeCell::new(value) }
+        }
+    }
+}
+
+impl<T> Lock<RawMcsLock, T> {
+    const_fn! {
+        /// A new, unlocked [`McsLock`] holding `value`; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let lock = baresync::McsLock::new(5); // no annotation needed
+        /// assert_eq!(*lock.lock(), 5);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Lock { raw: raw_init!(RawMcsLock), data: UnsafeCell::new(value) }
         }
     }
 }
@@ -321,6 +421,8 @@ impl<R: RawLock, T: ?Sized> Lock<R, T> {
     /// Acquires the lock unless `timeout` passes first. A timeout too large to represent
     /// (`Duration::MAX`) waits forever.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```
@@ -424,9 +526,10 @@ impl<R: RawLock, T> From<T> for Lock<R, T> {
 }
 
 impl<R: RawLock, T: ?Sized + fmt::Debug> fmt::Debug for Lock<R, T> {
-    /// Never blocks: shows the value if the lock is free right now, `<locked>` otherwise.
+    /// Never blocks: shows the value if the lock is free right now, `<locked>` otherwise, under
+    /// the alias's name ([`RawLock::DEBUG_NAME`]), as std's `Mutex { data: 5, .. }`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Lock");
+        let mut d = f.debug_struct(R::DEBUG_NAME);
         match self.try_lock() {
             Some(guard) => d.field("data", &&*guard),
             None => d.field("data", &format_args!("<locked>")),
@@ -541,10 +644,47 @@ mod tests {
     #[test]
     fn debug_never_blocks() {
         let l = SpinLock::new(5);
-        assert_eq!(format!("{l:?}"), "Lock { data: 5, .. }");
+        assert_eq!(format!("{l:?}"), "SpinLock { data: 5, .. }");
         let g = l.lock();
-        assert_eq!(format!("{l:?}"), "Lock { data: <locked>, .. }");
+        assert_eq!(format!("{l:?}"), "SpinLock { data: <locked>, .. }");
         assert_eq!(format!("{g:?}"), "5");
+    }
+
+    /// Each alias shows under its own name, as std's `Mutex { data: 5, .. }`, and a raw lock
+    /// that names nothing shows as `Lock`.
+    #[test]
+    fn debug_names_the_alias() {
+        let m = Mutex::new([1, 2]);
+        assert_eq!(format!("{m:?}"), "Mutex { data: [1, 2], .. }");
+        let g = m.lock();
+        assert_eq!(format!("{m:?}"), "Mutex { data: <locked>, .. }");
+        drop(g);
+        let t = TicketLock::new("x");
+        assert_eq!(format!("{t:?}"), "TicketLock { data: \"x\", .. }");
+        let _held = t.lock();
+        assert_eq!(format!("{t:?}"), "TicketLock { data: <locked>, .. }");
+
+        struct Plain(RawSpinLock);
+        // SAFETY: forwards to `RawSpinLock`, which keeps the contract.
+        unsafe impl RawLock for Plain {
+            #[allow(clippy::declare_interior_mutable_const)]
+            const INIT: Self = Plain(RawSpinLock::new());
+            fn lock(&self) {
+                self.0.lock();
+            }
+            fn try_lock(&self) -> bool {
+                self.0.try_lock()
+            }
+            unsafe fn unlock(&self) {
+                // SAFETY: the caller holds the lock (this method's contract).
+                unsafe { self.0.unlock() }
+            }
+            fn is_locked(&self) -> bool {
+                self.0.is_locked()
+            }
+        }
+        let p: Lock<Plain, u8> = Lock::with_raw(3);
+        assert_eq!(format!("{p:?}"), "Lock { data: 3, .. }");
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub unsafe trait ThreadIdentity {
 /// The [`ThreadIdentity`] of std threads: a number handed out from a global counter the
 /// first time a thread asks, kept in a thread-local, never given to another thread.
 ///
+/// Needs feature `std` (a default feature).
+///
 /// The counter is checked: after `usize::MAX - 1` threads (on a 32-bit target, four billion)
 /// asking for an id panics rather than reuse one.
 ///
@@ -163,8 +165,8 @@ macro_rules! reentrant_lock_struct {
         /// A lock that the thread holding it may lock again; the guard gives `&T`.
         ///
         /// `I` names threads ([`StdThreadId`] under `std`, where it is the default, so
-        /// `ReentrantLock<T>` and `ReentrantLock::new(value)` need nothing more; your kernel's task id
-        /// otherwise: without `std` there is no default identity, and a lock is built with
+        /// `ReentrantLock<T>` and `ReentrantLock::new(value)` need nothing more; your kernel's
+        /// task id otherwise: without `std` there is no default identity, and a lock is built with
         /// [`with_identity`](ReentrantLock::with_identity)); `W` is the [`Wait`] backend of the
         /// underlying [`RawMutex`].
         ///
@@ -174,7 +176,8 @@ macro_rules! reentrant_lock_struct {
         /// use baresync::ReentrantLock;
         /// use core::cell::RefCell;
         ///
-        /// static ITEMS: ReentrantLock<RefCell<Vec<u32>>> = ReentrantLock::new(RefCell::new(Vec::new()));
+        /// static ITEMS: ReentrantLock<RefCell<Vec<u32>>> =
+        ///     ReentrantLock::new(RefCell::new(Vec::new()));
         ///
         /// fn add(x: u32) {
         ///     ITEMS.lock().borrow_mut().push(x);
@@ -192,8 +195,8 @@ macro_rules! reentrant_lock_struct {
         #[repr(C)]
         pub struct ReentrantLock<T: ?Sized, I $($identity_default)*, W = DefaultWait> {
             raw: RawMutex<W>,
-            /// 0: no owner · otherwise the owner's id. Written only by the owner while it holds `raw`
-            /// (its id after acquiring, 0 before releasing).
+            /// 0: no owner · otherwise the owner's id. Written only by the owner while it holds
+            /// `raw` (its id after acquiring, 0 before releasing).
             owner: AtomicUsize,
             /// How many guards the owner holds. Read and written only by the owner, while it holds
             /// `raw`.
@@ -439,6 +442,8 @@ impl<T: ?Sized, I: ThreadIdentity, W: Wait> ReentrantLock<T, I, W> {
     }
 
     /// Acquires the lock unless `timeout` passes first.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Panics
     ///

@@ -47,42 +47,66 @@ const COUNT: u32 = (1 << 31) - 1;
 /// `W::WAKE_IS_NOOP`).
 const SLEEPERS: u32 = 1 << 31;
 
-/// The machinery shared by [`Semaphore`] and [`BoundedSemaphore`]: the state word and the bound
-/// that a release may not exceed.
+/// The counter that [`Semaphore`] and [`BoundedSemaphore`] are made of, and the operations they
+/// share: every way to acquire permits, and [`available`](Counter::available). Both types
+/// dereference to it, so `sem.acquire()` works on either; it is not built on its own.
+///
+/// Written once for both: the two types differ only in their bound (the most a release may
+/// take the count to) and in what a release past it does (`Semaphore::release` panics,
+/// `BoundedSemaphore::release` returns [`BoundExceeded`]).
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{BoundedSemaphore, Semaphore};
+///
+/// let sem = Semaphore::new(2);
+/// let bounded = BoundedSemaphore::new(2);
+/// // The same operations on both:
+/// let (a, b) = (sem.acquire(), bounded.acquire());
+/// assert_eq!((sem.available(), bounded.available()), (1, 1));
+/// drop((a, b));
+/// ```
 #[repr(C)]
-struct Core<W> {
+pub struct Counter<W = DefaultWait> {
     /// bits 0–30: available permits · bit 31: sleepers may exist
     state: AtomicU32,
-    /// `MAX_PERMITS - bound`, where the bound is the largest count a release may produce:
-    /// [`Semaphore::MAX_PERMITS`] for a `Semaphore`, the initial count for a
-    /// `BoundedSemaphore`. Stored as the distance from the maximum so that all-zero bytes are
-    /// `Semaphore::new(0)` (see [`Shareable`](crate::shared::Shareable)).
+    /// bits 0–30: `MAX_PERMITS - bound`, where the bound is the largest count a release may
+    /// produce ([`Semaphore::MAX_PERMITS`] for a `Semaphore`, the initial count for a
+    /// `BoundedSemaphore`), stored as the distance from the maximum so that all-zero bytes are
+    /// `Semaphore::new(0)` (see [`Shareable`](crate::shared::Shareable)) · bit 31
+    /// ([`BOUNDED`]): a `BoundedSemaphore`, whose permits saturate at the bound instead of
+    /// panicking (clear in all-zero bytes, whose bound is `MAX_PERMITS` anyway).
     slack: u32,
     _wait: PhantomData<fn() -> W>,
 }
 
-impl<W: Wait> Core<W> {
+/// In [`Counter::slack`]: the counter belongs to a `BoundedSemaphore`.
+const BOUNDED: u32 = 1 << 31;
+
+impl<W: Wait> Counter<W> {
     const_fn! {
         #[inline]
-        const fn new(permits: u32, bound: u32) -> Self {
+        const fn new(permits: u32, bound: u32, bounded: bool) -> Self {
             assert!(
                 permits <= COUNT,
                 "semaphore permits above Semaphore::MAX_PERMITS"
             );
-            Core { state: AtomicU32::new(permits), slack: COUNT - bound, _wait: PhantomData }
+            let slack = COUNT - bound;
+            let slack = if bounded { slack | BOUNDED } else { slack };
+            Counter { state: AtomicU32::new(permits), slack, _wait: PhantomData }
         }
     }
 
     /// The largest count a release may produce.
     #[inline]
-    fn bound(&self) -> u32 {
-        COUNT - self.slack
+    fn limit(&self) -> u32 {
+        COUNT - (self.slack & COUNT)
     }
 
     #[inline]
-    fn available(&self) -> u32 {
-        // ORDERING: Relaxed: a snapshot for the caller, which synchronizes with nothing.
-        self.state.load(Relaxed) & COUNT
+    fn permit(&self, permits: u32) -> Permit<'_, W> {
+        Permit { core: self, permits }
     }
 
     /// Takes `n` permits if that many are available right now; never waits.
@@ -109,7 +133,7 @@ impl<W: Wait> Core<W> {
     #[inline]
     fn check_satisfiable(&self, n: u32) {
         assert!(
-            n <= self.bound(),
+            n <= self.limit(),
             "acquiring more permits than the semaphore can ever hold"
         );
     }
@@ -176,7 +200,7 @@ impl<W: Wait> Core<W> {
     /// Adds `n` permits unless the count would exceed the bound; `Err(count seen)` then,
     /// and nothing changed.
     #[inline]
-    fn release(&self, n: u32) -> Result<(), u32> {
+    fn add(&self, n: u32) -> Result<(), u32> {
         if n == 0 {
             return Ok(());
         }
@@ -185,7 +209,7 @@ impl<W: Wait> Core<W> {
         loop {
             let count = s & COUNT;
             let new = match count.checked_add(n) {
-                Some(new) if new <= self.bound() => new,
+                Some(new) if new <= self.limit() => new,
                 _ => return Err(count),
             };
             // `new` has the SLEEPERS bit clear: we wake every sleeper below, and each that
@@ -205,10 +229,10 @@ impl<W: Wait> Core<W> {
 
     /// Adds `n` permits, capping the count at the bound (a permit's drop on a bounded
     /// semaphore someone over-released).
-    fn release_saturating(&self, n: u32) {
-        while let Err(count) = self.release(n) {
-            let room = self.bound() - count;
-            if room == 0 || self.release(room).is_ok() {
+    fn add_saturating(&self, n: u32) {
+        while let Err(count) = self.add(n) {
+            let room = self.limit() - count;
+            if room == 0 || self.add(room).is_ok() {
                 return;
             }
         }
@@ -222,12 +246,222 @@ impl<W: Wait> Core<W> {
     }
 }
 
+impl<W: Wait> Counter<W> {
+    /// Takes one permit, waiting through `W` until one is available.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Semaphore;
+    ///
+    /// static UART: Semaphore = Semaphore::new(1);
+    /// {
+    ///     let _permit = UART.acquire();
+    ///     assert_eq!(UART.available(), 0);
+    /// } // released here
+    /// assert_eq!(UART.available(), 1);
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> Permit<'_, W> {
+        self.acquire_many(1)
+    }
+
+    /// Takes `n` permits at once, waiting until `n` are available together: never a part of
+    /// them, so two threads asking for several permits cannot deadlock each holding some.
+    ///
+    /// A waiter for many permits can be overtaken by waiters for fewer (not fair).
+    ///
+    /// # Panics
+    ///
+    /// If `n` exceeds what the semaphore can ever hold ([`MAX_PERMITS`](Semaphore::MAX_PERMITS),
+    /// or a [`BoundedSemaphore`]'s bound): it could never be satisfied.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Semaphore;
+    ///
+    /// static BUFFERS: Semaphore = Semaphore::new(3);
+    /// let two = BUFFERS.acquire_many(2);
+    /// assert_eq!(two.permits(), 2);
+    /// assert!(BUFFERS.try_acquire_many(2).is_none());
+    /// drop(two);
+    /// assert_eq!(BUFFERS.available(), 3);
+    /// ```
+    #[inline]
+    pub fn acquire_many(&self, n: u32) -> Permit<'_, W> {
+        if !self.try_take(n) {
+            self.check_satisfiable(n);
+            self.acquire_slow(n);
+        }
+        self.permit(n)
+    }
+
+    /// Takes one permit if one is available right now; never waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Semaphore;
+    ///
+    /// static ONE: Semaphore = Semaphore::new(1);
+    /// let held = ONE.try_acquire().expect("a permit is free");
+    /// assert!(ONE.try_acquire().is_none());
+    /// drop(held);
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<Permit<'_, W>> {
+        self.try_acquire_many(1)
+    }
+
+    /// Takes `n` permits if `n` are available right now; never waits, never takes fewer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Semaphore;
+    ///
+    /// static SLOTS: Semaphore = Semaphore::new(2);
+    /// assert!(SLOTS.try_acquire_many(3).is_none());
+    /// assert_eq!(SLOTS.available(), 2, "nothing taken by the failed attempt");
+    /// assert!(SLOTS.try_acquire_many(2).is_some());
+    /// ```
+    #[inline]
+    pub fn try_acquire_many(&self, n: u32) -> Option<Permit<'_, W>> {
+        self.try_take(n).then(|| self.permit(n))
+    }
+
+    /// Takes one permit unless `deadline` expires first; `None` then, and nothing is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Semaphore;
+    ///
+    /// static SLOT: Semaphore = Semaphore::new(1);
+    /// let held = SLOT.acquire();
+    /// let mut polls = 0;
+    /// assert!(SLOT.acquire_until(|| { polls += 1; polls > 100 }).is_none());
+    /// drop(held);
+    /// assert!(SLOT.acquire_until(|| true).is_some(), "a free permit is taken even at expiry");
+    /// ```
+    #[inline]
+    pub fn acquire_until(&self, deadline: impl Deadline) -> Option<Permit<'_, W>> {
+        self.acquire_many_until(1, deadline)
+    }
+
+    /// Takes `n` permits at once unless `deadline` expires first; `None` then, and nothing is
+    /// taken.
+    ///
+    /// # Panics
+    ///
+    /// If `n` exceeds what the semaphore can ever hold ([`MAX_PERMITS`](Semaphore::MAX_PERMITS),
+    /// or a [`BoundedSemaphore`]'s bound).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Semaphore;
+    ///
+    /// static SLOTS: Semaphore = Semaphore::new(2);
+    /// let one = SLOTS.acquire();
+    /// let mut polls = 0;
+    /// assert!(SLOTS.acquire_many_until(2, || { polls += 1; polls > 100 }).is_none());
+    /// drop(one);
+    /// assert!(SLOTS.acquire_many_until(2, || false).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_many_until(&self, n: u32, mut deadline: impl Deadline) -> Option<Permit<'_, W>> {
+        if !self.try_take(n) {
+            self.check_satisfiable(n);
+            if !self.acquire_slow_until(n, Some(&mut deadline)) {
+                return None;
+            }
+        }
+        Some(self.permit(n))
+    }
+
+    /// Takes one permit unless `timeout` passes first. A timeout too large to represent
+    /// (`Duration::MAX`) waits forever.
+    ///
+    /// Needs feature `std` (a default feature).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Futex, Semaphore};
+    /// use std::time::Duration;
+    ///
+    /// static SLOT: Semaphore<Futex> = Semaphore::with_wait(1);
+    /// let held = SLOT.acquire();
+    /// assert!(SLOT.acquire_timeout(Duration::from_millis(5)).is_none());
+    /// drop(held);
+    /// assert!(SLOT.acquire_timeout(Duration::MAX).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: core::time::Duration) -> Option<Permit<'_, W>> {
+        self.acquire_until(crate::deadline::Timeout::after(timeout))
+    }
+
+    /// Takes `n` permits at once unless `timeout` passes first.
+    ///
+    /// Needs feature `std` (a default feature).
+    ///
+    /// # Panics
+    ///
+    /// If `n` exceeds what the semaphore can ever hold ([`MAX_PERMITS`](Semaphore::MAX_PERMITS),
+    /// or a [`BoundedSemaphore`]'s bound).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{Futex, Semaphore};
+    /// use std::time::Duration;
+    ///
+    /// static SLOTS: Semaphore<Futex> = Semaphore::with_wait(2);
+    /// assert!(SLOTS.acquire_many_timeout(3, Duration::from_millis(5)).is_none());
+    /// assert!(SLOTS.acquire_many_timeout(2, Duration::from_millis(5)).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[inline]
+    pub fn acquire_many_timeout(
+        &self,
+        n: u32,
+        timeout: core::time::Duration,
+    ) -> Option<Permit<'_, W>> {
+        self.acquire_many_until(n, crate::deadline::Timeout::after(timeout))
+    }
+
+    /// The number of permits available right now. A snapshot: it may change at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem: baresync::Semaphore = baresync::Semaphore::new(5);
+    /// let _p = sem.acquire_many(2);
+    /// assert_eq!(sem.available(), 3);
+    /// ```
+    #[inline]
+    pub fn available(&self) -> u32 {
+        // ORDERING: Relaxed: a snapshot for the caller, which synchronizes with nothing.
+        self.state.load(Relaxed) & COUNT
+    }
+}
+
 /// Grants up to [`MAX_PERMITS`](Semaphore::MAX_PERMITS) permits from one counter; an
-/// [`acquire`](Semaphore::acquire) waits (through `W`) until one is free and returns a
+/// [`acquire`](Counter::acquire) waits (through `W`) until one is free and returns a
 /// [`Permit`] that gives it back when dropped.
 ///
 /// Python's `threading.Semaphore`, with RAII instead of `with`. 8 bytes, `const`
 /// constructible, never allocates. Not fair: see the [module documentation](self).
+///
+/// Counts are `u32` (where [`Barrier::new`](crate::Barrier::new) takes a `usize`): the count
+/// lives in the 32-bit word a [`Wait`] backend waits on, so no count above
+/// [`MAX_PERMITS`](Semaphore::MAX_PERMITS) can exist, and the type says so rather than a `usize`
+/// that would panic above it on every target.
 ///
 /// # Examples
 ///
@@ -256,7 +490,7 @@ impl<W: Wait> Core<W> {
 /// ```
 #[repr(C)]
 pub struct Semaphore<W = DefaultWait> {
-    core: Core<W>,
+    core: Counter<W>,
 }
 
 /// A [`Semaphore`] whose count may never exceed its initial value: a
@@ -283,7 +517,7 @@ pub struct Semaphore<W = DefaultWait> {
 /// ```
 #[repr(C)]
 pub struct BoundedSemaphore<W = DefaultWait> {
-    core: Core<W>,
+    core: Counter<W>,
 }
 
 /// Permits taken from a [`Semaphore`] or [`BoundedSemaphore`]; they are given back when it is
@@ -318,10 +552,8 @@ pub struct BoundedSemaphore<W = DefaultWait> {
 /// ```
 #[must_use = "if unused the permits are released at once"]
 pub struct Permit<'a, W: Wait = DefaultWait> {
-    core: &'a Core<W>,
+    core: &'a Counter<W>,
     permits: u32,
-    /// From a `BoundedSemaphore`: saturate at the bound on drop instead of panicking.
-    bounded: bool,
 }
 
 /// The error of a [`BoundedSemaphore::release`] that would take the count above the bound.
@@ -439,10 +671,10 @@ impl<W: Wait> Semaphore<W> {
     pub const MAX_PERMITS: u32 = COUNT;
 
     const_fn! {
-        /// Like [`new`](Semaphore::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Semaphore::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Panics
         ///
@@ -458,198 +690,8 @@ impl<W: Wait> Semaphore<W> {
         /// ```
         #[inline]
         pub const fn with_wait(permits: u32) -> Self {
-            Semaphore { core: Core::new(permits, COUNT) }
+            Semaphore { core: Counter::new(permits, COUNT, false) }
         }
-    }
-
-    #[inline]
-    fn permit(&self, permits: u32) -> Permit<'_, W> {
-        Permit {
-            core: &self.core,
-            permits,
-            bounded: false,
-        }
-    }
-
-    /// Takes one permit, waiting through `W` until one is available.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::Semaphore;
-    ///
-    /// static UART: Semaphore = Semaphore::new(1);
-    /// {
-    ///     let _permit = UART.acquire();
-    ///     assert_eq!(UART.available(), 0);
-    /// } // released here
-    /// assert_eq!(UART.available(), 1);
-    /// ```
-    #[inline]
-    pub fn acquire(&self) -> Permit<'_, W> {
-        self.acquire_many(1)
-    }
-
-    /// Takes `n` permits at once, waiting until `n` are available together: never a part of
-    /// them, so two threads asking for several permits cannot deadlock each holding some.
-    ///
-    /// A waiter for many permits can be overtaken by waiters for fewer (not fair).
-    ///
-    /// # Panics
-    ///
-    /// If `n` exceeds [`MAX_PERMITS`](Semaphore::MAX_PERMITS): it could never be satisfied.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::Semaphore;
-    ///
-    /// static BUFFERS: Semaphore = Semaphore::new(3);
-    /// let two = BUFFERS.acquire_many(2);
-    /// assert_eq!(two.permits(), 2);
-    /// assert!(BUFFERS.try_acquire_many(2).is_none());
-    /// drop(two);
-    /// assert_eq!(BUFFERS.available(), 3);
-    /// ```
-    #[inline]
-    pub fn acquire_many(&self, n: u32) -> Permit<'_, W> {
-        if !self.core.try_take(n) {
-            self.core.check_satisfiable(n);
-            self.core.acquire_slow(n);
-        }
-        self.permit(n)
-    }
-
-    /// Takes one permit if one is available right now; never waits.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::Semaphore;
-    ///
-    /// static ONE: Semaphore = Semaphore::new(1);
-    /// let held = ONE.try_acquire().expect("a permit is free");
-    /// assert!(ONE.try_acquire().is_none());
-    /// drop(held);
-    /// ```
-    #[inline]
-    pub fn try_acquire(&self) -> Option<Permit<'_, W>> {
-        self.try_acquire_many(1)
-    }
-
-    /// Takes `n` permits if `n` are available right now; never waits, never takes fewer.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::Semaphore;
-    ///
-    /// static SLOTS: Semaphore = Semaphore::new(2);
-    /// assert!(SLOTS.try_acquire_many(3).is_none());
-    /// assert_eq!(SLOTS.available(), 2, "nothing taken by the failed attempt");
-    /// assert!(SLOTS.try_acquire_many(2).is_some());
-    /// ```
-    #[inline]
-    pub fn try_acquire_many(&self, n: u32) -> Option<Permit<'_, W>> {
-        self.core.try_take(n).then(|| self.permit(n))
-    }
-
-    /// Takes one permit unless `deadline` expires first; `None` then, and nothing is taken.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::Semaphore;
-    ///
-    /// static SLOT: Semaphore = Semaphore::new(1);
-    /// let held = SLOT.acquire();
-    /// let mut polls = 0;
-    /// assert!(SLOT.acquire_until(|| { polls += 1; polls > 100 }).is_none());
-    /// drop(held);
-    /// assert!(SLOT.acquire_until(|| true).is_some(), "a free permit is taken even at expiry");
-    /// ```
-    #[inline]
-    pub fn acquire_until(&self, deadline: impl Deadline) -> Option<Permit<'_, W>> {
-        self.acquire_many_until(1, deadline)
-    }
-
-    /// Takes `n` permits at once unless `deadline` expires first; `None` then, and nothing is
-    /// taken.
-    ///
-    /// # Panics
-    ///
-    /// If `n` exceeds [`MAX_PERMITS`](Semaphore::MAX_PERMITS).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::Semaphore;
-    ///
-    /// static SLOTS: Semaphore = Semaphore::new(2);
-    /// let one = SLOTS.acquire();
-    /// let mut polls = 0;
-    /// assert!(SLOTS.acquire_many_until(2, || { polls += 1; polls > 100 }).is_none());
-    /// drop(one);
-    /// assert!(SLOTS.acquire_many_until(2, || false).is_some());
-    /// ```
-    #[inline]
-    pub fn acquire_many_until(&self, n: u32, mut deadline: impl Deadline) -> Option<Permit<'_, W>> {
-        if !self.core.try_take(n) {
-            self.core.check_satisfiable(n);
-            if !self.core.acquire_slow_until(n, Some(&mut deadline)) {
-                return None;
-            }
-        }
-        Some(self.permit(n))
-    }
-
-    /// Takes one permit unless `timeout` passes first. A timeout too large to represent
-    /// (`Duration::MAX`) waits forever.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::{Futex, Semaphore};
-    /// use std::time::Duration;
-    ///
-    /// static SLOT: Semaphore<Futex> = Semaphore::with_wait(1);
-    /// let held = SLOT.acquire();
-    /// assert!(SLOT.acquire_timeout(Duration::from_millis(5)).is_none());
-    /// drop(held);
-    /// assert!(SLOT.acquire_timeout(Duration::MAX).is_some());
-    /// ```
-    #[cfg(feature = "std")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    #[inline]
-    pub fn acquire_timeout(&self, timeout: core::time::Duration) -> Option<Permit<'_, W>> {
-        self.acquire_until(crate::deadline::Timeout::after(timeout))
-    }
-
-    /// Takes `n` permits at once unless `timeout` passes first.
-    ///
-    /// # Panics
-    ///
-    /// If `n` exceeds [`MAX_PERMITS`](Semaphore::MAX_PERMITS).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::{Futex, Semaphore};
-    /// use std::time::Duration;
-    ///
-    /// static SLOTS: Semaphore<Futex> = Semaphore::with_wait(2);
-    /// assert!(SLOTS.acquire_many_timeout(3, Duration::from_millis(5)).is_none());
-    /// assert!(SLOTS.acquire_many_timeout(2, Duration::from_millis(5)).is_some());
-    /// ```
-    #[cfg(feature = "std")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    #[inline]
-    pub fn acquire_many_timeout(
-        &self,
-        n: u32,
-        timeout: core::time::Duration,
-    ) -> Option<Permit<'_, W>> {
-        self.acquire_many_until(n, crate::deadline::Timeout::after(timeout))
     }
 
     /// Adds `n` permits, without a [`Permit`] (a producer signalling items, or permits given
@@ -673,23 +715,9 @@ impl<W: Wait> Semaphore<W> {
     /// ```
     #[inline]
     pub fn release(&self, n: u32) {
-        if self.core.release(n).is_err() {
+        if self.core.add(n).is_err() {
             overflow();
         }
-    }
-
-    /// The number of permits available right now. A snapshot: it may change at once.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem: baresync::Semaphore = baresync::Semaphore::new(5);
-    /// let _p = sem.acquire_many(2);
-    /// assert_eq!(sem.available(), 3);
-    /// ```
-    #[inline]
-    pub fn available(&self) -> u32 {
-        self.core.available()
     }
 }
 
@@ -728,10 +756,10 @@ impl BoundedSemaphore {
 
 impl<W: Wait> BoundedSemaphore<W> {
     const_fn! {
-        /// Like [`new`](BoundedSemaphore::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](BoundedSemaphore::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Panics
         ///
@@ -747,16 +775,7 @@ impl<W: Wait> BoundedSemaphore<W> {
         /// ```
         #[inline]
         pub const fn with_wait(permits: u32) -> Self {
-            BoundedSemaphore { core: Core::new(permits, permits) }
-        }
-    }
-
-    #[inline]
-    fn permit(&self, permits: u32) -> Permit<'_, W> {
-        Permit {
-            core: &self.core,
-            permits,
-            bounded: true,
+            BoundedSemaphore { core: Counter::new(permits, permits, true) }
         }
     }
 
@@ -770,180 +789,7 @@ impl<W: Wait> BoundedSemaphore<W> {
     /// ```
     #[inline]
     pub fn bound(&self) -> u32 {
-        self.core.bound()
-    }
-
-    /// Takes one permit, waiting through `W` until one is available.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::BoundedSemaphore;
-    ///
-    /// static BUS: BoundedSemaphore = BoundedSemaphore::new(1);
-    /// let permit = BUS.acquire();
-    /// assert_eq!(BUS.available(), 0);
-    /// drop(permit);
-    /// assert_eq!(BUS.available(), 1);
-    /// ```
-    #[inline]
-    pub fn acquire(&self) -> Permit<'_, W> {
-        self.acquire_many(1)
-    }
-
-    /// Takes `n` permits at once, waiting until `n` are available together (never a part).
-    ///
-    /// # Panics
-    ///
-    /// If `n` exceeds the [`bound`](BoundedSemaphore::bound): it could never be satisfied.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::BoundedSemaphore;
-    ///
-    /// static LANES: BoundedSemaphore = BoundedSemaphore::new(4);
-    /// let wide = LANES.acquire_many(3);
-    /// assert_eq!(LANES.available(), 1);
-    /// drop(wide);
-    /// ```
-    #[inline]
-    pub fn acquire_many(&self, n: u32) -> Permit<'_, W> {
-        if !self.core.try_take(n) {
-            self.core.check_satisfiable(n);
-            self.core.acquire_slow(n);
-        }
-        self.permit(n)
-    }
-
-    /// Takes one permit if one is available right now; never waits.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::BoundedSemaphore;
-    ///
-    /// static ONE: BoundedSemaphore = BoundedSemaphore::new(1);
-    /// let _held = ONE.try_acquire().unwrap();
-    /// assert!(ONE.try_acquire().is_none());
-    /// ```
-    #[inline]
-    pub fn try_acquire(&self) -> Option<Permit<'_, W>> {
-        self.try_acquire_many(1)
-    }
-
-    /// Takes `n` permits if `n` are available right now; never waits, never takes fewer.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::BoundedSemaphore;
-    ///
-    /// static TWO: BoundedSemaphore = BoundedSemaphore::new(2);
-    /// assert!(TWO.try_acquire_many(3).is_none());
-    /// assert!(TWO.try_acquire_many(2).is_some());
-    /// ```
-    #[inline]
-    pub fn try_acquire_many(&self, n: u32) -> Option<Permit<'_, W>> {
-        self.core.try_take(n).then(|| self.permit(n))
-    }
-
-    /// Takes one permit unless `deadline` expires first; `None` then, and nothing is taken.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::BoundedSemaphore;
-    ///
-    /// static ONE: BoundedSemaphore = BoundedSemaphore::new(1);
-    /// let held = ONE.acquire();
-    /// let mut polls = 0;
-    /// assert!(ONE.acquire_until(|| { polls += 1; polls > 10 }).is_none());
-    /// drop(held);
-    /// assert!(ONE.acquire_until(|| false).is_some());
-    /// ```
-    #[inline]
-    pub fn acquire_until(&self, deadline: impl Deadline) -> Option<Permit<'_, W>> {
-        self.acquire_many_until(1, deadline)
-    }
-
-    /// Takes `n` permits at once unless `deadline` expires first; `None` then, and nothing
-    /// is taken.
-    ///
-    /// # Panics
-    ///
-    /// If `n` exceeds the [`bound`](BoundedSemaphore::bound).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::BoundedSemaphore;
-    ///
-    /// static TWO: BoundedSemaphore = BoundedSemaphore::new(2);
-    /// let one = TWO.acquire();
-    /// assert!(TWO.acquire_many_until(2, || true).is_none());
-    /// drop(one);
-    /// assert!(TWO.acquire_many_until(2, || true).is_some());
-    /// ```
-    #[inline]
-    pub fn acquire_many_until(&self, n: u32, mut deadline: impl Deadline) -> Option<Permit<'_, W>> {
-        if !self.core.try_take(n) {
-            self.core.check_satisfiable(n);
-            if !self.core.acquire_slow_until(n, Some(&mut deadline)) {
-                return None;
-            }
-        }
-        Some(self.permit(n))
-    }
-
-    /// Takes one permit unless `timeout` passes first. A timeout too large to represent
-    /// (`Duration::MAX`) waits forever.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::{BoundedSemaphore, Futex};
-    /// use std::time::Duration;
-    ///
-    /// static ONE: BoundedSemaphore<Futex> = BoundedSemaphore::with_wait(1);
-    /// let held = ONE.acquire();
-    /// assert!(ONE.acquire_timeout(Duration::from_millis(5)).is_none());
-    /// drop(held);
-    /// assert!(ONE.acquire_timeout(Duration::MAX).is_some());
-    /// ```
-    #[cfg(feature = "std")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    #[inline]
-    pub fn acquire_timeout(&self, timeout: core::time::Duration) -> Option<Permit<'_, W>> {
-        self.acquire_until(crate::deadline::Timeout::after(timeout))
-    }
-
-    /// Takes `n` permits at once unless `timeout` passes first.
-    ///
-    /// # Panics
-    ///
-    /// If `n` exceeds the [`bound`](BoundedSemaphore::bound).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use baresync::{BoundedSemaphore, Futex};
-    /// use std::time::Duration;
-    ///
-    /// static THREE: BoundedSemaphore<Futex> = BoundedSemaphore::with_wait(3);
-    /// let _one = THREE.acquire();
-    /// assert!(THREE.acquire_many_timeout(3, Duration::from_millis(5)).is_none());
-    /// assert!(THREE.acquire_many_timeout(2, Duration::from_millis(5)).is_some());
-    /// ```
-    #[cfg(feature = "std")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    #[inline]
-    pub fn acquire_many_timeout(
-        &self,
-        n: u32,
-        timeout: core::time::Duration,
-    ) -> Option<Permit<'_, W>> {
-        self.acquire_many_until(n, crate::deadline::Timeout::after(timeout))
+        self.core.limit()
     }
 
     /// Adds `n` permits without a [`Permit`], unless the count would exceed the
@@ -968,25 +814,11 @@ impl<W: Wait> BoundedSemaphore<W> {
     /// ```
     #[inline]
     pub fn release(&self, n: u32) -> Result<(), BoundExceeded> {
-        self.core.release(n).map_err(|available| BoundExceeded {
+        self.core.add(n).map_err(|available| BoundExceeded {
             available,
             released: n,
-            bound: self.core.bound(),
+            bound: self.core.limit(),
         })
-    }
-
-    /// The number of permits available right now. A snapshot: it may change at once.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let sem: baresync::BoundedSemaphore = baresync::BoundedSemaphore::new(2);
-    /// let _p = sem.acquire();
-    /// assert_eq!(sem.available(), 1);
-    /// ```
-    #[inline]
-    pub fn available(&self) -> u32 {
-        self.core.available()
     }
 }
 
@@ -1027,13 +859,44 @@ impl<W: Wait> Permit<'_, W> {
 impl<W: Wait> Drop for Permit<'_, W> {
     #[inline]
     fn drop(&mut self) {
-        if self.core.release(self.permits).is_err() {
-            if self.bounded {
-                self.core.release_saturating(self.permits);
+        if self.core.add(self.permits).is_err() {
+            if self.core.slack & BOUNDED != 0 {
+                self.core.add_saturating(self.permits);
             } else {
                 overflow();
             }
         }
+    }
+}
+
+impl<W: Wait> core::ops::Deref for Semaphore<W> {
+    type Target = Counter<W>;
+
+    /// The operations shared with [`BoundedSemaphore`]: acquiring,
+    /// [`available`](Counter::available).
+    #[inline]
+    fn deref(&self) -> &Counter<W> {
+        &self.core
+    }
+}
+
+impl<W: Wait> core::ops::Deref for BoundedSemaphore<W> {
+    type Target = Counter<W>;
+
+    /// The operations shared with [`Semaphore`]: acquiring, [`available`](Counter::available).
+    #[inline]
+    fn deref(&self) -> &Counter<W> {
+        &self.core
+    }
+}
+
+impl<W: Wait> fmt::Debug for Counter<W> {
+    /// Never blocks: shows a snapshot of the available permits and the bound.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Counter")
+            .field("available", &self.available())
+            .field("bound", &self.limit())
+            .finish_non_exhaustive()
     }
 }
 

@@ -16,7 +16,7 @@
 pub mod atomic {
     #[cfg(baresync_loom)]
     pub use loom::sync::atomic::{
-        fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
     };
 
     #[cfg(all(
@@ -26,7 +26,9 @@ pub mod atomic {
     ))]
     pub use portable_atomic::AtomicU64;
     #[cfg(all(not(baresync_loom), feature = "portable-atomic"))]
-    pub use portable_atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub use portable_atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+    };
 
     #[cfg(all(
         not(baresync_loom),
@@ -35,7 +37,9 @@ pub mod atomic {
     ))]
     pub use core::sync::atomic::AtomicU64;
     #[cfg(all(not(baresync_loom), not(feature = "portable-atomic")))]
-    pub use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub use core::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+    };
 }
 
 /// `UnsafeCell` with closure access (`with`, `with_mut`), so that under

@@ -534,3 +534,61 @@ fn after_faults_close_still_releases_everything() {
     assert_eq!(q.get_until(|| false).map(|i| i.id), Err(GetError::Closed));
     assert_eq!(ledger.dropped(), [0, 1, 2, 3]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// drain / try_iter: a panicking `Drop` of a yielded item
+// ---------------------------------------------------------------------------------------------
+
+/// A loop over `drain` (or `try_iter`) that drops each item, one of whose `Drop` panics: the
+/// unwind leaves the loop with the items not yet yielded still inside, every yielded item
+/// dropped once, and nothing lost or doubled.
+fn drain_loop_survives_a_panicking_drop<W: Wait>(use_try_iter: bool) {
+    let ledger = Ledger::default();
+    let q: Queue<Item, 8, W> = Queue::with_wait();
+    for id in 0..5 {
+        let item = if id == 2 {
+            ledger.panicky(id)
+        } else {
+            ledger.item(id)
+        };
+        q.push(item).unwrap_or_else(|_| panic!("room"));
+    }
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        if use_try_iter {
+            for item in q.try_iter() {
+                drop(item);
+            }
+        } else {
+            for item in q.drain() {
+                drop(item);
+            }
+        }
+    }));
+    assert!(r.is_err(), "the drop of item 2 panics");
+    assert_eq!(
+        ledger.dropped(),
+        [0, 1, 2],
+        "yielded items dropped once each"
+    );
+    assert_eq!(q.len(), 2);
+    assert_eq!(ids(&q), [3, 4], "the rest stays, in order");
+    assert_eq!(ledger.dropped(), [0, 1, 2, 3, 4]);
+    q.push(ledger.item(5)).unwrap_or_else(|_| panic!("room"));
+    assert_eq!(
+        q.drain().map(|i| i.id).collect::<Vec<_>>(),
+        [5],
+        "still works"
+    );
+}
+
+#[test]
+fn drain_loop_survives_a_panicking_drop_spin() {
+    drain_loop_survives_a_panicking_drop::<Spin>(false);
+    drain_loop_survives_a_panicking_drop::<Spin>(true);
+}
+
+#[test]
+fn drain_loop_survives_a_panicking_drop_futex() {
+    drain_loop_survives_a_panicking_drop::<Futex>(false);
+    drain_loop_survives_a_panicking_drop::<Futex>(true);
+}

@@ -8,8 +8,8 @@ use fault_support::*;
 
 use baresync::sync::atomic::AtomicU32;
 use baresync::{
-    Barrier, BarrierError, BoundedSemaphore, Deadline, Event, Futex, Lock, Mutex, RawLock,
-    RawTicketLock, Semaphore, Spin, SpinLock, TicketLock, Wait, Yield,
+    Barrier, BarrierError, BoundedSemaphore, Deadline, Event, FairLock, Futex, Lock, Mutex,
+    RawFairLock, RawLock, RawTicketLock, Semaphore, Spin, SpinLock, TicketLock, Wait, Yield,
 };
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -134,6 +134,70 @@ fn ticket_lock_until_deadline_panics() {
     lock_until_deadline_panics::<RawTicketLock<Spin>>();
     lock_until_deadline_panics::<RawTicketLock<Yield>>();
     lock_until_deadline_panics::<RawTicketLock<Futex>>();
+}
+
+#[test]
+fn fair_lock_until_deadline_panics() {
+    lock_until_deadline_panics::<RawFairLock<Spin>>();
+    lock_until_deadline_panics::<RawFairLock<Yield>>();
+    lock_until_deadline_panics::<RawFairLock<Futex>>();
+}
+
+/// The fair lock's timed waiter (a barger) among queued waiters: its deadline panics while
+/// they wait; each still gets the lock, and nothing stays counted.
+#[test]
+fn fair_lock_until_panics_among_queued_waiters() {
+    let lock: Arc<FairLock<u64, Yield>> = Arc::new(FairLock::with_wait(0));
+    let held = lock.lock();
+    let queued: Vec<_> = (0..2)
+        .map(|_| {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || *lock.lock() += 1)
+        })
+        .collect();
+    while lock.raw().waiters() < 2 {
+        thread::yield_now();
+    }
+    must_panic(|| lock.lock_until(panics_on_call(3)).map(|_| ()));
+    drop(held);
+    for q in queued {
+        join_within(q, "a queued waiter");
+    }
+    assert_eq!(*lock.lock_until(generous()).expect("free"), 2);
+    assert_eq!(lock.raw().waiters(), 0);
+    assert!(!lock.is_locked());
+}
+
+/// A queued fair-lock waiter whose `W::wait` panics (the head, waiting on the state word, and
+/// a waiter behind it, waiting on the queue word): each leaves the queue without the lock and
+/// passes its turn on; the lock works and nobody stays counted.
+#[test]
+fn fair_lock_survives_a_panicking_wait() {
+    let lock: Arc<FairLock<u32, PanickyWait<5>>> = Arc::new(FairLock::with_wait(0));
+    let held = lock.lock();
+    let victims: Vec<_> = (0..2)
+        .map(|_| {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                arm(1);
+                catch_unwind(AssertUnwindSafe(|| *lock.lock() += 100)).is_err()
+            })
+        })
+        .collect();
+    for v in victims {
+        assert!(join_within(v, "a panicking waiter"));
+    }
+    assert_eq!(lock.raw().waiters(), 0);
+    assert!(lock.is_locked(), "still held by this thread");
+    drop(held);
+    let g = lock
+        .lock_until(generous())
+        .expect("the lock must not be stuck on a panicked waiter's turn");
+    assert_eq!(*g, 0, "no panicked waiter ran its critical section");
+    drop(g);
+    *lock.lock() += 1;
+    assert_eq!(*lock.lock(), 1);
+    assert!(!lock.is_locked());
 }
 
 #[test]
@@ -484,15 +548,17 @@ fn slow_wait_keeps_every_primitive_correct() {
     let rounds = if cfg!(miri) { 3 } else { 50 };
     let mutex: Arc<Mutex<u64, SlowWait>> = Arc::new(Mutex::with_wait(0));
     let ticket: Arc<TicketLock<u64, SlowWait>> = Arc::new(TicketLock::with_wait(0));
+    let fair: Arc<FairLock<u64, SlowWait>> = Arc::new(FairLock::with_wait(0));
     let sem: Arc<Semaphore<SlowWait>> = Arc::new(Semaphore::with_wait(1));
     let inside = Arc::new(AtomicBool::new(false));
     let barrier: Arc<Barrier<SlowWait>> = Arc::new(Barrier::with_wait(3));
     let event: Arc<Event<SlowWait>> = Arc::new(Event::with_wait());
     let threads: Vec<_> = (0..3)
         .map(|_| {
-            let (mutex, ticket, sem, inside, barrier, event) = (
+            let (mutex, ticket, fair, sem, inside, barrier, event) = (
                 mutex.clone(),
                 ticket.clone(),
+                fair.clone(),
                 sem.clone(),
                 inside.clone(),
                 barrier.clone(),
@@ -504,6 +570,7 @@ fn slow_wait_keeps_every_primitive_correct() {
                 for _ in 0..rounds {
                     *mutex.lock() += 1;
                     *ticket.lock() += 1;
+                    *fair.lock() += 1;
                     let permit = sem.acquire();
                     assert!(!inside.swap(true, SeqCst), "two holders of one permit");
                     thread::yield_now();
@@ -523,6 +590,8 @@ fn slow_wait_keeps_every_primitive_correct() {
     assert_eq!(leaders, rounds);
     assert_eq!(*mutex.lock(), 3 * rounds as u64);
     assert_eq!(*ticket.lock(), 3 * rounds as u64);
+    assert_eq!(*fair.lock(), 3 * rounds as u64);
+    assert_eq!(fair.raw().waiters(), 0);
     assert_eq!(sem.available(), 1);
     assert!(!mutex.is_locked() && !ticket.is_locked());
 }

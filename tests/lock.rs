@@ -1,6 +1,9 @@
 //! The lock family through its public API, from many threads.
 
-use baresync::{Futex, Lock, Mutex, RawLock, RawTicketLock, Spin, SpinLock, TicketLock, Yield};
+use baresync::{
+    FairLock, Futex, Lock, McsLock, Mutex, RawFairLock, RawLock, RawTicketLock, Spin, SpinLock,
+    TicketLock, Yield,
+};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
@@ -61,6 +64,22 @@ macro_rules! for_each_lock {
                 $body::<RawTicketLock<Futex>>();
             }
             #[test]
+            fn mcs() {
+                $body::<baresync::RawMcsLock>();
+            }
+            #[test]
+            fn fair_spin() {
+                $body::<RawFairLock<Spin>>();
+            }
+            #[test]
+            fn fair_yield() {
+                $body::<RawFairLock<Yield>>();
+            }
+            #[test]
+            fn fair_futex() {
+                $body::<RawFairLock<Futex>>();
+            }
+            #[test]
             fn mutex_spin() {
                 $body::<baresync::RawMutex<Spin>>();
             }
@@ -88,8 +107,9 @@ fn oversubscribed<R: RawLock + Send + Sync + 'static>() {
     // A FIFO lock whose waiters only spin hands the lock to descheduled threads: each hand-off
     // can cost a scheduler time slice (tens of ms on a loaded machine), so it gets a token
     // load; it must finish, not be fast. Every other lock must cope with the full load.
+    let name = std::any::type_name::<R>();
     let spinning_fifo =
-        std::any::type_name::<R>().ends_with("RawTicketLock<baresync::wait::spin::Spin>");
+        name.ends_with("RawTicketLock<baresync::wait::spin::Spin>") || name.ends_with("RawMcsLock");
     let per_thread = if spinning_fifo { 20 } else { M / 4 };
     exact_count::<R>(threads, per_thread.min(M));
 }
@@ -201,6 +221,59 @@ fn sizes() {
     assert_eq!(core::mem::size_of::<Mutex<()>>(), 4);
     assert_eq!(core::mem::size_of::<Mutex<(), Futex>>(), 4);
     assert!(core::mem::size_of::<TicketLock<()>>() <= 8);
+    assert_eq!(core::mem::size_of::<FairLock<()>>(), 12);
+}
+
+/// The fair lock's starvation bound, from outside: every acquisition is numbered (a counter
+/// incremented inside the critical section); a thread reads the counter just before calling
+/// `lock` and again once it holds the lock, and the difference is the number of acquisitions
+/// by others that overtook it. With T threads all calling `lock`, the bound is
+/// T·(K + 1) − 1, plus 1 for the acquisition that may have been in progress at the first read.
+/// Threads outnumber cores, so the head of the queue is often descheduled: the bound must hold
+/// anyway.
+fn fair_bound_holds<W: baresync::Wait + Send + Sync + 'static>(threads: usize, per_thread: u64) {
+    use std::sync::atomic::AtomicU64;
+    let lock: Arc<FairLock<(), W>> = Arc::new(FairLock::with_wait(()));
+    let count = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (lock, count) = (Arc::clone(&lock), Arc::clone(&count));
+            thread::spawn(move || {
+                let mut worst = 0;
+                for _ in 0..per_thread {
+                    let before = count.load(SeqCst);
+                    let g = lock.lock();
+                    let at = count.fetch_add(1, SeqCst);
+                    worst = worst.max(at - before);
+                    // Long enough that the head's polling budget runs out and it waits
+                    // through `W`: a lock without the bound lets the owner take it again and
+                    // again meanwhile.
+                    for _ in 0..200 {
+                        std::hint::spin_loop();
+                    }
+                    drop(g);
+                }
+                worst
+            })
+        })
+        .collect();
+    let worst = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .max()
+        .unwrap();
+    let k = u64::from(RawFairLock::<W>::MAX_BYPASSES);
+    let bound = threads as u64 * (k + 1);
+    assert!(worst <= bound, "overtaken {worst} times, bound {bound}");
+    assert_eq!(count.load(SeqCst), threads as u64 * per_thread);
+}
+
+#[test]
+fn fair_lock_bound_holds_oversubscribed() {
+    let threads = if cfg!(miri) { 3 } else { 3 * cores() };
+    fair_bound_holds::<Yield>(threads, M / 4);
+    fair_bound_holds::<Futex>(threads, M / 4);
+    fair_bound_holds::<Spin>(threads, if cfg!(miri) { 10 } else { 500 });
 }
 
 #[test]
@@ -208,5 +281,10 @@ fn statics_and_const_construction() {
     static A: SpinLock<u8> = SpinLock::new(1);
     static B: TicketLock<u8, Futex> = TicketLock::with_wait(2);
     static C: Mutex<u8, Futex> = Mutex::with_wait(3);
-    assert_eq!(*A.lock() + *B.lock() + *C.lock(), 6);
+    static D: FairLock<u8> = FairLock::new(4);
+    static E: McsLock<u8> = McsLock::new(5);
+    assert_eq!(
+        *A.lock() + *B.lock() + *C.lock() + *D.lock() + *E.lock(),
+        15
+    );
 }

@@ -15,7 +15,7 @@ const THREADS: usize = if cfg!(miri) { 3 } else { 8 };
 
 /// Joins `t`, failing instead of hanging if it does not finish in a generous time.
 fn join_within<T>(t: thread::JoinHandle<T>, what: &str) -> T {
-    let limit = Instant::now() + Duration::from_secs(if cfg!(miri) { 600 } else { 60 });
+    let limit = Instant::now() + Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
     while !t.is_finished() {
         assert!(Instant::now() < limit, "{what}: hung");
         thread::sleep(Duration::from_millis(1));
@@ -256,4 +256,26 @@ fn const_constructible() {
     B.call_once(|| {});
     assert!(A.is_completed() && B.is_completed());
     assert_eq!(*C.get_or_init(|| 3) + *D.get_or_init(|| 4) + *E + *F, 10);
+}
+
+/// Initializing a cell from its own initializer panics with a message (feature `std`), in a
+/// thread so that a regression (a silent deadlock) fails the test instead of hanging it; the
+/// cell is left empty and usable.
+#[test]
+fn reentrant_initialization_panics() {
+    let cell: Arc<OnceCell<u32>> = Arc::new(OnceCell::new());
+    let t = {
+        let cell = cell.clone();
+        thread::spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                *cell.get_or_init(|| *cell.get_or_init(|| 1) + 1)
+            }));
+            let p = r.expect_err("re-entrant initialization must panic");
+            let msg = p.downcast_ref::<&str>().copied().unwrap_or("");
+            assert!(msg.contains("re-entrant initialization"), "{msg}");
+        })
+    };
+    join_within(t, "re-entrant initializer");
+    assert_eq!(cell.get(), None);
+    assert_eq!(*cell.get_or_init(|| 3), 3);
 }

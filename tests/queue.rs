@@ -569,3 +569,146 @@ fn push_never_reports_full_after_a_pop_claimed() {
 fn try_push_never_reports_full_after_a_pop_claimed() {
     never_full_after_a_pop_claimed(true);
 }
+
+// ---------------------------------------------------------------------------------------------
+// drain and try_iter
+// ---------------------------------------------------------------------------------------------
+
+/// `drain` takes what was inside when it began, oldest first, and leaves later pushes; it is
+/// lazy (what it did not yield stays) and fused.
+#[test]
+fn drain_takes_the_items_inside_when_it_began() {
+    let q = Queue::<u32, 8>::new();
+    assert_eq!(q.drain().next(), None);
+    for i in 0..5 {
+        q.push(i).unwrap();
+    }
+    let mut d = q.drain();
+    assert_eq!(d.size_hint(), (0, Some(5)));
+    assert_eq!((d.next(), d.next()), (Some(0), Some(1)));
+    q.push(5).unwrap();
+    drop(d); // early: 2, 3, 4 stay
+    assert_eq!(q.len(), 4);
+    let mut d = q.drain();
+    q.push(6).unwrap();
+    assert_eq!(d.by_ref().collect::<Vec<_>>(), [2, 3, 4, 5]);
+    assert_eq!(d.next(), None);
+    assert_eq!(q.pop(), Some(6));
+}
+
+/// A consumer that empties the queue under a running `drain` makes it stop, and stay stopped;
+/// it never takes more than the count it began with.
+#[test]
+fn drain_stops_when_another_consumer_took_the_rest() {
+    let q = Queue::<u32, 4>::new();
+    q.push(1).unwrap();
+    q.push(2).unwrap();
+    let mut d = q.drain();
+    assert_eq!(q.pop(), Some(1));
+    assert_eq!(d.next(), Some(2));
+    assert_eq!(q.pop(), None);
+    assert_eq!(d.next(), None, "found empty");
+    q.push(3).unwrap();
+    assert_eq!(d.next(), None, "fused");
+    let mut d = q.drain();
+    assert_eq!(q.pop(), Some(3));
+    q.push(4).unwrap();
+    q.push(5).unwrap();
+    assert_eq!(d.next(), Some(4), "within the count it began with");
+    assert_eq!(d.next(), None, "never more than that count");
+    assert_eq!(q.pop(), Some(5));
+}
+
+/// `try_iter` takes everything, also what is pushed while it runs, and never waits.
+#[test]
+fn try_iter_takes_until_empty() {
+    let q = Queue::<u32, 4>::new();
+    assert_eq!(q.try_iter().next(), None);
+    q.push(1).unwrap();
+    q.push(2).unwrap();
+    let mut it = q.try_iter();
+    assert_eq!(it.next(), Some(1));
+    q.push(3).unwrap();
+    assert_eq!(it.collect::<Vec<_>>(), [2, 3]);
+    assert!(q.is_empty());
+    let jq = JoinableQueue::<u32, 4>::new();
+    jq.put(7).unwrap();
+    jq.put(8).unwrap();
+    assert_eq!(jq.drain().collect::<Vec<_>>(), [7, 8]);
+    assert_eq!(
+        jq.unfinished_tasks(),
+        2,
+        "taking items does not finish tasks"
+    );
+    jq.put(9).unwrap();
+    assert_eq!(jq.try_iter().collect::<Vec<_>>(), [9]);
+}
+
+/// Producers push distinct items while consumers drain (both iterators) in loops: every item
+/// is taken exactly once, and each producer's items come out in order.
+fn drains_race_pushes<W: Wait + 'static>() {
+    let per = if cfg!(miri) { 20 } else { 20_000 };
+    let q: Arc<Queue<(usize, usize), 4, W>> = Arc::new(Queue::with_wait());
+    let done = Arc::new(AtomicUsize::new(0));
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            let (q, done) = (Arc::clone(&q), Arc::clone(&done));
+            thread::spawn(move || {
+                for i in 0..per {
+                    q.put((p, i)).unwrap();
+                }
+                done.fetch_add(1, SeqCst);
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|c| {
+            let (q, done) = (Arc::clone(&q), Arc::clone(&done));
+            thread::spawn(move || {
+                let mut got = Vec::new();
+                loop {
+                    let finished = done.load(SeqCst) == 2;
+                    if c == 0 {
+                        got.extend(q.drain());
+                    } else {
+                        got.extend(q.try_iter());
+                    }
+                    if finished && q.is_empty() {
+                        return got;
+                    }
+                    thread::yield_now();
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    let mut all = Vec::new();
+    for c in consumers {
+        let got = c.join().unwrap();
+        for p in 0..2 {
+            let mine: Vec<_> = got
+                .iter()
+                .filter(|(q, _)| *q == p)
+                .map(|(_, i)| *i)
+                .collect();
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "producer {p}'s order");
+        }
+        all.extend(got);
+    }
+    all.extend(q.try_iter());
+    all.sort_unstable();
+    let want: Vec<_> = (0..2).flat_map(|p| (0..per).map(move |i| (p, i))).collect();
+    assert_eq!(all, want, "each item exactly once");
+}
+
+#[test]
+fn drains_race_pushes_spin() {
+    drains_race_pushes::<Spin>();
+}
+
+#[test]
+fn drains_race_pushes_futex() {
+    drains_race_pushes::<Futex>();
+}

@@ -477,7 +477,7 @@ mod tests {
         };
         let err = select(&bad).err().unwrap().0;
         assert!(
-            err.contains("SpinLock, TicketLock, Mutex, ReentrantLock"),
+            err.contains("SpinLock, TicketLock, McsLock, FairLock, Mutex, ReentrantLock"),
             "{err}"
         );
         assert!(err.contains("Barrier, Queue, JoinableQueue"), "{err}");

@@ -141,17 +141,21 @@ fn smoke_bench_json_has_every_group() {
     // Ratios keep significant figures: never "0.00×".
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("0.00×"), "a ratio printed as 0.00×");
-    for column in ["CPU/op", "events/window", "acq/hand-off"] {
+    for column in [
+        "CPU/op",
+        "events/window",
+        "acq/hand-off",
+        "acquire p50 · p99 · p99.9 · max",
+    ] {
         assert!(stdout.contains(column), "the table lacks {column}");
     }
 
     let csv = std::fs::read_to_string(&csv).expect("the CSV file");
     assert!(csv.starts_with("group,case,threads"));
     assert!(
-        csv.lines()
-            .next()
-            .unwrap()
-            .ends_with("cpu_ns_per_op,events"),
+        csv.lines().next().unwrap().ends_with(
+            "cpu_ns_per_op,events,latency_p50_ns,latency_p99_ns,latency_p999_ns,latency_max_ns"
+        ),
         "CSV header lacks the new columns"
     );
     assert!(csv.lines().count() > 50, "too few CSV lines");

@@ -24,7 +24,7 @@ fn unknown_primitive_is_a_usage_error() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("unknown primitive 'nosuchlock'"), "{err}");
     assert!(
-        err.contains("SpinLock, TicketLock, Mutex, ReentrantLock"),
+        err.contains("SpinLock, TicketLock, McsLock, FairLock, Mutex, ReentrantLock"),
         "{err}"
     );
     assert!(err.contains("Barrier, Queue, JoinableQueue"), "{err}");

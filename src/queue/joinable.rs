@@ -40,8 +40,8 @@
 //! `task_done` whose wake of the joiners panics has still counted its task as done.
 
 use super::{
-    block_on, wake_sleepers, Closed, GetError, PushError, PutError, Queue, TryPopError,
-    TryPushError,
+    block_on, wake_sleepers, Closed, Drain, GetError, PushError, PutError, Queue, TryPopError,
+    TryIter, TryPushError,
 };
 use crate::cache_padded::CachePadded;
 use crate::sync::atomic::{
@@ -173,10 +173,10 @@ impl<T, const N: usize> JoinableQueue<T, N> {
 
 impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     const_fn! {
-        /// Like [`new`](JoinableQueue::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`](crate::wait::DefaultWait): `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](JoinableQueue::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`](crate::wait::DefaultWait): `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// # Examples
         ///
@@ -416,6 +416,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// Like [`join`](JoinableQueue::join), but waits at most `timeout`;
     /// [`timed_out`](WaitTimeoutResult::timed_out) if a task was still unfinished then.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Examples
     ///
     /// ```
@@ -559,6 +561,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
 
     /// [`Queue::put_timeout`], counting the item as an unfinished task.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Errors
     ///
     /// As [`Queue::put_timeout`]; the count is unchanged then.
@@ -577,6 +581,36 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn put_timeout(&self, value: T, timeout: core::time::Duration) -> Result<(), PutError<T>> {
         self.put_until(value, crate::deadline::Timeout::after(timeout))
+    }
+
+    /// [`Queue::drain`]: the items inside now, oldest first. Each item taken still needs its
+    /// [`task_done`](JoinableQueue::task_done), as after [`pop`](JoinableQueue::pop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = baresync::JoinableQueue::<u8, 4>::new();
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.drain().collect::<Vec<_>>(), [1]);
+    /// q.task_done().unwrap();
+    /// ```
+    pub fn drain(&self) -> Drain<'_, T, N, W> {
+        self.queue.drain()
+    }
+
+    /// [`Queue::try_iter`]: items until the queue is found empty or busy; never waits. Each
+    /// item taken still needs its [`task_done`](JoinableQueue::task_done).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = baresync::JoinableQueue::<u8, 4>::new();
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.try_iter().count(), 1);
+    /// q.task_done().unwrap();
+    /// ```
+    pub fn try_iter(&self) -> TryIter<'_, T, N, W> {
+        self.queue.try_iter()
     }
 
     /// [`Queue::pop`]; call [`task_done`](JoinableQueue::task_done) when finished with the item.
@@ -652,6 +686,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     }
 
     /// [`Queue::get_timeout`].
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Errors
     ///

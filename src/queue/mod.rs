@@ -793,10 +793,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     const LAP: usize = (N + 1).next_power_of_two();
 
     const_fn! {
-        /// Like [`new`](Queue::new), with the wait backend `W` named by the type (`new` builds the
-        /// default backend, [`DefaultWait`]: `rustc` does not use a
-        /// type parameter's default to infer it, so one constructor cannot serve both); usable
-        /// in a `static`.
+        /// Like [`new`](Queue::new), with the wait backend `W` named by the type;
+        /// usable in a `static`. (`new` builds the default backend,
+        /// [`DefaultWait`]: `rustc` does not use a type parameter's
+        /// default to infer it, so one constructor cannot serve both.)
         ///
         /// As with `new`, `N = 0` does not compile.
         ///
@@ -1321,6 +1321,62 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         Ok(value)
     }
 
+    /// An iterator that takes the items inside now, oldest first: at most as many as
+    /// [`len`](Queue::len) counted when it was made, each with [`pop`](Queue::pop), so never
+    /// waiting for an item (only, as `pop` does, for a push or pop already in progress).
+    ///
+    /// So a producer cannot keep it going: with no other consumer, items pushed while it runs
+    /// are left for later; when other consumers take items meanwhile, it may take some pushed
+    /// after it began (still no more than the count), and it stops as soon as it finds the
+    /// queue empty. It is lazy: items
+    /// it has not yet yielded stay in the queue, also when it is dropped early or an unwind
+    /// (say, a panicking `Drop` of a yielded item) leaves the loop. Each item is yielded to
+    /// exactly one caller; none is lost or yielded twice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Queue;
+    ///
+    /// let q = Queue::<u32, 8>::new();
+    /// for i in 1..=3 {
+    ///     q.push(i).unwrap();
+    /// }
+    /// let mut batch = q.drain();
+    /// assert_eq!(batch.next(), Some(1));
+    /// q.push(4).unwrap(); // pushed after `drain` began: left for later
+    /// assert_eq!(batch.collect::<Vec<_>>(), [2, 3]);
+    /// assert_eq!(q.pop(), Some(4));
+    /// ```
+    pub fn drain(&self) -> Drain<'_, T, N, W> {
+        Drain { queue: self, left: self.len() }
+    }
+
+    /// An iterator that takes items with [`try_pop`](Queue::try_pop) until it finds the queue
+    /// empty, or the oldest item still being written; never waits, so it may run in an
+    /// interrupt handler (as std's `Receiver::try_iter`).
+    ///
+    /// Unlike [`drain`](Queue::drain) it is not bounded: items pushed while it runs are
+    /// yielded too, so a producer faster than the loop keeps it going (bound it with
+    /// [`take`](Iterator::take)). It may stop while a push is in progress (that item is taken
+    /// next time). Lazy like `drain`: what it has not yielded stays in the queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::Queue;
+    ///
+    /// static RX: Queue<u8, 16> = Queue::new();
+    /// RX.try_push(b'o').unwrap();
+    /// RX.try_push(b'k').unwrap();
+    /// let received: Vec<u8> = RX.try_iter().collect();
+    /// assert_eq!(received, b"ok");
+    /// assert_eq!(RX.try_iter().next(), None);
+    /// ```
+    pub fn try_iter(&self) -> TryIter<'_, T, N, W> {
+        TryIter { queue: self }
+    }
+
     /// Appends `value`; if the queue is full, evicts and returns the oldest item to make room.
     /// Never fails for lack of room.
     ///
@@ -1453,6 +1509,8 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
 
     /// Appends `value`, waiting at most `timeout` while the queue is full.
     ///
+    /// Needs feature `std` (a default feature).
+    ///
     /// # Errors
     ///
     /// As [`put_until`](Queue::put_until).
@@ -1542,6 +1600,8 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     }
 
     /// Removes the oldest item, waiting at most `timeout` while the queue is empty.
+    ///
+    /// Needs feature `std` (a default feature).
     ///
     /// # Errors
     ///
@@ -1679,6 +1739,67 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     #[inline]
     pub const fn capacity(&self) -> usize {
         N
+    }
+}
+
+/// The iterator of [`Queue::drain`]: the items inside when it was made, oldest first.
+#[must_use = "iterators are lazy: nothing is taken until it is iterated"]
+pub struct Drain<'a, T, const N: usize, W: Wait = DefaultWait> {
+    queue: &'a Queue<T, N, W>,
+    /// How many more items it may take.
+    left: usize,
+}
+
+impl<T, const N: usize, W: Wait> Iterator for Drain<'_, T, N, W> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.left == 0 {
+            return None;
+        }
+        match self.queue.pop() {
+            Some(value) => {
+                self.left -= 1;
+                Some(value)
+            }
+            None => {
+                // Other consumers took the rest: done, and stays done.
+                self.left = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+impl<T, const N: usize, W: Wait> core::iter::FusedIterator for Drain<'_, T, N, W> {}
+
+impl<T, const N: usize, W: Wait> fmt::Debug for Drain<'_, T, N, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Drain").field("left", &self.left).finish_non_exhaustive()
+    }
+}
+
+/// The iterator of [`Queue::try_iter`]: items until the queue is found empty or busy.
+#[must_use = "iterators are lazy: nothing is taken until it is iterated"]
+pub struct TryIter<'a, T, const N: usize, W: Wait = DefaultWait> {
+    queue: &'a Queue<T, N, W>,
+}
+
+impl<T, const N: usize, W: Wait> Iterator for TryIter<'_, T, N, W> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.queue.try_pop().ok()
+    }
+}
+
+impl<T, const N: usize, W: Wait> fmt::Debug for TryIter<'_, T, N, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TryIter").finish_non_exhaustive()
     }
 }
 

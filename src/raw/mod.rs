@@ -8,6 +8,8 @@
 //! |---|---|---|---|---|
 //! | [`RawSpinLock`] | 1 byte | test-and-test-and-set with bounded backoff | no | spins |
 //! | [`RawTicketLock<W>`] | 8 bytes | ticket lock | FIFO | head spins, others wait through `W` |
+//! | [`RawFairLock<W>`] | 12 bytes | barging bounded by a bypass count, waiters queued by ticket | bounded: a queued waiter is bypassed at most `MAX_BYPASSES` times per waiter ahead of it | head polls, others wait through `W` |
+//! | [`RawMcsLock`] | 2 words | MCS queue lock (K42 form: the node lives on the waiter's stack only while it waits) | FIFO | each waiter spins on its own node |
 //! | [`RawMutex<W>`] | 4 bytes | three-state futex mutex (Drepper, "Futexes Are Tricky", mutex 2) | no | brief spin, then sleeps through `W` |
 //! | `RawRobustMutex<L, W>` (`std`, Linux) | 16 bytes | owner-identity word taken over from a dead owner (pthread robust mutex) | no | brief spin, then sleeps through `W`, waking every 10 ms to check the owner is alive |
 //!
@@ -20,6 +22,8 @@
 
 use crate::Deadline;
 
+mod fair;
+mod mcs;
 mod mutex;
 #[cfg(any(
     baresync_loom,
@@ -34,6 +38,8 @@ mod rwlock;
 mod spin;
 mod ticket;
 
+pub use fair::RawFairLock;
+pub use mcs::RawMcsLock;
 pub use mutex::RawMutex;
 #[cfg(any(
     baresync_loom,
@@ -118,6 +124,16 @@ pub unsafe trait RawLock {
     #[cfg(baresync_loom)]
     #[doc(hidden)]
     fn init() -> Self;
+
+    /// The type name `Debug` shows for a [`Lock`](crate::Lock) over this raw lock: the alias a
+    /// user writes (`"Mutex"`, `"SpinLock"`, `"TicketLock"`); `"Lock"` unless overridden.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(format!("{:?}", baresync::Mutex::new(5)), "Mutex { data: 5, .. }");
+    /// ```
+    const DEBUG_NAME: &'static str = "Lock";
 
     /// Acquires the lock, waiting as long as it takes.
     fn lock(&self);
@@ -248,5 +264,8 @@ mod lock_api_tests {
         counts_exactly::<RawSpinLock>();
         counts_exactly::<RawTicketLock<crate::Spin>>();
         counts_exactly::<RawMutex<crate::Futex>>();
+        counts_exactly::<RawFairLock<crate::Spin>>();
+        counts_exactly::<RawFairLock<crate::Futex>>();
+        counts_exactly::<RawMcsLock>();
     }
 }

@@ -200,6 +200,7 @@ impl<W> core::fmt::Debug for RawMutex<W> {
 // happen-before the next owner's reads.
 unsafe impl<W: Wait> RawLock for RawMutex<W> {
     impl_init!(with_wait);
+    const DEBUG_NAME: &'static str = "Mutex";
 
     #[inline]
     fn lock(&self) {

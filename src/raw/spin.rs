@@ -65,6 +65,7 @@ impl Default for RawSpinLock {
 // Release, so each owner's writes happen-before the next owner's reads.
 unsafe impl RawLock for RawSpinLock {
     impl_init!(new);
+    const DEBUG_NAME: &'static str = "SpinLock";
 
     /// Test-and-test-and-set: `try_lock` (a plain load, then the swap only if the lock looks
     /// free) until it succeeds, backing off after each failure. Written as one loop around

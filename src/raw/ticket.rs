@@ -259,6 +259,7 @@ impl<W> core::fmt::Debug for RawTicketLock<W> {
 // is an Acquire read of the value the previous owner wrote with Release in `unlock`.
 unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
     impl_init!(with_wait);
+    const DEBUG_NAME: &'static str = "TicketLock";
 
     #[inline]
     fn lock(&self) {

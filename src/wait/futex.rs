@@ -17,6 +17,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Sleep in the operating system until woken: waiting threads use no CPU.
 ///
+/// Needs feature `std` (a default feature).
+///
 /// On Linux and Android this is the futex system call; on other systems a portable parking
 /// table built on `std::sync::{Mutex, Condvar}`. A wake is a system call, so every primitive
 /// only calls it when its state says a sleeper may exist.

@@ -6,6 +6,8 @@ use crate::Deadline;
 
 /// Spin briefly, then give the processor to another thread with `std::thread::yield_now`.
 ///
+/// Needs feature `std` (a default feature).
+///
 /// Waking is free (a no-op): waiters find out by polling. Compared with [`Spin`](crate::Spin),
 /// a waiter whose backoff is exhausted lets the scheduler run the thread it waits for, so it
 /// copes with more threads than cores; compared with [`Futex`](crate::Futex), it never makes a

@@ -78,6 +78,7 @@ measure! {
     }
 }
 measure_lock!("ticketlock", ticketlock, baresync::TicketLock<u32>);
+measure_lock!("fairlock", fairlock, baresync::FairLock<u32>);
 measure_lock!("mutex", mutex, baresync::Mutex<u32>);
 // `IrqSpinLock` is closure-scoped: the same three operations, each incrementing the value.
 measure! {
@@ -126,6 +127,26 @@ measure! {
     }
     fn try_write() {
         black_box(L.try_write().map(|mut g| *g += 1));
+    }
+}
+measure! {
+    "oncecell",
+    oncecell,
+    static C: baresync::OnceCell<u32, baresync::Spin> = baresync::OnceCell::with_wait();
+    fn get_or_init() {
+        black_box(*C.get_or_init(|| black_box(48_000_000)));
+    }
+    fn get() {
+        black_box(C.get().copied());
+    }
+}
+measure! {
+    "lazy",
+    lazy,
+    static L: baresync::Lazy<[u8; 16], fn() -> [u8; 16], baresync::Spin> =
+        baresync::Lazy::with_wait(|| core::array::from_fn(|i| (i as u8).wrapping_mul(3)));
+    fn force() {
+        black_box(L[black_box(5)]);
     }
 }
 measure! {
@@ -281,6 +302,26 @@ measure! {
     }
 }
 measure! {
+    "spin-once",
+    spin_once,
+    static C: spin::Once<u32> = spin::Once::new();
+    fn call_once() {
+        black_box(*C.call_once(|| black_box(48_000_000)));
+    }
+    fn get() {
+        black_box(C.get().copied());
+    }
+}
+measure! {
+    "spin-lazy",
+    spin_lazy,
+    static L: spin::Lazy<[u8; 16]> =
+        spin::Lazy::new(|| core::array::from_fn(|i| (i as u8).wrapping_mul(3)));
+    fn force() {
+        black_box(L[black_box(5)]);
+    }
+}
+measure! {
     "spin-rwlock",
     spin_rwlock,
     static L: spin::RwLock<u32> = spin::RwLock::new(0);
@@ -371,6 +412,8 @@ pub extern "C" fn main() -> ! {
         spinlock_basic::run();
         #[cfg(feature = "ticketlock")]
         ticketlock::run();
+        #[cfg(feature = "fairlock")]
+        fairlock::run();
         #[cfg(feature = "mutex")]
         mutex::run();
         #[cfg(feature = "irqspinlock")]
@@ -403,6 +446,14 @@ pub extern "C" fn main() -> ! {
         spin_ticketmutex::run();
         #[cfg(feature = "spin-rwlock")]
         spin_rwlock::run();
+        #[cfg(feature = "oncecell")]
+        oncecell::run();
+        #[cfg(feature = "lazy")]
+        lazy::run();
+        #[cfg(feature = "spin-once")]
+        spin_once::run();
+        #[cfg(feature = "spin-lazy")]
+        spin_lazy::run();
         #[cfg(feature = "spin-barrier")]
         spin_barrier::run();
         #[cfg(feature = "heapless-mpmc")]

@@ -1,8 +1,8 @@
 //! Link check and code-size probe for baresync on bare-metal targets.
 //!
 //! Puts every primitive in a `static` (the locks, `IrqLock`/`IrqSafe` locks, `ReentrantLock` with a
-//! bare-metal `ThreadIdentity`, a reader-writer lock, semaphores, event, condition variable, barrier, queue and
-//! joinable queue), uses each operation from the entry point, and links the result into a firmware-shaped binary for each target in
+//! bare-metal `ThreadIdentity`, a reader-writer lock, semaphores, event, condition variable, barrier, queue,
+//! joinable queue, `Once`, `OnceCell` and `Lazy`), uses each operation from the entry point, and links the result into a firmware-shaped binary for each target in
 //! `.cargo/config.toml`. That proves what a unit test on the host cannot: that baresync
 //! builds with `default-features = false`, that its constructors are `const`, and that nothing
 //! pulls in `std`, an allocator, or an atomic instruction the target lacks (a missing

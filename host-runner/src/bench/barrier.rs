@@ -96,6 +96,7 @@ fn round<B: BenchBarrier>(env: &Env, threads: usize) -> Sample {
         value: (rounds > 0).then(|| time.as_nanos() as f64 / rounds as f64),
         cpu_ns_per_op: w.cpu_per_op(rounds),
         events: Some(rounds),
+        latency: None,
         ..Sample::default()
     }
 }
@@ -159,6 +160,7 @@ fn asleep<B: BenchBarrier>(env: &Env, threads: usize) -> Sample {
         value: median(&latencies),
         cpu_ns_per_op: w.cpu_per_op(rounds),
         events: Some(rounds),
+        latency: None,
         ..Sample::default()
     }
 }

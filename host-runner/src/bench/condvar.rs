@@ -191,6 +191,7 @@ fn ping_pong<P: PingPong>(env: &Env) -> Sample {
         value: (trips > 0).then(|| w.busy().as_nanos() as f64 / trips as f64),
         cpu_ns_per_op: w.cpu_per_op(trips),
         events: Some(trips),
+        latency: None,
         ..Sample::default()
     }
 }
@@ -255,6 +256,7 @@ fn asleep<P: PingPong>(env: &Env) -> Sample {
             .filter(|_| handoffs > 0)
             .map(|c| c.saturating_sub(settle_cpu) as f64 / handoffs as f64),
         events: Some(handoffs),
+        latency: None,
         ..Sample::default()
     }
 }

@@ -191,6 +191,7 @@ fn release_latency<E: BenchEvent>(env: &Env, waiters: usize, settle: Duration) -
         value: (rounds > 0).then(|| median_ns.load(Relaxed) as f64),
         cpu_ns_per_op: w.cpu_per_op(rounds),
         events: Some(rounds),
+        latency: None,
         ..Sample::default()
     }
 }

@@ -1,4 +1,5 @@
-//! Locks: baresync's `SpinLock`, `TicketLock<_, W>`, `Mutex<_, W>` and `ReentrantLock` next to
+//! Locks: baresync's `SpinLock`, `TicketLock<_, W>`, `McsLock`, `FairLock<_, W>`, `Mutex<_, W>` and
+//! `ReentrantLock` next to
 //! `std::sync::Mutex` (the reference), `parking_lot::Mutex`/`ReentrantMutex` and
 //! `spin::mutex::SpinMutex`/`TicketMutex`.
 //!
@@ -20,10 +21,21 @@
 //!   multiple of the core-to-core floor, with the number of hand-offs it is the median of.
 //!   (An earlier version recorded only the acquisitions that happened to change the owner in
 //!   a free-for-all, a rare, selected sample for a barging lock.)
+//! - `contended, 2 threads pinned to 1 core`: two threads, both pinned to the first CPU, as in
+//!   `contended`; ops/s and the ratio to `std::sync::Mutex`. A lock whose waiter spins holds
+//!   the only core while the owner waits for it (crossbeam#821 measured 24× there).
+//! - `acquire latency`: T threads (2..=cores, 2× and 4× cores) as in `contended`, each timing
+//!   every acquisition from the call of `lock` to holding it; the row's value is the 99.9th
+//!   percentile and it carries p50, p99, p99.9 and max (a log-linear histogram, 3 % buckets)
+//!   next to the fairness counts.
 
-use super::{median, run_window, thread_counts, Candidate, Env, Experiment, Group, Sample, Unit};
+use super::{
+    median, run_window, thread_counts, Candidate, Env, Experiment, Group, Histogram, Sample, Unit,
+};
 use baresync::CachePadded;
-use baresync::{Futex, Mutex, ReentrantLock, Spin, SpinLock, StdThreadId, TicketLock, Yield};
+use baresync::{
+    FairLock, Futex, McsLock, Mutex, ReentrantLock, Spin, SpinLock, StdThreadId, TicketLock, Yield,
+};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -99,6 +111,10 @@ guard_lock!(SpinLock<Slot>, |l| l.lock());
 guard_lock!(TicketLock<Slot, Spin>, |l| l.lock());
 guard_lock!(TicketLock<Slot, Yield>, |l| l.lock());
 guard_lock!(TicketLock<Slot, Futex>, |l| l.lock());
+guard_lock!(McsLock<Slot>, |l| l.lock());
+guard_lock!(FairLock<Slot, Spin>, |l| l.lock());
+guard_lock!(FairLock<Slot, Yield>, |l| l.lock());
+guard_lock!(FairLock<Slot, Futex>, |l| l.lock());
 guard_lock!(Mutex<Slot, Spin>, |l| l.lock());
 guard_lock!(Mutex<Slot, Yield>, |l| l.lock());
 guard_lock!(Mutex<Slot, Futex>, |l| l.lock());
@@ -120,6 +136,10 @@ pub const CONTENDED: &str = "contended";
 pub const CONTENDED_WORK: &str = "contended, work in + between";
 /// The case of the forced-alternation hand-off rows.
 pub const HANDOFF: &str = "hand-off (forced alternation)";
+/// The case of the acquire-latency rows.
+pub const ACQUIRE_LATENCY: &str = "acquire latency";
+/// The case of the rows with two threads pinned to one core.
+pub const ONE_CORE: &str = "contended, 2 threads pinned to 1 core";
 
 /// One thread, lock + unlock in a loop: ns per pair.
 pub fn uncontended<L: BenchLock>(env: &Env) -> Sample {
@@ -189,6 +209,52 @@ pub fn contended<L: BenchLock>(env: &Env, threads: usize, inside: u32, between: 
         counts: w.counts,
         handoffs: Some(handoffs),
         events: None,
+        latency: None,
+    }
+}
+
+/// `threads` threads contending with an empty critical section, as in [`contended`], each
+/// timing every acquisition from the call of `lock` to holding the lock: the value is the
+/// 99.9th percentile (ns) of every acquisition of the window, and the row carries p50, p99,
+/// p99.9 and max next to the fairness counts. (The two clock reads per acquisition slow the
+/// loop down, which is why this is a case of its own and not part of `contended`.)
+pub fn acquire_latency<L: BenchLock>(env: &Env, threads: usize) -> Sample {
+    let lock = CachePadded::new(L::create());
+    let histograms: Vec<std::sync::Mutex<Histogram>> = (0..threads)
+        .map(|_| std::sync::Mutex::new(Histogram::new()))
+        .collect();
+    let w = run_window(env, threads, |me, stop| {
+        let mut h = Histogram::new();
+        let mut n = 0u64;
+        while !stop.load(Relaxed) {
+            let called = env.now_ns();
+            let waited = lock.with(|s| {
+                let held = env.now_ns();
+                if s.owner != me {
+                    s.owner = me;
+                    s.handoffs += 1;
+                }
+                held.saturating_sub(called)
+            });
+            h.record(waited);
+            n += 1;
+        }
+        *histograms[me].lock().unwrap_or_else(|e| e.into_inner()) = h;
+        n
+    });
+    let mut all = Histogram::new();
+    for h in &histograms {
+        all.merge(&h.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+    let handoffs = lock.with(|s| s.handoffs);
+    let latency = all.percentiles();
+    Sample {
+        value: latency.map(|p| p.p999),
+        cpu_ns_per_op: None,
+        counts: w.counts,
+        handoffs: Some(handoffs),
+        events: Some(all.count()),
+        latency,
     }
 }
 
@@ -244,6 +310,7 @@ pub fn handoff<L: BenchLock>(env: &Env) -> Sample {
         handoffs: Some(handoffs),
         cpu_ns_per_op: None,
         events: Some(events),
+        latency: None,
     }
 }
 
@@ -254,6 +321,10 @@ fn candidates(make: impl Fn(&mut Vec<Candidate>, &str, bool, Kind)) -> Vec<Candi
         ("baresync::TicketLock<Spin>", false, Kind::TicketSpin),
         ("baresync::TicketLock<Yield>", false, Kind::TicketYield),
         ("baresync::TicketLock<Futex>", false, Kind::TicketFutex),
+        ("baresync::McsLock", false, Kind::Mcs),
+        ("baresync::FairLock<Spin>", false, Kind::FairSpin),
+        ("baresync::FairLock<Yield>", false, Kind::FairYield),
+        ("baresync::FairLock<Futex>", false, Kind::FairFutex),
         ("baresync::Mutex<Spin>", false, Kind::MutexSpin),
         ("baresync::Mutex<Yield>", false, Kind::MutexYield),
         ("baresync::Mutex<Futex>", false, Kind::MutexFutex),
@@ -284,6 +355,14 @@ pub enum Kind {
     TicketYield,
     /// `baresync::TicketLock<_, Futex>`.
     TicketFutex,
+    /// `baresync::McsLock`.
+    Mcs,
+    /// `baresync::FairLock<_, Spin>`.
+    FairSpin,
+    /// `baresync::FairLock<_, Yield>`.
+    FairYield,
+    /// `baresync::FairLock<_, Futex>`.
+    FairFutex,
     /// `baresync::Mutex<_, Spin>`.
     MutexSpin,
     /// `baresync::Mutex<_, Yield>`.
@@ -312,6 +391,10 @@ macro_rules! dispatch {
             Kind::TicketSpin => $f::<TicketLock<Slot, Spin>>($($arg),*),
             Kind::TicketYield => $f::<TicketLock<Slot, Yield>>($($arg),*),
             Kind::TicketFutex => $f::<TicketLock<Slot, Futex>>($($arg),*),
+            Kind::Mcs => $f::<McsLock<Slot>>($($arg),*),
+            Kind::FairSpin => $f::<FairLock<Slot, Spin>>($($arg),*),
+            Kind::FairYield => $f::<FairLock<Slot, Yield>>($($arg),*),
+            Kind::FairFutex => $f::<FairLock<Slot, Futex>>($($arg),*),
             Kind::MutexSpin => $f::<Mutex<Slot, Spin>>($($arg),*),
             Kind::MutexYield => $f::<Mutex<Slot, Yield>>($($arg),*),
             Kind::MutexFutex => $f::<Mutex<Slot, Futex>>($($arg),*),
@@ -364,6 +447,37 @@ pub fn group(cores: usize) -> Group {
             }),
         });
     }
+    // Two threads pinned to the same core: every hand-off to a waiter needs the scheduler to
+    // switch threads, so a lock whose waiter spins burns the holder's time slice (the case of
+    // crossbeam#821). Run with a one-CPU environment.
+    experiments.push(Experiment {
+        case: ONE_CORE.into(),
+        threads: 2,
+        unit: Unit::OpsPerSec,
+        relative_to_floor: false,
+        candidates: candidates(|v, name, baseline, kind| {
+            v.push(Candidate::new(name, baseline, move |env| {
+                let one = Env {
+                    cpus: vec![env.cpu(0)],
+                    ..env.clone()
+                };
+                dispatch!(kind, contended, &one, 2, 0, 0)
+            }));
+        }),
+    });
+    for t in thread_counts(cores).into_iter().filter(|&t| t > 1) {
+        experiments.push(Experiment {
+            case: ACQUIRE_LATENCY.into(),
+            threads: t,
+            unit: Unit::Ns,
+            relative_to_floor: false,
+            candidates: candidates(|v, name, baseline, kind| {
+                v.push(Candidate::new(name, baseline, move |env| {
+                    dispatch!(kind, acquire_latency, env, t)
+                }));
+            }),
+        });
+    }
     experiments.push(Experiment {
         case: HANDOFF.into(),
         threads: 2,
@@ -378,8 +492,9 @@ pub fn group(cores: usize) -> Group {
     Group {
         name: "locks",
         title: "lock + unlock: uncontended latency, contended throughput (empty critical \
-                section, then with work in and between), fairness, acquisitions per hand-off, \
-                hand-off latency under forced alternation",
+                section, then with work in and between, then two threads on one core), \
+                fairness, acquisitions per hand-off, acquire latency (p99.9, with p50, p99 and \
+                max), hand-off latency under forced alternation",
         reference: REFERENCE,
         experiments,
     }

@@ -17,7 +17,7 @@
 //! - A warm-up run of every candidate precedes each experiment.
 //!
 //! One file per group: [`lock`], [`rwlock`], [`semaphore`], [`event`], [`condvar`], [`barrier`],
-//! [`queue`]; [`report`] turns a run into `docs/results/`.
+//! [`queue`], [`once`]; [`report`] turns a run into `docs/results/`.
 
 pub mod barrier;
 pub mod condvar;
@@ -25,6 +25,7 @@ pub mod event;
 pub mod floor;
 pub mod load;
 pub mod lock;
+pub mod once;
 pub mod output;
 pub mod plot;
 pub mod queue;
@@ -59,7 +60,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub window: Option<Duration>,
     /// A group to run (repeatable; default: all): locks, rwlock, semaphore, event, condvar, barrier,
-    /// queue.
+    /// queue, once.
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
     /// CPUs to use instead of one per physical core, as a list like `0,2-3`.
@@ -77,7 +78,7 @@ pub struct BenchArgs {
 }
 
 /// The names of the groups, in run order.
-pub const GROUPS: [&str; 7] = [
+pub const GROUPS: [&str; 8] = [
     "locks",
     "rwlock",
     "semaphore",
@@ -85,6 +86,7 @@ pub const GROUPS: [&str; 7] = [
     "condvar",
     "barrier",
     "queue",
+    "once",
 ];
 
 /// How long and how often to measure.
@@ -213,6 +215,136 @@ pub struct Sample {
     /// The events the value is made of (latencies recorded, rounds timed), to flag a window
     /// with too few of them to mean anything (`None` where the value is a plain count).
     pub events: Option<u64>,
+    /// The distribution of the window's latencies (acquire latency), where measured.
+    pub latency: Option<Percentiles>,
+}
+
+/// A latency distribution: percentiles in ns, from a [`Histogram`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// The largest.
+    pub max: f64,
+    /// How many latencies.
+    pub n: u64,
+}
+
+impl Percentiles {
+    /// The per-field median of several windows' distributions (`max`: the largest).
+    pub fn median_of(v: &[Percentiles]) -> Option<Percentiles> {
+        let field = |f: fn(&Percentiles) -> f64| median(&v.iter().map(f).collect::<Vec<_>>());
+        Some(Percentiles {
+            p50: field(|p| p.p50)?,
+            p99: field(|p| p.p99)?,
+            p999: field(|p| p.p999)?,
+            max: v.iter().map(|p| p.max).reduce(f64::max)?,
+            n: v.iter().map(|p| p.n).min()?,
+        })
+    }
+}
+
+/// A log-linear histogram of nanosecond latencies: exact below 64 ns, then 32 buckets per
+/// power of two (a bucket's width is at most 1/32 of its value, about 3 %), up to 2^40 ns.
+/// Cheap enough to record every acquisition of a window, and mergeable between threads.
+#[derive(Clone, Debug)]
+pub struct Histogram {
+    buckets: Vec<u64>,
+    max: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram::new()
+    }
+}
+
+impl Histogram {
+    const EXACT: u64 = 64;
+    const SUB: u32 = 32;
+    const TOP: u32 = 40;
+
+    /// An empty histogram.
+    pub fn new() -> Self {
+        Histogram {
+            buckets: vec![0; Self::index(1 << Self::TOP) + 1],
+            max: 0,
+        }
+    }
+
+    fn index(ns: u64) -> usize {
+        let ns = ns.min((1 << Self::TOP) - 1);
+        if ns < Self::EXACT {
+            return ns as usize;
+        }
+        let e = 63 - ns.leading_zeros(); // 6..TOP
+        let mantissa = (ns >> (e - 5)) & u64::from(Self::SUB - 1);
+        Self::EXACT as usize + ((e - 6) * Self::SUB) as usize + mantissa as usize
+    }
+
+    /// The smallest value of bucket `i`.
+    fn lower(i: usize) -> u64 {
+        if (i as u64) < Self::EXACT {
+            return i as u64;
+        }
+        let j = i - Self::EXACT as usize;
+        let e = (j / Self::SUB as usize) as u32 + 6;
+        let mantissa = (j % Self::SUB as usize) as u64;
+        (1 << e) | (mantissa << (e - 5))
+    }
+
+    /// Records one latency.
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        self.buckets[Self::index(ns)] += 1;
+        self.max = self.max.max(ns);
+    }
+
+    /// Adds `other`'s latencies to this one.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.max = self.max.max(other.max);
+    }
+
+    /// Latencies recorded.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// The smallest recorded value (a bucket's lower bound) with at least a fraction `q` of
+    /// the latencies at or below it.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
+        let mut seen = 0;
+        for (i, &c) in self.buckets.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(Self::lower(i) as f64);
+            }
+        }
+        Some(self.max as f64)
+    }
+
+    /// p50, p99, p99.9 and max.
+    pub fn percentiles(&self) -> Option<Percentiles> {
+        Some(Percentiles {
+            p50: self.quantile(0.5)?,
+            p99: self.quantile(0.99)?,
+            p999: self.quantile(0.999)?,
+            max: self.max as f64,
+            n: self.count(),
+        })
+    }
 }
 
 /// One implementation in an experiment.
@@ -308,6 +440,10 @@ pub struct Row {
     /// Events per window behind the value (hand-offs, rounds), fewest over the rounds.
     #[serde(default)]
     pub events: Option<u64>,
+    /// Latency distribution (acquire latency: from calling `lock` to holding the lock), the
+    /// per-percentile median over the rounds; `max` is the largest of any round.
+    #[serde(default)]
+    pub latency: Option<Percentiles>,
     /// Every round's value.
     pub samples: Vec<f64>,
     /// Measured while the cores were shared: the row's floor was above
@@ -432,8 +568,8 @@ pub struct TypeSize {
 /// `size_of` and `align_of` every primitive and baseline (protecting `()` or holding `u32`s).
 pub fn sizes() -> Vec<TypeSize> {
     use baresync::{
-        Barrier, BoundedSemaphore, Condvar, Event, Futex, JoinableQueue, Mutex, Queue,
-        ReentrantLock, Semaphore, Spin, SpinLock, StdThreadId, TicketLock,
+        Barrier, BoundedSemaphore, Condvar, Event, FairLock, Futex, JoinableQueue, McsLock, Mutex,
+        Queue, ReentrantLock, Semaphore, Spin, SpinLock, StdThreadId, TicketLock,
     };
     fn t<T>(name: &str, baseline: bool) -> TypeSize {
         TypeSize {
@@ -446,6 +582,8 @@ pub fn sizes() -> Vec<TypeSize> {
     vec![
         t::<SpinLock<()>>("baresync::SpinLock<()>", false),
         t::<TicketLock<(), Spin>>("baresync::TicketLock<(), W>", false),
+        t::<McsLock<()>>("baresync::McsLock<()>", false),
+        t::<FairLock<(), Spin>>("baresync::FairLock<(), W>", false),
         t::<Mutex<(), Spin>>("baresync::Mutex<(), W>", false),
         t::<ReentrantLock<(), StdThreadId, Spin>>(
             "baresync::ReentrantLock<(), StdThreadId, W>",
@@ -685,6 +823,7 @@ pub fn groups(cores: usize) -> Vec<Group> {
         condvar::group(cores),
         barrier::group(cores),
         queue::group(cores),
+        once::group(cores),
     ]
 }
 
@@ -858,6 +997,9 @@ fn aggregate(
         acq_per_handoff,
         cpu_ns_per_op: median(&cpu),
         events,
+        latency: Percentiles::median_of(
+            &samples.iter().filter_map(|s| s.latency).collect::<Vec<_>>(),
+        ),
         samples: values,
         loaded: false,
     }
@@ -1051,6 +1193,41 @@ pub fn main(topo: &Topology, args: &BenchArgs) -> Result<i32, UsageError> {
 
 #[cfg(test)]
 mod tests {
+    /// Percentiles from the histogram are within one bucket (3 %) below the exact ones, and
+    /// exact below 64 ns; the max is exact; merging adds counts.
+    #[test]
+    fn histogram_percentiles() {
+        let mut h = Histogram::new();
+        let mut exact: Vec<u64> = (0..10_000u64).map(|i| (i * 7919) % 100_000 + 1).collect();
+        for &v in &exact {
+            h.record(v);
+        }
+        exact.sort_unstable();
+        for q in [0.5, 0.99, 0.999] {
+            let want = exact[((q * exact.len() as f64).ceil() as usize).max(1) - 1] as f64;
+            let got = h.quantile(q).unwrap();
+            assert!(
+                got <= want && got >= want * (1.0 - 1.0 / 32.0),
+                "q{q}: {got} vs {want}"
+            );
+        }
+        let p = h.percentiles().unwrap();
+        assert_eq!(p.max, *exact.last().unwrap() as f64);
+        assert_eq!(p.n, 10_000);
+        let mut small = Histogram::new();
+        for v in [3, 3, 5, 63] {
+            small.record(v);
+        }
+        assert_eq!(small.quantile(0.5), Some(3.0));
+        assert_eq!(small.quantile(1.0), Some(63.0));
+        small.merge(&h);
+        assert_eq!(small.count(), 10_004);
+        assert!(Histogram::new().percentiles().is_none());
+        let mut huge = Histogram::new();
+        huge.record(u64::MAX);
+        assert_eq!(huge.percentiles().unwrap().max, u64::MAX as f64);
+    }
+
     use super::*;
 
     #[test]

@@ -110,6 +110,16 @@ pub fn cells(r: &Row, reference: &str) -> Vec<String> {
             Some(f) if r.loaded => format!("{} (loaded)", human_ns(f)),
             f => opt(f, human_ns),
         },
+        match r.latency {
+            Some(p) => format!(
+                "{} · {} · {} · {}",
+                human_ns(p.p50),
+                human_ns(p.p99),
+                human_ns(p.p999),
+                human_ns(p.max)
+            ),
+            None => "–".into(),
+        },
     ]
 }
 
@@ -128,6 +138,7 @@ pub fn headers(reference: &str) -> Vec<String> {
         "events/window".into(),
         "× c2c floor".into(),
         "c2c floor".into(),
+        "acquire p50 · p99 · p99.9 · max".into(),
     ]
 }
 
@@ -138,7 +149,7 @@ pub fn table(g: &GroupResult) -> Table {
     crate::term::table(
         &headers(&g.reference),
         &rows,
-        &[1, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        &[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
     )
 }
 
@@ -158,8 +169,10 @@ pub fn print(report: &BenchReport) {
          of owner (1.0 = strict alternation; high = one thread keeps the lock, which an empty \
          critical section rewards); events/window: the hand-offs or rounds a value is made of, \
          fewest over the rounds, (few) below {}; (over): more threads than cores; (loaded): \
-         the row's core-to-core floor was above {}× the run's lowest (the cores were shared). \
-         Run time {:.1} s.",
+         the row's core-to-core floor was above {}× the run's lowest (the cores were shared); \
+         acquire p50 · p99 · p99.9 · max: time from calling lock to holding it, every \
+         acquisition of the window (median over the rounds; max: the largest of any). Run \
+         time {:.1} s.",
         super::FEW_EVENTS,
         super::load::LOADED_FLOOR_FACTOR,
         report.seconds
@@ -207,7 +220,8 @@ pub fn write_json(mut f: File, report: &BenchReport) -> bool {
 pub fn csv(report: &BenchReport) -> String {
     let mut s = String::from(
         "group,case,threads,oversubscribed,implementation,baseline,unit,median,min,max,speedup,\
-         floor_ns,x_floor,min_ops,max_ops,acq_per_handoff,cpu_ns_per_op,events\n",
+         floor_ns,x_floor,min_ops,max_ops,acq_per_handoff,cpu_ns_per_op,events,\
+         latency_p50_ns,latency_p99_ns,latency_p999_ns,latency_max_ns\n",
     );
     let f = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v}"));
     let u = |v: Option<u64>| v.map_or_else(String::new, |v| v.to_string());
@@ -221,7 +235,7 @@ pub fn csv(report: &BenchReport) -> String {
                 }
             };
             s.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                 quote(&r.group),
                 quote(&r.case),
                 r.threads,
@@ -240,6 +254,10 @@ pub fn csv(report: &BenchReport) -> String {
                 f(r.acq_per_handoff),
                 f(r.cpu_ns_per_op),
                 u(r.events),
+                f(r.latency.map(|p| p.p50)),
+                f(r.latency.map(|p| p.p99)),
+                f(r.latency.map(|p| p.p999)),
+                f(r.latency.map(|p| p.max)),
             ));
         }
     }

@@ -337,6 +337,88 @@ pub fn fairness_scatter(r: &BenchReport, path: &Path) -> PlotResult {
     Ok(())
 }
 
+/// Acquire-latency percentile bars: for each lock, at one thread per core and at 4× cores, a
+/// line from p50 to max with a mark at p50 (●), p99 (▲), p99.9 (■) and max (|); log time axis.
+pub fn acquire_latency(r: &BenchReport, path: &Path) -> PlotResult {
+    let cores = r.machine.cpus.len().max(2);
+    let mut rs: Vec<&Row> = rows(r, "locks", super::lock::ACQUIRE_LATENCY)
+        .into_iter()
+        .filter(|x| (x.threads == cores || x.threads == 4 * cores) && x.latency.is_some())
+        .collect();
+    rs.sort_by_key(|x| x.threads);
+    let n = rs.len().max(1);
+    let vals: Vec<f64> = rs
+        .iter()
+        .filter_map(|x| x.latency)
+        .flat_map(|p| [p.p50, p.max])
+        .collect();
+    let (lo, hi) = bounds(&vals);
+    let labels: Vec<String> = rs
+        .iter()
+        .map(|x| format!("{} ({} thr)", x.implementation, x.threads))
+        .collect();
+    let height = 110 + 22 * n as u32;
+    let root = SVGBackend::new(path, (W, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let label_of = |y: &SegmentValue<usize>| match y {
+        SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "Acquire latency (call of lock to holding it): ● p50 ▲ p99 ■ p99.9 | max \
+                 ({cores} and {} threads on {cores} cores)",
+                4 * cores
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(360)
+        .build_cartesian_2d(
+            (lo.max(1.0) / 2.0..hi * 2.0).log_scale(),
+            (0..n).into_segmented(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("ns from calling lock to holding it")
+        .x_label_formatter(&|v| super::output::human_ns(*v))
+        .y_label_formatter(&label_of)
+        .y_labels(n)
+        .draw()?;
+    for (i, row) in rs.iter().enumerate() {
+        let Some(p) = row.latency else { continue };
+        let c = colors(&[&row.implementation])[0];
+        let y = SegmentValue::CenterOf(i);
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(p.p50, y.clone()), (p.max, y.clone())],
+            c.stroke_width(2),
+        )))?;
+        chart.draw_series(std::iter::once(Circle::new(
+            (p.p50, y.clone()),
+            5,
+            c.filled(),
+        )))?;
+        chart.draw_series(std::iter::once(TriangleMarker::new(
+            (p.p99, y.clone()),
+            6,
+            RGBColor(255, 127, 14).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((p.p999, y.clone()))
+                + Rectangle::new([(-4, -4), (4, 4)], RGBColor(214, 39, 40).filled()),
+        ))?;
+        chart.draw_series(std::iter::once(Cross::new(
+            (p.max, y),
+            5,
+            BLACK.stroke_width(2),
+        )))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
 /// One line of a [`dots`] plot.
 pub struct Item {
     /// What it is: implementation, case, threads.

@@ -230,7 +230,7 @@ pub fn spread(this: &BenchReport, other: &BenchReport) -> String {
 pub const COMPARE_JSON: &str = "bench-compare.json";
 
 /// The plots: file name, what it shows.
-pub const PLOTS: [(&str, &str); 8] = [
+pub const PLOTS: [(&str, &str); 10] = [
     (
         "locks-throughput.svg",
         "contended throughput vs threads, per lock",
@@ -253,6 +253,14 @@ pub const PLOTS: [(&str, &str); 8] = [
     (
         "rwlock-read-mostly.svg",
         "reader-writer locks: 99 % reads at every thread count",
+    ),
+    (
+        "locks-acquire-latency.svg",
+        "acquire latency p50 / p99 / p99.9 / max per lock, one thread per core and 4x",
+    ),
+    (
+        "locks-one-core.svg",
+        "two threads pinned to one core: contended throughput per lock",
     ),
 ];
 
@@ -385,6 +393,16 @@ pub fn write(
         &out(PLOTS[7].0),
         "Reader-writer locks, 99 % reads: throughput per thread count (whiskers: min–max)",
         "operations per second",
+        unit,
+        &items,
+        None,
+    )?;
+    plot::acquire_latency(report, &out(PLOTS[8].0))?;
+    let (items, unit) = plot::items(report, "locks", &[super::lock::ONE_CORE], thr);
+    plot::dots(
+        &out(PLOTS[9].0),
+        "Two threads pinned to one core, contended lock + unlock (whiskers: min–max)",
+        "lock + unlock per second (both threads)",
         unit,
         &items,
         None,

@@ -11,6 +11,7 @@
 //! | mutual exclusion, lost updates (locks) | no lock |
 //! | mutual exclusion, lost updates (`ReentrantLock`) | `ReentrantLock` not always locking |
 //! | fifo order | `Mutex` as FIFO |
+//! | starvation bound | `FairLock` starving worker 0 |
 //! | reentrancy depth | `ReentrantLock` depth stuck at 2 |
 //! | holders above permits, permits back | `Semaphore` granting too many |
 //! | over-release refused | `BoundedSemaphore` accepting over-release |
@@ -29,7 +30,7 @@
 //! | notify(n) releases min(n, waiting) | `Condvar` notify(n) releasing too few |
 //! | one initializer | `Once` check-then-set |
 //! | whole value | `Once` publishing before writing |
-//! | progress | `Condvar` buffer losing wake-ups, `Event` set releasing nobody, every `NoopWake` control |
+//! | progress | `Condvar` buffer losing wake-ups, `Event` set releasing nobody, every `NoopWake` control (`FairLock<NoopWake>` included) |
 //! | hang | every `NoopWake` control (its sleepers cannot be woken, even by the release action) |
 //!
 //! [`NoopWake`] is a wait backend whose waits really sleep and whose wakes do nothing: under
@@ -40,11 +41,12 @@ use super::barrier::BarrierScenario;
 use super::checks::{
     ABORT_RESET, CHECKSUM, DEPTH, EARLY_RELEASE, EXACTLY_ONCE, FIFO, GENERATIONS, HANG, HOLDERS,
     JOIN, LOST_UPDATES, MUTUAL_EXCLUSION, NOTIFY_COUNT, NOTIFY_RELEASED, NOT_RELEASED,
-    ONE_INITIALIZER, ONE_LEADER, OVER_RELEASE, PERMITS_BACK, PRODUCER_FIFO, PROGRESS, WHOLE_VALUE,
+    ONE_INITIALIZER, ONE_LEADER, OVER_RELEASE, PERMITS_BACK, PRODUCER_FIFO, PROGRESS,
+    STARVATION_BOUND, WHOLE_VALUE,
 };
 use super::condvar::{BufferScenario, NotifyScenario};
 use super::event::EventScenario;
-use super::lock::{LockScenario, Probe};
+use super::lock::{Counted, LockScenario, Probe};
 use super::once::{CheckThenSet, OnceScenario, PublishBeforeWrite, Value};
 use super::queue::{JoinAtOnce, QueueScenario};
 use super::reentrant::ReentrantScenario;
@@ -52,16 +54,18 @@ use super::semaphore::{AcceptingOverRelease, SemaphoreScenario};
 use super::Scenario;
 use baresync::sync::atomic::AtomicU32;
 use baresync::{
-    Deadline, Futex, JoinableQueue, OnceCell, Queue, RawLock, RawMutex, RawTicketLock, Semaphore,
-    Wait, Yield,
+    Deadline, Futex, JoinableQueue, OnceCell, Queue, RawFairLock, RawLock, RawMutex, RawTicketLock,
+    Semaphore, Wait, Yield,
 };
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::time::{Duration, Instant};
 
 /// The checks a lost wake-up must trip: the watchdog sees the workers stand still, and they
 /// are abandoned asleep (nothing can wake them: the release action's wake is lost too).
 const STUCK: &[&str] = &[PROGRESS, HANG];
 
 /// The lock families the lock controls cover.
-const LOCKS: &[&str] = &["SpinLock", "TicketLock", "Mutex"];
+const LOCKS: &[&str] = &["SpinLock", "TicketLock", "McsLock", "FairLock", "Mutex"];
 /// Both semaphores.
 const SEMAPHORES: &[&str] = &["Semaphore", "BoundedSemaphore"];
 /// Both queues.
@@ -268,12 +272,32 @@ fn controls_before_rwlock() -> Vec<Box<dyn Scenario>> {
             )
             .expecting_failure(&[JOIN]),
         ),
+        covering(
+            &["FairLock"],
+            LockScenario::<StarvingLock>::bounded(
+                "control: FairLock starving worker 0",
+                "control",
+                None,
+            )
+            .expecting_failure(&[STARVATION_BOUND]),
+        ),
         // A backend whose wake calls do nothing, under each blocking primitive: a lost
         // wake-up must be a hang the progress watchdog reports, not a slow run.
         covering(
             &["Mutex", "ReentrantLock"],
             LockScenario::<RawMutex<NoopWake>>::new("control: Mutex<NoopWake>", "control", None)
                 .expecting_failure(STUCK),
+        ),
+        covering(
+            &["FairLock"],
+            // The head sleeps on the state word and the waiters behind it on the queue word:
+            // with every wake-up lost, both must be reported stuck.
+            LockScenario::<RawFairLock<NoopWake>>::new(
+                "control: FairLock<NoopWake>",
+                "control",
+                None,
+            )
+            .expecting_failure(STUCK),
         ),
         covering(
             &["TicketLock"],
@@ -377,5 +401,68 @@ unsafe impl RawLock for Unsynchronized {
 
     fn is_locked(&self) -> bool {
         false
+    }
+}
+
+/// A `FairLock` that lets worker 0 starve: on every 16th of its calls, worker 0 takes its
+/// "queued" number and then stands aside until [`STARVE_BY`] other acquisitions have
+/// overtaken it (or 100 ms have passed, so that a run whose other workers are done still
+/// ends), and only then locks. The bound check must report it.
+#[derive(Debug)]
+pub struct StarvingLock {
+    inner: RawFairLock<Yield>,
+}
+
+/// How many acquisitions overtake the starved worker: more than the bound of any thread
+/// count a host runs.
+pub const STARVE_BY: u64 = 1 << 16;
+
+std::thread_local! {
+    static STARVING_CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+// SAFETY: every acquisition and release is the inner `RawFairLock`'s; the control only
+// delays some calls before they reach it.
+unsafe impl RawLock for StarvingLock {
+    const INIT: Self = StarvingLock {
+        inner: RawFairLock::new(),
+    };
+
+    fn lock(&self) {
+        self.inner.lock();
+    }
+
+    fn try_lock(&self) -> bool {
+        self.inner.try_lock()
+    }
+
+    unsafe fn unlock(&self) {
+        // SAFETY: forwarded: the caller holds the lock, which is the inner lock.
+        unsafe { self.inner.unlock() }
+    }
+
+    fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+}
+
+impl Counted for StarvingLock {
+    const MAX_BYPASSES: u32 = RawFairLock::<Yield>::MAX_BYPASSES;
+
+    fn lock_counted(&self, count: &AtomicU64, worker: usize) -> Option<u64> {
+        let call = STARVING_CALLS.with(|c| c.replace(c.get() + 1));
+        if worker != 0 || call & 15 != 0 {
+            return self.inner.lock_counted(count);
+        }
+        // ORDERING: SeqCst, as the real hook's read.
+        let joined = count.fetch_add(0, SeqCst);
+        let start = Instant::now();
+        while count.load(SeqCst) < joined + STARVE_BY
+            && start.elapsed() < Duration::from_millis(100)
+        {
+            std::thread::yield_now();
+        }
+        self.inner.lock();
+        Some(joined)
     }
 }

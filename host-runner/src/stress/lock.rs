@@ -1,4 +1,5 @@
-//! Mutual exclusion stress for every `Lock<R, T>`, and the FIFO check for ticket locks.
+//! Mutual exclusion stress for every `Lock<R, T>`, the FIFO check for ticket locks, and the
+//! starvation-bound check for `FairLock`.
 //!
 //! Each worker repeatedly locks and, inside the critical section:
 //! 1. increments an occupancy counter and records a violation if it saw anyone else inside;
@@ -46,17 +47,32 @@
 //! fail on an unfair lock (`RawMutex`, which lets a newcomer barge past sleepers, stamped by
 //! [`Probe<W>`] when it first waits) in the controls.
 
+//!
+//! # The starvation-bound check
+//!
+//! `FairLock` promises that a `lock` caller, once queued, is overtaken by at most
+//! T·(K + 1) − 1 acquisitions with T threads using the lock (K its `MAX_BYPASSES`). Every
+//! acquisition takes a number from a shared counter inside its critical section (SeqCst
+//! `fetch_add`); the lock's test hook [`RawFairLock::lock_counted`] reads the counter right
+//! after the worker joins the queue, so the difference is the number of acquisitions that
+//! overtook it (plus at most the one in progress when it joined: the check allows T·(K + 1)).
+//! Reading the counter before calling `lock` would not do: a worker preempted between that
+//! read and its joining is overtaken legitimately, any number of times. The report gives the
+//! worst overtake count and the worst wait (from calling `lock` to holding it). The control
+//! `FairLock starving worker 0` must trip the check.
+
 use super::{checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, Violation, Worker};
 use baresync::sync::atomic::AtomicU32;
 use baresync::{
-    CachePadded, Deadline, Futex, Lock, RawLock, RawMutex, RawSpinLock, RawTicketLock, Spin, Wait,
-    Yield,
+    CachePadded, Deadline, Futex, Lock, RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock,
+    RawTicketLock, Spin, Wait, Yield,
 };
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The FIFO scenarios run at least this many workers: with two, the only other worker is
 /// usually the holder, and there is rarely anyone queued to compare with.
@@ -98,10 +114,30 @@ impl<W: Wait> Stamped for RawMutex<Probe<W>> {
 /// the scenario.
 type LockStamped<R> = fn(&R, &AtomicU64, &AtomicU64);
 
+/// A lock with a starvation bound that the bound check can watch.
+pub trait Counted: RawLock {
+    /// The bypass limit K of the bound T·(K + 1) − 1.
+    const MAX_BYPASSES: u32;
+    /// Locks; returns `None` when it did not queue, or the counter read right after
+    /// queueing (see [`RawFairLock::lock_counted`]). `worker` is the caller's index.
+    fn lock_counted(&self, count: &AtomicU64, worker: usize) -> Option<u64>;
+}
+
+impl<W: Wait> Counted for RawFairLock<W> {
+    const MAX_BYPASSES: u32 = RawFairLock::<W>::MAX_BYPASSES;
+    fn lock_counted(&self, count: &AtomicU64, _worker: usize) -> Option<u64> {
+        RawFairLock::lock_counted(self, count)
+    }
+}
+
+/// [`Counted::lock_counted`] of `R`, and its K.
+type LockCounted<R> = (fn(&R, &AtomicU64, usize) -> Option<u64>, u32);
+
 /// A stress scenario for the lock `Lock<R, ()>` around [`Data`].
 pub struct LockScenario<R> {
     info: ScenarioInfo,
     lock_stamped: Option<LockStamped<R>>,
+    lock_counted: Option<LockCounted<R>>,
     _raw: PhantomData<fn() -> R>,
 }
 
@@ -111,6 +147,25 @@ impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
         LockScenario {
             info: ScenarioInfo::new(name, primitive, backend),
             lock_stamped: None,
+            lock_counted: None,
+            _raw: PhantomData,
+        }
+    }
+
+    /// A scenario for a lock with a starvation bound: adds the bound check, with at least
+    /// two workers.
+    pub fn bounded(
+        name: impl Into<String>,
+        primitive: &'static str,
+        backend: Option<Backend>,
+    ) -> Self
+    where
+        R: Counted,
+    {
+        LockScenario {
+            info: ScenarioInfo::new(name, primitive, backend),
+            lock_stamped: None,
+            lock_counted: Some((<R as Counted>::lock_counted, R::MAX_BYPASSES)),
             _raw: PhantomData,
         }
     }
@@ -124,6 +179,7 @@ impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
         LockScenario {
             info: ScenarioInfo::new(name, primitive, backend),
             lock_stamped: Some(<R as Stamped>::lock_stamped),
+            lock_counted: None,
             _raw: PhantomData,
         }
     }
@@ -158,6 +214,26 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
             "TicketLock",
             Some(Backend::Futex),
         )),
+        Box::new(LockScenario::<RawMcsLock>::new(
+            "McsLock",
+            "McsLock",
+            Some(Backend::Spin),
+        )),
+        Box::new(LockScenario::<RawFairLock<Spin>>::bounded(
+            "FairLock<Spin>",
+            "FairLock",
+            Some(Backend::Spin),
+        )),
+        Box::new(LockScenario::<RawFairLock<Yield>>::bounded(
+            "FairLock<Yield>",
+            "FairLock",
+            Some(Backend::Yield),
+        )),
+        Box::new(LockScenario::<RawFairLock<Futex>>::bounded(
+            "FairLock<Futex>",
+            "FairLock",
+            Some(Backend::Futex),
+        )),
         Box::new(LockScenario::<RawMutex<Spin>>::new(
             "Mutex<Spin>",
             "Mutex",
@@ -187,6 +263,8 @@ struct State<R: RawLock> {
     max_occupancy: AtomicUsize,
     /// The FIFO state and the stamped lock call, for the FIFO scenarios.
     fifo: Option<(Arc<FifoState>, LockStamped<R>)>,
+    /// The bound state and the counted lock call, for the bounded scenarios.
+    bound: Option<(BoundState, LockCounted<R>)>,
     /// The data the lock protects, outside the `Lock` so the stamped raw lock can reach it.
     data: Data,
 }
@@ -195,6 +273,22 @@ impl<R: RawLock> State<R> {
     fn data(&self) -> &Data {
         &self.data
     }
+}
+
+/// The acquisition counter and the worst cases of the starvation-bound check.
+#[derive(Default)]
+pub struct BoundState {
+    /// Acquisitions so far; each takes its number inside its critical section.
+    count: CachePadded<AtomicU64>,
+    /// The most acquisitions that overtook one queued worker.
+    worst_overtakes: AtomicU64,
+    /// The longest time from calling `lock` to holding it, ns.
+    worst_wait_ns: AtomicU64,
+    /// Acquisitions that queued.
+    queued: AtomicU64,
+    /// Acquisitions over the bound, and the first, for the report.
+    over: AtomicU64,
+    first: std::sync::Mutex<Option<String>>,
 }
 
 /// Arrival stamps and per-worker "queued since" slots for the FIFO check.
@@ -297,6 +391,9 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
         if self.lock_stamped.is_some() {
             ctx.require_workers(FIFO_WORKERS);
         }
+        if self.lock_counted.is_some() {
+            ctx.require_workers(2);
+        }
         let threads = ctx.threads();
         let state = Arc::new(State::<R> {
             lock: Lock::with_raw(()),
@@ -307,6 +404,7 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
             fifo: self
                 .lock_stamped
                 .map(|f| (Arc::new(FifoState::new(threads)), f)),
+            bound: self.lock_counted.map(|c| (BoundState::default(), c)),
         });
         let shared = Arc::clone(&state);
         let finished = ctx.run_workers(move |w| worker(&shared, w));
@@ -359,7 +457,66 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
                 });
             }
         }
+        if let Some((b, (_, k))) = &state.bound {
+            let bound = threads as u64 * (u64::from(*k) + 1);
+            let worst = b.worst_overtakes.load(Ordering::Relaxed);
+            outcome.notes.push(format!(
+                "starvation bound: worst {worst} acquisitions overtook a queued worker (bound \
+                 {bound} = {threads} workers x (K + 1), K = {k}); worst wait {:.1} us; {} of \
+                 {} acquisitions queued",
+                b.worst_wait_ns.load(Ordering::Relaxed) as f64 / 1e3,
+                b.queued.load(Ordering::Relaxed),
+                b.count.load(Ordering::Relaxed),
+            ));
+            let over = b.over.load(Ordering::Relaxed);
+            if over > 0 {
+                let first = b
+                    .first
+                    .lock()
+                    .map(|f| f.clone().unwrap_or_default())
+                    .unwrap_or_default();
+                outcome.violations.push(Violation {
+                    check: checks::STARVATION_BOUND,
+                    count: over,
+                    detail: format!(
+                        "{over} acquisitions came after more than {bound} others had \
+                         overtaken them (worst {worst}); first: {first}"
+                    ),
+                });
+            }
+        }
         outcome
+    }
+}
+
+/// Inside the critical section of a bounded scenario: number this acquisition and compare
+/// with the number read when the worker queued.
+fn check_bound(
+    b: &BoundState,
+    k: u32,
+    threads: usize,
+    me: usize,
+    joined: Option<u64>,
+    t0: Instant,
+) {
+    // ORDERING: SeqCst, to be in one order with the hook's SeqCst fence and read (see the
+    // module doc).
+    let at = b.count.fetch_add(1, Ordering::SeqCst);
+    // Relaxed: statistics, read after the workers are joined.
+    b.worst_wait_ns
+        .fetch_max(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    let Some(joined) = joined else { return };
+    b.queued.fetch_add(1, Ordering::Relaxed);
+    let overtakes = at.saturating_sub(joined);
+    b.worst_overtakes.fetch_max(overtakes, Ordering::Relaxed);
+    let bound = threads as u64 * (u64::from(k) + 1);
+    if overtakes > bound {
+        b.over.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut first) = b.first.try_lock() {
+            first.get_or_insert_with(|| {
+                format!("worker {me} queued at acquisition {joined}, acquired as number {at}")
+            });
+        }
     }
 }
 
@@ -370,7 +527,14 @@ fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
     }
     while w.next_op() {
         w.outside_jitter();
+        let t0 = Instant::now();
+        let mut joined = None;
         let (guard, arrival) = match &state.fifo {
+            _ if state.bound.is_some() => {
+                let (b, (lock_counted, _)) = state.bound.as_ref().expect("checked");
+                joined = lock_counted(state.lock.raw(), &b.count, w.index);
+                (None, None)
+            }
             Some((f, lock_stamped)) => {
                 // ORDERING: Acquire, to synchronize with the Release `fetch_add` of any worker
                 // that was queued before this stamp (see the module doc).
@@ -394,6 +558,9 @@ fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
         if let Some((f, arrival)) = arrival {
             check_fifo(f, w.index, arrival);
         }
+        if let Some((b, (_, k))) = &state.bound {
+            check_bound(b, *k, w.threads, w.index, joined, t0);
+        }
 
         // The non-atomic read-modify-write with a race window. Volatile so the compiler keeps
         // one real load and one real store around the window.
@@ -409,8 +576,8 @@ fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
         state.occupancy.fetch_sub(1, Ordering::Relaxed);
         match guard {
             Some(guard) => drop(guard),
-            // SAFETY: this thread acquired the raw lock above through the stamped call, and
-            // holds no reference into the data.
+            // SAFETY: this thread acquired the raw lock above through the stamped or counted
+            // call, and holds no reference into the data.
             None => unsafe { state.lock.raw().unlock() },
         }
     }

@@ -118,6 +118,9 @@ pub mod checks {
     pub const LOST_UPDATES: &str = "lost updates";
     /// A FIFO lock served a worker before one that was already queued ahead of it.
     pub const FIFO: &str = "fifo order";
+    /// A lock with a starvation bound (`FairLock`) let more acquisitions overtake a queued
+    /// worker than its bound allows.
+    pub const STARVATION_BOUND: &str = "starvation bound";
     /// Workers did not finish within the time bound plus a grace period (or within a few
     /// progress limits after a stall) and were abandoned.
     pub const HANG: &str = "hang";
@@ -1108,6 +1111,8 @@ mod tests {
             vec![
                 "SpinLock",
                 "TicketLock",
+                "McsLock",
+                "FairLock",
                 "Mutex",
                 "ReentrantLock",
                 "RwLock",

@@ -29,6 +29,7 @@ use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Violation,
     Worker,
 };
+use baresync::semaphore::Counter;
 use baresync::{BoundedSemaphore, CachePadded, Futex, Permit, Semaphore, Spin, Wait, Yield};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -64,14 +65,14 @@ impl<W: Wait + Send + Sync + 'static> Sem for Semaphore<W> {
         n: u32,
         deadline: impl baresync::Deadline,
     ) -> Option<Permit<'a, W>> {
-        Semaphore::acquire_many_until(self, n, deadline)
+        Counter::acquire_many_until(self, n, deadline)
     }
     fn release_extra(&self, n: u32) -> bool {
         self.release(n);
         true
     }
     fn available(&self) -> u32 {
-        Semaphore::available(self)
+        Counter::available(self)
     }
     const BOUNDED: bool = false;
 }
@@ -86,13 +87,13 @@ impl<W: Wait + Send + Sync + 'static> Sem for BoundedSemaphore<W> {
         n: u32,
         deadline: impl baresync::Deadline,
     ) -> Option<Permit<'a, W>> {
-        BoundedSemaphore::acquire_many_until(self, n, deadline)
+        Counter::acquire_many_until(self, n, deadline)
     }
     fn release_extra(&self, n: u32) -> bool {
         self.release(n).is_ok()
     }
     fn available(&self) -> u32 {
-        BoundedSemaphore::available(self)
+        Counter::available(self)
     }
     const BOUNDED: bool = true;
 }

@@ -1,16 +1,23 @@
 //! Every lock, safe and raw, in a `static`; `lock`, `try_lock` and `lock_until` on each.
 
 use super::poll_budget;
-use baresync::{Mutex, RawLock, RawMutex, RawSpinLock, RawTicketLock, Spin, SpinLock, TicketLock};
+use baresync::{
+    FairLock, McsLock, Mutex, RawFairLock, RawLock, RawMcsLock, RawMutex, RawSpinLock,
+    RawTicketLock, Spin, SpinLock, TicketLock,
+};
 use core::hint::black_box;
 
 static SPIN_LOCK: SpinLock<u32> = SpinLock::new(0);
 static TICKET_LOCK: TicketLock<u32> = TicketLock::new(0);
 static MUTEX: Mutex<u32, Spin> = Mutex::with_wait(0);
+static FAIR_LOCK: FairLock<u32> = FairLock::new(0);
+static MCS_LOCK: McsLock<u32> = McsLock::new(0);
 
 static RAW_SPIN_LOCK: RawSpinLock = RawSpinLock::new();
 static RAW_TICKET_LOCK: RawTicketLock = RawTicketLock::new();
 static RAW_MUTEX: RawMutex<Spin> = RawMutex::with_wait();
+static RAW_FAIR_LOCK: RawFairLock = RawFairLock::new();
+static RAW_MCS_LOCK: RawMcsLock = RawMcsLock::new();
 
 /// Three probes for a safe `Lock` in a static: lock and increment, try_lock, and lock_until
 /// with a poll budget.
@@ -102,6 +109,30 @@ lock_probes!(
     probe_mutex_try_lock,
     probe_mutex_lock_until
 );
+lock_probes!(
+    FAIR_LOCK,
+    probe_fairlock_lock,
+    probe_fairlock_try_lock,
+    probe_fairlock_lock_until
+);
+lock_probes!(
+    MCS_LOCK,
+    probe_mcslock_lock,
+    probe_mcslock_try_lock,
+    probe_mcslock_lock_until
+);
+raw_lock_probes!(
+    RAW_MCS_LOCK,
+    probe_rawmcslock_lock,
+    probe_rawmcslock_try_lock,
+    probe_rawmcslock_lock_until
+);
+raw_lock_probes!(
+    RAW_FAIR_LOCK,
+    probe_rawfairlock_lock,
+    probe_rawfairlock_try_lock,
+    probe_rawfairlock_lock_until
+);
 raw_lock_probes!(
     RAW_SPIN_LOCK,
     probe_rawspinlock_lock,
@@ -132,6 +163,18 @@ pub fn run() {
     probe_mutex_lock();
     black_box(probe_mutex_try_lock());
     black_box(probe_mutex_lock_until());
+    probe_mcslock_lock();
+    black_box(probe_mcslock_try_lock());
+    black_box(probe_mcslock_lock_until());
+    probe_rawmcslock_lock();
+    black_box(probe_rawmcslock_try_lock());
+    black_box(probe_rawmcslock_lock_until());
+    probe_fairlock_lock();
+    black_box(probe_fairlock_try_lock());
+    black_box(probe_fairlock_lock_until());
+    probe_rawfairlock_lock();
+    black_box(probe_rawfairlock_try_lock());
+    black_box(probe_rawfairlock_lock_until());
     probe_rawspinlock_lock();
     black_box(probe_rawspinlock_try_lock());
     black_box(probe_rawspinlock_lock_until());

@@ -7,6 +7,7 @@ mod event;
 mod irq_safe;
 mod joinable;
 mod locks;
+mod once;
 mod queue;
 mod reentrant;
 mod rwlock;
@@ -24,6 +25,7 @@ pub fn run_all() {
     condvar::run();
     queue::run();
     joinable::run();
+    once::run();
     shared::run();
 }
 

@@ -27,7 +27,10 @@ pub fn probe_rwlock_try_read_until() -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn probe_rwlock_write_until() -> bool {
-    TABLE.write_until(poll_budget(100)).map(|mut t| t[1] += 1).is_some()
+    TABLE
+        .write_until(poll_budget(100))
+        .map(|mut t| t[1] += 1)
+        .is_some()
 }
 
 #[no_mangle]

@@ -1,0 +1,735 @@
+//! `RawFairLock<W>`: a lock that lets running threads barge, with a bound on how often a
+//! queued waiter can be bypassed.
+//!
+//! Algorithm: bounded bypass ("eventual fairness" counted in acquisitions rather than time:
+//! parking_lot's `Mutex` hands off to the oldest sleeper after about 0.5 ms, here after
+//! [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES) acquisitions), with the waiters queued in
+//! ticket order (Reed and Kanodia, 1979) and only the first of them competing for the lock
+//! (concurrency restriction, as in Dice's Malthusian locks, EuroSys 2017).
+//!
+//! - A thread that finds the lock free takes it (barging), even if others queue. Barging is
+//!   what keeps the lock fast when threads outnumber cores: a running thread takes a free lock
+//!   instead of handing it to a waiter that may be descheduled (the hand-off a strict FIFO
+//!   lock must make, and what makes [`RawTicketLock`](crate::RawTicketLock) collapse).
+//! - A thread that finds it held draws a ticket and joins the queue; the lock's state word
+//!   counts the queued waiters. Only the waiter whose ticket is served (the head) competes
+//!   for the lock; the waiters behind it wait through `W` for their turn at the head.
+//! - While anyone is queued, every acquisition by a thread that is not the head (a barger)
+//!   increments a bypass count in the state word, and once the count reaches `MAX_BYPASSES`
+//!   bargers are refused: the next acquisition is the head's, which resets the count.
+//!
+//! **The bound**: from the moment a waiter joins the queue until it holds the lock, at most
+//! `MAX_BYPASSES` (K) bargers acquire between any two acquisitions by queued waiters, and the
+//! queued waiters acquire in the order they joined. So a `lock` caller with n waiters queued
+//! ahead of it is bypassed at most (n + 1)·K times and acquires after at most
+//! (n + 1)·(K + 1) − 1 other acquisitions; with T threads using the lock, n ≤ T − 2. It is a
+//! count of acquisitions, not a time, and it holds whatever the scheduler does and with any
+//! backend, `Spin` included: the counting is done by read-modify-writes of the state word, not
+//! by the waiter, so a descheduled head keeps its place (the lock then stays free until the
+//! head runs, once per K + 1 acquisitions at most).
+//!
+//! Timed waiters ([`lock_until`](RawLock::lock_until)) and [`try_lock`](RawLock::try_lock)
+//! do not queue (a drawn ticket cannot be given back before its turn): they are bargers, so
+//! they count against the bound of the queued waiters and have no bound of their own.
+//!
+//! Progress: starvation-free for `lock` callers while the owner keeps running (the bound
+//! above); deadlock-free.
+//!
+//! If `W` panics while a waiter is queued, a drop guard still waits (spinning, then yielding
+//! with `std`, without calling `W` again) for that waiter's turn at the head, leaves the queue
+//! without taking the lock and passes the turn on; the panic propagates after that.
+
+use super::{impl_init, RawLock};
+use crate::sync::atomic::{
+    AtomicU32,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::sync::const_fn;
+use crate::wait::{Backoff, FairDefault, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
+use crate::Deadline;
+use core::marker::PhantomData;
+
+/// `state`: the lock is held.
+const LOCKED: u32 = 1;
+/// `state`: a waiter may sleep on `state` through `W` (only with a sleeping `W`).
+const SLEEPERS: u32 = 1 << 1;
+/// `state`: one bypass of the queue; the bypass count is `(state & BYPASS_MASK) >> 2`.
+const BYPASS_ONE: u32 = 1 << 2;
+/// `state`: bits 2–7, the bypass count.
+const BYPASS_MASK: u32 = 0x3f << 2;
+/// `state`: one queued waiter; the count is `state >> 8`.
+const WAITER_ONE: u32 = 1 << 8;
+/// `state`: bits 8–31, the number of queued waiters.
+const WAITER_MASK: u32 = !0xff;
+
+/// `head`: a waiter may sleep on `head` through `W` (only with a sleeping `W`).
+const QUEUE_SLEEPERS: u32 = 1 << 31;
+/// The ticket bits of `next` and `head`.
+const TICKET_MASK: u32 = QUEUE_SLEEPERS - 1;
+
+/// A lock with a stated starvation bound that keeps its throughput when threads outnumber
+/// cores: running threads may take a free lock ahead of queued waiters, but at most
+/// [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES) times in a row; queued waiters are served in
+/// the order they came. 12 bytes; the waiters wait through `W`
+/// ([`FairDefault`]: `Yield` with feature `std`, `Spin` without).
+///
+/// Use it through [`FairLock<T, W>`](crate::FairLock).
+///
+/// **The bound**: from the moment a `lock` caller joins the queue until it holds the lock, at
+/// most `MAX_BYPASSES` (K) acquisitions by threads that did not queue (`try_lock`,
+/// `lock_until`, or a `lock` that found the lock free) happen between two acquisitions by
+/// queued waiters, and queued waiters acquire in the order they joined. A caller with n
+/// waiters queued ahead of it is bypassed at most (n + 1)·K times, and acquires after at most
+/// (n + 1)·(K + 1) − 1 other acquisitions (with T threads using the lock, n ≤ T − 2). The
+/// count is kept in the lock word by the acquiring threads, so it holds whatever the
+/// scheduler does and with any backend, `Spin` included. Timed waiters and `try_lock` do not
+/// queue and have no bound of their own.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::{RawFairLock, RawLock};
+///
+/// static RAW: RawFairLock = RawFairLock::new();
+/// RAW.lock();
+/// assert!(!RAW.try_lock());
+/// // SAFETY: acquired just above.
+/// unsafe { RAW.unlock() };
+/// assert!(!RAW.is_locked());
+/// ```
+pub struct RawFairLock<W = FairDefault> {
+    /// bit 0: locked · bit 1: a waiter may sleep on this word · bits 2–7: acquisitions that
+    /// bypassed the queue since a queued waiter last acquired · bits 8–31: queued waiters
+    state: AtomicU32,
+    /// The next ticket to hand out (bits 0–30; bit 31 is ignored).
+    next: AtomicU32,
+    /// bits 0–30: the ticket of the waiter at the head of the queue · bit 31: a queued waiter
+    /// may sleep on this word
+    head: AtomicU32,
+    _wait: PhantomData<fn() -> W>,
+}
+
+impl RawFairLock {
+    const_fn! {
+        /// A new, unlocked lock whose waiters use the default FIFO backend
+        /// ([`FairDefault`]).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawFairLock, RawLock};
+        ///
+        /// let raw = RawFairLock::new(); // no annotation needed
+        /// assert!(raw.try_lock());
+        /// ```
+        #[inline]
+        pub const fn new() -> Self {
+            Self::with_wait()
+        }
+    }
+}
+
+impl<W: Wait> RawFairLock<W> {
+    /// The most acquisitions by threads that are not queued (bargers) between two
+    /// acquisitions by queued waiters: the head of the queue is bypassed at most this many
+    /// times. (1 in the loom build, to keep the models small.)
+    ///
+    /// Chosen so that a hand-off to the head, which may cost a context switch when threads
+    /// outnumber cores, is paid at most once per 17 acquisitions, while a waiter's worst case
+    /// stays a small multiple of the number of threads (see `docs/design.md`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::RawFairLock;
+    ///
+    /// assert_eq!(RawFairLock::<baresync::Spin>::MAX_BYPASSES, 16);
+    /// ```
+    pub const MAX_BYPASSES: u32 = if cfg!(baresync_loom) { 1 } else { 16 };
+
+    const_fn! {
+        /// A new, unlocked lock whose waiters wait through `W`, named by the type.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use baresync::{RawFairLock, RawLock, Spin};
+        ///
+        /// static RAW: RawFairLock<Spin> = RawFairLock::with_wait();
+        /// assert!(RAW.try_lock());
+        /// ```
+        #[inline]
+        pub const fn with_wait() -> Self {
+            RawFairLock {
+                state: AtomicU32::new(0),
+                next: AtomicU32::new(0),
+                head: AtomicU32::new(0),
+                _wait: PhantomData,
+            }
+        }
+    }
+
+    /// How many `lock` callers are queued (the owner and bargers not counted). A snapshot for
+    /// diagnostics and tests: it may change as soon as it is read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::{RawFairLock, RawLock};
+    ///
+    /// static RAW: RawFairLock = RawFairLock::new();
+    /// RAW.lock();
+    /// assert_eq!(RAW.waiters(), 0);
+    /// // SAFETY: acquired just above.
+    /// unsafe { RAW.unlock() };
+    /// ```
+    pub fn waiters(&self) -> u32 {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        self.state.load(Relaxed) >> 8
+    }
+
+    /// How many times the head polls the state word at full rate before it waits through
+    /// `W`: as in [`RawTicketLock`](crate::RawTicketLock), one backoff's worth with a polling
+    /// backend, longer than a wake-up with a sleeping one (a shorter budget lets a convoy of
+    /// sleeping heads form).
+    const HEAD_POLLS: u32 = if W::WAKE_IS_NOOP {
+        Backoff::PAUSES_PER_BACKOFF
+    } else {
+        Backoff::pauses_in(SPIN_ROUNDS_BEFORE_SLEEP)
+    };
+
+    /// Whether a barger may take the lock in state `s`: it is free, and either nobody is
+    /// queued or the head has been bypassed fewer than `MAX_BYPASSES` times.
+    #[inline]
+    fn barger_may_take(s: u32) -> bool {
+        s & LOCKED == 0
+            && (s & WAITER_MASK == 0 || (s & BYPASS_MASK) < Self::MAX_BYPASSES * BYPASS_ONE)
+    }
+
+    /// One barging attempt: takes the lock if [`barger_may_take`](Self::barger_may_take),
+    /// counting a bypass when anyone is queued. Retries only while the word changes under it
+    /// with the lock still free.
+    #[inline]
+    fn try_barge(&self) -> bool {
+        // ORDERING: Relaxed: the compare-exchange below is the acquire.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if !Self::barger_may_take(s) {
+                return false;
+            }
+            let bypass = if s & WAITER_MASK != 0 { BYPASS_ONE } else { 0 };
+            // ORDERING: Acquire pairs with the Release `fetch_sub` in `unlock`, so the
+            // previous owner's writes happen-before ours.
+            match self
+                .state
+                .compare_exchange_weak(s, (s | LOCKED) + bypass, Acquire, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(seen) => s = seen,
+            }
+        }
+    }
+
+    /// The slow path of `lock`: one more barging attempt, then queue.
+    #[cold]
+    fn lock_slow(&self) {
+        if self.try_barge() {
+            return;
+        }
+        self.lock_queued(|| {});
+    }
+
+    /// Queues and waits for the lock. `on_join` runs right after this thread is counted in
+    /// the state word (crate code only: host-runner's bound check, through `lock_counted`).
+    #[inline(always)]
+    fn lock_queued(&self, on_join: impl FnOnce()) {
+        // Join the queue: draw a ticket, then count ourselves in the state word. From the
+        // count on, every barger's acquisition is a counted bypass.
+        // ORDERING: Relaxed: the ticket's uniqueness comes from the read-modify-write; the
+        // queue carries no data (the state word's Acquire does).
+        let ticket = self.next.fetch_add(1, Relaxed) & TICKET_MASK;
+        // ORDERING: Relaxed: the count only steers bargers; the lock is acquired below by a
+        // compare-exchange with Acquire.
+        let before = self.state.fetch_add(WAITER_ONE, Relaxed);
+        debug_assert!(
+            before & WAITER_MASK != WAITER_MASK,
+            "queued waiter count overflow"
+        );
+        let queued = Queued { lock: self, ticket };
+        on_join();
+        queued.wait_for_turn();
+        queued.acquire_as_head();
+        core::mem::forget(queued);
+        // We own the lock. If `W::wake_all` panics while passing the turn, release it.
+        let held = UnlockOnUnwind(self);
+        self.pass_turn(ticket);
+        core::mem::forget(held);
+    }
+
+    /// Hands the head of the queue to the next ticket, waking the queue's sleepers if any.
+    #[inline]
+    fn pass_turn(&self, ticket: u32) {
+        let next = ticket.wrapping_add(1) & TICKET_MASK;
+        if W::WAKE_IS_NOOP {
+            // ORDERING: Relaxed: only the head writes the ticket bits; the queue carries no
+            // data (acquiring the lock is the state word's Acquire compare-exchange).
+            self.head.store(next, Relaxed);
+        } else {
+            // ORDERING: Relaxed as above. The swap clears QUEUE_SLEEPERS and reads whether a
+            // waiter announced itself; both are read-modify-writes of `head`, so no wake-up
+            // is lost (see `wait_for_turn`).
+            if self.head.swap(next, Relaxed) & QUEUE_SLEEPERS != 0 {
+                W::wake_all(&self.head);
+            }
+        }
+    }
+}
+
+/// Releases the lock if dropped: armed while the new owner still runs `W` code.
+struct UnlockOnUnwind<'a, W: Wait>(&'a RawFairLock<W>);
+
+impl<W: Wait> Drop for UnlockOnUnwind<'_, W> {
+    fn drop(&mut self) {
+        // SAFETY: armed only while this thread owns the lock and before `lock` returns.
+        unsafe { self.0.unlock() };
+    }
+}
+
+/// A queued waiter: its drawn ticket, counted in `state`. Dropped only on unwind (a panicking
+/// `W`): it then waits for its turn without `W`, leaves the queue and passes the turn on, so
+/// that the waiters behind it are served and no count is left behind.
+struct Queued<'a, W: Wait> {
+    lock: &'a RawFairLock<W>,
+    ticket: u32,
+}
+
+impl<W: Wait> Queued<'_, W> {
+    /// Waits until this waiter's ticket is at the head of the queue.
+    fn wait_for_turn(&self) {
+        let head = &self.lock.head;
+        loop {
+            // ORDERING: Relaxed: see `pass_turn`.
+            let h = head.load(Relaxed);
+            if h & TICKET_MASK == self.ticket {
+                return;
+            }
+            let seen = if W::WAKE_IS_NOOP {
+                h
+            } else {
+                // ORDERING: Relaxed: the read-modify-write orders the announcement against
+                // the head's swap in `pass_turn`.
+                let announced = head.fetch_or(QUEUE_SLEEPERS, Relaxed);
+                if announced & TICKET_MASK != h & TICKET_MASK {
+                    // The turn moved before the announcement: nobody will wake us for it.
+                    continue;
+                }
+                announced | QUEUE_SLEEPERS
+            };
+            W::wait(head, seen);
+        }
+    }
+
+    /// As the head of the queue, takes the lock: whenever it is free (bargers are refused
+    /// once they have bypassed it `MAX_BYPASSES` times), resetting the bypass count and
+    /// leaving the queue in the same compare-exchange.
+    fn acquire_as_head(&self) {
+        let state = &self.lock.state;
+        let mut polls = 0u32;
+        loop {
+            // ORDERING: Relaxed: the compare-exchange is the acquire.
+            let s = state.load(Relaxed);
+            if s & LOCKED == 0 {
+                // Keep SLEEPERS: timed waiters may sleep on the word.
+                let taken = ((s & !BYPASS_MASK) | LOCKED) - WAITER_ONE;
+                // ORDERING: Acquire pairs with the Release `fetch_sub` in `unlock`.
+                if state
+                    .compare_exchange_weak(s, taken, Acquire, Relaxed)
+                    .is_ok()
+                {
+                    return;
+                }
+                continue;
+            }
+            if polls < RawFairLock::<W>::HEAD_POLLS {
+                polls += 1;
+                crate::sync::spin_loop();
+                continue;
+            }
+            let seen = if W::WAKE_IS_NOOP {
+                s
+            } else {
+                // ORDERING: Relaxed: nothing is acquired here. The read-modify-write orders
+                // the announcement against `unlock`'s `fetch_sub`: either that sees SLEEPERS
+                // and wakes, or this sees the lock free and retries.
+                let announced = state.fetch_or(SLEEPERS, Relaxed);
+                if announced & LOCKED == 0 {
+                    continue;
+                }
+                announced | SLEEPERS
+            };
+            W::wait(state, seen);
+        }
+    }
+}
+
+impl<W: Wait> Drop for Queued<'_, W> {
+    fn drop(&mut self) {
+        // Unwinding from `W`: wait for our turn without calling `W` again.
+        let mut backoff = Backoff::new();
+        // ORDERING: Relaxed: see `pass_turn`.
+        while self.lock.head.load(Relaxed) & TICKET_MASK != self.ticket {
+            backoff.snooze();
+        }
+        // At the head: leave the queue without the lock. The bypass count belonged to our
+        // wait; the next head starts from zero.
+        // ORDERING: Relaxed: nothing is acquired or published.
+        let mut s = self.lock.state.load(Relaxed);
+        loop {
+            let left = (s & !BYPASS_MASK) - WAITER_ONE;
+            // ORDERING: Relaxed, as above.
+            match self
+                .lock
+                .state
+                .compare_exchange_weak(s, left, Relaxed, Relaxed)
+            {
+                Ok(_) => break,
+                Err(seen) => s = seen,
+            }
+        }
+        self.lock.pass_turn(self.ticket);
+    }
+}
+
+impl<W: Wait> Default for RawFairLock<W> {
+    fn default() -> Self {
+        Self::with_wait()
+    }
+}
+
+impl<W> core::fmt::Debug for RawFairLock<W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // ORDERING: Relaxed: a snapshot for display.
+        let s = self.state.load(Relaxed);
+        f.debug_struct("RawFairLock")
+            .field("locked", &(s & LOCKED != 0))
+            .field("bypasses", &((s & BYPASS_MASK) >> 2))
+            .field("waiters", &(s >> 8))
+            .finish()
+    }
+}
+
+// SAFETY: the LOCKED bit is set only by a compare-exchange (Acquire) from a value with LOCKED
+// clear (`try_barge`, `acquire_as_head`), and cleared only by `unlock` (Release); every other
+// change of the word (the counts, SLEEPERS) is a read-modify-write that keeps LOCKED as it is.
+// So one owner at a time, and each acquire reads the releasing `fetch_sub` or a later
+// read-modify-write in its release sequence, which makes the previous owner's writes
+// happen-before the next owner's.
+unsafe impl<W: Wait> RawLock for RawFairLock<W> {
+    impl_init!(with_wait);
+
+    #[inline]
+    fn lock(&self) {
+        // ORDERING: Acquire pairs with the Release `fetch_sub` in `unlock`. From 0 only: free,
+        // nobody queued, nobody sleeping.
+        if self
+            .state
+            .compare_exchange(0, LOCKED, Acquire, Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+    }
+
+    /// Takes the lock if it is free and the head of the queue (if any) has been bypassed
+    /// fewer than [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES) times; counts as one bypass.
+    #[inline]
+    fn try_lock(&self) -> bool {
+        self.try_barge()
+    }
+
+    /// A timed waiter cannot give a ticket back before its turn, so it does not queue: it
+    /// barges (counting against the queued waiters' bound) and between attempts waits through
+    /// `W` for the state word to change. It has no bound of its own.
+    fn lock_until(&self, deadline: &mut impl Deadline) -> bool {
+        let mut backoff = Backoff::new();
+        loop {
+            if self.try_barge() {
+                return true;
+            }
+            if deadline.expired() {
+                return false;
+            }
+            // ORDERING: Relaxed: only decides whether to wait; `try_barge` is the acquire.
+            let s = self.state.load(Relaxed);
+            if Self::barger_may_take(s) {
+                backoff.spin();
+                continue;
+            }
+            let seen = if W::WAKE_IS_NOOP {
+                s
+            } else {
+                // ORDERING: Relaxed: as in `acquire_as_head`.
+                let announced = self.state.fetch_or(SLEEPERS, Relaxed);
+                if announced != s {
+                    continue;
+                }
+                announced | SLEEPERS
+            };
+            if !W::wait_until(&self.state, seen, deadline) {
+                return false;
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        // ORDERING: Release pairs with the Acquire compare-exchange of the next owner. A
+        // read-modify-write, because queued waiters change the counts concurrently.
+        let before = self.state.fetch_sub(LOCKED, Release);
+        if !W::WAKE_IS_NOOP && before & SLEEPERS != 0 {
+            self.wake_slow();
+        }
+    }
+
+    #[inline]
+    fn is_locked(&self) -> bool {
+        // ORDERING: Relaxed: a snapshot for diagnostics.
+        self.state.load(Relaxed) & LOCKED != 0
+    }
+}
+
+impl<W: Wait> RawFairLock<W> {
+    /// Clears SLEEPERS and wakes every sleeper of the state word (the head and timed
+    /// waiters; a futex cannot pick out the head). A sleeper that announces itself after the
+    /// clear sees the lock free in its own `fetch_or` and does not sleep.
+    #[cold]
+    fn wake_slow(&self) {
+        // ORDERING: Relaxed: the wake-up carries no data; sleepers re-read the word.
+        self.state.fetch_and(!SLEEPERS, Relaxed);
+        W::wake_all(&self.state);
+    }
+}
+
+/// Test hooks for host-runner's bound check (std only, hidden: not part of the API).
+#[cfg(all(feature = "std", not(baresync_loom)))]
+impl<W: Wait> RawFairLock<W> {
+    /// The bypass count now (0 while nobody is queued). A snapshot for tests.
+    #[doc(hidden)]
+    pub fn bypasses(&self) -> u32 {
+        // ORDERING: Relaxed: a snapshot.
+        (self.state.load(Relaxed) & BYPASS_MASK) >> 2
+    }
+
+    /// [`lock`](RawLock::lock), for a checker that numbers acquisitions in `count` (one
+    /// SeqCst `fetch_add` inside each critical section). Returns `None` when the lock was
+    /// taken without queueing, or `Some(c)` where `c` is `count` read right after this thread
+    /// joined the queue: the acquisitions numbered from `c` on, before this thread's own,
+    /// are the ones that overtook it, at most T·(K + 1) with T threads calling `lock`.
+    ///
+    /// Why the read cannot be stale enough to invent overtakes: the SeqCst fence after the
+    /// joining read-modify-write makes it synchronize with the release of every earlier owner
+    /// whose unlock it follows in the state word's order, so their increments happen-before
+    /// the `fetch_add(0)` and are counted before `c`; only the owner at the time of joining
+    /// may be numbered after `c` (the "+ 1" in T·(K + 1) − 1 + 1). No user code runs inside.
+    #[doc(hidden)]
+    pub fn lock_counted(&self, count: &std::sync::atomic::AtomicU64) -> Option<u64> {
+        if self.try_barge() {
+            return None;
+        }
+        let mut joined_at = 0;
+        self.lock_queued(|| {
+            // ORDERING: see the doc comment; a checker's, not the lock's.
+            crate::sync::atomic::fence(crate::sync::atomic::Ordering::SeqCst);
+            joined_at = count.fetch_add(0, std::sync::atomic::Ordering::SeqCst);
+        });
+        Some(joined_at)
+    }
+}
+
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+super::impl_lock_api!([W: Wait] RawFairLock<W>);
+
+#[cfg(all(test, not(baresync_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn basics<W: Wait>() {
+        let l = RawFairLock::<W>::with_wait();
+        assert!(l.try_lock());
+        assert!(l.is_locked());
+        assert!(!l.try_lock());
+        let mut polls = 0;
+        assert!(!l.lock_until(&mut || {
+            polls += 1;
+            polls > 3
+        }));
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        l.lock();
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert!(l.lock_until(&mut || true));
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert!(!l.is_locked());
+        assert_eq!(l.state.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn basics_each_backend() {
+        basics::<crate::Spin>();
+        basics::<crate::Yield>();
+        basics::<crate::Futex>();
+    }
+
+    /// A backend whose waits block while a gate is closed: a waiter inside it stands for a
+    /// descheduled thread.
+    struct GatedWait;
+    static GATE_OPEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    static IN_WAIT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+    // SAFETY: only reads the word it is given; never writes it.
+    unsafe impl Wait for GatedWait {
+        const WAKE_IS_NOOP: bool = true;
+        fn wait(_atomic: &AtomicU32, _expected: u32) {
+            use std::sync::atomic::Ordering::SeqCst;
+            IN_WAIT.fetch_add(1, SeqCst);
+            while !GATE_OPEN.load(SeqCst) {
+                std::thread::yield_now();
+            }
+            IN_WAIT.fetch_sub(1, SeqCst);
+        }
+        fn wait_until(atomic: &AtomicU32, expected: u32, _: &mut impl Deadline) -> bool {
+            Self::wait(atomic, expected);
+            true
+        }
+        fn wake_one(_: &AtomicU32) {}
+        fn wake_all(_: &AtomicU32) {}
+    }
+
+    /// The head of the queue is "descheduled" (blocked in its backend) while this thread
+    /// barges: exactly `MAX_BYPASSES` barging acquisitions succeed, then the lock is refused
+    /// to bargers (though free) until the head has taken it; then barging works again.
+    #[test]
+    fn bargers_are_refused_after_max_bypasses() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let l: Arc<RawFairLock<GatedWait>> = Arc::new(RawFairLock::with_wait());
+        l.lock();
+        let head = {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                l.lock();
+                let bypasses_seen = l.bypasses();
+                // SAFETY: held by this thread.
+                unsafe { l.unlock() };
+                bypasses_seen
+            })
+        };
+        while IN_WAIT.load(SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(l.waiters(), 1);
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        let mut barged = 0;
+        while barged <= RawFairLock::<GatedWait>::MAX_BYPASSES && l.try_lock() {
+            barged += 1;
+            // SAFETY: held by this thread.
+            unsafe { l.unlock() };
+        }
+        assert_eq!(barged, RawFairLock::<GatedWait>::MAX_BYPASSES);
+        assert!(!l.is_locked(), "free, but reserved for the head");
+        assert!(!l.lock_until(&mut || true), "timed waiters are refused too");
+        GATE_OPEN.store(true, SeqCst);
+        assert_eq!(
+            head.join().unwrap(),
+            0,
+            "the head's acquisition reset the count"
+        );
+        assert_eq!(l.state.load(Relaxed), 0, "nobody queued, nothing counted");
+        assert!(l.try_lock());
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+    }
+
+    /// A queued waiter whose `W::wait` panics: it leaves the queue without the lock, the
+    /// waiters behind it are served, and no count or flag is left behind.
+    #[test]
+    fn panicking_wait_leaves_the_queue_and_passes_the_turn() {
+        use crate::wait::testing::{must_panic, PanickyWait};
+        let l: Arc<RawFairLock<PanickyWait>> = Arc::new(RawFairLock::with_wait());
+        l.lock();
+        let victim = {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                PanickyWait::arm(1);
+                must_panic(|| l.lock());
+            })
+        };
+        victim.join().unwrap();
+        assert_eq!(l.waiters(), 0, "the victim left the queue");
+        assert!(l.is_locked(), "still held by this thread");
+        let behind = {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                l.lock();
+                // SAFETY: held by this thread.
+                unsafe { l.unlock() };
+            })
+        };
+        while l.waiters() == 0 {
+            std::thread::yield_now();
+        }
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        behind.join().unwrap();
+        assert!(!l.is_locked());
+        assert_eq!(l.state.load(Relaxed) & !SLEEPERS, 0);
+        assert_eq!(l.next.load(Relaxed), 2);
+        assert_eq!(l.head.load(Relaxed) & TICKET_MASK, 2);
+    }
+
+    /// The tickets wrap at 31 bits (and `next` also at 32): the queue keeps serving.
+    #[test]
+    fn tickets_wrap_around() {
+        let l: Arc<RawFairLock<crate::Yield>> = Arc::new(RawFairLock::with_wait());
+        l.next.store(u32::MAX - 1, Relaxed);
+        l.head.store(TICKET_MASK - 1, Relaxed);
+        struct Count(core::cell::UnsafeCell<u32>);
+        // SAFETY: only touched under the lock under test.
+        unsafe impl Sync for Count {}
+        let count = Arc::new(Count(core::cell::UnsafeCell::new(0)));
+        let threads: std::vec::Vec<_> = (0..3)
+            .map(|_| {
+                let (l, c) = (l.clone(), count.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..if cfg!(miri) { 5 } else { 200 } {
+                        l.lock();
+                        // SAFETY: we hold the lock.
+                        unsafe { *c.0.get() += 1 };
+                        // SAFETY: held by this thread.
+                        unsafe { l.unlock() };
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // SAFETY: every thread is joined.
+        let total = unsafe { *count.0.get() };
+        assert_eq!(total, 3 * if cfg!(miri) { 5 } else { 200 });
+        assert_eq!(l.state.load(Relaxed), 0);
+        assert_eq!(
+            l.next.load(Relaxed).wrapping_sub(u32::MAX - 1) & TICKET_MASK,
+            l.head.load(Relaxed).wrapping_sub(TICKET_MASK - 1) & TICKET_MASK,
+            "every drawn ticket was served"
+        );
+    }
+
+    #[test]
+    fn is_twelve_bytes() {
+        assert_eq!(core::mem::size_of::<RawFairLock>(), 12);
+    }
+}

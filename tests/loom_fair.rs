@@ -1,0 +1,280 @@
+//! Loom models of `RawFairLock<W>` (in the loom build its bypass limit K is 1).
+//!
+//! Run with
+//! `RUSTFLAGS="--cfg baresync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_fair`.
+//!
+//! What is checked:
+//! - mutual exclusion and happens-before between owners (the data is a loom `UnsafeCell`),
+//!   with 2 and 3 threads, so that one waiter is the head of the queue and one waits behind it;
+//! - no lost wake-up with a backend that really sleeps ([`LoomFutex`]): the head sleeping on
+//!   the state word, a waiter sleeping on the queue word, a timed waiter sleeping;
+//! - the bound's protocol: with a waiter queued, at most K acquisitions by bargers happen
+//!   before the queued waiter's, in every interleaving.
+#![cfg(baresync_loom)]
+
+mod loom_support;
+use loom_support::*;
+
+use baresync::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use baresync::{RawFairLock, RawLock, Spin, Wait};
+use loom::cell::UnsafeCell;
+use loom::thread;
+use std::sync::Arc;
+
+struct Shared<W> {
+    raw: RawFairLock<W>,
+    data: UnsafeCell<usize>,
+}
+
+// SAFETY: `data` is only accessed under `raw` (what the models check) or after the joins.
+unsafe impl<W> Sync for Shared<W> {}
+// SAFETY: as above.
+unsafe impl<W> Send for Shared<W> {}
+
+impl<W: Wait> Shared<W> {
+    fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            raw: RawFairLock::init(),
+            data: UnsafeCell::new(0),
+        })
+    }
+
+    fn critical(&self) {
+        // SAFETY: the caller holds the lock; loom reports it if that does not exclude.
+        self.data.with_mut(|p| unsafe { *p += 1 });
+    }
+
+    fn unlock(&self) {
+        // SAFETY: every caller acquired `raw` just before, on this thread.
+        unsafe { self.raw.unlock() }
+    }
+
+    fn locked_increment(&self) {
+        self.raw.lock();
+        self.critical();
+        self.unlock();
+    }
+
+    fn value(&self) -> usize {
+        // SAFETY: the other threads were joined.
+        self.data.with(|p| unsafe { *p })
+    }
+}
+
+fn mutual_exclusion<W: Wait + Send + Sync + 'static>(threads: usize) {
+    model(move || {
+        let s = Shared::<W>::new();
+        let handles: Vec<_> = (1..threads)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.locked_increment())
+            })
+            .collect();
+        s.locked_increment();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(s.value(), threads);
+        assert!(!s.raw.is_locked());
+        assert_eq!(s.raw.waiters(), 0);
+    });
+}
+
+#[test]
+fn fair_spin_excludes_2() {
+    mutual_exclusion::<Spin>(2);
+}
+
+#[test]
+fn fair_spin_excludes_3() {
+    mutual_exclusion::<Spin>(3);
+}
+
+#[test]
+fn fair_futex_excludes_2() {
+    mutual_exclusion::<LoomFutex>(2);
+}
+
+/// Three threads with a sleeping backend: the head sleeps on the state word, the waiter
+/// behind it on the queue word; every execution must finish (a lost wake-up is a loom
+/// deadlock), and some must really have slept.
+#[test]
+fn fair_futex_excludes_3_and_wakes_sleepers() {
+    reset_counters();
+    mutual_exclusion::<LoomFutex>(3);
+    assert!(sleeps() > 0, "no execution reached the sleeping path");
+}
+
+/// `try_lock` (a barging attempt) racing a thread that locks and unlocks: when it succeeds
+/// after the other's critical section, it must see that section's write (loom checks the
+/// cell), and the lock ends free with nobody queued.
+fn try_lock_races_lock<W: Wait + Send + Sync + 'static>() {
+    model(|| {
+        let s = Shared::<W>::new();
+        let locker = {
+            let s = s.clone();
+            thread::spawn(move || s.locked_increment())
+        };
+        let mut got = 0;
+        for _ in 0..2 {
+            if s.raw.try_lock() {
+                s.critical();
+                s.unlock();
+                got += 1;
+            }
+        }
+        locker.join().unwrap();
+        assert_eq!(s.value(), 1 + got);
+        assert!(!s.raw.is_locked());
+        assert_eq!(s.raw.waiters(), 0);
+    });
+}
+
+#[test]
+fn fair_spin_try_lock_races_lock() {
+    try_lock_races_lock::<Spin>();
+}
+
+#[test]
+fn fair_futex_try_lock_races_lock() {
+    try_lock_races_lock::<LoomFutex>();
+}
+
+/// A timed waiter against a `lock` caller and the owner: the timed waiter may sleep on the
+/// state word; the lock must be usable and free afterwards whatever the outcome.
+#[test]
+fn fair_futex_lock_until_races_lock() {
+    reset_counters();
+    model(|| {
+        let s = Shared::<LoomFutex>::new();
+        s.raw.lock();
+        let locker = {
+            let s = s.clone();
+            thread::spawn(move || s.locked_increment())
+        };
+        let timed = {
+            let s = s.clone();
+            thread::spawn(move || {
+                let mut polls = 0;
+                let got = s.raw.lock_until(&mut || {
+                    polls += 1;
+                    polls > 2
+                });
+                if got {
+                    s.critical();
+                    s.unlock();
+                }
+                record_outcome(got);
+            })
+        };
+        s.critical();
+        s.unlock();
+        locker.join().unwrap();
+        timed.join().unwrap();
+        assert!(!s.raw.is_locked());
+        assert_eq!(s.raw.waiters(), 0);
+        assert!(s.raw.try_lock());
+        s.unlock();
+    });
+}
+
+/// The bound's protocol (K = 1 here): the main thread holds the lock until a second thread
+/// has queued, then releases it and tries to take it again three times. Of the main
+/// thread's acquisitions, at most K may come before the queued thread's (it records, inside
+/// its critical section, that it has acquired; the main thread reads that inside its own).
+fn bound_holds<W: Wait + Send + Sync + 'static>() {
+    model(|| {
+        let s = Shared::<W>::new();
+        let queued_got_it = Arc::new(AtomicBool::new(false));
+        s.raw.lock();
+        let queued = {
+            let (s, got) = (s.clone(), queued_got_it.clone());
+            thread::spawn(move || {
+                s.raw.lock();
+                s.critical();
+                // ORDERING: Relaxed: read only under the lock, which orders it.
+                got.store(true, Relaxed);
+                s.unlock();
+            })
+        };
+        while s.raw.waiters() == 0 {
+            thread::yield_now();
+        }
+        s.unlock();
+        let mut bypasses = 0;
+        for _ in 0..3 {
+            if s.raw.try_lock() {
+                s.critical();
+                // ORDERING: Relaxed: under the lock, see above.
+                if !queued_got_it.load(Relaxed) {
+                    bypasses += 1;
+                }
+                s.unlock();
+            }
+        }
+        assert!(
+            bypasses <= RawFairLock::<W>::MAX_BYPASSES,
+            "the queued waiter was bypassed {bypasses} times"
+        );
+        queued.join().unwrap();
+        assert!(!s.raw.is_locked());
+        assert_eq!(s.raw.waiters(), 0);
+    });
+}
+
+#[test]
+fn fair_spin_bound_holds() {
+    bound_holds::<Spin>();
+}
+
+#[test]
+fn fair_futex_bound_holds() {
+    bound_holds::<LoomFutex>();
+}
+
+/// The model above can fail: the same protocol over a lock without the bypass count (a
+/// compare-and-swap spin lock, which lets the main thread take it three times in a row).
+#[test]
+#[should_panic(expected = "bypassed")]
+fn negative_unbounded_lock_fails_the_bound_model() {
+    model(|| {
+        let word = Arc::new(AtomicU32::new(0));
+        let waiting = Arc::new(AtomicU32::new(0));
+        let queued_got_it = Arc::new(AtomicBool::new(false));
+        let try_lock = |w: &AtomicU32| {
+            w.compare_exchange(0, 1, baresync::sync::atomic::Ordering::Acquire, Relaxed)
+                .is_ok()
+        };
+        let unlock = |w: &AtomicU32| w.store(0, baresync::sync::atomic::Ordering::Release);
+        assert!(try_lock(&word));
+        let queued = {
+            let (word, waiting, got) = (word.clone(), waiting.clone(), queued_got_it.clone());
+            thread::spawn(move || {
+                waiting.store(1, Relaxed);
+                while !try_lock(&word) {
+                    thread::yield_now();
+                }
+                got.store(true, Relaxed);
+                unlock(&word);
+            })
+        };
+        while waiting.load(Relaxed) == 0 {
+            thread::yield_now();
+        }
+        unlock(&word);
+        let mut bypasses = 0;
+        for _ in 0..3 {
+            if try_lock(&word) {
+                if !queued_got_it.load(Relaxed) {
+                    bypasses += 1;
+                }
+                unlock(&word);
+            }
+        }
+        assert!(
+            bypasses <= 1,
+            "the queued waiter was bypassed {bypasses} times"
+        );
+        queued.join().unwrap();
+    });
+}

@@ -1,0 +1,132 @@
+//! Loom models of `RawMcsLock`, the MCS queue lock (K42 form).
+//!
+//! Run with
+//! `RUSTFLAGS="--cfg baresync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_mcs`.
+//!
+//! What is checked: mutual exclusion and happens-before between owners (the data is a loom
+//! `UnsafeCell`) with 2 and 3 threads, so that a waiter links behind "held, nobody queued" and
+//! one behind another waiter's stack node; every queued waiter is granted (a lost grant is a
+//! loom deadlock or livelock); the lock ends free with no stale link; `try_lock` racing
+//! `lock`. A waiter's node lives on its stack: loom reports a use after the waiter has left
+//! (`lock` returned) as an access to a dropped atomic.
+#![cfg(baresync_loom)]
+
+mod loom_support;
+use loom_support::*;
+
+use baresync::{RawLock, RawMcsLock};
+use loom::cell::UnsafeCell;
+use loom::thread;
+use std::sync::Arc;
+
+struct Shared {
+    raw: RawMcsLock,
+    data: UnsafeCell<usize>,
+}
+
+// SAFETY: `data` is only accessed under `raw` (what the models check) or after the joins.
+unsafe impl Sync for Shared {}
+// SAFETY: as above.
+unsafe impl Send for Shared {}
+
+impl Shared {
+    fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            raw: RawMcsLock::init(),
+            data: UnsafeCell::new(0),
+        })
+    }
+
+    fn critical(&self) {
+        // SAFETY: the caller holds the lock; loom reports it if that does not exclude.
+        self.data.with_mut(|p| unsafe { *p += 1 });
+    }
+
+    fn unlock(&self) {
+        // SAFETY: every caller acquired `raw` just before, on this thread.
+        unsafe { self.raw.unlock() }
+    }
+
+    fn locked_increment(&self) {
+        self.raw.lock();
+        self.critical();
+        self.unlock();
+    }
+
+    fn value(&self) -> usize {
+        // SAFETY: the other threads were joined.
+        self.data.with(|p| unsafe { *p })
+    }
+}
+
+fn mutual_exclusion(threads: usize) {
+    model(move || {
+        let s = Shared::new();
+        let handles: Vec<_> = (1..threads)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.locked_increment())
+            })
+            .collect();
+        s.locked_increment();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(s.value(), threads);
+        assert!(!s.raw.is_locked());
+        assert!(s.raw.try_lock(), "free, nothing stale");
+        s.unlock();
+    });
+}
+
+#[test]
+fn mcs_excludes_2() {
+    mutual_exclusion(2);
+}
+
+#[test]
+fn mcs_excludes_3() {
+    mutual_exclusion(3);
+}
+
+/// The main thread holds the lock while two threads queue (one behind "held", one behind the
+/// first waiter's node); then it releases: both are served, in turn.
+#[test]
+fn mcs_two_queued_behind_owner() {
+    model(|| {
+        let s = Shared::new();
+        s.raw.lock();
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || s.locked_increment())
+            })
+            .collect();
+        s.critical();
+        s.unlock();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(s.value(), 3);
+        assert!(!s.raw.is_locked());
+    });
+}
+
+#[test]
+fn mcs_try_lock_races_lock() {
+    model(|| {
+        let s = Shared::new();
+        let locker = {
+            let s = s.clone();
+            thread::spawn(move || s.locked_increment())
+        };
+        let got = s.raw.try_lock();
+        if got {
+            s.critical();
+            s.unlock();
+        }
+        locker.join().unwrap();
+        assert_eq!(s.value(), 1 + usize::from(got));
+        assert!(!s.raw.is_locked());
+    });
+}
