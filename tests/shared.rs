@@ -291,3 +291,9 @@ fn attach_refuses_misaligned_memory() {
     // SAFETY: never reached: the alignment check panics first.
     let _e: &Event<Spin> = unsafe { shared::attach(page.0.as_mut_ptr().add(1)) };
 }
+
+// Regression (red team R2): `zeroed` is safe, so a zero-capacity queue must not be reachable
+// through it. `Queue<_, 0, _>: Shareable` still holds (the bound cannot say `N >= 1`), but
+// `zeroed`, `attach` and `create` evaluate `Shareable::CHECK`, which for a queue is its
+// `N >= 1` assertion: `shared::zeroed::<Queue<u64, 0, Spin>>()` is now a compile-time error
+// (tests/ui/shared_zeroed_queue_of_zero.rs).
