@@ -295,5 +295,6 @@ fn attach_refuses_misaligned_memory() {
 // Regression (red team R2): `zeroed` is safe, so a zero-capacity queue must not be reachable
 // through it. `Queue<_, 0, _>: Shareable` still holds (the bound cannot say `N >= 1`), but
 // `zeroed`, `attach` and `create` evaluate `Shareable::CHECK`, which for a queue is its
-// `N >= 1` assertion: `shared::zeroed::<Queue<u64, 0, Spin>>()` is now a compile-time error
-// (tests/ui/shared_zeroed_queue_of_zero.rs).
+// `N >= 1` assertion: `shared::zeroed::<Queue<u64, 0, Spin>>()` is now an error when the program is built (a
+// post-monomorphization error, which `cargo check` and so trybuild do not see: the
+// `compile_fail` doctest on `shared::zeroed` pins it).
