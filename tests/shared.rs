@@ -117,7 +117,8 @@ fn semaphore_layout_count_then_slack() {
         2
     );
     assert_eq!(page.word(0), 2);
-    assert_eq!(page.word(1), Semaphore::<Spin>::MAX_PERMITS - 2);
+    // Bits 0..=30: MAX_PERMITS - bound; bit 31: "bounded" (clear in zero bytes).
+    assert_eq!(page.word(1), (Semaphore::<Spin>::MAX_PERMITS - 2) | 1 << 31);
 }
 
 #[test]
