@@ -162,8 +162,10 @@ unsafe impl crate::shared::SharedIdentity for ProcessThreadId {}
 /// reaped), or shows a thread that started at another time: the id was reused by a newer
 /// thread, which therefore never looks like the old owner, and a live owner is never declared
 /// dead. If `/proc` cannot be read nothing is ever declared dead (the lock then behaves as a
-/// plain mutex). Both ids come from one pid namespace: processes in different namespaces
-/// must not share a robust lock.
+/// plain mutex). Both ids come from one pid namespace and one time namespace (`/proc` shifts
+/// start times by the reader's boot-time offset): processes in different pid or time
+/// namespaces must not share a robust lock. An owner that `execve`s is not seen dead while
+/// the new program runs (`docs/processes.md`).
 ///
 /// # Examples
 ///
