@@ -316,7 +316,9 @@ impl<W: Wait> Once<W> {
         }
         let reset = Reset(self);
         #[cfg(all(feature = "std", not(baresync_loom)))]
-        let _frame = reentry::Frame::enter(&self.state);
+        let frame = reentry::Frame::new(&self.state);
+        #[cfg(all(feature = "std", not(baresync_loom)))]
+        let _entered = frame.enter();
         // The initializer holds the `Once`'s class while it runs: the locks it takes order
         // after it, and a waiter holding one of them closes a cycle.
         #[cfg(all(feature = "lockdep", not(baresync_loom)))]
@@ -374,35 +376,56 @@ impl<W: Wait> fmt::Debug for Once<W> {
 }
 
 /// Re-entrant initialization detection (feature `std`): the state words whose initializer
-/// this thread is running, innermost last.
+/// this thread is running, as an intrusive list of frames on this thread's stack (innermost
+/// first). Nothing allocates: a global allocator that uses a `Lazy` of its own stays usable
+/// while another cell initializes.
 #[cfg(all(feature = "std", not(baresync_loom)))]
 mod reentry {
     use crate::sync::atomic::AtomicU32;
-    use std::cell::RefCell;
-    use std::vec::Vec;
+    use core::cell::Cell;
+    use core::ptr;
 
     std::thread_local! {
-        static RUNNING_HERE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+        /// The innermost frame of this thread, or null.
+        static TOP: Cell<*const Frame> = const { Cell::new(ptr::null()) };
     }
 
-    /// Marks `state` as being initialized by this thread until dropped.
-    pub(super) struct Frame(usize);
+    /// One initializer being run by this thread: the address of its state word.
+    pub(super) struct Frame {
+        key: usize,
+        prev: Cell<*const Frame>,
+    }
+
+    /// Keeps a [`Frame`] on this thread's list until dropped; borrows it, so the frame cannot
+    /// move or go away while listed.
+    pub(super) struct Entered<'a>(&'a Frame);
 
     impl Frame {
-        pub(super) fn enter(state: &AtomicU32) -> Frame {
-            let key = state as *const AtomicU32 as usize;
-            // A thread being torn down has no list: it only loses the detection.
-            let _ = RUNNING_HERE.try_with(|r| r.borrow_mut().push(key));
-            Frame(key)
+        pub(super) fn new(state: &AtomicU32) -> Frame {
+            Frame {
+                key: state as *const AtomicU32 as usize,
+                prev: Cell::new(ptr::null()),
+            }
+        }
+
+        /// Lists this frame as the innermost one of this thread.
+        pub(super) fn enter(&self) -> Entered<'_> {
+            // A thread whose locals are gone only loses the detection.
+            let _ = TOP.try_with(|top| {
+                self.prev.set(top.get());
+                top.set(self);
+            });
+            Entered(self)
         }
     }
 
-    impl Drop for Frame {
+    impl Drop for Entered<'_> {
         fn drop(&mut self) {
-            let _ = RUNNING_HERE.try_with(|r| {
-                let mut r = r.borrow_mut();
-                if let Some(i) = r.iter().rposition(|&k| k == self.0) {
-                    r.remove(i);
+            let _ = TOP.try_with(|top| {
+                // Frames are entered and left in stack order (`Once::run` is a plain call,
+                // unwinding included), so this one is the innermost if it was listed.
+                if ptr::eq(top.get(), self.0) {
+                    top.set(self.0.prev.get());
                 }
             });
         }
@@ -412,8 +435,21 @@ mod reentry {
     /// never end.
     pub(super) fn check(state: &AtomicU32) {
         let key = state as *const AtomicU32 as usize;
-        let mine = RUNNING_HERE
-            .try_with(|r| r.borrow().contains(&key))
+        let mine = TOP
+            .try_with(|top| {
+                let mut p = top.get();
+                while !p.is_null() {
+                    // SAFETY: every listed frame is alive: its `Entered` guard, which borrows
+                    // it, unlists it before the frame can move or be freed, and frames are
+                    // listed and unlisted in stack order on this thread only.
+                    let f = unsafe { &*p };
+                    if f.key == key {
+                        return true;
+                    }
+                    p = f.prev.get();
+                }
+                false
+            })
             .unwrap_or(false);
         if mine {
             panic!(
@@ -1067,6 +1103,33 @@ mod tests {
         let d: OnceCell<u32> = OnceCell::new();
         let e: OnceCell<u32> = OnceCell::new();
         assert_eq!(*d.get_or_init(|| *e.get_or_init(|| 2) + 1), 3);
+    }
+
+    /// The frame list survives an inner unwind: after a re-entrant panic in a nested cell is
+    /// caught inside the outer initializer, the outer cell is still recognized as running here.
+    #[test]
+    fn nested_frames_survive_an_inner_unwind() {
+        let outer: OnceCell<u32> = OnceCell::new();
+        let inner: OnceCell<u32> = OnceCell::new();
+        must_panic_with(
+            || {
+                let _ = outer.get_or_init(|| {
+                    must_panic_with(
+                        || {
+                            let _ = inner.get_or_init(|| *inner.get_or_init(|| 1));
+                        },
+                        "re-entrant",
+                    );
+                    assert_eq!(*inner.get_or_init(|| 2), 2, "inner usable again");
+                    *outer.get_or_init(|| 3)
+                });
+            },
+            "re-entrant",
+        );
+        assert_eq!(outer.get(), None);
+        assert_eq!(inner.get(), Some(&2));
+        // Nothing is left listed: a fresh initialization of `outer` on this thread runs.
+        assert_eq!(*outer.get_or_init(|| 4), 4);
     }
 
     #[test]

@@ -40,7 +40,17 @@ pub(crate) fn thread_state(tid: u32) -> ThreadState {
             Ok(n) => n,
             Err(_) => return ThreadState::Unknown,
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return ThreadState::Dead,
+        // No entry: gone, unless /proc hides it (`hidepid`, another uid's process) or is
+        // not mounted at all; `kill(tid, 0)` (no signal sent) tells: ESRCH only when no
+        // thread has that id.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match rustix::process::Pid::from_raw(tid as i32)
+                .map(rustix::process::test_kill_process)
+            {
+                Some(Err(rustix::io::Errno::SRCH)) => ThreadState::Dead,
+                _ => ThreadState::Unknown,
+            };
+        }
         Err(_) => return ThreadState::Unknown,
     };
     parse_stat(&buf[..n])
@@ -152,8 +162,10 @@ unsafe impl crate::shared::SharedIdentity for ProcessThreadId {}
 /// reaped), or shows a thread that started at another time: the id was reused by a newer
 /// thread, which therefore never looks like the old owner, and a live owner is never declared
 /// dead. If `/proc` cannot be read nothing is ever declared dead (the lock then behaves as a
-/// plain mutex). Both ids come from one pid namespace: processes in different namespaces
-/// must not share a robust lock.
+/// plain mutex). Both ids come from one pid namespace and one time namespace (`/proc` shifts
+/// start times by the reader's boot-time offset): processes in different pid or time
+/// namespaces must not share a robust lock. An owner that `execve`s is not seen dead while
+/// the new program runs (`docs/processes.md`).
 ///
 /// # Examples
 ///
@@ -191,10 +203,15 @@ unsafe impl crate::raw::OwnerLiveness for ProcessLiveness {
     fn is_dead(owner: core::num::NonZeroU64) -> bool {
         let tid = owner.get() as u32;
         let start = owner.get() >> 32;
+        if start == 0 {
+            // The owner could not read its own start time (no /proc when it locked): nothing
+            // here could tell it from a thread that reused its id, so it is never declared
+            // dead (the lock then behaves as a plain mutex).
+            return false;
+        }
         match thread_state(tid) {
             ThreadState::Dead => true,
-            // Without a start time (no /proc when the owner locked) a live id is trusted.
-            ThreadState::Alive { start: now } => start != 0 && now & 0xFFFF_FFFF != start,
+            ThreadState::Alive { start: now } => now & 0xFFFF_FFFF != start,
             ThreadState::Unknown => false,
         }
     }

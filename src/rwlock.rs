@@ -694,12 +694,15 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockWriteGuard<'a, R, T> {
     /// assert_eq!(*r, 5);
     /// ```
     pub fn downgrade(guard: Self) -> RwLockReadGuard<'a, R, T> {
-        let guard = ManuallyDrop::new(guard);
-        // SAFETY: the guard holds the write lock; its ownership moves to the read guard below
-        // (the write guard is not dropped).
-        unsafe { guard.lock.raw.downgrade() };
-        // SAFETY: the downgrade left this thread a read lock.
-        unsafe { RwLockReadGuard::new(guard.lock) }
+        let lock = ManuallyDrop::new(guard).lock;
+        // SAFETY: the downgrade below leaves this thread a read lock, which this guard then
+        // holds. Built first: if the downgrade panics, it does so after taking effect (the
+        // `RawRwLock` contract; with `RawRwMutex`, in a wake call), and the unwind drops this
+        // guard, which releases the read lock instead of leaking it.
+        let read = unsafe { RwLockReadGuard::new(lock) };
+        // SAFETY: this thread holds the write lock (the write guard, forgotten above).
+        unsafe { lock.raw.downgrade() };
+        read
     }
 
     /// Turns the write lock into the upgradable read lock without letting another writer in
@@ -717,11 +720,14 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockWriteGuard<'a, R, T> {
     /// drop(u);
     /// ```
     pub fn downgrade_to_upgradable(guard: Self) -> RwLockUpgradableReadGuard<'a, R, T> {
-        let guard = ManuallyDrop::new(guard);
-        // SAFETY: the guard holds the write lock; its ownership moves to the new guard.
-        unsafe { guard.lock.raw.downgrade_to_upgradable() };
-        // SAFETY: the downgrade left this thread the upgradable lock.
-        unsafe { RwLockUpgradableReadGuard::new(guard.lock) }
+        let lock = ManuallyDrop::new(guard).lock;
+        // SAFETY: the downgrade below leaves this thread the upgradable lock, which this guard
+        // then holds; built first so that a panic after the downgrade took effect releases it
+        // (as in `downgrade`).
+        let upgradable = unsafe { RwLockUpgradableReadGuard::new(lock) };
+        // SAFETY: this thread holds the write lock (the write guard, forgotten above).
+        unsafe { lock.raw.downgrade_to_upgradable() };
+        upgradable
     }
 }
 
@@ -941,11 +947,14 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockUpgradableReadGuard<'a, R, T> {
     /// assert_eq!(*r, 1);
     /// ```
     pub fn downgrade(guard: Self) -> RwLockReadGuard<'a, R, T> {
-        let guard = ManuallyDrop::new(guard);
-        // SAFETY: the guard holds the upgradable lock; its ownership moves to the read guard.
-        unsafe { guard.lock.raw.downgrade_upgradable() };
-        // SAFETY: the downgrade left this thread a read lock.
-        unsafe { RwLockReadGuard::new(guard.lock) }
+        let lock = ManuallyDrop::new(guard).lock;
+        // SAFETY: the downgrade below leaves this thread a read lock, which this guard then
+        // holds; built first so that a panic after the downgrade took effect releases it (as
+        // in `RwLockWriteGuard::downgrade`).
+        let read = unsafe { RwLockReadGuard::new(lock) };
+        // SAFETY: this thread holds the upgradable lock (its guard, forgotten above).
+        unsafe { lock.raw.downgrade_upgradable() };
+        read
     }
 }
 

@@ -102,7 +102,13 @@ use core::marker::PhantomData;
 /// q.push(Reading { sensor: 3, millivolts: -12 }).unwrap();
 /// assert_eq!(q.pop().unwrap().millivolts, -12);
 /// ```
-pub unsafe trait Shareable {}
+pub unsafe trait Shareable {
+    /// Evaluated (at compile time, per type) by [`zeroed`], [`attach`] and [`create`]: the
+    /// checks a type's constructor makes that zero bytes would skip (a `Queue`'s `N >= 1`).
+    /// An impl for a struct holding such types should set it to its fields' checks
+    /// (`const CHECK: () = <Field as Shareable>::CHECK;`).
+    const CHECK: () = ();
+}
 
 /// Wait backends that work when the waiting and the waking program are different processes
 /// (or cores) mapping the same word.
@@ -144,6 +150,15 @@ pub unsafe trait SharedIdentity: ThreadIdentity {}
 
 /// A value of `T` whose bytes are all zero: for most shareable types, their `new()`.
 ///
+/// It evaluates [`Shareable::CHECK`]: a type whose constructor refuses some parameters
+/// refuses them here too, when the program is built:
+///
+/// ```compile_fail,E0080
+/// // A queue of no slot (red team R2: it indexed past its empty slot array).
+/// let q: baresync::Queue<u64, 0, baresync::Spin> = baresync::shared::zeroed();
+/// let _ = q.try_push(7);
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -156,6 +171,8 @@ pub unsafe trait SharedIdentity: ThreadIdentity {}
 /// ```
 #[inline]
 pub fn zeroed<T: Shareable>() -> T {
+    #[allow(clippy::let_unit_value)]
+    let () = T::CHECK;
     // SAFETY: `Shareable` requires that all-zero bytes are a valid `T`.
     unsafe { core::mem::zeroed() }
 }
@@ -189,6 +206,8 @@ pub fn zeroed<T: Shareable>() -> T {
 /// ```
 #[inline]
 pub unsafe fn attach<'a, T: Shareable>(ptr: *mut u8) -> &'a T {
+    #[allow(clippy::let_unit_value)]
+    let () = T::CHECK;
     assert!(
         (ptr as usize) % core::mem::align_of::<T>() == 0,
         "shared memory not aligned for the primitive"
@@ -223,6 +242,8 @@ pub unsafe fn attach<'a, T: Shareable>(ptr: *mut u8) -> &'a T {
 /// ```
 #[inline]
 pub unsafe fn create<'a, T: Shareable>(ptr: *mut u8, value: T) -> &'a T {
+    #[allow(clippy::let_unit_value)]
+    let () = T::CHECK;
     assert!(
         (ptr as usize) % core::mem::align_of::<T>() == 0,
         "shared memory not aligned for the primitive"
@@ -305,11 +326,15 @@ plain!(
 );
 
 // SAFETY: N elements laid out contiguously; shareable if each is.
-unsafe impl<T: Shareable, const N: usize> Shareable for [T; N] {}
+unsafe impl<T: Shareable, const N: usize> Shareable for [T; N] {
+    const CHECK: () = T::CHECK;
+}
 // SAFETY: zero-sized, no data.
 unsafe impl<T: ?Sized> Shareable for PhantomData<T> {}
 // SAFETY: `repr(C, align(..))` around a shareable `T`, whose zero is its own.
-unsafe impl<T: Shareable> Shareable for CachePadded<T> {}
+unsafe impl<T: Shareable> Shareable for CachePadded<T> {
+    const CHECK: () = T::CHECK;
+}
 
 #[cfg(not(baresync_loom))]
 mod atomics {
@@ -350,7 +375,9 @@ unsafe impl<W: SharedWait> Shareable for RawTicketLock<W> {}
 // SAFETY: `repr(C)` one u32 word, zero = unlocked: `new()`; waits through a shared backend.
 unsafe impl<W: SharedWait> Shareable for RawMutex<W> {}
 // SAFETY: `repr(C)` raw lock then data, both shareable; zero = unlocked, holding zero.
-unsafe impl<R: RawLock + Shareable, T: Shareable> Shareable for Lock<R, T> {}
+unsafe impl<R: RawLock + Shareable, T: Shareable> Shareable for Lock<R, T> {
+    const CHECK: () = T::CHECK;
+}
 // SAFETY: `repr(C)` one u32 state word, zero = no readers, no writer, no waiters: `new()`;
 // waits through a shared backend.
 unsafe impl<W: SharedWait> Shareable for crate::raw::RawRwMutex<W> {}
@@ -358,10 +385,13 @@ unsafe impl<W: SharedWait> Shareable for crate::raw::RawRwMutex<W> {}
 unsafe impl<R: crate::raw::RawRwLock + Shareable, T: Shareable> Shareable
     for crate::rwlock::ReadWriteLock<R, T>
 {
+    const CHECK: () = T::CHECK;
 }
 // SAFETY: `repr(C)`; the raw mutex is shared, the owner word holds ids unique across
 // processes (`SharedIdentity`), zero = no owner and count 0: `new(zero)`.
-unsafe impl<T: Shareable, I: SharedIdentity, W: SharedWait> Shareable for ReentrantLock<T, I, W> {}
+unsafe impl<T: Shareable, I: SharedIdentity, W: SharedWait> Shareable for ReentrantLock<T, I, W> {
+    const CHECK: () = T::CHECK;
+}
 // SAFETY: `repr(C)` state word and bound slack, zero = 0 permits, bound `MAX_PERMITS`:
 // `Semaphore::new(0)`.
 unsafe impl<W: SharedWait> Shareable for Semaphore<W> {}
@@ -377,11 +407,16 @@ unsafe impl<W: SharedWait> Shareable for Barrier<W> {}
 // SAFETY: `repr(C)` positions, wait words and slots (stamp 0, value zero), zero = `new()`;
 // `T: Copy` has no drop glue, so an item left behind by a killed process needs no drop, and
 // `T: Shareable` has no pointers.
-unsafe impl<T: Shareable + Copy, const N: usize, W: SharedWait> Shareable for Queue<T, N, W> {}
+unsafe impl<T: Shareable + Copy, const N: usize, W: SharedWait> Shareable for Queue<T, N, W> {
+    // Zero bytes skip `with_wait`'s compile-time `N >= 1` check: make it here (a queue of
+    // no slot would index past its array).
+    const CHECK: () = Queue::<T, N, W>::NONZERO;
+}
 // SAFETY: `repr(C)` queue plus counters, zero = `new()`.
 unsafe impl<T: Shareable + Copy, const N: usize, W: SharedWait> Shareable
     for JoinableQueue<T, N, W>
 {
+    const CHECK: () = Queue::<T, N, W>::NONZERO;
 }
 
 #[cfg(all(
@@ -398,5 +433,7 @@ mod robust {
     // process of the pid namespace), epoch and sleeper count; zero = unlocked, consistent.
     unsafe impl<W: SharedWait> Shareable for RawRobustMutex<ProcessLiveness, W> {}
     // SAFETY: `repr(C)` raw lock then data, both shareable; zero = `new(zero)`.
-    unsafe impl<T: Shareable, W: SharedWait> Shareable for RobustMutex<T, ProcessLiveness, W> {}
+    unsafe impl<T: Shareable, W: SharedWait> Shareable for RobustMutex<T, ProcessLiveness, W> {
+        const CHECK: () = T::CHECK;
+    }
 }

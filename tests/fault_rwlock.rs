@@ -8,7 +8,7 @@ mod fault_support;
 use fault_support::*;
 
 use baresync::sync::atomic::AtomicU32;
-use baresync::{Deadline, RwLock, RwLockUpgradableReadGuard, Spin, Wait, Yield};
+use baresync::{Deadline, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard, Spin, Wait, Yield};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -244,4 +244,92 @@ fn slow_wait_keeps_the_lock_correct() {
     assert!(!lock.is_locked());
     assert_eq!(lock.raw().waiting_readers(), 0);
     assert_eq!(lock.raw().waiting_writers(), 0);
+}
+
+thread_local! {
+    /// Whether this thread's next `PanicWake` wake call panics.
+    static WAKE_ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A `Wait` whose waiters poll (yielding) until the word changes, and whose wake calls panic
+/// once when armed on the waking thread. (Red-team finding R4.)
+struct PanicWake;
+
+// SAFETY: only reads the word it is given; never writes it.
+unsafe impl Wait for PanicWake {
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        Yield::wait(atomic, expected);
+    }
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        Yield::wait_until(atomic, expected, deadline)
+    }
+    fn wake_one(_: &AtomicU32) {
+        if WAKE_ARMED.with(|a| a.replace(false)) {
+            panic!("injected");
+        }
+    }
+    fn wake_all(_: &AtomicU32) {
+        if WAKE_ARMED.with(|a| a.replace(false)) {
+            panic!("injected");
+        }
+    }
+}
+
+/// A downgrade whose wake call panics (after the raw lock already holds the new, weaker lock
+/// for this thread) must not leak that lock: the new guard exists before the call and is
+/// dropped by the unwind. Seen failing (the lock stayed read-locked forever) before the
+/// guards were built first.
+#[test]
+fn downgrades_with_a_panicking_wake_leak_nothing() {
+    // Write → read, with a reader waiting (so the hand-off wakes).
+    let lock = Arc::new(RwLock::<u32, PanicWake>::with_wait(0));
+    let w = lock.write();
+    let reader = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || drop(lock.read()))
+    };
+    eventually("the reader registers", || lock.raw().waiting_readers() == 1);
+    WAKE_ARMED.with(|a| a.set(true));
+    must_panic(|| RwLockWriteGuard::downgrade(w));
+    reader.join().unwrap();
+    eventually("no read lock leaked", || !lock.is_locked());
+
+    // Write → upgradable, with a reader waiting.
+    let w = lock.write();
+    let reader = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || drop(lock.read()))
+    };
+    eventually("the reader registers", || lock.raw().waiting_readers() == 1);
+    WAKE_ARMED.with(|a| a.set(true));
+    must_panic(|| RwLockWriteGuard::downgrade_to_upgradable(w));
+    reader.join().unwrap();
+    eventually("no upgradable lock leaked", || !lock.is_locked());
+
+    // Upgradable → read, with an upgradable-read waiter (so the downgrade wakes).
+    let u = lock.upgradable_read();
+    let waiter = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || {
+            drop(
+                lock.upgradable_read_until(generous())
+                    .expect("the upgradable lock came free"),
+            )
+        })
+    };
+    eventually("the upgradable waiter announces itself", || {
+        format!("{:?}", lock.raw()).contains("upgraders_waiting: true")
+    });
+    WAKE_ARMED.with(|a| a.set(true));
+    must_panic(|| RwLockUpgradableReadGuard::downgrade(u));
+    waiter.join().unwrap();
+    eventually("no read lock leaked", || !lock.is_locked());
+    assert_idle_any(&lock);
+}
+
+fn assert_idle_any<W: Wait>(lock: &RwLock<u32, W>) {
+    assert_eq!(lock.raw().readers(), 0);
+    assert_eq!(lock.raw().waiting_readers(), 0);
+    assert_eq!(lock.raw().waiting_writers(), 0);
+    drop(lock.try_write().expect("free"));
 }

@@ -117,7 +117,8 @@ fn semaphore_layout_count_then_slack() {
         2
     );
     assert_eq!(page.word(0), 2);
-    assert_eq!(page.word(1), Semaphore::<Spin>::MAX_PERMITS - 2);
+    // Bits 0..=30: MAX_PERMITS - bound; bit 31: "bounded" (clear in zero bytes).
+    assert_eq!(page.word(1), (Semaphore::<Spin>::MAX_PERMITS - 2) | 1 << 31);
 }
 
 #[test]
@@ -291,3 +292,10 @@ fn attach_refuses_misaligned_memory() {
     // SAFETY: never reached: the alignment check panics first.
     let _e: &Event<Spin> = unsafe { shared::attach(page.0.as_mut_ptr().add(1)) };
 }
+
+// Regression (red team R2): `zeroed` is safe, so a zero-capacity queue must not be reachable
+// through it. `Queue<_, 0, _>: Shareable` still holds (the bound cannot say `N >= 1`), but
+// `zeroed`, `attach` and `create` evaluate `Shareable::CHECK`, which for a queue is its
+// `N >= 1` assertion: `shared::zeroed::<Queue<u64, 0, Spin>>()` is now an error when the program is built (a
+// post-monomorphization error, which `cargo check` and so trybuild do not see: the
+// `compile_fail` doctest on `shared::zeroed` pins it).

@@ -786,7 +786,7 @@ impl<T, const N: usize> Queue<T, N> {
 
 impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// Evaluated by `new`: a zero-capacity queue is a compile-time error.
-    const NONZERO: () = assert!(N >= 1, "a Queue needs a capacity N of at least 1");
+    pub(crate) const NONZERO: () = assert!(N >= 1, "a Queue needs a capacity N of at least 1");
 
     /// The distance between the same slot's positions in consecutive laps: a power of two
     /// above `N`, so that "index + 1" (the full stamp) never reaches the next lap.

@@ -536,10 +536,11 @@ impl<W: Wait> RawFairLock<W> {
         if self.try_barge() {
             return None;
         }
+        use crate::sync::atomic::{fence, Ordering::SeqCst};
         let mut joined_at = 0;
         self.lock_queued(|| {
             // ORDERING: see the doc comment; a checker's, not the lock's.
-            crate::sync::atomic::fence(crate::sync::atomic::Ordering::SeqCst);
+            fence(SeqCst);
             joined_at = count.fetch_add(0, std::sync::atomic::Ordering::SeqCst);
         });
         Some(joined_at)

@@ -93,7 +93,12 @@ const GEN: u32 = 1 << 31;
 /// A method that panics must leave the lock as it was before the call (for
 /// [`upgrade`](RawRwLock::upgrade) and [`upgrade_until`](RawRwLock::upgrade_until): the
 /// upgradable lock still held), or, if it panics after acquiring, the lock held, which only
-/// costs liveness.
+/// costs liveness. The three downgrades are the exception: a downgrade that panics must do so
+/// after taking effect (the caller then holds the weaker lock, which
+/// [`ReadWriteLock`](crate::ReadWriteLock)'s guards release while unwinding); a downgrade that
+/// panicked before taking effect would have the caller's guard release a lock it does not
+/// hold in that form, breaking exclusion. `RawRwMutex` calls user code in a downgrade only in
+/// its wake call, after the state change.
 ///
 /// # Examples
 ///
@@ -670,6 +675,7 @@ impl<W> core::fmt::Debug for RawRwMutex<W> {
             .field("upgradable", &(s & UPGRADABLE != 0))
             .field("waiting_readers", &((s & WAITING_READERS) >> 16))
             .field("waiting_writers", &((s & WAITING_WRITERS) >> 24))
+            .field("upgraders_waiting", &(s & UPGRADERS_WAITING != 0))
             .finish()
     }
 }

@@ -253,6 +253,15 @@ fn worker<W: Wait>(s: &State<W>, w: &mut Worker) {
     }
 }
 
+/// After `reset()`, the barrier must no longer be broken.
+fn check_reset<W: Wait>(s: &State<W>, g: u64) {
+    if s.barrier.is_broken() {
+        s.tally.hit(checks::ABORT_RESET, || {
+            format!("generation {g}: still broken after reset()")
+        });
+    }
+}
+
 /// Generation `g` is aborted: worker 0 aborts and resets, the others must see `Broken`.
 /// Returns false when the run is ending.
 fn abort_round<W: Wait>(s: &State<W>, w: &mut Worker, g: u64) -> bool {
@@ -261,6 +270,12 @@ fn abort_round<W: Wait>(s: &State<W>, w: &mut Worker, g: u64) -> bool {
     let give_up = |w: &Worker| s.done.load(SeqCst) || w.stopping();
     if w.index == 0 {
         s.barrier.abort();
+        if s.broken_reset {
+            // The control's `reset` does nothing, so the state the check looks at is already
+            // here: look now, not only after the others have reported `Broken` (on a loaded
+            // machine they may not before the run ends, and the control would go unseen).
+            check_reset(s, g);
+        }
         slot.left.fetch_add(1, SeqCst);
         while s.saw_broken.load(SeqCst) < n - 1 {
             if give_up(w) {
@@ -273,11 +288,7 @@ fn abort_round<W: Wait>(s: &State<W>, w: &mut Worker, g: u64) -> bool {
         if !s.broken_reset {
             s.barrier.reset();
         }
-        if s.barrier.is_broken() {
-            s.tally.hit(checks::ABORT_RESET, || {
-                format!("generation {g}: still broken after reset()")
-            });
-        }
+        check_reset(s, g);
         s.reset_gen.store(g + 1, SeqCst);
         return true;
     }
