@@ -132,7 +132,8 @@ pub const CONTEXTS: usize = size(option_env!("BARESYNC_LOCKDEP_CONTEXTS"), 8);
 pub const MAX_REPORTED_STEPS: usize = 8;
 
 const _: () = assert!(CLASSES >= 2 && CLASSES < u16::MAX as usize);
-const _: () = assert!(EDGES >= 1 && DEPTH >= 1 && CONTEXTS >= 1);
+const _: () = assert!(EDGES >= 1 && EDGES < u16::MAX as usize);
+const _: () = assert!(DEPTH >= 1 && CONTEXTS >= 1);
 
 /// A named lock class, for locks created at run time (see [`set_class`]).
 ///
@@ -385,6 +386,13 @@ pub fn default_handler(report: &Report<'_>) {
 #[cold]
 #[inline(never)]
 fn report(report: &Report<'_>) {
+    // A report made while this thread unwinds (a permit or a guard dropped by a panicking
+    // thread signals): a panicking handler would abort the process. Printed instead.
+    #[cfg(feature = "std")]
+    if std::thread::panicking() {
+        std::eprintln!("{report}");
+        return;
+    }
     // ORDERING: Relaxed: see `set_handler`.
     let handler = HANDLER.load(Relaxed);
     if handler.is_null() {
@@ -579,8 +587,9 @@ static ANY_NAMED: AtomicBool = AtomicBool::new(false);
 
 impl Graph {
     /// Runs `f` on the tables under the checker's lock (and, with feature `critical-section`
-    /// and without `std`, inside a critical section, so that an interrupt handler that takes a lock on this core
-    /// never spins on a checker lock its own core holds). `f` runs no user code.
+    /// and without `std`, inside a critical section, so that an interrupt handler that takes
+    /// a lock on this core never spins on a checker lock its own core holds). `f` runs no
+    /// user code.
     fn with<U>(&self, f: impl FnOnce(&mut Tables) -> U) -> U {
         let run = || {
             self.lock.lock();

@@ -398,3 +398,32 @@ fn many_threads_in_one_order_report_nothing() {
     let _first = locks[0].lock();
     assert_eq!(take_reports().len(), 1);
 }
+
+/// A report that comes up while a thread unwinds (a permit dropped by the panic, signalling
+/// while a lock is held) must not reach a panicking handler: that would abort the process.
+#[test]
+fn a_report_while_unwinding_is_printed_not_raised() {
+    take_reports();
+    let lock = leak(0);
+    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(2)));
+    {
+        // A wait on the semaphore while holding the lock: lock → semaphore.
+        let _g = lock.lock();
+        sem.acquire().forget();
+    }
+    PANIC.with(|p| p.set(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _g = lock.lock();
+        let _permit = sem.acquire();
+        // Unwinding drops the permit first: a signal while holding the lock closes the cycle.
+        panic!("the worker fails");
+    }));
+    PANIC.with(|p| p.set(false));
+    assert!(r.is_err());
+    assert!(
+        take_reports().is_empty(),
+        "the handler must not run while unwinding"
+    );
+    assert!(!lock.is_locked());
+    assert_eq!(sem.available(), 1);
+}
