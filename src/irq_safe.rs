@@ -820,7 +820,7 @@ impl<R: RawLock, T: ?Sized + fmt::Debug> fmt::Debug for IrqLock<R, T> {
     /// Never waits: shows the value if the lock is free right now (formatting it inside a
     /// critical section), `<locked>` otherwise.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct(crate::lockdep::IRQ_LOCK);
+        let mut d = f.debug_struct("IrqLock");
         if self
             .try_lock(|data| {
                 d.field("data", &&*data);
