@@ -199,18 +199,21 @@ impl fmt::Display for ClassInfo {
     }
 }
 
-/// One edge of a cycle: `taken` was acquired (or waited on, or signalled) at `taken_at`
-/// while `held` was held, acquired at `held_at`.
+/// One edge of a cycle: `taken` was acquired (or waited on) at `taken_at` while `held` was
+/// held, acquired at `held_at`. For a signal (`signal`), the wait class `held` was signalled
+/// at `held_at` while the lock `taken`, acquired at `taken_at`, was held: the wait needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Step {
-    /// The class held.
+    /// The class held (for a signal: the wait class signalled).
     pub held: ClassInfo,
-    /// Where it was acquired.
+    /// Where it was acquired (for a signal: where it was signalled).
     pub held_at: &'static Location<'static>,
-    /// The class acquired next.
+    /// The class acquired next (for a signal: the lock held while signalling).
     pub taken: ClassInfo,
-    /// Where that happened.
+    /// Where that happened (for a signal: where that lock was acquired).
     pub taken_at: &'static Location<'static>,
+    /// Whether this edge was recorded by a signal.
+    pub signal: bool,
 }
 
 /// What the checker found.
@@ -271,15 +274,27 @@ impl fmt::Display for Report<'_> {
             Report::Cycle { steps, omitted } => {
                 writeln!(f, "lockdep: lock-order cycle (possible deadlock):")?;
                 for (i, s) in steps.iter().enumerate() {
-                    writeln!(
-                        f,
-                        "  {}. {} taken at {} while holding {} taken at {}",
-                        i + 1,
-                        s.taken,
-                        s.taken_at,
-                        s.held,
-                        s.held_at
-                    )?;
+                    if s.signal {
+                        writeln!(
+                            f,
+                            "  {}. {} signalled at {} while holding {} taken at {}",
+                            i + 1,
+                            s.held,
+                            s.held_at,
+                            s.taken,
+                            s.taken_at
+                        )?;
+                    } else {
+                        writeln!(
+                            f,
+                            "  {}. {} taken at {} while holding {} taken at {}",
+                            i + 1,
+                            s.taken,
+                            s.taken_at,
+                            s.held,
+                            s.held_at
+                        )?;
+                    }
                 }
                 if *omitted > 0 {
                     writeln!(f, "  ... and {omitted} more steps")?;
@@ -546,6 +561,7 @@ struct Edge {
     to: u16,
     held_at: &'static Location<'static>,
     taken_at: &'static Location<'static>,
+    signal: bool,
 }
 
 struct Tables {
@@ -746,6 +762,7 @@ impl Tables {
                     held_at: e.held_at,
                     taken: self.info(e.to),
                     taken_at: e.taken_at,
+                    signal: e.signal,
                 };
             }
             node = e.from;
@@ -799,6 +816,7 @@ fn add_edges(stack: &Stack, new: Held, reverse: bool) -> Found {
                     held_at,
                     taken: t.info(to),
                     taken_at,
+                    signal: reverse,
                 }; MAX_REPORTED_STEPS];
                 // A path back `to →* from` plus the new edge is a cycle.
                 let len = t.path(to, from, &mut steps);
@@ -809,6 +827,7 @@ fn add_edges(stack: &Stack, new: Held, reverse: bool) -> Found {
                         held_at,
                         taken: t.info(to),
                         taken_at,
+                        signal: reverse,
                     };
                     found = Found::Cycle {
                         steps,
@@ -828,6 +847,7 @@ fn add_edges(stack: &Stack, new: Held, reverse: bool) -> Found {
                 to,
                 held_at,
                 taken_at,
+                signal: reverse,
             });
             t.n_edges += 1;
         }
