@@ -36,6 +36,7 @@ fn gated_feature(line: &str) -> Option<&str> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "reads the source tree; nothing for Miri to check")]
 fn gated_public_items_name_their_feature() {
     let mut files = Vec::new();
     sources(
