@@ -1123,6 +1123,7 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
     };
     let progress = !args.no_progress;
     let load_before = load::load_average();
+    let busy_before = load::busy_cpus(load::BUSY_SAMPLE);
     let t0 = Instant::now();
     let floor_before = floor::all_pairs(&cpus, profile.floor_window * 2);
     let chosen: Vec<Group> = groups(cpus.len())
@@ -1152,7 +1153,7 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
         sizes: sizes(),
         load: None,
     };
-    load::assess(&mut report, load_before, load::load_average());
+    load::assess(&mut report, load_before, busy_before, load::load_average());
     Ok(report)
 }
 

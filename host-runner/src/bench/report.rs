@@ -562,10 +562,21 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Optio
             let _ = writeln!(
                 s,
                 "\n**Loaded run.** This run was measured while other processes competed for the \
-                 cores: {}. Rows marked *(loaded)* had a core-to-core floor above {}× the \
-                 run's lowest; their values and ratios are not an idle machine's.",
+                 cores: {}; its values and ratios are not an idle machine's.",
                 load.reasons.join("; "),
-                super::load::LOADED_FLOOR_FACTOR
+            );
+        }
+        if load.loaded_rows > 0 {
+            let _ = writeln!(
+                s,
+                "\n**Rows marked *(loaded)*** ({} of them) had a core-to-core floor above {}× \
+                 the run's lowest ({}, its 5th percentile): their two cores were shared with \
+                 other work, or, on a VM, placed farther apart by the hypervisor for a while. \
+                 Compare them with rows of the same floor.",
+                load.loaded_rows,
+                super::load::LOADED_FLOOR_FACTOR,
+                load.floor_min_ns
+                    .map_or_else(|| "–".into(), super::output::human_ns),
             );
         }
     }
@@ -598,7 +609,8 @@ pub fn markdown(report: &BenchReport, compare: Option<&BenchReport>, docs: Optio
          (above 1 is faster; three significant figures). The core-to-core floor (a cache line \
          bounced between two pinned cores, half the round trip) is measured before every \
          round; *× c2c floor* divides a latency by it, and a row whose floor was above {}× \
-         the run's lowest is marked *(loaded)*: its cores were shared with other work. *CPU/op* \
+         the run's lowest (5th percentile) is marked *(loaded)*: its cores were shared with \
+         other work, or a hypervisor had placed them farther apart. *CPU/op* \
          is the CPU time of every \
          thread of the row (`CLOCK_THREAD_CPUTIME_ID`), summed and divided by the row's \
          operations: wall time says how soon, CPU time what the polling for it cost. \
