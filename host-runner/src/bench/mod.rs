@@ -17,7 +17,8 @@
 //! - A warm-up run of every candidate precedes each experiment.
 //!
 //! One file per group: [`lock`], [`rwlock`], [`semaphore`], [`event`], [`condvar`], [`barrier`],
-//! [`queue`], [`once`]; [`report`] turns a run into `docs/results/`.
+//! [`queue`], [`once`], [`lockdep`] (the lock-order checker's cost); [`report`] turns a run
+//! into `docs/results/`.
 
 pub mod barrier;
 pub mod condvar;
@@ -25,6 +26,7 @@ pub mod event;
 pub mod floor;
 pub mod load;
 pub mod lock;
+pub mod lockdep;
 pub mod once;
 pub mod output;
 pub mod plot;
@@ -60,7 +62,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub window: Option<Duration>,
     /// A group to run (repeatable; default: all): locks, rwlock, semaphore, event, condvar, barrier,
-    /// queue, once.
+    /// queue, once, lockdep.
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
     /// CPUs to use instead of one per physical core, as a list like `0,2-3`.
@@ -78,7 +80,7 @@ pub struct BenchArgs {
 }
 
 /// The names of the groups, in run order.
-pub const GROUPS: [&str; 8] = [
+pub const GROUPS: [&str; 9] = [
     "locks",
     "rwlock",
     "semaphore",
@@ -87,6 +89,7 @@ pub const GROUPS: [&str; 8] = [
     "barrier",
     "queue",
     "once",
+    "lockdep",
 ];
 
 /// How long and how often to measure.
@@ -824,6 +827,7 @@ pub fn groups(cores: usize) -> Vec<Group> {
         barrier::group(cores),
         queue::group(cores),
         once::group(cores),
+        lockdep::group(cores),
     ]
 }
 
