@@ -301,6 +301,7 @@ impl<W: Wait> Condvar<W> {
     /// A condition variable whose notifications start counting at `generation`, to drive the
     /// epoch past its wrap in tests.
     #[cfg(test)]
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     fn starting_at(generation: u64) -> Self {
         let cv = Self::with_wait();
         // SAFETY: nobody else can reach `cv` yet.

@@ -404,6 +404,7 @@ mod tests {
         basics::<Spin>();
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn sleeping_backend_basics() {
         basics::<crate::Futex>();
@@ -434,6 +435,7 @@ mod tests {
         assert!(e.wait_slow_until(start, None::<&mut Forever>));
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn generation_wraps_without_touching_the_flags() {
         let e: Event<crate::Futex> = Event::with_wait();
@@ -444,6 +446,7 @@ mod tests {
         assert_eq!(e.state.load(Relaxed), 0);
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn clear_keeps_the_sleeper_flag() {
         let e: Event<crate::Futex> = Event::with_wait();
@@ -473,6 +476,7 @@ mod tests {
     /// The generation is driven past its wrap by real `set`/`clear` cycles with threads
     /// waiting; a waiter that saw the last generation before the wrap (flag off) is released
     /// by the first after it even when the flag is off again.
+    #[cfg(feature = "std")]
     #[test]
     fn generation_wraps_with_waiters() {
         let e: std::sync::Arc<Event<crate::Yield>> = std::sync::Arc::new(Event::with_wait());
@@ -509,6 +513,7 @@ mod tests {
         assert_eq!(format!("{e:?}"), "Event { is_set: true, .. }");
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn size_and_auto_traits() {
         fn send_sync<T: Send + Sync>() {}
@@ -517,6 +522,7 @@ mod tests {
         assert_eq!(core::mem::size_of::<Event<crate::Futex>>(), 4);
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn timeouts_return() {
         let e: Event<crate::Futex> = Event::with_wait();

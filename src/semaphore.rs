@@ -977,6 +977,7 @@ mod tests {
         basics::<Spin>();
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn sleeping_backend_basics() {
         basics::<crate::Futex>();
@@ -1017,6 +1018,7 @@ mod tests {
         assert_eq!(PanickyWait::wakes(), 2);
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn sleepers_flag_is_not_a_permit() {
         let s = Semaphore::<crate::Futex>::with_wait(0);
@@ -1146,12 +1148,14 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn sizes() {
         assert_eq!(core::mem::size_of::<Semaphore>(), 8);
         assert_eq!(core::mem::size_of::<BoundedSemaphore<crate::Futex>>(), 8);
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn permits_are_send_and_sync() {
         fn send_sync<T: Send + Sync>() {}
@@ -1161,6 +1165,7 @@ mod tests {
         send_sync::<BoundedSemaphore>();
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn timeouts_return() {
         let s: Semaphore<crate::Futex> = Semaphore::with_wait(0);

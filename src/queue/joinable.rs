@@ -890,6 +890,7 @@ mod tests {
     }
 
     /// The joiners' word starts near its wrap: joiners asleep across it are still woken.
+    #[cfg(feature = "std")]
     #[test]
     fn joiners_epoch_wraps_around() {
         use crate::sync::atomic::Ordering::Relaxed;

@@ -1997,6 +1997,7 @@ mod tests {
 
     /// Two producers and two consumers through a small queue whose positions and wait words
     /// start just before their wrap: every item once, in producer order.
+    #[cfg(feature = "std")]
     #[test]
     fn mpmc_across_the_wrap_of_positions_and_wait_words() {
         let per = if cfg!(miri) { 30 } else { 20_000 };
@@ -2031,6 +2032,7 @@ mod tests {
 
     /// The wait words' epochs advance past `u32::MAX`: sleepers announced on a word near the
     /// wrap are still woken, by a put, a pop and a close.
+    #[cfg(feature = "std")]
     #[test]
     fn wait_word_epochs_wrap_around() {
         let start = (u32::MAX - 4) & !SLEEPERS;
@@ -2126,6 +2128,7 @@ mod tests {
         q.wake_producers();
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn a_push_in_progress_is_busy_for_try_pop_and_waited_for_by_pop_and_get() {
         let q: Queue<u32, 2, crate::Futex> = Queue::with_wait();
@@ -2146,6 +2149,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn a_pop_in_progress_is_busy_for_try_push_and_waited_for_by_push_and_put() {
         let q: Queue<u32, 1, crate::Futex> = Queue::with_wait();
@@ -2305,6 +2309,7 @@ mod tests {
         assert_eq!(q.pop(), None);
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn timeouts_give_items_back() {
         let q: Queue<&str, 1> = Queue::new();

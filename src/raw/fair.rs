@@ -580,17 +580,23 @@ mod tests {
     #[test]
     fn basics_each_backend() {
         basics::<crate::Spin>();
+        #[cfg(feature = "std")]
         basics::<crate::Yield>();
+        #[cfg(feature = "std")]
         basics::<crate::Futex>();
     }
 
     /// A backend whose waits block while a gate is closed: a waiter inside it stands for a
     /// descheduled thread.
+    #[cfg(feature = "std")]
     struct GatedWait;
+    #[cfg(feature = "std")]
     static GATE_OPEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    #[cfg(feature = "std")]
     static IN_WAIT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
     // SAFETY: only reads the word it is given; never writes it.
+    #[cfg(feature = "std")]
     unsafe impl Wait for GatedWait {
         const WAKE_IS_NOOP: bool = true;
         fn wait(_atomic: &AtomicU32, _expected: u32) {
@@ -612,6 +618,7 @@ mod tests {
     /// The head of the queue is "descheduled" (blocked in its backend) while this thread
     /// barges: exactly `MAX_BYPASSES` barging acquisitions succeed, then the lock is refused
     /// to bargers (though free) until the head has taken it; then barging works again.
+    #[cfg(feature = "std")]
     #[test]
     fn bargers_are_refused_after_max_bypasses() {
         use std::sync::atomic::Ordering::SeqCst;
@@ -692,6 +699,7 @@ mod tests {
     }
 
     /// The tickets wrap at 31 bits (and `next` also at 32): the queue keeps serving.
+    #[cfg(feature = "std")]
     #[test]
     fn tickets_wrap_around() {
         let l: Arc<RawFairLock<crate::Yield>> = Arc::new(RawFairLock::with_wait());

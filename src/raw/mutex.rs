@@ -289,6 +289,7 @@ mod tests {
         basics::<Spin>();
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn futex_basics() {
         basics::<crate::Futex>();
@@ -319,6 +320,7 @@ mod tests {
         assert_eq!(PanickyWait::wakes(), 1, "no wake call without a sleeper");
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn is_four_bytes() {
         assert_eq!(core::mem::size_of::<RawMutex<Spin>>(), 4);

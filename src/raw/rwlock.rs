@@ -1184,6 +1184,7 @@ mod tests {
         basics::<Spin>();
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn sleeping_basics() {
         basics::<crate::Futex>();
@@ -1191,6 +1192,7 @@ mod tests {
         basics::<PanickyWait>();
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn is_four_bytes() {
         assert_eq!(core::mem::size_of::<RawRwMutex<Spin>>(), 4);

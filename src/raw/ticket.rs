@@ -426,6 +426,7 @@ mod tests {
         assert!(!l.is_locked());
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn tickets_wrap_around() {
         let l = RawTicketLock::<crate::Futex>::with_wait();
@@ -445,6 +446,7 @@ mod tests {
     /// wrap, where bit 31 flips), then threads drive them past it: mutual exclusion holds (an
     /// exact non-atomic count), `try_lock` and `lock_until` work across it, and the lock ends
     /// free with nobody waiting.
+    #[cfg(feature = "std")]
     #[test]
     fn tickets_wrap_around_under_contention() {
         for (next, serving) in [
