@@ -281,32 +281,41 @@ enum Kind {
 
 impl Kind {
     /// What registering as a waiter adds to the word: one to the waiting readers' or the
-    /// waiting writers' count, or the upgradable-read waiters' flag.
+    /// waiting writers' count (nothing for an upgradable-read waiter, which is not counted).
     #[inline]
     fn mark(self) -> u32 {
         match self {
             Kind::Read => WAITING_READER,
             Kind::Write | Kind::Upgrade => WAITING_WRITER,
-            Kind::Upgradable => SLEEPERS,
+            Kind::Upgradable => 0,
         }
     }
 
-    /// The mark's whole field: the count when full, or the flag.
+    /// The mark's whole count, all ones when full.
     #[inline]
     fn field(self) -> u32 {
         match self {
             Kind::Read => WAITING_READERS,
             Kind::Write | Kind::Upgrade => WAITING_WRITERS,
-            Kind::Upgradable => SLEEPERS,
+            Kind::Upgradable => 0,
         }
+    }
+}
+
+/// Whether an optional deadline has expired (`None`: never).
+#[inline]
+fn expired<D: Deadline>(deadline: Option<&mut D>) -> bool {
+    match deadline {
+        Some(d) => d.expired(),
+        None => false,
     }
 }
 
 /// A waiter's registration in the word. Its drop deregisters on every way out of the slow
 /// path that did not acquire (deadline, panic in the deadline or in `W`); a reader that a
-/// hand-off admitted meanwhile releases that read lock again on unwind. The upgradable-read
-/// waiters' flag is shared by all of them and left set: it costs the next release one needless
-/// wake call, which clears it.
+/// hand-off admitted meanwhile releases that read lock again on unwind. The sleepers' flag is
+/// shared by every sleeper and left set: it costs the next release one needless wake call,
+/// which clears it.
 struct Registration<'a, W: Wait> {
     lock: &'a RawRwMutex<W>,
     kind: Kind,
@@ -435,7 +444,10 @@ impl<W: Wait> RawRwMutex<W> {
         };
         let mut pre_sleep = PreSleep::new();
         let mut full = Backoff::new();
-        let register_first = matches!(kind, Kind::Write | Kind::Upgrade);
+        // Under loom every waiter registers first, as writers do: the unregistered polling
+        // changes nothing in the word, and registering first keeps the sleeping paths (and the
+        // lost wake-ups the models look for) within the models' preemption bound.
+        let register_first = cfg!(baresync_loom) || matches!(kind, Kind::Write | Kind::Upgrade);
         // ORDERING: Relaxed: only chooses the next step; acquiring is an Acquire CAS or fence.
         let mut s = self.state.load(Relaxed);
         loop {
@@ -450,8 +462,7 @@ impl<W: Wait> RawRwMutex<W> {
                 return true;
             }
             if let Some(new) = Self::take(kind, s) {
-                let registered = reg.registered && kind != Kind::Upgradable;
-                let new = new - if registered { kind.mark() } else { 0 };
+                let new = new - if reg.registered { kind.mark() } else { 0 };
                 // ORDERING: Acquire pairs with the Release of every earlier unlock this
                 // acquisition depends on (the last write unlock; for a writer or upgrader also
                 // the readers' `fetch_sub`s and the last upgradable unlock), so their accesses
@@ -467,18 +478,30 @@ impl<W: Wait> RawRwMutex<W> {
                     }
                 }
             }
-            let polling = if reg.registered || !register_first {
-                pre_sleep.poll()
-            } else {
-                false
-            };
-            if !polling && !reg.registered {
-                if kind != Kind::Upgradable && s & kind.field() == kind.field() {
+            // Poll while the budget lasts: unregistered (readers, upgradable-read waiters) or
+            // registered (writers, upgraders).
+            if (reg.registered || !register_first) && pre_sleep.poll() {
+                if expired(deadline.as_deref_mut()) {
+                    return reg.give_up();
+                }
+                // ORDERING: Relaxed, as above.
+                s = self.state.load(Relaxed);
+                continue;
+            }
+            if !reg.registered {
+                if kind == Kind::Upgradable {
+                    // Nothing to count: it sleeps under the sleepers' flag, set below.
+                    reg.registered = true;
+                } else if s & kind.field() == kind.field() {
                     // The count is full: poll unregistered, never sleeping, since no release
                     // promises to wake this waiter.
                     full.snooze();
-                } else if kind == Kind::Upgradable && s & SLEEPERS != 0 {
-                    reg.registered = true;
+                    if expired(deadline.as_deref_mut()) {
+                        return false;
+                    }
+                    // ORDERING: Relaxed, as above.
+                    s = self.state.load(Relaxed);
+                    continue;
                 } else {
                     // ORDERING: Relaxed: registering publishes no data; the release that
                     // admits or wakes us reads the registration from this same word.
@@ -496,13 +519,10 @@ impl<W: Wait> RawRwMutex<W> {
                     continue;
                 }
             }
-            if !polling
-                && reg.registered
-                && !W::WAKE_IS_NOOP
-                && matches!(kind, Kind::Write | Kind::Upgrade)
-                && s & SLEEPERS == 0
-            {
-                // A registered writer about to sleep asks the release it waits for to wake it.
+            if kind != Kind::Read && !W::WAKE_IS_NOOP && s & SLEEPERS == 0 {
+                // About to sleep: ask the release that can let us in to wake us. Checked before
+                // every sleep, since a wake clears the flag for everyone it wakes. (A registered
+                // reader needs no flag: the write unlock that admits it wakes.)
                 // ORDERING: Relaxed: the flag publishes no data, and the release that sees it
                 // reads it from this same word.
                 match self
@@ -514,15 +534,7 @@ impl<W: Wait> RawRwMutex<W> {
                 }
                 continue;
             }
-            let go_on = if polling || !reg.registered {
-                match deadline.as_deref_mut() {
-                    Some(d) => !d.expired(),
-                    None => true,
-                }
-            } else {
-                wait_for::<W, D>(&self.state, s, deadline.as_deref_mut())
-            };
-            if !go_on {
+            if !wait_for::<W, D>(&self.state, s, deadline.as_deref_mut()) {
                 // Admitted between the last look and the deadline: keep the lock.
                 return reg.give_up();
             }
@@ -627,12 +639,19 @@ impl<W: Wait> RawRwMutex<W> {
         W::wake_all(&self.state);
     }
 
-    /// Clears the sleepers' flag and wakes them (a read unlock, which cannot clear the flag in
-    /// its `fetch_sub`). A sleeper that sets the flag again after the clear sleeps on a value
-    /// this wake follows, or finds the word changed.
+    /// A read unlock that left the word at `now` with the sleepers' flag set: if that was the
+    /// last reader (or all but an upgrader waiting to upgrade) and a writer waits, clears the
+    /// flag (the `fetch_sub` could not) and wakes the sleepers. A sleeper that sets the flag
+    /// again after the clear sleeps on a value this wake follows, or finds the word changed.
     #[cold]
     #[inline(never)]
-    fn wake_sleepers(&self) {
+    fn unlock_shared_slow(&self, now: u32) {
+        let readers = now & READERS;
+        if now & WAITING_WRITERS == 0
+            || !(readers == 0 || (readers == READER && now & UPGRADABLE != 0))
+        {
+            return;
+        }
         // ORDERING: Relaxed: clearing the flag publishes nothing; woken threads re-read the
         // word with their own orderings.
         self.state.fetch_and(!SLEEPERS, Relaxed);
@@ -707,16 +726,11 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
     unsafe fn unlock_shared(&self) {
         // ORDERING: Release pairs with the Acquire of the next writer or upgrader, so our
         // reads happen-before its writes.
-        let now = self.state.fetch_sub(READER, Release) - READER;
-        let readers = now & READERS;
-        if !W::WAKE_IS_NOOP
-            && now & SLEEPERS != 0
-            && now & WAITING_WRITERS != 0
-            && (readers == 0 || (readers == READER && now & UPGRADABLE != 0))
-        {
-            // The last reader out (or all but a waiting upgrader), and a writer may sleep: it
-            // can go.
-            self.wake_sleepers();
+        let prev = self.state.fetch_sub(READER, Release);
+        // One test on the fast path: a sleeping writer is flagged (the flag is the same before
+        // and after the subtraction, which cannot borrow past the held read lock).
+        if !W::WAKE_IS_NOOP && prev & SLEEPERS != 0 {
+            self.unlock_shared_slow(prev - READER);
         }
     }
 
