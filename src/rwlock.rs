@@ -8,16 +8,20 @@
 //! What [`RwLock<T, W>`] (over [`RawRwMutex<W>`]) guarantees, and what not:
 //! - **Writer preference, bounded both ways.** Once a writer waits, new readers wait too, so
 //!   a stream of readers cannot starve it: it waits for the readers inside to leave. A reader
-//!   that had to wait is let in by the next write unlock, together with every other waiting
-//!   reader, even when more writers wait: a writer stream cannot starve readers either.
-//!   Writers among themselves have no order (as with [`Mutex`](crate::Mutex)).
+//!   that has waited through its polling budget (spins, then yields) registers and is let in
+//!   by the next write unlock, together with every other registered reader, even when more
+//!   writers wait: a writer stream cannot starve readers either. Writers among themselves have
+//!   no order (as with [`Mutex`](crate::Mutex)).
 //! - **Do not nest read locks** in one thread: the second `read` waits behind a waiting writer,
 //!   which waits for the first read lock (std's `RwLock` has the same rule).
 //! - **Upgradable read**: one holder at a time, alongside readers; it can become the writer
 //!   ([`RwLockUpgradableReadGuard::upgrade`]) without letting another writer in first, which a
 //!   read lock dropped and a write lock taken cannot promise.
 //! - **Threads outnumbering cores**: with the default backend (`Futex` with `std`) waiters
-//!   sleep after a short spin; with `Spin` they spin, so keep one thread per core.
+//!   poll (spinning, then yielding their core) and then sleep, and a waiter holds others back
+//!   only once it sleeps (readers) or while it waits for the readers inside (writers), so the
+//!   lock keeps its throughput when oversubscribed. With `Spin` waiters spin without yielding:
+//!   keep one thread per core.
 //! - **No poisoning**: a panic while a guard is held releases the lock as the guard is
 //!   dropped; the data is left as the panicking code left it.
 //! - At most 65535 read locks at once (the upgradable one included); one more panics.

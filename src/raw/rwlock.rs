@@ -37,8 +37,8 @@
 //! budget (spin hints, then yields: the thread they wait for may need this core) and register
 //! only to sleep; writers register at once (writer preference needs it) and then poll the same
 //! budget before they sleep. Measured (`host-runner bench`, 2 cores, 99 % reads, 4 threads):
-//! registering every waiter at once ran at 0.25x of `std::sync::RwLock`, this at par with it
-//! (`docs/design.md`).
+//! registering every waiter at once ran at about 0.25x of `std::sync::RwLock`, this at about
+//! par with it (`docs/design.md`, "RwLock when threads outnumber cores").
 //!
 //! Every sleeping state is counted or flagged in the word, and every sleep is on the value a
 //! waiter last saw after registering there, so the release that a sleeper waits for sees it and
