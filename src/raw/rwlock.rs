@@ -604,7 +604,10 @@ impl<W: Wait> RawRwMutex<W> {
     }
 
     /// Releases the exclusive lock, keeping `keep` (nothing, a read lock, or the upgradable
-    /// lock) for the caller, and admits every registered reader.
+    /// lock) for the caller, and admits every registered reader. Out of line: the slow path of
+    /// every write unlock (and the downgrades), kept out of the callers for code size.
+    #[cold]
+    #[inline(never)]
     fn release_writer(&self, keep: u32) {
         // ORDERING: Relaxed: the compare-exchange below publishes.
         let mut s = self.state.load(Relaxed);
