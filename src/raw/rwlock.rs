@@ -1252,7 +1252,7 @@ mod tests {
         for round in 0..4u32 {
             l.lock_exclusive();
             let before = state(&l) & GEN;
-            // A registered reader, as `lock_shared_slow` leaves it.
+            // A registered reader, as `wait_as(Kind::Read, ..)` leaves it.
             l.state.fetch_add(WAITING_READER, Relaxed);
             // SAFETY: held exclusively.
             unsafe { l.unlock_exclusive() };
