@@ -368,6 +368,24 @@ impl Candidate {
     }
 }
 
+/// The candidates of one experiment, one per row of a group's table (`name`, `baseline`):
+/// each runs `run(env, i)`, `i` being the row's position, which the group maps to a type (its
+/// `dispatch!`). Every group that compares one set of types across several experiments
+/// builds them here.
+pub fn candidates(
+    table: &[(&'static str, bool)],
+    run: impl Fn(&Env, u8) -> Sample + Clone + Sync + 'static,
+) -> Vec<Candidate> {
+    table
+        .iter()
+        .zip(0u8..)
+        .map(|(&(name, baseline), i)| {
+            let run = run.clone();
+            Candidate::new(name, baseline, move |env| run(env, i))
+        })
+        .collect()
+}
+
 /// One case at one thread count, every candidate.
 pub struct Experiment {
     /// `uncontended`, `contended`, `hand-off`, ...
