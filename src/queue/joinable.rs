@@ -41,7 +41,7 @@
 
 use super::{
     block_on, wake_sleepers, Closed, Drain, GetError, PushError, PutError, Queue, TryPopError,
-    TryIter, TryPushError,
+    Stuck, TryIter, TryPushError,
 };
 use crate::cache_padded::CachePadded;
 use crate::sync::atomic::{
@@ -365,7 +365,14 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     }
 
     fn join_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> bool {
-        block_on::<W, D, _>(&self.joiners, deadline, || self.all_done().then_some(())).is_some()
+        block_on::<W, D, _>(&self.joiners, deadline, || {
+            if self.all_done() {
+                Ok(())
+            } else {
+                Err(Stuck::Nothing)
+            }
+        })
+        .is_some()
     }
 
     /// Waits until every item put so far has been marked done with

@@ -58,11 +58,17 @@
 //!   call only when a waiter may be asleep (two wait words, one per side, each an epoch and a
 //!   "sleepers may exist" flag). With a backend whose waking is a no-op (`Spin`, `Yield`) there
 //!   is no bookkeeping at all on the fast path, and waiters poll.
-//! - With sleeping backends (`Futex`) each push and pop pays one `fence(SeqCst)` to read the
-//!   other side's wait word without missing a sleeper (the store-buffer pattern: "I made room,
-//!   is someone asleep?" against "I am going to sleep, is there room now?").
-//! - A `push` or `pop` waiting for a slot in progress waits on the same words: the operation
-//!   in progress wakes them when it finishes, as every push and pop does.
+//! - With sleeping backends (`Futex`) the compare-and-swap that claims a position is `SeqCst`
+//!   and each push and pop reads the other side's wait word with a `SeqCst` load, so that no
+//!   sleeper is missed (the store-buffer pattern: "I claimed a position, is someone asleep?"
+//!   against "I am going to sleep, are the positions still empty (full)?"). On x86 both cost
+//!   nothing over the relaxed forms; no fence on the fast path.
+//! - A waiter sleeps until woken only when the positions say empty (full). When the slot it
+//!   needs is claimed by an operation still in progress (a `push` or `pop` waiting for it,
+//!   or a `get`/`put` that found it so), that operation's wake is ordered after its claim
+//!   only, so it may miss a waiter that saw the claim: such a waiter sleeps on the same word
+//!   for at most a millisecond at a time (after its spin-and-yield budget, so only when the
+//!   operation's thread was preempted), and is normally woken sooner.
 //!
 //! # User code and unwinding
 //!
@@ -91,9 +97,9 @@
 //! With the [`Spin`](crate::Spin) backend (the default without `std`) a blocked `put`/`get` spins for its
 //! whole time slice, and a thread preempted mid-operation stalls its slot for a time slice:
 //! fine with one thread per core, slow when oversubscribed. `Futex` (the default with `std`)
-//! sleeps instead, at the price of one fence per push/pop to see whether anyone sleeps; name
-//! `Spin` for the fastest push/pop when each thread owns its core, or `Yield` (spins briefly,
-//! then yields) in between.
+//! sleeps instead, at the price of reading the other side's wait word on every push/pop
+//! (and, off x86, `SeqCst` claims); name `Spin` for the fastest push/pop when each thread
+//! owns its core, or `Yield` (spins briefly, then yields) in between.
 //!
 //! # Choices (and what was rejected)
 //!
@@ -109,9 +115,13 @@
 //!   lap's item, and "empty" by reading `tail` when the slot under `head` is not yet written:
 //!   relaxed loads, because coherence of each position already makes every operation that
 //!   happens-before the decision visible to it (crossbeam adds a `fence(SeqCst)` there).
-//! - Wait words read behind a `fence(SeqCst)` on the fast path (sleeping backends only),
-//!   rather than a read-modify-write of the word on every push/pop, which would bounce its
-//!   cache line between producers and consumers.
+//! - Wait words read with a `SeqCst` load ordered after a `SeqCst` claim on the fast path
+//!   (sleeping backends only), as crossbeam's and std's channels do. Rejected: a
+//!   `fence(SeqCst)` after the item is published (it cost a blocking SPSC pair 3-4x its
+//!   throughput: the fence waits for the store of the stamp to reach a line the other side
+//!   is polling), and a read-modify-write of the word on every push/pop (bounces its cache
+//!   line between producers and consumers). The price: a waiter behind an operation in
+//!   progress sleeps with a time limit instead of until woken.
 //! - A wake clears the sleeper flag and wakes all sleepers of that side (those that find
 //!   nothing to do announce themselves again), rather than `wake_one` with a sticky flag,
 //!   which would make every later push/pop pay a wake call.
@@ -176,7 +186,8 @@ fn announce(word: &AtomicU32) -> u32 {
     // ORDERING: SeqCst fence pairs with the SeqCst fence in `wake_sleepers`: either that
     // waker's fence comes first in the single total order and our re-check sees what it
     // published (room, an item, a finished task), or ours comes first and the waker's load of
-    // the word sees SLEEPERS and wakes us.
+    // the word sees SLEEPERS and wakes us. For the queue's positions it pairs the same way
+    // with the SeqCst claim and SeqCst load of `wake_if_sleepers` (see there).
     fence(SeqCst);
     seen
 }
@@ -192,6 +203,40 @@ fn wake_sleepers<W: Wait>(word: &AtomicU32) {
     fence(SeqCst);
     // ORDERING: Relaxed: the fence above orders it after our change.
     if word.load(Relaxed) & SLEEPERS != 0 {
+        wake_slow::<W>(word);
+    }
+}
+
+/// [`wake_sleepers`] for the queue's own words, without the fence: after a push or pop
+/// whose claiming compare-and-swap was `SeqCst` ([`Queue::claim`]), wakes the sleepers of
+/// `word`, if any may exist. Nothing at all when `W`'s waking is a no-op.
+///
+/// The claim is the change a sleeper waits for: a waiter sleeps indefinitely only when the
+/// positions it re-read after [`announce`] say "empty" (or "full"), and the claim is what
+/// changes them. `announce`'s fence precedes that re-read, which (when it misses the claim)
+/// precedes the `SeqCst` claim in the single total order, which precedes the `SeqCst` load
+/// here: the load sees SLEEPERS. A waiter that saw the claim but not yet its item (a slot in
+/// progress) is not promised a wake by this, and sleeps only with a time limit
+/// ([`Stuck::InProgress`]).
+///
+/// On x86 the claim is a locked instruction whatever its ordering, and a `SeqCst` load is a
+/// plain load: this costs nothing there, where the fence of `wake_sleepers`, after the store
+/// that publishes the item to a line the other side is reading, stalled every push and pop
+/// until that store reached the other core (3-4x the throughput of a blocking SPSC pair
+/// without it, see `docs/design.md`).
+#[inline(always)]
+fn wake_if_sleepers<W: Wait>(word: &AtomicU32) {
+    if W::WAKE_IS_NOOP {
+        return;
+    }
+    // Loom treats `SeqCst` accesses as `AcqRel` (it models `SeqCst` fences only), so under
+    // loom the same protocol is checked in its fence form, which the C++ model also allows.
+    #[cfg(baresync_loom)]
+    fence(SeqCst);
+    // ORDERING: SeqCst pairs with the SeqCst fence in `announce`, through the SeqCst claim
+    // sequenced before this (see above); and with the SeqCst `fetch_or` that re-arms the flag
+    // in `wake_all_or_rearm`.
+    if word.load(SeqCst) & SLEEPERS != 0 {
         wake_slow::<W>(word);
     }
 }
@@ -223,8 +268,9 @@ fn wake_all_or_rearm<W: Wait>(word: &AtomicU32) {
     struct Rearm<'a>(&'a AtomicU32);
     impl Drop for Rearm<'_> {
         fn drop(&mut self) {
-            // ORDERING: SeqCst pairs with the SeqCst fence in `wake_sleepers`: a waker whose
-            // fence comes after this in the single total order sees the flag and wakes.
+            // ORDERING: SeqCst pairs with the SeqCst fence in `wake_sleepers` and the SeqCst
+            // load in `wake_if_sleepers`: a waker whose fence or load comes after this in the
+            // single total order sees the flag and wakes.
             self.0.fetch_or(SLEEPERS, SeqCst);
         }
     }
@@ -249,22 +295,70 @@ fn close_word<W: Wait>(word: &AtomicU32) {
     wake_all_or_rearm::<W>(word);
 }
 
+/// Why an attempt of a blocking loop found nothing to do (see [`block_on`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stuck {
+    /// The state it waits on says "not yet" (the positions say empty or full, the tasks are
+    /// not all done): whoever changes that state wakes the word's sleepers, so a waiter may
+    /// sleep until woken.
+    Nothing,
+    /// Another thread's operation is in progress on the slot it needs (claimed, not yet
+    /// written or emptied). That operation's wake is not promised to see a sleeper that
+    /// announced itself after its claim (see [`wake_if_sleepers`]), so a waiter sleeps only
+    /// until woken or for at most [`BACKSTOP`], then looks again.
+    InProgress,
+}
+
+/// The longest sleep of a waiter stuck behind an operation in progress ([`Stuck::InProgress`])
+/// before it looks again. It is reached only when that operation's thread was preempted
+/// before finishing (a waiter first polls through the pre-sleep budget) and its wake missed
+/// the waiter; normally that wake, or the next push or pop's, ends the sleep first.
+const BACKSTOP: core::time::Duration = core::time::Duration::from_millis(1);
+
+/// The deadline of a sleep behind an operation in progress: expires after one poll (so a
+/// backend that spins or polls returns after one look), or when the caller's deadline
+/// expires; `remaining` is at most [`BACKSTOP`] (so a backend that sleeps on a timeout
+/// returns by then).
+struct Backstop<'a, D> {
+    caller: Option<&'a mut D>,
+    polled: bool,
+}
+
+impl<D: Deadline> Deadline for Backstop<'_, D> {
+    fn expired(&mut self) -> bool {
+        if let Some(d) = self.caller.as_deref_mut() {
+            if d.expired() {
+                return true;
+            }
+        }
+        core::mem::replace(&mut self.polled, true)
+    }
+
+    fn remaining(&self) -> Option<core::time::Duration> {
+        let caller = self.caller.as_deref().and_then(Deadline::remaining);
+        Some(caller.map_or(BACKSTOP, |r| r.min(BACKSTOP)))
+    }
+}
+
 /// The blocking loop of every waiting operation, written once.
 ///
-/// Calls `attempt` until it returns `Some`: first spinning with [`Backoff`] (with a sleeping
-/// backend, polling through the crate's pre-sleep budget), then waiting on `word` through `W`. With a sleeping backend it announces itself and re-attempts before each
-/// sleep, so a change published by a thread that then calls [`wake_sleepers`] is never missed.
-/// With a no-op-waking backend nobody advances the word, so it only lets `W` wait once (a
-/// `Yield` yields) and polls again. Returns `None` when the deadline expired.
+/// Calls `attempt` until it returns `Ok`: first spinning with [`Backoff`] (with a sleeping
+/// backend, polling through the crate's pre-sleep budget), then waiting on `word` through `W`.
+/// With a sleeping backend it announces itself and re-attempts before each sleep, so a change
+/// published by a thread that then calls [`wake_sleepers`] (or, for the queue's positions,
+/// [`wake_if_sleepers`]) is never missed; when the re-attempt is stuck behind an operation in
+/// progress, the sleep is bounded by [`BACKSTOP`]. With a no-op-waking backend nobody advances
+/// the word, so it only lets `W` wait once (a `Yield` yields) and polls again. Returns `None`
+/// when the deadline expired.
 fn block_on<W: Wait, D: Deadline, R>(
     word: &AtomicU32,
     mut deadline: Option<&mut D>,
-    mut attempt: impl FnMut() -> Option<R>,
+    mut attempt: impl FnMut() -> Result<R, Stuck>,
 ) -> Option<R> {
     let mut backoff = Backoff::new();
     let mut pre_sleep = PreSleep::new();
     loop {
-        if let Some(r) = attempt() {
+        if let Ok(r) = attempt() {
             return Some(r);
         }
         if let Some(d) = deadline.as_deref_mut() {
@@ -288,11 +382,22 @@ fn block_on<W: Wait, D: Deadline, R>(
             continue;
         }
         let seen = announce(word);
-        if let Some(r) = attempt() {
-            return Some(r);
-        }
-        if !wait_for::<W, D>(word, seen, deadline.as_deref_mut()) {
-            return None;
+        match attempt() {
+            Ok(r) => return Some(r),
+            Err(Stuck::Nothing) => {
+                if !wait_for::<W, D>(word, seen, deadline.as_deref_mut()) {
+                    return None;
+                }
+            }
+            Err(Stuck::InProgress) => {
+                let mut backstop = Backstop {
+                    caller: deadline.as_deref_mut(),
+                    polled: false,
+                };
+                // Its result says nothing the loop does not check itself: the caller's
+                // deadline at the top, the state in `attempt`.
+                W::wait_until(word, seen, &mut backstop);
+            }
         }
     }
 }
@@ -666,9 +771,14 @@ impl InProgress<'_> {
     fn wait<W: Wait>(self, word: &AtomicU32) {
         block_on::<W, Forever, _>(word, None, || {
             // ORDERING: Relaxed: only says when to try again; the attempt that follows reads
-            // the stamp again with Acquire. A change made before the waker's SeqCst fence is
-            // seen after `announce`'s fence (see there), so no wake is missed.
-            (self.stamp.load(Relaxed) != self.seen).then_some(())
+            // the stamp again with Acquire. The operation in progress wakes the word when it
+            // finishes, but its wake may miss a sleeper that announced itself after its claim
+            // (see `wake_if_sleepers`): hence `Stuck::InProgress`, a sleep with a time limit.
+            if self.stamp.load(Relaxed) != self.seen {
+                Ok(())
+            } else {
+                Err(Stuck::InProgress)
+            }
         });
     }
 }
@@ -859,6 +969,27 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         head == tail.wrapping_sub(Self::LAP) & POS
     }
 
+    /// The compare-and-swap that claims position `current` of `at` (`tail` for a push, `head`
+    /// for a pop, either for `force_push`), moving it to `new`. It only decides which thread
+    /// owns the position (one of them, by the modification order of `at`); the item itself is
+    /// handed over through the slot's stamp. With a sleeping backend it is also the point a
+    /// sleeping waiter of the other side is ordered against (see [`wake_if_sleepers`]).
+    #[inline(always)]
+    fn claim(at: &AtomicUsize, current: usize, new: usize) -> Result<usize, usize> {
+        if W::WAKE_IS_NOOP {
+            // ORDERING: Relaxed: nobody sleeps (waiters poll), and the claim publishes no
+            // data (see above). It fails if CLOSED was set in `tail`.
+            at.compare_exchange_weak(current, new, Relaxed, Relaxed)
+        } else {
+            // ORDERING: SeqCst pairs with the SeqCst fence in `announce`, for the SeqCst load
+            // of the other side's wait word that follows in `wake_if_sleepers`: a waiter whose
+            // re-check read this position before the claim is seen asleep by that load (no
+            // loom model can show it: loom takes SeqCst accesses for AcqRel and checks the
+            // fence form, see docs/memory-ordering.md). Failure: Relaxed, as above.
+            at.compare_exchange_weak(current, new, SeqCst, Relaxed)
+        }
+    }
+
     /// One attempt at claiming the position under `tail` and writing `value` there: never
     /// waits, never runs user code, wakes nobody (the caller does, after accounting for the
     /// item). The outcome is `Full` only if the queue holds `N` claimed items, `Busy` only if
@@ -889,13 +1020,8 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             // emptied this slot, so its read of the previous item happens-before our write.
             let stamp = slot.stamp.load(Acquire);
             if stamp == lap {
-                // ORDERING: Relaxed: the compare-and-swap only decides which producer owns
-                // position `tail` (one of them, by the modification order of `tail`); the
-                // item itself is handed over through the stamp. It fails if CLOSED was set.
-                match self
-                    .tail
-                    .compare_exchange_weak(tail, Self::next(tail), Relaxed, Relaxed)
-                {
+                // Fails if CLOSED was set.
+                match Self::claim(&self.tail, tail, Self::next(tail)) {
                     Ok(_) => {
                         // SAFETY: we own position `tail`, and its slot is empty for this lap
                         // (stamp == lap, read with Acquire): no one else accesses the value
@@ -990,11 +1116,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             // stamp again with Acquire before it writes or moves anything.
             let stamp = slot.stamp.load(Relaxed);
             if stamp == lap || behind(stamp, lap) {
-                // ORDERING: Relaxed: as in `try_push_raw`.
-                match self
-                    .tail
-                    .compare_exchange_weak(tail, Self::next(tail), Relaxed, Relaxed)
-                {
+                match Self::claim(&self.tail, tail, Self::next(tail)) {
                     Ok(_) => return Ok(self.force_slow(slot, tail, value)),
                     Err(now) => {
                         tail = now;
@@ -1087,11 +1209,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             // producer, so its write of the item happens-before our read.
             let stamp = slot.stamp.load(Acquire);
             if stamp == lap + 1 {
-                // ORDERING: Relaxed: picks the one consumer of position `head`.
-                match self
-                    .head
-                    .compare_exchange_weak(head, Self::next(head), Relaxed, Relaxed)
-                {
+                match Self::claim(&self.head, head, Self::next(head)) {
                     Ok(_) => {
                         // SAFETY: we own position `head`, whose item is initialized (stamp
                         // == lap + 1, read with Acquire); we move it out exactly once, and
@@ -1157,13 +1275,13 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// Wakes the consumers waiting for an item, if any may sleep (after an item went in).
     #[inline(always)]
     fn wake_consumers(&self) {
-        wake_sleepers::<W>(&self.words.not_empty);
+        wake_if_sleepers::<W>(&self.words.not_empty);
     }
 
     /// Wakes the producers waiting for room, if any may sleep (after an item came out).
     #[inline(always)]
     fn wake_producers(&self) {
-        wake_sleepers::<W>(&self.words.not_full);
+        wake_if_sleepers::<W>(&self.words.not_full);
     }
 
     /// A new queue whose positions start at `start` (any position: the slots before its
@@ -1439,12 +1557,20 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     fn put_slow<D: Deadline>(&self, value: T, deadline: Option<&mut D>) -> Result<(), PutError<T>> {
         let mut item = Some(value);
         let done = block_on::<W, D, _>(&self.words.not_full, deadline, || {
-            match self.try_push_raw(item.take()?) {
-                Ok(()) => Some(Ok(())),
-                Err(TryPushError::Closed(v)) => Some(Err(PutError::Closed(v))),
-                Err(TryPushError::Full(v) | TryPushError::Busy(v)) => {
+            // Always `Some`: every failed attempt gives the item back.
+            let Some(value) = item.take() else {
+                return Err(Stuck::Nothing);
+            };
+            match self.try_push_raw(value) {
+                Ok(()) => Ok(Ok(())),
+                Err(TryPushError::Closed(v)) => Ok(Err(PutError::Closed(v))),
+                Err(TryPushError::Full(v)) => {
                     item = Some(v);
-                    None
+                    Err(Stuck::Nothing)
+                }
+                Err(TryPushError::Busy(v)) => {
+                    item = Some(v);
+                    Err(Stuck::InProgress)
                 }
             }
         });
@@ -1553,9 +1679,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     fn get_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> Result<T, GetError> {
         block_on::<W, D, _>(&self.words.not_empty, deadline, || {
             match self.try_pop_raw() {
-                Ok(v) => Some(Ok(v)),
-                Err(TryPopError::Empty) if self.closed_and_drained() => Some(Err(GetError::Closed)),
-                Err(TryPopError::Empty | TryPopError::Busy) => None,
+                Ok(v) => Ok(Ok(v)),
+                Err(TryPopError::Empty) if self.closed_and_drained() => Ok(Err(GetError::Closed)),
+                Err(TryPopError::Empty) => Err(Stuck::Nothing),
+                Err(TryPopError::Busy) => Err(Stuck::InProgress),
             }
         })
         .unwrap_or(Err(GetError::Timeout))
@@ -2092,6 +2219,13 @@ mod tests {
         pos: usize,
         value: T,
     ) {
+        finish_push_quietly(q, pos, value);
+        q.wake_consumers();
+    }
+
+    /// Finishes the push `stall_push` began, waking nobody: as if its wake had missed the
+    /// waiters (which `wake_if_sleepers` allows for waiters that saw the claim).
+    fn finish_push_quietly<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize, value: T) {
         let slot = q.slot(pos);
         // SAFETY: position `pos` was claimed by `stall_push` and never written.
         slot.value
@@ -2099,7 +2233,6 @@ mod tests {
         // ORDERING: Release, as in `try_push_raw`.
         slot.stamp
             .store((pos & !(Queue::<T, N, W>::LAP - 1)) + 1, Release);
-        q.wake_consumers();
     }
 
     /// Claims the head item as a pop does and moves it out, without stamping the slot empty.
@@ -2118,12 +2251,74 @@ mod tests {
 
     /// Finishes the pop `stall_pop` began.
     pub(super) fn finish_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize) {
+        finish_pop_quietly(q, pos);
+        q.wake_producers();
+    }
+
+    /// Finishes the pop `stall_pop` began, waking nobody (see `finish_push_quietly`).
+    fn finish_pop_quietly<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize) {
         let lap = Queue::<T, N, W>::LAP;
         // ORDERING: Release, as in `try_pop_raw`.
         q.slot(pos)
             .stamp
             .store((pos & !(lap - 1)).wrapping_add(lap) & POS, Release);
-        q.wake_producers();
+    }
+
+    /// Runs `wait` (a blocking call) on its own thread until it announced itself on `word`
+    /// and, most likely, fell asleep; then `finish` (an operation in progress finishing
+    /// without a wake); returns what `wait` returned, failing if it does not return within
+    /// seconds. The thread is detached, so a waiter that never returns fails the test rather
+    /// than hang it.
+    fn without_a_wake<R: Send + 'static>(
+        word: &'static AtomicU32,
+        wait: impl FnOnce() -> R + Send + 'static,
+        finish: impl FnOnce(),
+    ) -> R {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(wait()));
+        // ORDERING: Relaxed: polling the sleeper flag only.
+        while word.load(Relaxed) & SLEEPERS == 0 {
+            std::thread::yield_now();
+        }
+        // Not a timed assertion: only makes it likely that the waiter is inside `W::wait`,
+        // the case under test; any interleaving must pass.
+        std::thread::sleep(std::time::Duration::from_millis(if cfg!(miri) { 1 } else { 20 }));
+        finish();
+        rx.recv_timeout(std::time::Duration::from_secs(if cfg!(miri) { 600 } else { 20 }))
+            .expect("a waiter behind an operation in progress waited for a wake that never came")
+    }
+
+    /// A waiter that found the slot it needs claimed by an operation still in progress is not
+    /// promised that operation's wake (`wake_if_sleepers` is ordered against its claim only):
+    /// it sleeps at most `BACKSTOP` at a time. Here the operation finishes without waking at
+    /// all, and each waiting form (pop, get, push, put) still gets on.
+    #[test]
+    fn waiters_behind_an_operation_in_progress_get_on_without_a_wake() {
+        static POP: Queue<u32, 2, crate::Futex> = Queue::with_wait();
+        static GET: Queue<u32, 2, crate::Futex> = Queue::with_wait();
+        for (q, waiting_get) in [(&POP, false), (&GET, true)] {
+            let pos = stall_push(q);
+            let got = without_a_wake(
+                &q.words.not_empty,
+                move || if waiting_get { q.get().ok() } else { q.pop() },
+                || finish_push_quietly(q, pos, 7),
+            );
+            assert_eq!(got, Some(7));
+        }
+        static PUSH: Queue<u32, 1, crate::Futex> = Queue::with_wait();
+        static PUT: Queue<u32, 1, crate::Futex> = Queue::with_wait();
+        for (q, waiting_put) in [(&PUSH, false), (&PUT, true)] {
+            q.push(1).unwrap();
+            let (pos, v) = stall_pop(q);
+            assert_eq!(v, 1);
+            let pushed = without_a_wake(
+                &q.words.not_full,
+                move || if waiting_put { q.put(3).is_ok() } else { q.push(3).is_ok() },
+                || finish_pop_quietly(q, pos),
+            );
+            assert!(pushed);
+            assert_eq!(q.pop(), Some(3));
+        }
     }
 
     #[test]
