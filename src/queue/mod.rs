@@ -183,47 +183,33 @@ fn announce(word: &AtomicU32) -> u32 {
     // release sequence it read from, and a fence after such a read synchronizes with it, so
     // the close's other writes (the CLOSED bit) are visible to the re-check that follows.
     let seen = word.fetch_or(SLEEPERS, Relaxed) | SLEEPERS;
-    // ORDERING: SeqCst fence pairs with the SeqCst fence in `wake_sleepers`: either that
-    // waker's fence comes first in the single total order and our re-check sees what it
-    // published (room, an item, a finished task), or ours comes first and the waker's load of
-    // the word sees SLEEPERS and wakes us. For the queue's positions it pairs the same way
-    // with the SeqCst claim and SeqCst load of `wake_if_sleepers` (see there).
+    // ORDERING: SeqCst fence pairs with the SeqCst claim (a position, or a task counted
+    // done) that precedes the SeqCst load of the word in `wake_if_sleepers`: either our
+    // re-check sees that claim, or the waker's load sees SLEEPERS and wakes us (see there).
     fence(SeqCst);
     seen
 }
 
-/// After publishing a change others may wait for: wakes the sleepers of `word`, if any may
-/// exist. Nothing at all when `W`'s waking is a no-op.
-#[inline(always)]
-fn wake_sleepers<W: Wait>(word: &AtomicU32) {
-    if W::WAKE_IS_NOOP {
-        return;
-    }
-    // ORDERING: SeqCst fence pairs with the one in `announce` (see there).
-    fence(SeqCst);
-    // ORDERING: Relaxed: the fence above orders it after our change.
-    if word.load(Relaxed) & SLEEPERS != 0 {
-        wake_slow::<W>(word);
-    }
-}
-
-/// [`wake_sleepers`] for the queue's own words, without the fence: after a push or pop
-/// whose claiming compare-and-swap was `SeqCst` ([`Queue::claim`]), wakes the sleepers of
-/// `word`, if any may exist. Nothing at all when `W`'s waking is a no-op.
+/// After a *claim*, a `SeqCst` compare-and-swap that changes what the sleepers of `word`
+/// wait on (a push or pop claiming a position, [`Queue::claim`]; a `task_done` counting a
+/// task, `JoinableQueue::count_done`): wakes them, if any may exist. Nothing at all when
+/// `W`'s waking is a no-op.
 ///
-/// The claim is the change a sleeper waits for: a waiter sleeps indefinitely only when the
-/// positions it re-read after [`announce`] say "empty" (or "full"), and the claim is what
-/// changes them. `announce`'s fence precedes that re-read, which (when it misses the claim)
-/// precedes the `SeqCst` claim in the single total order, which precedes the `SeqCst` load
-/// here: the load sees SLEEPERS. A waiter that saw the claim but not yet its item (a slot in
-/// progress) is not promised a wake by this, and sleeps only with a time limit
+/// A waiter sleeps until woken only when the state it re-read after [`announce`] (the
+/// positions, the task counts) says "not yet" ([`Stuck::Nothing`]), and the claim is what
+/// changes that state. Suppose that re-read missed the claim: `announce`'s fence precedes the
+/// re-read, which precedes the `SeqCst` claim in the single total order (C++20
+/// [atomics.order] p4.3), which precedes this `SeqCst` load (both `SeqCst`, in program
+/// order), so by the fence rule the load sees the waiter's SLEEPERS (or a later value, made
+/// by a waker that already woke everyone). A waiter that saw the claim but not yet the item
+/// (a slot in progress) is not promised a wake by this, and sleeps only with a time limit
 /// ([`Stuck::InProgress`]).
 ///
-/// On x86 the claim is a locked instruction whatever its ordering, and a `SeqCst` load is a
-/// plain load: this costs nothing there, where the fence of `wake_sleepers`, after the store
-/// that publishes the item to a line the other side is reading, stalled every push and pop
-/// until that store reached the other core (3-4x the throughput of a blocking SPSC pair
-/// without it, see `docs/design.md`).
+/// On x86 the claim is a locked instruction whatever its ordering and a `SeqCst` load is a
+/// plain load: this costs nothing there. The rejected alternative, a `fence(SeqCst)` after
+/// the item is published and a relaxed load, stalled every push and pop until the store
+/// that publishes the item reached the line the other side polls (a blocking SPSC pair ran
+/// at a third to a quarter of its throughput without it, see `docs/design.md`).
 #[inline(always)]
 fn wake_if_sleepers<W: Wait>(word: &AtomicU32) {
     if W::WAKE_IS_NOOP {
@@ -268,9 +254,8 @@ fn wake_all_or_rearm<W: Wait>(word: &AtomicU32) {
     struct Rearm<'a>(&'a AtomicU32);
     impl Drop for Rearm<'_> {
         fn drop(&mut self) {
-            // ORDERING: SeqCst pairs with the SeqCst fence in `wake_sleepers` and the SeqCst
-            // load in `wake_if_sleepers`: a waker whose fence or load comes after this in the
-            // single total order sees the flag and wakes.
+            // ORDERING: SeqCst pairs with the SeqCst load in `wake_if_sleepers`: a waker
+            // whose load comes after this in the single total order sees the flag and wakes.
             self.0.fetch_or(SLEEPERS, SeqCst);
         }
     }
@@ -344,10 +329,9 @@ impl<D: Deadline> Deadline for Backstop<'_, D> {
 ///
 /// Calls `attempt` until it returns `Ok`: first spinning with [`Backoff`] (with a sleeping
 /// backend, polling through the crate's pre-sleep budget), then waiting on `word` through `W`.
-/// With a sleeping backend it announces itself and re-attempts before each sleep, so a change
-/// published by a thread that then calls [`wake_sleepers`] (or, for the queue's positions,
-/// [`wake_if_sleepers`]) is never missed; when the re-attempt is stuck behind an operation in
-/// progress, the sleep is bounded by [`BACKSTOP`]. With a no-op-waking backend nobody advances
+/// With a sleeping backend it announces itself and re-attempts before each sleep, so a claim
+/// made by a thread that then calls [`wake_if_sleepers`] is never missed; when the re-attempt
+/// is stuck behind an operation in progress, the sleep is bounded by [`BACKSTOP`]. With a no-op-waking backend nobody advances
 /// the word, so it only lets `W` wait once (a `Yield` yields) and polls again. Returns `None`
 /// when the deadline expired.
 fn block_on<W: Wait, D: Deadline, R>(
