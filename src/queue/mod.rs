@@ -12,11 +12,12 @@
 //! lap L + 1". The stamp is the only hand-off of the item between threads; the positions only
 //! decide who owns which slot.
 //!
-//! A position is `lap * LAP + index` with `LAP` the power of two above `N`, so any `N` works
-//! (no power-of-two requirement) and positions wrap around cleanly; the top bit of `tail`
+//! A position is `lap * LAP + index` with `LAP` the smallest power of two at least `N` (and at
+//! least 2), so any `N` works (no power-of-two requirement; for a power of two, positions are
+//! plain counters) and positions wrap around cleanly; the top bit of `tail`
 //! marks the queue closed, so that a push and [`close`](Queue::close) are ordered by the same
 //! compare-and-swap and no item slips in after the close. A slot's stamp is the lap's base
-//! position plus 0 (empty) or 1 (full); `LAP > N` keeps the two apart even for `N = 1`.
+//! position plus 0 (empty) or 1 (full); `LAP >= 2` keeps the two apart even for `N = 1`.
 //!
 //! # Guarantees
 //!
@@ -162,6 +163,22 @@ const POS: usize = !CLOSED;
 const SLEEPERS: u32 = 1;
 /// One step of a wait word's epoch.
 const EPOCH: u32 = 2;
+
+/// The distance between the same slot's positions in consecutive laps of a queue of capacity
+/// `n`: the smallest power of two at least `n` (so an index fits below it, and positions wrap
+/// cleanly at `2^(BITS-1)`), and at least 2, so that a lap's "full" stamp (its base + 1) is not
+/// the next lap's "empty" stamp (its base + `LAP`). For a power-of-two `n` (but 1) it is `n`:
+/// positions are then plain counters and the next position is one more, which keeps `push`
+/// and `pop` small (a power of two above `n`, as before, cost each a branch and a 32-bit
+/// constant on Cortex-M, docs/code-size.md).
+const fn lap_of(n: usize) -> usize {
+    let lap = n.next_power_of_two();
+    if lap < 2 {
+        2
+    } else {
+        lap
+    }
+}
 
 /// Whether position `a` is behind position `b` (positions wrap around modulo `2^(BITS-1)`).
 #[inline(always)]
@@ -882,9 +899,8 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// Evaluated by `new`: a zero-capacity queue is a compile-time error.
     pub(crate) const NONZERO: () = assert!(N >= 1, "a Queue needs a capacity N of at least 1");
 
-    /// The distance between the same slot's positions in consecutive laps: a power of two
-    /// above `N`, so that "index + 1" (the full stamp) never reaches the next lap.
-    const LAP: usize = (N + 1).next_power_of_two();
+    /// The distance between the same slot's positions in consecutive laps (see [`lap_of`]).
+    const LAP: usize = lap_of(N);
 
     const_fn! {
         /// Like [`new`](Queue::new), with the wait backend `W` named by the type;
@@ -926,6 +942,11 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// The position after `pos`.
     #[inline(always)]
     fn next(pos: usize) -> usize {
+        if N == Self::LAP {
+            // The last index's next lap base is the next number (the general case below
+            // computes the same; said this way the compiler sees it).
+            return pos.wrapping_add(1) & POS;
+        }
         if (pos & (Self::LAP - 1)) + 1 < N {
             pos + 1
         } else {
@@ -990,7 +1011,6 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// `try_push_raw`, saying which slot was busy.
     #[inline]
     fn attempt_push(&self, value: T) -> Result<(), PushFail<'_, T>> {
-        let mut backoff = Backoff::new();
         // ORDERING: Relaxed: the tail only names the slot to look at; the slot's stamp,
         // loaded with Acquire, says whether it may be written.
         let mut tail = self.tail.load(Relaxed);
@@ -1019,10 +1039,15 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                     }
                     Err(now) => tail = now,
                 }
-            } else if behind(stamp, lap) {
-                // The slot still holds the previous lap's item (or its producer is writing
-                // it, or a consumer is moving it out). Full exactly when no pop has claimed
-                // that item: `head` is still one lap behind `tail`.
+            } else {
+                // Behind: the slot still holds the previous lap's item (or its producer is
+                // writing it, or a consumer is moving it out). Full exactly when no pop has
+                // claimed that item: `head` is still one lap behind `tail`.
+                // Ahead: another producer has already filled this lap's slot, so our `tail`
+                // is stale. The checks below then find it so, without a branch of their own:
+                // the stamp we read (Acquire) was published after that producer's claim, and
+                // after the pop that emptied the slot for it, so both happen-before the loads
+                // below: `head` is past one lap behind, and `now` past `tail`.
                 // ORDERING: Relaxed: coherence is enough for "never a false full": every pop
                 // that happens-before this push advanced `head` in its modification order
                 // before the value read here, so a full reported here includes no item a
@@ -1046,13 +1071,11 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 }
                 // Our tail (or head) was stale: look again.
                 tail = now;
-            } else {
-                // Another producer has already filled this lap's slot: our tail is stale.
-                // ORDERING: Relaxed, as above.
-                tail = self.tail.load(Relaxed);
             }
-            // Every way round the loop backs off here, once: one copy of the backoff.
-            backoff.spin();
+            // Another thread made progress (it claimed or finished the position we looked
+            // at): look again at once, after one spin hint. (A `Backoff` here cost a quarter
+            // of the size of `try_push`/`try_pop` in a firmware image, docs/code-size.md.)
+            crate::sync::spin_loop();
         }
     }
 
@@ -1183,7 +1206,6 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// `try_pop_raw`, saying which slot was busy.
     #[inline]
     fn attempt_pop(&self) -> Result<T, PopFail<'_>> {
-        let mut backoff = Backoff::new();
         // ORDERING: Relaxed: the head only names the slot to look at (see `try_push_raw`).
         let mut head = self.head.load(Relaxed);
         loop {
@@ -1207,10 +1229,15 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                     }
                     Err(now) => head = now,
                 }
-            } else if behind(stamp, lap + 1) {
-                // Not written for this lap: either no producer has claimed position `head`
-                // (empty), or its producer is still writing it. Empty exactly when `tail`
-                // has not moved past `head`.
+            } else {
+                // Behind: not written for this lap: either no producer has claimed position
+                // `head` (empty), or its producer is still writing it. Empty exactly when
+                // `tail` has not moved past `head`.
+                // Ahead: another consumer has already emptied it, so our `head` is stale. The
+                // checks below then find it so, without a branch of their own: the stamp we
+                // read (Acquire) was published after that consumer's claim, which came after
+                // the push of its item, so both happen-before the loads below: `tail` and
+                // `now` are past `head`.
                 // ORDERING: Relaxed: coherence is enough for "never a false empty": every
                 // push that happens-before this pop (this thread's own included) advanced
                 // `tail` in its modification order before the value read here, so it is seen
@@ -1230,13 +1257,11 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 }
                 // Our head (or tail) was stale: look again.
                 head = now;
-            } else {
-                // Another consumer has already emptied it: our head is stale.
-                // ORDERING: Relaxed, as above.
-                head = self.head.load(Relaxed);
             }
-            // Every way round the loop backs off here, once: one copy of the backoff.
-            backoff.spin();
+            // Another thread made progress (it claimed or finished the position we looked
+            // at): look again at once, after one spin hint. (A `Backoff` here cost a quarter
+            // of the size of `try_push`/`try_pop` in a firmware image, docs/code-size.md.)
+            crate::sync::spin_loop();
         }
     }
 
@@ -1968,7 +1993,7 @@ struct DropRest<'a, T, const N: usize> {
 
 impl<T, const N: usize> DropRest<'_, T, N> {
     fn drop_all(&mut self) {
-        let lap = (N + 1).next_power_of_two();
+        let lap = lap_of(N);
         while self.head != self.tail {
             let slot = &self.slots[self.head & (lap - 1)];
             // Move past the item first: if its `drop` unwinds, it is not dropped again.
