@@ -1554,6 +1554,13 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// the item is still the caller's, so an unwind drops it once and leaves no slot claimed.
     #[inline]
     fn put_raw<D: Deadline>(&self, value: T, deadline: Option<&mut D>) -> Result<(), PutError<T>> {
+        if deadline.is_some() {
+            // `put_until`: its first attempt is the slow path's (as `get_until`'s), so that an
+            // image with both `push` and `put_until` holds two copies of the attempt, not
+            // three (`docs/code-size.md`). `put`, whose speed matters more, keeps its inlined
+            // first attempt.
+            return self.put_slow(value, deadline);
+        }
         match self.try_push_raw(value) {
             Ok(()) => Ok(()),
             Err(TryPushError::Closed(v)) => Err(PutError::Closed(v)),
