@@ -65,3 +65,63 @@ fn kill_needs_processes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "a usage error");
 }
+
+/// `bench --processes` runs the processes group only, every case with its libc baseline, and
+/// the owner-death rows report one latency per kill (a death not reported would be missing).
+#[test]
+fn bench_processes_measures_every_case_next_to_libc() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_host-runner"))
+        .args(["bench", "--smoke", "--processes", "--no-progress", "--json"])
+        .arg(&json)
+        .output()
+        .expect("run host-runner");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let groups = v["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "only the processes group");
+    assert_eq!(groups[0]["name"], "processes");
+    let rows = groups[0]["rows"].as_array().unwrap();
+    let reference = host_runner::bench::processes::REFERENCE;
+    for case in [
+        "mutex, uncontended",
+        "mutex, contended",
+        "semaphore",
+        "queue",
+        "barrier",
+        "event",
+        "owner death",
+    ] {
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|r| r["case"].as_str().unwrap().starts_with(case))
+            .collect();
+        assert!(mine.len() >= 2, "case {case}: {mine:?}");
+        assert!(
+            mine.iter().any(|r| r["implementation"] == reference),
+            "{case}"
+        );
+        assert!(
+            mine.iter().any(|r| r["implementation"]
+                .as_str()
+                .unwrap()
+                .starts_with("baresync::")),
+            "{case}"
+        );
+    }
+    let deaths: Vec<_> = rows
+        .iter()
+        .filter(|r| r["case"].as_str().unwrap().starts_with("owner death"))
+        .collect();
+    for r in deaths {
+        // Every kill reported "owner died" to the waiter (the smoke window makes 3 kills).
+        assert_eq!(r["events"], 3, "{r}");
+        assert!(r["latency"]["max"].as_f64().is_some_and(|m| m > 0.0), "{r}");
+    }
+}

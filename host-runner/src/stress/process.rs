@@ -41,14 +41,16 @@ const HANG_LIMIT: Duration = Duration::from_secs(10);
 const MAX_ITEMS: u64 = 1 << 18;
 const MAX_WORKERS: usize = 64;
 
-/// An anonymous shared mapping, inherited by forked children, zeroed by the kernel.
-struct Mapping {
+/// An anonymous shared mapping, inherited by forked children, zeroed by the kernel (also used
+/// by `bench`'s `processes` group).
+pub struct Mapping {
     ptr: *mut u8,
     len: usize,
 }
 
 impl Mapping {
-    fn new(len: usize) -> Mapping {
+    /// A zeroed shared mapping of `len` bytes.
+    pub fn new(len: usize) -> Mapping {
         // SAFETY: a fresh anonymous mapping; no existing memory is touched.
         let ptr = unsafe {
             libc::mmap(
@@ -67,7 +69,13 @@ impl Mapping {
         }
     }
 
-    fn arena<T: Shareable>(&self) -> &T {
+    /// The start of the mapping (page-aligned).
+    pub fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// The shared `T` at the start of the mapping.
+    pub fn arena<T: Shareable>(&self) -> &T {
         assert!(std::mem::size_of::<T>() <= self.len);
         // SAFETY: page-aligned, zeroed, valid while `self` lives; only touched through `T`.
         unsafe { shared::attach(self.ptr) }
@@ -81,8 +89,9 @@ impl Drop for Mapping {
     }
 }
 
-/// Forks a worker running `body`; the child exits with `_exit(0)` (or 1 on a panic).
-fn spawn(cpu: usize, body: impl FnOnce()) -> libc::pid_t {
+/// Forks a worker pinned to `cpu` running `body`; the child exits with `_exit(0)` (or 1 on a
+/// panic).
+pub fn spawn(cpu: usize, body: impl FnOnce()) -> libc::pid_t {
     // SAFETY: the child runs `body` (atomics and the primitives on the mapping, the futex
     // through rustix, its own pinning) and leaves with `_exit`, running no destructor of the
     // parent's state.
@@ -99,7 +108,7 @@ fn spawn(cpu: usize, body: impl FnOnce()) -> libc::pid_t {
 }
 
 /// Waits for `pid` until `until`; `Some(exited cleanly)`, or `None` (then killed) at the limit.
-fn reap(pid: libc::pid_t, until: Instant) -> Option<bool> {
+pub fn reap(pid: libc::pid_t, until: Instant) -> Option<bool> {
     loop {
         let mut status = 0;
         // SAFETY: polls our own child.
@@ -118,7 +127,8 @@ fn reap(pid: libc::pid_t, until: Instant) -> Option<bool> {
     }
 }
 
-fn kill(pid: libc::pid_t) {
+/// SIGKILLs our child `pid` and reaps it.
+pub fn kill(pid: libc::pid_t) {
     let mut status = 0;
     // SAFETY: our own child, reaped at once.
     unsafe {
