@@ -51,10 +51,52 @@ fn killed_workers_are_survived_and_every_death_reported() {
             .any(|l| l.starts_with("robust-mutex") && l.contains("killed")),
         "{out}"
     );
-    assert!(
-        out.contains("control: death ignored") && out.contains("(control caught)"),
-        "{out}"
+    for control in ["control: death ignored", "control: late acks"] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(control) && l.ends_with("(control caught)")),
+            "{control}: {out}"
+        );
+    }
+}
+
+/// `--json` is honoured with `--processes`: every scenario and control, with its verdict.
+#[test]
+fn processes_json_lists_every_scenario_and_control() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("stress.json");
+    let (code, out) = stress(&["--kill", "--jitter", "--json", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["mode"], "processes");
+    assert_eq!(v["kill"], true);
+    assert_eq!(v["jitter"], true);
+    assert_eq!(v["ok"], true);
+    let scenarios = v["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "robust-mutex",
+            "queue",
+            "control: death ignored",
+            "control: late acks"
+        ]
     );
+    for s in scenarios {
+        assert_eq!(s["passed"], true, "{s}");
+        assert!(s["kills"].as_u64().unwrap() > 0, "{s}");
+        // A control passes by failing its checks.
+        assert_eq!(
+            s["control"].as_bool().unwrap(),
+            !s["violations"].as_array().unwrap().is_empty(),
+            "{s}"
+        );
+    }
 }
 
 #[test]
