@@ -24,9 +24,12 @@
 //!   `lock`; the latency from the `kill` to the waiter's return with "owner died", p50 and max
 //!   over the kills of a window (the value is the median). The robust `pthread_mutex_t` is told
 //!   by the kernel (its robust futex list is walked when the thread dies); baresync's
-//!   `RobustMutex` waiter notices by its liveness check, every `check_interval()` (10 ms).
+//!   `RobustMutex` waiter notices by its liveness check, every `check_interval()` (10 ms), so
+//!   each kill comes a random 1 to 13 ms after the waiter went to sleep, sampling where in
+//!   that interval a death falls.
 
 use super::{Candidate, Env, Experiment, Group, Histogram, Sample, Unit};
+use crate::rng::XorShift;
 use crate::stress::process::{kill, reap, spawn, Mapping};
 use baresync::shared::{self, Shareable};
 use baresync::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
@@ -580,6 +583,7 @@ fn owner_death(env: &Env, pthread: bool) -> Sample {
     let mut h = Histogram::new();
     let mut failures = 0u64;
     let kills = kills_per_window(env.window);
+    let mut rng = XorShift::new(env.now_ns(), 0x0D1E);
     for _ in 0..kills {
         ctl.held.store(0, SeqCst);
         ctl.waiting.store(0, SeqCst);
@@ -644,8 +648,10 @@ fn owner_death(env: &Env, pthread: bool) -> Sample {
         while ctl.waiting.load(SeqCst) == 0 && Instant::now() < until {
             std::thread::yield_now();
         }
-        // Let the waiter get into `lock` and to sleep.
-        std::thread::sleep(Duration::from_millis(2));
+        // Let the waiter get into `lock` and to sleep, for a random while: the latency of a
+        // liveness check depends on where the death falls in the waiter's check interval,
+        // so the kills sample that phase (1 to 13 ms, more than one 10 ms interval).
+        std::thread::sleep(Duration::from_micros(1000 + u64::from(rng.below(12_000))));
         let t_kill = env.now_ns();
         kill(owner);
         let clean = reap(waiter, Instant::now() + Duration::from_secs(5));
