@@ -377,7 +377,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 0);
     /// assert!(Q.task_done().is_err());
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        lockdep_hook! { crate::lockdep::task_done(crate::lockdep::key(&self.joiners)) }
         self.finish_task()
     }
 
@@ -433,7 +435,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 0);
     /// worker.join().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn join(&self) {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.joiners), crate::lockdep::TASK) }
         if !self.all_done() {
             self.join_slow(None::<&mut Forever>);
         }
@@ -493,7 +497,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert!(Q.push(2).is_err());
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         self.queue.push_raw(value)?;
         task.keep();
@@ -515,7 +521,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert!(Q.try_push(2).unwrap_err().is_full());
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         self.queue.try_push_raw(value)?;
         task.keep();
@@ -538,7 +546,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.force_push(2), Ok(Some(1)));
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         let evicted = self.queue.force_push_raw(value)?;
         if evicted.is_none() {
@@ -565,7 +575,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// Q.put(1).unwrap();
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put(&self, value: T) -> Result<(), Closed<T>> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.queue.words.not_full), "Queue (waiting for room)"); crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         if let Err(e) = self.queue.put_raw(value, None::<&mut Forever>) {
             return Err(Closed(e.into_inner()));
@@ -596,7 +608,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.put_until(2, || true), Err(PutError::Timeout(2)));
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put_until(&self, value: T, mut deadline: impl Deadline) -> Result<(), PutError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         self.queue.put_raw(value, Some(&mut deadline))?;
         task.keep();
@@ -624,6 +638,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put_timeout(&self, value: T, timeout: core::time::Duration) -> Result<(), PutError<T>> {
         self.put_until(value, crate::deadline::Timeout::after(timeout))
     }
@@ -668,9 +683,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.pop(), Some(1));
     /// Q.task_done().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn pop(&self) -> Option<T> {
         let value = self.queue.pop()?;
         self.popped_one();
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
         Some(value)
     }
 
@@ -692,9 +709,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.try_pop(), Ok(1));
     /// Q.task_done().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_pop(&self) -> Result<T, TryPopError> {
         let value = self.queue.try_pop()?;
         self.popped_one();
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
         Ok(value)
     }
 
@@ -712,9 +731,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.get(), Ok(1));
     /// Q.task_done().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get(&self) -> Result<T, Closed> {
         let value = self.queue.get()?;
         self.popped_one();
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
         Ok(value)
     }
 
@@ -732,9 +753,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// static Q: JoinableQueue<u8, 1> = JoinableQueue::new();
     /// assert_eq!(Q.get_until(|| true), Err(GetError::Timeout));
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get_until(&self, deadline: impl Deadline) -> Result<T, GetError> {
         let value = self.queue.get_until(deadline)?;
         self.popped_one();
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
         Ok(value)
     }
 
@@ -757,6 +780,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get_timeout(&self, timeout: core::time::Duration) -> Result<T, GetError> {
         self.get_until(crate::deadline::Timeout::after(timeout))
     }
