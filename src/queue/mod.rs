@@ -2287,6 +2287,7 @@ mod tests {
     /// without a wake); returns what `wait` returned, failing if it does not return within
     /// seconds. The thread is detached, so a waiter that never returns fails the test rather
     /// than hang it.
+    #[cfg(feature = "std")]
     fn without_a_wake<R: Send + 'static>(
         word: &'static AtomicU32,
         wait: impl FnOnce() -> R + Send + 'static,
@@ -2310,6 +2311,7 @@ mod tests {
     /// promised that operation's wake (`wake_if_sleepers` is ordered against its claim only):
     /// it sleeps at most `BACKSTOP` at a time. Here the operation finishes without waking at
     /// all, and each waiting form (pop, get, push, put) still gets on.
+    #[cfg(feature = "std")]
     #[test]
     fn waiters_behind_an_operation_in_progress_get_on_without_a_wake() {
         static POP: Queue<u32, 2, crate::Futex> = Queue::with_wait();

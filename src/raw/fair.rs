@@ -728,6 +728,7 @@ mod tests {
     /// make the head set GATE by itself; from then on bargers are refused although far
     /// fewer than `MAX_BYPASSES` bypasses are counted, and the head's acquisition clears
     /// the gate and the count.
+    #[cfg(feature = "std")]
     #[test]
     fn a_running_head_closes_the_gate_after_gate_after_bypasses() {
         use std::time::{Duration, Instant};
