@@ -147,7 +147,8 @@ pub type FairDefault = Spin;
 ///   and that release clears it. `tests/fault_sync.rs`, `tests/fault_condvar.rs` and
 ///   `tests/fault_queue.rs` check each primitive with a backend that panics and with one that
 ///   is slow. A panic in `wake_*` while a primitive is already unwinding aborts the process
-///   (Rust's rule for a panic during unwinding).
+///   (Rust's rule for a panic during unwinding; nothing catches it, with or without `std`:
+///   `tests/fault_wake_unwind.rs` shows the abort), so a backend's wake should not panic.
 ///
 /// # Examples
 ///
@@ -205,9 +206,18 @@ pub unsafe trait Wait {
     fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool;
 
     /// Wakes at least one thread waiting on `atomic`, if any waits.
+    ///
+    /// Should not panic. Primitives call it from `Drop` (a guard's unlock, a permit's
+    /// release, a `Once` initializer's reset), also while a panic unwinds through the
+    /// critical section, where a second panic aborts the process: Rust's rule, which no
+    /// primitive tries to catch (`no_std` cannot). Outside an unwind, a panic here propagates
+    /// and the primitive stays as its guards say (see the trait's docs).
     fn wake_one(atomic: &AtomicU32);
 
     /// Wakes every thread waiting on `atomic`.
+    ///
+    /// Should not panic: as for [`wake_one`](Wait::wake_one), a panic while the caller is
+    /// already unwinding aborts the process.
     fn wake_all(atomic: &AtomicU32);
 }
 
