@@ -62,7 +62,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{Backoff, FairDefault, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
+use crate::wait::{Backoff, DefaultWait, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
 use crate::Deadline;
 use core::marker::PhantomData;
 
@@ -98,7 +98,7 @@ const TICKET_MASK: u32 = QUEUE_SLEEPERS - 1;
 /// times it closes the lock to them, and never more than
 /// [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES) times in a row; queued waiters are served in
 /// the order they came. 12 bytes; the waiters wait through `W`
-/// ([`FairDefault`]: `Yield` with feature `std`, `Spin` without).
+/// ([`DefaultWait`]: `Futex`, which sleeps, with feature `std`; `Spin` without).
 ///
 /// Use it through [`FairLock<T, W>`](crate::FairLock).
 ///
@@ -126,7 +126,7 @@ const TICKET_MASK: u32 = QUEUE_SLEEPERS - 1;
 /// unsafe { RAW.unlock() };
 /// assert!(!RAW.is_locked());
 /// ```
-pub struct RawFairLock<W = FairDefault> {
+pub struct RawFairLock<W = DefaultWait> {
     /// bit 0: locked · bit 1: a waiter may sleep on this word · bit 2: the gate (closed by
     /// the head) · bits 3–12: acquisitions that bypassed the queue since a queued waiter
     /// last acquired · bits 13–31: queued waiters
@@ -141,8 +141,9 @@ pub struct RawFairLock<W = FairDefault> {
 
 impl RawFairLock {
     const_fn! {
-        /// A new, unlocked lock whose waiters use the default FIFO backend
-        /// ([`FairDefault`]).
+        /// A new, unlocked lock whose waiters use the default backend ([`DefaultWait`]: a
+        /// sleeping one with `std`: a lock meant for more threads than cores lets its queued
+        /// waiters sleep, see `docs/design.md`).
         ///
         /// # Examples
         ///
