@@ -29,17 +29,30 @@ fn stress(extra: &[&str]) -> (i32, String) {
 fn processes_pass_and_the_control_is_caught() {
     let (code, out) = stress(&[]);
     assert_eq!(code, 0, "{out}");
-    for line in ["robust-mutex", "queue", "shared-mutex"] {
+    for line in [
+        "robust-mutex",
+        "queue",
+        "shared-mutex",
+        "semaphore",
+        "barrier",
+    ] {
         assert!(
             out.lines()
                 .any(|l| l.starts_with(line) && l.ends_with(": PASS")),
             "{out}"
         );
     }
-    assert!(
-        out.contains("control: no lock") && out.contains("(control caught)"),
-        "{out}"
-    );
+    for control in [
+        "control: no lock",
+        "control: one permit too many",
+        "control: one party short",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(control) && l.ends_with("(control caught)")),
+            "{control}: {out}"
+        );
+    }
 }
 
 #[test]
