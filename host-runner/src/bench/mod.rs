@@ -17,8 +17,9 @@
 //! - A warm-up run of every candidate precedes each experiment.
 //!
 //! One file per group: [`lock`], [`rwlock`], [`semaphore`], [`event`], [`condvar`], [`barrier`],
-//! [`queue`], [`once`], and on Linux `processes` (the shared-memory primitives between forked
-//! processes, next to libc's); [`report`] turns a run into `docs/results/`.
+//! [`queue`], [`once`], [`lockdep`] (the lock-order checker's cost), and on Linux `processes`
+//! (the shared-memory primitives between forked processes, next to libc's); [`report`] turns a
+//! run into `docs/results/`.
 
 pub mod barrier;
 pub mod condvar;
@@ -26,6 +27,7 @@ pub mod event;
 pub mod floor;
 pub mod load;
 pub mod lock;
+pub mod lockdep;
 pub mod once;
 pub mod output;
 pub mod plot;
@@ -63,7 +65,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub window: Option<Duration>,
     /// A group to run (repeatable; default: all): locks, rwlock, semaphore, event, condvar, barrier,
-    /// queue, once, processes (Linux).
+    /// queue, once, lockdep, processes (Linux).
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
     /// Only the shared-memory primitives between forked processes, next to libc's
@@ -85,7 +87,7 @@ pub struct BenchArgs {
 }
 
 /// The names of the groups, in run order.
-pub const GROUPS: [&str; 9] = [
+pub const GROUPS: [&str; 10] = [
     "locks",
     "rwlock",
     "semaphore",
@@ -94,6 +96,7 @@ pub const GROUPS: [&str; 9] = [
     "barrier",
     "queue",
     "once",
+    "lockdep",
     "processes",
 ];
 
@@ -374,6 +377,24 @@ impl Candidate {
             run: Box::new(run),
         }
     }
+}
+
+/// The candidates of one experiment, one per row of a group's table (`name`, `baseline`):
+/// each runs `run(env, i)`, `i` being the row's position, which the group maps to a type (its
+/// `dispatch!`). Every group that compares one set of types across several experiments
+/// builds them here.
+pub fn candidates(
+    table: &[(&'static str, bool)],
+    run: impl Fn(&Env, u8) -> Sample + Clone + Sync + 'static,
+) -> Vec<Candidate> {
+    table
+        .iter()
+        .zip(0u8..)
+        .map(|(&(name, baseline), i)| {
+            let run = run.clone();
+            Candidate::new(name, baseline, move |env| run(env, i))
+        })
+        .collect()
 }
 
 /// One case at one thread count, every candidate.
@@ -832,6 +853,7 @@ pub fn groups(cores: usize) -> Vec<Group> {
         barrier::group(cores),
         queue::group(cores),
         once::group(cores),
+        lockdep::group(cores),
         #[cfg(target_os = "linux")]
         processes::group(cores),
     ]
