@@ -170,6 +170,15 @@ fn bench_processes_measures_every_case_next_to_libc() {
             "{case}"
         );
     }
+    // The group's windows are at least 25 ms even in a smoke run, so every row measures
+    // something (a 4 ms window could end before a pipe's consumer or a condition variable's
+    // waiter first ran).
+    for r in rows {
+        assert!(
+            r["median"].as_f64().is_some_and(|m| m > 0.0),
+            "no value: {r}"
+        );
+    }
     let deaths: Vec<_> = rows
         .iter()
         .filter(|r| r["case"].as_str().unwrap().starts_with("owner death"))
