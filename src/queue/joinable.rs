@@ -40,13 +40,13 @@
 //! `task_done` whose wake of the joiners panics has still counted its task as done.
 
 use super::{
-    block_on, wake_sleepers, Closed, Drain, GetError, PushError, PutError, Queue, TryPopError,
-    TryIter, TryPushError,
+    block_on, wake_if_sleepers, Closed, Drain, GetError, PushError, PutError, Queue, TryPopError,
+    Stuck, TryIter, TryPushError,
 };
 use crate::cache_padded::CachePadded;
 use crate::sync::atomic::{
     AtomicU32, AtomicUsize,
-    Ordering::{Acquire, Relaxed, Release},
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
 use crate::sync::const_fn;
 use crate::wait::{DefaultWait, Forever, Wait};
@@ -144,6 +144,12 @@ struct DoneSide {
     /// A value `puts` had: `task_done` may count up to it without reading `puts` (the
     /// over-release check's fast path).
     puts_seen: AtomicUsize,
+    /// Items taken by this queue's `pop`, `try_pop`, `get` and `get_until`, wrapping. Every
+    /// such item was counted in `puts` before it went in, so this is another lower bound of
+    /// `puts`, and one the consumers keep up to date on their own line: in a queue that runs
+    /// nearly empty, `puts_seen` is behind after almost every item and `task_done` would read
+    /// `puts` (a cache-line transfer from the producers) every time.
+    popped: AtomicUsize,
 }
 
 impl<T, const N: usize> JoinableQueue<T, N> {
@@ -198,6 +204,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
                 done_side: CachePadded::new(DoneSide {
                     done: AtomicUsize::new(0),
                     puts_seen: AtomicUsize::new(0),
+                    popped: AtomicUsize::new(0),
                 }),
                 joiners: AtomicU32::new(0),
             }
@@ -259,16 +266,18 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         loop {
             // ORDERING: Relaxed: any value `puts` had is a lower bound of it; a stale one
             // only sends us to the slow path.
-            let left = diff(side.puts_seen.load(Relaxed), done);
+            let seen = side.puts_seen.load(Relaxed);
+            // ORDERING: Acquire pairs with the Release `fetch_add` in `popped_one`: the puts
+            // of the items counted there happen-before the compare-and-swap below, so a
+            // `join` that reads our `done` (Acquire) reads a `puts` at least as large.
+            let popped = side.popped.load(Acquire);
+            // The larger of the two lower bounds of `puts`.
+            let bound = if diff(popped, seen) > 0 { popped } else { seen };
+            let left = diff(bound, done);
             if left <= 0 {
                 return self.finish_task_slow();
             }
-            // ORDERING: Release pairs with the Acquire load in `counts`: whatever the
-            // consumer did with the item happens-before `join` returns.
-            match side
-                .done
-                .compare_exchange_weak(done, done.wrapping_add(1), Release, Relaxed)
-            {
+            match self.count_done(done) {
                 Ok(_) => {
                     if left == 1 {
                         self.wake_joiners();
@@ -296,13 +305,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
             }
             // ORDERING: Relaxed: a bound for the fast path only.
             self.done_side.puts_seen.store(puts, Relaxed);
-            // ORDERING: Release as in `finish_task`; failure: Relaxed, `counts` reloads.
-            if self
-                .done_side
-                .done
-                .compare_exchange(done, done.wrapping_add(1), Release, Relaxed)
-                .is_ok()
-            {
+            // Failure (a spurious one included): `counts` reloads.
+            if self.count_done(done).is_ok() {
                 if left == 1 {
                     self.wake_joiners();
                 }
@@ -311,12 +315,46 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         }
     }
 
+    /// The compare-and-swap that counts one more task done, from `done`.
+    #[inline(always)]
+    fn count_done(&self, done: usize) -> Result<usize, usize> {
+        let new = done.wrapping_add(1);
+        if W::WAKE_IS_NOOP {
+            // ORDERING: Release pairs with the Acquire load in `counts`: whatever the
+            // consumer did with the item happens-before `join` returns. Failure: Relaxed, the
+            // callers reload.
+            self.done_side
+                .done
+                .compare_exchange_weak(done, new, Release, Relaxed)
+        } else {
+            // ORDERING: SeqCst: Release as above, and the claim that `wake_joiners`' SeqCst
+            // load is ordered after, against the SeqCst fence of a joiner's `announce`: a
+            // joiner whose re-check read `done` before this is seen asleep (see
+            // `wake_if_sleepers`; no loom model can show the SeqCst, loom checks the fence
+            // form, see docs/memory-ordering.md). Failure: Relaxed, as above.
+            self.done_side
+                .done
+                .compare_exchange_weak(done, new, SeqCst, Relaxed)
+        }
+    }
+
     /// The count may have reached zero: wakes the joiners, if any may sleep. (A `task_done`
     /// that counted up to the last `puts` it knew of; if more were put since, a woken joiner
-    /// finds the count above zero and sleeps again.)
+    /// finds the count above zero and sleeps again.) Ordered after the SeqCst `count_done`
+    /// that lowered the count; joiners sleep only while the count is above zero, so no
+    /// other change needs a wake.
     #[inline]
     fn wake_joiners(&self) {
-        wake_sleepers::<W>(&self.joiners);
+        wake_if_sleepers::<W>(&self.joiners);
+    }
+
+    /// Counts an item taken from the queue by this queue's own pop or get (see `popped`).
+    #[inline(always)]
+    fn popped_one(&self) {
+        // ORDERING: Release pairs with the Acquire load in `finish_task`: the put of the item
+        // (which happens-before our pop, through the slot's stamp) happens-before a count
+        // of a task done that relies on this one.
+        self.done_side.popped.fetch_add(1, Release);
     }
 
     /// Marks one item taken from the queue as processed.
@@ -339,7 +377,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 0);
     /// assert!(Q.task_done().is_err());
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        lockdep_hook! { crate::lockdep::task_done(crate::lockdep::key(&self.joiners)) }
         self.finish_task()
     }
 
@@ -365,7 +405,14 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     }
 
     fn join_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> bool {
-        block_on::<W, D, _>(&self.joiners, deadline, || self.all_done().then_some(())).is_some()
+        block_on::<W, D, _>(&self.joiners, deadline, || {
+            if self.all_done() {
+                Ok(())
+            } else {
+                Err(Stuck::Nothing)
+            }
+        })
+        .is_some()
     }
 
     /// Waits until every item put so far has been marked done with
@@ -388,7 +435,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 0);
     /// worker.join().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn join(&self) {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.joiners), crate::lockdep::TASK) }
         if !self.all_done() {
             self.join_slow(None::<&mut Forever>);
         }
@@ -448,7 +497,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert!(Q.push(2).is_err());
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         self.queue.push_raw(value)?;
         task.keep();
@@ -470,7 +521,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert!(Q.try_push(2).unwrap_err().is_full());
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         self.queue.try_push_raw(value)?;
         task.keep();
@@ -493,7 +546,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.force_push(2), Ok(Some(1)));
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         let evicted = self.queue.force_push_raw(value)?;
         if evicted.is_none() {
@@ -520,7 +575,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// Q.put(1).unwrap();
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put(&self, value: T) -> Result<(), Closed<T>> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.queue.words.not_full), "Queue (waiting for room)"); crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         if let Err(e) = self.queue.put_raw(value, None::<&mut Forever>) {
             return Err(Closed(e.into_inner()));
@@ -551,7 +608,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.put_until(2, || true), Err(PutError::Timeout(2)));
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put_until(&self, value: T, mut deadline: impl Deadline) -> Result<(), PutError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         self.queue.put_raw(value, Some(&mut deadline))?;
         task.keep();
@@ -579,6 +638,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put_timeout(&self, value: T, timeout: core::time::Duration) -> Result<(), PutError<T>> {
         self.put_until(value, crate::deadline::Timeout::after(timeout))
     }
@@ -623,8 +683,12 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.pop(), Some(1));
     /// Q.task_done().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn pop(&self) -> Option<T> {
-        self.queue.pop()
+        let value = self.queue.pop()?;
+        self.popped_one();
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        Some(value)
     }
 
     /// [`Queue::try_pop`]; never waits. Call [`task_done`](JoinableQueue::task_done) when
@@ -645,8 +709,12 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.try_pop(), Ok(1));
     /// Q.task_done().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_pop(&self) -> Result<T, TryPopError> {
-        self.queue.try_pop()
+        let value = self.queue.try_pop()?;
+        self.popped_one();
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        Ok(value)
     }
 
     /// [`Queue::get`]; call [`task_done`](JoinableQueue::task_done) when finished with the item.
@@ -663,8 +731,12 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.get(), Ok(1));
     /// Q.task_done().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get(&self) -> Result<T, Closed> {
-        self.queue.get()
+        let value = self.queue.get()?;
+        self.popped_one();
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        Ok(value)
     }
 
     /// [`Queue::get_until`].
@@ -681,8 +753,12 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// static Q: JoinableQueue<u8, 1> = JoinableQueue::new();
     /// assert_eq!(Q.get_until(|| true), Err(GetError::Timeout));
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get_until(&self, deadline: impl Deadline) -> Result<T, GetError> {
-        self.queue.get_until(deadline)
+        let value = self.queue.get_until(deadline)?;
+        self.popped_one();
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        Ok(value)
     }
 
     /// [`Queue::get_timeout`].
@@ -704,8 +780,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get_timeout(&self, timeout: core::time::Duration) -> Result<T, GetError> {
-        self.queue.get_timeout(timeout)
+        self.get_until(crate::deadline::Timeout::after(timeout))
     }
 
     /// [`Queue::close`]: later puts fail, waiting gets drain what is left and then fail.
@@ -941,13 +1018,15 @@ mod tests {
     }
 
     impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
-        /// Sets both counters and both cached bounds to `start` (no unfinished task).
+        /// Sets both counters and the three bounds to `start` (no unfinished task, as if
+        /// `start` items had been put, popped and finished).
         fn with_counts_at(start: usize) -> Self {
             let q = Self::with_wait();
             q.put_side.puts.store(start, Relaxed);
             q.put_side.done_seen.store(start, Relaxed);
             q.done_side.done.store(start, Relaxed);
             q.done_side.puts_seen.store(start, Relaxed);
+            q.done_side.popped.store(start, Relaxed);
             q
         }
     }
@@ -1013,17 +1092,45 @@ mod tests {
         q.push(1).unwrap();
         q.push(2).unwrap();
         assert_eq!(q.put_side.done_seen.load(Relaxed), 10, "refreshed");
-        // `puts_seen` behind: the task_done reads `puts` and succeeds.
+        // `puts_seen` behind, and `popped` too (the item was taken by the queue's own pop, as
+        // `drain` and `try_iter` take them, which `popped` does not count): the task_done
+        // reads `puts` and succeeds.
         assert_eq!(q.done_side.puts_seen.load(Relaxed), 10);
-        assert_eq!(q.pop(), Some(1));
+        assert_eq!(q.queue.pop(), Some(1));
         q.task_done().unwrap();
         assert_eq!(q.done_side.puts_seen.load(Relaxed), 12, "refreshed");
         // The fast path now has room for one more, and the over-release is still caught.
-        assert_eq!(q.pop(), Some(2));
+        assert_eq!(q.queue.pop(), Some(2));
         q.task_done().unwrap();
         assert_eq!(q.task_done(), Err(TaskDoneError));
         assert_eq!(q.unfinished_tasks(), 0);
         assert!(!q.join_until(|| true).timed_out());
+    }
+
+    /// A queue that runs nearly empty (each item taken before the next is put) finishes its
+    /// tasks on the fast path: `popped`, which the consumers keep, is a fresh enough bound of
+    /// `puts`, so `task_done` never reads `puts` (`puts_seen` is never refreshed). The
+    /// over-release check stays exact.
+    #[test]
+    fn task_done_after_a_pop_needs_no_read_of_puts() {
+        let q: JoinableQueue<u32, 2> = JoinableQueue::new();
+        for i in 0..5 {
+            q.push(i).unwrap();
+            assert_eq!(q.get(), Ok(i));
+            q.task_done().unwrap();
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+            assert_eq!(q.put_side.puts.load(Relaxed), i as usize + 1);
+        }
+        assert_eq!(q.done_side.popped.load(Relaxed), 5);
+        assert_eq!(q.done_side.puts_seen.load(Relaxed), 0, "`puts` was never read");
+        assert_eq!(q.unfinished_tasks(), 0);
+        // Items taken by `drain` are not counted in `popped`: their `task_done` takes the slow
+        // path and still succeeds.
+        q.push(7).unwrap();
+        assert!(q.drain().eq([7]));
+        q.task_done().unwrap();
+        assert_eq!(q.task_done(), Err(TaskDoneError));
+        assert_eq!(q.done_side.popped.load(Relaxed), 5);
     }
 
     /// A put that fails is undone by counting it done, never by lowering `puts`, so a

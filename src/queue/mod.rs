@@ -12,11 +12,12 @@
 //! lap L + 1". The stamp is the only hand-off of the item between threads; the positions only
 //! decide who owns which slot.
 //!
-//! A position is `lap * LAP + index` with `LAP` the power of two above `N`, so any `N` works
-//! (no power-of-two requirement) and positions wrap around cleanly; the top bit of `tail`
+//! A position is `lap * LAP + index` with `LAP` the smallest power of two at least `N` (and at
+//! least 2), so any `N` works (no power-of-two requirement; for a power of two, positions are
+//! plain counters) and positions wrap around cleanly; the top bit of `tail`
 //! marks the queue closed, so that a push and [`close`](Queue::close) are ordered by the same
 //! compare-and-swap and no item slips in after the close. A slot's stamp is the lap's base
-//! position plus 0 (empty) or 1 (full); `LAP > N` keeps the two apart even for `N = 1`.
+//! position plus 0 (empty) or 1 (full); `LAP >= 2` keeps the two apart even for `N = 1`.
 //!
 //! # Guarantees
 //!
@@ -58,11 +59,17 @@
 //!   call only when a waiter may be asleep (two wait words, one per side, each an epoch and a
 //!   "sleepers may exist" flag). With a backend whose waking is a no-op (`Spin`, `Yield`) there
 //!   is no bookkeeping at all on the fast path, and waiters poll.
-//! - With sleeping backends (`Futex`) each push and pop pays one `fence(SeqCst)` to read the
-//!   other side's wait word without missing a sleeper (the store-buffer pattern: "I made room,
-//!   is someone asleep?" against "I am going to sleep, is there room now?").
-//! - A `push` or `pop` waiting for a slot in progress waits on the same words: the operation
-//!   in progress wakes them when it finishes, as every push and pop does.
+//! - With sleeping backends (`Futex`) the compare-and-swap that claims a position is `SeqCst`
+//!   and each push and pop reads the other side's wait word with a `SeqCst` load, so that no
+//!   sleeper is missed (the store-buffer pattern: "I claimed a position, is someone asleep?"
+//!   against "I am going to sleep, are the positions still empty (full)?"). On x86 both cost
+//!   nothing over the relaxed forms; no fence on the fast path.
+//! - A waiter sleeps until woken only when the positions say empty (full). When the slot it
+//!   needs is claimed by an operation still in progress (a `push` or `pop` waiting for it,
+//!   or a `get`/`put` that found it so), that operation's wake is ordered after its claim
+//!   only, so it may miss a waiter that saw the claim: such a waiter sleeps on the same word
+//!   for at most a millisecond at a time (after its spin-and-yield budget, so only when the
+//!   operation's thread was preempted), and is normally woken sooner.
 //!
 //! # User code and unwinding
 //!
@@ -91,9 +98,9 @@
 //! With the [`Spin`](crate::Spin) backend (the default without `std`) a blocked `put`/`get` spins for its
 //! whole time slice, and a thread preempted mid-operation stalls its slot for a time slice:
 //! fine with one thread per core, slow when oversubscribed. `Futex` (the default with `std`)
-//! sleeps instead, at the price of one fence per push/pop to see whether anyone sleeps; name
-//! `Spin` for the fastest push/pop when each thread owns its core, or `Yield` (spins briefly,
-//! then yields) in between.
+//! sleeps instead, at the price of reading the other side's wait word on every push/pop
+//! (and, off x86, `SeqCst` claims); name `Spin` for the fastest push/pop when each thread
+//! owns its core, or `Yield` (spins briefly, then yields) in between.
 //!
 //! # Choices (and what was rejected)
 //!
@@ -109,9 +116,13 @@
 //!   lap's item, and "empty" by reading `tail` when the slot under `head` is not yet written:
 //!   relaxed loads, because coherence of each position already makes every operation that
 //!   happens-before the decision visible to it (crossbeam adds a `fence(SeqCst)` there).
-//! - Wait words read behind a `fence(SeqCst)` on the fast path (sleeping backends only),
-//!   rather than a read-modify-write of the word on every push/pop, which would bounce its
-//!   cache line between producers and consumers.
+//! - Wait words read with a `SeqCst` load ordered after a `SeqCst` claim on the fast path
+//!   (sleeping backends only), as crossbeam's and std's channels do. Rejected: a
+//!   `fence(SeqCst)` after the item is published (it cost a blocking SPSC pair 3-4x its
+//!   throughput: the fence waits for the store of the stamp to reach a line the other side
+//!   is polling), and a read-modify-write of the word on every push/pop (bounces its cache
+//!   line between producers and consumers). The price: a waiter behind an operation in
+//!   progress sleeps with a time limit instead of until woken.
 //! - A wake clears the sleeper flag and wakes all sleepers of that side (those that find
 //!   nothing to do announce themselves again), rather than `wake_one` with a sticky flag,
 //!   which would make every later push/pop pay a wake call.
@@ -153,6 +164,22 @@ const SLEEPERS: u32 = 1;
 /// One step of a wait word's epoch.
 const EPOCH: u32 = 2;
 
+/// The distance between the same slot's positions in consecutive laps of a queue of capacity
+/// `n`: the smallest power of two at least `n` (so an index fits below it, and positions wrap
+/// cleanly at `2^(BITS-1)`), and at least 2, so that a lap's "full" stamp (its base + 1) is not
+/// the next lap's "empty" stamp (its base + `LAP`). For a power-of-two `n` (but 1) it is `n`:
+/// positions are then plain counters and the next position is one more, which keeps `push`
+/// and `pop` small (a power of two above `n`, as before, cost each a branch and a 32-bit
+/// constant on Cortex-M, docs/code-size.md).
+const fn lap_of(n: usize) -> usize {
+    let lap = n.next_power_of_two();
+    if lap < 2 {
+        2
+    } else {
+        lap
+    }
+}
+
 /// Whether position `a` is behind position `b` (positions wrap around modulo `2^(BITS-1)`).
 #[inline(always)]
 fn behind(a: usize, b: usize) -> bool {
@@ -173,25 +200,46 @@ fn announce(word: &AtomicU32) -> u32 {
     // release sequence it read from, and a fence after such a read synchronizes with it, so
     // the close's other writes (the CLOSED bit) are visible to the re-check that follows.
     let seen = word.fetch_or(SLEEPERS, Relaxed) | SLEEPERS;
-    // ORDERING: SeqCst fence pairs with the SeqCst fence in `wake_sleepers`: either that
-    // waker's fence comes first in the single total order and our re-check sees what it
-    // published (room, an item, a finished task), or ours comes first and the waker's load of
-    // the word sees SLEEPERS and wakes us.
+    // ORDERING: SeqCst fence pairs with the SeqCst claim (a position, or a task counted
+    // done) that precedes the SeqCst load of the word in `wake_if_sleepers`: either our
+    // re-check sees that claim, or the waker's load sees SLEEPERS and wakes us (see there).
     fence(SeqCst);
     seen
 }
 
-/// After publishing a change others may wait for: wakes the sleepers of `word`, if any may
-/// exist. Nothing at all when `W`'s waking is a no-op.
+/// After a *claim*, a `SeqCst` compare-and-swap that changes what the sleepers of `word`
+/// wait on (a push or pop claiming a position, [`Queue::claim`]; a `task_done` counting a
+/// task, `JoinableQueue::count_done`): wakes them, if any may exist. Nothing at all when
+/// `W`'s waking is a no-op.
+///
+/// A waiter sleeps until woken only when the state it re-read after [`announce`] (the
+/// positions, the task counts) says "not yet" ([`Stuck::Nothing`]), and the claim is what
+/// changes that state. Suppose that re-read missed the claim: `announce`'s fence precedes the
+/// re-read, which precedes the `SeqCst` claim in the single total order (C++20
+/// [atomics.order] p4.3), which precedes this `SeqCst` load (both `SeqCst`, in program
+/// order), so by the fence rule the load sees the waiter's SLEEPERS (or a later value, made
+/// by a waker that already woke everyone). A waiter that saw the claim but not yet the item
+/// (a slot in progress) is not promised a wake by this, and sleeps only with a time limit
+/// ([`Stuck::InProgress`]).
+///
+/// On x86 the claim is a locked instruction whatever its ordering and a `SeqCst` load is a
+/// plain load: this costs nothing there. The rejected alternative, a `fence(SeqCst)` after
+/// the item is published and a relaxed load, stalled every push and pop until the store
+/// that publishes the item reached the line the other side polls (a blocking SPSC pair ran
+/// at a third to a quarter of its throughput without it, see `docs/design.md`).
 #[inline(always)]
-fn wake_sleepers<W: Wait>(word: &AtomicU32) {
+fn wake_if_sleepers<W: Wait>(word: &AtomicU32) {
     if W::WAKE_IS_NOOP {
         return;
     }
-    // ORDERING: SeqCst fence pairs with the one in `announce` (see there).
+    // Loom treats `SeqCst` accesses as `AcqRel` (it models `SeqCst` fences only), so under
+    // loom the same protocol is checked in its fence form, which the C++ model also allows.
+    #[cfg(baresync_loom)]
     fence(SeqCst);
-    // ORDERING: Relaxed: the fence above orders it after our change.
-    if word.load(Relaxed) & SLEEPERS != 0 {
+    // ORDERING: SeqCst pairs with the SeqCst fence in `announce`, through the SeqCst claim
+    // sequenced before this (see above); and with the SeqCst `fetch_or` that re-arms the flag
+    // in `wake_all_or_rearm`.
+    if word.load(SeqCst) & SLEEPERS != 0 {
         wake_slow::<W>(word);
     }
 }
@@ -223,8 +271,8 @@ fn wake_all_or_rearm<W: Wait>(word: &AtomicU32) {
     struct Rearm<'a>(&'a AtomicU32);
     impl Drop for Rearm<'_> {
         fn drop(&mut self) {
-            // ORDERING: SeqCst pairs with the SeqCst fence in `wake_sleepers`: a waker whose
-            // fence comes after this in the single total order sees the flag and wakes.
+            // ORDERING: SeqCst pairs with the SeqCst load in `wake_if_sleepers`: a waker
+            // whose load comes after this in the single total order sees the flag and wakes.
             self.0.fetch_or(SLEEPERS, SeqCst);
         }
     }
@@ -249,22 +297,69 @@ fn close_word<W: Wait>(word: &AtomicU32) {
     wake_all_or_rearm::<W>(word);
 }
 
+/// Why an attempt of a blocking loop found nothing to do (see [`block_on`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stuck {
+    /// The state it waits on says "not yet" (the positions say empty or full, the tasks are
+    /// not all done): whoever changes that state wakes the word's sleepers, so a waiter may
+    /// sleep until woken.
+    Nothing,
+    /// Another thread's operation is in progress on the slot it needs (claimed, not yet
+    /// written or emptied). That operation's wake is not promised to see a sleeper that
+    /// announced itself after its claim (see [`wake_if_sleepers`]), so a waiter sleeps only
+    /// until woken or for at most [`BACKSTOP`], then looks again.
+    InProgress,
+}
+
+/// The longest sleep of a waiter stuck behind an operation in progress ([`Stuck::InProgress`])
+/// before it looks again. It is reached only when that operation's thread was preempted
+/// before finishing (a waiter first polls through the pre-sleep budget) and its wake missed
+/// the waiter; normally that wake, or the next push or pop's, ends the sleep first.
+const BACKSTOP: core::time::Duration = core::time::Duration::from_millis(1);
+
+/// The deadline of a sleep behind an operation in progress: expires after one poll (so a
+/// backend that spins or polls returns after one look), or when the caller's deadline
+/// expires; `remaining` is at most [`BACKSTOP`] (so a backend that sleeps on a timeout
+/// returns by then).
+struct Backstop<'a, D> {
+    caller: Option<&'a mut D>,
+    polled: bool,
+}
+
+impl<D: Deadline> Deadline for Backstop<'_, D> {
+    fn expired(&mut self) -> bool {
+        if let Some(d) = self.caller.as_deref_mut() {
+            if d.expired() {
+                return true;
+            }
+        }
+        core::mem::replace(&mut self.polled, true)
+    }
+
+    fn remaining(&self) -> Option<core::time::Duration> {
+        let caller = self.caller.as_deref().and_then(Deadline::remaining);
+        Some(caller.map_or(BACKSTOP, |r| r.min(BACKSTOP)))
+    }
+}
+
 /// The blocking loop of every waiting operation, written once.
 ///
-/// Calls `attempt` until it returns `Some`: first spinning with [`Backoff`] (with a sleeping
-/// backend, polling through the crate's pre-sleep budget), then waiting on `word` through `W`. With a sleeping backend it announces itself and re-attempts before each
-/// sleep, so a change published by a thread that then calls [`wake_sleepers`] is never missed.
-/// With a no-op-waking backend nobody advances the word, so it only lets `W` wait once (a
-/// `Yield` yields) and polls again. Returns `None` when the deadline expired.
+/// Calls `attempt` until it returns `Ok`: first spinning with [`Backoff`] (with a sleeping
+/// backend, polling through the crate's pre-sleep budget), then waiting on `word` through `W`.
+/// With a sleeping backend it announces itself and re-attempts before each sleep, so a claim
+/// made by a thread that then calls [`wake_if_sleepers`] is never missed; when the re-attempt
+/// is stuck behind an operation in progress, the sleep is bounded by [`BACKSTOP`]. With a no-op-waking backend nobody advances
+/// the word, so it only lets `W` wait once (a `Yield` yields) and polls again. Returns `None`
+/// when the deadline expired.
 fn block_on<W: Wait, D: Deadline, R>(
     word: &AtomicU32,
     mut deadline: Option<&mut D>,
-    mut attempt: impl FnMut() -> Option<R>,
+    mut attempt: impl FnMut() -> Result<R, Stuck>,
 ) -> Option<R> {
     let mut backoff = Backoff::new();
     let mut pre_sleep = PreSleep::new();
     loop {
-        if let Some(r) = attempt() {
+        if let Ok(r) = attempt() {
             return Some(r);
         }
         if let Some(d) = deadline.as_deref_mut() {
@@ -288,11 +383,22 @@ fn block_on<W: Wait, D: Deadline, R>(
             continue;
         }
         let seen = announce(word);
-        if let Some(r) = attempt() {
-            return Some(r);
-        }
-        if !wait_for::<W, D>(word, seen, deadline.as_deref_mut()) {
-            return None;
+        match attempt() {
+            Ok(r) => return Some(r),
+            Err(Stuck::Nothing) => {
+                if !wait_for::<W, D>(word, seen, deadline.as_deref_mut()) {
+                    return None;
+                }
+            }
+            Err(Stuck::InProgress) => {
+                let mut backstop = Backstop {
+                    caller: deadline.as_deref_mut(),
+                    polled: false,
+                };
+                // Its result says nothing the loop does not check itself: the caller's
+                // deadline at the top, the state in `attempt`.
+                W::wait_until(word, seen, &mut backstop);
+            }
         }
     }
 }
@@ -666,9 +772,14 @@ impl InProgress<'_> {
     fn wait<W: Wait>(self, word: &AtomicU32) {
         block_on::<W, Forever, _>(word, None, || {
             // ORDERING: Relaxed: only says when to try again; the attempt that follows reads
-            // the stamp again with Acquire. A change made before the waker's SeqCst fence is
-            // seen after `announce`'s fence (see there), so no wake is missed.
-            (self.stamp.load(Relaxed) != self.seen).then_some(())
+            // the stamp again with Acquire. The operation in progress wakes the word when it
+            // finishes, but its wake may miss a sleeper that announced itself after its claim
+            // (see `wake_if_sleepers`): hence `Stuck::InProgress`, a sleep with a time limit.
+            if self.stamp.load(Relaxed) != self.seen {
+                Ok(())
+            } else {
+                Err(Stuck::InProgress)
+            }
         });
     }
 }
@@ -788,9 +899,8 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// Evaluated by `new`: a zero-capacity queue is a compile-time error.
     pub(crate) const NONZERO: () = assert!(N >= 1, "a Queue needs a capacity N of at least 1");
 
-    /// The distance between the same slot's positions in consecutive laps: a power of two
-    /// above `N`, so that "index + 1" (the full stamp) never reaches the next lap.
-    const LAP: usize = (N + 1).next_power_of_two();
+    /// The distance between the same slot's positions in consecutive laps (see [`lap_of`]).
+    const LAP: usize = lap_of(N);
 
     const_fn! {
         /// Like [`new`](Queue::new), with the wait backend `W` named by the type;
@@ -832,6 +942,11 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// The position after `pos`.
     #[inline(always)]
     fn next(pos: usize) -> usize {
+        if N == Self::LAP {
+            // The last index's next lap base is the next number (the general case below
+            // computes the same; said this way the compiler sees it).
+            return pos.wrapping_add(1) & POS;
+        }
         if (pos & (Self::LAP - 1)) + 1 < N {
             pos + 1
         } else {
@@ -859,6 +974,27 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         head == tail.wrapping_sub(Self::LAP) & POS
     }
 
+    /// The compare-and-swap that claims position `current` of `at` (`tail` for a push, `head`
+    /// for a pop, either for `force_push`), moving it to `new`. It only decides which thread
+    /// owns the position (one of them, by the modification order of `at`); the item itself is
+    /// handed over through the slot's stamp. With a sleeping backend it is also the point a
+    /// sleeping waiter of the other side is ordered against (see [`wake_if_sleepers`]).
+    #[inline(always)]
+    fn claim(at: &AtomicUsize, current: usize, new: usize) -> Result<usize, usize> {
+        if W::WAKE_IS_NOOP {
+            // ORDERING: Relaxed: nobody sleeps (waiters poll), and the claim publishes no
+            // data (see above). It fails if CLOSED was set in `tail`.
+            at.compare_exchange_weak(current, new, Relaxed, Relaxed)
+        } else {
+            // ORDERING: SeqCst pairs with the SeqCst fence in `announce`, for the SeqCst load
+            // of the other side's wait word that follows in `wake_if_sleepers`: a waiter whose
+            // re-check read this position before the claim is seen asleep by that load (no
+            // loom model can show it: loom takes SeqCst accesses for AcqRel and checks the
+            // fence form, see docs/memory-ordering.md). Failure: Relaxed, as above.
+            at.compare_exchange_weak(current, new, SeqCst, Relaxed)
+        }
+    }
+
     /// One attempt at claiming the position under `tail` and writing `value` there: never
     /// waits, never runs user code, wakes nobody (the caller does, after accounting for the
     /// item). The outcome is `Full` only if the queue holds `N` claimed items, `Busy` only if
@@ -875,7 +1011,6 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// `try_push_raw`, saying which slot was busy.
     #[inline]
     fn attempt_push(&self, value: T) -> Result<(), PushFail<'_, T>> {
-        let mut backoff = Backoff::new();
         // ORDERING: Relaxed: the tail only names the slot to look at; the slot's stamp,
         // loaded with Acquire, says whether it may be written.
         let mut tail = self.tail.load(Relaxed);
@@ -889,13 +1024,8 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             // emptied this slot, so its read of the previous item happens-before our write.
             let stamp = slot.stamp.load(Acquire);
             if stamp == lap {
-                // ORDERING: Relaxed: the compare-and-swap only decides which producer owns
-                // position `tail` (one of them, by the modification order of `tail`); the
-                // item itself is handed over through the stamp. It fails if CLOSED was set.
-                match self
-                    .tail
-                    .compare_exchange_weak(tail, Self::next(tail), Relaxed, Relaxed)
-                {
+                // Fails if CLOSED was set.
+                match Self::claim(&self.tail, tail, Self::next(tail)) {
                     Ok(_) => {
                         // SAFETY: we own position `tail`, and its slot is empty for this lap
                         // (stamp == lap, read with Acquire): no one else accesses the value
@@ -909,10 +1039,15 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                     }
                     Err(now) => tail = now,
                 }
-            } else if behind(stamp, lap) {
-                // The slot still holds the previous lap's item (or its producer is writing
-                // it, or a consumer is moving it out). Full exactly when no pop has claimed
-                // that item: `head` is still one lap behind `tail`.
+            } else {
+                // Behind: the slot still holds the previous lap's item (or its producer is
+                // writing it, or a consumer is moving it out). Full exactly when no pop has
+                // claimed that item: `head` is still one lap behind `tail`.
+                // Ahead: another producer has already filled this lap's slot, so our `tail`
+                // is stale. The checks below then find it so, without a branch of their own:
+                // the stamp we read (Acquire) was published after that producer's claim, and
+                // after the pop that emptied the slot for it, so both happen-before the loads
+                // below: `head` is past one lap behind, and `now` past `tail`.
                 // ORDERING: Relaxed: coherence is enough for "never a false full": every pop
                 // that happens-before this push advanced `head` in its modification order
                 // before the value read here, so a full reported here includes no item a
@@ -936,13 +1071,11 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 }
                 // Our tail (or head) was stale: look again.
                 tail = now;
-            } else {
-                // Another producer has already filled this lap's slot: our tail is stale.
-                // ORDERING: Relaxed, as above.
-                tail = self.tail.load(Relaxed);
             }
-            // Every way round the loop backs off here, once: one copy of the backoff.
-            backoff.spin();
+            // Another thread made progress (it claimed or finished the position we looked
+            // at): look again at once, after one spin hint. (A `Backoff` here cost a quarter
+            // of the size of `try_push`/`try_pop` in a firmware image, docs/code-size.md.)
+            crate::sync::spin_loop();
         }
     }
 
@@ -990,11 +1123,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             // stamp again with Acquire before it writes or moves anything.
             let stamp = slot.stamp.load(Relaxed);
             if stamp == lap || behind(stamp, lap) {
-                // ORDERING: Relaxed: as in `try_push_raw`.
-                match self
-                    .tail
-                    .compare_exchange_weak(tail, Self::next(tail), Relaxed, Relaxed)
-                {
+                match Self::claim(&self.tail, tail, Self::next(tail)) {
                     Ok(_) => return Ok(self.force_slow(slot, tail, value)),
                     Err(now) => {
                         tail = now;
@@ -1077,7 +1206,6 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// `try_pop_raw`, saying which slot was busy.
     #[inline]
     fn attempt_pop(&self) -> Result<T, PopFail<'_>> {
-        let mut backoff = Backoff::new();
         // ORDERING: Relaxed: the head only names the slot to look at (see `try_push_raw`).
         let mut head = self.head.load(Relaxed);
         loop {
@@ -1087,11 +1215,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             // producer, so its write of the item happens-before our read.
             let stamp = slot.stamp.load(Acquire);
             if stamp == lap + 1 {
-                // ORDERING: Relaxed: picks the one consumer of position `head`.
-                match self
-                    .head
-                    .compare_exchange_weak(head, Self::next(head), Relaxed, Relaxed)
-                {
+                match Self::claim(&self.head, head, Self::next(head)) {
                     Ok(_) => {
                         // SAFETY: we own position `head`, whose item is initialized (stamp
                         // == lap + 1, read with Acquire); we move it out exactly once, and
@@ -1105,10 +1229,15 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                     }
                     Err(now) => head = now,
                 }
-            } else if behind(stamp, lap + 1) {
-                // Not written for this lap: either no producer has claimed position `head`
-                // (empty), or its producer is still writing it. Empty exactly when `tail`
-                // has not moved past `head`.
+            } else {
+                // Behind: not written for this lap: either no producer has claimed position
+                // `head` (empty), or its producer is still writing it. Empty exactly when
+                // `tail` has not moved past `head`.
+                // Ahead: another consumer has already emptied it, so our `head` is stale. The
+                // checks below then find it so, without a branch of their own: the stamp we
+                // read (Acquire) was published after that consumer's claim, which came after
+                // the push of its item, so both happen-before the loads below: `tail` and
+                // `now` are past `head`.
                 // ORDERING: Relaxed: coherence is enough for "never a false empty": every
                 // push that happens-before this pop (this thread's own included) advanced
                 // `tail` in its modification order before the value read here, so it is seen
@@ -1128,13 +1257,11 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 }
                 // Our head (or tail) was stale: look again.
                 head = now;
-            } else {
-                // Another consumer has already emptied it: our head is stale.
-                // ORDERING: Relaxed, as above.
-                head = self.head.load(Relaxed);
             }
-            // Every way round the loop backs off here, once: one copy of the backoff.
-            backoff.spin();
+            // Another thread made progress (it claimed or finished the position we looked
+            // at): look again at once, after one spin hint. (A `Backoff` here cost a quarter
+            // of the size of `try_push`/`try_pop` in a firmware image, docs/code-size.md.)
+            crate::sync::spin_loop();
         }
     }
 
@@ -1157,13 +1284,13 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// Wakes the consumers waiting for an item, if any may sleep (after an item went in).
     #[inline(always)]
     fn wake_consumers(&self) {
-        wake_sleepers::<W>(&self.words.not_empty);
+        wake_if_sleepers::<W>(&self.words.not_empty);
     }
 
     /// Wakes the producers waiting for room, if any may sleep (after an item came out).
     #[inline(always)]
     fn wake_producers(&self) {
-        wake_sleepers::<W>(&self.words.not_full);
+        wake_if_sleepers::<W>(&self.words.not_full);
     }
 
     /// A new queue whose positions start at `start` (any position: the slots before its
@@ -1427,6 +1554,13 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// the item is still the caller's, so an unwind drops it once and leaves no slot claimed.
     #[inline]
     fn put_raw<D: Deadline>(&self, value: T, deadline: Option<&mut D>) -> Result<(), PutError<T>> {
+        if deadline.is_some() {
+            // `put_until`: its first attempt is the slow path's (as `get_until`'s), so that an
+            // image with both `push` and `put_until` holds two copies of the attempt, not
+            // three (`docs/code-size.md`). `put`, whose speed matters more, keeps its inlined
+            // first attempt.
+            return self.put_slow(value, deadline);
+        }
         match self.try_push_raw(value) {
             Ok(()) => Ok(()),
             Err(TryPushError::Closed(v)) => Err(PutError::Closed(v)),
@@ -1439,12 +1573,20 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     fn put_slow<D: Deadline>(&self, value: T, deadline: Option<&mut D>) -> Result<(), PutError<T>> {
         let mut item = Some(value);
         let done = block_on::<W, D, _>(&self.words.not_full, deadline, || {
-            match self.try_push_raw(item.take()?) {
-                Ok(()) => Some(Ok(())),
-                Err(TryPushError::Closed(v)) => Some(Err(PutError::Closed(v))),
-                Err(TryPushError::Full(v) | TryPushError::Busy(v)) => {
+            // Always `Some`: every failed attempt gives the item back.
+            let Some(value) = item.take() else {
+                return Err(Stuck::Nothing);
+            };
+            match self.try_push_raw(value) {
+                Ok(()) => Ok(Ok(())),
+                Err(TryPushError::Closed(v)) => Ok(Err(PutError::Closed(v))),
+                Err(TryPushError::Full(v)) => {
                     item = Some(v);
-                    None
+                    Err(Stuck::Nothing)
+                }
+                Err(TryPushError::Busy(v)) => {
+                    item = Some(v);
+                    Err(Stuck::InProgress)
                 }
             }
         });
@@ -1553,9 +1695,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     fn get_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> Result<T, GetError> {
         block_on::<W, D, _>(&self.words.not_empty, deadline, || {
             match self.try_pop_raw() {
-                Ok(v) => Some(Ok(v)),
-                Err(TryPopError::Empty) if self.closed_and_drained() => Some(Err(GetError::Closed)),
-                Err(TryPopError::Empty | TryPopError::Busy) => None,
+                Ok(v) => Ok(Ok(v)),
+                Err(TryPopError::Empty) if self.closed_and_drained() => Ok(Err(GetError::Closed)),
+                Err(TryPopError::Empty) => Err(Stuck::Nothing),
+                Err(TryPopError::Busy) => Err(Stuck::InProgress),
             }
         })
         .unwrap_or(Err(GetError::Timeout))
@@ -1857,7 +2000,7 @@ struct DropRest<'a, T, const N: usize> {
 
 impl<T, const N: usize> DropRest<'_, T, N> {
     fn drop_all(&mut self) {
-        let lap = (N + 1).next_power_of_two();
+        let lap = lap_of(N);
         while self.head != self.tail {
             let slot = &self.slots[self.head & (lap - 1)];
             // Move past the item first: if its `drop` unwinds, it is not dropped again.
@@ -2092,6 +2235,13 @@ mod tests {
         pos: usize,
         value: T,
     ) {
+        finish_push_quietly(q, pos, value);
+        q.wake_consumers();
+    }
+
+    /// Finishes the push `stall_push` began, waking nobody: as if its wake had missed the
+    /// waiters (which `wake_if_sleepers` allows for waiters that saw the claim).
+    fn finish_push_quietly<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize, value: T) {
         let slot = q.slot(pos);
         // SAFETY: position `pos` was claimed by `stall_push` and never written.
         slot.value
@@ -2099,7 +2249,6 @@ mod tests {
         // ORDERING: Release, as in `try_push_raw`.
         slot.stamp
             .store((pos & !(Queue::<T, N, W>::LAP - 1)) + 1, Release);
-        q.wake_consumers();
     }
 
     /// Claims the head item as a pop does and moves it out, without stamping the slot empty.
@@ -2118,12 +2267,74 @@ mod tests {
 
     /// Finishes the pop `stall_pop` began.
     pub(super) fn finish_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize) {
+        finish_pop_quietly(q, pos);
+        q.wake_producers();
+    }
+
+    /// Finishes the pop `stall_pop` began, waking nobody (see `finish_push_quietly`).
+    fn finish_pop_quietly<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, pos: usize) {
         let lap = Queue::<T, N, W>::LAP;
         // ORDERING: Release, as in `try_pop_raw`.
         q.slot(pos)
             .stamp
             .store((pos & !(lap - 1)).wrapping_add(lap) & POS, Release);
-        q.wake_producers();
+    }
+
+    /// Runs `wait` (a blocking call) on its own thread until it announced itself on `word`
+    /// and, most likely, fell asleep; then `finish` (an operation in progress finishing
+    /// without a wake); returns what `wait` returned, failing if it does not return within
+    /// seconds. The thread is detached, so a waiter that never returns fails the test rather
+    /// than hang it.
+    fn without_a_wake<R: Send + 'static>(
+        word: &'static AtomicU32,
+        wait: impl FnOnce() -> R + Send + 'static,
+        finish: impl FnOnce(),
+    ) -> R {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(wait()));
+        // ORDERING: Relaxed: polling the sleeper flag only.
+        while word.load(Relaxed) & SLEEPERS == 0 {
+            std::thread::yield_now();
+        }
+        // Not a timed assertion: only makes it likely that the waiter is inside `W::wait`,
+        // the case under test; any interleaving must pass.
+        std::thread::sleep(std::time::Duration::from_millis(if cfg!(miri) { 1 } else { 20 }));
+        finish();
+        rx.recv_timeout(std::time::Duration::from_secs(if cfg!(miri) { 600 } else { 20 }))
+            .expect("a waiter behind an operation in progress waited for a wake that never came")
+    }
+
+    /// A waiter that found the slot it needs claimed by an operation still in progress is not
+    /// promised that operation's wake (`wake_if_sleepers` is ordered against its claim only):
+    /// it sleeps at most `BACKSTOP` at a time. Here the operation finishes without waking at
+    /// all, and each waiting form (pop, get, push, put) still gets on.
+    #[test]
+    fn waiters_behind_an_operation_in_progress_get_on_without_a_wake() {
+        static POP: Queue<u32, 2, crate::Futex> = Queue::with_wait();
+        static GET: Queue<u32, 2, crate::Futex> = Queue::with_wait();
+        for (q, waiting_get) in [(&POP, false), (&GET, true)] {
+            let pos = stall_push(q);
+            let got = without_a_wake(
+                &q.words.not_empty,
+                move || if waiting_get { q.get().ok() } else { q.pop() },
+                || finish_push_quietly(q, pos, 7),
+            );
+            assert_eq!(got, Some(7));
+        }
+        static PUSH: Queue<u32, 1, crate::Futex> = Queue::with_wait();
+        static PUT: Queue<u32, 1, crate::Futex> = Queue::with_wait();
+        for (q, waiting_put) in [(&PUSH, false), (&PUT, true)] {
+            q.push(1).unwrap();
+            let (pos, v) = stall_pop(q);
+            assert_eq!(v, 1);
+            let pushed = without_a_wake(
+                &q.words.not_full,
+                move || if waiting_put { q.put(3).is_ok() } else { q.push(3).is_ok() },
+                || finish_pop_quietly(q, pos),
+            );
+            assert!(pushed);
+            assert_eq!(q.pop(), Some(3));
+        }
     }
 
     #[test]

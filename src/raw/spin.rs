@@ -18,11 +18,20 @@ use crate::sync::atomic::{
 use crate::sync::const_fn;
 use crate::wait::Backoff;
 
+/// Whether `try_lock` reads the flag before it swaps (test-and-test-and-set): with a native
+/// swap, so that waiters polling a held lock only read its cache line. Without one (thumbv6m
+/// and riscv32i, whose read-modify-writes `portable-atomic` builds from a critical section)
+/// every access, a load too, is a critical section of its own, so the test would double the
+/// cost (and the code: the `SpinLock` row of `docs/code-size.md` was 1.13x spin's on
+/// thumbv6m), and those cores have no cache line to spare.
+const TEST_FIRST: bool = cfg!(any(target_has_atomic = "8", baresync_loom));
+
 /// A one-byte spin lock: test-and-test-and-set with bounded exponential backoff.
 ///
 /// Unfair (a waiter may be overtaken any number of times) and never sleeps (with feature
 /// `std`, a waiter yields its time slice once its backoff is spent). The cheapest lock
-/// to take when uncontended: a load and a swap to lock, one store to unlock. Use it through
+/// to take when uncontended: a load and a swap to lock (only the swap on targets without
+/// native compare-and-swap, such as thumbv6m), one store to unlock. Use it through
 /// [`SpinLock<T>`](crate::SpinLock).
 ///
 /// # Examples
@@ -84,7 +93,7 @@ unsafe impl RawLock for RawSpinLock {
     fn try_lock(&self) -> bool {
         // ORDERING: Relaxed on the pre-check: it only avoids a needless write to a held lock's
         // cache line; the swap is the acquire and pairs with the Release store in `unlock`.
-        !self.locked.load(Relaxed) && !self.locked.swap(true, Acquire)
+        (!TEST_FIRST || !self.locked.load(Relaxed)) && !self.locked.swap(true, Acquire)
     }
 
     #[inline]

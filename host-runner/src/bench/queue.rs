@@ -1,6 +1,8 @@
 //! Queues: items per second through a bounded queue of 1024 `u64`s, for baresync's `Queue`
 //! next to `crossbeam_queue::ArrayQueue` (the reference), heapless' `spsc::Queue` (holds 1023)
-//! and `std::sync::mpsc::sync_channel` (SPSC only: its receiver cannot be shared).
+//! and `std::sync::mpsc::sync_channel`. Its receiver cannot be shared, so in `mpmc` the
+//! consumers share it behind a `std::sync::Mutex`, as the std docs' and the Rust book's
+//! worker pools do (a consumer waiting in `recv` holds the mutex; the others wait for it).
 //!
 //! heapless' `mpmc::Q64` is left out: its 8-bit sequence numbers wrap when a thread is held up
 //! for a few laps of the ring, and `enqueue` then spins inside the crate forever (heapless
@@ -164,6 +166,29 @@ fn sync_channel(env: &Env, _pairs: usize) -> Sample {
     }
 }
 
+/// `sync_channel` with `pairs` producers (each with its own clone of the sender) and `pairs`
+/// consumers sharing the receiver behind a mutex.
+fn sync_channel_shared(env: &Env, pairs: usize) -> Sample {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(CAP);
+    let rx = std::sync::Mutex::new(rx);
+    let w = run_window(env, 2 * pairs, |me, stop| {
+        if me < pairs {
+            let tx = tx.clone();
+            produce(stop, |v| tx.send(v).is_ok())
+        } else {
+            consume(|| {
+                let rx = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                rx.recv().ok()
+            })
+        }
+    });
+    let items: u64 = w.counts.iter().sum();
+    Sample {
+        value: Some(items as f64 / w.busy().as_secs_f64()),
+        ..Sample::default()
+    }
+}
+
 /// The queue group for `cores` cores.
 pub fn group(cores: usize) -> Group {
     let c = |name: &str, baseline, pairs: usize, f: fn(&Env, usize) -> Sample| {
@@ -209,6 +234,12 @@ pub fn group(cores: usize) -> Group {
                         baresync_joinable,
                     ),
                     c(REFERENCE, true, pairs, crossbeam),
+                    c(
+                        "std::sync::mpsc::sync_channel (Receiver in a Mutex)",
+                        true,
+                        pairs,
+                        sync_channel_shared,
+                    ),
                 ],
             },
         ],
