@@ -80,7 +80,8 @@ pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>
 /// at most [`RawFairLock::MAX_BYPASSES`] times per waiter queued ahead of it (and the first
 /// queued waiter, while it runs, only [`RawFairLock::GATE_AFTER`] times), and queued waiters
 /// are served in order. Waiters wait through `W`
-/// ([`FairDefault`](crate::wait::FairDefault): `Yield` with feature `std`, `Spin` without).
+/// ([`DefaultWait`](crate::wait::DefaultWait): `Futex`, which sleeps, with feature `std`;
+/// `Spin` without).
 ///
 /// # Examples
 ///
@@ -92,7 +93,7 @@ pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>
 /// assert_eq!(*JOBS_DONE.lock(), 1);
 /// assert_eq!(core::mem::size_of::<FairLock<()>>(), 12);
 /// ```
-pub type FairLock<T, W = crate::wait::FairDefault> = Lock<RawFairLock<W>, T>;
+pub type FairLock<T, W = crate::wait::DefaultWait> = Lock<RawFairLock<W>, T>;
 
 /// An MCS queue lock around a `T`: FIFO, and each waiter spins on its own cache line, so a
 /// hand-off costs one cache-line transfer however many threads wait. For machines with many
@@ -178,8 +179,8 @@ impl<T> Lock<RawTicketLock, T> {
 
 impl<T> Lock<RawFairLock, T> {
     const_fn! {
-        /// A new, unlocked [`FairLock`] holding `value` whose waiters use the default FIFO
-        /// backend ([`FairDefault`](crate::wait::FairDefault)); usable in a `static`. Name
+        /// A new, unlocked [`FairLock`] holding `value` whose waiters use the default backend
+        /// ([`DefaultWait`](crate::wait::DefaultWait)); usable in a `static`. Name
         /// another backend with [`with_wait`](Lock::with_wait).
         ///
         /// # Examples

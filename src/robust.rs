@@ -217,8 +217,13 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     ///
     /// let m = RobustMutex::new(0);
     /// let g = m.lock().unwrap();
-    /// let mut polls = 0;
-    /// assert!(matches!(m.lock_until(|| { polls += 1; polls > 2 }), Err(RobustError::WouldBlock)));
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let mut polls = 0;
+    ///         let r = m.lock_until(|| { polls += 1; polls > 2 });
+    ///         assert!(matches!(r, Err(RobustError::WouldBlock)));
+    ///     });
+    /// });
     /// drop(g);
     /// ```
     pub fn lock_until(&self, mut deadline: impl Deadline) -> RobustResult<'_, T, L, W> {

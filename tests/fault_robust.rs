@@ -112,3 +112,36 @@ fn panicking_liveness_check_takes_nothing_over() {
     }
     assert!(m.lock().is_ok());
 }
+
+/// `lock` by the holder of an owner-died guard that it has not repaired yet (red team S2: it
+/// used to wait for itself for ever): the panic unwinds through the unrepaired guard, which
+/// gives the lock up, as any panic during the repair does; and by the holder of a consistent
+/// guard: the unwind releases it, the data as it was.
+#[test]
+fn lock_by_the_holder_panics_and_the_unwind_drops_its_guard() {
+    let m = M::with_wait(0);
+    as_owner(20);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let mut g = m.lock().unwrap();
+        *g = 7;
+        let _again = m.lock();
+    }));
+    assert!(r.is_err(), "a second lock by the holder panics");
+    assert!(!m.is_locked() && !m.is_not_recoverable());
+    assert_eq!(*m.lock().unwrap(), 7);
+
+    core::mem::forget(m.lock().unwrap());
+    kill(20);
+    as_owner(21);
+    let r = catch_unwind(AssertUnwindSafe(|| match m.lock() {
+        Err(RobustError::OwnerDied(_g)) => {
+            let _again = m.lock_until(|| false);
+        }
+        _ => unreachable!(),
+    }));
+    assert!(r.is_err());
+    assert!(
+        m.is_not_recoverable(),
+        "the unrepaired guard gave the lock up"
+    );
+}

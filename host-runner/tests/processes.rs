@@ -29,17 +29,30 @@ fn stress(extra: &[&str]) -> (i32, String) {
 fn processes_pass_and_the_control_is_caught() {
     let (code, out) = stress(&[]);
     assert_eq!(code, 0, "{out}");
-    for line in ["robust-mutex", "queue", "shared-mutex"] {
+    for line in [
+        "robust-mutex",
+        "queue",
+        "shared-mutex",
+        "semaphore",
+        "barrier",
+    ] {
         assert!(
             out.lines()
                 .any(|l| l.starts_with(line) && l.ends_with(": PASS")),
             "{out}"
         );
     }
-    assert!(
-        out.contains("control: no lock") && out.contains("(control caught)"),
-        "{out}"
-    );
+    for control in [
+        "control: no lock",
+        "control: one permit too many",
+        "control: one party short",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(control) && l.ends_with("(control caught)")),
+            "{control}: {out}"
+        );
+    }
 }
 
 #[test]
@@ -155,6 +168,15 @@ fn bench_processes_measures_every_case_next_to_libc() {
                 .unwrap()
                 .starts_with("baresync::")),
             "{case}"
+        );
+    }
+    // The group's windows are at least 25 ms even in a smoke run, so every row measures
+    // something (a 4 ms window could end before a pipe's consumer or a condition variable's
+    // waiter first ran).
+    for r in rows {
+        assert!(
+            r["median"].as_f64().is_some_and(|m| m > 0.0),
+            "no value: {r}"
         );
     }
     let deaths: Vec<_> = rows

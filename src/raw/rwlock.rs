@@ -1331,6 +1331,46 @@ mod tests {
         assert_eq!(state(&l), 0);
     }
 
+    /// A reader that must wait stays unregistered (it holds nobody back and is handed nothing
+    /// while it may be off its core) until its polling budget is spent, then registers to
+    /// sleep; a writer registers at once (writer preference). Registering every waiter at once
+    /// made the lock collapse when threads outnumber cores (`docs/design.md`).
+    #[test]
+    fn readers_register_only_to_sleep() {
+        use crate::wait::SPIN_ROUNDS_BEFORE_SLEEP;
+        let l = RawRwMutex::<PanickyWait>::with_wait();
+        l.lock_exclusive();
+        let mut polls = 0;
+        let mut seen = std::vec::Vec::new();
+        assert!(!l.lock_shared_until(&mut || {
+            polls += 1;
+            seen.push(l.waiting_readers());
+            polls > SPIN_ROUNDS_BEFORE_SLEEP + 2
+        }));
+        let budget = SPIN_ROUNDS_BEFORE_SLEEP as usize;
+        assert!(
+            seen[..budget].iter().all(|&n| n == 0),
+            "registered while polling: {seen:?}"
+        );
+        assert!(
+            seen[budget..].iter().all(|&n| n == 1),
+            "not registered to sleep: {seen:?}"
+        );
+        assert_eq!(state(&l), WRITER, "the timed-out reader deregistered");
+        // SAFETY: held exclusively.
+        unsafe { l.unlock_exclusive() };
+
+        l.lock_shared();
+        let mut first = None;
+        assert!(!l.lock_exclusive_until(&mut || {
+            first.get_or_insert(l.waiting_writers());
+            true
+        }));
+        assert_eq!(first, Some(1), "a writer registers before it polls");
+        unlock_shared(&l);
+        assert_eq!(state(&l) & !SLEEPERS, 0);
+    }
+
     /// An uncontended read or write makes no wake call.
     #[test]
     fn uncontended_makes_no_wake_call() {

@@ -44,6 +44,9 @@ const MAX_PROCS: usize = 64;
 /// Where the primitives start in the mapping (the control block is before).
 const PRIM: usize = 64 * 1024;
 const MAP_LEN: usize = 128 * 1024;
+/// The shortest window of this group (`--smoke`'s 4 ms would be mostly fork and wake-up: a
+/// pipe's consumer or a condition variable's waiter might not run at all in it).
+const MIN_WINDOW: Duration = Duration::from_millis(25);
 /// How long processes still running after the stop get before they are killed (barrier
 /// waiters left behind; anything else there is a bug in the bench).
 const GRACE: Duration = Duration::from_millis(50);
@@ -111,14 +114,16 @@ fn window(
     n: usize,
     body: impl Fn(usize, &Ctl) -> u64,
 ) -> (Vec<u64>, Duration) {
+    let env = &env.with_window(env.window.max(MIN_WINDOW));
     let ctl = a.ctl();
     let pids: Vec<libc::pid_t> = (0..n)
         .map(|i| {
             let body = &body;
             spawn(env.cpu(i), move || {
                 ctl.ready.fetch_add(1, SeqCst);
+                // Yields: the parent, which sets the go word, may need this CPU.
                 while ctl.go.load(SeqCst) == 0 {
-                    std::hint::spin_loop();
+                    std::thread::yield_now();
                 }
                 let c = body(i, ctl);
                 ctl.counts[i].store(c, SeqCst);
@@ -387,7 +392,7 @@ fn queue(env: &Env, pipe: bool) -> Sample {
 
 fn barrier(env: &Env, pthread: bool, n: usize) -> Sample {
     let a = Arena::new();
-    let counts = if pthread {
+    let (counts, busy) = if pthread {
         let b = a.raw::<libc::pthread_barrier_t>();
         // SAFETY: `attr` initialized before use; `b` unused memory for a barrier.
         unsafe {
@@ -410,7 +415,6 @@ fn barrier(env: &Env, pthread: bool, n: usize) -> Sample {
             }
             k
         })
-        .0
     } else {
         let b: &Barrier<SharedFutex> = a.create(Barrier::with_wait(n));
         window(env, &a, n, |i, ctl| {
@@ -424,13 +428,12 @@ fn barrier(env: &Env, pthread: bool, n: usize) -> Sample {
             }
             k
         })
-        .0
     };
     // The rounds every process completed, over the window (those left waiting at the stop
     // were killed: their last round did not complete).
     let rounds = counts.iter().copied().min().unwrap_or(0);
     Sample {
-        value: (rounds > 0).then(|| rounds as f64 / env.window.as_secs_f64()),
+        value: (rounds > 0).then(|| rounds as f64 / busy.as_secs_f64()),
         counts,
         ..Sample::default()
     }

@@ -427,7 +427,7 @@ std::thread_local! {
 // delays some calls before they reach it.
 unsafe impl RawLock for StarvingLock {
     const INIT: Self = StarvingLock {
-        inner: RawFairLock::new(),
+        inner: RawFairLock::with_wait(),
     };
 
     fn lock(&self) {

@@ -28,18 +28,26 @@
 //! threaded runs; the controls always jitter (their broken step must be hit within the run).
 //! `--json FILE` writes every scenario's outcome ([`ProcessReport`]).
 //!
+//! - `semaphore`: `Semaphore<SharedFutex>` with half as many permits as workers (at least 1);
+//!   an occupancy counter checks that no more hold one at once. Control: one permit too many.
+//! - `barrier`: `Barrier<SharedFutex>` of every worker; each counts its arrival before waiting
+//!   and, leaving generation `g`, checks that `g × workers` arrivals were counted. Control: a
+//!   barrier one party short. Neither runs with `--kill` (a worker killed holding a permit or
+//!   before arriving takes it with it: docs/processes.md).
+//!
 //! The workers wait with deadlines that poll the stop word, so survivors leave when the
 //! parent stops the run; a worker still running 10 s after the stop is a hang.
 //!
-//! What is not shared with the threaded scenarios: the worker bodies are written again here
-//! (the threaded harness's `RunCtx` owns its workers through `Arc`s and threads).
+//! What is not shared with the threaded scenarios: the worker bodies and checks are written
+//! again here (the threaded harness's `RunCtx` owns its workers through `Arc`s and threads, and
+//! its scenarios keep their state on the heap, which a forked child would only copy).
 
 use crate::args::{EXIT_OK, EXIT_VIOLATION};
 use crate::pin::{pin_current, Plan};
 use crate::rng::XorShift;
 use baresync::shared::{self, Shareable};
 use baresync::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
-use baresync::{JoinableQueue, Mutex, RobustError, RobustMutex, SharedFutex};
+use baresync::{Barrier, JoinableQueue, Mutex, RobustError, RobustMutex, Semaphore, SharedFutex};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -202,6 +210,29 @@ struct QueueArena {
 // SAFETY: `repr(C)`, shareable fields.
 unsafe impl Shareable for QueueArena {}
 
+#[repr(C)]
+struct SemaphoreArena {
+    c: Counters,
+    sem: Semaphore<SharedFutex>,
+}
+// SAFETY: `repr(C)`, shareable fields.
+unsafe impl Shareable for SemaphoreArena {}
+
+#[repr(C)]
+struct BarrierArena {
+    c: Counters,
+    barrier: Barrier<SharedFutex>,
+    /// Arrivals of every worker at every generation, counted before its wait.
+    arrivals: AtomicU64,
+}
+// SAFETY: `repr(C)`, shareable fields.
+unsafe impl Shareable for BarrierArena {}
+
+/// Permits of the semaphore scenario: fewer than the workers, so they contend.
+fn permits(n: usize) -> u32 {
+    (n as u32 / 2).max(1)
+}
+
 /// What a scenario does: the body of worker `w` of `n`, and the verdict.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
@@ -215,6 +246,16 @@ enum Kind {
     /// each at once; more: the broken control, whose killed consumers lose what they held).
     Queue {
         batch: usize,
+    },
+    /// At most `permits(n)` holders at once; `extra`: permits the semaphore has beyond that
+    /// (the control: one too many).
+    Semaphore {
+        extra: u32,
+    },
+    /// Nobody leaves generation `g` before all `n` have arrived at it; `short`: parties fewer
+    /// than the workers (the control).
+    Barrier {
+        short: usize,
     },
 }
 
@@ -294,6 +335,42 @@ fn worker(kind: Kind, map: &Mapping, w: usize, n: usize, seed: u64, jitter_on: b
                 a.c.acquisitions.fetch_add(1, SeqCst);
                 a.c.inside.fetch_sub(1, SeqCst);
                 drop(g);
+                jitter(&mut rng);
+            }
+        }
+        Kind::Semaphore { .. } => {
+            let a: &SemaphoreArena = map.arena();
+            let allowed = permits(n);
+            let stop = || a.c.stop.load(SeqCst) != 0;
+            while !stop() {
+                let Some(p) = a.sem.acquire_until(stop) else {
+                    continue;
+                };
+                if a.c.inside.fetch_add(1, SeqCst) >= allowed {
+                    a.c.exclusion.fetch_add(1, SeqCst);
+                }
+                jitter(&mut rng);
+                a.c.acquisitions.fetch_add(1, SeqCst);
+                a.c.inside.fetch_sub(1, SeqCst);
+                drop(p);
+                jitter(&mut rng);
+            }
+        }
+        Kind::Barrier { .. } => {
+            let a: &BarrierArena = map.arena();
+            let stop = || a.c.stop.load(SeqCst) != 0;
+            let mut generation = 0u64;
+            while !stop() {
+                a.arrivals.fetch_add(1, SeqCst);
+                if a.barrier.wait_until(stop).is_err() {
+                    break; // the stop broke the barrier (a timeout breaks it for all)
+                }
+                generation += 1;
+                // Everyone arrived at every generation up to this one.
+                if a.arrivals.load(SeqCst) < generation * n as u64 {
+                    a.c.exclusion.fetch_add(1, SeqCst);
+                }
+                a.c.acquisitions.fetch_add(1, SeqCst);
                 jitter(&mut rng);
             }
         }
@@ -415,6 +492,28 @@ fn verdict(kind: Kind, map: &Mapping, n: usize, kills: u64, killed_consumers: u6
                 format!("data {v} for {acq} acquisitions"),
             );
         }
+        Kind::Semaphore { .. } | Kind::Barrier { .. } => {
+            let c: &Counters = map.arena();
+            let name = if matches!(kind, Kind::Semaphore { .. }) {
+                "permits-respected"
+            } else {
+                "all-arrived"
+            };
+            check(
+                name,
+                c.exclusion.load(SeqCst),
+                if name == "permits-respected" {
+                    format!("more than {} holders at once", permits(n))
+                } else {
+                    "a worker left a generation before every worker arrived at it".into()
+                },
+            );
+            check(
+                "progress",
+                u64::from(c.acquisitions.load(SeqCst) == 0),
+                "no operation completed".into(),
+            );
+        }
         Kind::Queue { .. } => {
             let a: &QueueArena = map.arena();
             let c = &a.c;
@@ -505,9 +604,33 @@ fn run(
     let n = plan.workers.len().clamp(2, MAX_WORKERS);
     let map = Mapping::new(
         std::mem::size_of::<QueueArena>()
+            .max(std::mem::size_of::<SemaphoreArena>())
+            .max(std::mem::size_of::<BarrierArena>())
             .max(1 << 16)
             .next_multiple_of(4096),
     );
+    // The primitives that carry configuration are written before any worker attaches.
+    match r.kind {
+        Kind::Semaphore { extra } => {
+            // SAFETY: the mapping is fresh, page-aligned and large enough; nobody uses it yet.
+            let _: &Semaphore<SharedFutex> = unsafe {
+                shared::create(
+                    map.ptr().add(std::mem::offset_of!(SemaphoreArena, sem)),
+                    Semaphore::with_wait(permits(n) + extra),
+                )
+            };
+        }
+        Kind::Barrier { short } => {
+            // SAFETY: as above.
+            let _: &Barrier<SharedFutex> = unsafe {
+                shared::create(
+                    map.ptr().add(std::mem::offset_of!(BarrierArena, barrier)),
+                    Barrier::with_wait(n - short),
+                )
+            };
+        }
+        _ => {}
+    }
     let mut pids: Vec<libc::pid_t> = (0..n)
         .map(|w| {
             let cpu = plan.workers[w % plan.workers.len()];
@@ -577,6 +700,8 @@ fn run(
         ),
         Kind::Mutex { .. } => format!("{} acquisitions", c.acquisitions.load(SeqCst)),
         Kind::Queue { .. } => format!("{} items received", c.received.load(SeqCst)),
+        Kind::Semaphore { .. } => format!("{} acquisitions", c.acquisitions.load(SeqCst)),
+        Kind::Barrier { .. } => format!("{} passes", c.acquisitions.load(SeqCst)),
     };
     let failed = !bad.is_empty();
     let status = match (failed, r.expect_fail) {
@@ -666,6 +791,28 @@ pub fn main(
         runs.push(Run {
             name: "control: no lock",
             kind: Kind::Mutex { locked: false },
+            expect_fail: true,
+        });
+        // Not with --kill: a worker killed holding a permit, or before arriving, takes it
+        // with it for ever (docs/processes.md); survivors would only wait for the stop.
+        runs.push(Run {
+            name: "semaphore",
+            kind: Kind::Semaphore { extra: 0 },
+            expect_fail: false,
+        });
+        runs.push(Run {
+            name: "control: one permit too many",
+            kind: Kind::Semaphore { extra: 1 },
+            expect_fail: true,
+        });
+        runs.push(Run {
+            name: "barrier",
+            kind: Kind::Barrier { short: 0 },
+            expect_fail: false,
+        });
+        runs.push(Run {
+            name: "control: one party short",
+            kind: Kind::Barrier { short: 1 },
             expect_fail: true,
         });
     }

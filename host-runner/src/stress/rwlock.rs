@@ -21,7 +21,9 @@
 //!
 //! Reported (notes): the most reader phases (intervals with readers inside, counted when a
 //! reader finds none inside) one writer waited through, and the most write phases one reader
-//! waited through: both bounded for this lock, and the measure of starvation for others.
+//! waited through: both bounded for this lock (a writer: one reader phase per writer ahead of
+//! it; a reader: the writes that pass during its polling budget, then one), and the measure of
+//! starvation for others.
 //!
 //! Negative controls: a reader-writer "lock" that excludes nobody (must trip mutual
 //! exclusion, consistent read and lost updates), and a correct but reader-preferring spin
