@@ -144,12 +144,6 @@ struct DoneSide {
     /// A value `puts` had: `task_done` may count up to it without reading `puts` (the
     /// over-release check's fast path).
     puts_seen: AtomicUsize,
-    /// Items taken by this queue's `pop`, `try_pop`, `get` and `get_until`, wrapping. Every
-    /// such item was counted in `puts` before it went in, so this is another lower bound of
-    /// `puts`, and one the consumers keep up to date on their own line: in a queue that runs
-    /// nearly empty, `puts_seen` is behind after almost every item and `task_done` would read
-    /// `puts` (a cache-line transfer from the producers) every time.
-    popped: AtomicUsize,
 }
 
 impl<T, const N: usize> JoinableQueue<T, N> {
@@ -204,7 +198,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
                 done_side: CachePadded::new(DoneSide {
                     done: AtomicUsize::new(0),
                     puts_seen: AtomicUsize::new(0),
-                    popped: AtomicUsize::new(0),
                 }),
                 joiners: AtomicU32::new(0),
             }
@@ -266,14 +259,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         loop {
             // ORDERING: Relaxed: any value `puts` had is a lower bound of it; a stale one
             // only sends us to the slow path.
-            let seen = side.puts_seen.load(Relaxed);
-            // ORDERING: Acquire pairs with the Release `fetch_add` in `popped_one`: the puts
-            // of the items counted there happen-before the compare-and-swap below, so a
-            // `join` that reads our `done` (Acquire) reads a `puts` at least as large.
-            let popped = side.popped.load(Acquire);
-            // The larger of the two lower bounds of `puts`.
-            let bound = if diff(popped, seen) > 0 { popped } else { seen };
-            let left = diff(bound, done);
+            let left = diff(side.puts_seen.load(Relaxed), done);
             if left <= 0 {
                 return self.finish_task_slow();
             }
@@ -348,14 +334,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         wake_if_sleepers::<W>(&self.joiners);
     }
 
-    /// Counts an item taken from the queue by this queue's own pop or get (see `popped`).
-    #[inline(always)]
-    fn popped_one(&self) {
-        // ORDERING: Release pairs with the Acquire load in `finish_task`: the put of the item
-        // (which happens-before our pop, through the slot's stamp) happens-before a count
-        // of a task done that relies on this one.
-        self.done_side.popped.fetch_add(1, Release);
-    }
 
     /// Marks one item taken from the queue as processed.
     ///
@@ -669,9 +647,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// Q.task_done().unwrap();
     /// ```
     pub fn pop(&self) -> Option<T> {
-        let value = self.queue.pop()?;
-        self.popped_one();
-        Some(value)
+        self.queue.pop()
     }
 
     /// [`Queue::try_pop`]; never waits. Call [`task_done`](JoinableQueue::task_done) when
@@ -693,9 +669,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// Q.task_done().unwrap();
     /// ```
     pub fn try_pop(&self) -> Result<T, TryPopError> {
-        let value = self.queue.try_pop()?;
-        self.popped_one();
-        Ok(value)
+        self.queue.try_pop()
     }
 
     /// [`Queue::get`]; call [`task_done`](JoinableQueue::task_done) when finished with the item.
@@ -713,9 +687,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// Q.task_done().unwrap();
     /// ```
     pub fn get(&self) -> Result<T, Closed> {
-        let value = self.queue.get()?;
-        self.popped_one();
-        Ok(value)
+        self.queue.get()
     }
 
     /// [`Queue::get_until`].
@@ -733,9 +705,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.get_until(|| true), Err(GetError::Timeout));
     /// ```
     pub fn get_until(&self, deadline: impl Deadline) -> Result<T, GetError> {
-        let value = self.queue.get_until(deadline)?;
-        self.popped_one();
-        Ok(value)
+        self.queue.get_until(deadline)
     }
 
     /// [`Queue::get_timeout`].
@@ -758,7 +728,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn get_timeout(&self, timeout: core::time::Duration) -> Result<T, GetError> {
-        self.get_until(crate::deadline::Timeout::after(timeout))
+        self.queue.get_timeout(timeout)
     }
 
     /// [`Queue::close`]: later puts fail, waiting gets drain what is left and then fail.
@@ -994,15 +964,13 @@ mod tests {
     }
 
     impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
-        /// Sets both counters and the three bounds to `start` (no unfinished task, as if
-        /// `start` items had been put, popped and finished).
+        /// Sets both counters and both cached bounds to `start` (no unfinished task).
         fn with_counts_at(start: usize) -> Self {
             let q = Self::with_wait();
             q.put_side.puts.store(start, Relaxed);
             q.put_side.done_seen.store(start, Relaxed);
             q.done_side.done.store(start, Relaxed);
             q.done_side.puts_seen.store(start, Relaxed);
-            q.done_side.popped.store(start, Relaxed);
             q
         }
     }
@@ -1068,45 +1036,17 @@ mod tests {
         q.push(1).unwrap();
         q.push(2).unwrap();
         assert_eq!(q.put_side.done_seen.load(Relaxed), 10, "refreshed");
-        // `puts_seen` behind, and `popped` too (the item was taken by the queue's own pop, as
-        // `drain` and `try_iter` take them, which `popped` does not count): the task_done
-        // reads `puts` and succeeds.
+        // `puts_seen` behind: the task_done reads `puts` and succeeds.
         assert_eq!(q.done_side.puts_seen.load(Relaxed), 10);
-        assert_eq!(q.queue.pop(), Some(1));
+        assert_eq!(q.pop(), Some(1));
         q.task_done().unwrap();
         assert_eq!(q.done_side.puts_seen.load(Relaxed), 12, "refreshed");
         // The fast path now has room for one more, and the over-release is still caught.
-        assert_eq!(q.queue.pop(), Some(2));
+        assert_eq!(q.pop(), Some(2));
         q.task_done().unwrap();
         assert_eq!(q.task_done(), Err(TaskDoneError));
         assert_eq!(q.unfinished_tasks(), 0);
         assert!(!q.join_until(|| true).timed_out());
-    }
-
-    /// A queue that runs nearly empty (each item taken before the next is put) finishes its
-    /// tasks on the fast path: `popped`, which the consumers keep, is a fresh enough bound of
-    /// `puts`, so `task_done` never reads `puts` (`puts_seen` is never refreshed). The
-    /// over-release check stays exact.
-    #[test]
-    fn task_done_after_a_pop_needs_no_read_of_puts() {
-        let q: JoinableQueue<u32, 2> = JoinableQueue::new();
-        for i in 0..5 {
-            q.push(i).unwrap();
-            assert_eq!(q.get(), Ok(i));
-            q.task_done().unwrap();
-            assert_eq!(q.task_done(), Err(TaskDoneError));
-            assert_eq!(q.put_side.puts.load(Relaxed), i as usize + 1);
-        }
-        assert_eq!(q.done_side.popped.load(Relaxed), 5);
-        assert_eq!(q.done_side.puts_seen.load(Relaxed), 0, "`puts` was never read");
-        assert_eq!(q.unfinished_tasks(), 0);
-        // Items taken by `drain` are not counted in `popped`: their `task_done` takes the slow
-        // path and still succeeds.
-        q.push(7).unwrap();
-        assert!(q.drain().eq([7]));
-        q.task_done().unwrap();
-        assert_eq!(q.task_done(), Err(TaskDoneError));
-        assert_eq!(q.done_side.popped.load(Relaxed), 5);
     }
 
     /// A put that fails is undone by counting it done, never by lowering `puts`, so a
