@@ -259,7 +259,19 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         loop {
             // ORDERING: Relaxed: any value `puts` had is a lower bound of it; a stale one
             // only sends us to the slow path.
-            let left = diff(side.puts_seen.load(Relaxed), done);
+            let mut left = diff(side.puts_seen.load(Relaxed), done);
+            if left <= 0 && Queue::<T, N, W>::POSITIONS_COUNT {
+                // `puts_seen` is used up (a queue that runs nearly empty uses it up on every
+                // item): before reading `puts`, the producers' line, try the count of items
+                // taken out of the queue, which the consumers keep anyway. Every item taken
+                // was counted in `puts` before it went in, so it is a lower bound of `puts`.
+                // It counts modulo 2^(BITS-1), as positions wrap: compared as such.
+                // ORDERING: Relaxed: any value `head` had is a lower bound, as above. (The
+                // consumer finishing its own item has claimed it with a compare-and-swap on
+                // `head`, so it reads that claim or a later one.)
+                let taken = self.queue.head.load(Relaxed);
+                left = ((taken.wrapping_sub(done) << 1) as isize) >> 1;
+            }
             if left <= 0 {
                 return self.finish_task_slow();
             }
@@ -964,9 +976,14 @@ mod tests {
     }
 
     impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
-        /// Sets both counters and both cached bounds to `start` (no unfinished task).
+        /// Sets both counters and both cached bounds to `start` (no unfinished task), and,
+        /// where positions count items (`Queue::POSITIONS_COUNT`), starts the queue at the
+        /// same count, as if `start` items had passed through.
         fn with_counts_at(start: usize) -> Self {
-            let q = Self::with_wait();
+            let mut q = Self::with_wait();
+            if Queue::<T, N, W>::POSITIONS_COUNT {
+                q.queue = Queue::starting_at(start & super::super::POS, 0);
+            }
             q.put_side.puts.store(start, Relaxed);
             q.put_side.done_seen.store(start, Relaxed);
             q.done_side.done.store(start, Relaxed);
@@ -1029,7 +1046,8 @@ mod tests {
     /// operation to its slow path and never change its outcome.
     #[test]
     fn stale_bounds_only_cost_a_slow_path() {
-        let q: JoinableQueue<u32, 4> = JoinableQueue::with_counts_at(10);
+        // N = 3: positions do not count items, so `task_done` has `puts_seen` alone.
+        let q: JoinableQueue<u32, 3> = JoinableQueue::with_counts_at(10);
         // `done_seen` ahead of `puts` (read by a producer after others put and finished more):
         // no false overflow panic.
         q.put_side.done_seen.store(1000, Relaxed);
@@ -1047,6 +1065,41 @@ mod tests {
         assert_eq!(q.task_done(), Err(TaskDoneError));
         assert_eq!(q.unfinished_tasks(), 0);
         assert!(!q.join_until(|| true).timed_out());
+    }
+
+    /// A queue that runs nearly empty (each item taken before the next is put) finishes its
+    /// tasks without reading `puts` when its positions count items (a power-of-two `N`):
+    /// `head` bounds `puts` from below, so `puts_seen` is never refreshed. The over-release
+    /// check stays exact, across the wrap of the counts and positions too.
+    #[test]
+    fn task_done_after_a_pop_needs_no_read_of_puts() {
+        fn check(q: JoinableQueue<u32, 2>, start: usize) {
+            for i in 0..6 {
+                q.push(i).unwrap();
+                assert_eq!(q.get(), Ok(i));
+                q.task_done().unwrap();
+                assert_eq!(q.task_done(), Err(TaskDoneError));
+                assert_eq!(q.unfinished_tasks(), 0);
+            }
+            assert_eq!(
+                q.done_side.puts_seen.load(Relaxed),
+                start,
+                "`puts` was never read by a successful task_done"
+            );
+            // A failed put counts as done without going through the queue: `head` then lags
+            // behind `done`, and the next task_done reads `puts` (and succeeds).
+            q.push(10).unwrap();
+            q.push(11).unwrap();
+            assert!(q.push(12).is_err());
+            assert_eq!(q.pop(), Some(10));
+            q.task_done().unwrap();
+            assert_eq!(q.pop(), Some(11));
+            q.task_done().unwrap();
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+        }
+        check(JoinableQueue::new(), 0);
+        let start = usize::MAX - 3;
+        check(JoinableQueue::with_counts_at(start), start);
     }
 
     /// A put that fails is undone by counting it done, never by lowering `puts`, so a

@@ -902,6 +902,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// The distance between the same slot's positions in consecutive laps (see [`lap_of`]).
     const LAP: usize = lap_of(N);
 
+    /// Whether positions count the items that passed through (modulo `2^(BITS-1)`): `N` a
+    /// power of two (but 1), so `LAP == N`. `JoinableQueue` then uses `head` as a count.
+    pub(super) const POSITIONS_COUNT: bool = N == Self::LAP;
+
     const_fn! {
         /// Like [`new`](Queue::new), with the wait backend `W` named by the type;
         /// usable in a `static`. (`new` builds the default backend,
@@ -942,7 +946,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// The position after `pos`.
     #[inline(always)]
     fn next(pos: usize) -> usize {
-        if N == Self::LAP {
+        if Self::POSITIONS_COUNT {
             // The last index's next lap base is the next number (the general case below
             // computes the same; said this way the compiler sees it).
             return pos.wrapping_add(1) & POS;
