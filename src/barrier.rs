@@ -269,7 +269,10 @@ impl<W: Wait> Barrier<W> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn wait(&self) -> Result<BarrierWaitResult, BarrierError> {
-        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), "Barrier") }
+        lockdep_hook! {
+            crate::lockdep::before_acquire(crate::lockdep::key(self), "Barrier");
+            crate::lockdep::arrive(crate::lockdep::key(self), "Barrier");
+        }
         self.wait_inner(None::<&mut Forever>)
     }
 
@@ -302,10 +305,14 @@ impl<W: Wait> Barrier<W> {
     /// assert!(!BARRIER.is_broken());
     /// ```
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn wait_until(
         &self,
         mut deadline: impl Deadline,
     ) -> Result<BarrierWaitResult, BarrierError> {
+        // A timed wait adds no order (it has a way out), but the arrival still ends the
+        // other parties' waits.
+        lockdep_hook! { crate::lockdep::arrive(crate::lockdep::key(self), "Barrier") }
         self.wait_inner(Some(&mut deadline))
     }
 
@@ -329,6 +336,7 @@ impl<W: Wait> Barrier<W> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn wait_timeout(
         &self,
         timeout: core::time::Duration,

@@ -77,8 +77,9 @@ pub type TicketLock<T, W = crate::wait::FairDefault> = Lock<RawTicketLock<W>, T>
 
 /// A lock around a `T` with a starvation bound that keeps its throughput when threads
 /// outnumber cores: a free lock goes to whichever thread asks, but a queued waiter is bypassed
-/// at most [`RawFairLock::MAX_BYPASSES`] times per waiter queued ahead of it, and queued
-/// waiters are served in order. Waiters wait through `W`
+/// at most [`RawFairLock::MAX_BYPASSES`] times per waiter queued ahead of it (and the first
+/// queued waiter, while it runs, only [`RawFairLock::GATE_AFTER`] times), and queued waiters
+/// are served in order. Waiters wait through `W`
 /// ([`FairDefault`](crate::wait::FairDefault): `Yield` with feature `std`, `Spin` without).
 ///
 /// # Examples

@@ -32,8 +32,14 @@
 //! - A wait that several signallers can end is reported if one of them needs a lock the
 //!   waiter holds, even if another signaller would have ended it: the checker does not know
 //!   which signaller runs.
-//! - A `Barrier` arrival is not recorded as a signal (each party would order its own locks
-//!   around its own arrival); holding a lock while waiting at a barrier is not reported.
+//! - A [`JoinableQueue`](crate::JoinableQueue) item taken makes the taker hold an unfinished
+//!   task (the class of the queue's `join`) until it calls `task_done`: a worker's locks order
+//!   after the join, and a `join` made holding one of them closes a cycle. A task handed to
+//!   another thread to mark done stays held by the taker.
+//! - A [`Barrier`](crate::Barrier) arrival signals the wait with the locks the party took and
+//!   released since its previous arrival (recorded from its first arrival on, the last
+//!   [`DEPTH`] distinct ones); a lock it still holds when arriving is ordered before the wait
+//!   instead.
 //! - Locks handed between contexts through raw `RawLock` calls, and locks of other crates,
 //!   are invisible.
 //!
@@ -437,6 +443,13 @@ struct Stack {
     /// Pushes that did not fit (their releases are matched against this count).
     lost: Cell<usize>,
     items: [Cell<Option<Held>>; DEPTH],
+    /// Whether this context has arrived at a `Barrier`: from then on it records in `since`
+    /// the locks it releases, which its next arrival signals.
+    party: Cell<bool>,
+    /// The classes taken and released since this context's last arrival at a `Barrier`
+    /// (distinct, oldest first; the oldest is dropped when full: a history, not a table).
+    since_len: Cell<usize>,
+    since: [Cell<Option<Held>>; DEPTH],
 }
 
 impl Stack {
@@ -445,6 +458,35 @@ impl Stack {
             len: Cell::new(0),
             lost: Cell::new(0),
             items: [const { Cell::new(None) }; DEPTH],
+            party: Cell::new(false),
+            since_len: Cell::new(0),
+            since: [const { Cell::new(None) }; DEPTH],
+        }
+    }
+
+    /// The classes held, outermost first.
+    fn held(&self) -> impl Iterator<Item = Held> + '_ {
+        (0..self.len.get()).map(|i| self.get(i))
+    }
+
+    /// Records that `held` was released (for the next `Barrier` arrival), if this context is
+    /// a barrier party.
+    fn remember(&self, held: Held) {
+        if !self.party.get() || held.kind == TASK {
+            return;
+        }
+        let len = self.since_len.get();
+        if (0..len).any(|i| self.since[i].get().is_some_and(|h| h.key == held.key)) {
+            return;
+        }
+        if len == DEPTH {
+            for i in 0..DEPTH - 1 {
+                self.since[i].set(self.since[i + 1].get());
+            }
+            self.since[DEPTH - 1].set(Some(held));
+        } else {
+            self.since[len].set(Some(held));
+            self.since_len.set(len + 1);
         }
     }
 
@@ -785,16 +827,20 @@ enum Found {
 }
 
 /// Adds the edges `held → new` for each `held`, and finds the first cycle one of them closes.
-/// `reverse` adds `new → held` instead (a signal recorded while holding locks).
-fn add_edges(stack: &Stack, new: Held, reverse: bool) -> Found {
+/// `reverse` adds `new → held` instead (a signal recorded while holding locks); a task of a
+/// `JoinableQueue` is never held against a signal (taking one never waits, so no signaller
+/// can be kept from it).
+fn add_edges(held: impl Iterator<Item = Held>, new: Held, reverse: bool) -> Found {
     GRAPH.with(|t| {
         let to = match t.class(new.key, new.kind) {
             Ok(c) => c,
             Err(o) => return Found::Overflow(o),
         };
         let mut found = Found::Nothing;
-        for i in 0..stack.len.get() {
-            let held = stack.get(i);
+        for held in held {
+            if reverse && held.kind == TASK {
+                continue;
+            }
             let h = match t.class(held.key, held.kind) {
                 Ok(c) => c,
                 Err(o) => return Found::Overflow(o),
@@ -925,7 +971,7 @@ fn check(stack: &Stack, new: Held) -> impl FnOnce() {
     let found = if recursive.is_some() {
         Found::Nothing
     } else {
-        add_edges(stack, new, false)
+        add_edges(stack.held(), new, false)
     };
     let irq = irq_check(stack, new);
     move || {
@@ -1022,6 +1068,7 @@ pub(crate) fn acquired(key: usize, kind: &'static str) {
 pub(crate) fn released(key: usize) {
     with_stack(|stack| match stack.find(key) {
         Some(i) => {
+            stack.remember(stack.get(i));
             let len = stack.len.get();
             for j in i..len - 1 {
                 stack.items[j].set(stack.items[j + 1].get());
@@ -1043,7 +1090,88 @@ pub(crate) fn signal(key: usize, kind: &'static str) {
         if stack.len.get() == 0 {
             return Found::Nothing;
         }
-        add_edges(stack, Held { key, kind, at }, true)
+        add_edges(stack.held(), Held { key, kind, at }, true)
+    });
+    if let Some(found) = found {
+        report_found(found);
+    }
+}
+
+/// The kind of a task taken from a `JoinableQueue` and not yet marked done (the class of its
+/// `join`).
+pub(crate) const TASK: &str = "JoinableQueue (join, unfinished tasks)";
+
+/// An item was taken from the `JoinableQueue` whose join class is `key`: this context holds
+/// an unfinished task until it calls `task_done`, and every lock it takes meanwhile orders
+/// after the join (`join → L`: a joiner holding `L` waits for a task that needs `L`). Taking
+/// a task never waits, so it adds no order itself; a context holds one task per queue however
+/// many items it took.
+#[inline]
+#[track_caller]
+pub(crate) fn task_taken(key: usize) {
+    let at = Location::caller();
+    let pushed = with_stack(|stack| {
+        if stack.find(key).is_some() {
+            return true;
+        }
+        let len = stack.len.get();
+        if len == DEPTH {
+            stack.lost.set(stack.lost.get() + 1);
+            return false;
+        }
+        stack.items[len].set(Some(Held {
+            key,
+            kind: TASK,
+            at,
+        }));
+        stack.len.set(len + 1);
+        true
+    });
+    if pushed == Some(false) {
+        overflow(OVERFLOW_DEPTH);
+    }
+}
+
+/// `task_done` on the `JoinableQueue` whose join class is `key`: signals its joiners (with
+/// the locks held), and this context no longer holds a task of it.
+#[inline]
+#[track_caller]
+pub(crate) fn task_done(key: usize) {
+    signal(key, TASK);
+    with_stack(|stack| {
+        if let Some(i) = stack.find(key) {
+            let len = stack.len.get();
+            for j in i..len - 1 {
+                stack.items[j].set(stack.items[j + 1].get());
+            }
+            stack.items[len - 1].set(None);
+            stack.len.set(len - 1);
+        }
+    });
+}
+
+/// An arrival at the `Barrier` `key`: it ends the other parties' waits, so those waits need
+/// every lock this context took (and released) before arriving, since its previous arrival:
+/// `B → L` for each. A lock it still holds is left out: held across the barrier, it is
+/// ordered before the wait instead (`L → B`, by `before_acquire`), and a party holding a lock
+/// of its own at the barrier keeps no other party out. A party that takes `L` before arriving
+/// while another waits holding `L` closes `L → B → L`. A context records what it releases
+/// only from its first arrival on, so the first generation's locks are not seen.
+#[inline]
+#[track_caller]
+pub(crate) fn arrive(key: usize, kind: &'static str) {
+    let at = Location::caller();
+    let found = with_stack(|stack| {
+        let was_party = stack.party.replace(true);
+        let len = stack.since_len.replace(0);
+        if !was_party || len == 0 {
+            return Found::Nothing;
+        }
+        let mut taken = [None; DEPTH];
+        for (slot, cell) in taken.iter_mut().zip(&stack.since[..len]) {
+            *slot = cell.take().filter(|h: &Held| stack.find(h.key).is_none());
+        }
+        add_edges(taken.into_iter().flatten(), Held { key, kind, at }, true)
     });
     if let Some(found) = found {
         report_found(found);

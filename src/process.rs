@@ -9,6 +9,7 @@
 //! a reused id belongs to a thread that started later.
 
 use core::num::NonZeroUsize;
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering::Relaxed};
 use std::cell::Cell;
 
 /// The calling thread's kernel thread id (`gettid`), unique among the live threads of every
@@ -76,27 +77,75 @@ fn parse_stat(stat: &[u8]) -> ThreadState {
     }
 }
 
+/// Bumped by a `pthread_atfork` child handler in every child of a `fork`: a thread's cached id
+/// is valid while the generation it was read under is still the current one.
+static FORK_GENERATION: AtomicU32 = AtomicU32::new(0);
+/// The child handler: 0 not registered yet, 1 being registered, 2 registered, 3 failed.
+static ATFORK: AtomicU8 = AtomicU8::new(0);
+
+extern "C" fn forked_child() {
+    // ORDERING: Relaxed: runs in the child's only thread (the one that called `fork`), before
+    // `fork` returns there; that thread's later reads are sequenced after it.
+    FORK_GENERATION.fetch_add(1, Relaxed);
+}
+
+/// Registers [`forked_child`] once per process; whether it is registered.
+fn atfork_registered() -> bool {
+    // ORDERING: Relaxed throughout. What must hold is that a thread that sees 2 and then forks
+    // runs the handler: glibc takes one lock both to register a handler and to fork, so if
+    // that fork had taken it before the registration, the fork would happen-before the
+    // registration and so before the store of 2, which the load sequenced before the fork
+    // could then not have read.
+    match ATFORK.load(Relaxed) {
+        2 => true,
+        0 if ATFORK.compare_exchange(0, 1, Relaxed, Relaxed).is_ok() => {
+            // SAFETY: registers a child handler that only increments an atomic, which is
+            // async-signal-safe; no prepare or parent handler.
+            let ok = unsafe { libc::pthread_atfork(None, None, Some(forked_child)) } == 0;
+            ATFORK.store(if ok { 2 } else { 3 }, Relaxed);
+            ok
+        }
+        // Being registered by another thread, or failed: read the id afresh this time.
+        _ => false,
+    }
+}
+
 /// The calling thread's id and start time, read once per thread (and again after a `fork`,
 /// whose child thread has a new id but inherits the parent's thread-locals).
+///
+/// A `fork` is noticed by a generation a `pthread_atfork` child handler bumps, so a cached id
+/// costs no system call. Where the handler could not be registered, each call makes a
+/// `gettid` system call and compares. (A child made by a raw `clone` system call, bypassing
+/// libc's `fork`, runs no handler: it must not use a cached id, that is, must not call into
+/// these locks before `exec`.)
 #[inline]
 pub(crate) fn current_thread() -> (u32, u64) {
     std::thread_local! {
-        // (tid, start time); tid 0: not read yet. No destructor, so usable while other
-        // thread-locals are destroyed.
-        static ME: Cell<(u32, u64)> = const { Cell::new((0, 0)) };
+        // (fork generation it was read under, or None: check with gettid; tid; start time);
+        // tid 0: not read yet. No destructor, so usable while other thread-locals are
+        // destroyed.
+        static ME: Cell<(Option<u32>, u32, u64)> = const { Cell::new((None, 0, 0)) };
     }
-    let tid = tid();
     ME.with(|me| {
-        let (cached, start) = me.get();
-        if cached == tid {
-            return (tid, start);
+        let (generation, cached, start) = me.get();
+        // ORDERING: Relaxed: only a child handler changes it, in this thread's own past.
+        if cached != 0 && generation == Some(FORK_GENERATION.load(Relaxed)) {
+            return (cached, start);
         }
-        let start = match thread_state(tid) {
-            ThreadState::Alive { start } => start,
-            // Without /proc the id alone still names one live thread.
-            _ => 0,
+        let registered = atfork_registered();
+        // ORDERING: Relaxed, as above; read before `gettid`, so a fork after it is noticed.
+        let now = FORK_GENERATION.load(Relaxed);
+        let tid = tid();
+        let start = if cached == tid {
+            start
+        } else {
+            match thread_state(tid) {
+                ThreadState::Alive { start } => start,
+                // Without /proc the id alone still names one live thread.
+                _ => 0,
+            }
         };
-        me.set((tid, start));
+        me.set((registered.then_some(now), tid, start));
         (tid, start)
     })
 }
@@ -108,9 +157,10 @@ pub(crate) fn current_thread() -> (u32, u64) {
 /// The id names one live thread among all processes (of one pid namespace: processes in
 /// different pid namespaces, such as two containers, must not share a reentrant lock). The
 /// start time keeps a thread that reuses the id of a dead owner from finding "its" id in the
-/// owner word (on 32-bit targets only the id is kept). Each call costs a `gettid` system call
-/// (the cached value is checked against it, since a forked child inherits the parent's
-/// thread-locals); the first call of each thread also reads `/proc/thread-self/stat`.
+/// owner word (on 32-bit targets only the id is kept). The first call of each thread makes a
+/// `gettid` system call and reads `/proc/thread-self/stat`; later calls read the cached pair
+/// (a `pthread_atfork` handler makes a forked child, which inherits the parent's
+/// thread-locals, read its own afresh).
 ///
 /// # Examples
 ///

@@ -153,6 +153,11 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     /// [`RobustError::OwnerDied`] with the guard if the previous owner died holding it;
     /// [`RobustError::NotRecoverable`] if the lock was given up. Never `WouldBlock`.
     ///
+    /// # Panics
+    ///
+    /// If the calling thread already holds the lock: a robust lock is not reentrant, and the
+    /// caller would wait for itself for ever. The unwind drops the caller's guard as usual.
+    ///
     /// # Examples
     ///
     /// ```
@@ -201,7 +206,8 @@ impl<T, L: OwnerLiveness, W: Wait> RobustMutex<T, L, W> {
     ///
     /// # Panics
     ///
-    /// If `deadline` panics, the panic propagates; nothing is held.
+    /// If `deadline` panics, the panic propagates; nothing is held. If the calling thread
+    /// already holds the lock, as [`lock`](RobustMutex::lock).
     ///
     /// # Examples
     ///

@@ -8,16 +8,20 @@
 //! What [`RwLock<T, W>`] (over [`RawRwMutex<W>`]) guarantees, and what not:
 //! - **Writer preference, bounded both ways.** Once a writer waits, new readers wait too, so
 //!   a stream of readers cannot starve it: it waits for the readers inside to leave. A reader
-//!   that had to wait is let in by the next write unlock, together with every other waiting
-//!   reader, even when more writers wait: a writer stream cannot starve readers either.
-//!   Writers among themselves have no order (as with [`Mutex`](crate::Mutex)).
+//!   that has waited through its polling budget (spins, then yields) registers and is let in
+//!   by the next write unlock, together with every other registered reader, even when more
+//!   writers wait: a writer stream cannot starve readers either. Writers among themselves have
+//!   no order (as with [`Mutex`](crate::Mutex)).
 //! - **Do not nest read locks** in one thread: the second `read` waits behind a waiting writer,
 //!   which waits for the first read lock (std's `RwLock` has the same rule).
 //! - **Upgradable read**: one holder at a time, alongside readers; it can become the writer
 //!   ([`RwLockUpgradableReadGuard::upgrade`]) without letting another writer in first, which a
 //!   read lock dropped and a write lock taken cannot promise.
 //! - **Threads outnumbering cores**: with the default backend (`Futex` with `std`) waiters
-//!   sleep after a short spin; with `Spin` they spin, so keep one thread per core.
+//!   poll (spinning, then yielding their core) and then sleep, and a waiter holds others back
+//!   only once it sleeps (readers) or while it waits for the readers inside (writers), so the
+//!   lock keeps its throughput when oversubscribed. With `Spin` waiters spin without yielding:
+//!   keep one thread per core.
 //! - **No poisoning**: a panic while a guard is held releases the lock as the guard is
 //!   dropped; the data is left as the panicking code left it.
 //! - At most 65535 read locks at once (the upgradable one included); one more panics.
@@ -92,6 +96,40 @@ unsafe impl<R: RawRwLock + Send, T: ?Sized + Send> Send for ReadWriteLock<R, T> 
 // SAFETY: sharing the lock gives `&T` to several threads at once (readers: `T: Sync`) and
 // `&mut T` to one thread at a time (writers: `T: Send`), never both (the `RawRwLock` contract).
 unsafe impl<R: RawRwLock + Sync, T: ?Sized + Send + Sync> Sync for ReadWriteLock<R, T> {}
+
+/// The three guards, as [`ReadWriteLock`]'s acquisition and downgrade helpers build them.
+trait Guard<'a, R: RawRwLock, T: ?Sized>: Sized {
+    /// The kind of lock the guard holds, as lockdep names it.
+    #[cfg(all(feature = "lockdep", not(baresync_loom)))]
+    const LOCKDEP_KIND: &'static str;
+
+    /// # Safety
+    ///
+    /// The current thread must hold this guard's kind of lock on `lock.raw` and hand it to
+    /// the guard.
+    unsafe fn new(lock: &'a ReadWriteLock<R, T>) -> Self;
+}
+
+macro_rules! impl_guard {
+    ($guard:ident, $kind:ident) => {
+        impl<'a, R: RawRwLock, T: ?Sized> Guard<'a, R, T> for $guard<'a, R, T> {
+            #[cfg(all(feature = "lockdep", not(baresync_loom)))]
+            const LOCKDEP_KIND: &'static str = crate::lockdep::$kind;
+
+            #[inline]
+            unsafe fn new(lock: &'a ReadWriteLock<R, T>) -> Self {
+                $guard {
+                    lock,
+                    _not_send: PhantomData,
+                }
+            }
+        }
+    };
+}
+
+impl_guard!(RwLockReadGuard, RW_READ);
+impl_guard!(RwLockWriteGuard, RW_WRITE);
+impl_guard!(RwLockUpgradableReadGuard, RW_UPGRADABLE);
 
 impl<T> ReadWriteLock<RawRwMutex<DefaultWait>, T> {
     const_fn! {
@@ -186,11 +224,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn read(&self) -> RwLockReadGuard<'_, R, T> {
-        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), crate::lockdep::RW_READ) }
-        self.raw.lock_shared();
-        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_READ) }
-        // SAFETY: a read lock was just acquired by this thread.
-        unsafe { RwLockReadGuard::new(self) }
+        // SAFETY: `lock_shared` returns holding a read lock, the kind the guard holds.
+        unsafe { self.acquire_or_wait(R::lock_shared) }
     }
 
     /// Acquires a read lock if that is possible right now; never waits.
@@ -211,13 +246,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, R, T>> {
-        if self.raw.try_lock_shared() {
-            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_READ) }
-            // SAFETY: a read lock was just acquired by this thread.
-            Some(unsafe { RwLockReadGuard::new(self) })
-        } else {
-            None
-        }
+        // SAFETY: `try_lock_shared` returns `true` only holding a read lock.
+        unsafe { self.acquire_if(R::try_lock_shared) }
     }
 
     /// Acquires a read lock unless `deadline` expires first; `None` then, and the lock is left
@@ -240,13 +270,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn read_until(&self, mut deadline: impl Deadline) -> Option<RwLockReadGuard<'_, R, T>> {
-        if self.raw.lock_shared_until(&mut deadline) {
-            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_READ) }
-            // SAFETY: a read lock was just acquired by this thread.
-            Some(unsafe { RwLockReadGuard::new(self) })
-        } else {
-            None
-        }
+        // SAFETY: `lock_shared_until` returns `true` only holding a read lock.
+        unsafe { self.acquire_if(|raw| raw.lock_shared_until(&mut deadline)) }
     }
 
     /// Acquires a read lock unless `timeout` passes first. A timeout too large to represent
@@ -285,11 +310,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn write(&self) -> RwLockWriteGuard<'_, R, T> {
-        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), crate::lockdep::RW_WRITE) }
-        self.raw.lock_exclusive();
-        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_WRITE) }
-        // SAFETY: the write lock was just acquired by this thread.
-        unsafe { RwLockWriteGuard::new(self) }
+        // SAFETY: `lock_exclusive` returns holding the write lock, the kind the guard holds.
+        unsafe { self.acquire_or_wait(R::lock_exclusive) }
     }
 
     /// Acquires the write lock if it is free right now; never waits.
@@ -306,13 +328,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, R, T>> {
-        if self.raw.try_lock_exclusive() {
-            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_WRITE) }
-            // SAFETY: the write lock was just acquired by this thread.
-            Some(unsafe { RwLockWriteGuard::new(self) })
-        } else {
-            None
-        }
+        // SAFETY: `try_lock_exclusive` returns `true` only holding the write lock.
+        unsafe { self.acquire_if(R::try_lock_exclusive) }
     }
 
     /// Acquires the write lock unless `deadline` expires first; `None` then, and the lock is
@@ -334,13 +351,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn write_until(&self, mut deadline: impl Deadline) -> Option<RwLockWriteGuard<'_, R, T>> {
-        if self.raw.lock_exclusive_until(&mut deadline) {
-            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_WRITE) }
-            // SAFETY: the write lock was just acquired by this thread.
-            Some(unsafe { RwLockWriteGuard::new(self) })
-        } else {
-            None
-        }
+        // SAFETY: `lock_exclusive_until` returns `true` only holding the write lock.
+        unsafe { self.acquire_if(|raw| raw.lock_exclusive_until(&mut deadline)) }
     }
 
     /// Acquires the write lock unless `timeout` passes first. A timeout too large to represent
@@ -393,11 +405,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn upgradable_read(&self) -> RwLockUpgradableReadGuard<'_, R, T> {
-        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), crate::lockdep::RW_UPGRADABLE) }
-        self.raw.lock_upgradable();
-        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_UPGRADABLE) }
-        // SAFETY: the upgradable lock was just acquired by this thread.
-        unsafe { RwLockUpgradableReadGuard::new(self) }
+        // SAFETY: `lock_upgradable` returns holding the upgradable lock, the guard's kind.
+        unsafe { self.acquire_or_wait(R::lock_upgradable) }
     }
 
     /// Acquires the upgradable read lock if that is possible right now; never waits.
@@ -418,13 +427,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
     #[inline]
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_upgradable_read(&self) -> Option<RwLockUpgradableReadGuard<'_, R, T>> {
-        if self.raw.try_lock_upgradable() {
-            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_UPGRADABLE) }
-            // SAFETY: the upgradable lock was just acquired by this thread.
-            Some(unsafe { RwLockUpgradableReadGuard::new(self) })
-        } else {
-            None
-        }
+        // SAFETY: `try_lock_upgradable` returns `true` only holding the upgradable lock.
+        unsafe { self.acquire_if(R::try_lock_upgradable) }
     }
 
     /// Acquires the upgradable read lock unless `deadline` expires first; `None` then.
@@ -448,13 +452,8 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
         &self,
         mut deadline: impl Deadline,
     ) -> Option<RwLockUpgradableReadGuard<'_, R, T>> {
-        if self.raw.lock_upgradable_until(&mut deadline) {
-            lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), crate::lockdep::RW_UPGRADABLE) }
-            // SAFETY: the upgradable lock was just acquired by this thread.
-            Some(unsafe { RwLockUpgradableReadGuard::new(self) })
-        } else {
-            None
-        }
+        // SAFETY: `lock_upgradable_until` returns `true` only holding the upgradable lock.
+        unsafe { self.acquire_if(|raw| raw.lock_upgradable_until(&mut deadline)) }
     }
 
     /// Acquires the upgradable read lock unless `timeout` passes first.
@@ -481,6 +480,65 @@ impl<R: RawRwLock, T: ?Sized> ReadWriteLock<R, T> {
         timeout: core::time::Duration,
     ) -> Option<RwLockUpgradableReadGuard<'_, R, T>> {
         self.upgradable_read_until(crate::deadline::Timeout::after(timeout))
+    }
+
+    /// Takes a lock through `acquire` (a raw call that waits as long as it takes) and returns
+    /// its guard; lockdep checks the order first and records the acquisition. The one place the
+    /// blocking acquisitions are written.
+    ///
+    /// # Safety
+    ///
+    /// `acquire` must return holding a lock of the kind `G` holds, for this thread.
+    #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
+    unsafe fn acquire_or_wait<'a, G: Guard<'a, R, T>>(&'a self, acquire: impl FnOnce(&R)) -> G {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(self), G::LOCKDEP_KIND) }
+        acquire(&self.raw);
+        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), G::LOCKDEP_KIND) }
+        // SAFETY: `acquire` returned holding the guard's kind of lock (the caller's promise).
+        unsafe { G::new(self) }
+    }
+
+    /// Takes a lock through `acquire` (a raw call that may give up: `try_*` or `*_until`) and
+    /// returns its guard if it did; lockdep records the acquisition. The one place the
+    /// acquisitions that may fail are written.
+    ///
+    /// # Safety
+    ///
+    /// `acquire` must return `true` only holding a lock of the kind `G` holds, for this thread.
+    #[inline]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
+    unsafe fn acquire_if<'a, G: Guard<'a, R, T>>(
+        &'a self,
+        acquire: impl FnOnce(&R) -> bool,
+    ) -> Option<G> {
+        if !acquire(&self.raw) {
+            return None;
+        }
+        lockdep_hook! { crate::lockdep::acquired(crate::lockdep::key(self), G::LOCKDEP_KIND) }
+        // SAFETY: `acquire` returned `true`, holding the guard's kind of lock.
+        Some(unsafe { G::new(self) })
+    }
+
+    /// Turns the lock a forgotten guard held into the weaker lock of the guard `G` through the
+    /// raw downgrade `downgrade`, and returns that guard.
+    ///
+    /// The guard is built *before* the raw call: a downgrade that panics does so after taking
+    /// effect (the [`RawRwLock`] contract; with `RawRwMutex`, in a wake call), and the unwind
+    /// then drops the new guard, which releases the weaker lock instead of leaking it. The
+    /// downgrades of both guards go through here, so the rule is kept in one place.
+    ///
+    /// # Safety
+    ///
+    /// This thread must hold the lock `downgrade` expects (its guard forgotten), and
+    /// `downgrade` must leave it holding a lock of the kind `G` holds.
+    #[inline]
+    unsafe fn downgrade_into<'a, G: Guard<'a, R, T>>(&'a self, downgrade: impl FnOnce(&R)) -> G {
+        // SAFETY: once `downgrade` has run, this thread holds the guard's kind of lock (the
+        // caller's promise); built first for the unwind, as said above.
+        let guard = unsafe { G::new(self) };
+        downgrade(&self.raw);
+        guard
     }
 
     /// Whether any lock (read, upgradable or write) is held right now. A snapshot.
@@ -596,18 +654,6 @@ pub struct RwLockReadGuard<'a, R: RawRwLock, T: ?Sized> {
 // SAFETY: sharing a read guard shares `&T` only.
 unsafe impl<R: RawRwLock + Sync, T: ?Sized + Sync> Sync for RwLockReadGuard<'_, R, T> {}
 
-impl<'a, R: RawRwLock, T: ?Sized> RwLockReadGuard<'a, R, T> {
-    /// # Safety
-    ///
-    /// The current thread must hold a read lock on `lock.raw` and hand it to the guard.
-    #[inline]
-    unsafe fn new(lock: &'a ReadWriteLock<R, T>) -> Self {
-        RwLockReadGuard {
-            lock,
-            _not_send: PhantomData,
-        }
-    }
-}
 
 impl<R: RawRwLock, T: ?Sized> Deref for RwLockReadGuard<'_, R, T> {
     type Target = T;
@@ -667,17 +713,6 @@ pub struct RwLockWriteGuard<'a, R: RawRwLock, T: ?Sized> {
 unsafe impl<R: RawRwLock + Sync, T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, R, T> {}
 
 impl<'a, R: RawRwLock, T: ?Sized> RwLockWriteGuard<'a, R, T> {
-    /// # Safety
-    ///
-    /// The current thread must hold the write lock on `lock.raw` and hand it to the guard.
-    #[inline]
-    unsafe fn new(lock: &'a ReadWriteLock<R, T>) -> Self {
-        RwLockWriteGuard {
-            lock,
-            _not_send: PhantomData,
-        }
-    }
-
     /// Turns the write lock into a read lock without letting another writer in between;
     /// readers that were waiting get in at the same moment.
     ///
@@ -695,14 +730,9 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockWriteGuard<'a, R, T> {
     /// ```
     pub fn downgrade(guard: Self) -> RwLockReadGuard<'a, R, T> {
         let lock = ManuallyDrop::new(guard).lock;
-        // SAFETY: the downgrade below leaves this thread a read lock, which this guard then
-        // holds. Built first: if the downgrade panics, it does so after taking effect (the
-        // `RawRwLock` contract; with `RawRwMutex`, in a wake call), and the unwind drops this
-        // guard, which releases the read lock instead of leaking it.
-        let read = unsafe { RwLockReadGuard::new(lock) };
-        // SAFETY: this thread holds the write lock (the write guard, forgotten above).
-        unsafe { lock.raw.downgrade() };
-        read
+        // SAFETY: this thread holds the write lock (its guard, forgotten above), and the raw
+        // downgrade leaves it a read lock.
+        unsafe { lock.downgrade_into(|raw| raw.downgrade()) }
     }
 
     /// Turns the write lock into the upgradable read lock without letting another writer in
@@ -721,13 +751,9 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockWriteGuard<'a, R, T> {
     /// ```
     pub fn downgrade_to_upgradable(guard: Self) -> RwLockUpgradableReadGuard<'a, R, T> {
         let lock = ManuallyDrop::new(guard).lock;
-        // SAFETY: the downgrade below leaves this thread the upgradable lock, which this guard
-        // then holds; built first so that a panic after the downgrade took effect releases it
-        // (as in `downgrade`).
-        let upgradable = unsafe { RwLockUpgradableReadGuard::new(lock) };
-        // SAFETY: this thread holds the write lock (the write guard, forgotten above).
-        unsafe { lock.raw.downgrade_to_upgradable() };
-        upgradable
+        // SAFETY: this thread holds the write lock (its guard, forgotten above), and the raw
+        // downgrade leaves it the upgradable lock.
+        unsafe { lock.downgrade_into(|raw| raw.downgrade_to_upgradable()) }
     }
 }
 
@@ -797,17 +823,6 @@ pub struct RwLockUpgradableReadGuard<'a, R: RawRwLock, T: ?Sized> {
 unsafe impl<R: RawRwLock + Sync, T: ?Sized + Sync> Sync for RwLockUpgradableReadGuard<'_, R, T> {}
 
 impl<'a, R: RawRwLock, T: ?Sized> RwLockUpgradableReadGuard<'a, R, T> {
-    /// # Safety
-    ///
-    /// The current thread must hold the upgradable lock on `lock.raw` and hand it to the guard.
-    #[inline]
-    unsafe fn new(lock: &'a ReadWriteLock<R, T>) -> Self {
-        RwLockUpgradableReadGuard {
-            lock,
-            _not_send: PhantomData,
-        }
-    }
-
     /// Becomes the write lock, waiting for the other readers to leave (new readers wait
     /// meanwhile). No other writer can get in between.
     ///
@@ -826,13 +841,18 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockUpgradableReadGuard<'a, R, T> {
     /// assert_eq!(*lock.read(), 2);
     /// ```
     pub fn upgrade(guard: Self) -> RwLockWriteGuard<'a, R, T> {
-        // SAFETY: the guard holds the upgradable lock. If `upgrade` panics it still does, and
-        // `guard` releases it while unwinding.
-        unsafe { guard.lock.raw.upgrade() };
-        let lock = guard.lock;
-        core::mem::forget(guard);
-        // SAFETY: the upgrade made this thread the writer; the upgradable guard is forgotten.
-        unsafe { RwLockWriteGuard::new(lock) }
+        // SAFETY: `upgrade` is called while the guard holds the upgradable lock, and returns
+        // having made this thread the writer.
+        let upgraded = unsafe {
+            Self::upgrade_with(guard, |raw| {
+                raw.upgrade();
+                true
+            })
+        };
+        match upgraded {
+            Ok(write) => write,
+            Err(_) => unreachable!("an untimed upgrade returns upgraded"),
+        }
     }
 
     /// Becomes the write lock if no other reader holds the lock right now; otherwise gives the
@@ -855,15 +875,9 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockUpgradableReadGuard<'a, R, T> {
     /// assert!(RwLockUpgradableReadGuard::try_upgrade(u).is_ok());
     /// ```
     pub fn try_upgrade(guard: Self) -> Result<RwLockWriteGuard<'a, R, T>, Self> {
-        // SAFETY: the guard holds the upgradable lock.
-        if unsafe { guard.lock.raw.try_upgrade() } {
-            let lock = guard.lock;
-            core::mem::forget(guard);
-            // SAFETY: the upgrade made this thread the writer.
-            Ok(unsafe { RwLockWriteGuard::new(lock) })
-        } else {
-            Err(guard)
-        }
+        // SAFETY: `try_upgrade` is called while the guard holds the upgradable lock, and
+        // returns `true` only having made this thread the writer.
+        unsafe { Self::upgrade_with(guard, |raw| raw.try_upgrade()) }
     }
 
     /// Becomes the write lock unless `deadline` expires first; gives the guard back then.
@@ -892,16 +906,9 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockUpgradableReadGuard<'a, R, T> {
         guard: Self,
         mut deadline: impl Deadline,
     ) -> Result<RwLockWriteGuard<'a, R, T>, Self> {
-        // SAFETY: the guard holds the upgradable lock; if this panics it still does, and
-        // `guard` releases it while unwinding.
-        if unsafe { guard.lock.raw.upgrade_until(&mut deadline) } {
-            let lock = guard.lock;
-            core::mem::forget(guard);
-            // SAFETY: the upgrade made this thread the writer.
-            Ok(unsafe { RwLockWriteGuard::new(lock) })
-        } else {
-            Err(guard)
-        }
+        // SAFETY: `upgrade_until` is called while the guard holds the upgradable lock, and
+        // returns `true` only having made this thread the writer.
+        unsafe { Self::upgrade_with(guard, |raw| raw.upgrade_until(&mut deadline)) }
     }
 
     /// Becomes the write lock unless `timeout` passes first; gives the guard back then.
@@ -934,6 +941,28 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockUpgradableReadGuard<'a, R, T> {
         Self::upgrade_until(guard, crate::deadline::Timeout::after(timeout))
     }
 
+    /// Runs the raw upgrade `upgrade` while `guard` holds the upgradable lock: the write guard
+    /// if it upgraded, `guard` back if not. The guard stays alive across the raw call, so if
+    /// that panics (a panicking `Wait` backend or deadline; the raw lock still holds the
+    /// upgradable lock then) the unwind releases the upgradable lock.
+    ///
+    /// # Safety
+    ///
+    /// `upgrade` must be a raw upgrade of `guard`'s lock (callable while holding the upgradable
+    /// lock) that returns `true` only having made this thread the writer.
+    #[inline]
+    unsafe fn upgrade_with(
+        guard: Self,
+        upgrade: impl FnOnce(&R) -> bool,
+    ) -> Result<RwLockWriteGuard<'a, R, T>, Self> {
+        if !upgrade(&guard.lock.raw) {
+            return Err(guard);
+        }
+        let lock = ManuallyDrop::new(guard).lock;
+        // SAFETY: the upgrade made this thread the writer; the upgradable guard is forgotten.
+        Ok(unsafe { Guard::new(lock) })
+    }
+
     /// Becomes a plain read lock, letting another upgradable reader in.
     ///
     /// # Examples
@@ -948,13 +977,9 @@ impl<'a, R: RawRwLock, T: ?Sized> RwLockUpgradableReadGuard<'a, R, T> {
     /// ```
     pub fn downgrade(guard: Self) -> RwLockReadGuard<'a, R, T> {
         let lock = ManuallyDrop::new(guard).lock;
-        // SAFETY: the downgrade below leaves this thread a read lock, which this guard then
-        // holds; built first so that a panic after the downgrade took effect releases it (as
-        // in `RwLockWriteGuard::downgrade`).
-        let read = unsafe { RwLockReadGuard::new(lock) };
-        // SAFETY: this thread holds the upgradable lock (its guard, forgotten above).
-        unsafe { lock.raw.downgrade_upgradable() };
-        read
+        // SAFETY: this thread holds the upgradable lock (its guard, forgotten above), and the
+        // raw downgrade leaves it a read lock.
+        unsafe { lock.downgrade_into(|raw| raw.downgrade_upgradable()) }
     }
 }
 

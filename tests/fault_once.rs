@@ -7,14 +7,12 @@
 mod fault_support;
 use fault_support::*;
 
-use baresync::sync::atomic::AtomicU32;
-use baresync::{Deadline, Futex, Lazy, Once, OnceCell, Spin, Wait, Yield};
-use std::cell::Cell;
+use baresync::{Futex, Lazy, Once, OnceCell, Spin, Wait, Yield};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Waiting threads in the multithreaded tests.
 const WAITERS: usize = if cfg!(miri) { 2 } else { 4 };
@@ -32,16 +30,6 @@ fn must_panic_with<T>(f: impl FnOnce() -> T, what: &str) {
         msg.contains(what),
         "panicked with {msg:?}, expected {what:?}"
     );
-}
-
-/// Joins `t`, failing instead of hanging if it does not finish in a generous time.
-fn join_within<T>(t: thread::JoinHandle<T>, what: &str) -> T {
-    let limit = Instant::now() + Duration::from_secs(if cfg!(miri) { 600 } else { 20 });
-    while !t.is_finished() {
-        assert!(Instant::now() < limit, "{what}: hung");
-        thread::sleep(Duration::from_millis(1));
-    }
-    t.join().unwrap()
 }
 
 /// Lets the waiters reach their wait (and, with a sleeping backend, fall asleep) before the
@@ -206,44 +194,6 @@ fn lazy_reentrant_force_panics() {
 // ---------------------------------------------------------------------------------------------
 // The `Wait` backend panics or is slow.
 
-thread_local! {
-    /// Calls of `PanickyWait::wait` left before the one that panics, in this thread.
-    static PANIC_IN: Cell<u32> = const { Cell::new(0) };
-}
-
-/// A `Wait` that keeps the contract (it delegates to `Yield`) but panics on the armed call.
-struct PanickyWait;
-
-impl PanickyWait {
-    fn maybe_panic() {
-        let left = PANIC_IN.with(Cell::get);
-        if left != 0 {
-            PANIC_IN.with(|c| c.set(left - 1));
-            if left == 1 {
-                panic!("injected");
-            }
-        }
-    }
-}
-
-// SAFETY: only reads the word it is given (or passes its address on); never writes it.
-unsafe impl Wait for PanickyWait {
-    fn wait(atomic: &AtomicU32, expected: u32) {
-        Self::maybe_panic();
-        <Yield as Wait>::wait(atomic, expected);
-    }
-    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
-        Self::maybe_panic();
-        <Yield as Wait>::wait_until(atomic, expected, deadline)
-    }
-    fn wake_one(atomic: &AtomicU32) {
-        <Yield as Wait>::wake_one(atomic);
-    }
-    fn wake_all(atomic: &AtomicU32) {
-        <Yield as Wait>::wake_all(atomic);
-    }
-}
-
 /// A waiter whose backend panics leaves the protocol (it held nothing): the initializer
 /// completes, the other waiters get the value, and the panicked thread can try again.
 #[test]
@@ -268,7 +218,7 @@ fn panicking_wait_in_a_waiter() {
     let victim = {
         let (cell, victim_panicked) = (cell.clone(), victim_panicked.clone());
         thread::spawn(move || {
-            PANIC_IN.with(|c| c.set(1));
+            arm(1);
             must_panic_with(|| cell.get_or_init(|| 0), "injected");
             assert!(cell.get().is_none(), "the initializer is still running");
             victim_panicked.store(true, SeqCst);

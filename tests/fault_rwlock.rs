@@ -18,16 +18,6 @@ use std::time::{Duration, Instant};
 /// The calls on which the injected deadline panics: the first, and a later one.
 const CALLS: [u32; 2] = [1, 5];
 
-fn must_panic<T>(f: impl FnOnce() -> T) {
-    let r = catch_unwind(AssertUnwindSafe(f));
-    let payload = r.err().expect("the injected panic must propagate");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"injected"));
-}
-
-fn generous() -> Instant {
-    Instant::now() + Duration::from_secs(if cfg!(miri) { 600 } else { 20 })
-}
-
 fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let limit = generous();
     while !cond() {
@@ -105,48 +95,6 @@ fn deadline_panics_futex() {
     deadline_panics::<baresync::Futex>();
 }
 
-thread_local! {
-    /// Calls of `PanickyWait::wait`/`wait_until` left before the one that panics (0: never).
-    static PANIC_IN: Cell<u32> = const { Cell::new(0) };
-}
-
-/// A `Wait` that keeps the contract (it delegates to `Yield`) but panics on the armed call of
-/// the arming thread, before waiting.
-struct PanickyWait;
-
-impl PanickyWait {
-    fn arm(k: u32) {
-        PANIC_IN.with(|c| c.set(k));
-    }
-    fn maybe_panic() {
-        let left = PANIC_IN.with(Cell::get);
-        if left != 0 {
-            PANIC_IN.with(|c| c.set(left - 1));
-            if left == 1 {
-                panic!("injected");
-            }
-        }
-    }
-}
-
-// SAFETY: only reads the word it is given (or passes its address on); never writes it.
-unsafe impl Wait for PanickyWait {
-    fn wait(atomic: &AtomicU32, expected: u32) {
-        Self::maybe_panic();
-        Yield::wait(atomic, expected);
-    }
-    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
-        Self::maybe_panic();
-        Yield::wait_until(atomic, expected, deadline)
-    }
-    fn wake_one(atomic: &AtomicU32) {
-        Yield::wake_one(atomic);
-    }
-    fn wake_all(atomic: &AtomicU32) {
-        Yield::wake_all(atomic);
-    }
-}
-
 /// Waiters of every kind whose backend panics while they wait (registered): the holder
 /// still holds, every registration is gone, and the lock works afterwards. Waiters still
 /// waiting beside them get in.
@@ -165,7 +113,7 @@ fn waiters_survive_a_panicking_wait() {
         .map(|kind| {
             let lock = Arc::clone(&lock);
             thread::spawn(move || {
-                PanickyWait::arm(1);
+                arm(1);
                 catch_unwind(AssertUnwindSafe(|| match kind {
                     0 => drop(lock.read()),
                     1 => drop(lock.write()),
@@ -189,7 +137,7 @@ fn waiters_survive_a_panicking_wait() {
     let upgrader = {
         let lock = Arc::clone(&lock);
         thread::spawn(move || {
-            PanickyWait::arm(1);
+            arm(1);
             let u = lock.upgradable_read();
             catch_unwind(AssertUnwindSafe(|| RwLockUpgradableReadGuard::upgrade(u))).is_err()
         })
@@ -318,7 +266,7 @@ fn downgrades_with_a_panicking_wake_leak_nothing() {
         })
     };
     eventually("the upgradable waiter announces itself", || {
-        format!("{:?}", lock.raw()).contains("upgraders_waiting: true")
+        format!("{:?}", lock.raw()).contains("sleepers: true")
     });
     WAKE_ARMED.with(|a| a.set(true));
     must_panic(|| RwLockUpgradableReadGuard::downgrade(u));

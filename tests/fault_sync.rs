@@ -6,100 +6,18 @@
 mod fault_support;
 use fault_support::*;
 
-use baresync::sync::atomic::AtomicU32;
 use baresync::{
-    Barrier, BarrierError, BoundedSemaphore, Deadline, Event, FairLock, Futex, Lock, Mutex,
-    RawFairLock, RawLock, RawTicketLock, Semaphore, Spin, SpinLock, TicketLock, Wait, Yield,
+    Barrier, BarrierError, BoundedSemaphore, Event, FairLock, Futex, Lock, Mutex, RawFairLock,
+    RawLock, RawTicketLock, Semaphore, Spin, SpinLock, TicketLock, Wait, Yield,
 };
-use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The calls on which the injected deadline panics: the first, and a later one.
 const CALLS: [u32; 2] = [1, 5];
-
-/// Runs `f`, which must panic with the injected panic.
-fn must_panic<T>(f: impl FnOnce() -> T) {
-    let r = catch_unwind(AssertUnwindSafe(f));
-    let payload = r.err().expect("the injected panic must propagate");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"injected"));
-}
-
-/// A generous deadline: a hang becomes a failure, not a stuck test.
-fn generous() -> Instant {
-    Instant::now() + Duration::from_secs(if cfg!(miri) { 600 } else { 20 })
-}
-
-/// Joins `t`, failing instead of hanging if it does not finish in a generous time.
-fn join_within<T>(t: thread::JoinHandle<T>, what: &str) -> T {
-    let limit = generous();
-    while !t.is_finished() {
-        assert!(Instant::now() < limit, "{what}: hung");
-        thread::sleep(Duration::from_millis(1));
-    }
-    t.join().unwrap()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Test backends.
-
-thread_local! {
-    /// Calls of `PanickyWait::wait`/`wait_until` left before the one that panics, in this
-    /// thread (0: never panic).
-    static PANIC_IN: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Makes this thread's `k`-th call of a `PanickyWait` wait panic.
-fn arm(k: u32) {
-    PANIC_IN.with(|c| c.set(k));
-}
-
-/// How many times a `PanickyWait<ID>` has panicked (per `ID`, so tests do not see each other).
-static PANICKED: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
-
-/// A `Wait` that keeps the contract (it delegates to `Yield`) but panics on the armed call of
-/// the arming thread, before waiting.
-struct PanickyWait<const ID: usize>;
-
-impl<const ID: usize> PanickyWait<ID> {
-    fn maybe_panic() {
-        let left = PANIC_IN.with(|c| c.get());
-        if left == 0 {
-            return;
-        }
-        PANIC_IN.with(|c| c.set(left - 1));
-        if left == 1 {
-            PANICKED[ID].fetch_add(1, SeqCst);
-            panic!("injected");
-        }
-    }
-    fn until_panicked() {
-        while PANICKED[ID].load(SeqCst) == 0 {
-            thread::yield_now();
-        }
-    }
-}
-
-// SAFETY: only reads the word it is given (or passes its address on); never writes it.
-unsafe impl<const ID: usize> Wait for PanickyWait<ID> {
-    fn wait(atomic: &AtomicU32, expected: u32) {
-        Self::maybe_panic();
-        Yield::wait(atomic, expected);
-    }
-    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
-        Self::maybe_panic();
-        Yield::wait_until(atomic, expected, deadline)
-    }
-    fn wake_one(atomic: &AtomicU32) {
-        Yield::wake_one(atomic);
-    }
-    fn wake_all(atomic: &AtomicU32) {
-        Yield::wake_all(atomic);
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // `Lock::lock_until` with a panicking deadline, for each raw lock.

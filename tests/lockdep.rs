@@ -6,7 +6,10 @@
 #![cfg(all(feature = "lockdep", feature = "std"))]
 
 use baresync::lockdep::{self, Report};
-use baresync::{Condvar, Event, Mutex, Queue, ReentrantLock, RwLock, Semaphore, SpinLock};
+use baresync::{
+    Barrier, Condvar, Event, JoinableQueue, Mutex, Queue, ReentrantLock, RwLock, Semaphore,
+    SpinLock,
+};
 use std::cell::{Cell, RefCell};
 use std::thread;
 
@@ -426,4 +429,165 @@ fn a_report_while_unwinding_is_printed_not_raised() {
     );
     assert!(!lock.is_locked());
     assert_eq!(sem.available(), 1);
+}
+
+#[test]
+fn a_join_holding_a_lock_that_a_task_needs_is_reported() {
+    take_reports();
+    let lock = leak(0);
+    let jobs: &'static JoinableQueue<u32, 4> = Box::leak(Box::new(JoinableQueue::new()));
+    jobs.put(1).unwrap();
+    // The worker takes the lock while its task is unfinished (fine on its own).
+    let (lg, ll) = thread::spawn(move || {
+        let (_job, lg) = (jobs.get().unwrap(), line!());
+        let (g, ll) = (lock.lock(), line!());
+        drop(g);
+        jobs.task_done().unwrap();
+        assert!(take_reports().is_empty());
+        (lg, ll)
+    })
+    .join()
+    .unwrap();
+    // The producer joins while holding it: had it come first, the worker would wait for the
+    // lock and the join for the worker, forever. Reported although the join returns at once.
+    let (_g, lh) = (lock.lock(), line!());
+    let lj = line!() + 1;
+    jobs.join();
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let r = &reports[0];
+    assert!(r.contains("cycle") && r.contains("JoinableQueue"), "{r}");
+    for line in [lg, ll, lh, lj] {
+        assert!(line_of(r, line), "line {line} missing in {r}");
+    }
+}
+
+#[test]
+fn a_task_done_under_the_joiners_lock_is_reported() {
+    take_reports();
+    let lock = leak(0);
+    let jobs: &'static JoinableQueue<u32, 4> = Box::leak(Box::new(JoinableQueue::new()));
+    jobs.put(1).unwrap();
+    thread::spawn(move || {
+        let _job = jobs.get().unwrap();
+        let _g = lock.lock();
+        jobs.task_done().unwrap(); // signals the joiners while holding the lock
+        take_reports()
+    })
+    .join()
+    .map(|r| assert!(r.is_empty(), "{r:?}"))
+    .unwrap();
+    let _g = lock.lock();
+    jobs.join();
+    assert_eq!(take_reports().len(), 1);
+}
+
+#[test]
+fn joining_while_holding_an_unfinished_task_is_reported_before_the_hang() {
+    take_reports();
+    let jobs: &'static JoinableQueue<u32, 4> = Box::leak(Box::new(JoinableQueue::new()));
+    jobs.put(1).unwrap();
+    let _job = jobs.get().unwrap();
+    PANIC.with(|p| p.set(true));
+    // The join waits for this very task: it would never return.
+    let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| jobs.join()));
+    PANIC.with(|p| p.set(false));
+    assert!(joined.is_err());
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].contains("already held"), "{}", reports[0]);
+    jobs.task_done().unwrap();
+    assert_eq!(lockdep::held_count(), 0);
+    jobs.join();
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn a_worker_pool_joined_correctly_reports_nothing() {
+    take_reports();
+    let total = leak(0u64);
+    let jobs: &'static JoinableQueue<u64, 4> = Box::leak(Box::new(JoinableQueue::new()));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            thread::spawn(move || {
+                while let Ok(job) = jobs.get() {
+                    *total.lock() += job; // the lock taken while the task is unfinished
+                    jobs.task_done().unwrap();
+                }
+                take_reports()
+            })
+        })
+        .collect();
+    let n = if cfg!(miri) { 10 } else { 200 };
+    for i in 1..=n {
+        jobs.put(i).unwrap();
+    }
+    jobs.join(); // holding nothing
+    assert_eq!(*total.lock(), n * (n + 1) / 2);
+    jobs.close();
+    for w in workers {
+        assert_eq!(w.join().unwrap(), Vec::<String>::new());
+    }
+    assert_eq!(lockdep::held_count(), 0);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn a_barrier_wait_holding_a_lock_another_party_takes_before_arriving_is_reported() {
+    take_reports();
+    let lock = leak(0);
+    let barrier: &'static Barrier = Box::leak(Box::new(Barrier::new(2)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let other = thread::spawn(move || {
+        barrier.wait().unwrap();
+        // Second generation: take the lock, then arrive.
+        let ll = line!() + 1;
+        drop(lock.lock());
+        tx.send(()).unwrap();
+        let la = line!() + 1;
+        barrier.wait().unwrap();
+        (take_reports(), ll, la)
+    });
+    barrier.wait().unwrap();
+    // Only once the other party has released it (so this run cannot hang): wait at the
+    // barrier holding the lock. Had this come first, the other party would wait for the lock
+    // before arriving, and this wait for its arrival, forever.
+    rx.recv().unwrap();
+    let _g = lock.lock();
+    barrier.wait().unwrap();
+    let (mut reports, ll, la) = other.join().unwrap();
+    reports.extend(take_reports());
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let r = &reports[0];
+    assert!(r.contains("cycle") && r.contains("Barrier"), "{r}");
+    for line in [ll, la] {
+        assert!(line_of(r, line), "line {line} missing in {r}");
+    }
+}
+
+#[test]
+fn barrier_parties_that_release_their_locks_before_arriving_report_nothing() {
+    take_reports();
+    let shared = leak(0u32);
+    let parties = 3;
+    let barrier: &'static Barrier = Box::leak(Box::new(Barrier::new(parties)));
+    let workers: Vec<_> = (0..parties)
+        .map(|_| {
+            // A lock of each party's own, held across the barrier: it keeps nobody out.
+            let own = leak(0u32);
+            thread::spawn(move || {
+                for _ in 0..if cfg!(miri) { 3 } else { 20 } {
+                    *shared.lock() += 1;
+                    *own.lock() += 1;
+                    let g = own.lock();
+                    barrier.wait().unwrap();
+                    drop(g);
+                }
+                take_reports()
+            })
+        })
+        .collect();
+    for w in workers {
+        assert_eq!(w.join().unwrap(), Vec::<String>::new());
+    }
 }

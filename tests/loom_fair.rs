@@ -1,4 +1,5 @@
-//! Loom models of `RawFairLock<W>` (in the loom build its bypass limit K is 1).
+//! Loom models of `RawFairLock<W>` (in the loom build its hard bypass limit K is 2 and its
+//! gate closes after 1 bypass, so that both the gate and the hard limit are reached).
 //!
 //! Run with
 //! `RUSTFLAGS="--cfg baresync_loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release --test loom_fair`.
@@ -9,7 +10,8 @@
 //! - no lost wake-up with a backend that really sleeps ([`LoomFutex`]): the head sleeping on
 //!   the state word, a waiter sleeping on the queue word, a timed waiter sleeping;
 //! - the bound's protocol: with a waiter queued, at most K acquisitions by bargers happen
-//!   before the queued waiter's, in every interleaving.
+//!   before the queued waiter's, in every interleaving (including those where the head runs
+//!   and closes the gate, and those where it does not run until the hard limit is reached).
 #![cfg(baresync_loom)]
 
 mod loom_support;
@@ -178,8 +180,8 @@ fn fair_futex_lock_until_races_lock() {
     });
 }
 
-/// The bound's protocol (K = 1 here): the main thread holds the lock until a second thread
-/// has queued, then releases it and tries to take it again three times. Of the main
+/// The bound's protocol (K = 2 here, the gate after 1): the main thread holds the lock until
+/// a second thread has queued, then releases it and tries to take it again three times. Of the main
 /// thread's acquisitions, at most K may come before the queued thread's (it records, inside
 /// its critical section, that it has acquired; the main thread reads that inside its own).
 fn bound_holds<W: Wait + Send + Sync + 'static>() {

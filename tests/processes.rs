@@ -1,6 +1,7 @@
 //! Primitives shared by forked processes through one `MAP_SHARED` mapping.
 #![cfg(all(target_os = "linux", feature = "std", not(baresync_loom)))]
 
+#[path = "../examples/process_support/mod.rs"]
 mod process_support;
 use process_support::*;
 

@@ -2,6 +2,7 @@
 //! the unrecoverable state; no false "owner died" while the owner lives.
 #![cfg(all(target_os = "linux", feature = "std", not(baresync_loom)))]
 
+#[path = "../examples/process_support/mod.rs"]
 mod process_support;
 use process_support::*;
 
@@ -162,4 +163,45 @@ fn zeroed_memory_is_a_new_consistent_robust_mutex_and_the_layout_is_pinned() {
     assert!(!m.is_locked() && !m.is_not_recoverable());
     *m.lock().unwrap() += 1;
     assert_eq!(*m.lock().unwrap(), 1);
+}
+
+/// Red team S2: `lock` by the thread that already holds the lock used to wait for itself for
+/// ever (its owner word is the caller's own id, alive, so never taken over). It panics with a
+/// message that says so, and the unwind drops the outer guard: the lock is free again.
+#[test]
+#[cfg_attr(miri, ignore = "reads /proc")]
+fn lock_by_its_own_holder_panics_instead_of_hanging() {
+    static M: RobustMutex<u32> = RobustMutex::new(5);
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Not scoped: a hung thread must not keep the test from failing.
+    std::thread::spawn(move || {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _g = M.lock().unwrap();
+            let _again = M.lock();
+        }));
+        let msg = r
+            .err()
+            .and_then(|p| {
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            })
+            .unwrap_or_default();
+        tx.send(msg).unwrap();
+    });
+    // A hang must become a failure: seconds, not a timing claim.
+    let msg = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the second lock by the holder hung instead of panicking");
+    assert!(msg.contains("already holds"), "panic message: {msg:?}");
+    assert!(!M.is_locked(), "the unwind released the outer guard");
+    assert_eq!(*M.lock().unwrap(), 5);
+    // The same for `lock_until`: a deadline would only turn the self-deadlock into a timeout.
+    let g = M.lock().unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = M.lock_until(|| false);
+    }));
+    assert!(r.is_err(), "lock_until by the holder must panic too");
+    drop(g);
+    assert!(M.try_lock().is_ok());
 }

@@ -104,7 +104,8 @@ pub struct StressArgs {
     /// instead of threads (Linux).
     #[arg(long)]
     pub processes: bool,
-    /// With --processes: SIGKILL workers at random points (robust lock, queue consumers).
+    /// With --processes: SIGKILL workers at random points (robust lock, queue consumers); adds
+    /// the controls a kill must expose (a death ignored, acknowledgements made late).
     #[arg(long, requires = "processes")]
     pub kill: bool,
     /// Run with baresync's lock-order checker on: any report is a violation, and a negative
@@ -230,7 +231,21 @@ fn stress(
         let plan = plan(topo, &args.plan)?;
         let duration = args.duration.unwrap_or(default_duration);
         let seed = args.seed.unwrap_or_else(clock_seed);
-        return Ok(stress::process::main(&plan, duration, seed, args.kill));
+        // Open the JSON file first, so a bad path is a usage error before any work.
+        let mut json = match &args.json {
+            Some(path) => Some(std::fs::File::create(path).map_err(|e| {
+                UsageError(format!("cannot create --json file {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        return Ok(stress::process::main(
+            &plan,
+            duration,
+            seed,
+            args.kill,
+            args.jitter,
+            json.as_mut(),
+        ));
     }
     if args.lockdep {
         if !stress::lockdep::AVAILABLE {

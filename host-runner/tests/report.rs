@@ -141,3 +141,40 @@ fn report_from_its_own_json_reproduces_every_file_byte_for_byte() {
     }
     assert!(n >= 10, "only {n} files");
 }
+
+/// The `lockdep` group compares two builds; a `--lockdep-bin` that is not the build with the
+/// checker (here, this very build) is refused before the bench runs, not merged as if it were.
+#[cfg(not(feature = "lockdep"))]
+#[test]
+fn lockdep_group_refuses_a_build_without_the_checker() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_host-runner"))
+        .current_dir(dir.path())
+        .args(["report", "--smoke", "--no-progress", "--out"])
+        .arg(dir.path().join("results"))
+        .arg("--lockdep-bin")
+        .arg(env!("CARGO_BIN_EXE_host-runner"))
+        .output()
+        .expect("host-runner runs");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("is not the build with lockdep on"), "{t}");
+    assert!(!dir.path().join("results").exists(), "{t}");
+}
+
+/// A build with the checker on does not measure the other groups (every primitive would be
+/// checked); only `report --from` works there.
+#[cfg(feature = "lockdep")]
+#[test]
+fn report_refuses_to_measure_in_a_lockdep_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_host-runner"))
+        .current_dir(dir.path())
+        .args(["report", "--smoke", "--no-progress", "--out"])
+        .arg(dir.path().join("results"))
+        .output()
+        .expect("host-runner runs");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("built with feature lockdep"), "{t}");
+}

@@ -367,7 +367,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 0);
     /// assert!(Q.task_done().is_err());
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        lockdep_hook! { crate::lockdep::task_done(crate::lockdep::key(&self.joiners)) }
         self.finish_task()
     }
 
@@ -423,7 +425,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 0);
     /// worker.join().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn join(&self) {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.joiners), crate::lockdep::TASK) }
         if !self.all_done() {
             self.join_slow(None::<&mut Forever>);
         }
@@ -483,7 +487,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert!(Q.push(2).is_err());
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         self.queue.push_raw(value)?;
         task.keep();
@@ -505,7 +511,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert!(Q.try_push(2).unwrap_err().is_full());
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         self.queue.try_push_raw(value)?;
         task.keep();
@@ -528,7 +536,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.force_push(2), Ok(Some(1)));
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         let evicted = self.queue.force_push_raw(value)?;
         if evicted.is_none() {
@@ -555,7 +565,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// Q.put(1).unwrap();
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put(&self, value: T) -> Result<(), Closed<T>> {
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.queue.words.not_full), "Queue (waiting for room)"); crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         if let Err(e) = self.queue.put_raw(value, None::<&mut Forever>) {
             return Err(Closed(e.into_inner()));
@@ -586,7 +598,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.put_until(2, || true), Err(PutError::Timeout(2)));
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put_until(&self, value: T, mut deadline: impl Deadline) -> Result<(), PutError<T>> {
+        lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
         let task = self.add_task();
         self.queue.put_raw(value, Some(&mut deadline))?;
         task.keep();
@@ -614,6 +628,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put_timeout(&self, value: T, timeout: core::time::Duration) -> Result<(), PutError<T>> {
         self.put_until(value, crate::deadline::Timeout::after(timeout))
     }
@@ -658,8 +673,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.pop(), Some(1));
     /// Q.task_done().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn pop(&self) -> Option<T> {
-        self.queue.pop()
+        let value = self.queue.pop()?;
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        Some(value)
     }
 
     /// [`Queue::try_pop`]; never waits. Call [`task_done`](JoinableQueue::task_done) when
@@ -680,8 +698,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.try_pop(), Ok(1));
     /// Q.task_done().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_pop(&self) -> Result<T, TryPopError> {
-        self.queue.try_pop()
+        let value = self.queue.try_pop()?;
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        Ok(value)
     }
 
     /// [`Queue::get`]; call [`task_done`](JoinableQueue::task_done) when finished with the item.
@@ -698,8 +719,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.get(), Ok(1));
     /// Q.task_done().unwrap();
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get(&self) -> Result<T, Closed> {
-        self.queue.get()
+        let value = self.queue.get()?;
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        Ok(value)
     }
 
     /// [`Queue::get_until`].
@@ -716,8 +740,11 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// static Q: JoinableQueue<u8, 1> = JoinableQueue::new();
     /// assert_eq!(Q.get_until(|| true), Err(GetError::Timeout));
     /// ```
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get_until(&self, deadline: impl Deadline) -> Result<T, GetError> {
-        self.queue.get_until(deadline)
+        let value = self.queue.get_until(deadline)?;
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        Ok(value)
     }
 
     /// [`Queue::get_timeout`].
@@ -739,8 +766,9 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get_timeout(&self, timeout: core::time::Duration) -> Result<T, GetError> {
-        self.queue.get_timeout(timeout)
+        self.get_until(crate::deadline::Timeout::after(timeout))
     }
 
     /// [`Queue::close`]: later puts fail, waiting gets drain what is left and then fail.

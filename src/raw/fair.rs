@@ -1,11 +1,12 @@
 //! `RawFairLock<W>`: a lock that lets running threads barge, with a bound on how often a
-//! queued waiter can be bypassed.
+//! queued waiter can be bypassed, and a gate that closes only for a waiter that is running.
 //!
 //! Algorithm: bounded bypass ("eventual fairness" counted in acquisitions rather than time:
-//! parking_lot's `Mutex` hands off to the oldest sleeper after about 0.5 ms, here after
-//! [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES) acquisitions), with the waiters queued in
-//! ticket order (Reed and Kanodia, 1979) and only the first of them competing for the lock
-//! (concurrency restriction, as in Dice's Malthusian locks, EuroSys 2017).
+//! parking_lot's `Mutex` hands off to the oldest sleeper after about 0.5 ms), with the
+//! waiters queued in ticket order (Reed and Kanodia, 1979) and only the first of them
+//! competing for the lock (concurrency restriction, as in Dice's Malthusian locks, EuroSys
+//! 2017). Two limits on the bypass count, the way Dice and Kogan's fissile locks (2020) let
+//! the queue head become "impatient":
 //!
 //! - A thread that finds the lock free takes it (barging), even if others queue. Barging is
 //!   what keeps the lock fast when threads outnumber cores: a running thread takes a free lock
@@ -15,29 +16,45 @@
 //!   counts the queued waiters. Only the waiter whose ticket is served (the head) competes
 //!   for the lock; the waiters behind it wait through `W` for their turn at the head.
 //! - While anyone is queued, every acquisition by a thread that is not the head (a barger)
-//!   increments a bypass count in the state word, and once the count reaches `MAX_BYPASSES`
-//!   bargers are refused: the next acquisition is the head's, which resets the count.
+//!   increments a bypass count in the state word.
+//! - **The gate**: the head polls the state word; when a poll finds the lock held and the
+//!   count at [`GATE_AFTER`](RawFairLock::GATE_AFTER) (16) or more, the head sets the GATE
+//!   bit, and bargers are refused until the head has acquired (which clears the gate and the
+//!   count). Only the head closes the gate, and it does so while it runs: a head that is
+//!   descheduled, yielding or asleep closes nothing, so the running threads keep the lock
+//!   busy instead of waiting for the scheduler to run the head (the collapse of the first
+//!   version of this lock, which closed the gate for whichever head it had).
+//! - **The hard limit**: once the count reaches [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES)
+//!   (K = 1023), bargers are refused whether the head runs or not: the next acquisition is
+//!   the head's. This is what makes the bound unconditional.
 //!
-//! **The bound**: from the moment a waiter joins the queue until it holds the lock, at most
-//! `MAX_BYPASSES` (K) bargers acquire between any two acquisitions by queued waiters, and the
-//! queued waiters acquire in the order they joined. So a `lock` caller with n waiters queued
-//! ahead of it is bypassed at most (n + 1)·K times and acquires after at most
-//! (n + 1)·(K + 1) − 1 other acquisitions; with T threads using the lock, n ≤ T − 2. It is a
-//! count of acquisitions, not a time, and it holds whatever the scheduler does and with any
-//! backend, `Spin` included: the counting is done by read-modify-writes of the state word, not
-//! by the waiter, so a descheduled head keeps its place (the lock then stays free until the
-//! head runs, once per K + 1 acquisitions at most).
+//! **The bound**: from the moment a `lock` caller joins the queue until it holds the lock, at
+//! most K bargers acquire between any two acquisitions by queued waiters, and the queued
+//! waiters acquire in the order they joined. So a caller with n waiters queued ahead of it is
+//! bypassed at most (n + 1)·K times and acquires after at most (n + 1)·(K + 1) − 1 other
+//! acquisitions; with T threads using the lock, n ≤ T − 2. It is a count of acquisitions,
+//! not a time, and it holds whatever the scheduler does and with any backend, `Spin`
+//! included: the counting is done by read-modify-writes of the state word, not by the
+//! waiter. **While the head runs** it is bypassed `GATE_AFTER` times plus at most the
+//! acquisitions that complete between two of its polls (a poll is one load of the state word
+//! and a spin hint), and then, once the owner of the moment releases, the lock is its. A
+//! head that was not running when its 16th bypass came closes the gate at its first poll
+//! after it runs again (its first poll after `W::wait` returns), or is served by the hard
+//! limit, whichever comes first.
 //!
 //! Timed waiters ([`lock_until`](RawLock::lock_until)) and [`try_lock`](RawLock::try_lock)
 //! do not queue (a drawn ticket cannot be given back before its turn): they are bargers, so
 //! they count against the bound of the queued waiters and have no bound of their own.
 //!
-//! Progress: starvation-free for `lock` callers while the owner keeps running (the bound
-//! above); deadlock-free.
+//! Progress: starvation-free for `lock` callers (the bound above) as long as every owner
+//! releases; deadlock-free. A head that closed the gate and is then preempted before the
+//! lock is free keeps the lock idle until it runs: the price of the gate, paid only when the
+//! head was preempted within one critical section of closing it.
 //!
 //! If `W` panics while a waiter is queued, a drop guard still waits (spinning, then yielding
 //! with `std`, without calling `W` again) for that waiter's turn at the head, leaves the queue
-//! without taking the lock and passes the turn on; the panic propagates after that.
+//! without taking the lock (opening the gate if it had closed it) and passes the turn on; the
+//! panic propagates after that.
 
 use super::{impl_init, RawLock};
 use crate::sync::atomic::{
@@ -53,14 +70,22 @@ use core::marker::PhantomData;
 const LOCKED: u32 = 1;
 /// `state`: a waiter may sleep on `state` through `W` (only with a sleeping `W`).
 const SLEEPERS: u32 = 1 << 1;
-/// `state`: one bypass of the queue; the bypass count is `(state & BYPASS_MASK) >> 2`.
-const BYPASS_ONE: u32 = 1 << 2;
-/// `state`: bits 2–7, the bypass count.
-const BYPASS_MASK: u32 = 0x3f << 2;
-/// `state`: one queued waiter; the count is `state >> 8`.
-const WAITER_ONE: u32 = 1 << 8;
-/// `state`: bits 8–31, the number of queued waiters.
-const WAITER_MASK: u32 = !0xff;
+/// `state`: the gate is closed: the head of the queue, while running, saw itself bypassed
+/// [`GATE_AFTER`](RawFairLock::GATE_AFTER) times and reserved the next acquisition. Set and
+/// cleared only by the head.
+const GATE: u32 = 1 << 2;
+/// `state`: where the bypass count starts.
+const BYPASS_SHIFT: u32 = 3;
+/// `state`: one bypass of the queue; the bypass count is `(state & BYPASS_MASK) >> 3`.
+const BYPASS_ONE: u32 = 1 << BYPASS_SHIFT;
+/// `state`: bits 3–12, the bypass count (at most `MAX_BYPASSES`, which must fit).
+const BYPASS_MASK: u32 = 0x3ff << BYPASS_SHIFT;
+/// `state`: where the waiter count starts.
+const WAITER_SHIFT: u32 = 13;
+/// `state`: one queued waiter; the count is `state >> 13`.
+const WAITER_ONE: u32 = 1 << WAITER_SHIFT;
+/// `state`: bits 13–31, the number of queued waiters.
+const WAITER_MASK: u32 = !(WAITER_ONE - 1);
 
 /// `head`: a waiter may sleep on `head` through `W` (only with a sleeping `W`).
 const QUEUE_SLEEPERS: u32 = 1 << 31;
@@ -68,7 +93,9 @@ const QUEUE_SLEEPERS: u32 = 1 << 31;
 const TICKET_MASK: u32 = QUEUE_SLEEPERS - 1;
 
 /// A lock with a stated starvation bound that keeps its throughput when threads outnumber
-/// cores: running threads may take a free lock ahead of queued waiters, but at most
+/// cores: running threads may take a free lock ahead of queued waiters, but once the first
+/// queued waiter, while running, sees itself bypassed [`GATE_AFTER`](RawFairLock::GATE_AFTER)
+/// times it closes the lock to them, and never more than
 /// [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES) times in a row; queued waiters are served in
 /// the order they came. 12 bytes; the waiters wait through `W`
 /// ([`FairDefault`]: `Yield` with feature `std`, `Spin` without).
@@ -82,8 +109,10 @@ const TICKET_MASK: u32 = QUEUE_SLEEPERS - 1;
 /// waiters queued ahead of it is bypassed at most (n + 1)·K times, and acquires after at most
 /// (n + 1)·(K + 1) − 1 other acquisitions (with T threads using the lock, n ≤ T − 2). The
 /// count is kept in the lock word by the acquiring threads, so it holds whatever the
-/// scheduler does and with any backend, `Spin` included. Timed waiters and `try_lock` do not
-/// queue and have no bound of their own.
+/// scheduler does and with any backend, `Spin` included. While the first queued waiter runs,
+/// it is bypassed only `GATE_AFTER` (16) times plus those that complete between two of its
+/// polls of the lock word; a descheduled waiter does not hold the lock up. Timed waiters and
+/// `try_lock` do not queue and have no bound of their own.
 ///
 /// # Examples
 ///
@@ -98,8 +127,9 @@ const TICKET_MASK: u32 = QUEUE_SLEEPERS - 1;
 /// assert!(!RAW.is_locked());
 /// ```
 pub struct RawFairLock<W = FairDefault> {
-    /// bit 0: locked · bit 1: a waiter may sleep on this word · bits 2–7: acquisitions that
-    /// bypassed the queue since a queued waiter last acquired · bits 8–31: queued waiters
+    /// bit 0: locked · bit 1: a waiter may sleep on this word · bit 2: the gate (closed by
+    /// the head) · bits 3–12: acquisitions that bypassed the queue since a queued waiter
+    /// last acquired · bits 13–31: queued waiters
     state: AtomicU32,
     /// The next ticket to hand out (bits 0–30; bit 31 is ignored).
     next: AtomicU32,
@@ -131,21 +161,41 @@ impl RawFairLock {
 
 impl<W: Wait> RawFairLock<W> {
     /// The most acquisitions by threads that are not queued (bargers) between two
-    /// acquisitions by queued waiters: the head of the queue is bypassed at most this many
-    /// times. (1 in the loom build, to keep the models small.)
+    /// acquisitions by queued waiters, whatever the scheduler does: the head of the queue is
+    /// bypassed at most this many times. (2 in the loom build, to keep the models small.)
     ///
-    /// Chosen so that a hand-off to the head, which may cost a context switch when threads
-    /// outnumber cores, is paid at most once per 17 acquisitions, while a waiter's worst case
-    /// stays a small multiple of the number of threads (see `docs/design.md`).
+    /// A running head closes the gate much earlier ([`GATE_AFTER`](Self::GATE_AFTER)); this
+    /// limit serves a head that does not run (preempted, yielding, asleep). Chosen large so
+    /// that the lock waits for the scheduler to run such a head at most once per 1024
+    /// acquisitions (a wait of a context switch amortized over 1024 acquisitions of tens of
+    /// ns), and no larger, so that a waiter's worst case stays a fixed multiple of the thread
+    /// count; it fits the 10 bits the count has in the lock word (see `docs/design.md`).
     ///
     /// # Examples
     ///
     /// ```
     /// use baresync::RawFairLock;
     ///
-    /// assert_eq!(RawFairLock::<baresync::Spin>::MAX_BYPASSES, 16);
+    /// assert_eq!(RawFairLock::<baresync::Spin>::MAX_BYPASSES, 1023);
     /// ```
-    pub const MAX_BYPASSES: u32 = if cfg!(baresync_loom) { 1 } else { 16 };
+    pub const MAX_BYPASSES: u32 = if cfg!(baresync_loom) { 2 } else { 1023 };
+
+    /// The bypass count at which the head of the queue, when it polls the lock word and finds
+    /// the lock held, closes the gate: bargers are then refused until the head has acquired.
+    /// A head that keeps running is bypassed this many times, plus those that complete
+    /// between two of its polls. (1 in the loom build.)
+    ///
+    /// Chosen so that a hand-off to the head, a cache-line transfer between cores, is paid at
+    /// most once per 17 acquisitions while the wait of a running head stays a few hundred ns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresync::RawFairLock;
+    ///
+    /// assert_eq!(RawFairLock::<baresync::Spin>::GATE_AFTER, 16);
+    /// ```
+    pub const GATE_AFTER: u32 = if cfg!(baresync_loom) { 1 } else { 16 };
 
     const_fn! {
         /// A new, unlocked lock whose waiters wait through `W`, named by the type.
@@ -185,7 +235,7 @@ impl<W: Wait> RawFairLock<W> {
     /// ```
     pub fn waiters(&self) -> u32 {
         // ORDERING: Relaxed: a snapshot for diagnostics.
-        self.state.load(Relaxed) >> 8
+        self.state.load(Relaxed) >> WAITER_SHIFT
     }
 
     /// How many times the head polls the state word at full rate before it waits through
@@ -198,11 +248,11 @@ impl<W: Wait> RawFairLock<W> {
         Backoff::pauses_in(SPIN_ROUNDS_BEFORE_SLEEP)
     };
 
-    /// Whether a barger may take the lock in state `s`: it is free, and either nobody is
-    /// queued or the head has been bypassed fewer than `MAX_BYPASSES` times.
+    /// Whether a barger may take the lock in state `s`: it is free, the gate is open, and
+    /// either nobody is queued or the head has been bypassed fewer than `MAX_BYPASSES` times.
     #[inline]
     fn barger_may_take(s: u32) -> bool {
-        s & LOCKED == 0
+        s & (LOCKED | GATE) == 0
             && (s & WAITER_MASK == 0 || (s & BYPASS_MASK) < Self::MAX_BYPASSES * BYPASS_ONE)
     }
 
@@ -329,9 +379,10 @@ impl<W: Wait> Queued<'_, W> {
         }
     }
 
-    /// As the head of the queue, takes the lock: whenever it is free (bargers are refused
-    /// once they have bypassed it `MAX_BYPASSES` times), resetting the bypass count and
-    /// leaving the queue in the same compare-exchange.
+    /// As the head of the queue, takes the lock: whenever it is free, resetting the bypass
+    /// count, opening the gate and leaving the queue in the same compare-exchange. While the
+    /// lock is held, closes the gate once the count reaches `GATE_AFTER` (bargers are refused
+    /// from then on, and at `MAX_BYPASSES` even with the gate open).
     fn acquire_as_head(&self) {
         let state = &self.lock.state;
         let mut polls = 0u32;
@@ -340,7 +391,7 @@ impl<W: Wait> Queued<'_, W> {
             let s = state.load(Relaxed);
             if s & LOCKED == 0 {
                 // Keep SLEEPERS: timed waiters may sleep on the word.
-                let taken = ((s & !BYPASS_MASK) | LOCKED) - WAITER_ONE;
+                let taken = ((s & !(BYPASS_MASK | GATE)) | LOCKED) - WAITER_ONE;
                 // ORDERING: Acquire pairs with the Release `fetch_sub` in `unlock`.
                 if state
                     .compare_exchange_weak(s, taken, Acquire, Relaxed)
@@ -348,6 +399,15 @@ impl<W: Wait> Queued<'_, W> {
                 {
                     return;
                 }
+                continue;
+            }
+            if s & GATE == 0 && s & BYPASS_MASK >= RawFairLock::<W>::GATE_AFTER * BYPASS_ONE {
+                // Running, and bypassed enough: reserve the next acquisition. Only the head
+                // sets GATE, so this cannot close it for anyone else.
+                // ORDERING: Relaxed: nothing is published; the bargers' compare-exchanges
+                // and this read-modify-write are ordered on the word itself.
+                state.fetch_or(GATE, Relaxed);
+                polls = 0;
                 continue;
             }
             if polls < RawFairLock::<W>::HEAD_POLLS {
@@ -380,12 +440,12 @@ impl<W: Wait> Drop for Queued<'_, W> {
         while self.lock.head.load(Relaxed) & TICKET_MASK != self.ticket {
             backoff.snooze();
         }
-        // At the head: leave the queue without the lock. The bypass count belonged to our
-        // wait; the next head starts from zero.
+        // At the head: leave the queue without the lock. The bypass count and the gate
+        // belonged to our wait; the next head starts from zero, with the gate open.
         // ORDERING: Relaxed: nothing is acquired or published.
         let mut s = self.lock.state.load(Relaxed);
         loop {
-            let left = (s & !BYPASS_MASK) - WAITER_ONE;
+            let left = (s & !(BYPASS_MASK | GATE)) - WAITER_ONE;
             // ORDERING: Relaxed, as above.
             match self
                 .lock
@@ -412,8 +472,9 @@ impl<W> core::fmt::Debug for RawFairLock<W> {
         let s = self.state.load(Relaxed);
         f.debug_struct("RawFairLock")
             .field("locked", &(s & LOCKED != 0))
-            .field("bypasses", &((s & BYPASS_MASK) >> 2))
-            .field("waiters", &(s >> 8))
+            .field("bypasses", &((s & BYPASS_MASK) >> BYPASS_SHIFT))
+            .field("gate", &(s & GATE != 0))
+            .field("waiters", &(s >> WAITER_SHIFT))
             .finish()
     }
 }
@@ -440,8 +501,9 @@ unsafe impl<W: Wait> RawLock for RawFairLock<W> {
         }
     }
 
-    /// Takes the lock if it is free and the head of the queue (if any) has been bypassed
-    /// fewer than [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES) times; counts as one bypass.
+    /// Takes the lock if it is free, the gate is open and the head of the queue (if any) has
+    /// been bypassed fewer than [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES) times; counts as
+    /// one bypass.
     #[inline]
     fn try_lock(&self) -> bool {
         self.try_barge()
@@ -517,7 +579,7 @@ impl<W: Wait> RawFairLock<W> {
     #[doc(hidden)]
     pub fn bypasses(&self) -> u32 {
         // ORDERING: Relaxed: a snapshot.
-        (self.state.load(Relaxed) & BYPASS_MASK) >> 2
+        (self.state.load(Relaxed) & BYPASS_MASK) >> BYPASS_SHIFT
     }
 
     /// [`lock`](RawLock::lock), for a checker that numbers acquisitions in `count` (one
@@ -652,6 +714,56 @@ mod tests {
         assert!(l.try_lock());
         // SAFETY: held by this thread.
         unsafe { l.unlock() };
+    }
+
+    /// A running head closes the gate: with the lock held and the head queued and polling
+    /// (`Spin`: it never leaves the CPU voluntarily), bypasses counted up to `GATE_AFTER`
+    /// make the head set GATE by itself; from then on bargers are refused although far
+    /// fewer than `MAX_BYPASSES` bypasses are counted, and the head's acquisition clears
+    /// the gate and the count.
+    #[test]
+    fn a_running_head_closes_the_gate_after_gate_after_bypasses() {
+        use std::time::{Duration, Instant};
+        let l: Arc<RawFairLock<crate::Spin>> = Arc::new(RawFairLock::with_wait());
+        l.lock();
+        let head = {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                l.lock();
+                let s = l.state.load(Relaxed);
+                // SAFETY: held by this thread.
+                unsafe { l.unlock() };
+                s
+            })
+        };
+        let limit = Instant::now() + Duration::from_secs(20);
+        while l.waiters() == 0 {
+            assert!(Instant::now() < limit, "the head never queued");
+            std::thread::yield_now();
+        }
+        // Below GATE_AFTER the gate stays open, however long the head polls.
+        l.state.fetch_add(
+            (RawFairLock::<crate::Spin>::GATE_AFTER - 1) * BYPASS_ONE,
+            Relaxed,
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(l.state.load(Relaxed) & GATE, 0, "closed before GATE_AFTER");
+        // The GATE_AFTER-th bypass (as `try_barge` counts it while we hold the lock).
+        l.state.fetch_add(BYPASS_ONE, Relaxed);
+        while l.state.load(Relaxed) & GATE == 0 {
+            assert!(Instant::now() < limit, "a running head did not close the gate");
+            std::thread::yield_now();
+        }
+        assert!(l.bypasses() < RawFairLock::<crate::Spin>::MAX_BYPASSES);
+        assert!(
+            !RawFairLock::<crate::Spin>::barger_may_take(l.state.load(Relaxed) & !LOCKED),
+            "a closed gate refuses bargers even when the lock is free"
+        );
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        let at_head = head.join().unwrap();
+        assert_eq!(at_head & (GATE | BYPASS_MASK), 0, "the head cleared gate and count");
+        assert_eq!(l.state.load(Relaxed), 0);
     }
 
     /// A queued waiter whose `W::wait` panics: it leaves the queue without the lock, the

@@ -8,7 +8,7 @@
 //! |---|---|---|---|---|
 //! | [`RawSpinLock`] | 1 byte | test-and-test-and-set with bounded backoff | no | spins |
 //! | [`RawTicketLock<W>`] | 8 bytes | ticket lock | FIFO | head spins, others wait through `W` |
-//! | [`RawFairLock<W>`] | 12 bytes | barging bounded by a bypass count, waiters queued by ticket | bounded: a queued waiter is bypassed at most `MAX_BYPASSES` times per waiter ahead of it | head polls, others wait through `W` |
+//! | [`RawFairLock<W>`] | 12 bytes | barging bounded by a bypass count, waiters queued by ticket; the head closes a gate while it runs | bounded: a queued waiter is bypassed at most `MAX_BYPASSES` times per waiter ahead of it (`GATE_AFTER` while the head runs) | head polls, others wait through `W` |
 //! | [`RawMcsLock`] | 2 words | MCS queue lock (K42 form: the node lives on the waiter's stack only while it waits) | FIFO | each waiter spins on its own node |
 //! | [`RawMutex<W>`] | 4 bytes | three-state futex mutex (Drepper, "Futexes Are Tricky", mutex 2) | no | brief spin, then sleeps through `W` |
 //! | `RawRobustMutex<L, W>` (`std`, Linux) | 16 bytes | owner-identity word taken over from a dead owner (pthread robust mutex) | no | brief spin, then sleeps through `W`, waking every 10 ms to check the owner is alive |

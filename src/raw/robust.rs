@@ -161,6 +161,11 @@ impl<L: OwnerLiveness, W: Wait> RawRobustMutex<L, W> {
     /// # Errors
     ///
     /// [`NotRecoverable`] if the lock was made unrecoverable (then it is not acquired).
+    ///
+    /// # Panics
+    ///
+    /// If the calling thread already holds the lock (it would wait for itself for ever; the
+    /// owner word holds the caller's own id, so this is detected). Nothing is acquired.
     #[inline]
     pub fn lock(&self) -> Result<Acquired, NotRecoverable> {
         match self.try_lock() {
@@ -191,6 +196,10 @@ impl<L: OwnerLiveness, W: Wait> RawRobustMutex<L, W> {
     /// # Errors
     ///
     /// As for `lock`.
+    ///
+    /// # Panics
+    ///
+    /// As `lock`, if the calling thread already holds the lock; and if `deadline` panics.
     pub fn lock_until(
         &self,
         deadline: &mut impl Deadline,
@@ -225,6 +234,12 @@ impl<L: OwnerLiveness, W: Wait> RawRobustMutex<L, W> {
         loop {
             // ORDERING: Relaxed: a hint for the compare-and-swap, which synchronizes.
             let seen = self.owner.load(Relaxed);
+            if seen == me {
+                // Only this thread writes its own id into the word (ids are unique among live
+                // threads), so a Relaxed load that sees it is this thread's own earlier store:
+                // the caller holds the lock and would wait for itself for ever.
+                self_deadlock();
+            }
             if seen == 0 {
                 // ORDERING: Acquire as in `try_lock`.
                 if self.owner.compare_exchange(0, me, Acquire, Relaxed).is_ok() {
@@ -336,6 +351,16 @@ impl<L: OwnerLiveness, W: Wait> RawRobustMutex<L, W> {
     pub fn is_not_recoverable(&self) -> bool {
         self.owner.load(Relaxed) == NOT_RECOVERABLE
     }
+}
+
+/// `lock` by the lock's own holder: a panic rather than a silent hang (red team S2). Nothing
+/// was acquired or registered; the caller's unwind drops its guard as usual.
+#[cold]
+fn self_deadlock() -> ! {
+    panic!(
+        "RawRobustMutex::lock: the calling thread already holds this lock (a robust lock is not \
+         reentrant; waiting would wait for itself for ever)"
+    )
 }
 
 /// A waiter's registration in `sleepers`, undone on drop.
@@ -475,6 +500,21 @@ mod tests {
         assert_eq!(l.owner.load(Relaxed), 7, "owner untouched");
         ME.with(|m| m.set(7));
         // SAFETY: held by owner 7 (same OS thread, acting as owner 7 again).
+        unsafe { l.unlock() };
+        assert_eq!(l.lock(), Ok(Acquired::Consistent));
+    }
+
+    #[test]
+    fn lock_by_the_holder_panics_and_leaves_the_lock_held() {
+        let l = RawRobustMutex::<Fake, Spin>::new();
+        ME.with(|m| m.set(5));
+        assert_eq!(l.lock(), Ok(Acquired::Consistent));
+        let r = std::panic::catch_unwind(|| l.lock());
+        assert!(r.is_err(), "a second lock by the holder must panic");
+        assert_eq!(l.try_lock(), None, "the holder's try_lock: held");
+        assert_eq!(l.sleepers(), 0);
+        assert_eq!(l.owner.load(Relaxed), 5, "still held by the caller");
+        // SAFETY: held by this thread (owner 5).
         unsafe { l.unlock() };
         assert_eq!(l.lock(), Ok(Acquired::Consistent));
     }

@@ -14,11 +14,12 @@
 //!   the count is not zero no new reader enters: the readers inside drain and the writer gets
 //!   the lock. A writer therefore waits for at most one reader phase per writer phase before it
 //!   (the readers inside when it arrived, or the batch handed off by the writer before it).
-//! - **Readers are not starved either.** A reader that must wait registers in the word; the
-//!   next write unlock admits every registered reader at once (moves their count to the active
-//!   count and flips a generation bit the waiters watch), even while other writers wait. A
-//!   registered reader therefore waits for at most one writer phase (the writer holding the lock
-//!   or the first waiting writer to get it).
+//! - **Readers are not starved either.** A reader that must wait polls for a bounded budget
+//!   (the pre-sleep rounds, below), then registers in the word; the next write unlock admits
+//!   every registered reader at once (moves their count to the active count and flips a
+//!   generation bit the waiters watch), even while other writers wait. A reader therefore waits
+//!   for its polling budget plus at most one writer phase (the writer holding the lock or the
+//!   first waiting writer to get it).
 //! - **The cost to readers**: a read lock is one load and one compare-exchange (not a
 //!   `fetch_add`, because the writer-waiting check and the increment must be one step), a
 //!   read unlock one `fetch_sub`. A reader arriving while a writer waits blocks even though the
@@ -28,11 +29,21 @@
 //!   writers and other upgradable readers but not readers, and can become the writer
 //!   (`upgrade`) once the other readers have left, registering as a waiting writer meanwhile.
 //!
-//! Every waiting state is counted or flagged in the word, and every wait is on the value a
-//! waiter last saw after registering there, so the release that a waiter waits for sees it and
+//! **When a waiter registers** decides how the lock behaves when threads outnumber cores. A
+//! registered waiter holds others back: a registered writer keeps new readers out, and a write
+//! unlock hands a read lock to every registered reader, which the next writer then waits for.
+//! A registered thread that the scheduler has taken off its core therefore stalls every thread
+//! that runs. So readers (and upgradable-read waiters) poll unregistered through the pre-sleep
+//! budget (spin hints, then yields: the thread they wait for may need this core) and register
+//! only to sleep; writers register at once (writer preference needs it) and then poll the same
+//! budget before they sleep. Measured (`host-runner bench`, 2 cores, 99 % reads, 4 threads):
+//! registering every waiter at once ran at about 0.25x of `std::sync::RwLock`, this at about
+//! par with it (`docs/design.md`, "RwLock when threads outnumber cores").
+//!
+//! Every sleeping state is counted or flagged in the word, and every sleep is on the value a
+//! waiter last saw after registering there, so the release that a sleeper waits for sees it and
 //! wakes (`wake_all`: with one word, readers and writers cannot be woken apart); an uncontended
-//! read or write makes no wake call. With a backend whose waking is a no-op
-//! ([`Spin`](crate::Spin)), waiters poll through it without a separate pre-sleep spin.
+//! read or write makes no wake call.
 
 use super::impl_init;
 use crate::sync::atomic::{
@@ -40,7 +51,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Backoff, DefaultWait, Forever, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
+use crate::wait::{wait_for, Backoff, DefaultWait, Forever, PreSleep, Wait};
 use crate::Deadline;
 use core::marker::PhantomData;
 
@@ -60,9 +71,10 @@ const WAITING_WRITER: u32 = 1 << 24;
 /// Registered waiting writers, bits 24..=27. When full, further writers wait unregistered
 /// (polling, never sleeping) and do not hold readers back.
 const WAITING_WRITERS: u32 = 0xF << 24;
-/// Someone waiting for an upgradable read may sleep (cleared, with a wake, by a release of
-/// the upgradable read or of the write lock).
-const UPGRADERS_WAITING: u32 = 1 << 28;
+/// A registered writer or upgrader, or a waiter for the upgradable read, may sleep: set just
+/// before it sleeps, cleared (with a wake) by a release that may let it in. Registered readers
+/// need no flag: they register only to sleep.
+const SLEEPERS: u32 = 1 << 28;
 /// The upgradable read is held (its holder is also counted in `READERS`).
 const UPGRADABLE: u32 = 1 << 29;
 /// Write-locked.
@@ -247,50 +259,6 @@ pub struct RawRwMutex<W = DefaultWait> {
     _wait: PhantomData<fn() -> W>,
 }
 
-/// How a slow path waits: a short spin before each sleep with a sleeping backend, the backend
-/// alone with a polling one.
-struct Waiter {
-    backoff: Backoff,
-    rounds: u32,
-}
-
-impl Waiter {
-    fn new() -> Self {
-        Waiter {
-            backoff: Backoff::new(),
-            rounds: 0,
-        }
-    }
-
-    /// Waits for the word to leave `seen`; `false` once the deadline has expired.
-    fn wait<W: Wait, D: Deadline>(
-        &mut self,
-        state: &AtomicU32,
-        seen: u32,
-        deadline: Option<&mut D>,
-    ) -> bool {
-        if !W::WAKE_IS_NOOP && self.rounds < SPIN_ROUNDS_BEFORE_SLEEP {
-            self.rounds += 1;
-            self.backoff.spin();
-            return match deadline {
-                Some(d) => !d.expired(),
-                None => true,
-            };
-        }
-        wait_for::<W, D>(state, seen, deadline)
-    }
-
-    /// One polling round for a waiter that could not register (its counter is full): never
-    /// sleeps, since no release promises to wake it.
-    fn poll<D: Deadline>(&mut self, deadline: Option<&mut D>) -> bool {
-        self.backoff.snooze();
-        match deadline {
-            Some(d) => !d.expired(),
-            None => true,
-        }
-    }
-}
-
 #[cold]
 #[inline(never)]
 #[track_caller]
@@ -298,38 +266,87 @@ fn too_many_readers() -> ! {
     panic!("RwLock reader count overflow: more than 65535 read locks held at once (leaked read guards?)");
 }
 
-/// Deregisters a waiting reader on every way out of the slow path that did not acquire
-/// (deadline, panic in the deadline or in `W`); if a hand-off admitted it meanwhile, it releases
-/// that read lock again on unwind.
-struct ReaderRegistration<'a, W: Wait> {
-    lock: &'a RawRwMutex<W>,
-    /// The generation seen when registering; `None` while not registered.
-    gen: Option<u32>,
+/// What a slow path waits to acquire; one wait loop ([`RawRwMutex::wait_as`]) serves all four.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A shared lock.
+    Read,
+    /// The exclusive lock, holding nothing.
+    Write,
+    /// The exclusive lock, holding the upgradable lock.
+    Upgrade,
+    /// The upgradable lock.
+    Upgradable,
 }
 
-impl<W: Wait> Drop for ReaderRegistration<'_, W> {
-    fn drop(&mut self) {
-        if let Some(gen) = self.gen.take() {
-            if self.lock.abandon_read(gen) {
-                // SAFETY: the hand-off gave this thread a read lock that nobody will release.
-                unsafe { self.lock.unlock_shared() };
-            }
+impl Kind {
+    /// What registering as a waiter adds to the word: one to the waiting readers' or the
+    /// waiting writers' count (nothing for an upgradable-read waiter, which is not counted).
+    #[inline]
+    fn mark(self) -> u32 {
+        match self {
+            Kind::Read => WAITING_READER,
+            Kind::Write | Kind::Upgrade => WAITING_WRITER,
+            Kind::Upgradable => 0,
+        }
+    }
+
+    /// The mark's whole count, all ones when full.
+    #[inline]
+    fn field(self) -> u32 {
+        match self {
+            Kind::Read => WAITING_READERS,
+            Kind::Write | Kind::Upgrade => WAITING_WRITERS,
+            Kind::Upgradable => 0,
         }
     }
 }
 
-/// Deregisters a waiting writer (or upgrader) on every way out of the slow path that did not
-/// acquire.
-struct WriterRegistration<'a, W: Wait> {
-    lock: &'a RawRwMutex<W>,
-    registered: bool,
+/// Whether an optional deadline has expired (`None`: never).
+#[inline]
+fn expired<D: Deadline>(deadline: Option<&mut D>) -> bool {
+    match deadline {
+        Some(d) => d.expired(),
+        None => false,
+    }
 }
 
-impl<W: Wait> Drop for WriterRegistration<'_, W> {
+/// A waiter's registration in the word. Its drop deregisters on every way out of the slow
+/// path that did not acquire (deadline, panic in the deadline or in `W`); a reader that a
+/// hand-off admitted meanwhile releases that read lock again on unwind. The sleepers' flag is
+/// shared by every sleeper and left set: it costs the next release one needless wake call,
+/// which clears it.
+struct Registration<'a, W: Wait> {
+    lock: &'a RawRwMutex<W>,
+    kind: Kind,
+    registered: bool,
+    /// For a reader: the generation seen when registering.
+    gen: u32,
+}
+
+impl<W: Wait> Registration<'_, W> {
+    /// Leaves the queue without acquiring; `true` if a hand-off had admitted this reader
+    /// already (it then holds a read lock).
+    fn give_up(&mut self) -> bool {
+        if !core::mem::take(&mut self.registered) {
+            return false;
+        }
+        match self.kind {
+            Kind::Read => self.lock.abandon_read(self.gen),
+            Kind::Write | Kind::Upgrade => {
+                self.lock.abandon_write();
+                false
+            }
+            Kind::Upgradable => false,
+        }
+    }
+}
+
+impl<W: Wait> Drop for Registration<'_, W> {
     fn drop(&mut self) {
-        if self.registered {
-            self.registered = false;
-            self.lock.abandon_write();
+        if self.give_up() {
+            // SAFETY: the hand-off gave this thread a read lock that nobody will release.
+            unsafe { self.lock.unlock_shared() };
         }
     }
 }
@@ -387,37 +404,72 @@ impl<W: Wait> RawRwMutex<W> {
         s & (WRITER | WAITING_WRITERS) == 0
     }
 
-    #[cold]
-    fn lock_shared_slow<D: Deadline>(&self, mut deadline: Option<&mut D>) -> bool {
-        let mut reg = ReaderRegistration {
-            lock: self,
-            gen: None,
-        };
-        let mut waiter = Waiter::new();
-        // ORDERING: Relaxed: only chooses the next step; acquiring is an Acquire CAS or fence.
-        let mut s = self.state.load(Relaxed);
-        loop {
-            if let Some(gen) = reg.gen {
-                if s & GEN != gen {
-                    // A write unlock admitted every registered reader, this one included.
-                    reg.gen = None;
-                    // ORDERING: Acquire fence pairs with the Release compare-exchange of the
-                    // hand-off in `release_writer`, whose flip of GEN the load above saw (or a
-                    // later read-modify-write in its release sequence): the writer's writes
-                    // happen-before our reads.
-                    fence(Acquire);
-                    return true;
+    /// The state after taking a lock of `kind` from state `s`, if that is possible now.
+    #[inline]
+    fn take(kind: Kind, s: u32) -> Option<u32> {
+        match kind {
+            Kind::Read => {
+                if !Self::readable(s) {
+                    return None;
                 }
-            }
-            if Self::readable(s) {
                 if s & READERS == MAX_READERS {
                     too_many_readers();
                 }
-                let new = s + READER - if reg.gen.is_some() { WAITING_READER } else { 0 };
-                // ORDERING: Acquire pairs with the Release of the last write unlock.
+                Some(s + READER)
+            }
+            Kind::Write => Self::take_exclusive(s),
+            Kind::Upgrade => Self::take_upgrade(s),
+            Kind::Upgradable => Self::take_upgradable(s),
+        }
+    }
+
+    /// The slow path of every acquisition, written once: waits until a lock of `kind` can be
+    /// taken (or, for a registered reader, until a hand-off admits it), or `deadline` expires.
+    ///
+    /// When a waiter registers is what keeps the lock fast when threads outnumber cores: a
+    /// registered waiter holds others back (a waiting writer keeps new readers out; a write
+    /// unlock hands a read lock to every registered reader, which the next writer then waits
+    /// for), so a registered thread that is not running stalls everyone. Readers and
+    /// upgradable-read waiters therefore poll unregistered through the pre-sleep budget
+    /// ([`PreSleep`]: spins, then yields) and register only to sleep; writers must register at
+    /// once (writer preference), then poll the same budget before they sleep.
+    #[cold]
+    #[inline(never)]
+    fn wait_as<D: Deadline>(&self, kind: Kind, mut deadline: Option<&mut D>) -> bool {
+        let mut reg = Registration {
+            lock: self,
+            kind,
+            registered: false,
+            gen: 0,
+        };
+        let mut pre_sleep = PreSleep::new();
+        let mut full = Backoff::new();
+        // Under loom every waiter registers first, as writers do: the unregistered polling
+        // changes nothing in the word, and registering first keeps the sleeping paths (and the
+        // lost wake-ups the models look for) within the models' preemption bound.
+        let register_first = cfg!(baresync_loom) || matches!(kind, Kind::Write | Kind::Upgrade);
+        // ORDERING: Relaxed: only chooses the next step; acquiring is an Acquire CAS or fence.
+        let mut s = self.state.load(Relaxed);
+        loop {
+            if reg.registered && kind == Kind::Read && s & GEN != reg.gen {
+                // A write unlock admitted every registered reader, this one included.
+                reg.registered = false;
+                // ORDERING: Acquire fence pairs with the Release compare-exchange of the
+                // hand-off in `release_writer`, whose flip of GEN the load above saw (or a
+                // later read-modify-write in its release sequence): the writer's writes
+                // happen-before our reads.
+                fence(Acquire);
+                return true;
+            }
+            if let Some(new) = Self::take(kind, s) {
+                let new = new - if reg.registered { kind.mark() } else { 0 };
+                // ORDERING: Acquire pairs with the Release of every earlier unlock this
+                // acquisition depends on (the last write unlock; for a writer or upgrader also
+                // the readers' `fetch_sub`s and the last upgradable unlock), so their accesses
+                // happen-before ours.
                 match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
                     Ok(_) => {
-                        reg.gen = None;
+                        reg.registered = false;
                         return true;
                     }
                     Err(now) => {
@@ -426,35 +478,65 @@ impl<W: Wait> RawRwMutex<W> {
                     }
                 }
             }
-            if reg.gen.is_none() {
-                if s & WAITING_READERS == WAITING_READERS {
-                    if !waiter.poll(deadline.as_deref_mut()) {
+            // Poll while the budget lasts: unregistered (readers, upgradable-read waiters) or
+            // registered (writers, upgraders).
+            if (reg.registered || !register_first) && pre_sleep.poll() {
+                if expired(deadline.as_deref_mut()) {
+                    return reg.give_up();
+                }
+                // ORDERING: Relaxed, as above.
+                s = self.state.load(Relaxed);
+                continue;
+            }
+            if !reg.registered {
+                if kind == Kind::Upgradable {
+                    // Nothing to count: it sleeps under the sleepers' flag, set below.
+                    reg.registered = true;
+                } else if s & kind.field() == kind.field() {
+                    // The count is full: poll unregistered, never sleeping, since no release
+                    // promises to wake this waiter.
+                    full.snooze();
+                    if expired(deadline.as_deref_mut()) {
                         return false;
                     }
                     // ORDERING: Relaxed, as above.
                     s = self.state.load(Relaxed);
                     continue;
-                }
-                // ORDERING: Relaxed: registering publishes no data; the write unlock that
-                // admits us reads the count from this same word.
-                match self
-                    .state
-                    .compare_exchange_weak(s, s + WAITING_READER, Relaxed, Relaxed)
-                {
-                    Ok(_) => {
-                        reg.gen = Some(s & GEN);
-                        s += WAITING_READER;
+                } else {
+                    // ORDERING: Relaxed: registering publishes no data; the release that
+                    // admits or wakes us reads the registration from this same word.
+                    match self
+                        .state
+                        .compare_exchange_weak(s, s + kind.mark(), Relaxed, Relaxed)
+                    {
+                        Ok(_) => {
+                            reg.registered = true;
+                            reg.gen = s & GEN;
+                            s += kind.mark();
+                        }
+                        Err(now) => s = now,
                     }
-                    Err(now) => {
-                        s = now;
-                        continue;
-                    }
+                    continue;
                 }
             }
-            if !waiter.wait::<W, D>(&self.state, s, deadline.as_deref_mut()) {
-                let gen = reg.gen.take().expect("a waiting reader is registered");
+            if kind != Kind::Read && !W::WAKE_IS_NOOP && s & SLEEPERS == 0 {
+                // About to sleep: ask the release that can let us in to wake us. Checked before
+                // every sleep, since a wake clears the flag for everyone it wakes. (A registered
+                // reader needs no flag: the write unlock that admits it wakes.)
+                // ORDERING: Relaxed: the flag publishes no data, and the release that sees it
+                // reads it from this same word.
+                match self
+                    .state
+                    .compare_exchange_weak(s, s | SLEEPERS, Relaxed, Relaxed)
+                {
+                    Ok(_) => s |= SLEEPERS,
+                    Err(now) => s = now,
+                }
+                continue;
+            }
+            if !wait_for::<W, D>(&self.state, s, deadline.as_deref_mut()) {
                 // Admitted between the last look and the deadline: keep the lock.
-                return self.abandon_read(gen);
+                return reg.give_up();
             }
             // ORDERING: Relaxed, as above.
             s = self.state.load(Relaxed);
@@ -491,73 +573,9 @@ impl<W: Wait> RawRwMutex<W> {
         let now = prev - WAITING_WRITER;
         if !W::WAKE_IS_NOOP
             && now & WAITING_WRITERS == 0
-            && now & (WAITING_READERS | UPGRADERS_WAITING) != 0
+            && now & (WAITING_READERS | SLEEPERS) != 0
         {
             self.wake_slow();
-        }
-    }
-
-    /// The slow path of `lock_exclusive` and `upgrade`: waits until the lock can be taken by
-    /// `take` (`Some(new state)` from the current one), registered as a waiting writer.
-    fn wait_exclusive<D: Deadline>(
-        &self,
-        mut deadline: Option<&mut D>,
-        take: impl Fn(u32) -> Option<u32>,
-    ) -> bool {
-        let mut reg = WriterRegistration {
-            lock: self,
-            registered: false,
-        };
-        let mut waiter = Waiter::new();
-        // ORDERING: Relaxed: only chooses the next step; acquiring is an Acquire CAS.
-        let mut s = self.state.load(Relaxed);
-        loop {
-            if let Some(new) = take(s) {
-                let new = new - if reg.registered { WAITING_WRITER } else { 0 };
-                // ORDERING: Acquire pairs with the Release of every earlier unlock (the
-                // readers' `fetch_sub`s and the last write or upgradable unlock), so their
-                // accesses happen-before ours.
-                match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
-                    Ok(_) => {
-                        reg.registered = false;
-                        return true;
-                    }
-                    Err(now) => {
-                        s = now;
-                        continue;
-                    }
-                }
-            }
-            if !reg.registered {
-                if s & WAITING_WRITERS == WAITING_WRITERS {
-                    if !waiter.poll(deadline.as_deref_mut()) {
-                        return false;
-                    }
-                    // ORDERING: Relaxed, as above.
-                    s = self.state.load(Relaxed);
-                    continue;
-                }
-                // ORDERING: Relaxed: registering publishes no data.
-                match self
-                    .state
-                    .compare_exchange_weak(s, s + WAITING_WRITER, Relaxed, Relaxed)
-                {
-                    Ok(_) => {
-                        reg.registered = true;
-                        s += WAITING_WRITER;
-                    }
-                    Err(now) => {
-                        s = now;
-                        continue;
-                    }
-                }
-            }
-            if !waiter.wait::<W, D>(&self.state, s, deadline.as_deref_mut()) {
-                // `reg` deregisters.
-                return false;
-            }
-            // ORDERING: Relaxed, as above.
-            s = self.state.load(Relaxed);
         }
     }
 
@@ -585,45 +603,11 @@ impl<W: Wait> RawRwMutex<W> {
         Some(s + READER + UPGRADABLE)
     }
 
-    fn lock_upgradable_slow<D: Deadline>(&self, mut deadline: Option<&mut D>) -> bool {
-        let mut waiter = Waiter::new();
-        // ORDERING: Relaxed: only chooses the next step; acquiring is an Acquire CAS.
-        let mut s = self.state.load(Relaxed);
-        loop {
-            if let Some(new) = Self::take_upgradable(s) {
-                // ORDERING: Acquire pairs with the Release of the last write unlock.
-                match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
-                    Ok(_) => return true,
-                    Err(now) => {
-                        s = now;
-                        continue;
-                    }
-                }
-            }
-            if s & UPGRADERS_WAITING == 0 {
-                // ORDERING: Relaxed: the flag only asks the next release for a wake call. Left
-                // set when this waiter gives up, it costs that release one needless wake.
-                match self
-                    .state
-                    .compare_exchange_weak(s, s | UPGRADERS_WAITING, Relaxed, Relaxed)
-                {
-                    Ok(_) => s |= UPGRADERS_WAITING,
-                    Err(now) => {
-                        s = now;
-                        continue;
-                    }
-                }
-            }
-            if !waiter.wait::<W, D>(&self.state, s, deadline.as_deref_mut()) {
-                return false;
-            }
-            // ORDERING: Relaxed, as above.
-            s = self.state.load(Relaxed);
-        }
-    }
-
     /// Releases the exclusive lock, keeping `keep` (nothing, a read lock, or the upgradable
-    /// lock) for the caller, and admits every registered reader.
+    /// lock) for the caller, and admits every registered reader. Out of line: the slow path of
+    /// every write unlock (and the downgrades), kept out of the callers for code size.
+    #[cold]
+    #[inline(never)]
     fn release_writer(&self, keep: u32) {
         // ORDERING: Relaxed: the compare-exchange below publishes.
         let mut s = self.state.load(Relaxed);
@@ -632,7 +616,7 @@ impl<W: Wait> RawRwMutex<W> {
             // Waiting writers stay registered (and keep new readers out); upgradable-read
             // waiters are woken and register again if they must.
             let mut new = (s & WAITING_WRITERS) + keep;
-            let mut wake = s & (WAITING_WRITERS | UPGRADERS_WAITING) != 0;
+            let mut wake = s & SLEEPERS != 0;
             if waiting_readers > 0 {
                 // The hand-off: every registered reader becomes an active one.
                 new += waiting_readers * READER;
@@ -657,6 +641,25 @@ impl<W: Wait> RawRwMutex<W> {
     fn wake_slow(&self) {
         W::wake_all(&self.state);
     }
+
+    /// A read unlock that left the word at `now` with the sleepers' flag set: if that was the
+    /// last reader (or all but an upgrader waiting to upgrade) and a writer waits, clears the
+    /// flag (the `fetch_sub` could not) and wakes the sleepers. A sleeper that sets the flag
+    /// again after the clear sleeps on a value this wake follows, or finds the word changed.
+    #[cold]
+    #[inline(never)]
+    fn unlock_shared_slow(&self, now: u32) {
+        let readers = now & READERS;
+        if now & WAITING_WRITERS == 0
+            || !(readers == 0 || (readers == READER && now & UPGRADABLE != 0))
+        {
+            return;
+        }
+        // ORDERING: Relaxed: clearing the flag publishes nothing; woken threads re-read the
+        // word with their own orderings.
+        self.state.fetch_and(!SLEEPERS, Relaxed);
+        W::wake_all(&self.state);
+    }
 }
 
 impl<W: Wait> Default for RawRwMutex<W> {
@@ -675,7 +678,7 @@ impl<W> core::fmt::Debug for RawRwMutex<W> {
             .field("upgradable", &(s & UPGRADABLE != 0))
             .field("waiting_readers", &((s & WAITING_READERS) >> 16))
             .field("waiting_writers", &((s & WAITING_WRITERS) >> 24))
-            .field("upgraders_waiting", &(s & UPGRADERS_WAITING != 0))
+            .field("sleepers", &(s & SLEEPERS != 0))
             .finish()
     }
 }
@@ -694,7 +697,7 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
     #[inline]
     fn lock_shared(&self) {
         if !self.try_lock_shared_fast() {
-            self.lock_shared_slow(None::<&mut Forever>);
+            self.wait_as(Kind::Read, None::<&mut Forever>);
         }
     }
 
@@ -719,28 +722,25 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
     }
 
     fn lock_shared_until(&self, deadline: &mut impl Deadline) -> bool {
-        self.try_lock_shared_fast() || self.lock_shared_slow(Some(deadline))
+        self.try_lock_shared_fast() || self.wait_as(Kind::Read, Some(deadline))
     }
 
     #[inline]
     unsafe fn unlock_shared(&self) {
         // ORDERING: Release pairs with the Acquire of the next writer or upgrader, so our
         // reads happen-before its writes.
-        let now = self.state.fetch_sub(READER, Release) - READER;
-        let readers = now & READERS;
-        if !W::WAKE_IS_NOOP
-            && now & WAITING_WRITERS != 0
-            && (readers == 0 || (readers == READER && now & UPGRADABLE != 0))
-        {
-            // The last reader out (or all but a waiting upgrader): a writer can go.
-            self.wake_slow();
+        let prev = self.state.fetch_sub(READER, Release);
+        // One test on the fast path: a sleeping writer is flagged (the flag is the same before
+        // and after the subtraction, which cannot borrow past the held read lock).
+        if !W::WAKE_IS_NOOP && prev & SLEEPERS != 0 {
+            self.unlock_shared_slow(prev - READER);
         }
     }
 
     #[inline]
     fn lock_exclusive(&self) {
         if !self.try_lock_exclusive() {
-            self.wait_exclusive(None::<&mut Forever>, Self::take_exclusive);
+            self.wait_as(Kind::Write, None::<&mut Forever>);
         }
     }
 
@@ -759,7 +759,7 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
     }
 
     fn lock_exclusive_until(&self, deadline: &mut impl Deadline) -> bool {
-        self.try_lock_exclusive() || self.wait_exclusive(Some(deadline), Self::take_exclusive)
+        self.try_lock_exclusive() || self.wait_as(Kind::Write, Some(deadline))
     }
 
     #[inline]
@@ -778,7 +778,7 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
     #[inline]
     fn lock_upgradable(&self) {
         if !self.try_lock_upgradable() {
-            self.lock_upgradable_slow(None::<&mut Forever>);
+            self.wait_as(Kind::Upgradable, None::<&mut Forever>);
         }
     }
 
@@ -797,16 +797,15 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
     }
 
     fn lock_upgradable_until(&self, deadline: &mut impl Deadline) -> bool {
-        self.try_lock_upgradable() || self.lock_upgradable_slow(Some(deadline))
+        self.try_lock_upgradable() || self.wait_as(Kind::Upgradable, Some(deadline))
     }
 
     unsafe fn unlock_upgradable(&self) {
         // ORDERING: Relaxed: the compare-exchange below publishes.
         let mut s = self.state.load(Relaxed);
         loop {
-            let new = (s - READER - UPGRADABLE) & !UPGRADERS_WAITING;
-            let wake =
-                s & UPGRADERS_WAITING != 0 || (new & READERS == 0 && new & WAITING_WRITERS != 0);
+            let new = (s - READER - UPGRADABLE) & !SLEEPERS;
+            let wake = s & SLEEPERS != 0;
             // ORDERING: Release pairs with the Acquire of the next writer, so the upgradable
             // reader's reads happen-before its writes.
             match self.state.compare_exchange_weak(s, new, Release, Relaxed) {
@@ -824,7 +823,7 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
     unsafe fn upgrade(&self) {
         // SAFETY: forwarded from the caller.
         if !unsafe { self.try_upgrade() } {
-            self.wait_exclusive(None::<&mut Forever>, Self::take_upgrade);
+            self.wait_as(Kind::Upgrade, None::<&mut Forever>);
         }
     }
 
@@ -844,7 +843,7 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
     unsafe fn upgrade_until(&self, deadline: &mut impl Deadline) -> bool {
         // SAFETY: forwarded from the caller.
         let upgraded = unsafe { self.try_upgrade() };
-        upgraded || self.wait_exclusive(Some(deadline), Self::take_upgrade)
+        upgraded || self.wait_as(Kind::Upgrade, Some(deadline))
     }
 
     unsafe fn downgrade(&self) {
@@ -861,11 +860,11 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
         // our read unlock, which is Release.
         let mut s = self.state.load(Relaxed);
         loop {
-            let new = (s - UPGRADABLE) & !UPGRADERS_WAITING;
+            let new = (s - UPGRADABLE) & !SLEEPERS;
             // ORDERING: Relaxed, as above.
             match self.state.compare_exchange_weak(s, new, Relaxed, Relaxed) {
                 Ok(_) => {
-                    if s & UPGRADERS_WAITING != 0 && !W::WAKE_IS_NOOP {
+                    if s & SLEEPERS != 0 && !W::WAKE_IS_NOOP {
                         self.wake_slow();
                     }
                     return;
@@ -1143,7 +1142,7 @@ mod tests {
         assert!(!l.lock_upgradable_until(&mut || true));
         // SAFETY: held exclusively by this thread.
         unsafe { l.unlock_exclusive() };
-        assert_eq!(state(&l) & !(UPGRADERS_WAITING | GEN), 0);
+        assert_eq!(state(&l) & !(SLEEPERS | GEN), 0);
         l.lock_upgradable();
         assert!(!l.try_lock_upgradable());
         l.lock_shared();
@@ -1176,7 +1175,7 @@ mod tests {
         unsafe { l.downgrade() };
         assert!(l.is_locked() && !l.is_locked_exclusive());
         unlock_shared(&l);
-        assert_eq!(state(&l) & !(UPGRADERS_WAITING | GEN), 0);
+        assert_eq!(state(&l) & !(SLEEPERS | GEN), 0);
     }
 
     #[test]
@@ -1253,7 +1252,7 @@ mod tests {
         for round in 0..4u32 {
             l.lock_exclusive();
             let before = state(&l) & GEN;
-            // A registered reader, as `lock_shared_slow` leaves it.
+            // A registered reader, as `wait_as(Kind::Read, ..)` leaves it.
             l.state.fetch_add(WAITING_READER, Relaxed);
             // SAFETY: held exclusively.
             unsafe { l.unlock_exclusive() };
@@ -1280,23 +1279,27 @@ mod tests {
         assert_eq!(state(&l), WRITER);
         must_panic(|| l.lock_shared_until(&mut || panic!("injected")));
         assert_eq!(state(&l), WRITER);
+        // A writer leaves its sleepers' flag behind (it costs the next release one wake call,
+        // which clears it), never its registration.
         PanickyWait::arm(1);
         must_panic(|| l.lock_exclusive());
-        assert_eq!(state(&l), WRITER);
+        assert_eq!(state(&l) & !SLEEPERS, WRITER);
         must_panic(|| l.lock_exclusive_until(&mut || panic!("injected")));
-        assert_eq!(state(&l), WRITER);
+        assert_eq!(state(&l) & !SLEEPERS, WRITER);
         PanickyWait::arm(1);
         must_panic(|| l.lock_upgradable());
-        assert_eq!(state(&l) & !UPGRADERS_WAITING, WRITER);
+        assert_eq!(state(&l) & !SLEEPERS, WRITER);
         // SAFETY: held exclusively.
         unsafe { l.unlock_exclusive() };
         assert_eq!(state(&l), 0);
 
         // Admitted, then the panic: the read lock goes back.
         l.lock_exclusive();
-        let reg = ReaderRegistration {
+        let reg = Registration {
             lock: &l,
-            gen: Some(0),
+            kind: Kind::Read,
+            registered: true,
+            gen: 0,
         };
         l.state.fetch_add(WAITING_READER, Relaxed);
         // SAFETY: held exclusively.
@@ -1316,10 +1319,10 @@ mod tests {
         PanickyWait::arm(1);
         // SAFETY: the upgradable lock is held.
         must_panic(|| unsafe { l.upgrade() });
-        assert_eq!(state(&l), UPGRADABLE | (2 * READER));
+        assert_eq!(state(&l) & !SLEEPERS, UPGRADABLE | (2 * READER));
         // SAFETY: as above.
         must_panic(|| unsafe { l.upgrade_until(&mut || panic!("injected")) });
-        assert_eq!(state(&l), UPGRADABLE | (2 * READER));
+        assert_eq!(state(&l) & !SLEEPERS, UPGRADABLE | (2 * READER));
         unlock_shared(&l);
         // SAFETY: as above.
         unsafe { l.unlock_upgradable() };

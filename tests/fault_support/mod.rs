@@ -1,5 +1,6 @@
 //! What the fault-injection tests (`tests/fault_*.rs`) share: a deadline that panics on a
-//! chosen call, and a `Wait` backend that keeps the contract but is slow.
+//! chosen call, a `Wait` backend that panics on a chosen call and one that keeps the contract
+//! but is slow, and the checks around them (`must_panic`, `generous`, `join_within`).
 #![allow(dead_code)] // each test file uses its own part
 
 /// A deadline that never expires and panics on its `k`-th call (1: the first).
@@ -39,5 +40,88 @@ unsafe impl baresync::Wait for SlowWait {
     }
     fn wake_all(atomic: &baresync::sync::atomic::AtomicU32) {
         <baresync::Futex as baresync::Wait>::wake_all(atomic);
+    }
+}
+
+/// Runs `f`, which must panic with the injected panic.
+pub fn must_panic<T>(f: impl FnOnce() -> T) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let payload = r.err().expect("the injected panic must propagate");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"injected"));
+}
+
+/// A generous deadline: a hang becomes a failure, not a stuck test.
+pub fn generous() -> std::time::Instant {
+    std::time::Instant::now() + std::time::Duration::from_secs(if cfg!(miri) { 600 } else { 20 })
+}
+
+/// Joins `t`, failing instead of hanging if it does not finish in a generous time.
+pub fn join_within<T>(t: std::thread::JoinHandle<T>, what: &str) -> T {
+    let limit = generous();
+    while !t.is_finished() {
+        assert!(std::time::Instant::now() < limit, "{what}: hung");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    t.join().unwrap()
+}
+
+thread_local! {
+    /// Calls of `PanickyWait::wait`/`wait_until` left before the one that panics, in this
+    /// thread (0: never panic).
+    pub static PANIC_IN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Makes this thread's `k`-th call of a `PanickyWait` wait panic.
+pub fn arm(k: u32) {
+    PANIC_IN.with(|c| c.set(k));
+}
+
+/// How many times a `PanickyWait<ID>` has panicked (per `ID`, so tests do not see each other).
+pub static PANICKED: [std::sync::atomic::AtomicUsize; 8] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 8];
+
+/// A `Wait` that keeps the contract (it delegates to `Yield`) but panics on the armed call of
+/// the arming thread, before waiting.
+pub struct PanickyWait<const ID: usize = 0>;
+
+impl<const ID: usize> PanickyWait<ID> {
+    fn maybe_panic() {
+        let left = PANIC_IN.with(|c| c.get());
+        if left == 0 {
+            return;
+        }
+        PANIC_IN.with(|c| c.set(left - 1));
+        if left == 1 {
+            PANICKED[ID].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            panic!("injected");
+        }
+    }
+    /// Waits until a `PanickyWait<ID>` has panicked in some thread.
+    pub fn until_panicked() {
+        while PANICKED[ID].load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+    }
+}
+
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl<const ID: usize> baresync::Wait for PanickyWait<ID> {
+    fn wait(atomic: &baresync::sync::atomic::AtomicU32, expected: u32) {
+        Self::maybe_panic();
+        <baresync::Yield as baresync::Wait>::wait(atomic, expected);
+    }
+    fn wait_until(
+        atomic: &baresync::sync::atomic::AtomicU32,
+        expected: u32,
+        deadline: &mut impl baresync::Deadline,
+    ) -> bool {
+        Self::maybe_panic();
+        <baresync::Yield as baresync::Wait>::wait_until(atomic, expected, deadline)
+    }
+    fn wake_one(atomic: &baresync::sync::atomic::AtomicU32) {
+        <baresync::Yield as baresync::Wait>::wake_one(atomic);
+    }
+    fn wake_all(atomic: &baresync::sync::atomic::AtomicU32) {
+        <baresync::Yield as baresync::Wait>::wake_all(atomic);
     }
 }

@@ -17,7 +17,9 @@
 //! - A warm-up run of every candidate precedes each experiment.
 //!
 //! One file per group: [`lock`], [`rwlock`], [`semaphore`], [`event`], [`condvar`], [`barrier`],
-//! [`queue`], [`once`]; [`report`] turns a run into `docs/results/`.
+//! [`queue`], [`once`], [`lockdep`] (the lock-order checker's cost), and on Linux `processes`
+//! (the shared-memory primitives between forked processes, next to libc's); [`report`] turns a
+//! run into `docs/results/`.
 
 pub mod barrier;
 pub mod condvar;
@@ -25,9 +27,12 @@ pub mod event;
 pub mod floor;
 pub mod load;
 pub mod lock;
+pub mod lockdep;
 pub mod once;
 pub mod output;
 pub mod plot;
+#[cfg(target_os = "linux")]
+pub mod processes;
 pub mod queue;
 pub mod report;
 pub mod rwlock;
@@ -60,9 +65,13 @@ pub struct BenchArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub window: Option<Duration>,
     /// A group to run (repeatable; default: all): locks, rwlock, semaphore, event, condvar, barrier,
-    /// queue, once.
+    /// queue, once, lockdep, processes (Linux).
     #[arg(long = "group", value_name = "NAME")]
     pub groups: Vec<String>,
+    /// Only the shared-memory primitives between forked processes, next to libc's
+    /// (`--group processes`; Linux).
+    #[arg(long)]
+    pub processes: bool,
     /// CPUs to use instead of one per physical core, as a list like `0,2-3`.
     #[arg(long, value_name = "LIST", value_parser = parse_cpus_arg)]
     pub cpus: Option<CpuList>,
@@ -78,7 +87,7 @@ pub struct BenchArgs {
 }
 
 /// The names of the groups, in run order.
-pub const GROUPS: [&str; 8] = [
+pub const GROUPS: [&str; 10] = [
     "locks",
     "rwlock",
     "semaphore",
@@ -87,6 +96,8 @@ pub const GROUPS: [&str; 8] = [
     "barrier",
     "queue",
     "once",
+    "lockdep",
+    "processes",
 ];
 
 /// How long and how often to measure.
@@ -366,6 +377,24 @@ impl Candidate {
             run: Box::new(run),
         }
     }
+}
+
+/// The candidates of one experiment, one per row of a group's table (`name`, `baseline`):
+/// each runs `run(env, i)`, `i` being the row's position, which the group maps to a type (its
+/// `dispatch!`). Every group that compares one set of types across several experiments
+/// builds them here.
+pub fn candidates(
+    table: &[(&'static str, bool)],
+    run: impl Fn(&Env, u8) -> Sample + Clone + Sync + 'static,
+) -> Vec<Candidate> {
+    table
+        .iter()
+        .zip(0u8..)
+        .map(|(&(name, baseline), i)| {
+            let run = run.clone();
+            Candidate::new(name, baseline, move |env| run(env, i))
+        })
+        .collect()
 }
 
 /// One case at one thread count, every candidate.
@@ -824,6 +853,9 @@ pub fn groups(cores: usize) -> Vec<Group> {
         barrier::group(cores),
         queue::group(cores),
         once::group(cores),
+        lockdep::group(cores),
+        #[cfg(target_os = "linux")]
+        processes::group(cores),
     ]
 }
 
@@ -1108,7 +1140,14 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
     if cpus.is_empty() {
         return Err(UsageError("no CPU to run on".into()));
     }
-    for g in &args.groups {
+    let mut wanted = args.groups.clone();
+    if args.processes {
+        if !cfg!(target_os = "linux") {
+            return Err(UsageError("--processes needs Linux".into()));
+        }
+        wanted.push("processes".into());
+    }
+    for g in &wanted {
         if !GROUPS.iter().any(|k| k.eq_ignore_ascii_case(g.trim())) {
             return Err(UsageError(format!(
                 "unknown group '{g}'; known groups: {}",
@@ -1128,9 +1167,7 @@ pub fn run(topo: &Topology, args: &BenchArgs) -> Result<BenchReport, UsageError>
     let floor_before = floor::all_pairs(&cpus, profile.floor_window * 2);
     let chosen: Vec<Group> = groups(cpus.len())
         .into_iter()
-        .filter(|g| {
-            args.groups.is_empty() || args.groups.iter().any(|w| w.eq_ignore_ascii_case(g.name))
-        })
+        .filter(|g| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(g.name)))
         .collect();
     let estimates: Vec<Duration> = chosen.iter().map(|g| estimate(g, &profile)).collect();
     let mut eta = crate::term::Eta::new(&estimates);

@@ -12,7 +12,7 @@
 //! here: it happens once per cell, and building fresh cells per round would dominate the
 //! window; the stress scenario exercises it.
 
-use super::{run_window, Candidate, Env, Experiment, Group, Sample, Unit};
+use super::{candidates, run_window, Env, Experiment, Group, Sample, Unit};
 use baresync::{CachePadded, Futex, OnceCell, Spin};
 use std::hint::black_box;
 use std::sync::atomic::Ordering::Relaxed;
@@ -92,21 +92,13 @@ fn reads<C: BenchOnce>(env: &Env, threads: usize) -> Sample {
     }
 }
 
-fn all(experiment: impl Fn(&mut Vec<Candidate>, &'static str, bool, u8)) -> Vec<Candidate> {
-    let mut v = Vec::new();
-    for (i, (name, baseline)) in [
-        ("baresync::OnceCell<Futex>", false),
-        ("baresync::OnceCell<Spin>", false),
-        (REFERENCE, true),
-        ("spin::Once", true),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        experiment(&mut v, name, baseline, i as u8);
-    }
-    v
-}
+/// The candidates, in `dispatch!`'s order.
+const CANDIDATES: [(&str, bool); 4] = [
+    ("baresync::OnceCell<Futex>", false),
+    ("baresync::OnceCell<Spin>", false),
+    (REFERENCE, true),
+    ("spin::Once", true),
+];
 
 macro_rules! dispatch {
     ($i:expr, $f:ident, $($arg:expr),*) => {
@@ -131,11 +123,7 @@ pub fn group(cores: usize) -> Group {
         threads,
         unit,
         relative_to_floor: false,
-        candidates: all(|v, name, baseline, i| {
-            v.push(Candidate::new(name, baseline, move |env| {
-                dispatch!(i, reads, env, threads)
-            }))
-        }),
+        candidates: candidates(&CANDIDATES, move |env, i| dispatch!(i, reads, env, threads)),
     })
     .collect();
     Group {

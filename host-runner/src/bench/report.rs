@@ -37,6 +37,13 @@ pub struct ReportArgs {
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
+    /// The build with the lock-order checker for the `lockdep` group (default: build
+    /// `host-runner-lockdep` with cargo in the workspace).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "no_lockdep"])]
+    pub lockdep_bin: Option<PathBuf>,
+    /// Leave out the `lockdep` group (the checker's cost, which needs a second build).
+    #[arg(long, conflicts_with = "from")]
+    pub no_lockdep: bool,
 }
 
 fn read_json(path: &Path) -> Result<BenchReport, UsageError> {
@@ -278,13 +285,64 @@ pub fn main(topo: &Topology, args: &ReportArgs) -> Result<i32, UsageError> {
     let report = match &args.from {
         Some(path) => read_json(path)?,
         None => {
+            if super::lockdep::ON {
+                return Err(UsageError(
+                    "this host-runner is built with feature lockdep, so every primitive would \
+                     be measured with the checker on: run report from a build without it \
+                     (it builds host-runner-lockdep itself for the lockdep group)"
+                        .into(),
+                ));
+            }
+            // The checker's cost needs the second build: make (or find) it before minutes of
+            // work.
+            let builds = if args.no_lockdep {
+                None
+            } else {
+                let off = std::env::current_exe()
+                    .map_err(|e| UsageError(format!("cannot find this program: {e}")))?;
+                let on = match &args.lockdep_bin {
+                    Some(bin) => bin.clone(),
+                    None => {
+                        let root = workspace_root(&cwd).ok_or_else(|| {
+                            UsageError(format!(
+                                "{} is not inside the baresync workspace, so \
+                                 host-runner-lockdep cannot be built for the lockdep group: \
+                                 name it with --lockdep-bin FILE, or leave the group out \
+                                 with --no-lockdep",
+                                cwd.display()
+                            ))
+                        })?;
+                        super::lockdep::build_on(&root).map_err(UsageError)?
+                    }
+                };
+                Some(super::lockdep::Builds { off, on })
+            };
             let bench = BenchArgs {
                 quick: args.quick,
                 smoke: args.smoke,
                 no_progress: args.no_progress,
+                // The lockdep group is measured in both builds, first (a build that is not
+                // what it should be fails before minutes of work).
+                groups: super::GROUPS
+                    .iter()
+                    .filter(|g| **g != "lockdep")
+                    .map(|g| g.to_string())
+                    .collect(),
                 ..BenchArgs::default()
             };
-            let r = super::run(topo, &bench)?;
+            let lockdep = match &builds {
+                Some(builds) => Some(
+                    super::lockdep::compare(
+                        builds,
+                        &super::Profile::from_args(&bench),
+                        Some(&topo.core_cpus()),
+                    )
+                    .map_err(UsageError)?,
+                ),
+                None => None,
+            };
+            let mut r = super::run(topo, &bench)?;
+            r.groups.extend(lockdep);
             output::print(&r);
             r
         }

@@ -12,7 +12,7 @@
 //!   every thread count ≥ `parking_lot` and ≥ std; 4× cores with the default backend ≥ 0.5× of
 //!   its one-per-core throughput).
 
-use super::{run_window, thread_counts, Candidate, Env, Experiment, Group, Sample, Unit};
+use super::{candidates, run_window, thread_counts, Env, Experiment, Group, Sample, Unit};
 use baresync::{CachePadded, Futex, RwLock, Spin, Yield};
 use std::hint::black_box;
 use std::sync::atomic::Ordering::Relaxed;
@@ -153,23 +153,15 @@ fn mix<L: BenchRw>(env: &Env, threads: usize, reads_per_mille: u32) -> Sample {
     }
 }
 
-fn all(experiment: impl Fn(&mut Vec<Candidate>, &'static str, bool, u8)) -> Vec<Candidate> {
-    let mut v = Vec::new();
-    for (i, (name, baseline)) in [
-        ("baresync::RwLock<Spin>", false),
-        ("baresync::RwLock<Yield>", false),
-        ("baresync::RwLock<Futex>", false),
-        ("parking_lot::RwLock", true),
-        ("spin::RwLock", true),
-        (REFERENCE, true),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        experiment(&mut v, name, baseline, i as u8);
-    }
-    v
-}
+/// The candidates, in `dispatch!`'s order.
+const CANDIDATES: [(&str, bool); 6] = [
+    ("baresync::RwLock<Spin>", false),
+    ("baresync::RwLock<Yield>", false),
+    ("baresync::RwLock<Futex>", false),
+    ("parking_lot::RwLock", true),
+    ("spin::RwLock", true),
+    (REFERENCE, true),
+];
 
 macro_rules! dispatch {
     ($i:expr, $f:ident, $($arg:expr),*) => {
@@ -193,10 +185,8 @@ pub fn group(cores: usize) -> Group {
             threads: 1,
             unit: Unit::NsPerOp,
             relative_to_floor: false,
-            candidates: all(|v, name, baseline, i| {
-                v.push(Candidate::new(name, baseline, move |env| {
-                    dispatch!(i, uncontended, env, write)
-                }))
+            candidates: candidates(&CANDIDATES, move |env, i| {
+                dispatch!(i, uncontended, env, write)
             }),
         });
     }
@@ -207,10 +197,8 @@ pub fn group(cores: usize) -> Group {
                 threads,
                 unit: Unit::OpsPerSec,
                 relative_to_floor: false,
-                candidates: all(|v, name, baseline, i| {
-                    v.push(Candidate::new(name, baseline, move |env| {
-                        dispatch!(i, mix, env, threads, reads)
-                    }))
+                candidates: candidates(&CANDIDATES, move |env, i| {
+                    dispatch!(i, mix, env, threads, reads)
                 }),
             });
         }

@@ -9,7 +9,7 @@
 //! - `contended`: one thread per core on a single permit, and 4× cores threads on one permit
 //!   per core; ops/s and fairness.
 
-use super::{run_window, Candidate, Env, Experiment, Group, Sample, Unit};
+use super::{candidates, run_window, Env, Experiment, Group, Sample, Unit};
 use baresync::CachePadded;
 use baresync::{BoundedSemaphore, Futex, Semaphore, Spin, Yield};
 use std::sync::atomic::Ordering::Relaxed;
@@ -138,22 +138,14 @@ fn contended<S: BenchSem>(env: &Env, threads: usize, permits: u32) -> Sample {
     }
 }
 
-fn all(experiment: impl Fn(&mut Vec<Candidate>, &'static str, bool, u8)) -> Vec<Candidate> {
-    let mut v = Vec::new();
-    for (i, (name, baseline)) in [
-        ("baresync::Semaphore<Spin>", false),
-        ("baresync::Semaphore<Yield>", false),
-        ("baresync::Semaphore<Futex>", false),
-        ("baresync::BoundedSemaphore<Futex>", false),
-        (REFERENCE, true),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        experiment(&mut v, name, baseline, i as u8);
-    }
-    v
-}
+/// The candidates, in `dispatch!`'s order.
+const CANDIDATES: [(&str, bool); 5] = [
+    ("baresync::Semaphore<Spin>", false),
+    ("baresync::Semaphore<Yield>", false),
+    ("baresync::Semaphore<Futex>", false),
+    ("baresync::BoundedSemaphore<Futex>", false),
+    (REFERENCE, true),
+];
 
 macro_rules! dispatch {
     ($i:expr, $f:ident, $($arg:expr),*) => {
@@ -174,11 +166,7 @@ pub fn group(cores: usize) -> Group {
         threads: 1,
         unit: Unit::NsPerOp,
         relative_to_floor: false,
-        candidates: all(|v, name, baseline, i| {
-            v.push(Candidate::new(name, baseline, move |env| {
-                dispatch!(i, uncontended, env)
-            }))
-        }),
+        candidates: candidates(&CANDIDATES, move |env, i| dispatch!(i, uncontended, env)),
     }];
     let permits_many = u32::try_from(cores).unwrap_or(u32::MAX);
     for (case, threads, permits) in [
@@ -190,10 +178,8 @@ pub fn group(cores: usize) -> Group {
             threads,
             unit: Unit::OpsPerSec,
             relative_to_floor: false,
-            candidates: all(|v, name, baseline, i| {
-                v.push(Candidate::new(name, baseline, move |env| {
-                    dispatch!(i, contended, env, threads, permits)
-                }))
+            candidates: candidates(&CANDIDATES, move |env, i| {
+                dispatch!(i, contended, env, threads, permits)
             }),
         });
     }

@@ -413,9 +413,11 @@ pub struct StarvingLock {
     inner: RawFairLock<Yield>,
 }
 
-/// How many acquisitions overtake the starved worker: more than the bound of any thread
-/// count a host runs.
-pub const STARVE_BY: u64 = 1 << 16;
+/// How many acquisitions overtake the starved worker: more than the bound T·(K + 1) of any
+/// thread count up to 1023 (K = 1023). The control is caught as long as the other workers
+/// make more than T·1024 acquisitions in the 100 ms it stands aside (on 2 cores, 2 workers
+/// make about 100 000).
+pub const STARVE_BY: u64 = 1 << 20;
 
 std::thread_local! {
     static STARVING_CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
@@ -448,6 +450,7 @@ unsafe impl RawLock for StarvingLock {
 
 impl Counted for StarvingLock {
     const MAX_BYPASSES: u32 = RawFairLock::<Yield>::MAX_BYPASSES;
+    const GATE_AFTER: u32 = RawFairLock::<Yield>::GATE_AFTER;
 
     fn lock_counted(&self, count: &AtomicU64, worker: usize) -> Option<u64> {
         let call = STARVING_CALLS.with(|c| c.replace(c.get() + 1));

@@ -118,6 +118,9 @@ type LockStamped<R> = fn(&R, &AtomicU64, &AtomicU64);
 pub trait Counted: RawLock {
     /// The bypass limit K of the bound T·(K + 1) − 1.
     const MAX_BYPASSES: u32;
+    /// The bypass count at which a running head closes the gate (reported, not checked: it
+    /// holds only while the head runs).
+    const GATE_AFTER: u32;
     /// Locks; returns `None` when it did not queue, or the counter read right after
     /// queueing (see [`RawFairLock::lock_counted`]). `worker` is the caller's index.
     fn lock_counted(&self, count: &AtomicU64, worker: usize) -> Option<u64>;
@@ -125,13 +128,14 @@ pub trait Counted: RawLock {
 
 impl<W: Wait> Counted for RawFairLock<W> {
     const MAX_BYPASSES: u32 = RawFairLock::<W>::MAX_BYPASSES;
+    const GATE_AFTER: u32 = RawFairLock::<W>::GATE_AFTER;
     fn lock_counted(&self, count: &AtomicU64, _worker: usize) -> Option<u64> {
         RawFairLock::lock_counted(self, count)
     }
 }
 
-/// [`Counted::lock_counted`] of `R`, and its K.
-type LockCounted<R> = (fn(&R, &AtomicU64, usize) -> Option<u64>, u32);
+/// [`Counted::lock_counted`] of `R`, its K and its `GATE_AFTER`.
+type LockCounted<R> = (fn(&R, &AtomicU64, usize) -> Option<u64>, u32, u32);
 
 /// A stress scenario for the lock `Lock<R, ()>` around [`Data`].
 pub struct LockScenario<R> {
@@ -165,7 +169,7 @@ impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
         LockScenario {
             info: ScenarioInfo::new(name, primitive, backend),
             lock_stamped: None,
-            lock_counted: Some((<R as Counted>::lock_counted, R::MAX_BYPASSES)),
+            lock_counted: Some((<R as Counted>::lock_counted, R::MAX_BYPASSES, R::GATE_AFTER)),
             _raw: PhantomData,
         }
     }
@@ -286,6 +290,9 @@ pub struct BoundState {
     worst_wait_ns: AtomicU64,
     /// Acquisitions that queued.
     queued: AtomicU64,
+    /// Queued acquisitions overtaken more than T·(`GATE_AFTER` + 1) times: their head was
+    /// not running when its gate was due (the hard limit served them).
+    past_gate: AtomicU64,
     /// Acquisitions over the bound, and the first, for the report.
     over: AtomicU64,
     first: std::sync::Mutex<Option<String>>,
@@ -457,16 +464,19 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
                 });
             }
         }
-        if let Some((b, (_, k))) = &state.bound {
+        if let Some((b, (_, k, gate))) = &state.bound {
             let bound = threads as u64 * (u64::from(*k) + 1);
             let worst = b.worst_overtakes.load(Ordering::Relaxed);
             outcome.notes.push(format!(
                 "starvation bound: worst {worst} acquisitions overtook a queued worker (bound \
                  {bound} = {threads} workers x (K + 1), K = {k}); worst wait {:.1} us; {} of \
-                 {} acquisitions queued",
+                 {} acquisitions queued; {} of those overtaken more than {} = {threads} x \
+                 (GATE_AFTER + 1) times (the head was not running when its gate was due)",
                 b.worst_wait_ns.load(Ordering::Relaxed) as f64 / 1e3,
                 b.queued.load(Ordering::Relaxed),
                 b.count.load(Ordering::Relaxed),
+                b.past_gate.load(Ordering::Relaxed),
+                threads as u64 * (u64::from(*gate) + 1),
             ));
             let over = b.over.load(Ordering::Relaxed);
             if over > 0 {
@@ -493,7 +503,7 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
 /// with the number read when the worker queued.
 fn check_bound(
     b: &BoundState,
-    k: u32,
+    (k, gate): (u32, u32),
     threads: usize,
     me: usize,
     joined: Option<u64>,
@@ -509,6 +519,9 @@ fn check_bound(
     b.queued.fetch_add(1, Ordering::Relaxed);
     let overtakes = at.saturating_sub(joined);
     b.worst_overtakes.fetch_max(overtakes, Ordering::Relaxed);
+    if overtakes > threads as u64 * (u64::from(gate) + 1) {
+        b.past_gate.fetch_add(1, Ordering::Relaxed);
+    }
     let bound = threads as u64 * (u64::from(k) + 1);
     if overtakes > bound {
         b.over.fetch_add(1, Ordering::Relaxed);
@@ -531,7 +544,7 @@ fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
         let mut joined = None;
         let (guard, arrival) = match &state.fifo {
             _ if state.bound.is_some() => {
-                let (b, (lock_counted, _)) = state.bound.as_ref().expect("checked");
+                let (b, (lock_counted, _, _)) = state.bound.as_ref().expect("checked");
                 joined = lock_counted(state.lock.raw(), &b.count, w.index);
                 (None, None)
             }
@@ -558,8 +571,8 @@ fn worker<R: RawLock>(state: &State<R>, w: &mut Worker) {
         if let Some((f, arrival)) = arrival {
             check_fifo(f, w.index, arrival);
         }
-        if let Some((b, (_, k))) = &state.bound {
-            check_bound(b, *k, w.threads, w.index, joined, t0);
+        if let Some((b, (_, k, gate))) = &state.bound {
+            check_bound(b, (*k, *gate), w.threads, w.index, joined, t0);
         }
 
         // The non-atomic read-modify-write with a race window. Volatile so the compiler keeps

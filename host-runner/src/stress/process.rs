@@ -19,7 +19,14 @@
 //!   At the end the parent drains the queue: every item a producer's `put` acknowledged was
 //!   received or drained, except at most one per killed consumer (the one it held). With
 //!   `--kill` only consumers are killed: a producer killed inside `put` leaves a slot claimed
-//!   and never published, which wedges the queue at that slot (docs/processes.md).
+//!   and never published, which wedges the queue at that slot (docs/processes.md). Control
+//!   (`--kill`): consumers that take up to 32 items before recording and acknowledging them
+//!   (late acknowledgements): a killed one loses more than the one item the check allows per
+//!   killed consumer, which the no-loss check must catch.
+//!
+//! `--jitter` adds random spins and yields inside and outside the critical sections, as in the
+//! threaded runs; the controls always jitter (their broken step must be hit within the run).
+//! `--json FILE` writes every scenario's outcome ([`ProcessReport`]).
 //!
 //! The workers wait with deadlines that poll the stop word, so survivors leave when the
 //! parent stops the run; a worker still running 10 s after the stop is a hang.
@@ -33,6 +40,7 @@ use crate::rng::XorShift;
 use baresync::shared::{self, Shareable};
 use baresync::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
 use baresync::{JoinableQueue, Mutex, RobustError, RobustMutex, SharedFutex};
+use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// How long survivors get to leave after the stop before they count as hung.
@@ -40,15 +48,19 @@ const HANG_LIMIT: Duration = Duration::from_secs(10);
 /// Items per producer at most (the bitmap's size).
 const MAX_ITEMS: u64 = 1 << 18;
 const MAX_WORKERS: usize = 64;
+/// Items the broken queue control's consumers hold before acknowledging them.
+const MAX_BATCH: usize = 32;
 
-/// An anonymous shared mapping, inherited by forked children, zeroed by the kernel.
-struct Mapping {
+/// An anonymous shared mapping, inherited by forked children, zeroed by the kernel (also used
+/// by `bench`'s `processes` group).
+pub struct Mapping {
     ptr: *mut u8,
     len: usize,
 }
 
 impl Mapping {
-    fn new(len: usize) -> Mapping {
+    /// A zeroed shared mapping of `len` bytes.
+    pub fn new(len: usize) -> Mapping {
         // SAFETY: a fresh anonymous mapping; no existing memory is touched.
         let ptr = unsafe {
             libc::mmap(
@@ -67,7 +79,13 @@ impl Mapping {
         }
     }
 
-    fn arena<T: Shareable>(&self) -> &T {
+    /// The start of the mapping (page-aligned).
+    pub fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// The shared `T` at the start of the mapping.
+    pub fn arena<T: Shareable>(&self) -> &T {
         assert!(std::mem::size_of::<T>() <= self.len);
         // SAFETY: page-aligned, zeroed, valid while `self` lives; only touched through `T`.
         unsafe { shared::attach(self.ptr) }
@@ -81,8 +99,9 @@ impl Drop for Mapping {
     }
 }
 
-/// Forks a worker running `body`; the child exits with `_exit(0)` (or 1 on a panic).
-fn spawn(cpu: usize, body: impl FnOnce()) -> libc::pid_t {
+/// Forks a worker pinned to `cpu` running `body`; the child exits with `_exit(0)` (or 1 on a
+/// panic).
+pub fn spawn(cpu: usize, body: impl FnOnce()) -> libc::pid_t {
     // SAFETY: the child runs `body` (atomics and the primitives on the mapping, the futex
     // through rustix, its own pinning) and leaves with `_exit`, running no destructor of the
     // parent's state.
@@ -99,7 +118,7 @@ fn spawn(cpu: usize, body: impl FnOnce()) -> libc::pid_t {
 }
 
 /// Waits for `pid` until `until`; `Some(exited cleanly)`, or `None` (then killed) at the limit.
-fn reap(pid: libc::pid_t, until: Instant) -> Option<bool> {
+pub fn reap(pid: libc::pid_t, until: Instant) -> Option<bool> {
     loop {
         let mut status = 0;
         // SAFETY: polls our own child.
@@ -118,7 +137,8 @@ fn reap(pid: libc::pid_t, until: Instant) -> Option<bool> {
     }
 }
 
-fn kill(pid: libc::pid_t) {
+/// SIGKILLs our child `pid` and reaps it.
+pub fn kill(pid: libc::pid_t) {
     let mut status = 0;
     // SAFETY: our own child, reaped at once.
     unsafe {
@@ -185,9 +205,17 @@ unsafe impl Shareable for QueueArena {}
 /// What a scenario does: the body of worker `w` of `n`, and the verdict.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
-    Robust { repair: bool },
-    Mutex { locked: bool },
-    Queue,
+    Robust {
+        repair: bool,
+    },
+    Mutex {
+        locked: bool,
+    },
+    /// `batch`: how many items a consumer takes before it records and acknowledges them (1:
+    /// each at once; more: the broken control, whose killed consumers lose what they held).
+    Queue {
+        batch: usize,
+    },
 }
 
 struct Run {
@@ -196,8 +224,13 @@ struct Run {
     expect_fail: bool,
 }
 
-fn worker(kind: Kind, map: &Mapping, w: usize, n: usize, seed: u64) {
+fn worker(kind: Kind, map: &Mapping, w: usize, n: usize, seed: u64, jitter_on: bool) {
     let mut rng = XorShift::new(seed, w as u64 + 1);
+    let jitter = |rng: &mut XorShift| {
+        if jitter_on {
+            jitter(rng);
+        }
+    };
     match kind {
         Kind::Robust { repair } => {
             let a: &RobustArena = map.arena();
@@ -264,7 +297,7 @@ fn worker(kind: Kind, map: &Mapping, w: usize, n: usize, seed: u64) {
                 jitter(&mut rng);
             }
         }
-        Kind::Queue => {
+        Kind::Queue { batch } => {
             let a: &QueueArena = map.arena();
             let producers = n / 2;
             let stop = || a.c.stop.load(SeqCst) != 0;
@@ -280,21 +313,32 @@ fn worker(kind: Kind, map: &Mapping, w: usize, n: usize, seed: u64) {
                 }
             } else {
                 let mut last = [None::<u64>; MAX_WORKERS];
+                let mut held = [0u64; MAX_BATCH];
+                let mut k = 0;
                 while !stop() {
-                    let Ok(item) = a.queue.get_until(&stop) else {
+                    if let Ok(item) = a.queue.get_until(&stop) {
+                        held[k] = item;
+                        k += 1;
+                    }
+                    if k < batch.min(MAX_BATCH) && !stop() {
                         continue;
-                    };
-                    let (p, seq) = ((item >> 32) as usize, item & 0xFFFF_FFFF);
-                    if last[p].is_some_and(|l| l >= seq) {
-                        a.c.order.fetch_add(1, SeqCst);
                     }
-                    last[p] = Some(seq);
-                    let bit = p * MAX_ITEMS as usize + seq as usize;
-                    if a.seen[bit / 64].fetch_or(1 << (bit % 64), SeqCst) & (1 << (bit % 64)) != 0 {
-                        a.c.duplicates.fetch_add(1, SeqCst);
+                    for &item in &held[..k] {
+                        let (p, seq) = ((item >> 32) as usize, item & 0xFFFF_FFFF);
+                        if last[p].is_some_and(|l| l >= seq) {
+                            a.c.order.fetch_add(1, SeqCst);
+                        }
+                        last[p] = Some(seq);
+                        let bit = p * MAX_ITEMS as usize + seq as usize;
+                        if a.seen[bit / 64].fetch_or(1 << (bit % 64), SeqCst) & (1 << (bit % 64))
+                            != 0
+                        {
+                            a.c.duplicates.fetch_add(1, SeqCst);
+                        }
+                        a.c.received.fetch_add(1, SeqCst);
+                        let _ = a.queue.task_done();
                     }
-                    a.c.received.fetch_add(1, SeqCst);
-                    let _ = a.queue.task_done();
+                    k = 0;
                     jitter(&mut rng);
                 }
             }
@@ -371,7 +415,7 @@ fn verdict(kind: Kind, map: &Mapping, n: usize, kills: u64, killed_consumers: u6
                 format!("data {v} for {acq} acquisitions"),
             );
         }
-        Kind::Queue => {
+        Kind::Queue { .. } => {
             let a: &QueueArena = map.arena();
             let c = &a.c;
             check(
@@ -407,8 +451,57 @@ fn verdict(kind: Kind, map: &Mapping, n: usize, kills: u64, killed_consumers: u6
     bad
 }
 
-/// Runs one scenario; returns whether it passed (violations and hangs are printed).
-fn run(r: &Run, plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) -> bool {
+/// What one process scenario found (a line of `--json`'s `scenarios`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The scenario.
+    pub name: String,
+    /// A negative control: its checks must fail.
+    pub control: bool,
+    /// Worker processes.
+    pub processes: usize,
+    /// Workers SIGKILLed (`--kill`).
+    pub kills: u64,
+    /// What was done (acquisitions, deaths reported, items received).
+    pub info: String,
+    /// The checks that failed, with counts and details.
+    pub violations: Vec<String>,
+    /// Passed: no violation, or (a control) caught.
+    pub passed: bool,
+}
+
+/// `stress --processes --json`: the whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessReport {
+    /// Always `processes`.
+    pub mode: &'static str,
+    /// `--kill`.
+    pub kill: bool,
+    /// `--jitter`.
+    pub jitter: bool,
+    /// The jitter seed.
+    pub seed: u64,
+    /// Per scenario, ms.
+    pub duration_ms: u64,
+    /// The CPUs the workers were pinned to.
+    pub cpus: Vec<usize>,
+    /// Every scenario and control.
+    pub scenarios: Vec<Outcome>,
+    /// Every scenario passed and every control was caught.
+    pub ok: bool,
+}
+
+/// Runs one scenario (violations and hangs are printed).
+fn run(
+    r: &Run,
+    plan: &Plan,
+    duration: Duration,
+    seed: u64,
+    kill_workers: bool,
+    jitter: bool,
+) -> Outcome {
+    // A control jitters always: its broken step must be hit within the run.
+    let jitter = jitter || r.expect_fail;
     let n = plan.workers.len().clamp(2, MAX_WORKERS);
     let map = Mapping::new(
         std::mem::size_of::<QueueArena>()
@@ -419,16 +512,21 @@ fn run(r: &Run, plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) 
         .map(|w| {
             let cpu = plan.workers[w % plan.workers.len()];
             let map = &map;
-            spawn(cpu, move || worker(r.kind, map, w, n, seed))
+            spawn(cpu, move || worker(r.kind, map, w, n, seed, jitter))
         })
         .collect();
     let mut rng = XorShift::new(seed, 0xDEAD);
     let (mut kills, mut killed_consumers) = (0u64, 0u64);
     let until = Instant::now() + duration;
     // A control runs on (up to 5 s more) until its check has fired: with few kills in a short
-    // run, none may land inside the critical section.
+    // run, none may land inside the critical section. (The queue control's loss is counted
+    // at the end only: it runs the scenario's time, in which its consumers, killed while
+    // holding several unacknowledged items, lose some.)
     let counters: &Counters = map.arena();
-    let caught = || counters.unreported_death.load(SeqCst) + counters.exclusion.load(SeqCst) > 0;
+    let caught = || {
+        matches!(r.kind, Kind::Queue { .. })
+            || counters.unreported_death.load(SeqCst) + counters.exclusion.load(SeqCst) > 0
+    };
     let control_until = until + Duration::from_secs(5);
     while Instant::now() < until || (r.expect_fail && !caught() && Instant::now() < control_until) {
         std::thread::sleep(Duration::from_millis(5 + u64::from(rng.below(40))));
@@ -437,17 +535,17 @@ fn run(r: &Run, plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) 
         }
         // Only consumers in the queue scenario (see the module doc).
         let w = match r.kind {
-            Kind::Queue => n / 2 + rng.below((n - n / 2) as u32) as usize,
+            Kind::Queue { .. } => n / 2 + rng.below((n - n / 2) as u32) as usize,
             _ => rng.below(n as u32) as usize,
         };
         kill(pids[w]);
         kills += 1;
-        if matches!(r.kind, Kind::Queue) {
+        if matches!(r.kind, Kind::Queue { .. }) {
             killed_consumers += 1;
         }
         let cpu = plan.workers[w % plan.workers.len()];
         let map = &map;
-        pids[w] = spawn(cpu, move || worker(r.kind, map, w, n, seed ^ kills));
+        pids[w] = spawn(cpu, move || worker(r.kind, map, w, n, seed ^ kills, jitter));
     }
     let stop_word: &Counters = map.arena();
     stop_word.stop.store(1, SeqCst);
@@ -478,7 +576,7 @@ fn run(r: &Run, plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) 
             c.owner_died.load(SeqCst)
         ),
         Kind::Mutex { .. } => format!("{} acquisitions", c.acquisitions.load(SeqCst)),
-        Kind::Queue => format!("{} items received", c.received.load(SeqCst)),
+        Kind::Queue { .. } => format!("{} items received", c.received.load(SeqCst)),
     };
     let failed = !bad.is_empty();
     let status = match (failed, r.expect_fail) {
@@ -501,17 +599,35 @@ fn run(r: &Run, plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) 
             println!("    {b}");
         }
     }
-    failed == r.expect_fail
+    Outcome {
+        name: r.name.to_string(),
+        control: r.expect_fail,
+        processes: n,
+        kills,
+        info,
+        violations: bad,
+        passed: failed == r.expect_fail,
+    }
 }
 
-/// `stress --processes [--kill]`: runs every process scenario and its control; the exit
-/// status is 1 if a scenario failed or a control was not caught.
-pub fn main(plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) -> i32 {
+/// `stress --processes [--kill] [--jitter] [--json FILE]`: runs every process scenario and its
+/// controls; the exit status is 1 if a scenario failed or a control was not caught (or the
+/// JSON could not be written). Without `--jitter` the scenarios run without random delays;
+/// the controls always jitter.
+pub fn main(
+    plan: &Plan,
+    duration: Duration,
+    seed: u64,
+    kill_workers: bool,
+    jitter: bool,
+    json: Option<&mut std::fs::File>,
+) -> i32 {
     println!(
         "stress --processes: {} worker processes on CPUs {:?}, {duration:?} per scenario, seed \
-         {seed:#x}{}",
+         {seed:#x}, jitter {}{}",
         plan.workers.len().clamp(2, MAX_WORKERS),
         plan.cpus,
+        if jitter { "on" } else { "off (controls: on)" },
         if kill_workers {
             ", killing workers (SIGKILL) at random points"
         } else {
@@ -526,7 +642,7 @@ pub fn main(plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) -> i
         },
         Run {
             name: "queue",
-            kind: Kind::Queue,
+            kind: Kind::Queue { batch: 1 },
             expect_fail: false,
         },
     ];
@@ -534,6 +650,11 @@ pub fn main(plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) -> i
         runs.push(Run {
             name: "control: death ignored",
             kind: Kind::Robust { repair: false },
+            expect_fail: true,
+        });
+        runs.push(Run {
+            name: "control: late acks",
+            kind: Kind::Queue { batch: MAX_BATCH },
             expect_fail: true,
         });
     } else {
@@ -548,9 +669,30 @@ pub fn main(plan: &Plan, duration: Duration, seed: u64, kill_workers: bool) -> i
             expect_fail: true,
         });
     }
-    let mut ok = true;
-    for r in &runs {
-        ok &= run(r, plan, duration, seed, kill_workers);
+    let scenarios: Vec<Outcome> = runs
+        .iter()
+        .map(|r| run(r, plan, duration, seed, kill_workers, jitter))
+        .collect();
+    let mut ok = scenarios.iter().all(|o| o.passed);
+    if let Some(file) = json {
+        let report = ProcessReport {
+            mode: "processes",
+            kill: kill_workers,
+            jitter,
+            seed,
+            duration_ms: duration.as_millis() as u64,
+            cpus: plan.workers.clone(),
+            scenarios,
+            ok,
+        };
+        use std::io::Write as _;
+        let written = serde_json::to_writer_pretty(&mut *file, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(file));
+        if let Err(e) = written {
+            eprintln!("error: writing the JSON report: {e}");
+            ok = false;
+        }
     }
     if ok {
         EXIT_OK
