@@ -2308,6 +2308,51 @@ mod tests {
             .expect("a waiter behind an operation in progress waited for a wake that never came")
     }
 
+    /// User code in the bounded sleep behind an operation in progress (`Backstop` polls the
+    /// caller's deadline from inside `W::wait_until`): a `put_until` whose deadline panics at
+    /// any one of its polls, those included, drops its item once and leaves the queue as it
+    /// was (no slot claimed, the stalled pop still finishing normally).
+    #[test]
+    fn a_deadline_panicking_behind_an_operation_in_progress_leaves_the_queue_intact() {
+        use core::panic::AssertUnwindSafe;
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Item(u32);
+        impl Drop for Item {
+            fn drop(&mut self) {
+                // ORDERING: Relaxed: a counter read by this thread only.
+                DROPS.fetch_add(1, Relaxed);
+            }
+        }
+        let q: Queue<Item, 1, crate::Futex> = Queue::with_wait();
+        assert!(q.push(Item(1)).is_ok());
+        // A pop in progress: the one slot is claimed and not yet emptied, so `put_until`
+        // waits behind it (`Stuck::InProgress`), polling its deadline at the top of each
+        // round (the pre-sleep budget, 64 rounds) and, after that, inside `Backstop` too.
+        let (pos, first) = stall_pop(&q);
+        for k in 1..=70 {
+            // ORDERING: Relaxed: as above.
+            DROPS.store(0, Relaxed);
+            let mut polls = 0;
+            let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                q.put_until(Item(2), || {
+                    polls += 1;
+                    assert!(polls != k, "injected");
+                    false
+                })
+            }));
+            let payload = r.err().expect("the injected panic propagates");
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"injected"), "poll {k}");
+            // ORDERING: Relaxed: as above.
+            assert_eq!(DROPS.load(Relaxed), 1, "the item is dropped once (poll {k})");
+            assert_eq!(q.len(), 0);
+            assert_eq!(q.try_push(Item(3)).map_err(|e| e.is_busy()), Err(true));
+        }
+        finish_pop(&q, pos);
+        assert_eq!(first.0, 1);
+        assert!(q.push(Item(4)).is_ok());
+        assert_eq!(q.pop().map(|i| i.0), Some(4));
+    }
+
     /// A waiter that found the slot it needs claimed by an operation still in progress is not
     /// promised that operation's wake (`wake_if_sleepers` is ordered against its claim only):
     /// it sleeps at most `BACKSTOP` at a time. Here the operation finishes without waking at
