@@ -2316,6 +2316,7 @@ mod tests {
     fn a_deadline_panicking_behind_an_operation_in_progress_leaves_the_queue_intact() {
         use core::panic::AssertUnwindSafe;
         static DROPS: AtomicUsize = AtomicUsize::new(0);
+        #[derive(Debug)]
         struct Item(u32);
         impl Drop for Item {
             fn drop(&mut self) {
@@ -2340,7 +2341,7 @@ mod tests {
                     false
                 })
             }));
-            let payload = r.err().expect("the injected panic propagates");
+            let payload = r.expect_err("the injected panic propagates");
             assert_eq!(payload.downcast_ref::<&str>(), Some(&"injected"), "poll {k}");
             // ORDERING: Relaxed: as above.
             assert_eq!(DROPS.load(Relaxed), 1, "the item is dropped once (poll {k})");
