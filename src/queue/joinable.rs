@@ -144,12 +144,6 @@ struct DoneSide {
     /// A value `puts` had: `task_done` may count up to it without reading `puts` (the
     /// over-release check's fast path).
     puts_seen: AtomicUsize,
-    /// Items taken by this queue's `pop`, `try_pop`, `get` and `get_until`, wrapping. Every
-    /// such item was counted in `puts` before it went in, so this is another lower bound of
-    /// `puts`, and one the consumers keep up to date on their own line: in a queue that runs
-    /// nearly empty, `puts_seen` is behind after almost every item and `task_done` would read
-    /// `puts` (a cache-line transfer from the producers) every time.
-    popped: AtomicUsize,
 }
 
 impl<T, const N: usize> JoinableQueue<T, N> {
@@ -204,7 +198,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
                 done_side: CachePadded::new(DoneSide {
                     done: AtomicUsize::new(0),
                     puts_seen: AtomicUsize::new(0),
-                    popped: AtomicUsize::new(0),
                 }),
                 joiners: AtomicU32::new(0),
             }
@@ -266,14 +259,19 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         loop {
             // ORDERING: Relaxed: any value `puts` had is a lower bound of it; a stale one
             // only sends us to the slow path.
-            let seen = side.puts_seen.load(Relaxed);
-            // ORDERING: Acquire pairs with the Release `fetch_add` in `popped_one`: the puts
-            // of the items counted there happen-before the compare-and-swap below, so a
-            // `join` that reads our `done` (Acquire) reads a `puts` at least as large.
-            let popped = side.popped.load(Acquire);
-            // The larger of the two lower bounds of `puts`.
-            let bound = if diff(popped, seen) > 0 { popped } else { seen };
-            let left = diff(bound, done);
+            let mut left = diff(side.puts_seen.load(Relaxed), done);
+            if left <= 0 && Queue::<T, N, W>::POSITIONS_COUNT {
+                // `puts_seen` is used up (a queue that runs nearly empty uses it up on every
+                // item): before reading `puts`, the producers' line, try the count of items
+                // taken out of the queue, which the consumers keep anyway. Every item taken
+                // was counted in `puts` before it went in, so it is a lower bound of `puts`.
+                // It counts modulo 2^(BITS-1), as positions wrap: compared as such.
+                // ORDERING: Relaxed: any value `head` had is a lower bound, as above. (The
+                // consumer finishing its own item has claimed it with a compare-and-swap on
+                // `head`, so it reads that claim or a later one.)
+                let taken = self.queue.head.load(Relaxed);
+                left = ((taken.wrapping_sub(done) << 1) as isize) >> 1;
+            }
             if left <= 0 {
                 return self.finish_task_slow();
             }
@@ -348,14 +346,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         wake_if_sleepers::<W>(&self.joiners);
     }
 
-    /// Counts an item taken from the queue by this queue's own pop or get (see `popped`).
-    #[inline(always)]
-    fn popped_one(&self) {
-        // ORDERING: Release pairs with the Acquire load in `finish_task`: the put of the item
-        // (which happens-before our pop, through the slot's stamp) happens-before a count
-        // of a task done that relies on this one.
-        self.done_side.popped.fetch_add(1, Release);
-    }
 
     /// Marks one item taken from the queue as processed.
     ///
@@ -686,7 +676,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn pop(&self) -> Option<T> {
         let value = self.queue.pop()?;
-        self.popped_one();
         lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
         Some(value)
     }
@@ -712,7 +701,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_pop(&self) -> Result<T, TryPopError> {
         let value = self.queue.try_pop()?;
-        self.popped_one();
         lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
         Ok(value)
     }
@@ -734,7 +722,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get(&self) -> Result<T, Closed> {
         let value = self.queue.get()?;
-        self.popped_one();
         lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
         Ok(value)
     }
@@ -756,7 +743,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get_until(&self, deadline: impl Deadline) -> Result<T, GetError> {
         let value = self.queue.get_until(deadline)?;
-        self.popped_one();
         lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
         Ok(value)
     }
@@ -1019,15 +1005,18 @@ mod tests {
     }
 
     impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
-        /// Sets both counters and the three bounds to `start` (no unfinished task, as if
-        /// `start` items had been put, popped and finished).
+        /// Sets both counters and both cached bounds to `start` (no unfinished task), and,
+        /// where positions count items (`Queue::POSITIONS_COUNT`), starts the queue at the
+        /// same count, as if `start` items had passed through.
         fn with_counts_at(start: usize) -> Self {
-            let q = Self::with_wait();
+            let mut q = Self::with_wait();
+            if Queue::<T, N, W>::POSITIONS_COUNT {
+                q.queue = Queue::starting_at(start & super::super::POS, 0);
+            }
             q.put_side.puts.store(start, Relaxed);
             q.put_side.done_seen.store(start, Relaxed);
             q.done_side.done.store(start, Relaxed);
             q.done_side.puts_seen.store(start, Relaxed);
-            q.done_side.popped.store(start, Relaxed);
             q
         }
     }
@@ -1086,22 +1075,21 @@ mod tests {
     /// operation to its slow path and never change its outcome.
     #[test]
     fn stale_bounds_only_cost_a_slow_path() {
-        let q: JoinableQueue<u32, 4> = JoinableQueue::with_counts_at(10);
+        // N = 3: positions do not count items, so `task_done` has `puts_seen` alone.
+        let q: JoinableQueue<u32, 3> = JoinableQueue::with_counts_at(10);
         // `done_seen` ahead of `puts` (read by a producer after others put and finished more):
         // no false overflow panic.
         q.put_side.done_seen.store(1000, Relaxed);
         q.push(1).unwrap();
         q.push(2).unwrap();
         assert_eq!(q.put_side.done_seen.load(Relaxed), 10, "refreshed");
-        // `puts_seen` behind, and `popped` too (the item was taken by the queue's own pop, as
-        // `drain` and `try_iter` take them, which `popped` does not count): the task_done
-        // reads `puts` and succeeds.
+        // `puts_seen` behind: the task_done reads `puts` and succeeds.
         assert_eq!(q.done_side.puts_seen.load(Relaxed), 10);
-        assert_eq!(q.queue.pop(), Some(1));
+        assert_eq!(q.pop(), Some(1));
         q.task_done().unwrap();
         assert_eq!(q.done_side.puts_seen.load(Relaxed), 12, "refreshed");
         // The fast path now has room for one more, and the over-release is still caught.
-        assert_eq!(q.queue.pop(), Some(2));
+        assert_eq!(q.pop(), Some(2));
         q.task_done().unwrap();
         assert_eq!(q.task_done(), Err(TaskDoneError));
         assert_eq!(q.unfinished_tasks(), 0);
@@ -1109,29 +1097,38 @@ mod tests {
     }
 
     /// A queue that runs nearly empty (each item taken before the next is put) finishes its
-    /// tasks on the fast path: `popped`, which the consumers keep, is a fresh enough bound of
-    /// `puts`, so `task_done` never reads `puts` (`puts_seen` is never refreshed). The
-    /// over-release check stays exact.
+    /// tasks without reading `puts` when its positions count items (a power-of-two `N`):
+    /// `head` bounds `puts` from below, so `puts_seen` is never refreshed. The over-release
+    /// check stays exact, across the wrap of the counts and positions too.
     #[test]
     fn task_done_after_a_pop_needs_no_read_of_puts() {
-        let q: JoinableQueue<u32, 2> = JoinableQueue::new();
-        for i in 0..5 {
-            q.push(i).unwrap();
-            assert_eq!(q.get(), Ok(i));
+        fn check(q: JoinableQueue<u32, 2>, start: usize) {
+            for i in 0..6 {
+                q.push(i).unwrap();
+                assert_eq!(q.get(), Ok(i));
+                q.task_done().unwrap();
+                assert_eq!(q.task_done(), Err(TaskDoneError));
+                assert_eq!(q.unfinished_tasks(), 0);
+            }
+            assert_eq!(
+                q.done_side.puts_seen.load(Relaxed),
+                start,
+                "`puts` was never read by a successful task_done"
+            );
+            // A failed put counts as done without going through the queue: `head` then lags
+            // behind `done`, and the next task_done reads `puts` (and succeeds).
+            q.push(10).unwrap();
+            q.push(11).unwrap();
+            assert!(q.push(12).is_err());
+            assert_eq!(q.pop(), Some(10));
+            q.task_done().unwrap();
+            assert_eq!(q.pop(), Some(11));
             q.task_done().unwrap();
             assert_eq!(q.task_done(), Err(TaskDoneError));
-            assert_eq!(q.put_side.puts.load(Relaxed), i as usize + 1);
         }
-        assert_eq!(q.done_side.popped.load(Relaxed), 5);
-        assert_eq!(q.done_side.puts_seen.load(Relaxed), 0, "`puts` was never read");
-        assert_eq!(q.unfinished_tasks(), 0);
-        // Items taken by `drain` are not counted in `popped`: their `task_done` takes the slow
-        // path and still succeeds.
-        q.push(7).unwrap();
-        assert!(q.drain().eq([7]));
-        q.task_done().unwrap();
-        assert_eq!(q.task_done(), Err(TaskDoneError));
-        assert_eq!(q.done_side.popped.load(Relaxed), 5);
+        check(JoinableQueue::new(), 0);
+        let start = usize::MAX - 3;
+        check(JoinableQueue::with_counts_at(start), start);
     }
 
     /// A put that fails is undone by counting it done, never by lowering `puts`, so a

@@ -902,6 +902,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// The distance between the same slot's positions in consecutive laps (see [`lap_of`]).
     const LAP: usize = lap_of(N);
 
+    /// Whether positions count the items that passed through (modulo `2^(BITS-1)`): `N` a
+    /// power of two (but 1), so `LAP == N`. `JoinableQueue` then uses `head` as a count.
+    pub(super) const POSITIONS_COUNT: bool = N == Self::LAP;
+
     const_fn! {
         /// Like [`new`](Queue::new), with the wait backend `W` named by the type;
         /// usable in a `static`. (`new` builds the default backend,
@@ -942,7 +946,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// The position after `pos`.
     #[inline(always)]
     fn next(pos: usize) -> usize {
-        if N == Self::LAP {
+        if Self::POSITIONS_COUNT {
             // The last index's next lap base is the next number (the general case below
             // computes the same; said this way the compiler sees it).
             return pos.wrapping_add(1) & POS;
@@ -2305,6 +2309,52 @@ mod tests {
         finish();
         rx.recv_timeout(std::time::Duration::from_secs(if cfg!(miri) { 600 } else { 20 }))
             .expect("a waiter behind an operation in progress waited for a wake that never came")
+    }
+
+    /// User code in the bounded sleep behind an operation in progress (`Backstop` polls the
+    /// caller's deadline from inside `W::wait_until`): a `put_until` whose deadline panics at
+    /// any one of its polls, those included, drops its item once and leaves the queue as it
+    /// was (no slot claimed, the stalled pop still finishing normally).
+    #[test]
+    fn a_deadline_panicking_behind_an_operation_in_progress_leaves_the_queue_intact() {
+        use core::panic::AssertUnwindSafe;
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        #[derive(Debug)]
+        struct Item(u32);
+        impl Drop for Item {
+            fn drop(&mut self) {
+                // ORDERING: Relaxed: a counter read by this thread only.
+                DROPS.fetch_add(1, Relaxed);
+            }
+        }
+        let q: Queue<Item, 1, crate::Futex> = Queue::with_wait();
+        assert!(q.push(Item(1)).is_ok());
+        // A pop in progress: the one slot is claimed and not yet emptied, so `put_until`
+        // waits behind it (`Stuck::InProgress`), polling its deadline at the top of each
+        // round (the pre-sleep budget, 64 rounds) and, after that, inside `Backstop` too.
+        let (pos, first) = stall_pop(&q);
+        for k in 1..=70 {
+            // ORDERING: Relaxed: as above.
+            DROPS.store(0, Relaxed);
+            let mut polls = 0;
+            let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                q.put_until(Item(2), || {
+                    polls += 1;
+                    assert!(polls != k, "injected");
+                    false
+                })
+            }));
+            let payload = r.expect_err("the injected panic propagates");
+            assert_eq!(payload.downcast_ref::<&str>(), Some(&"injected"), "poll {k}");
+            // ORDERING: Relaxed: as above.
+            assert_eq!(DROPS.load(Relaxed), 1, "the item is dropped once (poll {k})");
+            assert_eq!(q.len(), 0);
+            assert_eq!(q.try_push(Item(3)).map_err(|e| e.is_busy()), Err(true));
+        }
+        finish_pop(&q, pos);
+        assert_eq!(first.0, 1);
+        assert!(q.push(Item(4)).is_ok());
+        assert_eq!(q.pop().map(|i| i.0), Some(4));
     }
 
     /// A waiter that found the slot it needs claimed by an operation still in progress is not
