@@ -25,9 +25,13 @@ fn stress(extra: &[&str]) -> (i32, String) {
     )
 }
 
+/// Every scenario and control without `--kill`, in the table and in `--json`; each new
+/// control is caught by the check it exists for.
 #[test]
 fn processes_pass_and_the_control_is_caught() {
-    let (code, out) = stress(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("stress.json");
+    let (code, out) = stress(&["--json", json.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     for line in [
         "robust-mutex",
@@ -35,22 +39,77 @@ fn processes_pass_and_the_control_is_caught() {
         "shared-mutex",
         "semaphore",
         "barrier",
+        "rwlock",
+        "event",
     ] {
         assert!(
             out.lines()
                 .any(|l| l.starts_with(line) && l.ends_with(": PASS")),
-            "{out}"
+            "{line}: {out}"
         );
     }
-    for control in [
+    let controls = [
         "control: no lock",
         "control: one permit too many",
         "control: one party short",
-    ] {
+        "control: unlocked reads",
+        "control: not waiting",
+        "control: set wakes nobody",
+    ];
+    for control in controls {
         assert!(
             out.lines()
                 .any(|l| l.starts_with(control) && l.ends_with("(control caught)")),
             "{control}: {out}"
+        );
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["mode"], "processes");
+    assert_eq!(v["kill"], false);
+    assert_eq!(v["ok"], true);
+    let scenarios = v["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "robust-mutex",
+        "queue",
+        "shared-mutex",
+        "semaphore",
+        "barrier",
+        "rwlock",
+        "event",
+    ]
+    .into_iter()
+    .chain(controls)
+    {
+        assert!(names.contains(&name), "{name} not in {names:?}");
+    }
+    assert_eq!(names.len(), 13, "{names:?}");
+    for s in scenarios {
+        assert_eq!(s["passed"], true, "{s}");
+        assert_eq!(
+            s["control"].as_bool().unwrap(),
+            !s["violations"].as_array().unwrap().is_empty(),
+            "{s}"
+        );
+    }
+    for (control, check) in [
+        ("control: unlocked reads", "consistent-read"),
+        ("control: not waiting", "released-after-set"),
+        ("control: set wakes nobody", "every-waiter-released"),
+        ("control: set wakes nobody", "hang"),
+    ] {
+        let s = scenarios.iter().find(|s| s["name"] == control).unwrap();
+        assert!(
+            s["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v.as_str().unwrap().starts_with(check)),
+            "{control} not caught by {check}: {s}"
         );
     }
 }

@@ -34,6 +34,25 @@
 //!   and, leaving generation `g`, checks that `g × workers` arrivals were counted. Control: a
 //!   barrier one party short. Neither runs with `--kill` (a worker killed holding a permit or
 //!   before arriving takes it with it: docs/processes.md).
+//! - `rwlock`: `RwLock<(), SharedFutex>` guarding four plain words in the mapping; a quarter
+//!   of the operations write (increment the words one by one, with race windows in between),
+//!   an eighth take an upgradable read and upgrade it, the rest read the four words with race
+//!   windows in between. Occupancy counters check that a writer is alone and a reader never
+//!   beside a writer, a reader must see the four words equal, and at the end every word must
+//!   equal the writes (the threaded rwlock scenario's checks, without its writer-preference
+//!   one). Control: readers that read without the read lock (a lock whose read side excludes
+//!   no writer); it must be caught by `consistent-read`.
+//! - `event`: `Event<SharedFutex>`, worker 0 setting it in rounds, the others waiting (the
+//!   threaded event scenario's protocol): no waiter back from its wait before its round's
+//!   `set`, and every waiter back within 2 s of it (a waiter asleep at the `set` whose wake is
+//!   lost never comes back; every eighth round the setter waits 2 ms before `set` so the
+//!   waiters are asleep). At the stop the parent `set`s the event (repeatedly, until the
+//!   workers have left) to release the waiters. Controls: waiters that do not wait (caught by
+//!   `released-after-set`), and `Event<NoopSharedWake>`, whose waits sleep in the shared futex
+//!   and whose wakes do nothing: caught by `every-waiter-released` and as a hang (its
+//!   sleepers ignore the parent's `set` too, as the threaded `NoopWake` controls do). Neither
+//!   runs with `--kill` (a reader or writer killed inside holds the lock for ever; a killed
+//!   setter's round never completes).
 //!
 //! The workers wait with deadlines that poll the stop word, so survivors leave when the
 //! parent stops the run; a worker still running 10 s after the stop is a hang.
@@ -45,9 +64,13 @@
 use crate::args::{EXIT_OK, EXIT_VIOLATION};
 use crate::pin::{pin_current, Plan};
 use crate::rng::XorShift;
-use baresync::shared::{self, Shareable};
+use baresync::shared::{self, Shareable, SharedWait};
 use baresync::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
-use baresync::{Barrier, JoinableQueue, Mutex, RobustError, RobustMutex, Semaphore, SharedFutex};
+use baresync::{
+    Barrier, Deadline, Event, JoinableQueue, Mutex, RobustError, RobustMutex, RwLock,
+    RwLockUpgradableReadGuard, Semaphore, SharedFutex, Wait,
+};
+use std::sync::atomic::AtomicBool;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -177,6 +200,12 @@ struct Counters {
     duplicates: AtomicU64,
     order: AtomicU64,
     received: AtomicU64,
+    /// `rwlock`: reads that saw the four words unequal.
+    torn: AtomicU64,
+    /// `event`: waiters that returned before their round's `set`.
+    early: AtomicU64,
+    /// `event`: rounds whose waiters were not all back [`RELEASE_LIMIT`] after the `set`.
+    not_released: AtomicU64,
     put: [AtomicU64; MAX_WORKERS],
 }
 // SAFETY: `repr(C)`, atomics only, zero = all counts 0.
@@ -228,6 +257,91 @@ struct BarrierArena {
 // SAFETY: `repr(C)`, shareable fields.
 unsafe impl Shareable for BarrierArena {}
 
+#[repr(C)]
+struct RwArena {
+    c: Counters,
+    lock: RwLock<(), SharedFutex>,
+    writers_in: AtomicU64,
+    readers_in: AtomicU64,
+    /// Writes completed, counted inside the write lock.
+    writes: AtomicU64,
+    /// Four plain words that every writer increments one by one, read and written with
+    /// volatile accesses under `lock` (in the control, read without it).
+    words: [u64; 4],
+}
+// SAFETY: `repr(C)`, shareable fields.
+unsafe impl Shareable for RwArena {}
+
+#[repr(C)]
+struct EventArena<W: SharedWait> {
+    c: Counters,
+    event: Event<W>,
+    /// The round the setter has opened.
+    round: AtomicU64,
+    /// The last round whose `set` is about to be (or has been) called.
+    set_round: AtomicU64,
+    /// Waiters of the current round that are about to wait.
+    arrived: AtomicU64,
+    /// Waiters of the current round that are back from their wait.
+    released: AtomicU64,
+}
+// SAFETY: `repr(C)`, shareable fields (the event's backend is a `SharedWait`).
+unsafe impl<W: SharedWait> Shareable for EventArena<W> {}
+
+/// The event control's wait backend: its waits really sleep (in the shared futex), its wakes
+/// do nothing, so a sleeper is never woken: the `every-waiter-released` check and the hang
+/// check must catch it (the process twin of the threaded `NoopWake`).
+struct NoopSharedWake;
+
+// SAFETY: only reads the word it is given (or passes its address to the futex); never writes
+// it. Its wakes do nothing on purpose (a negative control).
+unsafe impl Wait for NoopSharedWake {
+    // False: the event must believe its sleepers can be woken, and call the wakes.
+    const WAKE_IS_NOOP: bool = false;
+
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        <SharedFutex as Wait>::wait(atomic, expected);
+    }
+
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        <SharedFutex as Wait>::wait_until(atomic, expected, deadline)
+    }
+
+    fn wake_one(_: &AtomicU32) {}
+
+    fn wake_all(_: &AtomicU32) {}
+}
+
+// SAFETY: deliberately broken, for the negative control only: its wakes reach nobody in any
+// process (its waits sleep in the shared futex, keyed by the page, like `SharedFutex`'s).
+// Nothing but the control's event uses it.
+unsafe impl SharedWait for NoopSharedWake {}
+
+/// Every `ASLEEP_EVERY`-th event round the setter sleeps `ASLEEP_SETTLE` before `set`, so that
+/// the waiters are asleep in the futex when it comes (a setter that always finds them still
+/// polling would never exercise the wake, nor notice a wake that does nothing).
+const ASLEEP_EVERY: u64 = 8;
+const ASLEEP_SETTLE: Duration = Duration::from_millis(2);
+/// How long after a `set` every waiter of the round must be back: generous (a wake takes
+/// microseconds, a loaded machine's scheduling tens of milliseconds); a lost wake-up exceeds it
+/// for ever.
+const RELEASE_LIMIT: Duration = Duration::from_secs(2);
+
+/// A deadline that expires at the stop of the run and tells a sleeping backend that an hour is
+/// left: a sleeper re-checks it only when woken, so a lost wake-up stays a hang. (The parent
+/// `set`s the event after the stop, which wakes the sleepers of a working event.)
+struct AtStop<'a>(&'a AtomicU32);
+
+impl Deadline for AtStop<'_> {
+    fn expired(&mut self) -> bool {
+        self.0.load(SeqCst) != 0
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        Some(Duration::from_secs(3600))
+    }
+}
+
 /// Permits of the semaphore scenario: fewer than the workers, so they contend.
 fn permits(n: usize) -> u32 {
     (n as u32 / 2).max(1)
@@ -257,6 +371,27 @@ enum Kind {
     Barrier {
         short: usize,
     },
+    /// No reader beside a writer, no read of a half-written value, no lost write;
+    /// `read_locked`: readers take the read lock (false: the control, whose readers read
+    /// without it, so its read side excludes no writer).
+    RwLock {
+        read_locked: bool,
+    },
+    /// Every waiter released by its round's `set` (within [`RELEASE_LIMIT`]), none before it.
+    Event {
+        mode: EventMode,
+    },
+}
+
+/// The event scenario's event, or the broken one of a control.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum EventMode {
+    /// `Event<SharedFutex>`.
+    Real,
+    /// The control: `Event<NoopSharedWake>`, whose `set` wakes no sleeper.
+    NoopWake,
+    /// The control: waiters that do not wait.
+    NotWaiting,
 }
 
 struct Run {
@@ -374,6 +509,45 @@ fn worker(kind: Kind, map: &Mapping, w: usize, n: usize, seed: u64, jitter_on: b
                 jitter(&mut rng);
             }
         }
+        Kind::RwLock { read_locked } => {
+            let a: &RwArena = map.arena();
+            // SAFETY: in bounds of the mapping, aligned (a field of the `repr(C)` arena).
+            let words = unsafe { map.ptr.add(std::mem::offset_of!(RwArena, words)) }.cast::<u64>();
+            while a.c.stop.load(SeqCst) == 0 {
+                match rng.below(8) {
+                    0 | 1 => {
+                        let g = a.lock.write();
+                        rw_write(a, words, &mut rng, jitter_on);
+                        drop(g);
+                    }
+                    2 => {
+                        // An upgradable read, then its upgrade and a write.
+                        let u = a.lock.upgradable_read();
+                        rw_read(a, words, &mut rng, jitter_on);
+                        let g = RwLockUpgradableReadGuard::upgrade(u);
+                        rw_write(a, words, &mut rng, jitter_on);
+                        drop(g);
+                    }
+                    _ => {
+                        let g = read_locked.then(|| a.lock.read());
+                        rw_read(a, words, &mut rng, jitter_on);
+                        drop(g);
+                    }
+                }
+                a.c.acquisitions.fetch_add(1, SeqCst);
+                jitter(&mut rng);
+            }
+        }
+        Kind::Event { mode } => match mode {
+            EventMode::NoopWake => {
+                let a: &EventArena<NoopSharedWake> = map.arena();
+                event_worker(a, w, n, false, &mut rng, jitter_on);
+            }
+            EventMode::Real | EventMode::NotWaiting => {
+                let a: &EventArena<SharedFutex> = map.arena();
+                event_worker(a, w, n, mode == EventMode::NotWaiting, &mut rng, jitter_on);
+            }
+        },
         Kind::Queue { batch } => {
             let a: &QueueArena = map.arena();
             let producers = n / 2;
@@ -419,6 +593,139 @@ fn worker(kind: Kind, map: &Mapping, w: usize, n: usize, seed: u64, jitter_on: b
                     jitter(&mut rng);
                 }
             }
+        }
+    }
+}
+
+// Every atomic of the checks is SeqCst, as in the rest of this file: the arguments are about
+// the order of a handful of counter updates, and the cost is noise next to the waits.
+
+/// Inside a read (or upgradable read) lock, or none (the control): no writer may be inside,
+/// and the four words must be equal.
+fn rw_read(a: &RwArena, words: *const u64, rng: &mut XorShift, jitter_on: bool) {
+    a.readers_in.fetch_add(1, SeqCst);
+    if a.writers_in.load(SeqCst) != 0 {
+        a.c.exclusion.fetch_add(1, SeqCst);
+    }
+    let mut seen = [0u64; 4];
+    for (i, word) in seen.iter_mut().enumerate() {
+        // SAFETY: in bounds of the arena's four words, aligned. Under a read lock no writer
+        // touches them (what is checked); in the control, a race on purpose between
+        // processes, which the check counts.
+        *word = unsafe { words.add(i).read_volatile() };
+        if jitter_on {
+            jitter(rng);
+        }
+    }
+    if seen.iter().any(|&v| v != seen[0]) {
+        a.c.torn.fetch_add(1, SeqCst);
+    }
+    a.readers_in.fetch_sub(1, SeqCst);
+}
+
+/// Inside the write lock: checks it is alone, then increments the four words one by one, with
+/// race windows in between (a reader beside it sees them unequal).
+fn rw_write(a: &RwArena, words: *mut u64, rng: &mut XorShift, jitter_on: bool) {
+    let writers = a.writers_in.fetch_add(1, SeqCst);
+    if writers != 0 || a.readers_in.load(SeqCst) != 0 {
+        a.c.exclusion.fetch_add(1, SeqCst);
+    }
+    for i in 0..4 {
+        // SAFETY: in bounds of the arena's four words, aligned; the write lock is held, so
+        // this process alone touches them (what is checked).
+        unsafe {
+            let p = words.add(i);
+            let v = p.read_volatile();
+            if jitter_on {
+                jitter(rng);
+            }
+            p.write_volatile(v + 1);
+        }
+    }
+    a.writes.fetch_add(1, SeqCst);
+    a.writers_in.fetch_sub(1, SeqCst);
+}
+
+/// Worker 0 sets the event in rounds, the others wait. For round `r` the setter clears the
+/// event, zeroes the round's counters, publishes `r`, waits until every waiter has arrived
+/// (each counts itself just before its wait), stores `set_round = r` and only then `set`s. A
+/// waiter back from its wait must see `set_round >= r` (else it was released before the set);
+/// the setter then waits until every waiter is back, and counts the round as not released if
+/// that takes more than [`RELEASE_LIMIT`] (a lost wake-up). Waiters wait untimed (even
+/// rounds) or until the stop ([`AtStop`], odd rounds): a wake that never comes stays a hang.
+/// `not_waiting`: the control whose waiters skip the wait.
+fn event_worker<W: SharedWait>(
+    a: &EventArena<W>,
+    w: usize,
+    n: usize,
+    not_waiting: bool,
+    rng: &mut XorShift,
+    jitter_on: bool,
+) {
+    let stop = || a.c.stop.load(SeqCst) != 0;
+    let waiters = n as u64 - 1;
+    if w == 0 {
+        let mut r = 0;
+        while !stop() {
+            r += 1;
+            a.event.clear();
+            a.arrived.store(0, SeqCst);
+            a.released.store(0, SeqCst);
+            a.round.store(r, SeqCst);
+            while a.arrived.load(SeqCst) < waiters {
+                if stop() {
+                    return;
+                }
+                std::thread::yield_now();
+            }
+            if jitter_on {
+                jitter(rng);
+            }
+            if r % ASLEEP_EVERY == 0 {
+                std::thread::sleep(ASLEEP_SETTLE);
+            }
+            a.set_round.store(r, SeqCst);
+            a.event.set();
+            let set_at = Instant::now();
+            let mut reported = false;
+            while a.released.load(SeqCst) < waiters {
+                if stop() {
+                    return;
+                }
+                if !reported && set_at.elapsed() > RELEASE_LIMIT {
+                    reported = true;
+                    a.c.not_released.fetch_add(1, SeqCst);
+                }
+                std::thread::yield_now();
+            }
+            a.c.acquisitions.fetch_add(1, SeqCst);
+        }
+    } else {
+        let mut last = 0;
+        while !stop() {
+            let r = a.round.load(SeqCst);
+            if r <= last {
+                std::thread::yield_now();
+                continue;
+            }
+            last = r;
+            a.arrived.fetch_add(1, SeqCst);
+            if !not_waiting {
+                if r % 2 == 0 {
+                    a.event.wait();
+                } else if a.event.wait_until(AtStop(&a.c.stop)).timed_out() {
+                    return;
+                }
+                if stop() {
+                    // Released by the parent's `set` after the stop (or one we cannot tell
+                    // from it): not a round's.
+                    return;
+                }
+            }
+            if a.set_round.load(SeqCst) < r {
+                a.c.early.fetch_add(1, SeqCst);
+            }
+            a.released.fetch_add(1, SeqCst);
         }
     }
 }
@@ -514,6 +821,63 @@ fn verdict(kind: Kind, map: &Mapping, n: usize, kills: u64, killed_consumers: u6
                 "no operation completed".into(),
             );
         }
+        Kind::RwLock { .. } => {
+            let a: &RwArena = map.arena();
+            let c = &a.c;
+            check(
+                "mutual-exclusion",
+                c.exclusion.load(SeqCst),
+                "a writer beside another writer or a reader".into(),
+            );
+            check(
+                "consistent-read",
+                c.torn.load(SeqCst),
+                "a reader saw the four words unequal (a write half done)".into(),
+            );
+            let writes = a.writes.load(SeqCst);
+            let mut words = [0u64; 4];
+            for (i, word) in words.iter_mut().enumerate() {
+                // SAFETY: every worker has exited; the words lie in the mapping.
+                *word = unsafe {
+                    map.ptr
+                        .add(std::mem::offset_of!(RwArena, words))
+                        .cast::<u64>()
+                        .add(i)
+                        .read_volatile()
+                };
+            }
+            check(
+                "lost-updates",
+                words.iter().map(|&v| v.abs_diff(writes)).max().unwrap_or(0),
+                format!("words {words:?} after {writes} writes"),
+            );
+            check(
+                "progress",
+                u64::from(writes == 0),
+                "no write completed".into(),
+            );
+        }
+        Kind::Event { .. } => {
+            let c: &Counters = map.arena();
+            check(
+                "released-after-set",
+                c.early.load(SeqCst),
+                "waiters back from their wait before their round's set".into(),
+            );
+            check(
+                "every-waiter-released",
+                c.not_released.load(SeqCst),
+                format!(
+                    "rounds whose waiters were not all back {RELEASE_LIMIT:?} after the set (a \
+                     lost wake-up)"
+                ),
+            );
+            check(
+                "progress",
+                u64::from(c.acquisitions.load(SeqCst) == 0),
+                "no round completed".into(),
+            );
+        }
         Kind::Queue { .. } => {
             let a: &QueueArena = map.arena();
             let c = &a.c;
@@ -606,6 +970,8 @@ fn run(
         std::mem::size_of::<QueueArena>()
             .max(std::mem::size_of::<SemaphoreArena>())
             .max(std::mem::size_of::<BarrierArena>())
+            .max(std::mem::size_of::<RwArena>())
+            .max(std::mem::size_of::<EventArena<SharedFutex>>())
             .max(1 << 16)
             .next_multiple_of(4096),
     );
@@ -646,9 +1012,14 @@ fn run(
     // at the end only: it runs the scenario's time, in which its consumers, killed while
     // holding several unacknowledged items, lose some.)
     let counters: &Counters = map.arena();
-    let caught = || {
-        matches!(r.kind, Kind::Queue { .. })
-            || counters.unreported_death.load(SeqCst) + counters.exclusion.load(SeqCst) > 0
+    let caught = || match r.kind {
+        Kind::Queue { .. } => true,
+        // The check the control is for: a read of a half-written value.
+        Kind::RwLock { .. } => counters.torn.load(SeqCst) > 0,
+        Kind::Event { .. } => {
+            counters.early.load(SeqCst) + counters.not_released.load(SeqCst) > 0
+        }
+        _ => counters.unreported_death.load(SeqCst) + counters.exclusion.load(SeqCst) > 0,
     };
     let control_until = until + Duration::from_secs(5);
     while Instant::now() < until || (r.expect_fail && !caught() && Instant::now() < control_until) {
@@ -675,13 +1046,42 @@ fn run(
     let limit = Instant::now() + HANG_LIMIT;
     let mut hung = 0;
     let mut crashed = 0;
-    for pid in pids {
-        match reap(pid, limit) {
-            Some(true) => {}
-            Some(false) => crashed += 1,
-            None => hung += 1,
+    // The event scenarios' release action: waiters asleep at the stop are woken by a `set`,
+    // repeated while the workers leave (a setter that had not yet seen the stop may `clear`
+    // after one). Under the no-op wake backend nobody is woken: the hang check reports it.
+    let release: Option<Box<dyn Fn() + Sync + '_>> = match r.kind {
+        Kind::Event {
+            mode: EventMode::NoopWake,
+        } => {
+            let a: &EventArena<NoopSharedWake> = map.arena();
+            Some(Box::new(move || a.event.set()))
         }
-    }
+        Kind::Event { .. } => {
+            let a: &EventArena<SharedFutex> = map.arena();
+            Some(Box::new(move || a.event.set()))
+        }
+        _ => None,
+    };
+    let reaped = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if let Some(release) = &release {
+            let reaped = &reaped;
+            s.spawn(move || {
+                while !reaped.load(SeqCst) {
+                    release();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+        }
+        for pid in pids {
+            match reap(pid, limit) {
+                Some(true) => {}
+                Some(false) => crashed += 1,
+                None => hung += 1,
+            }
+        }
+        reaped.store(true, SeqCst);
+    });
     let mut bad = verdict(r.kind, &map, n, kills, killed_consumers);
     if hung != 0 {
         bad.push(format!(
@@ -702,6 +1102,15 @@ fn run(
         Kind::Queue { .. } => format!("{} items received", c.received.load(SeqCst)),
         Kind::Semaphore { .. } => format!("{} acquisitions", c.acquisitions.load(SeqCst)),
         Kind::Barrier { .. } => format!("{} passes", c.acquisitions.load(SeqCst)),
+        Kind::RwLock { .. } => {
+            let a: &RwArena = map.arena();
+            format!(
+                "{} operations, {} writes",
+                c.acquisitions.load(SeqCst),
+                a.writes.load(SeqCst)
+            )
+        }
+        Kind::Event { .. } => format!("{} rounds", c.acquisitions.load(SeqCst)),
     };
     let failed = !bad.is_empty();
     let status = match (failed, r.expect_fail) {
@@ -813,6 +1222,39 @@ pub fn main(
         runs.push(Run {
             name: "control: one party short",
             kind: Kind::Barrier { short: 1 },
+            expect_fail: true,
+        });
+        // Not with --kill either: a reader or writer killed inside holds the lock for ever.
+        runs.push(Run {
+            name: "rwlock",
+            kind: Kind::RwLock { read_locked: true },
+            expect_fail: false,
+        });
+        runs.push(Run {
+            name: "control: unlocked reads",
+            kind: Kind::RwLock { read_locked: false },
+            expect_fail: true,
+        });
+        // Not with --kill: a killed setter's round (and a killed waiter's) never completes.
+        runs.push(Run {
+            name: "event",
+            kind: Kind::Event {
+                mode: EventMode::Real,
+            },
+            expect_fail: false,
+        });
+        runs.push(Run {
+            name: "control: not waiting",
+            kind: Kind::Event {
+                mode: EventMode::NotWaiting,
+            },
+            expect_fail: true,
+        });
+        runs.push(Run {
+            name: "control: set wakes nobody",
+            kind: Kind::Event {
+                mode: EventMode::NoopWake,
+            },
             expect_fail: true,
         });
     }
