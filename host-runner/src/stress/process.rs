@@ -65,12 +65,11 @@ use crate::args::{EXIT_OK, EXIT_VIOLATION};
 use crate::pin::{pin_current, Plan};
 use crate::rng::XorShift;
 use baresync::shared::{self, Shareable, SharedWait};
-use baresync::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+use baresync::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
 use baresync::{
     Barrier, Deadline, Event, JoinableQueue, Mutex, RobustError, RobustMutex, RwLock,
     RwLockUpgradableReadGuard, Semaphore, SharedFutex, Wait,
 };
-use std::sync::atomic::AtomicBool;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -290,8 +289,9 @@ unsafe impl<W: SharedWait> Shareable for EventArena<W> {}
 
 /// The event control's wait backend: its waits really sleep (in the shared futex), its wakes
 /// do nothing, so a sleeper is never woken: the `every-waiter-released` check and the hang
-/// check must catch it (the process twin of the threaded `NoopWake`).
-struct NoopSharedWake;
+/// check must catch it (the process twin of the threaded `NoopWake`). Only a type parameter,
+/// never a value.
+enum NoopSharedWake {}
 
 // SAFETY: only reads the word it is given (or passes its address to the futex); never writes
 // it. Its wakes do nothing on purpose (a negative control).
@@ -1016,9 +1016,7 @@ fn run(
         Kind::Queue { .. } => true,
         // The check the control is for: a read of a half-written value.
         Kind::RwLock { .. } => counters.torn.load(SeqCst) > 0,
-        Kind::Event { .. } => {
-            counters.early.load(SeqCst) + counters.not_released.load(SeqCst) > 0
-        }
+        Kind::Event { .. } => counters.early.load(SeqCst) + counters.not_released.load(SeqCst) > 0,
         _ => counters.unreported_death.load(SeqCst) + counters.exclusion.load(SeqCst) > 0,
     };
     let control_until = until + Duration::from_secs(5);
