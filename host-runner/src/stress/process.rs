@@ -711,7 +711,7 @@ fn event_worker<W: SharedWait>(
             last = r;
             a.arrived.fetch_add(1, SeqCst);
             if !not_waiting {
-                if r % 2 == 0 {
+                if r.is_multiple_of(2) {
                     a.event.wait();
                 } else if a.event.wait_until(AtStop(&a.c.stop)).timed_out() {
                     return;
