@@ -2316,6 +2316,7 @@ mod tests {
     /// any one of its polls, those included, drops its item once and leaves the queue as it
     /// was (no slot claimed, the stalled pop still finishing normally).
     #[test]
+    #[cfg(feature = "std")]
     fn a_deadline_panicking_behind_an_operation_in_progress_leaves_the_queue_intact() {
         use core::panic::AssertUnwindSafe;
         static DROPS: AtomicUsize = AtomicUsize::new(0);
