@@ -19,53 +19,12 @@ use loom_support::*;
 
 use baresync::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use baresync::{RawFairLock, RawLock, Spin, Wait};
-use loom::cell::UnsafeCell;
 use loom::thread;
 use std::sync::Arc;
 
-struct Shared<W> {
-    raw: RawFairLock<W>,
-    data: UnsafeCell<usize>,
-}
-
-// SAFETY: `data` is only accessed under `raw` (what the models check) or after the joins.
-unsafe impl<W> Sync for Shared<W> {}
-// SAFETY: as above.
-unsafe impl<W> Send for Shared<W> {}
-
-impl<W: Wait> Shared<W> {
-    fn new() -> Arc<Self> {
-        Arc::new(Shared {
-            raw: RawFairLock::init(),
-            data: UnsafeCell::new(0),
-        })
-    }
-
-    fn critical(&self) {
-        // SAFETY: the caller holds the lock; loom reports it if that does not exclude.
-        self.data.with_mut(|p| unsafe { *p += 1 });
-    }
-
-    fn unlock(&self) {
-        // SAFETY: every caller acquired `raw` just before, on this thread.
-        unsafe { self.raw.unlock() }
-    }
-
-    fn locked_increment(&self) {
-        self.raw.lock();
-        self.critical();
-        self.unlock();
-    }
-
-    fn value(&self) -> usize {
-        // SAFETY: the other threads were joined.
-        self.data.with(|p| unsafe { *p })
-    }
-}
-
 fn mutual_exclusion<W: Wait + Send + Sync + 'static>(threads: usize) {
     model(move || {
-        let s = Shared::<W>::new();
+        let s = Shared::<RawFairLock<W>>::new();
         let handles: Vec<_> = (1..threads)
             .map(|_| {
                 let s = s.clone();
@@ -112,7 +71,7 @@ fn fair_futex_excludes_3_and_wakes_sleepers() {
 /// cell), and the lock ends free with nobody queued.
 fn try_lock_races_lock<W: Wait + Send + Sync + 'static>() {
     model(|| {
-        let s = Shared::<W>::new();
+        let s = Shared::<RawFairLock<W>>::new();
         let locker = {
             let s = s.clone();
             thread::spawn(move || s.locked_increment())
@@ -148,7 +107,7 @@ fn fair_futex_try_lock_races_lock() {
 fn fair_futex_lock_until_races_lock() {
     reset_counters();
     model(|| {
-        let s = Shared::<LoomFutex>::new();
+        let s = Shared::<RawFairLock<LoomFutex>>::new();
         s.raw.lock();
         let locker = {
             let s = s.clone();
@@ -186,7 +145,7 @@ fn fair_futex_lock_until_races_lock() {
 /// its critical section, that it has acquired; the main thread reads that inside its own).
 fn bound_holds<W: Wait + Send + Sync + 'static>() {
     model(|| {
-        let s = Shared::<W>::new();
+        let s = Shared::<RawFairLock<W>>::new();
         let queued_got_it = Arc::new(AtomicBool::new(false));
         s.raw.lock();
         let queued = {

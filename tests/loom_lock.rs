@@ -28,7 +28,6 @@ use baresync::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use baresync::{RawLock, RawMutex, RawSpinLock, RawTicketLock, Spin};
-use loom::cell::UnsafeCell;
 use loom::thread;
 use std::cell::Cell;
 // std's Arc, not loom's: when loom reports a deadlock (the negative models), the panic unwinds
@@ -36,53 +35,6 @@ use std::cell::Cell;
 // (loom's Arc, a loom MutexGuard) panics again and aborts the whole test binary. Joins give
 // the happens-before edges the models need; leak checking of the Arc itself is not needed.
 use std::sync::Arc;
-
-/// A raw lock and the data it protects.
-struct Shared<R> {
-    raw: R,
-    /// Incremented once per acquisition, inside the critical section.
-    data: UnsafeCell<usize>,
-}
-
-// SAFETY: `data` is only accessed while `raw` is held (that is what the models check), or
-// after every other thread has been joined.
-unsafe impl<R: Sync> Sync for Shared<R> {}
-// SAFETY: as above; `usize` and the raw locks are `Send`.
-unsafe impl<R: Send> Send for Shared<R> {}
-
-impl<R: RawLock> Shared<R> {
-    fn new() -> Arc<Self> {
-        Arc::new(Shared {
-            raw: R::init(),
-            data: UnsafeCell::new(0),
-        })
-    }
-
-    /// The critical section: a non-atomic read-modify-write of `data`. The caller holds `raw`.
-    fn critical(&self) {
-        // SAFETY: the caller holds the lock; if it does not really exclude, loom reports the
-        // concurrent (or unordered) access instead of undefined behaviour happening.
-        self.data.with_mut(|p| unsafe { *p += 1 });
-    }
-
-    /// Releases `raw`, which the caller holds.
-    fn unlock(&self) {
-        // SAFETY: every caller acquired `raw` just before, on this thread.
-        unsafe { self.raw.unlock() }
-    }
-
-    fn locked_increment(&self) {
-        self.raw.lock();
-        self.critical();
-        self.unlock();
-    }
-
-    /// The final count; call only when no other thread can touch the lock any more.
-    fn value(&self) -> usize {
-        // SAFETY: the other threads were joined, so nobody writes `data` concurrently.
-        self.data.with(|p| unsafe { *p })
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Model bodies, generic over the raw lock

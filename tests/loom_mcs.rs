@@ -15,53 +15,11 @@ mod loom_support;
 use loom_support::*;
 
 use baresync::{RawLock, RawMcsLock};
-use loom::cell::UnsafeCell;
 use loom::thread;
-use std::sync::Arc;
-
-struct Shared {
-    raw: RawMcsLock,
-    data: UnsafeCell<usize>,
-}
-
-// SAFETY: `data` is only accessed under `raw` (what the models check) or after the joins.
-unsafe impl Sync for Shared {}
-// SAFETY: as above.
-unsafe impl Send for Shared {}
-
-impl Shared {
-    fn new() -> Arc<Self> {
-        Arc::new(Shared {
-            raw: RawMcsLock::init(),
-            data: UnsafeCell::new(0),
-        })
-    }
-
-    fn critical(&self) {
-        // SAFETY: the caller holds the lock; loom reports it if that does not exclude.
-        self.data.with_mut(|p| unsafe { *p += 1 });
-    }
-
-    fn unlock(&self) {
-        // SAFETY: every caller acquired `raw` just before, on this thread.
-        unsafe { self.raw.unlock() }
-    }
-
-    fn locked_increment(&self) {
-        self.raw.lock();
-        self.critical();
-        self.unlock();
-    }
-
-    fn value(&self) -> usize {
-        // SAFETY: the other threads were joined.
-        self.data.with(|p| unsafe { *p })
-    }
-}
 
 fn mutual_exclusion(threads: usize) {
     model(move || {
-        let s = Shared::new();
+        let s = Shared::<RawMcsLock>::new();
         let handles: Vec<_> = (1..threads)
             .map(|_| {
                 let s = s.clone();
@@ -94,7 +52,7 @@ fn mcs_excludes_3() {
 #[test]
 fn mcs_two_queued_behind_owner() {
     model(|| {
-        let s = Shared::new();
+        let s = Shared::<RawMcsLock>::new();
         s.raw.lock();
         let handles: Vec<_> = (0..2)
             .map(|_| {
@@ -115,7 +73,7 @@ fn mcs_two_queued_behind_owner() {
 #[test]
 fn mcs_try_lock_races_lock() {
     model(|| {
-        let s = Shared::new();
+        let s = Shared::<RawMcsLock>::new();
         let locker = {
             let s = s.clone();
             thread::spawn(move || s.locked_increment())

@@ -1,14 +1,18 @@
 //! Shared pieces of the loom models (`tests/loom_*.rs`): the model runner, a `Wait` backend
-//! that really sleeps on loom's primitives, and counters of what the models explored.
+//! that really sleeps on loom's primitives, counters of what the models explored, and the
+//! raw lock with its counter that the lock models share ([`Shared`]).
 //!
 //! Each loom test file includes it with `mod loom_support;`; not every file uses every item.
 #![allow(dead_code)]
 
 use baresync::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use baresync::{Deadline, Wait};
+use baresync::{Deadline, RawLock, Wait};
+use loom::cell::UnsafeCell;
 use loom::sync::Mutex;
 use loom::thread;
 use std::cell::Cell;
+// std's Arc for `Shared`: see the note on it in tests/loom_lock.rs.
+use std::sync::Arc;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -125,5 +129,56 @@ unsafe impl<const WAKES: bool, const CLAIMS_NOOP: bool> Wait for Park<WAKES, CLA
 
     fn wake_all(_atomic: &AtomicU32) {
         Self::wake();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A raw lock and the counter it protects (the lock models: loom_lock, loom_fair, loom_mcs)
+// ---------------------------------------------------------------------------------------------
+
+/// A raw lock and the data it protects.
+pub struct Shared<R> {
+    pub raw: R,
+    /// Incremented once per acquisition, inside the critical section.
+    data: UnsafeCell<usize>,
+}
+
+// SAFETY: `data` is only accessed while `raw` is held (that is what the models check), or
+// after every other thread has been joined.
+unsafe impl<R: Sync> Sync for Shared<R> {}
+// SAFETY: as above; `usize` and the raw locks are `Send`.
+unsafe impl<R: Send> Send for Shared<R> {}
+
+impl<R: RawLock> Shared<R> {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            raw: R::init(),
+            data: UnsafeCell::new(0),
+        })
+    }
+
+    /// The critical section: a non-atomic read-modify-write of `data`. The caller holds `raw`.
+    pub fn critical(&self) {
+        // SAFETY: the caller holds the lock; if it does not really exclude, loom reports the
+        // concurrent (or unordered) access instead of undefined behaviour happening.
+        self.data.with_mut(|p| unsafe { *p += 1 });
+    }
+
+    /// Releases `raw`, which the caller holds.
+    pub fn unlock(&self) {
+        // SAFETY: every caller acquired `raw` just before, on this thread.
+        unsafe { self.raw.unlock() }
+    }
+
+    pub fn locked_increment(&self) {
+        self.raw.lock();
+        self.critical();
+        self.unlock();
+    }
+
+    /// The final count; call only when no other thread can touch the lock any more.
+    pub fn value(&self) -> usize {
+        // SAFETY: the other threads were joined, so nobody writes `data` concurrently.
+        self.data.with(|p| unsafe { *p })
     }
 }
