@@ -61,11 +61,14 @@ fn fair_lock_until_deadline_panics() {
     lock_until_deadline_panics::<RawFairLock<Futex>>();
 }
 
-/// The fair lock's timed waiter (a barger) among queued waiters: its deadline panics while
-/// they wait; each still gets the lock, and nothing stays counted.
-#[test]
-fn fair_lock_until_panics_among_queued_waiters() {
-    let lock: Arc<FairLock<u64, Yield>> = Arc::new(FairLock::with_wait(0));
+/// A timed waiter among queued untimed ones, on a lock that queues them (`waiters` counts
+/// them): its deadline panics while they wait; each queued waiter still gets the lock, and
+/// nothing stays counted.
+fn lock_until_panics_among_queued_waiters<R>(lock: Lock<R, u64>, waiters: fn(&R) -> u32)
+where
+    R: RawLock + Send + Sync + 'static,
+{
+    let lock = Arc::new(lock);
     let held = lock.lock();
     let queued: Vec<_> = (0..2)
         .map(|_| {
@@ -73,7 +76,7 @@ fn fair_lock_until_panics_among_queued_waiters() {
             thread::spawn(move || *lock.lock() += 1)
         })
         .collect();
-    while lock.raw().waiters() < 2 {
+    while waiters(lock.raw()) < 2 {
         thread::yield_now();
     }
     must_panic(|| lock.lock_until(panics_on_call(3)).map(|_| ()));
@@ -82,8 +85,15 @@ fn fair_lock_until_panics_among_queued_waiters() {
         join_within(q, "a queued waiter");
     }
     assert_eq!(*lock.lock_until(generous()).expect("free"), 2);
-    assert_eq!(lock.raw().waiters(), 0);
+    assert_eq!(waiters(lock.raw()), 0);
     assert!(!lock.is_locked());
+}
+
+/// The fair lock's timed waiter (a barger) among queued waiters.
+#[test]
+fn fair_lock_until_panics_among_queued_waiters() {
+    let lock: FairLock<u64, Yield> = FairLock::with_wait(0);
+    lock_until_panics_among_queued_waiters(lock, RawFairLock::waiters);
 }
 
 /// A queued fair-lock waiter whose `W::wait` panics (the head, waiting on the state word, and
@@ -124,29 +134,12 @@ fn mutex_lock_until_deadline_panics() {
     lock_until_deadline_panics::<baresync::RawMutex<Futex>>();
 }
 
-/// The ticket lock's timed waiter against a queue of untimed ones: its deadline panics while
-/// tickets are being served; every queued waiter still gets the lock, in turn.
+/// The ticket lock's timed waiter against a queue of untimed ones: every queued waiter still
+/// gets the lock, in turn.
 #[test]
 fn ticket_lock_until_panics_among_queued_waiters() {
-    let lock: Arc<TicketLock<u64, Yield>> = Arc::new(TicketLock::new(0));
-    let held = lock.lock();
-    let queued: Vec<_> = (0..2)
-        .map(|_| {
-            let lock = Arc::clone(&lock);
-            thread::spawn(move || *lock.lock() += 1)
-        })
-        .collect();
-    while lock.raw().waiters() < 2 {
-        thread::yield_now();
-    }
-    must_panic(|| lock.lock_until(panics_on_call(3)).map(|_| ()));
-    drop(held);
-    for q in queued {
-        join_within(q, "a queued waiter");
-    }
-    assert_eq!(*lock.lock_until(generous()).expect("free"), 2);
-    assert_eq!(lock.raw().waiters(), 0);
-    assert!(!lock.is_locked());
+    let lock: TicketLock<u64, Yield> = TicketLock::new(0);
+    lock_until_panics_among_queued_waiters(lock, RawTicketLock::waiters);
 }
 
 // ---------------------------------------------------------------------------------------------
