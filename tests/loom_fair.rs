@@ -24,19 +24,7 @@ use std::sync::Arc;
 
 fn mutual_exclusion<W: Wait + Send + Sync + 'static>(threads: usize) {
     model(move || {
-        let s = Shared::<RawFairLock<W>>::new();
-        let handles: Vec<_> = (1..threads)
-            .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || s.locked_increment())
-            })
-            .collect();
-        s.locked_increment();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(s.value(), threads);
-        assert!(!s.raw.is_locked());
+        let s = locked_increments::<RawFairLock<W>>(threads);
         assert_eq!(s.raw.waiters(), 0);
     });
 }

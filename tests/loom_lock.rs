@@ -43,19 +43,7 @@ use std::sync::Arc;
 /// `threads` threads (the model's main thread included) each lock, increment, unlock.
 fn mutual_exclusion<R: RawLock + Send + Sync + 'static>(threads: usize) {
     model(move || {
-        let s = Shared::<R>::new();
-        let handles: Vec<_> = (1..threads)
-            .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || s.locked_increment())
-            })
-            .collect();
-        s.locked_increment();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(s.value(), threads);
-        assert!(!s.raw.is_locked());
+        locked_increments::<R>(threads);
     });
 }
 

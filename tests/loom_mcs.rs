@@ -19,19 +19,7 @@ use loom::thread;
 
 fn mutual_exclusion(threads: usize) {
     model(move || {
-        let s = Shared::<RawMcsLock>::new();
-        let handles: Vec<_> = (1..threads)
-            .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || s.locked_increment())
-            })
-            .collect();
-        s.locked_increment();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(s.value(), threads);
-        assert!(!s.raw.is_locked());
+        let s = locked_increments::<RawMcsLock>(threads);
         assert!(s.raw.try_lock(), "free, nothing stale");
         s.unlock();
     });

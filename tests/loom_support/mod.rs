@@ -182,3 +182,23 @@ impl<R: RawLock> Shared<R> {
         self.data.with(|p| unsafe { *p })
     }
 }
+
+/// Inside a model: `threads` threads (the calling one included) each lock, increment, unlock;
+/// after the joins, checks that every increment counted and the lock is free. Returns the
+/// lock for checks of its own.
+pub fn locked_increments<R: RawLock + Send + Sync + 'static>(threads: usize) -> Arc<Shared<R>> {
+    let s = Shared::<R>::new();
+    let handles: Vec<_> = (1..threads)
+        .map(|_| {
+            let s = s.clone();
+            thread::spawn(move || s.locked_increment())
+        })
+        .collect();
+    s.locked_increment();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(s.value(), threads);
+    assert!(!s.raw.is_locked());
+    s
+}
