@@ -232,8 +232,9 @@ fn wake_if_sleepers<W: Wait>(word: &AtomicU32) {
     if W::WAKE_IS_NOOP {
         return;
     }
-    // Loom treats `SeqCst` accesses as `AcqRel` (it models `SeqCst` fences only), so under
-    // loom the same protocol is checked in its fence form, which the C++ model also allows.
+    // ORDERING: loom only. Loom treats `SeqCst` accesses as `AcqRel` (it models `SeqCst`
+    // fences only), so under loom the same protocol is checked in its fence form, which the
+    // C++ model also allows: this fence pairs with the one in `announce`.
     #[cfg(baresync_loom)]
     fence(SeqCst);
     // ORDERING: SeqCst pairs with the SeqCst fence in `announce`, through the SeqCst claim
