@@ -142,6 +142,8 @@ pub struct LockScenario<R> {
     info: ScenarioInfo,
     lock_stamped: Option<LockStamped<R>>,
     lock_counted: Option<LockCounted<R>>,
+    /// At least this many workers (0: the run's own count).
+    min_workers: usize,
     _raw: PhantomData<fn() -> R>,
 }
 
@@ -152,6 +154,7 @@ impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
             info: ScenarioInfo::new(name, primitive, backend),
             lock_stamped: None,
             lock_counted: None,
+            min_workers: 0,
             _raw: PhantomData,
         }
     }
@@ -169,6 +172,7 @@ impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
         LockScenario {
             info: ScenarioInfo::new(name, primitive, backend),
             lock_stamped: None,
+            min_workers: 0,
             lock_counted: Some((<R as Counted>::lock_counted, R::MAX_BYPASSES, R::GATE_AFTER)),
             _raw: PhantomData,
         }
@@ -184,6 +188,7 @@ impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
             info: ScenarioInfo::new(name, primitive, backend),
             lock_stamped: Some(<R as Stamped>::lock_stamped),
             lock_counted: None,
+            min_workers: 0,
             _raw: PhantomData,
         }
     }
@@ -191,6 +196,12 @@ impl<R: RawLock + Send + Sync + 'static> LockScenario<R> {
     /// The same scenario, expected to fail the given checks (a negative control).
     pub fn expecting_failure(mut self, checks: &'static [&'static str]) -> Self {
         self.info.expect = Expect::Fail(checks);
+        self
+    }
+
+    /// The same scenario with at least `n` workers, whatever the run's thread count.
+    pub fn with_workers(mut self, n: usize) -> Self {
+        self.min_workers = n;
         self
     }
 }
@@ -400,6 +411,9 @@ impl<R: RawLock + Send + Sync + 'static> Scenario for LockScenario<R> {
         }
         if self.lock_counted.is_some() {
             ctx.require_workers(2);
+        }
+        if self.min_workers > 0 {
+            ctx.require_workers(self.min_workers.max(ctx.threads()));
         }
         let threads = ctx.threads();
         let state = Arc::new(State::<R> {
