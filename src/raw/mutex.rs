@@ -2,10 +2,10 @@
 //!
 //! Algorithm: Ulrich Drepper, "Futexes Are Tricky" (2011), mutex 2, the one std's Linux mutex
 //! also uses. The state word records whether sleepers may exist, so an unlock makes a wake
-//! call only when one may be needed; a waiter spins briefly before going to sleep, because
-//! most critical sections end sooner than a sleep and wake would. Progress: deadlock-free, not
-//! fair (a running thread can take the lock before a woken sleeper gets to it, which is what
-//! makes it fast under contention).
+//! call only when one may be needed; a waiter polls briefly before going to sleep (spinning,
+//! then, with feature `std`, yielding its core), because most critical sections end sooner
+//! than a sleep and wake would. Progress: deadlock-free, not fair (a running thread can take
+//! the lock before a woken sleeper gets to it, which is what makes it fast under contention).
 //!
 //! With a backend whose waking is a no-op ([`Spin`](crate::Spin), `Yield`), the sleeper state
 //! is pointless and skipped: the lock is a compare-and-swap spin lock on a 32-bit word and
@@ -17,7 +17,7 @@ use crate::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::sync::const_fn;
-use crate::wait::{wait_for, Backoff, DefaultWait, Forever, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
+use crate::wait::{wait_for, Backoff, DefaultWait, Forever, PreSleep, Wait};
 use crate::Deadline;
 use core::marker::PhantomData;
 
@@ -88,15 +88,23 @@ impl<W: Wait> RawMutex<W> {
         }
     }
 
-    /// Spins while the lock is held, whether or not sleepers exist, for
-    /// `SPIN_ROUNDS_BEFORE_SLEEP` backoff rounds. Returns true if it acquired the lock.
+    /// Polls while the lock is held, whether or not sleepers exist, for the pre-sleep budget
+    /// ([`PreSleep`]: `SPIN_ROUNDS_BEFORE_SLEEP` rounds, spin hints while the backoff ramps
+    /// up, then, with feature `std`, a yield per round). Returns true if it acquired the lock.
     ///
-    /// Spinning in state CONTENDED too matters: bailing out to sleep as soon as anyone sleeps
+    /// Polling in state CONTENDED too matters: bailing out to sleep as soon as anyone sleeps
     /// (std's rule) kept the lock in a sleep-per-acquisition convoy once it formed.
+    ///
+    /// The yields matter when threads outnumber cores: with an empty critical section the
+    /// owner holds the lock about half of its time, so it is often preempted holding it, and
+    /// a waiter on its core that only spun held that core for the whole budget (about 4000
+    /// spin hints, 200 µs on this project's machine) before sleeping let the owner run. A
+    /// yield hands the core to it at once, and a waiter inside a yield leaves the lock's
+    /// cache line alone. `parking_lot` yields in its spin for the same reason
+    /// (`docs/design.md`, issue 15's second section, has the measurements).
     #[inline]
     fn spin_then_try(&self) -> bool {
-        let mut backoff = Backoff::new();
-        let mut rounds = 0u32;
+        let mut pre_sleep = PreSleep::new();
         loop {
             // ORDERING: Relaxed: the load only chooses between retrying and waiting; the
             // compare-exchange is the acquire.
@@ -110,11 +118,9 @@ impl<W: Wait> RawMutex<W> {
             {
                 return true;
             }
-            if rounds >= SPIN_ROUNDS_BEFORE_SLEEP {
+            if !pre_sleep.poll() {
                 return false;
             }
-            backoff.spin();
-            rounds += 1;
         }
     }
 

@@ -370,11 +370,13 @@ pub(crate) const SPIN_ROUNDS_BEFORE_SLEEP: u32 = 1;
 /// spinning the whole budget, 1.6 µs yielding through it. `Condvar<Futex>` ping-pong: 55 µs a
 /// round trip before, 0.38 µs after.
 ///
-/// Not used by the locks and semaphores, whose waiters compete for the word they poll: a
-/// waiter inside a yield misses the release and the running thread takes the lock again.
-/// Measured: `Mutex<Futex>` with 2 threads fell from 47.5M to 32.4M acquisitions/s (hand-off
-/// 77 ns to 98.5 ns), `Semaphore<Futex>` with 8 threads on 2 cores from 13.4–14.5M to
-/// 9.0–9.3M/s; they keep their own spin-only budgets.
+/// The semaphores keep their own spin-only budget: their waiters compete for the word they
+/// poll, and a waiter inside a yield misses the release (measured: `Semaphore<Futex>` with 8
+/// threads on 2 cores fell from 13.4–14.5M to 9.0–9.3M/s). `RawMutex` measured the same loss
+/// once (2 threads, 47.5M to 32.4M acquisitions/s) but uses `PreSleep` since issue 15: with
+/// threads outnumbering cores its spin-only waiters held the core of a preempted owner, and
+/// with yields it kept level with `parking_lot::Mutex` at 2, 4 and 8 threads on 2 cores where
+/// it had lagged (`docs/design.md`).
 #[derive(Debug)]
 pub(crate) struct PreSleep {
     backoff: Backoff,
