@@ -86,11 +86,17 @@ const BYPASS_SHIFT: u32 = 3;
 const BYPASS_ONE: u32 = 1 << BYPASS_SHIFT;
 /// `state`: bits 3–12, the bypass count (at most `MAX_BYPASSES`, which must fit).
 const BYPASS_MASK: u32 = 0x3ff << BYPASS_SHIFT;
+/// `state`: the owner took the lock as the head of the queue and passed the turn on, and the
+/// wake-up of the next ticket is still to be made (only with a sleeping `W`). Set by the
+/// head's acquiring compare-exchange and cleared by the same owner's release, in the same
+/// read-modify-write, so it is never set while the lock is free: the wake-up's system call
+/// is made after the critical section, not inside it.
+const WAKE_NEXT: u32 = 1 << 13;
 /// `state`: where the waiter count starts.
-const WAITER_SHIFT: u32 = 13;
-/// `state`: one queued waiter; the count is `state >> 13`.
+const WAITER_SHIFT: u32 = 14;
+/// `state`: one queued waiter; the count is `state >> 14`.
 const WAITER_ONE: u32 = 1 << WAITER_SHIFT;
-/// `state`: bits 13–31, the number of queued waiters.
+/// `state`: bits 14–31, the number of queued waiters.
 const WAITER_MASK: u32 = !(WAITER_ONE - 1);
 
 /// A turn slot: a waiter may sleep on this slot through `W` (only with a sleeping `W`).
@@ -372,22 +378,18 @@ impl<W: Wait> RawFairLock<W> {
         queued.wait_for_turn();
         queued.acquire_as_head();
         core::mem::forget(queued);
-        // We own the lock. If `W::wake_all` panics while passing the turn, release it.
-        let held = UnlockOnUnwind(self);
-        self.pass_turn(ticket);
-        core::mem::forget(held);
+        // We own the lock: hand the head of the queue on (only the head writes `head`). With a
+        // sleeping `W`, our acquisition set WAKE_NEXT, and `unlock` wakes the next ticket.
+        // ORDERING: Relaxed: the queue carries no data (acquiring the lock is the state
+        // word's Acquire compare-exchange). A sleeping waiter sees this store through the
+        // slot's Release in `wake_turn`, which this thread makes after it, in `unlock`.
+        self.head.store(ticket.wrapping_add(1), Relaxed);
     }
 
-    /// Hands the head of the queue to the next ticket, waking that ticket's sleepers if any
-    /// (with a sleeping `W`: the waiter of that ticket, and any waiter whose ticket shares its
-    /// slot).
+    /// With a sleeping `W`, wakes the waiter of ticket `next` if it sleeps (and any waiter
+    /// whose ticket shares its slot), after `head` was set to `next`.
     #[inline]
-    fn pass_turn(&self, ticket: u32) {
-        let next = ticket.wrapping_add(1);
-        // ORDERING: Relaxed: only the head writes `head`, and the queue carries no data
-        // (acquiring the lock is the state word's Acquire compare-exchange). A sleeping
-        // waiter sees this store through the slot's Release below.
-        self.head.store(next, Relaxed);
+    fn wake_turn(&self, next: u32) {
         if !W::WAKE_IS_NOOP {
             let slot = self.turn_slot(next);
             // ORDERING: Release pairs with the Acquire `fetch_or` of a waiter announcing
@@ -422,16 +424,6 @@ impl<W: Wait> RawFairLock<W> {
             let i = base.wrapping_add(ticket).wrapping_mul(TURN_SLOT_STRIDE) as usize;
             &TURN_SLOTS.0[i % TURN_SLOT_COUNT]
         }
-    }
-}
-
-/// Releases the lock if dropped: armed while the new owner still runs `W` code.
-struct UnlockOnUnwind<'a, W: Wait>(&'a RawFairLock<W>);
-
-impl<W: Wait> Drop for UnlockOnUnwind<'_, W> {
-    fn drop(&mut self) {
-        // SAFETY: armed only while this thread owns the lock and before `lock` returns.
-        unsafe { self.0.unlock() };
     }
 }
 
@@ -474,6 +466,7 @@ impl<W: Wait> Queued<'_, W> {
     /// count, opening the gate and leaving the queue in the same compare-exchange. While the
     /// lock is held, closes the gate once the count reaches `GATE_AFTER` (bargers are refused
     /// from then on, and at `MAX_BYPASSES` even with the gate open).
+    /// With a sleeping `W`, the acquisition also sets WAKE_NEXT.
     fn acquire_as_head(&self) {
         let state = &self.lock.state;
         let mut polls = 0u32;
@@ -482,7 +475,8 @@ impl<W: Wait> Queued<'_, W> {
             let s = state.load(Relaxed);
             if s & LOCKED == 0 {
                 // Keep SLEEPERS: timed waiters may sleep on the word.
-                let taken = ((s & !(BYPASS_MASK | GATE)) | LOCKED) - WAITER_ONE;
+                let wake_next = if W::WAKE_IS_NOOP { 0 } else { WAKE_NEXT };
+                let taken = ((s & !(BYPASS_MASK | GATE)) | LOCKED | wake_next) - WAITER_ONE;
                 // ORDERING: Acquire pairs with the Release `fetch_sub` in `unlock`.
                 if state
                     .compare_exchange_weak(s, taken, Acquire, Relaxed)
@@ -547,7 +541,10 @@ impl<W: Wait> Drop for Queued<'_, W> {
                 Err(seen) => s = seen,
             }
         }
-        self.lock.pass_turn(self.ticket);
+        let next = self.ticket.wrapping_add(1);
+        // ORDERING: Relaxed: see `lock_queued`; the wake-up below follows in this thread.
+        self.lock.head.store(next, Relaxed);
+        self.lock.wake_turn(next);
     }
 }
 
@@ -636,11 +633,18 @@ unsafe impl<W: Wait> RawLock for RawFairLock<W> {
 
     #[inline]
     unsafe fn unlock(&self) {
+        let wake_next = if W::WAKE_IS_NOOP {
+            0
+        } else {
+            // ORDERING: Relaxed: only the owner sets or clears WAKE_NEXT (see its doc), so
+            // this thread reads its own value.
+            self.state.load(Relaxed) & WAKE_NEXT
+        };
         // ORDERING: Release pairs with the Acquire compare-exchange of the next owner. A
         // read-modify-write, because queued waiters change the counts concurrently.
-        let before = self.state.fetch_sub(LOCKED, Release);
-        if !W::WAKE_IS_NOOP && before & SLEEPERS != 0 {
-            self.wake_slow();
+        let before = self.state.fetch_sub(LOCKED | wake_next, Release);
+        if !W::WAKE_IS_NOOP && before & (SLEEPERS | WAKE_NEXT) != 0 {
+            self.wake_slow(before);
         }
     }
 
@@ -652,14 +656,24 @@ unsafe impl<W: Wait> RawLock for RawFairLock<W> {
 }
 
 impl<W: Wait> RawFairLock<W> {
-    /// Clears SLEEPERS and wakes every sleeper of the state word (the head and timed
-    /// waiters; a futex cannot pick out the head). A sleeper that announces itself after the
-    /// clear sees the lock free in its own `fetch_or` and does not sleep.
+    /// After a release that saw `before`: if this owner took the lock as the head
+    /// (WAKE_NEXT, cleared by the release), wakes the next ticket; then, if SLEEPERS was set,
+    /// clears it and wakes every sleeper of the state word (the head and timed waiters; a
+    /// futex cannot pick out the head). A sleeper that announces itself after the clear sees
+    /// the lock free in its own `fetch_or` and does not sleep.
     #[cold]
-    fn wake_slow(&self) {
-        // ORDERING: Relaxed: the wake-up carries no data; sleepers re-read the word.
-        self.state.fetch_and(!SLEEPERS, Relaxed);
-        W::wake_all(&self.state);
+    fn wake_slow(&self, before: u32) {
+        if before & WAKE_NEXT != 0 {
+            // ORDERING: Relaxed: this thread stored `head` in `lock_queued` (a later head may
+            // have moved it on since; then that ticket's waiter is awake already, and this
+            // wake-up is spurious).
+            self.wake_turn(self.head.load(Relaxed));
+        }
+        if before & SLEEPERS != 0 {
+            // ORDERING: Relaxed: the wake-up carries no data; sleepers re-read the word.
+            self.state.fetch_and(!SLEEPERS, Relaxed);
+            W::wake_all(&self.state);
+        }
     }
 }
 
