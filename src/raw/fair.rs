@@ -88,10 +88,13 @@ const BYPASS_ONE: u32 = 1 << BYPASS_SHIFT;
 const BYPASS_MASK: u32 = 0x3ff << BYPASS_SHIFT;
 /// `state`: the owner took the lock as the head of the queue and passed the turn on, and the
 /// wake-up of the next ticket is still to be made (only with a sleeping `W`). Set by the
-/// head's acquiring compare-exchange and cleared by the same owner's release, in the same
-/// read-modify-write, so it is never set while the lock is free: the wake-up's system call
-/// is made after the critical section, not inside it.
+/// head's acquiring compare-exchange; cleared by the same thread after its release, once it
+/// has read `head`, and before its wake-up's system call, which is so made outside the
+/// critical section. Nobody acquires while it is set (see [`HELD`]), so only that thread
+/// clears it.
 const WAKE_NEXT: u32 = 1 << 13;
+/// `state`: the lock cannot be taken while any of these is set.
+const HELD: u32 = LOCKED | WAKE_NEXT;
 /// `state`: where the waiter count starts.
 const WAITER_SHIFT: u32 = 14;
 /// `state`: one queued waiter; the count is `state >> 14`.
@@ -298,7 +301,7 @@ impl<W: Wait> RawFairLock<W> {
     /// either nobody is queued or the head has been bypassed fewer than `MAX_BYPASSES` times.
     #[inline]
     fn barger_may_take(s: u32) -> bool {
-        s & (LOCKED | GATE) == 0
+        s & (HELD | GATE) == 0
             && (s & WAITER_MASK == 0 || (s & BYPASS_MASK) < Self::MAX_BYPASSES * BYPASS_ONE)
     }
 
@@ -473,7 +476,7 @@ impl<W: Wait> Queued<'_, W> {
         loop {
             // ORDERING: Relaxed: the compare-exchange is the acquire.
             let s = state.load(Relaxed);
-            if s & LOCKED == 0 {
+            if s & HELD == 0 {
                 // Keep SLEEPERS: timed waiters may sleep on the word.
                 let wake_next = if W::WAKE_IS_NOOP { 0 } else { WAKE_NEXT };
                 let taken = ((s & !(BYPASS_MASK | GATE)) | LOCKED | wake_next) - WAITER_ONE;
@@ -504,10 +507,10 @@ impl<W: Wait> Queued<'_, W> {
                 s
             } else {
                 // ORDERING: Relaxed: nothing is acquired here. The read-modify-write orders
-                // the announcement against `unlock`'s `fetch_sub`: either that sees SLEEPERS
-                // and wakes, or this sees the lock free and retries.
+                // the announcement against `unlock`'s `fetch_sub`s: either one of those sees
+                // SLEEPERS and wakes, or this sees the lock free and retries.
                 let announced = state.fetch_or(SLEEPERS, Relaxed);
-                if announced & LOCKED == 0 {
+                if announced & HELD == 0 {
                     continue;
                 }
                 announced | SLEEPERS
@@ -568,11 +571,11 @@ impl<W> core::fmt::Debug for RawFairLock<W> {
 }
 
 // SAFETY: the LOCKED bit is set only by a compare-exchange (Acquire) from a value with LOCKED
-// clear (`try_barge`, `acquire_as_head`), and cleared only by `unlock` (Release); every other
-// change of the word (the counts, SLEEPERS) is a read-modify-write that keeps LOCKED as it is.
-// So one owner at a time, and each acquire reads the releasing `fetch_sub` or a later
-// read-modify-write in its release sequence, which makes the previous owner's writes
-// happen-before the next owner's.
+// (and WAKE_NEXT) clear (`try_barge`, `acquire_as_head`), and cleared only by `unlock`
+// (Release); every other change of the word (the counts, SLEEPERS, GATE, the release of
+// WAKE_NEXT) is a read-modify-write that keeps LOCKED as it is. So one owner at a time, and
+// each acquire reads the releasing `fetch_sub` or a later read-modify-write in its release
+// sequence, which makes the previous owner's writes happen-before the next owner's.
 unsafe impl<W: Wait> RawLock for RawFairLock<W> {
     impl_init!(with_wait);
 
@@ -633,16 +636,9 @@ unsafe impl<W: Wait> RawLock for RawFairLock<W> {
 
     #[inline]
     unsafe fn unlock(&self) {
-        let wake_next = if W::WAKE_IS_NOOP {
-            0
-        } else {
-            // ORDERING: Relaxed: only the owner sets or clears WAKE_NEXT (see its doc), so
-            // this thread reads its own value.
-            self.state.load(Relaxed) & WAKE_NEXT
-        };
         // ORDERING: Release pairs with the Acquire compare-exchange of the next owner. A
         // read-modify-write, because queued waiters change the counts concurrently.
-        let before = self.state.fetch_sub(LOCKED | wake_next, Release);
+        let before = self.state.fetch_sub(LOCKED, Release);
         if !W::WAKE_IS_NOOP && before & (SLEEPERS | WAKE_NEXT) != 0 {
             self.wake_slow(before);
         }
@@ -657,17 +653,21 @@ unsafe impl<W: Wait> RawLock for RawFairLock<W> {
 
 impl<W: Wait> RawFairLock<W> {
     /// After a release that saw `before`: if this owner took the lock as the head
-    /// (WAKE_NEXT, cleared by the release), wakes the next ticket; then, if SLEEPERS was set,
-    /// clears it and wakes every sleeper of the state word (the head and timed waiters; a
-    /// futex cannot pick out the head). A sleeper that announces itself after the clear sees
-    /// the lock free in its own `fetch_or` and does not sleep.
+    /// (WAKE_NEXT), makes the lock available (clears WAKE_NEXT) and wakes the next ticket;
+    /// then, if SLEEPERS was set, clears it and wakes every sleeper of the state word (the
+    /// head and timed waiters; a futex cannot pick out the head). A sleeper that announces
+    /// itself after the clear sees the lock free in its own `fetch_or` and does not sleep.
     #[cold]
-    fn wake_slow(&self, before: u32) {
+    fn wake_slow(&self, mut before: u32) {
         if before & WAKE_NEXT != 0 {
-            // ORDERING: Relaxed: this thread stored `head` in `lock_queued` (a later head may
-            // have moved it on since; then that ticket's waiter is awake already, and this
-            // wake-up is spurious).
-            self.wake_turn(self.head.load(Relaxed));
+            // ORDERING: Relaxed: this thread stored it in `lock_queued`, and no other thread
+            // can have acquired since (WAKE_NEXT is set), so no later head has moved it.
+            let next = self.head.load(Relaxed);
+            // ORDERING: Release, as the `fetch_sub` of LOCKED in `unlock`: the next owner's
+            // Acquire compare-exchange may read this value. SLEEPERS is read again: a waiter
+            // may have announced itself on the word between the two releases.
+            before |= self.state.fetch_sub(WAKE_NEXT, Release);
+            self.wake_turn(next);
         }
         if before & SLEEPERS != 0 {
             // ORDERING: Relaxed: the wake-up carries no data; sleepers re-read the word.
