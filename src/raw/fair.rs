@@ -663,10 +663,12 @@ impl<W: Wait> RawFairLock<W> {
             // ORDERING: Relaxed: this thread stored it in `lock_queued`, and no other thread
             // can have acquired since (WAKE_NEXT is set), so no later head has moved it.
             let next = self.head.load(Relaxed);
-            // ORDERING: Release, as the `fetch_sub` of LOCKED in `unlock`: the next owner's
-            // Acquire compare-exchange may read this value. SLEEPERS is read again: a waiter
-            // may have announced itself on the word between the two releases.
-            before |= self.state.fetch_sub(WAKE_NEXT, Release);
+            // ORDERING: Relaxed: the next owner's Acquire compare-exchange may read this
+            // value, and still synchronizes with the Release `fetch_sub` of LOCKED in
+            // `unlock`: a read-modify-write continues its release sequence, and this thread
+            // wrote nothing the next owner needs in between. SLEEPERS is read again: a waiter
+            // may have announced itself on the word between the two read-modify-writes.
+            before |= self.state.fetch_sub(WAKE_NEXT, Relaxed);
             self.wake_turn(next);
         }
         if before & SLEEPERS != 0 {
