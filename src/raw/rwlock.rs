@@ -502,14 +502,17 @@ impl<W: Wait> RawRwMutex<W> {
                     reg.registered = true;
                 } else if s & kind.field() == kind.field() {
                     // The count is full: poll unregistered, never sleeping, since no release
-                    // promises to wake this waiter.
-                    full.snooze();
-                    if expired(deadline.as_deref_mut()) {
-                        return false;
+                    // promises to wake this waiter. (A backend whose waits poll needs no wake:
+                    // it waits below, as a registered waiter does, which saves a loop.)
+                    if !W::WAKE_IS_NOOP {
+                        full.snooze();
+                        if expired(deadline.as_deref_mut()) {
+                            return false;
+                        }
+                        // ORDERING: Relaxed, as above.
+                        s = self.state.load(Relaxed);
+                        continue;
                     }
-                    // ORDERING: Relaxed, as above.
-                    s = self.state.load(Relaxed);
-                    continue;
                 } else {
                     // ORDERING: Relaxed: registering publishes no data; the release that
                     // admits or wakes us reads the registration from this same word.
@@ -587,6 +590,35 @@ impl<W: Wait> RawRwMutex<W> {
         }
     }
 
+    /// The exclusive lock's fast path: one compare-exchange from the idle word.
+    #[inline]
+    fn lock_exclusive_fast(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release of every earlier unlock (the last write
+        // unlock's compare-exchange and the readers' `fetch_sub`s since), so their accesses
+        // happen-before ours.
+        self.state
+            .compare_exchange(0, WRITER, Acquire, Relaxed)
+            .is_ok()
+    }
+
+    /// `try_lock_exclusive` when the word is not idle: the lock may still be free (a
+    /// generation bit, a sleepers' flag or waiting counts set), so it looks. Out of line, for
+    /// code size.
+    #[cold]
+    #[inline(never)]
+    fn try_lock_exclusive_slow(&self) -> bool {
+        // ORDERING: Relaxed: the compare-exchange is the acquire.
+        let mut s = self.state.load(Relaxed);
+        while let Some(new) = Self::take_exclusive(s) {
+            // ORDERING: Acquire pairs with the Release of every earlier unlock.
+            match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => s = now,
+            }
+        }
+        false
+    }
+
     /// The exclusive lock from state `s`, if it is free.
     #[inline]
     fn take_exclusive(s: u32) -> Option<u32> {
@@ -612,13 +644,12 @@ impl<W: Wait> RawRwMutex<W> {
     }
 
     /// Releases the exclusive lock, keeping `keep` (nothing, a read lock, or the upgradable
-    /// lock) for the caller, and admits every registered reader. Out of line: the slow path of
-    /// every write unlock (and the downgrades), kept out of the callers for code size.
-    #[cold]
+    /// lock) for the caller, and admits every registered reader. Every write unlock (and
+    /// downgrade) is a call to this one function, for code size: the uncontended unlock is
+    /// still one compare-exchange, from the guess that nobody waits (no load first).
     #[inline(never)]
     fn release_writer(&self, keep: u32) {
-        // ORDERING: Relaxed: the compare-exchange below publishes.
-        let mut s = self.state.load(Relaxed);
+        let mut s = WRITER;
         loop {
             let waiting_readers = (s & WAITING_READERS) / WAITING_READER;
             // Waiting writers stay registered (and keep new readers out); upgradable-read
@@ -736,23 +767,16 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
 
     #[inline]
     fn lock_exclusive(&self) {
-        if !self.try_lock_exclusive() {
+        // Any other state (flags, waiters, a generation bit) is the slow path's, whose first
+        // step takes the lock if it is free.
+        if !self.lock_exclusive_fast() {
             self.wait_as(Kind::Write, None::<&mut Forever>);
         }
     }
 
     #[inline]
     fn try_lock_exclusive(&self) -> bool {
-        // ORDERING: Relaxed: the compare-exchange is the acquire.
-        let mut s = self.state.load(Relaxed);
-        while let Some(new) = Self::take_exclusive(s) {
-            // ORDERING: Acquire pairs with the Release of every earlier unlock.
-            match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
-                Ok(_) => return true,
-                Err(now) => s = now,
-            }
-        }
-        false
+        self.lock_exclusive_fast() || self.try_lock_exclusive_slow()
     }
 
     fn lock_exclusive_until(&self, deadline: &mut impl Deadline) -> bool {
@@ -761,15 +785,7 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
 
     #[inline]
     unsafe fn unlock_exclusive(&self) {
-        // ORDERING: Release pairs with the Acquire of the next owner. Succeeds only when no
-        // one waits (and the generation is 0); otherwise the slow path admits and wakes.
-        if self
-            .state
-            .compare_exchange(WRITER, 0, Release, Relaxed)
-            .is_err()
-        {
-            self.release_writer(0);
-        }
+        self.release_writer(0);
     }
 
     #[inline]
