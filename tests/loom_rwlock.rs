@@ -317,6 +317,36 @@ fn refused_reader_undo_wakes_the_writer() {
     assert!(sleeps() > 0, "no execution reached the sleeping path");
 }
 
+/// `try_lock_exclusive` on a word that is not idle (here the generation bit a hand-off left)
+/// takes its out-of-line path, whose compare-exchange must acquire like the fast one: the
+/// reader admitted by the hand-off reads, leaves, and the main thread's `try_lock_exclusive`
+/// then writes. Seen failing (a concurrent read and write) with that compare-exchange Relaxed.
+#[test]
+fn try_write_after_a_hand_off_sees_the_reader_leave() {
+    model(|| {
+        let s = Shared::<RawRwMutex<LoomFutex>>::new();
+        s.raw.lock_exclusive();
+        let r = {
+            let s = s.clone();
+            thread::spawn(move || s.reader())
+        };
+        s.write();
+        // SAFETY: acquired above.
+        unsafe { s.raw.unlock_exclusive() };
+        while !s.raw.try_lock_exclusive() {
+            thread::yield_now();
+        }
+        s.write();
+        // SAFETY: acquired just above.
+        unsafe { s.raw.unlock_exclusive() };
+        assert!(
+            r.join().unwrap() >= 1,
+            "the reader came after the first write"
+        );
+        assert_eq!(s.value(), 2);
+    });
+}
+
 /// A backend that never wakes: some execution must leave a sleeper stranded (loom reports a
 /// deadlock), so the hand-off model can fail.
 #[test]
