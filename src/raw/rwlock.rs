@@ -1301,6 +1301,28 @@ mod tests {
         }
     }
 
+    /// The write fast path only takes the idle word (0); a free lock whose word is not idle (a
+    /// generation bit left by a hand-off, a sleepers' flag left by a panicking waiter, a
+    /// registered writer about to retry) is still taken, by `try_lock_exclusive`'s out-of-line
+    /// look and by `lock_exclusive`'s slow path, and the unlock clears what it should.
+    #[test]
+    fn a_free_word_that_is_not_idle_is_still_taken() {
+        for (extra, after) in [(GEN, 0), (SLEEPERS, 0), (WAITING_WRITER, WAITING_WRITER)] {
+            let l = RawRwMutex::<Spin>::with_state(extra);
+            assert!(l.try_lock_exclusive(), "{extra:#x}");
+            assert_eq!(state(&l), extra | WRITER);
+            // SAFETY: held exclusively.
+            unsafe { l.unlock_exclusive() };
+            assert_eq!(state(&l), after, "{extra:#x}");
+            let l = RawRwMutex::<Spin>::with_state(extra);
+            l.lock_exclusive();
+            assert!(l.is_locked_exclusive());
+            // SAFETY: held exclusively.
+            unsafe { l.unlock_exclusive() };
+            assert_eq!(state(&l), after, "{extra:#x}");
+        }
+    }
+
     /// Refused readers' increments in flight may carry the count past `MAX_READERS` (the guard
     /// band): every reader then panics, the count never reaches the waiting readers' bits, and
     /// once the increments are undone the limit is exact again.
