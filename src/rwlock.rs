@@ -24,7 +24,9 @@
 //!   keep one thread per core.
 //! - **No poisoning**: a panic while a guard is held releases the lock as the guard is
 //!   dropped; the data is left as the panicking code left it.
-//! - At most 65535 read locks at once (the upgradable one included); one more panics.
+//! - At most 65535 read locks at once (the upgradable one included); one more panics. (So may
+//!   the 65535th, if it races an attempt that is panicking: the refused attempt is counted for
+//!   a moment. The count never wraps.)
 //! - **Not for data shared with an interrupt handler**: there is no interrupt-safe
 //!   reader-writer lock (a read lock has many owners, each with its own interrupt state, which
 //!   `IrqSafe` cannot keep); use `IrqLock` there. `docs/design.md` says more.

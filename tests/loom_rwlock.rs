@@ -12,7 +12,8 @@
 //! - writer preference: once a writer is registered as waiting, no new reader enters;
 //! - no lost wake-up: waiters sleep for real on [`LoomFutex`]; a release that forgets to wake
 //!   leaves a thread asleep forever, which loom reports as a deadlock;
-//! - a timed waiter that gives up leaves the lock usable.
+//! - a timed waiter that gives up leaves the lock usable;
+//! - a reader refused by the read fast path undoes its increment as a read unlock does.
 //!
 //! The `negative_*` models break one thing (a backend that never wakes) and must make loom
 //! panic: they show that the models above can fail.
@@ -275,6 +276,74 @@ fn timed_writer_gives_up_and_wakes_held_back_reader() {
         assert_eq!(s.value(), usize::from(got));
         assert_eq!(s.raw.waiting_writers(), 0);
         assert!(!s.raw.is_locked());
+    });
+}
+
+/// A reader refused by the read fast path (a writer waits) undoes its increment, and the undo
+/// counts as a read unlock: when the last real reader leaves while the refused reader is still
+/// counted, that reader's undo is the release the sleeping writer waits for and must wake it.
+/// Seen failing (a deadlock) with the undo's wake removed.
+#[test]
+fn refused_reader_undo_wakes_the_writer() {
+    reset_counters();
+    model(|| {
+        let s = Shared::<RawRwMutex<LoomFutex>>::new();
+        s.raw.lock_shared();
+        let w = {
+            let s = s.clone();
+            thread::spawn(move || s.writer())
+        };
+        while s.raw.waiting_writers() == 0 {
+            thread::yield_now();
+        }
+        let late = {
+            let s = s.clone();
+            thread::spawn(move || {
+                // Refused while the writer waits; admitted only after its write.
+                if s.raw.try_lock_shared() {
+                    assert_eq!(s.read(), 1, "a reader overtook a waiting writer");
+                    // SAFETY: acquired just above.
+                    unsafe { s.raw.unlock_shared() };
+                }
+            })
+        };
+        // SAFETY: acquired above.
+        unsafe { s.raw.unlock_shared() };
+        late.join().unwrap();
+        w.join().unwrap();
+        assert_eq!(s.value(), 1);
+        assert!(!s.raw.is_locked());
+    });
+    assert!(sleeps() > 0, "no execution reached the sleeping path");
+}
+
+/// `try_lock_exclusive` on a word that is not idle (here the generation bit a hand-off left)
+/// takes its out-of-line path, whose compare-exchange must acquire like the fast one: the
+/// reader admitted by the hand-off reads, leaves, and the main thread's `try_lock_exclusive`
+/// then writes. Seen failing (a concurrent read and write) with that compare-exchange Relaxed.
+#[test]
+fn try_write_after_a_hand_off_sees_the_reader_leave() {
+    model(|| {
+        let s = Shared::<RawRwMutex<LoomFutex>>::new();
+        s.raw.lock_exclusive();
+        let r = {
+            let s = s.clone();
+            thread::spawn(move || s.reader())
+        };
+        s.write();
+        // SAFETY: acquired above.
+        unsafe { s.raw.unlock_exclusive() };
+        while !s.raw.try_lock_exclusive() {
+            thread::yield_now();
+        }
+        s.write();
+        // SAFETY: acquired just above.
+        unsafe { s.raw.unlock_exclusive() };
+        assert!(
+            r.join().unwrap() >= 1,
+            "the reader came after the first write"
+        );
+        assert_eq!(s.value(), 2);
     });
 }
 
