@@ -803,6 +803,7 @@ impl InProgress<'_> {
 #[derive(Clone, Copy)]
 struct Watch {
     pos: usize,
+    watched: usize,
     stamp: usize,
 }
 
@@ -810,34 +811,49 @@ impl Watch {
     /// Watches nothing: the next poll is an exact attempt.
     const NONE: Watch = Watch {
         pos: CLOSED,
+        watched: 0,
         stamp: 0,
     };
 
-    /// The position under `at` and the stamp of its slot, unless that stamp already says
-    /// ready (its lap's base plus `ready`): then nothing is watched, so a change that came
-    /// between the failed attempt and this look is not taken for the state to wait out.
+    /// The position under `at`, and the stamp of the slot `ahead` positions after it, unless
+    /// that stamp already says ready (its lap's base plus `ready`): then nothing is watched,
+    /// so a change that came between the failed attempt and this look is not taken for the
+    /// state to wait out.
     #[inline]
-    fn of<T, const N: usize, W: Wait>(q: &Queue<T, N, W>, at: &AtomicUsize, ready: usize) -> Watch {
+    fn of<T, const N: usize, W: Wait>(
+        q: &Queue<T, N, W>,
+        at: &AtomicUsize,
+        ready: usize,
+        ahead: usize,
+    ) -> Watch {
         // ORDERING: Relaxed: only says when to try again; the attempt reads both again.
         let pos = at.load(Relaxed);
         if pos & CLOSED != 0 {
             return Watch::NONE;
         }
+        let mut watched = pos;
+        for _ in 0..ahead {
+            watched = Queue::<T, N, W>::next(watched);
+        }
         // ORDERING: Relaxed, as above.
-        let stamp = q.slot(pos).stamp.load(Relaxed);
-        if stamp == (pos & !(Queue::<T, N, W>::LAP - 1)) + ready {
+        let stamp = q.slot(watched).stamp.load(Relaxed);
+        if stamp == (watched & !(Queue::<T, N, W>::LAP - 1)) + ready {
             return Watch::NONE;
         }
-        Watch { pos, stamp }
+        Watch {
+            pos,
+            watched,
+            stamp,
+        }
     }
 
-    /// Whether the position under `at` and its slot's stamp are still the ones watched.
+    /// Whether the position under `at` and the watched slot's stamp are still the ones seen.
     #[inline]
     fn unchanged<T, const N: usize, W: Wait>(&self, q: &Queue<T, N, W>, at: &AtomicUsize) -> bool {
         // ORDERING: Relaxed: only says when to try again (see `of`).
         self.pos != CLOSED
             && at.load(Relaxed) == self.pos
-            && q.slot(self.pos).stamp.load(Relaxed) == self.stamp
+            && q.slot(self.watched).stamp.load(Relaxed) == self.stamp
     }
 }
 
@@ -955,6 +971,12 @@ impl<T, const N: usize> Queue<T, N> {
 impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// Evaluated by `new`: a zero-capacity queue is a compile-time error.
     pub(crate) const NONZERO: () = assert!(N >= 1, "a Queue needs a capacity N of at least 1");
+
+    /// How far past its own position a `put` waiting for room looks while it polls: it
+    /// tries again once that many more items were taken (or when its polling budget is spent,
+    /// see `Watch`), so that a full queue is refilled in bursts while the consumers work on
+    /// the slots before, not by a producer polling the very slot a consumer is emptying.
+    const ROOM_AHEAD: usize = if N >= 64 { 8 } else { 0 };
 
     /// The distance between the same slot's positions in consecutive laps (see [`lap_of`]).
     const LAP: usize = lap_of(N);
@@ -1663,7 +1685,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                     item = Some(v);
                     // The slot under `tail` holds the oldest item: room comes when it is
                     // emptied (its stamp becomes this lap's base).
-                    full = Watch::of(self, &self.tail, 0);
+                    full = Watch::of(self, &self.tail, 0, Self::ROOM_AHEAD);
                     Err(Stuck::Nothing)
                 }
                 Err(TryPushError::Busy(v)) => {
@@ -1786,7 +1808,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 Err(TryPopError::Empty) => {
                     // The next item goes to the slot under `head` (its stamp becomes this
                     // lap's base + 1).
-                    empty = Watch::of(self, &self.head, 1);
+                    empty = Watch::of(self, &self.head, 1, 0);
                     Err(Stuck::Nothing)
                 }
                 Err(TryPopError::Busy) => Err(Stuck::InProgress),
@@ -2452,27 +2474,45 @@ mod tests {
     fn a_watch_sees_every_change_that_can_unblock_it() {
         let q: Queue<u32, 2> = Queue::new();
         // Empty: a getter watches `head` and its slot; a push fills that slot.
-        let empty = Watch::of(&q, &q.head, 1);
+        let empty = Watch::of(&q, &q.head, 1, 0);
         assert!(empty.unchanged(&q, &q.head));
         q.push(1).unwrap();
         assert!(!empty.unchanged(&q, &q.head));
-        assert!(!Watch::of(&q, &q.head, 1).unchanged(&q, &q.head), "ready: not watched");
+        assert!(!Watch::of(&q, &q.head, 1, 0).unchanged(&q, &q.head), "ready: not watched");
         // Full: a putter watches `tail` and its slot; a pop empties it.
         q.push(2).unwrap();
-        let full = Watch::of(&q, &q.tail, 0);
+        let full = Watch::of(&q, &q.tail, 0, 0);
         assert!(full.unchanged(&q, &q.tail));
         assert_eq!(q.pop(), Some(1));
         assert!(!full.unchanged(&q, &q.tail));
-        assert!(!Watch::of(&q, &q.tail, 0).unchanged(&q, &q.tail), "ready: not watched");
+        assert!(!Watch::of(&q, &q.tail, 0, 0).unchanged(&q, &q.tail), "ready: not watched");
         // A push by another producer moves `tail`; a close sets CLOSED in it.
         let q: Queue<u32, 2> = Queue::new();
-        let full_at_0 = Watch { pos: 0, stamp: 0 };
+        let full_at_0 = Watch {
+            pos: 0,
+            watched: 0,
+            stamp: 0,
+        };
         assert!(full_at_0.unchanged(&q, &q.tail));
         q.push(1).unwrap();
         assert!(!full_at_0.unchanged(&q, &q.tail), "tail moved");
         q.close();
-        assert!(!Watch::of(&q, &q.tail, 0).unchanged(&q, &q.tail), "closed: not watched");
+        assert!(!Watch::of(&q, &q.tail, 0, 0).unchanged(&q, &q.tail), "closed: not watched");
         assert!(!Watch::NONE.unchanged(&q, &q.tail));
+        // A putter of a large queue looks `ROOM_AHEAD` slots ahead: the change it waits for is
+        // that slot's pop.
+        let q: Queue<u8, 64> = Queue::new();
+        assert_eq!(Queue::<u8, 64>::ROOM_AHEAD, 8);
+        for i in 0..64 {
+            q.push(i).unwrap();
+        }
+        let full = Watch::of(&q, &q.tail, 0, Queue::<u8, 64>::ROOM_AHEAD);
+        for i in 0..8 {
+            assert_eq!(q.pop(), Some(i));
+            assert!(full.unchanged(&q, &q.tail));
+        }
+        assert_eq!(q.pop(), Some(8));
+        assert!(!full.unchanged(&q, &q.tail));
     }
 
     /// A waiter that found the slot it needs claimed by an operation still in progress is not
