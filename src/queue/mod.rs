@@ -349,9 +349,14 @@ impl<D: Deadline> Deadline for Backstop<'_, D> {
 /// backend, polling through the crate's pre-sleep budget), then waiting on `word` through `W`.
 /// With a sleeping backend it announces itself and re-attempts before each sleep, so a claim
 /// made by a thread that then calls [`wake_if_sleepers`] is never missed; when the re-attempt
-/// is stuck behind an operation in progress, the sleep is bounded by [`BACKSTOP`]. With a no-op-waking backend nobody advances
-/// the word, so it only lets `W` wait once (a `Yield` yields) and polls again. Returns `None`
-/// when the deadline expired.
+/// is stuck behind an operation in progress, the sleep is bounded by [`BACKSTOP`]. With a
+/// no-op-waking backend nobody advances the word, so it only lets `W` wait once (a `Yield`
+/// yields) and polls again. Returns `None` when the deadline expired.
+///
+/// `attempt(exact)`: with `exact == false` (the polls of a sleeping backend's pre-sleep
+/// budget) an attempt may answer "still stuck" from a cheap look at its own side's words
+/// ([`Watch`]); the first attempt after announcing (the one that decides a sleep) and after
+/// each sleep, and every attempt with a no-op-waking backend, are exact.
 fn block_on<W: Wait, D: Deadline, R>(
     word: &AtomicU32,
     mut deadline: Option<&mut D>,
