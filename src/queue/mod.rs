@@ -980,8 +980,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// How far past its own position a `put` waiting for room looks while it polls: it
     /// tries again once that many more items were taken (or when its polling budget is spent,
     /// see `Watch`), so that a full queue is refilled in bursts while the consumers work on
-    /// the slots before, not by a producer polling the very slot a consumer is emptying.
-    const ROOM_AHEAD: usize = if N >= 64 { 8 } else { 0 };
+    /// the slots before, not by a producer polling the very slot a consumer is emptying. A
+    /// thirty-second of the queue, at most 32 (none below 32 slots). Measured at `N = 1024`
+    /// (`docs/design.md`): 8 and 128 did no better than 32, 0 worse.
+    const ROOM_AHEAD: usize = if N / 32 < 32 { N / 32 } else { 32 };
 
     /// The distance between the same slot's positions in consecutive laps (see [`lap_of`]).
     const LAP: usize = lap_of(N);
@@ -2506,12 +2508,14 @@ mod tests {
         assert!(!Watch::NONE.unchanged(&q, &q.tail));
         // A putter of a large queue looks `ROOM_AHEAD` slots ahead: the change it waits for is
         // that slot's pop.
-        let q: Queue<u8, 64> = Queue::new();
-        assert_eq!(Queue::<u8, 64>::ROOM_AHEAD, 8);
-        for i in 0..64 {
+        assert_eq!(Queue::<u8, 8>::ROOM_AHEAD, 0);
+        assert_eq!(Queue::<u8, 1024>::ROOM_AHEAD, 32);
+        let q: Queue<u16, 256> = Queue::new();
+        assert_eq!(Queue::<u16, 256>::ROOM_AHEAD, 8);
+        for i in 0..256 {
             q.push(i).unwrap();
         }
-        let full = Watch::of(&q, &q.tail, 0, Queue::<u8, 64>::ROOM_AHEAD);
+        let full = Watch::of(&q, &q.tail, 0, Queue::<u16, 256>::ROOM_AHEAD);
         for i in 0..8 {
             assert_eq!(q.pop(), Some(i));
             assert!(full.unchanged(&q, &q.tail));
