@@ -47,8 +47,11 @@ fn cpu_used_while_blocked<R: RawLock + Send + Sync + 'static>(hold: Duration) ->
 }
 
 /// `Futex` really sleeps: a thread blocked for 300 ms uses under 10% of a core. The `Spin`
-/// one, measured the same way, uses most of its core on an idle machine (asserted: over a
-/// quarter, to allow for a shared one), which shows the measurement can tell the two apart.
+/// one, measured the same way, uses most of its core on an idle machine, which shows the
+/// measurement can tell the two apart. Asserted relative to the futex waiters: at least four
+/// times the CPU of either, and over 4% of the hold, since on a machine shared with other work
+/// a spinning thread gets only its share of a core (53 ms of 300 were seen at a load of 8 on 2
+/// cores, where an absolute "over a quarter" failed).
 #[test]
 fn futex_sleeps_and_spin_does_not() {
     let hold = Duration::from_millis(300);
@@ -63,9 +66,11 @@ fn futex_sleeps_and_spin_does_not() {
         "Futex ticket waiter used {ticket:?} of CPU in {hold:?}"
     );
     let spin = cpu_used_while_blocked::<RawMutex<Spin>>(hold);
+    let floor = (futex.max(ticket) * 4).max(hold / 25);
     assert!(
-        spin > hold / 4,
-        "Spin waiter used only {spin:?} of CPU in {hold:?}"
+        spin > floor,
+        "Spin waiter used only {spin:?} of CPU in {hold:?} (futex waiters: {futex:?}, \
+         {ticket:?}; needed over {floor:?})"
     );
 }
 

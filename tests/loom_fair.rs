@@ -8,7 +8,10 @@
 //! - mutual exclusion and happens-before between owners (the data is a loom `UnsafeCell`),
 //!   with 2 and 3 threads, so that one waiter is the head of the queue and one waits behind it;
 //! - no lost wake-up with a backend that really sleeps ([`LoomFutex`]): the head sleeping on
-//!   the state word, a waiter sleeping on the queue word, a timed waiter sleeping;
+//!   the state word, a waiter sleeping on its ticket's turn slot, a timed waiter sleeping;
+//! - the per-waiter wake: with [`KeyedFutex`], whose wake reaches only the sleepers of the
+//!   word it is given (as the kernel's futex does), passing the turn must wake the slot the
+//!   next ticket sleeps on (the loom build has two slots, ticket parity), not the whole queue;
 //! - the bound's protocol: with a waiter queued, at most K acquisitions by bargers happen
 //!   before the queued waiter's, in every interleaving (including those where the head runs
 //!   and closes the gate, and those where it does not run until the hard limit is reached).
@@ -18,12 +21,87 @@ mod loom_support;
 use loom_support::*;
 
 use baresync::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
-use baresync::{RawFairLock, RawLock, Spin, Wait};
+use baresync::{Deadline, RawFairLock, RawLock, Spin, Wait};
 use loom::thread;
 use std::sync::Arc;
 
+loom::lazy_static! {
+    /// The threads asleep in [`KeyedFutex::wait`], with the address of the word each sleeps
+    /// on; one list per execution.
+    static ref KEYED: loom::sync::Mutex<Vec<(usize, thread::Thread)>> =
+        loom::sync::Mutex::new(Vec::new());
+}
+
+/// A sleeping backend like [`LoomFutex`], but keyed by address as a futex is: a wake reaches
+/// only the sleepers of the word it is given. [`LoomFutex`] wakes every sleeper of every
+/// word, so a lock that woke the wrong word would pass with it; with this one, it deadlocks.
+struct KeyedFutex;
+
+impl KeyedFutex {
+    fn key(atomic: &AtomicU32) -> usize {
+        atomic as *const AtomicU32 as usize
+    }
+}
+
+// SAFETY: only reads the word it is given (or uses its address as a key); never writes it.
+unsafe impl Wait for KeyedFutex {
+    fn wait(atomic: &AtomicU32, expected: u32) {
+        {
+            let mut parked = KEYED.lock().unwrap();
+            // ORDERING: Relaxed, as in `LoomFutex`: a waker changes the word before taking
+            // the mutex to wake.
+            if atomic.load(Relaxed) != expected {
+                return;
+            }
+            parked.push((Self::key(atomic), thread::current()));
+        }
+        SLEEPS.with(|s| s.set(s.get() + 1));
+        thread::park();
+    }
+
+    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+        if deadline.expired() {
+            return false;
+        }
+        Self::wait(atomic, expected);
+        true
+    }
+
+    fn wake_one(atomic: &AtomicU32) {
+        let mut parked = KEYED.lock().unwrap();
+        if let Some(i) = parked.iter().position(|(k, _)| *k == Self::key(atomic)) {
+            parked.remove(i).1.unpark();
+        }
+    }
+
+    fn wake_all(atomic: &AtomicU32) {
+        let key = Self::key(atomic);
+        let mut parked = KEYED.lock().unwrap();
+        parked.retain(|(k, t)| {
+            if *k == key {
+                t.unpark();
+            }
+            *k != key
+        });
+    }
+}
+
 fn mutual_exclusion<W: Wait + Send + Sync + 'static>(threads: usize) {
     model(move || {
+        let s = locked_increments::<RawFairLock<W>>(threads);
+        assert_eq!(s.raw.waiters(), 0);
+    });
+}
+
+/// [`mutual_exclusion`] with at least 3 preemptions (unless the environment asks for more):
+/// the sleeping models with three threads need them to reach a head that announces itself
+/// asleep on the state word between the two releases of an owner that came from the queue
+/// (LOCKED, then WAKE_NEXT); a release of WAKE_NEXT that did not re-read SLEEPERS lost
+/// that wake-up, and only 3 preemptions found it (a few seconds).
+fn mutual_exclusion_3_preemptions<W: Wait + Send + Sync + 'static>(threads: usize) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.unwrap_or(0).max(3));
+    builder.check(move || {
         let s = locked_increments::<RawFairLock<W>>(threads);
         assert_eq!(s.raw.waiters(), 0);
     });
@@ -50,8 +128,40 @@ fn fair_futex_excludes_2() {
 #[test]
 fn fair_futex_excludes_3_and_wakes_sleepers() {
     reset_counters();
-    mutual_exclusion::<LoomFutex>(3);
+    mutual_exclusion_3_preemptions::<LoomFutex>(3);
     assert!(sleeps() > 0, "no execution reached the sleeping path");
+}
+
+/// Three threads with the keyed backend: a waiter behind the head sleeps on its ticket's
+/// slot, and only a wake of that slot gets it out; every execution must finish.
+#[test]
+fn fair_keyed_futex_excludes_3_and_wakes_by_slot() {
+    reset_counters();
+    mutual_exclusion_3_preemptions::<KeyedFutex>(3);
+    assert!(sleeps() > 0, "no execution reached the sleeping path");
+}
+
+/// The keyed backend can fail a model: a waker that wakes another word than the one its
+/// sleeper sleeps on leaves it asleep (loom reports the deadlock).
+#[test]
+#[should_panic]
+fn negative_keyed_futex_catches_a_wake_of_the_wrong_word() {
+    model(|| {
+        let words = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
+        let sleeper = {
+            let words = words.clone();
+            thread::spawn(move || {
+                // ORDERING: Relaxed: the word is the whole protocol.
+                while words[0].load(Relaxed) == 0 {
+                    KeyedFutex::wait(&words[0], 0);
+                }
+            })
+        };
+        // ORDERING: Relaxed, as above.
+        words[0].store(1, Relaxed);
+        KeyedFutex::wake_all(&words[1]);
+        sleeper.join().unwrap();
+    });
 }
 
 /// `try_lock` (a barging attempt) racing a thread that locks and unlocks: when it succeeds

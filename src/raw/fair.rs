@@ -15,6 +15,12 @@
 //! - A thread that finds it held draws a ticket and joins the queue; the lock's state word
 //!   counts the queued waiters. Only the waiter whose ticket is served (the head) competes
 //!   for the lock; the waiters behind it wait through `W` for their turn at the head.
+//! - **Per-waiter wake**: with a sleeping `W`, a waiter behind the head sleeps on its own
+//!   word, a turn slot picked by hashing the lock's address and its ticket in a table shared
+//!   by every fair lock of the program (as TWA's waiting array, Dice and Kogan, Euro-Par
+//!   2019), and passing the turn wakes the slot of the next ticket only: one wake-up per
+//!   turn, not one for every queued waiter (the thundering herd of a single queue word). A
+//!   polling `W` (`Spin`, `Yield`) polls the `head` word and never touches the table.
 //! - While anyone is queued, every acquisition by a thread that is not the head (a barger)
 //!   increments a bypass count in the state word.
 //! - **The gate**: the head polls the state word; when a poll finds the lock held and the
@@ -80,17 +86,51 @@ const BYPASS_SHIFT: u32 = 3;
 const BYPASS_ONE: u32 = 1 << BYPASS_SHIFT;
 /// `state`: bits 3–12, the bypass count (at most `MAX_BYPASSES`, which must fit).
 const BYPASS_MASK: u32 = 0x3ff << BYPASS_SHIFT;
+/// `state`: the owner took the lock as the head of the queue and passed the turn on, and the
+/// wake-up of the next ticket is still to be made (only with a sleeping `W`). Set by the
+/// head's acquiring compare-exchange; cleared by the same thread after its release, once it
+/// has read `head`, and before its wake-up's system call, which is so made outside the
+/// critical section. Nobody acquires while it is set (see [`HELD`]), so only that thread
+/// clears it.
+const WAKE_NEXT: u32 = 1 << 13;
+/// `state`: the lock cannot be taken while any of these is set.
+const HELD: u32 = LOCKED | WAKE_NEXT;
 /// `state`: where the waiter count starts.
-const WAITER_SHIFT: u32 = 13;
-/// `state`: one queued waiter; the count is `state >> 13`.
+const WAITER_SHIFT: u32 = 14;
+/// `state`: one queued waiter; the count is `state >> 14`.
 const WAITER_ONE: u32 = 1 << WAITER_SHIFT;
-/// `state`: bits 13–31, the number of queued waiters.
+/// `state`: bits 14–31, the number of queued waiters.
 const WAITER_MASK: u32 = !(WAITER_ONE - 1);
 
-/// `head`: a waiter may sleep on `head` through `W` (only with a sleeping `W`).
-const QUEUE_SLEEPERS: u32 = 1 << 31;
-/// The ticket bits of `next` and `head`.
-const TICKET_MASK: u32 = QUEUE_SLEEPERS - 1;
+/// A turn slot: a waiter may sleep on this slot through `W` (only with a sleeping `W`).
+const SLOT_SLEEPERS: u32 = 1;
+/// A turn slot: one turn passed to a ticket that maps to this slot (bits 1–31 count them, so
+/// that a sleeper's expected value is stale once a turn was passed there).
+const SLOT_PASS: u32 = 2;
+
+/// How many turn slots there are ([`TURN_SLOTS`]); a power of two.
+#[cfg(not(baresync_loom))]
+const TURN_SLOT_COUNT: usize = 64;
+
+/// Consecutive tickets of one lock map to slots this far apart (odd, so that 64 consecutive
+/// tickets of one lock never share a slot; 33 words, so that two consecutive ones are not in
+/// the same 128-byte pair of cache lines).
+#[cfg(not(baresync_loom))]
+const TURN_SLOT_STRIDE: u32 = 33;
+
+/// The words that queued waiters behind the head sleep on, with a sleeping `W` (one per
+/// ticket, hashed by lock address and ticket, shared by every `RawFairLock` of the program,
+/// as in Dice and Kogan's TWA, Euro-Par 2019): passing the turn to ticket t wakes the sleepers
+/// of t's slot only, normally t alone, instead of every queued waiter. 256 bytes, referenced
+/// only by sleeping backends (a `Spin` or `Yield` waiter polls `head`, and the linker drops
+/// the table from a program that uses only those).
+#[cfg(not(baresync_loom))]
+static TURN_SLOTS: TurnSlots = TurnSlots([const { AtomicU32::new(0) }; TURN_SLOT_COUNT]);
+
+/// The turn slots, aligned to a cache-line pair.
+#[cfg(not(baresync_loom))]
+#[repr(align(128))]
+struct TurnSlots([AtomicU32; TURN_SLOT_COUNT]);
 
 /// A lock with a stated starvation bound that keeps its throughput when threads outnumber
 /// cores: running threads may take a free lock ahead of queued waiters, but once the first
@@ -98,7 +138,9 @@ const TICKET_MASK: u32 = QUEUE_SLEEPERS - 1;
 /// times it closes the lock to them, and never more than
 /// [`MAX_BYPASSES`](RawFairLock::MAX_BYPASSES) times in a row; queued waiters are served in
 /// the order they came. 12 bytes; the waiters wait through `W`
-/// ([`DefaultWait`]: `Futex`, which sleeps, with feature `std`; `Spin` without).
+/// ([`DefaultWait`]: `Futex`, which sleeps, with feature `std`; `Spin` without). With a
+/// sleeping `W`, each waiter behind the first sleeps on its own word of a 256-byte table
+/// shared by all fair locks, so that passing the turn wakes one waiter, not all of them.
 ///
 /// Use it through [`FairLock<T, W>`](crate::FairLock).
 ///
@@ -131,11 +173,15 @@ pub struct RawFairLock<W = DefaultWait> {
     /// the head) · bits 3–12: acquisitions that bypassed the queue since a queued waiter
     /// last acquired · bits 13–31: queued waiters
     state: AtomicU32,
-    /// The next ticket to hand out (bits 0–30; bit 31 is ignored).
+    /// The next ticket to hand out.
     next: AtomicU32,
-    /// bits 0–30: the ticket of the waiter at the head of the queue · bit 31: a queued waiter
-    /// may sleep on this word
+    /// The ticket of the waiter at the head of the queue. Polling waiters (`W::WAKE_IS_NOOP`)
+    /// wait on it; sleeping ones on their ticket's turn slot.
     head: AtomicU32,
+    /// The loom build's turn slots, in the lock (loom atomics cannot live in a `static`); two,
+    /// so that the models with three threads see two waiters share one.
+    #[cfg(baresync_loom)]
+    turn_slots: [AtomicU32; 2],
     _wait: PhantomData<fn() -> W>,
 }
 
@@ -215,6 +261,8 @@ impl<W: Wait> RawFairLock<W> {
                 state: AtomicU32::new(0),
                 next: AtomicU32::new(0),
                 head: AtomicU32::new(0),
+                #[cfg(baresync_loom)]
+                turn_slots: [AtomicU32::new(0), AtomicU32::new(0)],
                 _wait: PhantomData,
             }
         }
@@ -253,7 +301,7 @@ impl<W: Wait> RawFairLock<W> {
     /// either nobody is queued or the head has been bypassed fewer than `MAX_BYPASSES` times.
     #[inline]
     fn barger_may_take(s: u32) -> bool {
-        s & (LOCKED | GATE) == 0
+        s & (HELD | GATE) == 0
             && (s & WAITER_MASK == 0 || (s & BYPASS_MASK) < Self::MAX_BYPASSES * BYPASS_ONE)
     }
 
@@ -320,7 +368,7 @@ impl<W: Wait> RawFairLock<W> {
         // count on, every barger's acquisition is a counted bypass.
         // ORDERING: Relaxed: the ticket's uniqueness comes from the read-modify-write; the
         // queue carries no data (the state word's Acquire does).
-        let ticket = self.next.fetch_add(1, Relaxed) & TICKET_MASK;
+        let ticket = self.next.fetch_add(1, Relaxed);
         // ORDERING: Relaxed: the count only steers bargers; the lock is acquired below by a
         // compare-exchange with Acquire.
         let before = self.state.fetch_add(WAITER_ONE, Relaxed);
@@ -333,38 +381,52 @@ impl<W: Wait> RawFairLock<W> {
         queued.wait_for_turn();
         queued.acquire_as_head();
         core::mem::forget(queued);
-        // We own the lock. If `W::wake_all` panics while passing the turn, release it.
-        let held = UnlockOnUnwind(self);
-        self.pass_turn(ticket);
-        core::mem::forget(held);
+        // We own the lock: hand the head of the queue on (only the head writes `head`). With a
+        // sleeping `W`, our acquisition set WAKE_NEXT, and `unlock` wakes the next ticket.
+        // ORDERING: Relaxed: the queue carries no data (acquiring the lock is the state
+        // word's Acquire compare-exchange). A sleeping waiter sees this store through the
+        // slot's Release in `wake_turn`, which this thread makes after it, in `unlock`.
+        self.head.store(ticket.wrapping_add(1), Relaxed);
     }
 
-    /// Hands the head of the queue to the next ticket, waking the queue's sleepers if any.
+    /// With a sleeping `W`, wakes the waiter of ticket `next` if it sleeps (and any waiter
+    /// whose ticket shares its slot), after `head` was set to `next`.
     #[inline]
-    fn pass_turn(&self, ticket: u32) {
-        let next = ticket.wrapping_add(1) & TICKET_MASK;
-        if W::WAKE_IS_NOOP {
-            // ORDERING: Relaxed: only the head writes the ticket bits; the queue carries no
-            // data (acquiring the lock is the state word's Acquire compare-exchange).
-            self.head.store(next, Relaxed);
-        } else {
-            // ORDERING: Relaxed as above. The swap clears QUEUE_SLEEPERS and reads whether a
-            // waiter announced itself; both are read-modify-writes of `head`, so no wake-up
-            // is lost (see `wait_for_turn`).
-            if self.head.swap(next, Relaxed) & QUEUE_SLEEPERS != 0 {
-                W::wake_all(&self.head);
+    fn wake_turn(&self, next: u32) {
+        if !W::WAKE_IS_NOOP {
+            let slot = self.turn_slot(next);
+            // ORDERING: Release pairs with the Acquire `fetch_or` of a waiter announcing
+            // itself in `wait_for_turn`: both are read-modify-writes of the slot, so either
+            // the announcement comes first and this reads SLOT_SLEEPERS and wakes, or this
+            // comes first and the waiter's re-check of `head` sees the store above.
+            let before = slot.fetch_add(SLOT_PASS, Release);
+            if before & SLOT_SLEEPERS != 0 {
+                // ORDERING: Relaxed: the flag only saves wake-ups. A waiter that announces
+                // itself between the add and this clear saw the new pass count, so its
+                // expected value is stale once this clears the flag, and it does not sleep
+                // (or is in `W::wait` already and woken below).
+                slot.fetch_and(!SLOT_SLEEPERS, Relaxed);
+                W::wake_all(slot);
             }
         }
     }
-}
 
-/// Releases the lock if dropped: armed while the new owner still runs `W` code.
-struct UnlockOnUnwind<'a, W: Wait>(&'a RawFairLock<W>);
-
-impl<W: Wait> Drop for UnlockOnUnwind<'_, W> {
-    fn drop(&mut self) {
-        // SAFETY: armed only while this thread owns the lock and before `lock` returns.
-        unsafe { self.0.unlock() };
+    /// The word that the waiter with `ticket` sleeps on, with a sleeping `W`.
+    #[inline]
+    fn turn_slot(&self, ticket: u32) -> &AtomicU32 {
+        #[cfg(baresync_loom)]
+        {
+            &self.turn_slots[(ticket & 1) as usize]
+        }
+        #[cfg(not(baresync_loom))]
+        {
+            // A multiplicative hash of the lock's address (its low bits are alignment) picks
+            // where this lock's tickets start; the stride spreads consecutive tickets.
+            let lock = ((self as *const Self as usize) >> 2) as u32;
+            let base = lock.wrapping_mul(0x9E37_79B9) >> 26;
+            let i = base.wrapping_add(ticket).wrapping_mul(TURN_SLOT_STRIDE) as usize;
+            &TURN_SLOTS.0[i % TURN_SLOT_COUNT]
+        }
     }
 }
 
@@ -377,28 +439,29 @@ struct Queued<'a, W: Wait> {
 }
 
 impl<W: Wait> Queued<'_, W> {
-    /// Waits until this waiter's ticket is at the head of the queue.
+    /// Waits until this waiter's ticket is at the head of the queue: polling `head` with a
+    /// polling `W`, asleep on its ticket's turn slot with a sleeping one.
     fn wait_for_turn(&self) {
         let head = &self.lock.head;
         loop {
             // ORDERING: Relaxed: see `pass_turn`.
             let h = head.load(Relaxed);
-            if h & TICKET_MASK == self.ticket {
+            if h == self.ticket {
                 return;
             }
-            let seen = if W::WAKE_IS_NOOP {
-                h
-            } else {
-                // ORDERING: Relaxed: the read-modify-write orders the announcement against
-                // the head's swap in `pass_turn`.
-                let announced = head.fetch_or(QUEUE_SLEEPERS, Relaxed);
-                if announced & TICKET_MASK != h & TICKET_MASK {
-                    // The turn moved before the announcement: nobody will wake us for it.
-                    continue;
-                }
-                announced | QUEUE_SLEEPERS
-            };
-            W::wait(head, seen);
+            if W::WAKE_IS_NOOP {
+                W::wait(head, h);
+                continue;
+            }
+            let slot = self.lock.turn_slot(self.ticket);
+            // ORDERING: Acquire pairs with the Release `fetch_add` in `pass_turn`: if that
+            // pass comes first in the slot's order, the re-check below sees its `head`.
+            let seen = slot.fetch_or(SLOT_SLEEPERS, Acquire) | SLOT_SLEEPERS;
+            // ORDERING: Relaxed: made current by the Acquire above.
+            if head.load(Relaxed) == self.ticket {
+                return;
+            }
+            W::wait(slot, seen);
         }
     }
 
@@ -406,15 +469,17 @@ impl<W: Wait> Queued<'_, W> {
     /// count, opening the gate and leaving the queue in the same compare-exchange. While the
     /// lock is held, closes the gate once the count reaches `GATE_AFTER` (bargers are refused
     /// from then on, and at `MAX_BYPASSES` even with the gate open).
+    /// With a sleeping `W`, the acquisition also sets WAKE_NEXT.
     fn acquire_as_head(&self) {
         let state = &self.lock.state;
         let mut polls = 0u32;
         loop {
             // ORDERING: Relaxed: the compare-exchange is the acquire.
             let s = state.load(Relaxed);
-            if s & LOCKED == 0 {
+            if s & HELD == 0 {
                 // Keep SLEEPERS: timed waiters may sleep on the word.
-                let taken = ((s & !(BYPASS_MASK | GATE)) | LOCKED) - WAITER_ONE;
+                let wake_next = if W::WAKE_IS_NOOP { 0 } else { WAKE_NEXT };
+                let taken = ((s & !(BYPASS_MASK | GATE)) | LOCKED | wake_next) - WAITER_ONE;
                 // ORDERING: Acquire pairs with the Release `fetch_sub` in `unlock`.
                 if state
                     .compare_exchange_weak(s, taken, Acquire, Relaxed)
@@ -442,10 +507,10 @@ impl<W: Wait> Queued<'_, W> {
                 s
             } else {
                 // ORDERING: Relaxed: nothing is acquired here. The read-modify-write orders
-                // the announcement against `unlock`'s `fetch_sub`: either that sees SLEEPERS
-                // and wakes, or this sees the lock free and retries.
+                // the announcement against `unlock`'s `fetch_sub`s: either one of those sees
+                // SLEEPERS and wakes, or this sees the lock free and retries.
                 let announced = state.fetch_or(SLEEPERS, Relaxed);
-                if announced & LOCKED == 0 {
+                if announced & HELD == 0 {
                     continue;
                 }
                 announced | SLEEPERS
@@ -460,7 +525,7 @@ impl<W: Wait> Drop for Queued<'_, W> {
         // Unwinding from `W`: wait for our turn without calling `W` again.
         let mut backoff = Backoff::new();
         // ORDERING: Relaxed: see `pass_turn`.
-        while self.lock.head.load(Relaxed) & TICKET_MASK != self.ticket {
+        while self.lock.head.load(Relaxed) != self.ticket {
             backoff.snooze();
         }
         // At the head: leave the queue without the lock. The bypass count and the gate
@@ -479,7 +544,10 @@ impl<W: Wait> Drop for Queued<'_, W> {
                 Err(seen) => s = seen,
             }
         }
-        self.lock.pass_turn(self.ticket);
+        let next = self.ticket.wrapping_add(1);
+        // ORDERING: Relaxed: see `lock_queued`; the wake-up below follows in this thread.
+        self.lock.head.store(next, Relaxed);
+        self.lock.wake_turn(next);
     }
 }
 
@@ -503,11 +571,11 @@ impl<W> core::fmt::Debug for RawFairLock<W> {
 }
 
 // SAFETY: the LOCKED bit is set only by a compare-exchange (Acquire) from a value with LOCKED
-// clear (`try_barge`, `acquire_as_head`), and cleared only by `unlock` (Release); every other
-// change of the word (the counts, SLEEPERS) is a read-modify-write that keeps LOCKED as it is.
-// So one owner at a time, and each acquire reads the releasing `fetch_sub` or a later
-// read-modify-write in its release sequence, which makes the previous owner's writes
-// happen-before the next owner's.
+// (and WAKE_NEXT) clear (`try_barge`, `acquire_as_head`), and cleared only by `unlock`
+// (Release); every other change of the word (the counts, SLEEPERS, GATE, the release of
+// WAKE_NEXT) is a read-modify-write that keeps LOCKED as it is. So one owner at a time, and
+// each acquire reads the releasing `fetch_sub` or a later read-modify-write in its release
+// sequence, which makes the previous owner's writes happen-before the next owner's.
 unsafe impl<W: Wait> RawLock for RawFairLock<W> {
     impl_init!(with_wait);
 
@@ -571,8 +639,8 @@ unsafe impl<W: Wait> RawLock for RawFairLock<W> {
         // ORDERING: Release pairs with the Acquire compare-exchange of the next owner. A
         // read-modify-write, because queued waiters change the counts concurrently.
         let before = self.state.fetch_sub(LOCKED, Release);
-        if !W::WAKE_IS_NOOP && before & SLEEPERS != 0 {
-            self.wake_slow();
+        if !W::WAKE_IS_NOOP && before & (SLEEPERS | WAKE_NEXT) != 0 {
+            self.wake_slow(before);
         }
     }
 
@@ -584,14 +652,30 @@ unsafe impl<W: Wait> RawLock for RawFairLock<W> {
 }
 
 impl<W: Wait> RawFairLock<W> {
-    /// Clears SLEEPERS and wakes every sleeper of the state word (the head and timed
-    /// waiters; a futex cannot pick out the head). A sleeper that announces itself after the
-    /// clear sees the lock free in its own `fetch_or` and does not sleep.
+    /// After a release that saw `before`: if this owner took the lock as the head
+    /// (WAKE_NEXT), makes the lock available (clears WAKE_NEXT) and wakes the next ticket;
+    /// then, if SLEEPERS was set, clears it and wakes every sleeper of the state word (the
+    /// head and timed waiters; a futex cannot pick out the head). A sleeper that announces
+    /// itself after the clear sees the lock free in its own `fetch_or` and does not sleep.
     #[cold]
-    fn wake_slow(&self) {
-        // ORDERING: Relaxed: the wake-up carries no data; sleepers re-read the word.
-        self.state.fetch_and(!SLEEPERS, Relaxed);
-        W::wake_all(&self.state);
+    fn wake_slow(&self, mut before: u32) {
+        if before & WAKE_NEXT != 0 {
+            // ORDERING: Relaxed: this thread stored it in `lock_queued`, and no other thread
+            // can have acquired since (WAKE_NEXT is set), so no later head has moved it.
+            let next = self.head.load(Relaxed);
+            // ORDERING: Relaxed: the next owner's Acquire compare-exchange may read this
+            // value, and still synchronizes with the Release `fetch_sub` of LOCKED in
+            // `unlock`: a read-modify-write continues its release sequence, and this thread
+            // wrote nothing the next owner needs in between. SLEEPERS is read again: a waiter
+            // may have announced itself on the word between the two read-modify-writes.
+            before |= self.state.fetch_sub(WAKE_NEXT, Relaxed);
+            self.wake_turn(next);
+        }
+        if before & SLEEPERS != 0 {
+            // ORDERING: Relaxed: the wake-up carries no data; sleepers re-read the word.
+            self.state.fetch_and(!SLEEPERS, Relaxed);
+            W::wake_all(&self.state);
+        }
     }
 }
 
@@ -797,6 +881,141 @@ mod tests {
         assert_eq!(l.state.load(Relaxed), 0);
     }
 
+    /// The real `Futex`, counting per thread the waits on words other than one lock's state
+    /// word (the queue's waits), and how many threads are inside such a wait.
+    #[cfg(feature = "std")]
+    struct CountingFutex;
+    #[cfg(feature = "std")]
+    static COUNTED_STATE_WORD: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+    #[cfg(feature = "std")]
+    static QUEUE_SLEEPING: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    #[cfg(feature = "std")]
+    std::thread_local! {
+        static QUEUE_WAITS: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
+    }
+
+    // SAFETY: only reads the word it is given (through `Futex`); never writes it.
+    #[cfg(feature = "std")]
+    unsafe impl Wait for CountingFutex {
+        fn wait(atomic: &AtomicU32, expected: u32) {
+            use std::sync::atomic::Ordering::SeqCst;
+            if atomic as *const AtomicU32 as usize == COUNTED_STATE_WORD.load(SeqCst) {
+                return crate::Futex::wait(atomic, expected);
+            }
+            QUEUE_WAITS.with(|c| c.set(c.get() + 1));
+            QUEUE_SLEEPING.fetch_add(1, SeqCst);
+            crate::Futex::wait(atomic, expected);
+            QUEUE_SLEEPING.fetch_sub(1, SeqCst);
+        }
+        fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
+            crate::Futex::wait_until(atomic, expected, deadline)
+        }
+        fn wake_one(atomic: &AtomicU32) {
+            crate::Futex::wake_one(atomic);
+        }
+        fn wake_all(atomic: &AtomicU32) {
+            crate::Futex::wake_all(atomic);
+        }
+    }
+
+    /// Regression (the thundering herd of issue 15): with waiters asleep behind the head,
+    /// each pass of the turn wakes only the waiter whose turn it is, so every waiter behind
+    /// the head goes to sleep once and is woken once. (When they all slept on one queue word,
+    /// the waiter k places back was woken k times.)
+    #[cfg(feature = "std")]
+    #[test]
+    fn passing_the_turn_wakes_only_the_next_waiter() {
+        use std::sync::atomic::Ordering::SeqCst;
+        use std::time::{Duration, Instant};
+        const BEHIND: u32 = if cfg!(miri) { 2 } else { 4 };
+        let l: Arc<RawFairLock<CountingFutex>> = Arc::new(RawFairLock::with_wait());
+        COUNTED_STATE_WORD.store(&l.state as *const AtomicU32 as usize, SeqCst);
+        l.lock();
+        let limit = Instant::now() + Duration::from_secs(20);
+        let spawn = |l: &Arc<RawFairLock<CountingFutex>>| {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                l.lock();
+                // SAFETY: held by this thread.
+                unsafe { l.unlock() };
+                QUEUE_WAITS.with(core::cell::Cell::get)
+            })
+        };
+        let head = spawn(&l);
+        while l.waiters() < 1 {
+            assert!(Instant::now() < limit, "the head never queued");
+            std::thread::yield_now();
+        }
+        let behind: std::vec::Vec<_> = (1..=BEHIND)
+            .map(|i| {
+                let t = spawn(&l);
+                while QUEUE_SLEEPING.load(SeqCst) < i {
+                    assert!(Instant::now() < limit, "waiter {i} never slept");
+                    std::thread::yield_now();
+                }
+                t
+            })
+            .collect();
+        assert_eq!(l.waiters(), 1 + BEHIND);
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert_eq!(head.join().unwrap(), 0, "the head waits on the state word");
+        let waits: std::vec::Vec<u32> = behind.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(
+            waits,
+            std::vec![1; BEHIND as usize],
+            "each waiter behind the head slept once and was woken once"
+        );
+        assert_eq!(l.waiters(), 0);
+    }
+
+    /// More waiters queued than there are turn slots: tickets 64 apart share a slot, so a
+    /// pass of the turn wakes (and clears the sleepers flag under) a waiter whose turn has not
+    /// come; that waiter must sleep again and still be woken at its own turn. Every waiter
+    /// acquires, the count is exact and every drawn ticket is served.
+    #[cfg(feature = "std")]
+    #[test]
+    fn more_waiters_than_turn_slots() {
+        use std::time::{Duration, Instant};
+        let threads = if cfg!(miri) { 3 } else { TURN_SLOT_COUNT as u32 + 8 };
+        let rounds = if cfg!(miri) { 2 } else { 20 };
+        let l: Arc<RawFairLock<crate::Futex>> = Arc::new(RawFairLock::with_wait());
+        struct Count(core::cell::UnsafeCell<u32>);
+        // SAFETY: only touched under the lock under test.
+        unsafe impl Sync for Count {}
+        let count = Arc::new(Count(core::cell::UnsafeCell::new(0)));
+        l.lock();
+        let handles: std::vec::Vec<_> = (0..threads)
+            .map(|_| {
+                let (l, c) = (l.clone(), count.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..rounds {
+                        l.lock();
+                        // SAFETY: we hold the lock.
+                        unsafe { *c.0.get() += 1 };
+                        // SAFETY: held by this thread.
+                        unsafe { l.unlock() };
+                    }
+                })
+            })
+            .collect();
+        let limit = Instant::now() + Duration::from_secs(20);
+        while l.waiters() < threads {
+            assert!(Instant::now() < limit, "not every thread queued");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        for h in handles {
+            h.join().unwrap();
+        }
+        // SAFETY: every thread is joined.
+        assert_eq!(unsafe { *count.0.get() }, threads * rounds);
+        assert_eq!(l.waiters(), 0);
+        assert_eq!(l.next.load(Relaxed), l.head.load(Relaxed));
+    }
+
     /// A queued waiter whose `W::wait` panics: it leaves the queue without the lock, the
     /// waiters behind it are served, and no count or flag is left behind.
     #[test]
@@ -831,25 +1050,26 @@ mod tests {
         assert!(!l.is_locked());
         assert_eq!(l.state.load(Relaxed) & !SLEEPERS, 0);
         assert_eq!(l.next.load(Relaxed), 2);
-        assert_eq!(l.head.load(Relaxed) & TICKET_MASK, 2);
+        assert_eq!(l.head.load(Relaxed), 2);
     }
 
-    /// The tickets wrap at 31 bits (and `next` also at 32): the queue keeps serving.
+    /// The tickets wrap at 32 bits: the queue keeps serving, polling `head` or asleep on
+    /// the turn slots (whose hash takes the wrapped ticket).
     #[cfg(feature = "std")]
-    #[test]
-    fn tickets_wrap_around() {
-        let l: Arc<RawFairLock<crate::Yield>> = Arc::new(RawFairLock::with_wait());
+    fn tickets_wrap_around<W: Wait + 'static>() {
+        let l: Arc<RawFairLock<W>> = Arc::new(RawFairLock::with_wait());
         l.next.store(u32::MAX - 1, Relaxed);
-        l.head.store(TICKET_MASK - 1, Relaxed);
+        l.head.store(u32::MAX - 1, Relaxed);
         struct Count(core::cell::UnsafeCell<u32>);
         // SAFETY: only touched under the lock under test.
         unsafe impl Sync for Count {}
         let count = Arc::new(Count(core::cell::UnsafeCell::new(0)));
+        let rounds = if cfg!(miri) { 5 } else { 200 };
         let threads: std::vec::Vec<_> = (0..3)
             .map(|_| {
                 let (l, c) = (l.clone(), count.clone());
                 std::thread::spawn(move || {
-                    for _ in 0..if cfg!(miri) { 5 } else { 200 } {
+                    for _ in 0..rounds {
                         l.lock();
                         // SAFETY: we hold the lock.
                         unsafe { *c.0.get() += 1 };
@@ -864,13 +1084,25 @@ mod tests {
         }
         // SAFETY: every thread is joined.
         let total = unsafe { *count.0.get() };
-        assert_eq!(total, 3 * if cfg!(miri) { 5 } else { 200 });
-        assert_eq!(l.state.load(Relaxed), 0);
+        assert_eq!(total, 3 * rounds);
+        assert_eq!(l.state.load(Relaxed) & !SLEEPERS, 0);
         assert_eq!(
-            l.next.load(Relaxed).wrapping_sub(u32::MAX - 1) & TICKET_MASK,
-            l.head.load(Relaxed).wrapping_sub(TICKET_MASK - 1) & TICKET_MASK,
+            l.next.load(Relaxed),
+            l.head.load(Relaxed),
             "every drawn ticket was served"
         );
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn tickets_wrap_around_polling() {
+        tickets_wrap_around::<crate::Yield>();
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn tickets_wrap_around_sleeping() {
+        tickets_wrap_around::<crate::Futex>();
     }
 
     #[test]

@@ -42,9 +42,9 @@ use crate::wait::{Backoff, FairDefault, Wait, SPIN_ROUNDS_BEFORE_SLEEP};
 use crate::Deadline;
 use core::marker::PhantomData;
 
-/// Set in `serving` while a waiter may be sleeping.
+/// Set in `serving` while a waiter may be sleeping (sleeping backends only).
 const SLEEPERS: u32 = 1 << 31;
-/// The ticket bits of `next` and `serving`.
+/// The ticket bits of `next` and `serving` with a sleeping backend.
 const TICKET_MASK: u32 = SLEEPERS - 1;
 
 /// A FIFO-fair ticket lock in 8 bytes, whose waiters beyond the first wait through `W`
@@ -68,9 +68,11 @@ const TICKET_MASK: u32 = SLEEPERS - 1;
 /// ```
 #[repr(C)]
 pub struct RawTicketLock<W = FairDefault> {
-    /// The next ticket to hand out (low 31 bits; bit 31 is ignored).
+    /// The next ticket to hand out (low 31 bits, bit 31 ignored, when `W` sleeps; all 32 bits
+    /// when `W` only polls: see `MASK`).
     next: AtomicU32,
-    /// bits 0–30: the ticket now served · bit 31: a waiter may be sleeping
+    /// bits 0–30: the ticket now served · bit 31: a waiter may be sleeping (when `W` only
+    /// polls, nobody sleeps and all 32 bits are the ticket)
     serving: AtomicU32,
     _wait: PhantomData<fn() -> W>,
 }
@@ -96,6 +98,11 @@ impl RawTicketLock {
 }
 
 impl<W: Wait> RawTicketLock<W> {
+    /// The ticket bits of `next` and `serving` for this backend: 31 bits when `W` sleeps (bit
+    /// 31 of `serving` is then the sleeper flag), all 32 when it only polls (no flag is ever
+    /// set, and the counters wrap at 2^32 without masking: fewer instructions on every path).
+    const MASK: u32 = if W::WAKE_IS_NOOP { u32::MAX } else { TICKET_MASK };
+
     const_fn! {
         /// A new, unlocked ticket lock whose waiters wait through `W`, named by the type.
         ///
@@ -137,11 +144,11 @@ impl<W: Wait> RawTicketLock<W> {
         // this `serving` value took its ticket (advancing `next` past it) before its Release
         // unlock, so the `next` read below is at least `serving`. (With Relaxed a stale `next`
         // can be read and the difference wraps; loom found it.)
-        let serving = self.serving.load(Acquire) & TICKET_MASK;
+        let serving = self.serving.load(Acquire) & Self::MASK;
         // ORDERING: Relaxed: see above.
-        let next = self.next.load(Relaxed) & TICKET_MASK;
+        let next = self.next.load(Relaxed) & Self::MASK;
         // Tickets handed out and not yet done, the owner's included.
-        let outstanding = next.wrapping_sub(serving) & TICKET_MASK;
+        let outstanding = next.wrapping_sub(serving) & Self::MASK;
         outstanding.saturating_sub(1)
     }
 
@@ -170,46 +177,45 @@ impl<W: Wait> RawTicketLock<W> {
     /// waits for it: if `W` unwinds out of here, a guard still waits for the turn (without
     /// `W`) and passes it on, so the lock is not stuck for everyone.
     #[cold]
-    fn lock_slow(&self, ticket: u32) {
+    fn lock_slow(&self, ticket: u32, serving: u32) {
         let guard = ServeOnUnwind { lock: self, ticket };
-        self.wait_for_turn(ticket);
+        self.wait_for_turn(ticket, serving);
         core::mem::forget(guard);
     }
 
-    fn wait_for_turn(&self, ticket: u32) {
+    /// Waits for `ticket`'s turn, given `serving`, the value of the serving word the caller
+    /// just read (with Acquire) and found not to be that turn.
+    fn wait_for_turn(&self, ticket: u32, mut serving: u32) {
         let mut head_polls = 0u32;
         loop {
-            // ORDERING: Acquire pairs with the Release store or swap in `unlock`: when our
-            // ticket comes up, the previous owner's writes happen-before ours.
-            let serving = self.serving.load(Acquire);
-            let now = serving & TICKET_MASK;
-            if now == ticket {
-                return;
-            }
-            let ahead = ticket.wrapping_sub(now) & TICKET_MASK;
+            let ahead = ticket.wrapping_sub(serving & Self::MASK) & Self::MASK;
             if ahead == 1 && head_polls < Self::HEAD_POLLS {
                 // Next in line: the hand-off should be a cache miss away, so poll.
                 crate::sync::spin_loop();
                 head_polls += 1;
-                continue;
-            }
-            if W::WAKE_IS_NOOP {
+            } else if W::WAKE_IS_NOOP {
                 // Nobody sleeps, so no flag: poll the word through the backend.
                 W::wait(&self.serving, serving);
-                continue;
+            } else {
+                // Announce a sleeper, then sleep on the word as it is now.
+                // ORDERING: Acquire, because if our turn has come we own the lock from here
+                // on; it pairs with the Release swap in `unlock`. Both are read-modify-writes
+                // of `serving`, so either the unlocker's swap sees SLEEPERS and wakes us, or
+                // this fetch_or sees the advanced counter.
+                let seen = self.serving.fetch_or(SLEEPERS, Acquire);
+                if seen & Self::MASK == ticket {
+                    // Our turn came meanwhile. The flag we set costs the next unlock one
+                    // spurious wake call at most.
+                    return;
+                }
+                W::wait(&self.serving, seen | SLEEPERS);
             }
-            // Announce a sleeper, then sleep on the word as it is now.
-            // ORDERING: Acquire, because if our turn has come we own the lock from here on;
-            // it pairs with the Release swap in `unlock`. Both are read-modify-writes of
-            // `serving`, so either the unlocker's swap sees SLEEPERS and wakes us, or this
-            // fetch_or sees the advanced counter.
-            let seen = self.serving.fetch_or(SLEEPERS, Acquire);
-            if seen & TICKET_MASK == ticket {
-                // Our turn came meanwhile. The flag we set costs the next unlock one spurious
-                // wake call at most.
+            // ORDERING: Acquire pairs with the Release store or swap in `unlock`: when our
+            // ticket comes up, the previous owner's writes happen-before ours.
+            serving = self.serving.load(Acquire);
+            if serving & Self::MASK == ticket {
                 return;
             }
-            W::wait(&self.serving, seen | SLEEPERS);
         }
     }
 }
@@ -226,7 +232,7 @@ impl<W: Wait> Drop for ServeOnUnwind<'_, W> {
         let mut backoff = Backoff::new();
         // ORDERING: Acquire pairs with the Release in `unlock`: for a moment we own the lock,
         // and the previous owner's writes must happen-before our own unlock's Release.
-        while self.lock.serving.load(Acquire) & TICKET_MASK != self.ticket {
+        while self.lock.serving.load(Acquire) & RawTicketLock::<W>::MASK != self.ticket {
             backoff.snooze();
         }
         // SAFETY: our ticket is served, so this thread owns the lock; nothing was done under
@@ -241,11 +247,11 @@ impl<W: Wait> Default for RawTicketLock<W> {
     }
 }
 
-impl<W> core::fmt::Debug for RawTicketLock<W> {
+impl<W: Wait> core::fmt::Debug for RawTicketLock<W> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // ORDERING: Relaxed: a snapshot for display.
-        let next = self.next.load(Relaxed) & TICKET_MASK;
-        let serving = self.serving.load(Relaxed) & TICKET_MASK;
+        let next = self.next.load(Relaxed) & Self::MASK;
+        let serving = self.serving.load(Relaxed) & Self::MASK;
         f.debug_struct("RawTicketLock")
             .field("next", &next)
             .field("serving", &serving)
@@ -265,10 +271,11 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
     fn lock(&self) {
         // ORDERING: Relaxed: the ticket's uniqueness comes from the read-modify-write itself;
         // synchronization with the previous owner comes from the Acquire load of `serving`.
-        let ticket = self.next.fetch_add(1, Relaxed) & TICKET_MASK;
+        let ticket = self.next.fetch_add(1, Relaxed) & Self::MASK;
         // ORDERING: Acquire pairs with the Release in `unlock`.
-        if self.serving.load(Acquire) & TICKET_MASK != ticket {
-            self.lock_slow(ticket);
+        let serving = self.serving.load(Acquire);
+        if serving & Self::MASK != ticket {
+            self.lock_slow(ticket, serving);
         }
     }
 
@@ -285,9 +292,9 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
         // (Every write to `next` is a Relaxed RMW: an Acquire here would pair with nothing.)
         let next = self.next.load(Relaxed);
         // ORDERING: Acquire pairs with the Release in `unlock` of the previous owner.
-        let serving = self.serving.load(Acquire) & TICKET_MASK;
+        let serving = self.serving.load(Acquire) & Self::MASK;
         // ORDERING: Relaxed on the compare-exchange, for the same reason as in `lock`.
-        next & TICKET_MASK == serving
+        next & Self::MASK == serving
             && self
                 .next
                 .compare_exchange(next, next.wrapping_add(1), Relaxed, Relaxed)
@@ -309,7 +316,7 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
             }
             // ORDERING: Relaxed: only decides whether to wait; `try_lock` is the acquire.
             let seen = self.serving.load(Relaxed);
-            if self.next.load(Relaxed) & TICKET_MASK == seen & TICKET_MASK {
+            if self.next.load(Relaxed) & Self::MASK == seen & Self::MASK {
                 // Free: the `try_lock` above lost a race; retry after a pause.
                 backoff.spin();
                 continue;
@@ -323,7 +330,7 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
                 // ORDERING: Relaxed: nothing is acquired here; `try_lock` is the acquire. The
                 // read-modify-write itself orders it against the unlocker's swap.
                 let announced = self.serving.fetch_or(SLEEPERS, Relaxed);
-                if announced & TICKET_MASK != seen & TICKET_MASK {
+                if announced & Self::MASK != seen & Self::MASK {
                     // An unlock came between the load above and the announcement: it saw no
                     // flag and woke nobody, and the lock may now be free. Sleeping would wait
                     // out the whole deadline on a free lock (loom found it); retry instead.
@@ -340,7 +347,7 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
     #[inline]
     unsafe fn unlock(&self) {
         // ORDERING: Relaxed: only the owner changes the ticket bits, and it read them itself.
-        let next = (self.serving.load(Relaxed) & TICKET_MASK).wrapping_add(1) & TICKET_MASK;
+        let next = (self.serving.load(Relaxed) & Self::MASK).wrapping_add(1) & Self::MASK;
         if W::WAKE_IS_NOOP {
             // ORDERING: Release pairs with the Acquire load of the next ticket's owner.
             self.serving.store(next, Release);
@@ -356,7 +363,7 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
     #[inline]
     fn is_locked(&self) -> bool {
         // ORDERING: Relaxed: a snapshot for diagnostics.
-        self.next.load(Relaxed) & TICKET_MASK != self.serving.load(Relaxed) & TICKET_MASK
+        self.next.load(Relaxed) & Self::MASK != self.serving.load(Relaxed) & Self::MASK
     }
 }
 
@@ -384,7 +391,7 @@ impl<W: Wait> RawTicketLock<W> {
         slot: &std::sync::atomic::AtomicU64,
     ) {
         // ORDERING: Relaxed, as in `lock`.
-        let ticket = self.next.fetch_add(1, Relaxed) & TICKET_MASK;
+        let ticket = self.next.fetch_add(1, Relaxed) & Self::MASK;
         // ORDERING: Release heads a release sequence: a checker whose Acquire `fetch_add` on
         // `stamps` returns a later value synchronizes with it, so our draw above
         // happens-before that checker's own draw, and coherence of `next` makes our ticket
@@ -394,8 +401,9 @@ impl<W: Wait> RawTicketLock<W> {
         // critical section, ordered by the lock.
         slot.store(stamp, std::sync::atomic::Ordering::Relaxed);
         // ORDERING: Acquire pairs with the Release in `unlock`.
-        if self.serving.load(Acquire) & TICKET_MASK != ticket {
-            self.lock_slow(ticket);
+        let serving = self.serving.load(Acquire);
+        if serving & Self::MASK != ticket {
+            self.lock_slow(ticket, serving);
         }
     }
 }
@@ -442,19 +450,16 @@ mod tests {
         assert_eq!(l.serving.load(Relaxed), 2);
     }
 
-    /// The counters start a few steps before their wrap (and `next` also before its 32-bit
-    /// wrap, where bit 31 flips), then threads drive them past it: mutual exclusion holds (an
-    /// exact non-atomic count), `try_lock` and `lock_until` work across it, and the lock ends
-    /// free with nobody waiting.
+    /// The counters start a few steps before their wrap (with a sleeping backend, `next` also
+    /// before its 32-bit wrap, where bit 31 flips but is not a ticket bit), then threads drive
+    /// them past it: mutual exclusion holds (an exact non-atomic count), `try_lock` and
+    /// `lock_until` work across it, and the lock ends free with nobody waiting. A polling
+    /// backend (`Yield`) uses all 32 bits, a sleeping one (`Futex`) 31.
     #[cfg(feature = "std")]
     #[test]
     fn tickets_wrap_around_under_contention() {
-        for (next, serving) in [
-            (TICKET_MASK - 2, TICKET_MASK - 2),
-            (u32::MAX - 2, TICKET_MASK - 2),
-        ] {
-            let l: std::sync::Arc<RawTicketLock<crate::Yield>> =
-                std::sync::Arc::new(RawTicketLock::new());
+        fn run<W: Wait + 'static>(next: u32, serving: u32) {
+            let l: std::sync::Arc<RawTicketLock<W>> = std::sync::Arc::new(RawTicketLock::with_wait());
             l.next.store(next, Relaxed);
             l.serving.store(serving, Relaxed);
             struct Count(core::cell::UnsafeCell<u32>);
@@ -490,8 +495,15 @@ mod tests {
             assert_eq!(unsafe { *count.0.get() }, 12);
             assert!(!l.is_locked());
             assert_eq!(l.waiters(), 0);
-            assert_eq!(l.serving.load(Relaxed) & TICKET_MASK, 9);
+            let mask = RawTicketLock::<W>::MASK;
+            assert_eq!(l.serving.load(Relaxed) & mask, serving.wrapping_add(12) & mask);
         }
+        let polling = RawTicketLock::<crate::Yield>::MASK;
+        assert_eq!(polling, u32::MAX, "a polling backend uses all 32 bits");
+        run::<crate::Yield>(polling - 2, polling - 2);
+        assert_eq!(RawTicketLock::<crate::Futex>::MASK, TICKET_MASK);
+        run::<crate::Futex>(TICKET_MASK - 2, TICKET_MASK - 2);
+        run::<crate::Futex>(u32::MAX - 2, TICKET_MASK - 2);
     }
 
     /// A waiter whose `W::wait` panics: its drawn ticket is still served (the unwind waits for
@@ -543,14 +555,15 @@ mod loom_wrap {
 
     use crate::sync::loom_model as model;
 
-    /// Two threads take the lock across the ticket counters' wrap (`next` also across its
-    /// 32-bit wrap): one owner at a time (loom checks the cell), and both tickets served.
+    /// Two threads take the lock across the ticket counters' wrap (with `Spin`, which polls,
+    /// the counters use all 32 bits: see `MASK`): one owner at a time (loom checks the cell),
+    /// and both tickets served.
     #[test]
     fn loom_ticket_wrap() {
         model(|| {
             let l = Arc::new(RawTicketLock::<crate::Spin>::with_wait());
             l.next.store(u32::MAX, Relaxed);
-            l.serving.store(TICKET_MASK, Relaxed);
+            l.serving.store(u32::MAX, Relaxed);
             let cell = Arc::new(crate::sync::cell::UnsafeCell::new(0u32));
             let t = {
                 let (l, cell) = (l.clone(), cell.clone());

@@ -370,11 +370,13 @@ pub(crate) const SPIN_ROUNDS_BEFORE_SLEEP: u32 = 1;
 /// spinning the whole budget, 1.6 µs yielding through it. `Condvar<Futex>` ping-pong: 55 µs a
 /// round trip before, 0.38 µs after.
 ///
-/// Not used by the locks and semaphores, whose waiters compete for the word they poll: a
-/// waiter inside a yield misses the release and the running thread takes the lock again.
-/// Measured: `Mutex<Futex>` with 2 threads fell from 47.5M to 32.4M acquisitions/s (hand-off
-/// 77 ns to 98.5 ns), `Semaphore<Futex>` with 8 threads on 2 cores from 13.4–14.5M to
-/// 9.0–9.3M/s; they keep their own spin-only budgets.
+/// Not used by the semaphores, whose waiters compete for the word they poll: a waiter inside
+/// a yield misses the release and the running thread takes the permit again. Measured:
+/// `Semaphore<Futex>` with 8 threads on 2 cores fell from 13.4–14.5M to 9.0–9.3M/s; it keeps
+/// its own spin-only budget. `RawMutex` measured such a loss too once (2 threads, 47.5M to
+/// 32.4M acquisitions/s) but, measured again for issue 15 with threads outnumbering cores,
+/// gained from yielding; it has its own shorter budget, 3 spin rounds and then yields (its
+/// `POLL_ROUNDS`, `docs/design.md`).
 #[derive(Debug)]
 pub(crate) struct PreSleep {
     backoff: Backoff,

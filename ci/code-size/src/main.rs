@@ -78,6 +78,17 @@ measure! {
     }
 }
 measure_lock!("ticketlock", ticketlock, baresync::TicketLock<u32>);
+measure! {
+    "ticketlock-basic",
+    ticketlock_basic,
+    static L: baresync::TicketLock<u32> = baresync::TicketLock::new(0);
+    fn lock() {
+        *L.lock() += 1;
+    }
+    fn try_lock() {
+        black_box(L.try_lock().map(|mut g| *g += 1));
+    }
+}
 measure_lock!("fairlock", fairlock, baresync::FairLock<u32>);
 measure_lock!("mutex", mutex, baresync::Mutex<u32>);
 // `IrqSpinLock` is closure-scoped: the same three operations, each incrementing the value.
@@ -221,6 +232,14 @@ measure! {
     }
     fn wait_until() {
         black_box(B.wait_until(budget()).is_ok());
+    }
+}
+measure! {
+    "barrier-basic",
+    barrier_basic,
+    static B: baresync::Barrier = baresync::Barrier::new(1);
+    fn wait() {
+        black_box(B.wait().is_ok());
     }
 }
 measure! {
@@ -412,6 +431,8 @@ pub extern "C" fn main() -> ! {
         spinlock_basic::run();
         #[cfg(feature = "ticketlock")]
         ticketlock::run();
+        #[cfg(feature = "ticketlock-basic")]
+        ticketlock_basic::run();
         #[cfg(feature = "fairlock")]
         fairlock::run();
         #[cfg(feature = "mutex")]
@@ -432,6 +453,8 @@ pub extern "C" fn main() -> ! {
         condvar::run();
         #[cfg(feature = "barrier")]
         barrier::run();
+        #[cfg(feature = "barrier-basic")]
+        barrier_basic::run();
         #[cfg(feature = "queue")]
         queue::run();
         #[cfg(feature = "queue-basic")]
