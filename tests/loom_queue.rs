@@ -487,14 +487,14 @@ fn force_push_into_a_slot_a_pop_emptied_publishes() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6. JoinableQueue's split task count (`puts` by producers, `done` by consumers)
+// 6. JoinableQueue's task count (`tail` claimed by producers, `done` stepped by consumers)
 // ---------------------------------------------------------------------------------------------
 
 /// One producer pushes two items; two consumers each `try_pop` once and mark what they got
 /// done (no retry or wait: loom's branch budget does not allow two spinning consumers). The consumer
-/// holding the first item may finish after the other one and read `puts` from before the
+/// holding the first item may finish after the other one and read `tail` from before the
 /// second push (its own hand-off only orders the first): the Acquire load of `done` before it
-/// reads `puts` must rule that out, or its correct `task_done` reports a false over-release.
+/// reads `tail` must rule that out, or its correct `task_done` reports a false over-release.
 #[test]
 fn task_done_never_reports_a_false_over_release() {
     model(|| {
@@ -565,7 +565,7 @@ fn racing_task_dones_never_over_release() {
 /// `join` never returns early: one item is put before `join`, a second one concurrently, and
 /// two consumers finish them in either order. Whatever the order, `join` reports success only
 /// after the first item's work is done (loom checks the cell written before its `task_done`). A
-/// `join` that read `puts` before `done` could pair an old `puts` with the second item's
+/// `join` that read `tail` before `done` could pair an old `tail` with the second item's
 /// `done` and return while the first is still being processed.
 #[test]
 fn join_waits_for_an_earlier_item_finished_last() {

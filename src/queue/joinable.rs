@@ -2,46 +2,46 @@
 //! `JoinableQueue`).
 //!
 //! Every item put raises the count of unfinished tasks; [`task_done`](JoinableQueue::task_done)
-//! lowers it; [`join`](JoinableQueue::join) waits until it is zero. The count is raised
-//! *before* the item enters the queue (and lowered again if it does not), so a consumer can
-//! never call `task_done` for an item the count does not include yet. Joiners wait on their
-//! own word with a "sleepers may exist" flag, so a `task_done` that does not reach zero, or
-//! reaches it with nobody joining, makes no wake call.
+//! lowers it; [`join`](JoinableQueue::join) waits until it is zero. The count is raised when
+//! the item's position is claimed, *before* the item is written, so a consumer can never call
+//! `task_done` for an item the count does not include yet. Joiners wait on their own word
+//! with a "sleepers may exist" flag, so a `task_done` that does not reach zero, or reaches it
+//! with nobody joining, makes no wake call.
 //!
-//! # Two counts, each written by one side
+//! # The queue's own `tail` counts the puts
 //!
-//! The count of unfinished tasks is not one shared word: it is `puts − done`, two wrapping
-//! counters on separate cache lines. Producers add to `puts` alone; consumers add to `done`
-//! alone. A single word written by both sides cost a cache-line transfer each way on every
-//! item (the queue ran at 0.15–0.17× of a plain `Queue`). Each side also keeps, on its own
-//! line, the last value it read of the other side's counter:
+//! The count of unfinished tasks is the distance from `done` to the queue's `tail`, both
+//! positions of the ring (the same numbering, [`Queue::next`] steps both). Producers write
+//! nothing but the queue itself: the compare-and-swap that claims a position for an item is
+//! the put's count. Consumers step `done`, on its own cache line, once per `task_done`. An
+//! earlier version kept its own counter of puts beside `tail`; its locked increment on every
+//! put waited for the previous put's slot store to reach the consumer's core (a full barrier
+//! after a store to a contended line), which cost as much as the claim itself.
 //!
-//! - `task_done` checks `done < puts_seen` (a value `puts` had, so a lower bound of it) and
-//!   only when that fails reads `puts` itself (the over-release check's slow path): the error
-//!   is still exact, because `puts` only grows — a failed put is undone by counting it done,
-//!   never by lowering `puts`;
-//! - a put checks `puts − done_seen` (an upper bound of the unfinished tasks) against the
-//!   limit and reads `done` itself only when that fails, so the overflow panic still comes
-//!   before the count can wrap.
+//! - `task_done` checks that `done` is behind `head` (every position a pop claimed was claimed
+//!   by a push first, so `head` bounds `tail` from below, and the consumers keep it anyway);
+//!   only when that fails does it read `tail` (the over-release check's slow path). The error
+//!   stays exact: `tail` only grows, and a put that fails claimed nothing.
+//! - A put checks `tail − done_seen` (a value `done` had, so an upper bound of the distance)
+//!   against the limit, and reads `done` only when that fails, so the overflow panic still
+//!   comes long before the distance reaches the half of the position range that `behind`
+//!   needs.
 //!
-//! `join` reads `done` (Acquire) and then `puts`; it returns when they are equal. Reading in
-//! that order, a `puts` read after `done` is at least the `done` read, so equal values mean
-//! the count was zero. Counts are compared as signed differences, so a stale read can only
-//! send an operation to its slow path, never make it wrong.
+//! `join` reads `done` (Acquire) and then `tail`; it returns when `done` is not behind `tail`.
+//! Reading in that order, a `tail` read after `done` is at least the `done` read, so equal
+//! values mean the count was zero.
 //!
 //! # Task accounting on every outcome
 //!
-//! The raised count is held by a drop guard until the item is known to be in the queue; the
-//! guard lowers it again on every other way out: an error (`Full`, `Busy`, `Closed`,
-//! `Timeout`) and an unwind (a deadline or a `Wait` backend that panics while a `put` waits).
-//! The guard is released, and the count kept, right after the item went in and before the
-//! consumers are woken, so a `Wait` backend that panics while waking them cannot undo the
-//! count of an item that is inside. An item evicted by `force_push` counts as done. A
-//! `task_done` whose wake of the joiners panics has still counted its task as done.
+//! A put that does not claim a position (`Full`, `Busy`, `Closed`, `Timeout`, an unwind of a
+//! deadline or a `Wait` backend while it waits) changed no count. A put that claimed one
+//! cannot fail or run user code before its item is in. An item evicted by `force_push`
+//! counts as done. A `task_done` whose wake of the joiners panics has still counted its task
+//! as done.
 
 use super::{
-    block_on, wake_if_sleepers, Closed, Drain, GetError, PushError, PutError, Queue, TryPopError,
-    Stuck, TryIter, TryPushError,
+    behind, block_on, wake_if_sleepers, Closed, Drain, GetError, PushError, PutError, Queue,
+    Stuck, TryIter, TryPopError, TryPushError, CLOSED, POS,
 };
 use crate::cache_padded::CachePadded;
 use crate::sync::atomic::{
@@ -53,15 +53,17 @@ use crate::wait::{DefaultWait, Forever, Wait};
 use crate::{Deadline, WaitTimeoutResult};
 use core::fmt;
 
-/// The largest number of unfinished tasks; one more panics. A quarter of the `usize` range:
-/// the count is a difference of two wrapping counters read as a signed number, and even many
-/// threads overshooting at once before they panic stay far from its sign.
-const MAX_TASKS: usize = usize::MAX / 4;
+/// The largest distance, in positions, from `done` to `tail` (about the number of unfinished
+/// tasks: exactly it for a power-of-two `N`, at most it otherwise); a put at this distance
+/// panics. A quarter of the position range: positions are compared as signed differences
+/// (`behind`), and even many threads overshooting at once before they panic stay far from
+/// its half.
+const MAX_SPAN: usize = POS / 4;
 
-/// `a − b` of two wrapping counters, as a signed number.
+/// The distance in positions from `from` to `to` (positions wrap within `POS`).
 #[inline(always)]
-fn diff(a: usize, b: usize) -> isize {
-    a.wrapping_sub(b) as isize
+fn span(from: usize, to: usize) -> usize {
+    to.wrapping_sub(from) & POS
 }
 
 /// [`JoinableQueue::task_done`] was called more times than items were put.
@@ -116,34 +118,23 @@ impl core::error::Error for TaskDoneError {}
 /// ```
 #[repr(C)]
 pub struct JoinableQueue<T, const N: usize, W = DefaultWait> {
+    /// Its `tail` is the count of puts.
     queue: Queue<T, N, W>,
-    /// Written by producers only.
-    put_side: CachePadded<PutSide>,
-    /// Written by consumers only (and by a put whose item did not go in, undoing its count).
-    done_side: CachePadded<DoneSide>,
+    /// The position after the last task done: stepped by `task_done` (and by a `force_push`
+    /// that evicts an item); never past `tail`.
+    done: CachePadded<AtomicUsize>,
+    /// Read by every put and `task_done`, written rarely.
+    joining: CachePadded<Joining>,
+}
+
+/// What producers and consumers read on every item and write rarely.
+#[repr(C)]
+struct Joining {
+    /// A value `done` had: `tail − done_seen` is at least the distance from `done` to `tail`
+    /// (the overflow check's fast path). Written when that check fails.
+    done_seen: AtomicUsize,
     /// Joiners sleep here. Bit 0: sleepers may exist · bits 1..: epoch
     joiners: AtomicU32,
-}
-
-/// The producers' half of the task count.
-#[repr(C)]
-struct PutSide {
-    /// Items counted by puts, wrapping; raised before an item enters the queue, never
-    /// lowered.
-    puts: AtomicUsize,
-    /// A value `done` had: `puts − done_seen` is at least the number of unfinished tasks
-    /// (the overflow check's fast path).
-    done_seen: AtomicUsize,
-}
-
-/// The consumers' half of the task count.
-#[repr(C)]
-struct DoneSide {
-    /// Tasks done, wrapping: `task_done`s, and puts undone. Never above `puts`.
-    done: AtomicUsize,
-    /// A value `puts` had: `task_done` may count up to it without reading `puts` (the
-    /// over-release check's fast path).
-    puts_seen: AtomicUsize,
 }
 
 impl<T, const N: usize> JoinableQueue<T, N> {
@@ -191,93 +182,78 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         pub const fn with_wait() -> Self {
             JoinableQueue {
                 queue: Queue::with_wait(),
-                put_side: CachePadded::new(PutSide {
-                    puts: AtomicUsize::new(0),
+                done: CachePadded::new(AtomicUsize::new(0)),
+                joining: CachePadded::new(Joining {
                     done_seen: AtomicUsize::new(0),
+                    joiners: AtomicU32::new(0),
                 }),
-                done_side: CachePadded::new(DoneSide {
-                    done: AtomicUsize::new(0),
-                    puts_seen: AtomicUsize::new(0),
-                }),
-                joiners: AtomicU32::new(0),
             }
         }
     }
 
-    /// `(puts, done)`, read so that `puts − done` is a count the tasks really had: `done`
-    /// first, with Acquire, then `puts`.
+    /// `(tail, done)`, read so that the distance between them is one the tasks really had:
+    /// `done` first, with Acquire, then `tail` (without its CLOSED bit).
     #[inline]
     fn counts(&self) -> (usize, usize) {
-        // ORDERING: Acquire pairs with the Release compare-and-swap in `finish_task` and
-        // `finish_task_slow` (every change of `done` is a read-modify-write, so reading one
-        // value synchronizes with every earlier change): the consumers' processing
-        // happens-before `join` returns, and the puts of the items they finished (and their
-        // reads of `puts`) happen-before the load of `puts` below, which therefore reads at
-        // least `done`.
-        let done = self.done_side.done.load(Acquire);
+        // ORDERING: Acquire pairs with the Release (or SeqCst) compare-and-swap in
+        // `count_done` (every change of `done` is a read-modify-write, so reading one value
+        // synchronizes with every earlier change): the consumers' processing happens-before
+        // `join` returns, and the claims of the items they finished (and their reads of
+        // `tail`) happen-before the load of `tail` below, which therefore reads at least
+        // `done`.
+        let done = self.done.load(Acquire);
         // ORDERING: Relaxed: after the Acquire load above in program order; see there.
-        let puts = self.put_side.puts.load(Relaxed);
-        (puts, done)
+        let tail = self.queue.tail.load(Relaxed) & POS;
+        (tail, done)
     }
 
-    /// Raises the count of unfinished tasks before an item is queued; the guard lowers it
-    /// again unless [`TaskGuard::keep`] is called once the item is in.
+    /// The overflow check of a put, before it claims a position (which is what counts it).
     #[inline]
-    fn add_task(&self) -> TaskGuard<'_, T, N, W> {
-        // ORDERING: Relaxed: the count only has to include the item before the item can be
-        // taken, which the queue's own hand-off (sequenced after this) guarantees.
-        let before = self.put_side.puts.fetch_add(1, Relaxed);
+    fn check_room_for_a_task(&self) {
+        // ORDERING: Relaxed: any value `tail` had; a later claim by another producer may
+        // overshoot the limit by one per producer, which `MAX_SPAN` leaves room for.
+        let tail = self.queue.tail.load(Relaxed);
         // ORDERING: Relaxed: any value `done` had bounds the count from above.
-        let done_seen = self.put_side.done_seen.load(Relaxed);
-        if before.wrapping_sub(done_seen) >= MAX_TASKS {
+        let done_seen = self.joining.done_seen.load(Relaxed);
+        if span(done_seen, tail) >= MAX_SPAN && tail & CLOSED == 0 {
             self.check_overflow();
         }
-        TaskGuard(self)
     }
 
-    /// The count may be near the limit (or `done_seen` is stale): counts exactly, panics
-    /// (after undoing this put's count) if there are too many, else refreshes `done_seen`.
+    /// The distance may be near the limit (or `done_seen` is stale, or ahead of the `tail`
+    /// read): measures it exactly, panics if it is at the limit, else refreshes `done_seen`.
     #[cold]
     #[inline(never)]
     fn check_overflow(&self) {
-        let (puts, done) = self.counts();
-        if diff(puts, done) > MAX_TASKS as isize {
-            let _ = self.finish_task();
-            panic!("JoinableQueue: too many unfinished tasks (more than usize::MAX / 4)");
+        let (tail, done) = self.counts();
+        if span(done, tail) >= MAX_SPAN {
+            panic!("JoinableQueue: too many unfinished tasks");
         }
         // ORDERING: Relaxed: a bound for the fast path only; a stale one sends it here.
-        self.put_side.done_seen.store(done, Relaxed);
+        self.joining.done_seen.store(done, Relaxed);
     }
 
-    /// Lowers the count after an item was processed (or failed to enter the queue); wakes
-    /// the joiners when it may have reached zero.
+    /// Counts one task done (an item processed, or evicted by `force_push`); wakes the
+    /// joiners when the count may have reached zero.
     #[inline]
     fn finish_task(&self) -> Result<(), TaskDoneError> {
-        let side = &self.done_side;
         // ORDERING: Relaxed: only the value to start the compare-and-swap loop from.
-        let mut done = side.done.load(Relaxed);
+        let mut done = self.done.load(Relaxed);
         loop {
-            // ORDERING: Relaxed: any value `puts` had is a lower bound of it; a stale one
-            // only sends us to the slow path.
-            let mut left = diff(side.puts_seen.load(Relaxed), done);
-            if left <= 0 && Queue::<T, N, W>::POSITIONS_COUNT {
-                // `puts_seen` is used up (a queue that runs nearly empty uses it up on every
-                // item): before reading `puts`, the producers' line, try the count of items
-                // taken out of the queue, which the consumers keep anyway. Every item taken
-                // was counted in `puts` before it went in, so it is a lower bound of `puts`.
-                // It counts modulo 2^(BITS-1), as positions wrap: compared as such.
-                // ORDERING: Relaxed: any value `head` had is a lower bound, as above. (The
-                // consumer finishing its own item has claimed it with a compare-and-swap on
-                // `head`, so it reads that claim or a later one.)
-                let taken = self.queue.head.load(Relaxed);
-                left = ((taken.wrapping_sub(done) << 1) as isize) >> 1;
-            }
-            if left <= 0 {
+            // Every position a pop claimed was claimed by a push first: `head` bounds `tail`
+            // from below, and the consumers keep it anyway (the producers' `tail` is read only
+            // when this fails: a `task_done` for an item not taken through the queue).
+            // ORDERING: Relaxed: any value `head` had is at most `tail`; a stale one only
+            // sends us to the slow path. (The consumer finishing its own item has claimed it
+            // with a compare-and-swap on `head`, so it reads that claim or a later one.)
+            let head = self.queue.head.load(Relaxed);
+            if !behind(done, head) {
                 return self.finish_task_slow();
             }
-            match self.count_done(done) {
+            let next = Queue::<T, N, W>::next(done);
+            match self.count_done(done, next) {
                 Ok(_) => {
-                    if left == 1 {
+                    if next == head {
                         self.wake_joiners();
                     }
                     return Ok(());
@@ -287,25 +263,23 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         }
     }
 
-    /// `task_done` found no task left by `puts_seen`: reads `puts` itself; the error if there
-    /// is really none.
+    /// `task_done` found `done` not behind `head`: reads `tail` itself; the error if there is
+    /// really no task left.
     #[cold]
     #[inline(never)]
     fn finish_task_slow(&self) -> Result<(), TaskDoneError> {
         loop {
             // The Acquire load of `done` in `counts` matters here too: a consumer finishing
-            // an item it holds must not read a `puts` older than the items finished before
+            // an item it holds must not read a `tail` older than the items finished before
             // it, or it would report a false over-release.
-            let (puts, done) = self.counts();
-            let left = diff(puts, done);
-            if left <= 0 {
+            let (tail, done) = self.counts();
+            if !behind(done, tail) {
                 return Err(TaskDoneError);
             }
-            // ORDERING: Relaxed: a bound for the fast path only.
-            self.done_side.puts_seen.store(puts, Relaxed);
+            let next = Queue::<T, N, W>::next(done);
             // Failure (a spurious one included): `counts` reloads.
-            if self.count_done(done).is_ok() {
-                if left == 1 {
+            if self.count_done(done, next).is_ok() {
+                if next == tail {
                     self.wake_joiners();
                 }
                 return Ok(());
@@ -313,37 +287,32 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         }
     }
 
-    /// The compare-and-swap that counts one more task done, from `done`.
+    /// The compare-and-swap that counts one more task done, from `done` to `next`.
     #[inline(always)]
-    fn count_done(&self, done: usize) -> Result<usize, usize> {
-        let new = done.wrapping_add(1);
+    fn count_done(&self, done: usize, next: usize) -> Result<usize, usize> {
         if W::WAKE_IS_NOOP {
             // ORDERING: Release pairs with the Acquire load in `counts`: whatever the
             // consumer did with the item happens-before `join` returns. Failure: Relaxed, the
             // callers reload.
-            self.done_side
-                .done
-                .compare_exchange_weak(done, new, Release, Relaxed)
+            self.done.compare_exchange_weak(done, next, Release, Relaxed)
         } else {
             // ORDERING: SeqCst: Release as above, and the claim that `wake_joiners`' SeqCst
             // load is ordered after, against the SeqCst fence of a joiner's `announce`: a
             // joiner whose re-check read `done` before this is seen asleep (see
             // `wake_if_sleepers`; no loom model can show the SeqCst, loom checks the fence
             // form, see docs/memory-ordering.md). Failure: Relaxed, as above.
-            self.done_side
-                .done
-                .compare_exchange_weak(done, new, SeqCst, Relaxed)
+            self.done.compare_exchange_weak(done, next, SeqCst, Relaxed)
         }
     }
 
     /// The count may have reached zero: wakes the joiners, if any may sleep. (A `task_done`
-    /// that counted up to the last `puts` it knew of; if more were put since, a woken joiner
-    /// finds the count above zero and sleeps again.) Ordered after the SeqCst `count_done`
-    /// that lowered the count; joiners sleep only while the count is above zero, so no
-    /// other change needs a wake.
+    /// that stepped `done` up to the bound it checked against, `head` or `tail`; if more were
+    /// put since, a woken joiner finds the count above zero and sleeps again.) Ordered after
+    /// the SeqCst `count_done` that lowered the count; joiners sleep only while the count is
+    /// above zero, so no other change needs a wake.
     #[inline]
     fn wake_joiners(&self) {
-        wake_if_sleepers::<W>(&self.joiners);
+        wake_if_sleepers::<W>(&self.joining.joiners);
     }
 
 
@@ -369,7 +338,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
-        lockdep_hook! { crate::lockdep::task_done(crate::lockdep::key(&self.joiners)) }
+        lockdep_hook! { crate::lockdep::task_done(crate::lockdep::key(&self.joining.joiners)) }
         self.finish_task()
     }
 
@@ -383,19 +352,23 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// assert_eq!(Q.unfinished_tasks(), 1);
     /// ```
     pub fn unfinished_tasks(&self) -> usize {
-        let (puts, done) = self.counts();
-        diff(puts, done).max(0) as usize
+        let (tail, done) = self.counts();
+        if behind(done, tail) {
+            Queue::<T, N, W>::items_between(done, tail)
+        } else {
+            0
+        }
     }
 
     /// No unfinished task: `join` may return.
     #[inline]
     fn all_done(&self) -> bool {
-        let (puts, done) = self.counts();
-        diff(puts, done) <= 0
+        let (tail, done) = self.counts();
+        !behind(done, tail)
     }
 
     fn join_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> bool {
-        block_on::<W, D, _>(&self.joiners, deadline, || {
+        block_on::<W, D, _>(&self.joining.joiners, deadline, |_| {
             if self.all_done() {
                 Ok(())
             } else {
@@ -427,7 +400,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     /// ```
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn join(&self) {
-        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.joiners), crate::lockdep::TASK) }
+        lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.joining.joiners), crate::lockdep::TASK) }
         if !self.all_done() {
             self.join_slow(None::<&mut Forever>);
         }
@@ -490,9 +463,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
         lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
-        let task = self.add_task();
+        self.check_room_for_a_task();
         self.queue.push_raw(value)?;
-        task.keep();
         self.queue.wake_consumers();
         Ok(())
     }
@@ -514,9 +486,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_push(&self, value: T) -> Result<(), TryPushError<T>> {
         lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
-        let task = self.add_task();
+        self.check_room_for_a_task();
         self.queue.try_push_raw(value)?;
-        task.keep();
         self.queue.wake_consumers();
         Ok(())
     }
@@ -539,14 +510,12 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn force_push(&self, value: T) -> Result<Option<T>, Closed<T>> {
         lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
-        let task = self.add_task();
+        self.check_room_for_a_task();
         let evicted = self.queue.force_push_raw(value)?;
-        if evicted.is_none() {
-            task.keep();
-        } else {
-            // The evicted item is done: the guard lowers the count by it, and the new item
-            // takes its place in the count.
-            drop(task);
+        if evicted.is_some() {
+            // The evicted item is done (its position was claimed from `head`, so `done` is
+            // behind it); the new item's claim of `tail` counted the new task.
+            let _ = self.finish_task();
         }
         self.queue.wake_consumers();
         Ok(evicted)
@@ -568,11 +537,10 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put(&self, value: T) -> Result<(), Closed<T>> {
         lockdep_hook! { crate::lockdep::before_acquire(crate::lockdep::key(&self.queue.words.not_full), "Queue (waiting for room)"); crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
-        let task = self.add_task();
+        self.check_room_for_a_task();
         if let Err(e) = self.queue.put_raw(value, None::<&mut Forever>) {
             return Err(Closed(e.into_inner()));
         }
-        task.keep();
         self.queue.wake_consumers();
         Ok(())
     }
@@ -601,9 +569,8 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn put_until(&self, value: T, mut deadline: impl Deadline) -> Result<(), PutError<T>> {
         lockdep_hook! { crate::lockdep::signal(crate::lockdep::key(&self.queue.words.not_empty), "Queue (waiting for an item)") }
-        let task = self.add_task();
+        self.check_room_for_a_task();
         self.queue.put_raw(value, Some(&mut deadline))?;
-        task.keep();
         self.queue.wake_consumers();
         Ok(())
     }
@@ -676,7 +643,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn pop(&self) -> Option<T> {
         let value = self.queue.pop()?;
-        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joining.joiners)) }
         Some(value)
     }
 
@@ -701,7 +668,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn try_pop(&self) -> Result<T, TryPopError> {
         let value = self.queue.try_pop()?;
-        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joining.joiners)) }
         Ok(value)
     }
 
@@ -722,7 +689,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get(&self) -> Result<T, Closed> {
         let value = self.queue.get()?;
-        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joining.joiners)) }
         Ok(value)
     }
 
@@ -743,7 +710,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[cfg_attr(all(feature = "lockdep", not(baresync_loom)), track_caller)]
     pub fn get_until(&self, deadline: impl Deadline) -> Result<T, GetError> {
         let value = self.queue.get_until(deadline)?;
-        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joiners)) }
+        lockdep_hook! { crate::lockdep::task_taken(crate::lockdep::key(&self.joining.joiners)) }
         Ok(value)
     }
 
@@ -850,26 +817,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     }
 }
 
-/// One unfinished task counted for an item on its way into the queue: lowers the count again
-/// when dropped (an error, an unwind), unless [`keep`](TaskGuard::keep) says the item went in.
-struct TaskGuard<'a, T, const N: usize, W: Wait>(&'a JoinableQueue<T, N, W>);
-
-impl<T, const N: usize, W: Wait> TaskGuard<'_, T, N, W> {
-    /// The item is in the queue: its task stays counted.
-    #[inline]
-    fn keep(self) {
-        core::mem::forget(self);
-    }
-}
-
-impl<T, const N: usize, W: Wait> Drop for TaskGuard<'_, T, N, W> {
-    #[inline]
-    fn drop(&mut self) {
-        // The count includes this task, so it is not zero.
-        let _ = self.0.finish_task();
-    }
-}
-
 impl<T, const N: usize, W: Wait> Default for JoinableQueue<T, N, W> {
     fn default() -> Self {
         Self::with_wait()
@@ -929,13 +876,13 @@ mod tests {
         use crate::sync::atomic::Ordering::Relaxed;
         let start = (u32::MAX - 4) & !1;
         let q: JoinableQueue<u32, 1, crate::Futex> = JoinableQueue::with_wait();
-        q.joiners.store(start, Relaxed);
+        q.joining.joiners.store(start, Relaxed);
         for i in 0..4 {
             q.put(i).unwrap();
             std::thread::scope(|s| {
                 let joiner = s.spawn(|| q.join());
                 // ORDERING: Relaxed: polling the sleeper flag only.
-                while q.joiners.load(Relaxed) & 1 == 0 {
+                while q.joining.joiners.load(Relaxed) & 1 == 0 {
                     std::thread::yield_now();
                 }
                 assert_eq!(q.get(), Ok(i));
@@ -943,7 +890,7 @@ mod tests {
                 joiner.join().unwrap();
             });
         }
-        assert!(q.joiners.load(Relaxed) < start, "the epoch wrapped around");
+        assert!(q.joining.joiners.load(Relaxed) < start, "the epoch wrapped around");
         assert_eq!(q.unfinished_tasks(), 0);
     }
 
@@ -966,13 +913,13 @@ mod tests {
         }
         let q: JoinableQueue<u8, 1, PanicOnWake> = JoinableQueue::with_wait();
         q.push(1).unwrap();
-        q.joiners.store(1, Relaxed); // a joiner announced itself
+        q.joining.joiners.store(1, Relaxed); // a joiner announced itself
         assert_eq!(q.pop(), Some(1));
         let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| q.task_done()));
         assert!(r.is_err());
         assert_eq!(q.unfinished_tasks(), 0, "the task counts as done");
         assert!(!q.join_until(|| true).timed_out());
-        assert_eq!(q.joiners.load(Relaxed) & 1, 1, "sleepers flag set again");
+        assert_eq!(q.joining.joiners.load(Relaxed) & 1, 1, "sleepers flag set again");
     }
 
     /// Every outcome of `try_push` keeps the count right, `Busy` included; `try_pop` changes
@@ -992,11 +939,13 @@ mod tests {
         assert_eq!(q.unfinished_tasks(), 1);
         finish_pop(&q.queue, pos);
         q.task_done().unwrap();
-        // A push in progress (not through `q`, so not counted): busy, not empty.
+        // A push in progress: busy, not empty. Its claim of `tail` counted it.
         let pos = stall_push(&q.queue);
+        assert_eq!(q.unfinished_tasks(), 1);
         assert_eq!(q.try_pop(), Err(TryPopError::Busy));
         finish_push(&q.queue, pos, 4);
         assert_eq!(q.try_pop(), Ok(4));
+        q.task_done().unwrap();
         assert_eq!(q.unfinished_tasks(), 0);
         q.close();
         assert_eq!(q.try_push(5), Err(TryPushError::Closed(5)));
@@ -1005,144 +954,143 @@ mod tests {
     }
 
     impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
-        /// Sets both counters and both cached bounds to `start` (no unfinished task), and,
-        /// where positions count items (`Queue::POSITIONS_COUNT`), starts the queue at the
-        /// same count, as if `start` items had passed through.
+        /// A queue whose positions (and so `done` and `done_seen`) start at position `start`,
+        /// as if the items before it had passed through and been done: lets tests drive
+        /// the positions and the task count past their wrap.
         fn with_counts_at(start: usize) -> Self {
             let mut q = Self::with_wait();
-            if Queue::<T, N, W>::POSITIONS_COUNT {
-                q.queue = Queue::starting_at(start & super::super::POS, 0);
-            }
-            q.put_side.puts.store(start, Relaxed);
-            q.put_side.done_seen.store(start, Relaxed);
-            q.done_side.done.store(start, Relaxed);
-            q.done_side.puts_seen.store(start, Relaxed);
+            q.queue = Queue::starting_at(start, 0);
+            q.done.store(start, Relaxed);
+            q.joining.done_seen.store(start, Relaxed);
+            q
+        }
+
+        /// `with_counts_at(start)`, with `done` at `done` (tasks put before `start` and not
+        /// yet done, as far as the count goes).
+        fn with_unfinished_before(start: usize, done: usize) -> Self {
+            let q = Self::with_counts_at(start);
+            q.done.store(done, Relaxed);
+            q.joining.done_seen.store(done, Relaxed);
             q
         }
     }
 
-    /// The limit is exact: the put that makes `MAX_TASKS` unfinished tasks succeeds, the next
-    /// panics and leaves the count as it was; `done_seen` far behind only costs a slow path.
+    /// The limit is exact: the put that makes the distance from `done` to `tail` reach
+    /// `MAX_SPAN` succeeds, the next panics and leaves the count and the queue as they were;
+    /// `done_seen` far behind only costs a slow path.
     #[test]
     fn overflow_panics_with_a_message() {
-        let q: JoinableQueue<u8, 2> = JoinableQueue::new();
-        q.put_side.puts.store(MAX_TASKS - 1, Relaxed);
-        q.push(1).unwrap();
-        assert_eq!(q.unfinished_tasks(), MAX_TASKS);
-        let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| q.push(2)));
-        let msg = r.unwrap_err();
-        assert!(msg
-            .downcast_ref::<&str>()
-            .is_some_and(|m| m.contains("too many unfinished tasks")));
-        assert_eq!(q.unfinished_tasks(), MAX_TASKS);
-        assert_eq!(q.len(), 1);
-        assert_eq!(q.pop(), Some(1));
-        q.task_done().unwrap();
-        q.push(3).unwrap();
-        assert_eq!(q.unfinished_tasks(), MAX_TASKS);
+        fn check<const N: usize>(start: usize, done: usize) {
+            assert_eq!(span(done, start), MAX_SPAN - 1);
+            let q: JoinableQueue<u8, N> = JoinableQueue::with_unfinished_before(start, done);
+            let before = q.unfinished_tasks();
+            q.push(1).unwrap();
+            assert_eq!(q.unfinished_tasks(), before + 1);
+            let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| q.push(2)));
+            let msg = r.unwrap_err();
+            assert!(msg
+                .downcast_ref::<&str>()
+                .is_some_and(|m| m.contains("too many unfinished tasks")));
+            let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| q.put(2)));
+            assert!(r.is_err(), "put panics too");
+            assert_eq!(q.unfinished_tasks(), before + 1);
+            assert_eq!(q.len(), 1);
+            assert_eq!(q.pop(), Some(1));
+            q.task_done().unwrap();
+            q.push(3).unwrap();
+            assert_eq!(q.unfinished_tasks(), before + 1);
+        }
+        check::<2>(MAX_SPAN - 1, 0);
+        // N = 3 (LAP = 4): a position of index 0, so that the puts step by one position.
+        check::<3>(1 << (usize::BITS - 3), 2);
     }
 
-    /// Both counters driven past their wrap, with the count and the over-release error right
-    /// at every step.
+    /// The count of unfinished tasks, for a capacity whose positions skip indices (N = 3,
+    /// LAP = 4), across laps: every step of `next` is one task.
+    #[test]
+    fn unfinished_tasks_counts_items_not_positions() {
+        let q: JoinableQueue<u32, 3> = JoinableQueue::new();
+        for round in 0..5 {
+            for i in 0..3 {
+                q.push(i).unwrap();
+                assert_eq!(q.unfinished_tasks(), i as usize + 1, "round {round}");
+            }
+            for i in 0..3 {
+                assert_eq!(q.pop(), Some(i));
+                q.task_done().unwrap();
+                assert_eq!(q.unfinished_tasks(), 2 - i as usize, "round {round}");
+            }
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+        }
+    }
+
+    /// Positions driven past their wrap, with the count and the over-release error right
+    /// at every step, for a power-of-two capacity and one whose positions skip indices.
     #[test]
     fn counts_wrap_around() {
-        let start = usize::MAX - 5;
-        let q: JoinableQueue<u32, 2> = JoinableQueue::with_counts_at(start);
-        for i in 0..8 {
+        fn check<const N: usize>(start: usize) {
+            let q: JoinableQueue<u32, N> = JoinableQueue::with_counts_at(start);
+            for i in 0..8 {
+                assert_eq!(q.task_done(), Err(TaskDoneError));
+                q.push(i).unwrap();
+                q.push(i + 100).unwrap();
+                assert_eq!(q.unfinished_tasks(), 2);
+                assert!(q.join_until(|| true).timed_out());
+                assert_eq!(q.pop(), Some(i));
+                q.task_done().unwrap();
+                assert_eq!(q.unfinished_tasks(), 1);
+                assert!(q.join_until(|| true).timed_out());
+                assert_eq!(q.pop(), Some(i + 100));
+                q.task_done().unwrap();
+                assert_eq!(q.unfinished_tasks(), 0);
+                assert!(!q.join_until(|| true).timed_out());
+            }
             assert_eq!(q.task_done(), Err(TaskDoneError));
-            q.push(i).unwrap();
-            q.push(i + 100).unwrap();
-            assert_eq!(q.unfinished_tasks(), 2);
-            assert!(q.join_until(|| true).timed_out());
-            assert_eq!(q.pop(), Some(i));
-            q.task_done().unwrap();
-            assert_eq!(q.unfinished_tasks(), 1);
-            assert!(q.join_until(|| true).timed_out());
-            assert_eq!(q.pop(), Some(i + 100));
-            q.task_done().unwrap();
-            assert_eq!(q.unfinished_tasks(), 0);
-            assert!(!q.join_until(|| true).timed_out());
+            assert!(q.done.load(Relaxed) < start, "done wrapped around");
         }
-        assert_eq!(q.task_done(), Err(TaskDoneError));
-        assert!(q.put_side.puts.load(Relaxed) < start, "puts wrapped around");
-        assert!(
-            q.done_side.done.load(Relaxed) < start,
-            "done wrapped around"
-        );
+        check::<2>(POS - 5);
+        // N = 3: LAP = 4, the last lap before the wrap starts at POS - 3.
+        check::<3>(POS - 3 - 4);
     }
 
     /// Cached bounds that are stale (as another thread's may be, in either direction) send an
     /// operation to its slow path and never change its outcome.
     #[test]
     fn stale_bounds_only_cost_a_slow_path() {
-        // N = 3: positions do not count items, so `task_done` has `puts_seen` alone.
-        let q: JoinableQueue<u32, 3> = JoinableQueue::with_counts_at(10);
-        // `done_seen` ahead of `puts` (read by a producer after others put and finished more):
-        // no false overflow panic.
-        q.put_side.done_seen.store(1000, Relaxed);
+        let q: JoinableQueue<u32, 3> = JoinableQueue::with_counts_at(8);
+        // `done_seen` ahead of `tail` (read by a producer after others put and finished
+        // more): no false overflow panic.
+        q.joining.done_seen.store(1000, Relaxed);
         q.push(1).unwrap();
         q.push(2).unwrap();
-        assert_eq!(q.put_side.done_seen.load(Relaxed), 10, "refreshed");
-        // `puts_seen` behind: the task_done reads `puts` and succeeds.
-        assert_eq!(q.done_side.puts_seen.load(Relaxed), 10);
-        assert_eq!(q.pop(), Some(1));
+        assert_eq!(q.joining.done_seen.load(Relaxed), 8, "refreshed");
+        // Tasks done without taking their items (allowed, as in Python): `done` passes
+        // `head`, the task_done reads `tail` and succeeds, and the over-release is still
+        // caught.
         q.task_done().unwrap();
-        assert_eq!(q.done_side.puts_seen.load(Relaxed), 12, "refreshed");
-        // The fast path now has room for one more, and the over-release is still caught.
-        assert_eq!(q.pop(), Some(2));
         q.task_done().unwrap();
         assert_eq!(q.task_done(), Err(TaskDoneError));
         assert_eq!(q.unfinished_tasks(), 0);
         assert!(!q.join_until(|| true).timed_out());
+        assert_eq!(q.pop(), Some(1));
+        assert_eq!(q.pop(), Some(2));
+        assert_eq!(q.task_done(), Err(TaskDoneError));
     }
 
-    /// A queue that runs nearly empty (each item taken before the next is put) finishes its
-    /// tasks without reading `puts` when its positions count items (a power-of-two `N`):
-    /// `head` bounds `puts` from below, so `puts_seen` is never refreshed. The over-release
-    /// check stays exact, across the wrap of the counts and positions too.
+    /// A put that fails claims no position, so it changes no count: a later `task_done` for
+    /// it is an over-release.
     #[test]
-    fn task_done_after_a_pop_needs_no_read_of_puts() {
-        fn check(q: JoinableQueue<u32, 2>, start: usize) {
-            for i in 0..6 {
-                q.push(i).unwrap();
-                assert_eq!(q.get(), Ok(i));
-                q.task_done().unwrap();
-                assert_eq!(q.task_done(), Err(TaskDoneError));
-                assert_eq!(q.unfinished_tasks(), 0);
-            }
-            assert_eq!(
-                q.done_side.puts_seen.load(Relaxed),
-                start,
-                "`puts` was never read by a successful task_done"
-            );
-            // A failed put counts as done without going through the queue: `head` then lags
-            // behind `done`, and the next task_done reads `puts` (and succeeds).
-            q.push(10).unwrap();
-            q.push(11).unwrap();
-            assert!(q.push(12).is_err());
-            assert_eq!(q.pop(), Some(10));
-            q.task_done().unwrap();
-            assert_eq!(q.pop(), Some(11));
-            q.task_done().unwrap();
-            assert_eq!(q.task_done(), Err(TaskDoneError));
-        }
-        check(JoinableQueue::new(), 0);
-        let start = usize::MAX - 3;
-        check(JoinableQueue::with_counts_at(start), start);
-    }
-
-    /// A put that fails is undone by counting it done, never by lowering `puts`, so a
-    /// `puts_seen` taken while it was counted cannot let a later `task_done` over-release.
-    #[test]
-    fn failed_put_never_lowers_puts() {
+    fn failed_put_counts_nothing() {
         let q: JoinableQueue<u32, 1> = JoinableQueue::new();
         q.push(1).unwrap();
         assert!(q.push(2).is_err());
-        assert_eq!(q.put_side.puts.load(Relaxed), 2);
-        assert_eq!(q.done_side.done.load(Relaxed), 1);
+        assert_eq!(q.put_until(3, || true), Err(PutError::Timeout(3)));
         assert_eq!(q.unfinished_tasks(), 1);
         assert_eq!(q.pop(), Some(1));
         q.task_done().unwrap();
         assert_eq!(q.task_done(), Err(TaskDoneError));
+        q.close();
+        assert_eq!(q.put(4), Err(Closed(4)));
+        assert_eq!(q.unfinished_tasks(), 0);
     }
 }

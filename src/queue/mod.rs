@@ -349,20 +349,30 @@ impl<D: Deadline> Deadline for Backstop<'_, D> {
 /// backend, polling through the crate's pre-sleep budget), then waiting on `word` through `W`.
 /// With a sleeping backend it announces itself and re-attempts before each sleep, so a claim
 /// made by a thread that then calls [`wake_if_sleepers`] is never missed; when the re-attempt
-/// is stuck behind an operation in progress, the sleep is bounded by [`BACKSTOP`]. With a no-op-waking backend nobody advances
-/// the word, so it only lets `W` wait once (a `Yield` yields) and polls again. Returns `None`
-/// when the deadline expired.
+/// is stuck behind an operation in progress, the sleep is bounded by [`BACKSTOP`]. With a
+/// no-op-waking backend nobody advances the word, so it only lets `W` wait once (a `Yield`
+/// yields) and polls again. Returns `None` when the deadline expired.
+///
+/// `attempt(exact)`: with `exact == false` (the polls of a sleeping backend's pre-sleep
+/// budget) an attempt may answer "still stuck" from a cheap look at its own side's words
+/// ([`Watch`]); the first attempt after announcing (the one that decides a sleep) and after
+/// each sleep, and every attempt with a no-op-waking backend, are exact.
 fn block_on<W: Wait, D: Deadline, R>(
     word: &AtomicU32,
     mut deadline: Option<&mut D>,
-    mut attempt: impl FnMut() -> Result<R, Stuck>,
+    mut attempt: impl FnMut(bool) -> Result<R, Stuck>,
 ) -> Option<R> {
     let mut backoff = Backoff::new();
     let mut pre_sleep = PreSleep::new();
+    // A poll may be a cheap look (`exact == false`, see `Watch`) with a sleeping backend,
+    // whose waiters look exactly after announcing themselves, before any sleep, and after
+    // each sleep (so a woken waiter that gets through leaves no SLEEPERS flag behind).
+    let mut exact = W::WAKE_IS_NOOP;
     loop {
-        if let Ok(r) = attempt() {
+        if let Ok(r) = attempt(exact) {
             return Some(r);
         }
+        exact = W::WAKE_IS_NOOP;
         if let Some(d) = deadline.as_deref_mut() {
             if d.expired() {
                 return None;
@@ -384,12 +394,13 @@ fn block_on<W: Wait, D: Deadline, R>(
             continue;
         }
         let seen = announce(word);
-        match attempt() {
+        match attempt(true) {
             Ok(r) => return Some(r),
             Err(Stuck::Nothing) => {
                 if !wait_for::<W, D>(word, seen, deadline.as_deref_mut()) {
                     return None;
                 }
+                exact = true;
             }
             Err(Stuck::InProgress) => {
                 let mut backstop = Backstop {
@@ -399,6 +410,7 @@ fn block_on<W: Wait, D: Deadline, R>(
                 // Its result says nothing the loop does not check itself: the caller's
                 // deadline at the top, the state in `attempt`.
                 W::wait_until(word, seen, &mut backstop);
+                exact = true;
             }
         }
     }
@@ -771,7 +783,7 @@ impl InProgress<'_> {
     #[cold]
     #[inline(never)]
     fn wait<W: Wait>(self, word: &AtomicU32) {
-        block_on::<W, Forever, _>(word, None, || {
+        block_on::<W, Forever, _>(word, None, |_| {
             // ORDERING: Relaxed: only says when to try again; the attempt that follows reads
             // the stamp again with Acquire. The operation in progress wakes the word when it
             // finishes, but its wake may miss a sleeper that announced itself after its claim
@@ -782,6 +794,71 @@ impl InProgress<'_> {
                 Err(Stuck::InProgress)
             }
         });
+    }
+}
+
+/// What a waiting `put` (or `get`) found when the queue was full (empty): its own side's
+/// position and the stamp of the slot under it. While both are unchanged the queue is still
+/// full (empty) for it: room (an item) for that position comes only when that slot's stamp
+/// changes, and a claim by another thread of its side moves the position. So a polling
+/// waiter looks at those two words alone, on lines it touches anyway when it gets through,
+/// and not at the other side's position, whose line the other side writes on every item
+/// (polling it, a producer waiting for room made every pop's claim a cache miss). Only a
+/// heuristic: before it sleeps a waiter makes the exact attempt (`block_on`).
+#[derive(Clone, Copy)]
+struct Watch {
+    pos: usize,
+    watched: usize,
+    stamp: usize,
+}
+
+impl Watch {
+    /// Watches nothing: the next poll is an exact attempt.
+    const NONE: Watch = Watch {
+        pos: CLOSED,
+        watched: 0,
+        stamp: 0,
+    };
+
+    /// The position under `at`, and the stamp of the slot `ahead` positions after it, unless
+    /// that stamp already says ready (its lap's base plus `ready`): then nothing is watched,
+    /// so a change that came between the failed attempt and this look is not taken for the
+    /// state to wait out.
+    #[inline]
+    fn of<T, const N: usize, W: Wait>(
+        q: &Queue<T, N, W>,
+        at: &AtomicUsize,
+        ready: usize,
+        ahead: usize,
+    ) -> Watch {
+        // ORDERING: Relaxed: only says when to try again; the attempt reads both again.
+        let pos = at.load(Relaxed);
+        if pos & CLOSED != 0 {
+            return Watch::NONE;
+        }
+        let mut watched = pos;
+        for _ in 0..ahead {
+            watched = Queue::<T, N, W>::next(watched);
+        }
+        // ORDERING: Relaxed, as above.
+        let stamp = q.slot(watched).stamp.load(Relaxed);
+        if stamp == (watched & !(Queue::<T, N, W>::LAP - 1)) + ready {
+            return Watch::NONE;
+        }
+        Watch {
+            pos,
+            watched,
+            stamp,
+        }
+    }
+
+    /// Whether the position under `at` and the watched slot's stamp are still the ones seen.
+    #[inline]
+    fn unchanged<T, const N: usize, W: Wait>(&self, q: &Queue<T, N, W>, at: &AtomicUsize) -> bool {
+        // ORDERING: Relaxed: only says when to try again (see `of`).
+        self.pos != CLOSED
+            && at.load(Relaxed) == self.pos
+            && q.slot(self.watched).stamp.load(Relaxed) == self.stamp
     }
 }
 
@@ -900,6 +977,14 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// Evaluated by `new`: a zero-capacity queue is a compile-time error.
     pub(crate) const NONZERO: () = assert!(N >= 1, "a Queue needs a capacity N of at least 1");
 
+    /// How far past its own position a `put` waiting for room looks while it polls: it
+    /// tries again once that many more items were taken (or when its polling budget is spent,
+    /// see `Watch`), so that a full queue is refilled in bursts while the consumers work on
+    /// the slots before, not by a producer polling the very slot a consumer is emptying. A
+    /// thirty-second of the queue, at most 32 (none below 32 slots). Measured at `N = 1024`
+    /// (`docs/design.md`): 8 and 128 did no better than 32, 0 worse.
+    const ROOM_AHEAD: usize = if N / 32 < 32 { N / 32 } else { 32 };
+
     /// The distance between the same slot's positions in consecutive laps (see [`lap_of`]).
     const LAP: usize = lap_of(N);
 
@@ -957,6 +1042,20 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         } else {
             (pos & !(Self::LAP - 1)).wrapping_add(Self::LAP) & POS
         }
+    }
+
+    /// How many steps of [`next`](Queue::next) lead from position `from` to position `to`
+    /// (`from` not ahead of `to`): the items claimed between them. `JoinableQueue` counts its
+    /// unfinished tasks with it.
+    #[inline]
+    fn items_between(from: usize, to: usize) -> usize {
+        if Self::POSITIONS_COUNT {
+            return to.wrapping_sub(from) & POS;
+        }
+        let mask = Self::LAP - 1;
+        let laps = ((to & !mask).wrapping_sub(from & !mask) & POS) / Self::LAP;
+        // Within a lap the index counts; the index difference may be negative.
+        (laps * N).wrapping_add(to & mask).wrapping_sub(from & mask)
     }
 
     /// The slot of position `pos`.
@@ -1577,7 +1676,11 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     #[cold]
     fn put_slow<D: Deadline>(&self, value: T, deadline: Option<&mut D>) -> Result<(), PutError<T>> {
         let mut item = Some(value);
-        let done = block_on::<W, D, _>(&self.words.not_full, deadline, || {
+        let mut full = Watch::NONE;
+        let done = block_on::<W, D, _>(&self.words.not_full, deadline, |exact| {
+            if !exact && full.unchanged(self, &self.tail) {
+                return Err(Stuck::Nothing);
+            }
             // Always `Some`: every failed attempt gives the item back.
             let Some(value) = item.take() else {
                 return Err(Stuck::Nothing);
@@ -1587,6 +1690,9 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 Err(TryPushError::Closed(v)) => Ok(Err(PutError::Closed(v))),
                 Err(TryPushError::Full(v)) => {
                     item = Some(v);
+                    // The slot under `tail` holds the oldest item: room comes when it is
+                    // emptied (its stamp becomes this lap's base).
+                    full = Watch::of(self, &self.tail, 0, Self::ROOM_AHEAD);
                     Err(Stuck::Nothing)
                 }
                 Err(TryPushError::Busy(v)) => {
@@ -1698,11 +1804,20 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     /// unwind leaves the queue as it was.
     #[cold]
     fn get_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> Result<T, GetError> {
-        block_on::<W, D, _>(&self.words.not_empty, deadline, || {
+        let mut empty = Watch::NONE;
+        block_on::<W, D, _>(&self.words.not_empty, deadline, |exact| {
+            if !exact && empty.unchanged(self, &self.head) {
+                return Err(Stuck::Nothing);
+            }
             match self.try_pop_raw() {
                 Ok(v) => Ok(Ok(v)),
                 Err(TryPopError::Empty) if self.closed_and_drained() => Ok(Err(GetError::Closed)),
-                Err(TryPopError::Empty) => Err(Stuck::Nothing),
+                Err(TryPopError::Empty) => {
+                    // The next item goes to the slot under `head` (its stamp becomes this
+                    // lap's base + 1).
+                    empty = Watch::of(self, &self.head, 1, 0);
+                    Err(Stuck::Nothing)
+                }
                 Err(TryPopError::Busy) => Err(Stuck::InProgress),
             }
         })
@@ -2357,6 +2472,56 @@ mod tests {
         assert_eq!(first.0, 1);
         assert!(q.push(Item(4)).is_ok());
         assert_eq!(q.pop().map(|i| i.0), Some(4));
+    }
+
+    /// A waiter's cheap poll (`Watch`) says "still stuck" only while its side's position and
+    /// that slot's stamp are the ones it saw: any pop (push) that makes room (an item) for it
+    /// changes one of them, and a slot found ready is never watched.
+    #[test]
+    fn a_watch_sees_every_change_that_can_unblock_it() {
+        let q: Queue<u32, 2> = Queue::new();
+        // Empty: a getter watches `head` and its slot; a push fills that slot.
+        let empty = Watch::of(&q, &q.head, 1, 0);
+        assert!(empty.unchanged(&q, &q.head));
+        q.push(1).unwrap();
+        assert!(!empty.unchanged(&q, &q.head));
+        assert!(!Watch::of(&q, &q.head, 1, 0).unchanged(&q, &q.head), "ready: not watched");
+        // Full: a putter watches `tail` and its slot; a pop empties it.
+        q.push(2).unwrap();
+        let full = Watch::of(&q, &q.tail, 0, 0);
+        assert!(full.unchanged(&q, &q.tail));
+        assert_eq!(q.pop(), Some(1));
+        assert!(!full.unchanged(&q, &q.tail));
+        assert!(!Watch::of(&q, &q.tail, 0, 0).unchanged(&q, &q.tail), "ready: not watched");
+        // A push by another producer moves `tail`; a close sets CLOSED in it.
+        let q: Queue<u32, 2> = Queue::new();
+        let full_at_0 = Watch {
+            pos: 0,
+            watched: 0,
+            stamp: 0,
+        };
+        assert!(full_at_0.unchanged(&q, &q.tail));
+        q.push(1).unwrap();
+        assert!(!full_at_0.unchanged(&q, &q.tail), "tail moved");
+        q.close();
+        assert!(!Watch::of(&q, &q.tail, 0, 0).unchanged(&q, &q.tail), "closed: not watched");
+        assert!(!Watch::NONE.unchanged(&q, &q.tail));
+        // A putter of a large queue looks `ROOM_AHEAD` slots ahead: the change it waits for is
+        // that slot's pop.
+        assert_eq!(Queue::<u8, 8>::ROOM_AHEAD, 0);
+        assert_eq!(Queue::<u8, 1024>::ROOM_AHEAD, 32);
+        let q: Queue<u16, 256> = Queue::new();
+        assert_eq!(Queue::<u16, 256>::ROOM_AHEAD, 8);
+        for i in 0..256 {
+            q.push(i).unwrap();
+        }
+        let full = Watch::of(&q, &q.tail, 0, Queue::<u16, 256>::ROOM_AHEAD);
+        for i in 0..8 {
+            assert_eq!(q.pop(), Some(i));
+            assert!(full.unchanged(&q, &q.tail));
+        }
+        assert_eq!(q.pop(), Some(8));
+        assert!(!full.unchanged(&q, &q.tail));
     }
 
     /// A waiter that found the slot it needs claimed by an operation still in progress is not
