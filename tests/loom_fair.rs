@@ -21,70 +21,9 @@ mod loom_support;
 use loom_support::*;
 
 use baresync::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
-use baresync::{Deadline, RawFairLock, RawLock, Spin, Wait};
+use baresync::{RawFairLock, RawLock, Spin, Wait};
 use loom::thread;
 use std::sync::Arc;
-
-loom::lazy_static! {
-    /// The threads asleep in [`KeyedFutex::wait`], with the address of the word each sleeps
-    /// on; one list per execution.
-    static ref KEYED: loom::sync::Mutex<Vec<(usize, thread::Thread)>> =
-        loom::sync::Mutex::new(Vec::new());
-}
-
-/// A sleeping backend like [`LoomFutex`], but keyed by address as a futex is: a wake reaches
-/// only the sleepers of the word it is given. [`LoomFutex`] wakes every sleeper of every
-/// word, so a lock that woke the wrong word would pass with it; with this one, it deadlocks.
-struct KeyedFutex;
-
-impl KeyedFutex {
-    fn key(atomic: &AtomicU32) -> usize {
-        atomic as *const AtomicU32 as usize
-    }
-}
-
-// SAFETY: only reads the word it is given (or uses its address as a key); never writes it.
-unsafe impl Wait for KeyedFutex {
-    fn wait(atomic: &AtomicU32, expected: u32) {
-        {
-            let mut parked = KEYED.lock().unwrap();
-            // ORDERING: Relaxed, as in `LoomFutex`: a waker changes the word before taking
-            // the mutex to wake.
-            if atomic.load(Relaxed) != expected {
-                return;
-            }
-            parked.push((Self::key(atomic), thread::current()));
-        }
-        SLEEPS.with(|s| s.set(s.get() + 1));
-        thread::park();
-    }
-
-    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
-        if deadline.expired() {
-            return false;
-        }
-        Self::wait(atomic, expected);
-        true
-    }
-
-    fn wake_one(atomic: &AtomicU32) {
-        let mut parked = KEYED.lock().unwrap();
-        if let Some(i) = parked.iter().position(|(k, _)| *k == Self::key(atomic)) {
-            parked.remove(i).1.unpark();
-        }
-    }
-
-    fn wake_all(atomic: &AtomicU32) {
-        let key = Self::key(atomic);
-        let mut parked = KEYED.lock().unwrap();
-        parked.retain(|(k, t)| {
-            if *k == key {
-                t.unpark();
-            }
-            *k != key
-        });
-    }
-}
 
 fn mutual_exclusion<W: Wait + Send + Sync + 'static>(threads: usize) {
     model(move || {

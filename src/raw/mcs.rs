@@ -284,6 +284,7 @@ super::impl_lock_api!([] RawMcsLock);
 
 #[cfg(all(test, not(baresync_loom)))]
 mod tests {
+    use super::super::test_support::{self, counting_threads, joined_count};
     use super::*;
     use std::sync::Arc;
 
@@ -313,33 +314,10 @@ mod tests {
     #[test]
     fn queued_waiters_are_served() {
         let l = Arc::new(RawMcsLock::new());
-        struct Count(core::cell::UnsafeCell<u64>);
-        // SAFETY: only touched under the lock under test.
-        unsafe impl Sync for Count {}
-        // SAFETY: as above.
-        unsafe impl Send for Count {}
-        let count = Arc::new(Count(core::cell::UnsafeCell::new(0)));
         let per = if cfg!(miri) { 10 } else { 5_000 };
-        let threads: std::vec::Vec<_> = (0..3)
-            .map(|_| {
-                let (l, c) = (l.clone(), count.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..per {
-                        l.lock();
-                        // SAFETY: we hold the lock.
-                        unsafe { *c.0.get() += 1 };
-                        // SAFETY: held by this thread.
-                        unsafe { l.unlock() };
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        // SAFETY: every thread is joined.
-        let total = unsafe { *count.0.get() };
-        assert_eq!(total, 3 * per);
+        let (handles, count) = counting_threads(&l, 3, per, test_support::lock);
+        let total = joined_count(handles, count);
+        assert_eq!(total, 3 * u64::from(per));
         assert!(!l.is_locked());
         assert!(l.next.load(Relaxed).is_null());
     }

@@ -269,3 +269,62 @@ mod lock_api_tests {
         counts_exactly::<RawMcsLock>();
     }
 }
+
+/// What the raw locks' unit tests share: threads that count under a lock.
+#[cfg(all(test, not(baresync_loom)))]
+pub(crate) mod test_support {
+    use super::RawLock;
+    use std::sync::Arc;
+    use std::thread::JoinHandle;
+    use std::vec::Vec;
+
+    /// A plain (non-atomic) counter: only ever touched under the lock under test, so an exact
+    /// total at the end is evidence of mutual exclusion (a lost update shows as a short count).
+    pub(crate) struct Count(core::cell::UnsafeCell<u64>);
+
+    // SAFETY: every access is made under the lock under test (see `counting_threads`); a
+    // lock that failed to exclude would be a data race, which is what the tests look for
+    // (Miri reports it, a plain run shows a short total).
+    unsafe impl Sync for Count {}
+
+    /// Spawns `threads` threads that each take `lock` `rounds` times, by calling
+    /// `acquire(lock, thread, round)`, which returns holding the lock; each increments the
+    /// shared count under it and unlocks. Returns the handles and the count.
+    pub(crate) fn counting_threads<R: RawLock + Send + Sync + 'static>(
+        lock: &Arc<R>,
+        threads: u32,
+        rounds: u32,
+        acquire: fn(&R, u32, u32),
+    ) -> (Vec<JoinHandle<()>>, Arc<Count>) {
+        let count = Arc::new(Count(core::cell::UnsafeCell::new(0)));
+        let handles = (0..threads)
+            .map(|thread| {
+                let (l, c) = (lock.clone(), count.clone());
+                std::thread::spawn(move || {
+                    for round in 0..rounds {
+                        acquire(&l, thread, round);
+                        // SAFETY: `acquire` returned holding the lock.
+                        unsafe { *c.0.get() += 1 };
+                        // SAFETY: held by this thread.
+                        unsafe { l.unlock() };
+                    }
+                })
+            })
+            .collect();
+        (handles, count)
+    }
+
+    /// Joins `handles` (propagating a panic) and returns the count they made.
+    pub(crate) fn joined_count(handles: Vec<JoinHandle<()>>, count: Arc<Count>) -> u64 {
+        for h in handles {
+            h.join().unwrap();
+        }
+        // SAFETY: every thread that touched the count is joined.
+        unsafe { *count.0.get() }
+    }
+
+    /// The `acquire` of [`counting_threads`] that calls [`RawLock::lock`].
+    pub(crate) fn lock<R: RawLock>(l: &R, _thread: u32, _round: u32) {
+        l.lock();
+    }
+}

@@ -413,6 +413,7 @@ super::impl_lock_api!([W: Wait] RawTicketLock<W>);
 
 #[cfg(all(test, not(baresync_loom)))]
 mod tests {
+    use super::super::test_support::{counting_threads, joined_count};
     use super::*;
 
     #[test]
@@ -462,37 +463,19 @@ mod tests {
             let l: std::sync::Arc<RawTicketLock<W>> = std::sync::Arc::new(RawTicketLock::with_wait());
             l.next.store(next, Relaxed);
             l.serving.store(serving, Relaxed);
-            struct Count(core::cell::UnsafeCell<u32>);
-            // SAFETY: the count is only touched under the lock under test.
-            unsafe impl Sync for Count {}
-            let count = std::sync::Arc::new(Count(core::cell::UnsafeCell::new(0)));
-            let threads: std::vec::Vec<_> = (0..3)
-                .map(|i| {
-                    let (l, c) = (l.clone(), count.clone());
-                    std::thread::spawn(move || {
-                        for round in 0..4 {
-                            match (i + round) % 3 {
-                                0 => l.lock(),
-                                1 => {
-                                    while !l.try_lock() {
-                                        std::thread::yield_now();
-                                    }
-                                }
-                                _ => assert!(l.lock_until(&mut || false)),
-                            }
-                            // SAFETY: we hold the lock.
-                            unsafe { *c.0.get() += 1 };
-                            // SAFETY: held by this thread.
-                            unsafe { l.unlock() };
+            // Each thread takes the lock in turn by `lock`, `try_lock` and `lock_until`.
+            let (handles, count) = counting_threads(&l, 3, 4, |l, thread, round| {
+                match (thread + round) % 3 {
+                    0 => l.lock(),
+                    1 => {
+                        while !l.try_lock() {
+                            std::thread::yield_now();
                         }
-                    })
-                })
-                .collect();
-            for t in threads {
-                t.join().unwrap();
-            }
-            // SAFETY: every thread is joined.
-            assert_eq!(unsafe { *count.0.get() }, 12);
+                    }
+                    _ => assert!(l.lock_until(&mut || false)),
+                }
+            });
+            assert_eq!(joined_count(handles, count), 12);
             assert!(!l.is_locked());
             assert_eq!(l.waiters(), 0);
             let mask = RawTicketLock::<W>::MASK;

@@ -59,7 +59,7 @@ pub fn record_outcome(acquired: bool) {
 loom::lazy_static! {
     /// The threads asleep in [`Park::wait`]; one list per execution (loom's `lazy_static` is
     /// reset between executions).
-    static ref PARKED: Mutex<Vec<thread::Thread>> = Mutex::new(Vec::new());
+    static ref PARKED: Mutex<Vec<(usize, thread::Thread)>> = Mutex::new(Vec::new());
 }
 
 /// A `Wait` backend that really sleeps, with futex semantics: a waiter checks the word and
@@ -74,24 +74,50 @@ loom::lazy_static! {
 /// `WAKES = false` turns every wake into a no-op (a lock that loses wake-ups);
 /// `CLAIMS_NOOP = true` sets `WAKE_IS_NOOP` although waiters sleep (a misconfigured backend).
 /// Both are only for the negative models; [`LoomFutex`] is the honest one.
-pub struct Park<const WAKES: bool, const CLAIMS_NOOP: bool>;
+///
+/// `KEYED = true` is [`KeyedFutex`]: a wake reaches only the sleepers of the word it is given,
+/// as the kernel's futex does (`wake_one` the first of them).
+pub struct Park<const WAKES: bool, const CLAIMS_NOOP: bool, const KEYED: bool = false>;
 
 /// The honest sleeping backend.
 pub type LoomFutex = Park<true, false>;
 
-impl<const WAKES: bool, const CLAIMS_NOOP: bool> Park<WAKES, CLAIMS_NOOP> {
-    fn wake() {
-        if WAKES {
-            let sleepers = std::mem::take(&mut *PARKED.lock().unwrap());
-            for t in sleepers {
-                t.unpark();
-            }
+/// A sleeping backend like [`LoomFutex`], but keyed by address: a lock that woke the wrong
+/// word passes with [`LoomFutex`], which wakes every sleeper of every word; with this one
+/// it deadlocks.
+pub type KeyedFutex = Park<true, false, true>;
+
+impl<const WAKES: bool, const CLAIMS_NOOP: bool, const KEYED: bool>
+    Park<WAKES, CLAIMS_NOOP, KEYED>
+{
+    fn key(atomic: &AtomicU32) -> usize {
+        atomic as *const AtomicU32 as usize
+    }
+
+    /// Wakes the sleepers of `atomic` (every sleeper unless `KEYED`); only the first of them
+    /// if `one` (and `KEYED`: unkeyed, waking one could wake a sleeper of another word).
+    fn wake(atomic: &AtomicU32, one: bool) {
+        if !WAKES {
+            return;
         }
+        let key = Self::key(atomic);
+        let mut parked = PARKED.lock().unwrap();
+        let mut woken = 0;
+        parked.retain(|(k, t)| {
+            let wake = !KEYED || (*k == key && !(one && woken > 0));
+            if wake {
+                t.unpark();
+                woken += 1;
+            }
+            !wake
+        });
     }
 }
 
 // SAFETY: only reads the word it is given (or passes its address on); never writes it.
-unsafe impl<const WAKES: bool, const CLAIMS_NOOP: bool> Wait for Park<WAKES, CLAIMS_NOOP> {
+unsafe impl<const WAKES: bool, const CLAIMS_NOOP: bool, const KEYED: bool> Wait
+    for Park<WAKES, CLAIMS_NOOP, KEYED>
+{
     const WAKE_IS_NOOP: bool = CLAIMS_NOOP;
 
     fn wait(atomic: &AtomicU32, expected: u32) {
@@ -104,7 +130,7 @@ unsafe impl<const WAKES: bool, const CLAIMS_NOOP: bool> Wait for Park<WAKES, CLA
             if atomic.load(Relaxed) != expected {
                 return;
             }
-            parked.push(thread::current());
+            parked.push((Self::key(atomic), thread::current()));
         }
         SLEEPS.with(|s| s.set(s.get() + 1));
         thread::park();
@@ -121,14 +147,14 @@ unsafe impl<const WAKES: bool, const CLAIMS_NOOP: bool> Wait for Park<WAKES, CLA
         true
     }
 
-    fn wake_one(_atomic: &AtomicU32) {
-        // One list for every word: even `wake_one` wakes all, or it could wake a sleeper of
-        // another word and be lost.
-        Self::wake();
+    fn wake_one(atomic: &AtomicU32) {
+        // Unkeyed, one list serves every word: even `wake_one` wakes all, or it could wake a
+        // sleeper of another word and be lost.
+        Self::wake(atomic, true);
     }
 
-    fn wake_all(_atomic: &AtomicU32) {
-        Self::wake();
+    fn wake_all(atomic: &AtomicU32) {
+        Self::wake(atomic, false);
     }
 }
 
