@@ -406,7 +406,12 @@ impl<W: Wait> RawFairLock<W> {
                 // expected value is stale once this clears the flag, and it does not sleep
                 // (or is in `W::wait` already and woken below).
                 slot.fetch_and(!SLOT_SLEEPERS, Relaxed);
+                let guard = RearmOnUnwind {
+                    state: &self.state,
+                    slot: Some(slot),
+                };
                 W::wake_all(slot);
+                core::mem::forget(guard);
             }
         }
     }
@@ -672,10 +677,54 @@ impl<W: Wait> RawFairLock<W> {
             self.wake_turn(next);
         }
         if before & SLEEPERS != 0 {
-            // ORDERING: Relaxed: the wake-up carries no data; sleepers re-read the word.
-            self.state.fetch_and(!SLEEPERS, Relaxed);
+            // ORDERING: Acquire pairs with the Release `fetch_or` of SLEEPERS in
+            // `RearmOnUnwind` (every write to `state` is a read-modify-write, so any value
+            // read here continues that release sequence): the slot flag it set before is then
+            // visible to the load below. The wake-up itself carries no data; sleepers re-read
+            // the word.
+            self.state.fetch_and(!SLEEPERS, Acquire);
+            let guard = RearmOnUnwind {
+                state: &self.state,
+                slot: None,
+            };
             W::wake_all(&self.state);
+            core::mem::forget(guard);
+            // A turn wake that unwound (`RearmOnUnwind`) left the head asleep on its slot
+            // with the flag set again: wake it now. Otherwise the flag is clear (or set by a
+            // waiter 64 tickets on, which a pass only wakes to re-check and sleep again).
+            // ORDERING: Relaxed: `head` is only written by an owner, and this thread's
+            // acquisition (or the head's own) happens-before this release; the slot's flag
+            // is made visible by the Acquire above.
+            let head = self.head.load(Relaxed);
+            if self.turn_slot(head).load(Relaxed) & SLOT_SLEEPERS != 0 {
+                self.wake_turn(head);
+            }
         }
+    }
+}
+
+/// A wake call (`W::wake_all`, user code) that unwinds after its flag was cleared would leave
+/// its sleepers asleep for good: the head on the state word, or the waiter whose turn it is on
+/// its slot, which nobody passes again (and once the bypass limit reserves the lock for that
+/// waiter, everyone else would wait too). This sets the flags again, the slot's and SLEEPERS
+/// in the state word, so that the next release's `wake_slow` makes the wake-up again: the
+/// sleepers are woken by the next release instead of never (the backend's panic still costs
+/// them that wait). `tests/fault_sync.rs` injects both panics.
+struct RearmOnUnwind<'a> {
+    state: &'a AtomicU32,
+    /// The turn slot whose wake unwound (`None`: the wake of the state word's sleepers).
+    slot: Option<&'a AtomicU32>,
+}
+
+impl Drop for RearmOnUnwind<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            // ORDERING: Relaxed: published by the Release below.
+            slot.fetch_or(SLOT_SLEEPERS, Relaxed);
+        }
+        // ORDERING: Release pairs with the Acquire `fetch_and` in `wake_slow`, so the next
+        // release that sees this SLEEPERS also sees the slot's flag.
+        self.state.fetch_or(SLEEPERS, Release);
     }
 }
 
@@ -721,6 +770,7 @@ super::impl_lock_api!([W: Wait] RawFairLock<W>);
 
 #[cfg(all(test, not(baresync_loom)))]
 mod tests {
+    use super::super::test_support::{self, counting_threads, joined_count};
     use super::*;
     use std::sync::Arc;
 
@@ -981,25 +1031,8 @@ mod tests {
         let threads = if cfg!(miri) { 3 } else { TURN_SLOT_COUNT as u32 + 8 };
         let rounds = if cfg!(miri) { 2 } else { 20 };
         let l: Arc<RawFairLock<crate::Futex>> = Arc::new(RawFairLock::with_wait());
-        struct Count(core::cell::UnsafeCell<u32>);
-        // SAFETY: only touched under the lock under test.
-        unsafe impl Sync for Count {}
-        let count = Arc::new(Count(core::cell::UnsafeCell::new(0)));
         l.lock();
-        let handles: std::vec::Vec<_> = (0..threads)
-            .map(|_| {
-                let (l, c) = (l.clone(), count.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..rounds {
-                        l.lock();
-                        // SAFETY: we hold the lock.
-                        unsafe { *c.0.get() += 1 };
-                        // SAFETY: held by this thread.
-                        unsafe { l.unlock() };
-                    }
-                })
-            })
-            .collect();
+        let (handles, count) = counting_threads(&l, threads, rounds, test_support::lock);
         let limit = Instant::now() + Duration::from_secs(20);
         while l.waiters() < threads {
             assert!(Instant::now() < limit, "not every thread queued");
@@ -1007,11 +1040,7 @@ mod tests {
         }
         // SAFETY: held by this thread.
         unsafe { l.unlock() };
-        for h in handles {
-            h.join().unwrap();
-        }
-        // SAFETY: every thread is joined.
-        assert_eq!(unsafe { *count.0.get() }, threads * rounds);
+        assert_eq!(joined_count(handles, count), u64::from(threads * rounds));
         assert_eq!(l.waiters(), 0);
         assert_eq!(l.next.load(Relaxed), l.head.load(Relaxed));
     }
@@ -1060,31 +1089,10 @@ mod tests {
         let l: Arc<RawFairLock<W>> = Arc::new(RawFairLock::with_wait());
         l.next.store(u32::MAX - 1, Relaxed);
         l.head.store(u32::MAX - 1, Relaxed);
-        struct Count(core::cell::UnsafeCell<u32>);
-        // SAFETY: only touched under the lock under test.
-        unsafe impl Sync for Count {}
-        let count = Arc::new(Count(core::cell::UnsafeCell::new(0)));
         let rounds = if cfg!(miri) { 5 } else { 200 };
-        let threads: std::vec::Vec<_> = (0..3)
-            .map(|_| {
-                let (l, c) = (l.clone(), count.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..rounds {
-                        l.lock();
-                        // SAFETY: we hold the lock.
-                        unsafe { *c.0.get() += 1 };
-                        // SAFETY: held by this thread.
-                        unsafe { l.unlock() };
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        // SAFETY: every thread is joined.
-        let total = unsafe { *count.0.get() };
-        assert_eq!(total, 3 * rounds);
+        let (handles, count) = counting_threads(&l, 3, rounds, test_support::lock);
+        let total = joined_count(handles, count);
+        assert_eq!(total, 3 * u64::from(rounds));
         assert_eq!(l.state.load(Relaxed) & !SLEEPERS, 0);
         assert_eq!(
             l.next.load(Relaxed),
