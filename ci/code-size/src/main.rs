@@ -65,30 +65,32 @@ macro_rules! measure_lock {
     };
 }
 
-measure_lock!("spinlock", spinlock, baresync::SpinLock<u32>);
-measure! {
-    "spinlock-basic",
-    spinlock_basic,
-    static L: baresync::SpinLock<u32> = baresync::SpinLock::new(0);
-    fn lock() {
-        *L.lock() += 1;
-    }
-    fn try_lock() {
-        black_box(L.try_lock().map(|mut g| *g += 1));
-    }
+/// `measure!` for a `Lock`-shaped type around a `u32` with only the operations spin's mutexes
+/// have: `lock` and `try_lock`, each incrementing the value (the same-operations rows).
+macro_rules! measure_basic_lock {
+    ($feature:literal, $module:ident, $ty:ty) => {
+        measure! {
+            $feature,
+            $module,
+            static L: $ty = <$ty>::new(0);
+            fn lock() {
+                *L.lock() += 1;
+            }
+            fn try_lock() {
+                black_box(L.try_lock().map(|mut g| *g += 1));
+            }
+        }
+    };
 }
+
+measure_lock!("spinlock", spinlock, baresync::SpinLock<u32>);
+measure_basic_lock!("spinlock-basic", spinlock_basic, baresync::SpinLock<u32>);
 measure_lock!("ticketlock", ticketlock, baresync::TicketLock<u32>);
-measure! {
+measure_basic_lock!(
     "ticketlock-basic",
     ticketlock_basic,
-    static L: baresync::TicketLock<u32> = baresync::TicketLock::new(0);
-    fn lock() {
-        *L.lock() += 1;
-    }
-    fn try_lock() {
-        black_box(L.try_lock().map(|mut g| *g += 1));
-    }
-}
+    baresync::TicketLock<u32>
+);
 measure_lock!("fairlock", fairlock, baresync::FairLock<u32>);
 measure_lock!("mutex", mutex, baresync::Mutex<u32>);
 // `IrqSpinLock` is closure-scoped: the same three operations, each incrementing the value.
@@ -298,28 +300,16 @@ measure! {
         black_box(Q.join_until(budget()).timed_out());
     }
 }
-measure! {
+measure_basic_lock!(
     "spin-spinmutex",
     spin_spinmutex,
-    static L: spin::mutex::SpinMutex<u32> = spin::mutex::SpinMutex::new(0);
-    fn lock() {
-        *L.lock() += 1;
-    }
-    fn try_lock() {
-        black_box(L.try_lock().map(|mut g| *g += 1));
-    }
-}
-measure! {
+    spin::mutex::SpinMutex<u32>
+);
+measure_basic_lock!(
     "spin-ticketmutex",
     spin_ticketmutex,
-    static L: spin::mutex::TicketMutex<u32> = spin::mutex::TicketMutex::new(0);
-    fn lock() {
-        *L.lock() += 1;
-    }
-    fn try_lock() {
-        black_box(L.try_lock().map(|mut g| *g += 1));
-    }
-}
+    spin::mutex::TicketMutex<u32>
+);
 measure! {
     "spin-once",
     spin_once,
