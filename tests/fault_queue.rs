@@ -15,7 +15,6 @@ use baresync::sync::atomic::AtomicU32;
 use baresync::{Deadline, Futex, GetError, JoinableQueue, PushError, PutError, Queue, Spin, Wait};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -82,19 +81,11 @@ std::thread_local! {
     /// numbered `WAIT_PANIC_AT`.
     static WAIT_CALLS: Cell<usize> = const { Cell::new(0) };
     static WAIT_PANIC_AT: Cell<usize> = const { Cell::new(usize::MAX) };
-    /// Calls of `wake_all` on this thread; it panics on the call numbered `WAKE_PANIC_AT`.
-    static WAKE_CALLS: Cell<usize> = const { Cell::new(0) };
-    static WAKE_PANIC_AT: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
 fn inject_wait_panic(at: usize) {
     WAIT_CALLS.with(|c| c.set(0));
     WAIT_PANIC_AT.with(|c| c.set(at));
-}
-
-fn inject_wake_panic(at: usize) {
-    WAKE_CALLS.with(|c| c.set(0));
-    WAKE_PANIC_AT.with(|c| c.set(at));
 }
 
 fn count(
@@ -109,8 +100,8 @@ fn count(
     }
 }
 
-/// A sleeping backend (delegates to `Futex`) whose `wait`/`wait_until` and `wake_all` panic
-/// on the call chosen by this thread's `inject_*_panic`.
+/// A sleeping backend (delegates to `Futex`) whose `wait`/`wait_until` panic on the call
+/// chosen by this thread's `inject_wait_panic` (a panicking wake: `WakePanics`).
 struct PanickyWait;
 
 // SAFETY: only reads the word it is given (or passes its address on); never writes it.
@@ -127,7 +118,6 @@ unsafe impl Wait for PanickyWait {
         Futex::wake_one(atomic);
     }
     fn wake_all(atomic: &AtomicU32) {
-        count(&WAKE_CALLS, &WAKE_PANIC_AT, "wake");
         Futex::wake_all(atomic);
     }
 }
@@ -442,39 +432,13 @@ fn joinable_put_and_join_whose_wait_panics_keep_counts_right() {
     q.join();
 }
 
-/// Set by `PanickyWake` when some thread is about to sleep in `wait`.
-static WAKE_TEST_SLEEPING: AtomicBool = AtomicBool::new(false);
-
-/// `Futex`, whose `wake_all` panics on the call chosen by this thread's `inject_wake_panic`
-/// (only one test uses it: its static says when the test's getter sleeps).
-struct PanickyWake;
-
-// SAFETY: only reads the word it is given (or passes its address on); never writes it.
-unsafe impl Wait for PanickyWake {
-    fn wait(atomic: &AtomicU32, expected: u32) {
-        WAKE_TEST_SLEEPING.store(true, SeqCst);
-        Futex::wait(atomic, expected);
-    }
-    fn wait_until(atomic: &AtomicU32, expected: u32, deadline: &mut impl Deadline) -> bool {
-        WAKE_TEST_SLEEPING.store(true, SeqCst);
-        Futex::wait_until(atomic, expected, deadline)
-    }
-    fn wake_one(atomic: &AtomicU32) {
-        Futex::wake_one(atomic);
-    }
-    fn wake_all(atomic: &AtomicU32) {
-        count(&WAKE_CALLS, &WAKE_PANIC_AT, "wake");
-        Futex::wake_all(atomic);
-    }
-}
-
 /// `W::wake_all` panics in the `put` that should wake a sleeping getter: the item is in the
 /// queue (a `JoinableQueue` keeps counting its task: the getter's `task_done` would fail
 /// otherwise), and the sleeper is woken by the next change rather than left asleep for good.
 #[test]
 fn put_whose_wake_panics_keeps_the_item_and_the_sleeper_is_woken_later() {
     let ledger = Ledger::default();
-    let q: Arc<JoinableQueue<Item, 4, PanickyWake>> = Arc::new(JoinableQueue::with_wait());
+    let q: Arc<JoinableQueue<Item, 4, WakePanics<0>>> = Arc::new(JoinableQueue::with_wait());
     let getter = {
         let q = Arc::clone(&q);
         thread::spawn(move || {
@@ -488,12 +452,10 @@ fn put_whose_wake_panics_keeps_the_item_and_the_sleeper_is_woken_later() {
         })
     };
     // Wait until the getter is asleep (it announced itself before), so the put must wake it.
-    while !WAKE_TEST_SLEEPING.load(SeqCst) {
-        thread::yield_now();
-    }
-    inject_wake_panic(1);
+    WakePanics::<0>::until_sleeping(1);
+    arm_wake(1);
     let r = catch_unwind(AssertUnwindSafe(|| q.put(ledger.item(0))));
-    inject_wake_panic(usize::MAX);
+    arm_wake(0);
     assert!(r.is_err(), "the wake of the sleeping getter panicked");
     assert_eq!(
         q.len() + q.unfinished_tasks(),

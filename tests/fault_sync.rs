@@ -128,69 +128,6 @@ fn fair_lock_survives_a_panicking_wait() {
     assert!(!lock.is_locked());
 }
 
-/// `Futex`, whose `wake_one`/`wake_all` panic on this thread's armed call, and which counts
-/// the threads inside its `wait` (per `ID`, so the tests using it do not see each other).
-struct WakePanics<const ID: usize>;
-
-thread_local! {
-    /// Wake calls left before the one that panics, in this thread (0: never panic).
-    static WAKE_PANIC_IN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// Threads inside `WakePanics::<ID>::wait` (asleep, with nothing changing the word).
-static SLEEPING: [std::sync::atomic::AtomicUsize; 2] =
-    [const { std::sync::atomic::AtomicUsize::new(0) }; 2];
-
-/// Makes this thread's `k`-th wake call of a `WakePanics` backend panic.
-fn arm_wake(k: u32) {
-    WAKE_PANIC_IN.with(|c| c.set(k));
-}
-
-impl<const ID: usize> WakePanics<ID> {
-    fn maybe_panic() {
-        let left = WAKE_PANIC_IN.with(|c| c.get());
-        if left != 0 {
-            WAKE_PANIC_IN.with(|c| c.set(left - 1));
-            if left == 1 {
-                panic!("injected");
-            }
-        }
-    }
-
-    /// Waits until `n` threads are inside `wait`.
-    fn until_sleeping(n: usize) {
-        let limit = std::time::Instant::now() + Duration::from_secs(20);
-        while SLEEPING[ID].load(SeqCst) != n {
-            assert!(std::time::Instant::now() < limit, "{n} sleepers never came");
-            thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-// SAFETY: only reads the word it is given (or passes its address on); never writes it.
-unsafe impl<const ID: usize> Wait for WakePanics<ID> {
-    fn wait(atomic: &baresync::sync::atomic::AtomicU32, expected: u32) {
-        SLEEPING[ID].fetch_add(1, SeqCst);
-        Futex::wait(atomic, expected);
-        SLEEPING[ID].fetch_sub(1, SeqCst);
-    }
-    fn wait_until(
-        atomic: &baresync::sync::atomic::AtomicU32,
-        expected: u32,
-        deadline: &mut impl baresync::Deadline,
-    ) -> bool {
-        Futex::wait_until(atomic, expected, deadline)
-    }
-    fn wake_one(atomic: &baresync::sync::atomic::AtomicU32) {
-        Self::maybe_panic();
-        Futex::wake_one(atomic);
-    }
-    fn wake_all(atomic: &baresync::sync::atomic::AtomicU32) {
-        Self::maybe_panic();
-        Futex::wake_all(atomic);
-    }
-}
-
 /// The fair lock's release wakes the next ticket's waiter, asleep on its turn slot, and that
 /// wake panics: the release still happened (the lock is free, the panic propagates out of
 /// `unlock`), and the waiter is woken by the next release instead of sleeping for good (it
@@ -214,14 +151,7 @@ fn fair_lock_turn_wake_that_panics_is_made_again_by_the_next_release() {
     // The head queues and sleeps on the state word; the waiter behind it on its turn slot.
     WakePanics::<0>::until_sleeping(1);
     assert_eq!(l.waiters(), 1);
-    let behind = {
-        let l = Arc::clone(&l);
-        thread::spawn(move || {
-            l.lock();
-            // SAFETY: held by this thread.
-            unsafe { l.unlock() };
-        })
-    };
+    let behind = lock_and_unlock_on_a_thread(&l);
     WakePanics::<0>::until_sleeping(2);
     assert_eq!(l.waiters(), 2);
     // SAFETY: held by this thread. Wakes the head, which takes the lock and releases it.
@@ -230,14 +160,7 @@ fn fair_lock_turn_wake_that_panics_is_made_again_by_the_next_release() {
         join_within(head, "the head"),
         "the head's turn wake panicked"
     );
-    assert!(!l.is_locked(), "the release happened before the wake");
-    // The next release makes the lost wake-up again.
-    l.lock();
-    // SAFETY: held by this thread.
-    unsafe { l.unlock() };
-    join_within(behind, "the waiter whose turn wake panicked");
-    assert_eq!(l.waiters(), 0);
-    assert!(!l.is_locked());
+    next_release_wakes(&l, behind, "the waiter whose turn wake panicked");
 }
 
 /// The same for the wake of the state word's sleepers (here the head of the queue): a release
@@ -246,24 +169,36 @@ fn fair_lock_turn_wake_that_panics_is_made_again_by_the_next_release() {
 fn fair_lock_head_wake_that_panics_is_made_again_by_the_next_release() {
     let l: Arc<RawFairLock<WakePanics<1>>> = Arc::new(RawFairLock::with_wait());
     l.lock();
-    let head = {
-        let l = Arc::clone(&l);
-        thread::spawn(move || {
-            l.lock();
-            // SAFETY: held by this thread.
-            unsafe { l.unlock() };
-        })
-    };
+    let head = lock_and_unlock_on_a_thread(&l);
     WakePanics::<1>::until_sleeping(1);
     arm_wake(1);
     // SAFETY: held by this thread.
     must_panic(|| unsafe { l.unlock() });
     arm_wake(0);
+    next_release_wakes(&l, head, "the head whose wake panicked");
+}
+
+/// A thread that takes `l` and releases it (it queues if `l` is held).
+fn lock_and_unlock_on_a_thread<R: RawLock + Send + Sync + 'static>(
+    l: &Arc<R>,
+) -> thread::JoinHandle<()> {
+    let l = Arc::clone(l);
+    thread::spawn(move || {
+        l.lock();
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+    })
+}
+
+/// After a release whose wake panicked: the release happened (`l` is free), and the next
+/// release, this thread's, wakes `waiter`, which then takes the lock and finishes; nobody
+/// stays queued.
+fn next_release_wakes<W: Wait>(l: &RawFairLock<W>, waiter: thread::JoinHandle<()>, what: &str) {
     assert!(!l.is_locked(), "the release happened before the wake");
     l.lock();
     // SAFETY: held by this thread.
     unsafe { l.unlock() };
-    join_within(head, "the head whose wake panicked");
+    join_within(waiter, what);
     assert_eq!(l.waiters(), 0);
     assert!(!l.is_locked());
 }

@@ -125,3 +125,81 @@ unsafe impl<const ID: usize> baresync::Wait for PanickyWait<ID> {
         <baresync::Yield as baresync::Wait>::wake_all(atomic);
     }
 }
+
+thread_local! {
+    /// Wake calls of a `WakePanics` backend left before the one that panics, in this thread
+    /// (0: never panic).
+    static WAKE_PANIC_IN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Makes this thread's `k`-th wake call of a `WakePanics` backend panic (0: none).
+pub fn arm_wake(k: u32) {
+    WAKE_PANIC_IN.with(|c| c.set(k));
+}
+
+/// Threads inside `WakePanics::<ID>::wait`/`wait_until` (asleep, with nothing changing the
+/// word), per `ID`, so the tests of one file do not see each other.
+pub static SLEEPING: [std::sync::atomic::AtomicUsize; 2] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 2];
+
+/// `Futex`, whose `wake_one`/`wake_all` panic on this thread's armed call (`arm_wake`), and
+/// which counts the threads inside its waits (`SLEEPING[ID]`), so that a test can wait until
+/// the thread its wake must reach is asleep.
+#[cfg(feature = "std")]
+pub struct WakePanics<const ID: usize>;
+
+#[cfg(feature = "std")]
+impl<const ID: usize> WakePanics<ID> {
+    fn maybe_panic() {
+        let left = WAKE_PANIC_IN.with(|c| c.get());
+        if left != 0 {
+            WAKE_PANIC_IN.with(|c| c.set(left - 1));
+            if left == 1 {
+                panic!("injected");
+            }
+        }
+    }
+
+    /// Waits until `n` threads are inside a wait.
+    pub fn until_sleeping(n: usize) {
+        let limit = generous();
+        while SLEEPING[ID].load(std::sync::atomic::Ordering::SeqCst) != n {
+            assert!(std::time::Instant::now() < limit, "{n} sleepers never came");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Runs `wait`, counted in `SLEEPING[ID]` while inside.
+    fn counted<T>(wait: impl FnOnce() -> T) -> T {
+        use std::sync::atomic::Ordering::SeqCst;
+        SLEEPING[ID].fetch_add(1, SeqCst);
+        let r = wait();
+        SLEEPING[ID].fetch_sub(1, SeqCst);
+        r
+    }
+}
+
+#[cfg(feature = "std")]
+// SAFETY: only reads the word it is given (or passes its address on); never writes it.
+unsafe impl<const ID: usize> baresync::Wait for WakePanics<ID> {
+    fn wait(atomic: &baresync::sync::atomic::AtomicU32, expected: u32) {
+        Self::counted(|| <baresync::Futex as baresync::Wait>::wait(atomic, expected));
+    }
+    fn wait_until(
+        atomic: &baresync::sync::atomic::AtomicU32,
+        expected: u32,
+        deadline: &mut impl baresync::Deadline,
+    ) -> bool {
+        Self::counted(|| {
+            <baresync::Futex as baresync::Wait>::wait_until(atomic, expected, deadline)
+        })
+    }
+    fn wake_one(atomic: &baresync::sync::atomic::AtomicU32) {
+        Self::maybe_panic();
+        <baresync::Futex as baresync::Wait>::wake_one(atomic);
+    }
+    fn wake_all(atomic: &baresync::sync::atomic::AtomicU32) {
+        Self::maybe_panic();
+        <baresync::Futex as baresync::Wait>::wake_all(atomic);
+    }
+}
