@@ -44,10 +44,11 @@ macro_rules! measure {
     };
 }
 
-/// `measure!` for a `Lock`-shaped type around a `u32`: `lock`, `try_lock` and `lock_until`,
-/// each incrementing the value.
+/// `measure!` for a `Lock`-shaped type around a `u32`: `lock` and `try_lock`, and
+/// `lock_until` when asked for (`, lock_until`), each incrementing the value. Without it, a
+/// lock has only the operations spin's mutexes have (the same-operations rows).
 macro_rules! measure_lock {
-    ($feature:literal, $module:ident, $ty:ty) => {
+    ($feature:literal, $module:ident, $ty:ty $(, $until:ident)?) => {
         measure! {
             $feature,
             $module,
@@ -58,41 +59,30 @@ macro_rules! measure_lock {
             fn try_lock() {
                 black_box(L.try_lock().map(|mut g| *g += 1));
             }
-            fn lock_until() {
-                black_box(L.lock_until(budget()).map(|mut g| *g += 1));
-            }
+            $(
+                fn $until() {
+                    black_box(L.$until(budget()).map(|mut g| *g += 1));
+                }
+            )?
         }
     };
 }
 
-/// `measure!` for a `Lock`-shaped type around a `u32` with only the operations spin's mutexes
-/// have: `lock` and `try_lock`, each incrementing the value (the same-operations rows).
-macro_rules! measure_basic_lock {
-    ($feature:literal, $module:ident, $ty:ty) => {
-        measure! {
-            $feature,
-            $module,
-            static L: $ty = <$ty>::new(0);
-            fn lock() {
-                *L.lock() += 1;
-            }
-            fn try_lock() {
-                black_box(L.try_lock().map(|mut g| *g += 1));
-            }
-        }
-    };
-}
-
-measure_lock!("spinlock", spinlock, baresync::SpinLock<u32>);
-measure_basic_lock!("spinlock-basic", spinlock_basic, baresync::SpinLock<u32>);
-measure_lock!("ticketlock", ticketlock, baresync::TicketLock<u32>);
-measure_basic_lock!(
+measure_lock!("spinlock", spinlock, baresync::SpinLock<u32>, lock_until);
+measure_lock!("spinlock-basic", spinlock_basic, baresync::SpinLock<u32>);
+measure_lock!(
+    "ticketlock",
+    ticketlock,
+    baresync::TicketLock<u32>,
+    lock_until
+);
+measure_lock!(
     "ticketlock-basic",
     ticketlock_basic,
     baresync::TicketLock<u32>
 );
-measure_lock!("fairlock", fairlock, baresync::FairLock<u32>);
-measure_lock!("mutex", mutex, baresync::Mutex<u32>);
+measure_lock!("fairlock", fairlock, baresync::FairLock<u32>, lock_until);
+measure_lock!("mutex", mutex, baresync::Mutex<u32>, lock_until);
 // `IrqSpinLock` is closure-scoped: the same three operations, each incrementing the value.
 measure! {
     "irqspinlock",
@@ -300,12 +290,12 @@ measure! {
         black_box(Q.join_until(budget()).timed_out());
     }
 }
-measure_basic_lock!(
+measure_lock!(
     "spin-spinmutex",
     spin_spinmutex,
     spin::mutex::SpinMutex<u32>
 );
-measure_basic_lock!(
+measure_lock!(
     "spin-ticketmutex",
     spin_ticketmutex,
     spin::mutex::TicketMutex<u32>
