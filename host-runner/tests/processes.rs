@@ -4,6 +4,31 @@
 
 use std::process::Command;
 
+/// The JSON file at `path`, parsed.
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The scenarios of a `stress --processes --json` report and their names, after checking that
+/// every one passed, and that a scenario is a control exactly when it has violations (a
+/// control passes by failing its checks).
+fn passed_scenarios(v: &serde_json::Value) -> (&Vec<serde_json::Value>, Vec<&str>) {
+    let scenarios = v["scenarios"].as_array().unwrap();
+    for s in scenarios {
+        assert_eq!(s["passed"], true, "{s}");
+        assert_eq!(
+            s["control"].as_bool().unwrap(),
+            !s["violations"].as_array().unwrap().is_empty(),
+            "{s}"
+        );
+    }
+    let names = scenarios
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    (scenarios, names)
+}
+
 fn stress(extra: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_host-runner"))
         .args([
@@ -63,16 +88,11 @@ fn processes_pass_and_the_control_is_caught() {
             "{control}: {out}"
         );
     }
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = read_json(&json);
     assert_eq!(v["mode"], "processes");
     assert_eq!(v["kill"], false);
     assert_eq!(v["ok"], true);
-    let scenarios = v["scenarios"].as_array().unwrap();
-    let names: Vec<&str> = scenarios
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let (scenarios, names) = passed_scenarios(&v);
     for name in [
         "robust-mutex",
         "queue",
@@ -88,14 +108,6 @@ fn processes_pass_and_the_control_is_caught() {
         assert!(names.contains(&name), "{name} not in {names:?}");
     }
     assert_eq!(names.len(), 13, "{names:?}");
-    for s in scenarios {
-        assert_eq!(s["passed"], true, "{s}");
-        assert_eq!(
-            s["control"].as_bool().unwrap(),
-            !s["violations"].as_array().unwrap().is_empty(),
-            "{s}"
-        );
-    }
     for (control, check) in [
         ("control: unlocked reads", "consistent-read"),
         ("control: not waiting", "released-after-set"),
@@ -139,17 +151,12 @@ fn processes_json_lists_every_scenario_and_control() {
     let json = dir.path().join("stress.json");
     let (code, out) = stress(&["--kill", "--jitter", "--json", json.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = read_json(&json);
     assert_eq!(v["mode"], "processes");
     assert_eq!(v["kill"], true);
     assert_eq!(v["jitter"], true);
     assert_eq!(v["ok"], true);
-    let scenarios = v["scenarios"].as_array().unwrap();
-    let names: Vec<&str> = scenarios
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let (scenarios, names) = passed_scenarios(&v);
     assert_eq!(
         names,
         [
@@ -160,14 +167,7 @@ fn processes_json_lists_every_scenario_and_control() {
         ]
     );
     for s in scenarios {
-        assert_eq!(s["passed"], true, "{s}");
         assert!(s["kills"].as_u64().unwrap() > 0, "{s}");
-        // A control passes by failing its checks.
-        assert_eq!(
-            s["control"].as_bool().unwrap(),
-            !s["violations"].as_array().unwrap().is_empty(),
-            "{s}"
-        );
     }
 }
 
@@ -196,8 +196,7 @@ fn bench_processes_measures_every_case_next_to_libc() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = read_json(&json);
     let groups = v["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 1, "only the processes group");
     assert_eq!(groups[0]["name"], "processes");
