@@ -607,10 +607,20 @@ impl<W: Wait> RawRwMutex<W> {
     #[cold]
     #[inline(never)]
     fn try_lock_exclusive_slow(&self) -> bool {
+        self.try_as(Kind::Write)
+    }
+
+    /// Takes a lock of `kind` if it can be taken now, without waiting or registering (the
+    /// `try_*` forms of the write, upgradable and upgrade locks; the read lock's fast path is
+    /// a `fetch_add`).
+    #[inline]
+    fn try_as(&self, kind: Kind) -> bool {
         // ORDERING: Relaxed: the compare-exchange is the acquire.
         let mut s = self.state.load(Relaxed);
-        while let Some(new) = Self::take_exclusive(s) {
-            // ORDERING: Acquire pairs with the Release of every earlier unlock.
+        while let Some(new) = Self::take(kind, s) {
+            // ORDERING: Acquire pairs with the Release of every earlier unlock this
+            // acquisition depends on, as in `wait_as` (the last write unlock; for a writer or
+            // upgrader also the readers' `fetch_sub`s and the last upgradable unlock).
             match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
                 Ok(_) => return true,
                 Err(now) => s = now,
@@ -797,16 +807,7 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
 
     #[inline]
     fn try_lock_upgradable(&self) -> bool {
-        // ORDERING: Relaxed: the compare-exchange is the acquire.
-        let mut s = self.state.load(Relaxed);
-        while let Some(new) = Self::take_upgradable(s) {
-            // ORDERING: Acquire pairs with the Release of the last write unlock.
-            match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
-                Ok(_) => return true,
-                Err(now) => s = now,
-            }
-        }
-        false
+        self.try_as(Kind::Upgradable)
     }
 
     fn lock_upgradable_until(&self, deadline: &mut impl Deadline) -> bool {
@@ -841,16 +842,7 @@ unsafe impl<W: Wait> RawRwLock for RawRwMutex<W> {
     }
 
     unsafe fn try_upgrade(&self) -> bool {
-        // ORDERING: Relaxed: the compare-exchange is the acquire.
-        let mut s = self.state.load(Relaxed);
-        while let Some(new) = Self::take_upgrade(s) {
-            // ORDERING: Acquire pairs with the Release `fetch_sub` of the readers that left.
-            match self.state.compare_exchange_weak(s, new, Acquire, Relaxed) {
-                Ok(_) => return true,
-                Err(now) => s = now,
-            }
-        }
-        false
+        self.try_as(Kind::Upgrade)
     }
 
     unsafe fn upgrade_until(&self, deadline: &mut impl Deadline) -> bool {
