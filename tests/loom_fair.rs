@@ -109,10 +109,7 @@ fn negative_keyed_futex_catches_a_wake_of_the_wrong_word() {
 fn try_lock_races_lock<W: Wait + Send + Sync + 'static>() {
     model(|| {
         let s = Shared::<RawFairLock<W>>::new();
-        let locker = {
-            let s = s.clone();
-            thread::spawn(move || s.locked_increment())
-        };
+        let locker = spawn_with(&s, |s| s.locked_increment());
         let mut got = 0;
         for _ in 0..2 {
             if s.raw.try_lock() {
@@ -146,25 +143,19 @@ fn fair_futex_lock_until_races_lock() {
     model(|| {
         let s = Shared::<RawFairLock<LoomFutex>>::new();
         s.raw.lock();
-        let locker = {
-            let s = s.clone();
-            thread::spawn(move || s.locked_increment())
-        };
-        let timed = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let mut polls = 0;
-                let got = s.raw.lock_until(&mut || {
-                    polls += 1;
-                    polls > 2
-                });
-                if got {
-                    s.critical();
-                    s.unlock();
-                }
-                record_outcome(got);
-            })
-        };
+        let locker = spawn_with(&s, |s| s.locked_increment());
+        let timed = spawn_with(&s, move |s| {
+            let mut polls = 0;
+            let got = s.raw.lock_until(&mut || {
+                polls += 1;
+                polls > 2
+            });
+            if got {
+                s.critical();
+                s.unlock();
+            }
+            record_outcome(got);
+        });
         s.critical();
         s.unlock();
         locker.join().unwrap();

@@ -63,8 +63,7 @@ fn try_lock_races_lock<R: RawLock + Send + Sync + 'static>(lockers: usize, tryer
         };
         let lockers: Vec<_> = (0..lockers)
             .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || {
+                spawn_with(&s, move |s| {
                     s.locked_increment();
                     1
                 })
@@ -111,10 +110,7 @@ fn lock_until_races_unlock<R: RawLock + Send + Sync + 'static>(polls: usize, thi
                 got
             })
         };
-        let plain = third.then(|| {
-            let s = s.clone();
-            thread::spawn(move || s.locked_increment())
-        });
+        let plain = third.then(|| spawn_with(&s, |s| s.locked_increment()));
         s.critical();
         s.unlock();
         let got = timed.join().unwrap();

@@ -15,7 +15,6 @@ mod loom_support;
 use loom_support::*;
 
 use baresync::{RawLock, RawMcsLock};
-use loom::thread;
 
 fn mutual_exclusion(threads: usize) {
     model(move || {
@@ -43,10 +42,7 @@ fn mcs_two_queued_behind_owner() {
         let s = Shared::<RawMcsLock>::new();
         s.raw.lock();
         let handles: Vec<_> = (0..2)
-            .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || s.locked_increment())
-            })
+            .map(|_| spawn_with(&s, |s| s.locked_increment()))
             .collect();
         s.critical();
         s.unlock();
@@ -62,10 +58,7 @@ fn mcs_two_queued_behind_owner() {
 fn mcs_try_lock_races_lock() {
     model(|| {
         let s = Shared::<RawMcsLock>::new();
-        let locker = {
-            let s = s.clone();
-            thread::spawn(move || s.locked_increment())
-        };
+        let locker = spawn_with(&s, |s| s.locked_increment());
         let got = s.raw.try_lock();
         if got {
             s.critical();

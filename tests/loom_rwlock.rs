@@ -82,14 +82,8 @@ impl<R: RawRwLock> Shared<R> {
 fn exclusion<R: RawRwLock + Send + Sync + 'static>(main_writes: bool, reader_thread: bool) {
     model(move || {
         let s = Shared::<R>::new();
-        let w = {
-            let s = s.clone();
-            thread::spawn(move || s.writer())
-        };
-        let r = reader_thread.then(|| {
-            let s = s.clone();
-            thread::spawn(move || s.reader())
-        });
+        let w = spawn_with(&s, Shared::writer);
+        let r = reader_thread.then(|| spawn_with(&s, Shared::reader));
         if main_writes {
             s.writer();
         } else {
@@ -127,14 +121,8 @@ fn hand_off_wakes_readers_and_writers() {
     model(|| {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
         s.raw.lock_exclusive();
-        let r = {
-            let s = s.clone();
-            thread::spawn(move || s.reader())
-        };
-        let w = {
-            let s = s.clone();
-            thread::spawn(move || s.writer())
-        };
+        let r = spawn_with(&s, Shared::reader);
+        let w = spawn_with(&s, Shared::writer);
         s.write();
         // SAFETY: acquired above.
         unsafe { s.raw.unlock_exclusive() };
@@ -152,14 +140,8 @@ fn hand_off_wakes_readers_and_writers() {
 fn upgrade_excludes() {
     model(|| {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
-        let r = {
-            let s = s.clone();
-            thread::spawn(move || s.reader())
-        };
-        let w = {
-            let s = s.clone();
-            thread::spawn(move || s.writer())
-        };
+        let r = spawn_with(&s, Shared::reader);
+        let w = spawn_with(&s, Shared::writer);
         s.raw.lock_upgradable();
         let before = s.read();
         // SAFETY: the upgradable lock is held.
@@ -185,10 +167,7 @@ fn writer_preference() {
     model(|| {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
         s.raw.lock_shared();
-        let w = {
-            let s = s.clone();
-            thread::spawn(move || s.writer())
-        };
+        let w = spawn_with(&s, Shared::writer);
         while s.raw.waiting_writers() == 0 {
             thread::yield_now();
         }
@@ -212,22 +191,19 @@ fn timed_reader_races_unlock() {
     model(|| {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
         s.raw.lock_exclusive();
-        let timed = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let mut n = 0;
-                let got = s.raw.lock_shared_until(&mut || {
-                    n += 1;
-                    n > 1
-                });
-                if got {
-                    s.read();
-                    // SAFETY: acquired just above.
-                    unsafe { s.raw.unlock_shared() };
-                }
-                got
-            })
-        };
+        let timed = spawn_with(&s, move |s| {
+            let mut n = 0;
+            let got = s.raw.lock_shared_until(&mut || {
+                n += 1;
+                n > 1
+            });
+            if got {
+                s.read();
+                // SAFETY: acquired just above.
+                unsafe { s.raw.unlock_shared() };
+            }
+            got
+        });
         s.write();
         // SAFETY: acquired above.
         unsafe { s.raw.unlock_exclusive() };
@@ -246,26 +222,20 @@ fn timed_writer_gives_up_and_wakes_held_back_reader() {
     model(|| {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
         s.raw.lock_shared();
-        let timed = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let mut n = 0;
-                let got = s.raw.lock_exclusive_until(&mut || {
-                    n += 1;
-                    n > 1
-                });
-                if got {
-                    s.write();
-                    // SAFETY: acquired just above.
-                    unsafe { s.raw.unlock_exclusive() };
-                }
-                got
-            })
-        };
-        let r = {
-            let s = s.clone();
-            thread::spawn(move || s.reader())
-        };
+        let timed = spawn_with(&s, move |s| {
+            let mut n = 0;
+            let got = s.raw.lock_exclusive_until(&mut || {
+                n += 1;
+                n > 1
+            });
+            if got {
+                s.write();
+                // SAFETY: acquired just above.
+                unsafe { s.raw.unlock_exclusive() };
+            }
+            got
+        });
+        let r = spawn_with(&s, Shared::reader);
         let got = timed.join().unwrap();
         // Only now does the first reader leave: a reader held back by the timed-out writer had
         // to be woken by that writer's deregistration.
@@ -289,24 +259,18 @@ fn refused_reader_undo_wakes_the_writer() {
     model(|| {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
         s.raw.lock_shared();
-        let w = {
-            let s = s.clone();
-            thread::spawn(move || s.writer())
-        };
+        let w = spawn_with(&s, Shared::writer);
         while s.raw.waiting_writers() == 0 {
             thread::yield_now();
         }
-        let late = {
-            let s = s.clone();
-            thread::spawn(move || {
-                // Refused while the writer waits; admitted only after its write.
-                if s.raw.try_lock_shared() {
-                    assert_eq!(s.read(), 1, "a reader overtook a waiting writer");
-                    // SAFETY: acquired just above.
-                    unsafe { s.raw.unlock_shared() };
-                }
-            })
-        };
+        let late = spawn_with(&s, move |s| {
+            // Refused while the writer waits; admitted only after its write.
+            if s.raw.try_lock_shared() {
+                assert_eq!(s.read(), 1, "a reader overtook a waiting writer");
+                // SAFETY: acquired just above.
+                unsafe { s.raw.unlock_shared() };
+            }
+        });
         // SAFETY: acquired above.
         unsafe { s.raw.unlock_shared() };
         late.join().unwrap();
@@ -326,10 +290,7 @@ fn try_write_after_a_hand_off_sees_the_reader_leave() {
     model(|| {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
         s.raw.lock_exclusive();
-        let r = {
-            let s = s.clone();
-            thread::spawn(move || s.reader())
-        };
+        let r = spawn_with(&s, Shared::reader);
         s.write();
         // SAFETY: acquired above.
         unsafe { s.raw.unlock_exclusive() };
@@ -355,10 +316,7 @@ fn negative_no_wake_deadlocks() {
     model(|| {
         let s = Shared::<RawRwMutex<Park<false, false>>>::new();
         s.raw.lock_exclusive();
-        let r = {
-            let s = s.clone();
-            thread::spawn(move || s.reader())
-        };
+        let r = spawn_with(&s, Shared::reader);
         s.write();
         // SAFETY: acquired above.
         unsafe { s.raw.unlock_exclusive() };
@@ -372,18 +330,15 @@ fn negative_no_wake_deadlocks() {
 fn try_read_sees_the_write() {
     model(|| {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
-        let r = {
-            let s = s.clone();
-            thread::spawn(move || loop {
-                if s.raw.try_lock_shared() {
-                    let v = s.read();
-                    // SAFETY: acquired just above.
-                    unsafe { s.raw.unlock_shared() };
-                    return v;
-                }
-                thread::yield_now();
-            })
-        };
+        let r = spawn_with(&s, move |s| loop {
+            if s.raw.try_lock_shared() {
+                let v = s.read();
+                // SAFETY: acquired just above.
+                unsafe { s.raw.unlock_shared() };
+                return v;
+            }
+            thread::yield_now();
+        });
         s.writer();
         assert!(r.join().unwrap() <= 1);
     });
@@ -395,10 +350,7 @@ fn try_read_sees_the_write() {
 fn upgradable_unlock_publishes_to_the_next_writer() {
     model(|| {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
-        let w = {
-            let s = s.clone();
-            thread::spawn(move || s.writer())
-        };
+        let w = spawn_with(&s, Shared::writer);
         s.raw.lock_upgradable();
         s.read();
         // SAFETY: acquired above.

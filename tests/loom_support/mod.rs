@@ -36,6 +36,17 @@ std::thread_local! {
     pub static OUTCOMES: Cell<(bool, bool)> = const { Cell::new((false, false)) };
 }
 
+/// Runs `f` on a new loom thread with its own handle to the shared `s`.
+pub fn spawn_with<S, T, F>(s: &Arc<S>, f: F) -> thread::JoinHandle<T>
+where
+    S: Send + Sync + 'static,
+    T: Send + 'static,
+    F: FnOnce(&S) -> T + Send + 'static,
+{
+    let s = Arc::clone(s);
+    thread::spawn(move || f(&s))
+}
+
 pub fn sleeps() -> usize {
     SLEEPS.with(Cell::get)
 }
