@@ -127,6 +127,14 @@ const TURN_SLOT_STRIDE: u32 = 33;
 #[cfg(not(baresync_loom))]
 static TURN_SLOTS: TurnSlots = TurnSlots([const { AtomicU32::new(0) }; TURN_SLOT_COUNT]);
 
+/// Barging attempts of `lock`, each after a `thread::yield_now`, once its spinning ones have
+/// failed and before it queues (`std`, a sleeping `W`): the default `Mutex`'s 13 yields.
+/// Before they were added (only ~200 spin hints, then the queue), `FairLock<Futex>` with 8
+/// threads on 2 cores ran at 0.13–0.33× of `parking_lot::Mutex` with a p99.9 acquire latency of
+/// 300–800 µs; with them, level with it on both (`docs/design.md`, "FairLock, fourth round").
+#[cfg(all(feature = "std", not(baresync_loom)))]
+const PREQUEUE_YIELDS: u32 = 13;
+
 /// The turn slots, aligned to a cache-line pair.
 #[cfg(not(baresync_loom))]
 #[repr(align(128))]
@@ -337,14 +345,20 @@ impl<W: Wait> RawFairLock<W> {
         Backoff::LIMIT + 2
     };
 
-    /// The slow path of `lock`: a few more barging attempts with backoff, then queue.
+    /// The slow path of `lock`: a few more barging attempts, with backoff and then (`std`, a
+    /// sleeping `W`) yielding the core between them, then queue.
     ///
     /// A thread that is running keeps trying for a moment before it joins the queue, as
-    /// parking_lot's waiters spin before they park: a queued waiter waits its turn behind the
-    /// others, and when threads outnumber cores those may be descheduled, so every
-    /// acquisition that goes through the queue is a slow one. Retrying for about 200 spin
-    /// hints raised the oversubscribed throughput and lowered the p99.9 wait with 4 threads
-    /// on 2 cores in the measurement in `docs/design.md`. The bound is counted from joining, so it does not change.
+    /// parking_lot's waiters spin and yield before they park: a queued waiter waits its turn
+    /// behind the others, and when threads outnumber cores those may be descheduled or
+    /// asleep, so every acquisition that goes through the queue is a slow one (a wake-up and
+    /// a scheduling delay per turn ahead of it), and a non-empty queue also makes the bargers
+    /// count toward the gate. [`BARGE_ROUNDS`](Self::BARGE_ROUNDS) of spinning (about 200
+    /// hints), then, with `std` and a sleeping `W`, [`PREQUEUE_YIELDS`] rounds of
+    /// `thread::yield_now`, each followed by an attempt: the default `Mutex`'s budget (a
+    /// yield hands the core to an owner that was preempted holding the lock; measured in
+    /// `docs/design.md`, "FairLock, fourth round"). Polling backends (`Spin`, `Yield`) keep
+    /// the spin only. The bound is counted from joining, so it does not change.
     #[cold]
     fn lock_slow(&self) {
         if self.try_barge() {
@@ -355,6 +369,15 @@ impl<W: Wait> RawFairLock<W> {
             backoff.spin();
             if self.try_barge() {
                 return;
+            }
+        }
+        #[cfg(all(feature = "std", not(baresync_loom)))]
+        if !W::WAKE_IS_NOOP {
+            for _ in 0..PREQUEUE_YIELDS {
+                std::thread::yield_now();
+                if self.try_barge() {
+                    return;
+                }
             }
         }
         self.lock_queued(|| {});
