@@ -361,14 +361,24 @@ impl<W: Wait> RawFairLock<W> {
     /// the spin only. The bound is counted from joining, so it does not change.
     #[cold]
     fn lock_slow(&self) {
+        if !self.barge_before_queueing() {
+            self.lock_queued(|| {});
+        }
+    }
+
+    /// The barging attempts of `lock` before it queues (see [`lock_slow`](Self::lock_slow)):
+    /// true if one took the lock. Shared with `lock_counted`, so that host-runner's bound
+    /// check runs the same path as `lock`.
+    #[inline(always)]
+    fn barge_before_queueing(&self) -> bool {
         if self.try_barge() {
-            return;
+            return true;
         }
         let mut backoff = Backoff::new();
         for _ in 0..Self::BARGE_ROUNDS {
             backoff.spin();
             if self.try_barge() {
-                return;
+                return true;
             }
         }
         #[cfg(all(feature = "std", not(baresync_loom)))]
@@ -376,11 +386,11 @@ impl<W: Wait> RawFairLock<W> {
             for _ in 0..PREQUEUE_YIELDS {
                 std::thread::yield_now();
                 if self.try_barge() {
-                    return;
+                    return true;
                 }
             }
         }
-        self.lock_queued(|| {});
+        false
     }
 
     /// Queues and waits for the lock. `on_join` runs right after this thread is counted in
@@ -761,7 +771,8 @@ impl<W: Wait> RawFairLock<W> {
         (self.state.load(Relaxed) & BYPASS_MASK) >> BYPASS_SHIFT
     }
 
-    /// [`lock`](RawLock::lock), for a checker that numbers acquisitions in `count` (one
+    /// [`lock`](RawLock::lock) (the same attempts before queueing), for a checker that
+    /// numbers acquisitions in `count` (one
     /// SeqCst `fetch_add` inside each critical section). Returns `None` when the lock was
     /// taken without queueing, or `Some(c)` where `c` is `count` read right after this thread
     /// joined the queue: the acquisitions numbered from `c` on, before this thread's own,
@@ -774,7 +785,7 @@ impl<W: Wait> RawFairLock<W> {
     /// may be numbered after `c` (the "+ 1" in T·(K + 1) − 1 + 1). No user code runs inside.
     #[doc(hidden)]
     pub fn lock_counted(&self, count: &std::sync::atomic::AtomicU64) -> Option<u64> {
-        if self.try_barge() {
+        if self.barge_before_queueing() {
             return None;
         }
         use crate::sync::atomic::{fence, Ordering::SeqCst};
