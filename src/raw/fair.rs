@@ -12,8 +12,14 @@
 //!   what keeps the lock fast when threads outnumber cores: a running thread takes a free lock
 //!   instead of handing it to a waiter that may be descheduled (the hand-off a strict FIFO
 //!   lock must make, and what makes [`RawTicketLock`](crate::RawTicketLock) collapse).
-//! - A thread that finds it held draws a ticket and joins the queue; the lock's state word
-//!   counts the queued waiters. Only the waiter whose ticket is served (the head) competes
+//! - A thread that finds it held keeps barging for a moment: a backoff of spin hints, then,
+//!   with `std` and a sleeping `W`, 13 rounds of `thread::yield_now` each followed by an
+//!   attempt (the default `Mutex`'s waiter budget). Only then does it draw a ticket and join
+//!   the queue; the lock's state word counts the queued waiters. A yield gives the core to an
+//!   owner that was preempted holding the lock, and keeps the queue short: a queued
+//!   acquisition waits for a wake-up per turn ahead of it, which is what the p99.9 acquire
+//!   latency sampled when threads outnumber cores (`docs/design.md`, "FairLock, fourth
+//!   round"). Only the waiter whose ticket is served (the head) competes
 //!   for the lock; the waiters behind it wait through `W` for their turn at the head.
 //! - **Per-waiter wake**: with a sleeping `W`, a waiter behind the head sleeps on its own
 //!   word, a turn slot picked by hashing the lock's address and its ticket in a table shared
