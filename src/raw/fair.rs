@@ -19,8 +19,8 @@
 //!   owner that was preempted holding the lock, and keeps the queue short: a queued
 //!   acquisition waits for a wake-up per turn ahead of it, which is what the p99.9 acquire
 //!   latency sampled when threads outnumber cores (`docs/design.md`, "FairLock, fourth
-//!   round"). Only the waiter whose ticket is served (the head) competes
-//!   for the lock; the waiters behind it wait through `W` for their turn at the head.
+//!   round"). Only the waiter whose ticket is served (the head) competes for the lock; the
+//!   waiters behind it wait through `W` for their turn at the head.
 //! - **Per-waiter wake**: with a sleeping `W`, a waiter behind the head sleeps on its own
 //!   word, a turn slot picked by hashing the lock's address and its ticket in a table shared
 //!   by every fair lock of the program (as TWA's waiting array, Dice and Kogan, Euro-Par
@@ -137,7 +137,8 @@ static TURN_SLOTS: TurnSlots = TurnSlots([const { AtomicU32::new(0) }; TURN_SLOT
 /// failed and before it queues (`std`, a sleeping `W`): the default `Mutex`'s 13 yields.
 /// Before they were added (only ~200 spin hints, then the queue), `FairLock<Futex>` with 8
 /// threads on 2 cores ran at 0.13–0.33× of `parking_lot::Mutex` with a p99.9 acquire latency of
-/// 300–800 µs; with them, level with it on both (`docs/design.md`, "FairLock, fourth round").
+/// 300–800 µs; with them, at 0.77–1.01× of it, and at about 1 µs (`docs/design.md`, "FairLock,
+/// fourth round").
 #[cfg(all(feature = "std", not(baresync_loom)))]
 const PREQUEUE_YIELDS: u32 = 13;
 
@@ -778,11 +779,11 @@ impl<W: Wait> RawFairLock<W> {
     }
 
     /// [`lock`](RawLock::lock) (the same attempts before queueing), for a checker that
-    /// numbers acquisitions in `count` (one
-    /// SeqCst `fetch_add` inside each critical section). Returns `None` when the lock was
-    /// taken without queueing, or `Some(c)` where `c` is `count` read right after this thread
-    /// joined the queue: the acquisitions numbered from `c` on, before this thread's own,
-    /// are the ones that overtook it, at most T·(K + 1) with T threads calling `lock`.
+    /// numbers acquisitions in `count` (one SeqCst `fetch_add` inside each critical
+    /// section). Returns `None` when the lock was taken without queueing, or `Some(c)` where
+    /// `c` is `count` read right after this thread joined the queue: the acquisitions
+    /// numbered from `c` on, before this thread's own, are the ones that overtook it, at most
+    /// T·(K + 1) with T threads calling `lock`.
     ///
     /// Why the read cannot be stale enough to invent overtakes: the SeqCst fence after the
     /// joining read-modify-write makes it synchronize with the release of every earlier owner
