@@ -12,9 +12,15 @@
 //!   what keeps the lock fast when threads outnumber cores: a running thread takes a free lock
 //!   instead of handing it to a waiter that may be descheduled (the hand-off a strict FIFO
 //!   lock must make, and what makes [`RawTicketLock`](crate::RawTicketLock) collapse).
-//! - A thread that finds it held draws a ticket and joins the queue; the lock's state word
-//!   counts the queued waiters. Only the waiter whose ticket is served (the head) competes
-//!   for the lock; the waiters behind it wait through `W` for their turn at the head.
+//! - A thread that finds it held keeps barging for a moment: a backoff of spin hints, then,
+//!   with `std` and a sleeping `W`, 13 rounds of `thread::yield_now` each followed by an
+//!   attempt (the default `Mutex`'s waiter budget). Only then does it draw a ticket and join
+//!   the queue; the lock's state word counts the queued waiters. A yield gives the core to an
+//!   owner that was preempted holding the lock, and keeps the queue short: a queued
+//!   acquisition waits for a wake-up per turn ahead of it, which is what the p99.9 acquire
+//!   latency sampled when threads outnumber cores (`docs/design.md`, "FairLock, fourth
+//!   round"). Only the waiter whose ticket is served (the head) competes for the lock; the
+//!   waiters behind it wait through `W` for their turn at the head.
 //! - **Per-waiter wake**: with a sleeping `W`, a waiter behind the head sleeps on its own
 //!   word, a turn slot picked by hashing the lock's address and its ticket in a table shared
 //!   by every fair lock of the program (as TWA's waiting array, Dice and Kogan, Euro-Par
@@ -126,6 +132,15 @@ const TURN_SLOT_STRIDE: u32 = 33;
 /// the table from a program that uses only those).
 #[cfg(not(baresync_loom))]
 static TURN_SLOTS: TurnSlots = TurnSlots([const { AtomicU32::new(0) }; TURN_SLOT_COUNT]);
+
+/// Barging attempts of `lock`, each after a `thread::yield_now`, once its spinning ones have
+/// failed and before it queues (`std`, a sleeping `W`): the default `Mutex`'s 13 yields.
+/// Before they were added (only ~200 spin hints, then the queue), `FairLock<Futex>` with 8
+/// threads on 2 cores ran at 0.13–0.33× of `parking_lot::Mutex` with a p99.9 acquire latency of
+/// 300–800 µs; with them, at 0.77–1.01× of it, and at about 1 µs (`docs/design.md`, "FairLock,
+/// fourth round").
+#[cfg(all(feature = "std", not(baresync_loom)))]
+const PREQUEUE_YIELDS: u32 = 13;
 
 /// The turn slots, aligned to a cache-line pair.
 #[cfg(not(baresync_loom))]
@@ -337,27 +352,52 @@ impl<W: Wait> RawFairLock<W> {
         Backoff::LIMIT + 2
     };
 
-    /// The slow path of `lock`: a few more barging attempts with backoff, then queue.
+    /// The slow path of `lock`: a few more barging attempts, with backoff and then (`std`, a
+    /// sleeping `W`) yielding the core between them, then queue.
     ///
     /// A thread that is running keeps trying for a moment before it joins the queue, as
-    /// parking_lot's waiters spin before they park: a queued waiter waits its turn behind the
-    /// others, and when threads outnumber cores those may be descheduled, so every
-    /// acquisition that goes through the queue is a slow one. Retrying for about 200 spin
-    /// hints raised the oversubscribed throughput and lowered the p99.9 wait with 4 threads
-    /// on 2 cores in the measurement in `docs/design.md`. The bound is counted from joining, so it does not change.
+    /// parking_lot's waiters spin and yield before they park: a queued waiter waits its turn
+    /// behind the others, and when threads outnumber cores those may be descheduled or
+    /// asleep, so every acquisition that goes through the queue is a slow one (a wake-up and
+    /// a scheduling delay per turn ahead of it), and a non-empty queue also makes the bargers
+    /// count toward the gate. [`BARGE_ROUNDS`](Self::BARGE_ROUNDS) of spinning (about 200
+    /// hints), then, with `std` and a sleeping `W`, [`PREQUEUE_YIELDS`] rounds of
+    /// `thread::yield_now`, each followed by an attempt: the default `Mutex`'s budget (a
+    /// yield hands the core to an owner that was preempted holding the lock; measured in
+    /// `docs/design.md`, "FairLock, fourth round"). Polling backends (`Spin`, `Yield`) keep
+    /// the spin only. The bound is counted from joining, so it does not change.
     #[cold]
     fn lock_slow(&self) {
+        if !self.barge_before_queueing() {
+            self.lock_queued(|| {});
+        }
+    }
+
+    /// The barging attempts of `lock` before it queues (see [`lock_slow`](Self::lock_slow)):
+    /// true if one took the lock. Shared with `lock_counted`, so that host-runner's bound
+    /// check runs the same path as `lock`.
+    #[inline(always)]
+    fn barge_before_queueing(&self) -> bool {
         if self.try_barge() {
-            return;
+            return true;
         }
         let mut backoff = Backoff::new();
         for _ in 0..Self::BARGE_ROUNDS {
             backoff.spin();
             if self.try_barge() {
-                return;
+                return true;
             }
         }
-        self.lock_queued(|| {});
+        #[cfg(all(feature = "std", not(baresync_loom)))]
+        if !W::WAKE_IS_NOOP {
+            for _ in 0..PREQUEUE_YIELDS {
+                std::thread::yield_now();
+                if self.try_barge() {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Queues and waits for the lock. `on_join` runs right after this thread is counted in
@@ -738,11 +778,12 @@ impl<W: Wait> RawFairLock<W> {
         (self.state.load(Relaxed) & BYPASS_MASK) >> BYPASS_SHIFT
     }
 
-    /// [`lock`](RawLock::lock), for a checker that numbers acquisitions in `count` (one
-    /// SeqCst `fetch_add` inside each critical section). Returns `None` when the lock was
-    /// taken without queueing, or `Some(c)` where `c` is `count` read right after this thread
-    /// joined the queue: the acquisitions numbered from `c` on, before this thread's own,
-    /// are the ones that overtook it, at most T·(K + 1) with T threads calling `lock`.
+    /// [`lock`](RawLock::lock) (the same attempts before queueing), for a checker that
+    /// numbers acquisitions in `count` (one SeqCst `fetch_add` inside each critical
+    /// section). Returns `None` when the lock was taken without queueing, or `Some(c)` where
+    /// `c` is `count` read right after this thread joined the queue: the acquisitions
+    /// numbered from `c` on, before this thread's own, are the ones that overtook it, at most
+    /// T·(K + 1) with T threads calling `lock`.
     ///
     /// Why the read cannot be stale enough to invent overtakes: the SeqCst fence after the
     /// joining read-modify-write makes it synchronize with the release of every earlier owner
@@ -751,7 +792,7 @@ impl<W: Wait> RawFairLock<W> {
     /// may be numbered after `c` (the "+ 1" in T·(K + 1) − 1 + 1). No user code runs inside.
     #[doc(hidden)]
     pub fn lock_counted(&self, count: &std::sync::atomic::AtomicU64) -> Option<u64> {
-        if self.try_barge() {
+        if self.barge_before_queueing() {
             return None;
         }
         use crate::sync::atomic::{fence, Ordering::SeqCst};
