@@ -417,6 +417,13 @@ impl PreSleep {
         self.backoff.snooze();
         true
     }
+
+    /// One round of the backoff alone, without counting it against the budget: for a waiter
+    /// whose backend only spins (`Wait::SPINS_ONLY`) and so never sleeps.
+    #[inline]
+    pub(crate) fn spin(&mut self) {
+        self.backoff.spin();
+    }
 }
 
 /// Waits through `W`, with a deadline (`Some`) or without (`None`); returns `false` only when
