@@ -11,7 +11,10 @@
 //! waiter further back, and the head once its budget is spent, waits through the backend `W`.
 //! With `Yield` or `Futex` those waiters give their core to the threads that need it (the
 //! owner and the head); with `Spin` they spin on the shared word with backoff, which is right
-//! when each thread owns its core. The lock still hands over strictly in ticket order, and
+//! when each thread owns its core. (`Spin` only spins, `Wait::SPINS_ONLY`, so its waiters do
+//! not call it: they poll in one loop, the head at full rate and each waiter behind it with a
+//! pause that grows with its place in line, Mellor-Crummey and Scott's proportional backoff;
+//! see `RawTicketLock::pauses`.) The lock still hands over strictly in ticket order, and
 //! that has a floor no backend removes: with more threads than cores and every thread
 //! contending, most hand-offs go to a thread that is not running, so each costs a context
 //! switch instead of a cache miss (measured on 2 cores, 8 threads: 0.01–0.10× the 2-thread
@@ -164,7 +167,8 @@ impl<W: Wait> RawTicketLock<W> {
     /// backoff pause only delays its own turn (measured with `host-runner bench`, median
     /// release-to-acquire latency on 2 cores: 190–212 ns with exponential backoff here, 165–172
     /// ns polling, `spin::TicketMutex` 140–159 ns in the same runs).
-    /// With a polling backend the budget is about one backoff's worth of pauses. With a
+    /// With a polling backend that yields (`Yield`) the budget is about one backoff's worth of
+    /// pauses (a backend that only spins has no budget: see `spin_for_turn`). With a
     /// sleeping one it is much longer: once the head sleeps, every hand-off waits for a
     /// wake-up, during which the next head gives up and sleeps too, a convoy in which each
     /// acquisition costs a wake-up latency (measured: 30k acquisitions/s with 2 threads on 2
