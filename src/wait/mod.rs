@@ -195,7 +195,7 @@ pub unsafe trait Wait {
 
     /// `true` when [`wait`](Wait::wait) only polls the word on the calling thread's core: it
     /// never yields, sleeps or otherwise lets another thread run in the caller's place (as
-    /// [`Spin`](crate::Spin)). A primitive may then poll the word itself, on a schedule that
+    /// [`Spin`]). A primitive may then poll the word itself, on a schedule that
     /// knows more than the backend does, instead of calling `wait` at all: a
     /// [`RawTicketLock`](crate::RawTicketLock) waiter pauses in proportion to its place in
     /// line. Such a backend should also set [`WAKE_IS_NOOP`](Wait::WAKE_IS_NOOP), since
