@@ -587,7 +587,11 @@ impl<W: Wait> Barrier<W> {
                 return Ok(BarrierWaitResult { leader: false });
             }
             if s & (BROKEN | RESETTING) != 0 || timed_out {
-                return match self.leave(gen, timed_out, &mut guard.armed) {
+                let left = self.leave(gen, timed_out, &mut guard.armed);
+                // `leave` disarmed the guard before it returned; saying so here spares the
+                // normal path the guard's drop (a second `leave` call in the code).
+                core::mem::forget(guard);
+                return match left {
                     Leave::Completed => Ok(BarrierWaitResult { leader: false }),
                     Leave::Broke => Err(BarrierError::Timeout),
                     Leave::Left => Err(BarrierError::Broken),
@@ -650,6 +654,14 @@ impl<W: Wait> Barrier<W> {
         deadline: &mut Option<&mut D>,
         pre_sleep: &mut PreSleep,
     ) -> bool {
+        if W::SPINS_ONLY {
+            // `W` would only poll (`Spin`): back off here, the caller's loop being the poll.
+            if deadline.as_deref_mut().is_some_and(|d| d.expired()) {
+                return false;
+            }
+            pre_sleep.spin();
+            return true;
+        }
         let mut expected = s;
         if !W::WAKE_IS_NOOP {
             // Poll first, for longer than a wake-up takes: the last party is often a few

@@ -107,9 +107,14 @@ fn many_generations_futex() {
     assert_eq!(leader + t.join().unwrap(), 20_000);
 }
 
-/// Waits until `n` parties are waiting.
+/// Waits until `n` parties are waiting; fails if the barrier breaks meanwhile (a party that
+/// broke it will never be counted, so waiting on would hang the test).
 fn until_waiting<W: Wait>(barrier: &Barrier<W>, n: usize) {
     while barrier.n_waiting() < n {
+        assert!(
+            !barrier.is_broken(),
+            "the barrier broke before {n} parties waited"
+        );
         thread::yield_now();
     }
 }
@@ -143,6 +148,44 @@ fn abort_releases_waiters_and_later_callers<W: Wait + Send + Sync + 'static>() {
         leaders += usize::from(o.join().unwrap());
     }
     assert_eq!(leaders, 1);
+}
+
+/// A backend that says it only spins (`Wait::SPINS_ONLY`, as `Spin`) and panics if it is
+/// called: a barrier's waiters must then poll the word themselves (a panic in `W` would break
+/// the barrier, and the test sees the `Broken` or the panic).
+struct SpinsOnly;
+
+// SAFETY: never touches the word.
+unsafe impl Wait for SpinsOnly {
+    const WAKE_IS_NOOP: bool = true;
+    const SPINS_ONLY: bool = true;
+    fn wait(_: &baresync::sync::atomic::AtomicU32, _: u32) {
+        panic!("`wait` called for a SPINS_ONLY backend");
+    }
+    fn wait_until(
+        _: &baresync::sync::atomic::AtomicU32,
+        _: u32,
+        _: &mut impl baresync::Deadline,
+    ) -> bool {
+        panic!("`wait_until` called for a SPINS_ONLY backend");
+    }
+    fn wake_one(_: &baresync::sync::atomic::AtomicU32) {}
+    fn wake_all(_: &baresync::sync::atomic::AtomicU32) {}
+}
+
+#[test]
+fn lockstep_spins_only_backend_is_never_called() {
+    lockstep::<SpinsOnly>(cores().min(4));
+}
+
+#[test]
+fn abort_and_reset_spins_only_backend_is_never_called() {
+    abort_releases_waiters_and_later_callers::<SpinsOnly>();
+}
+
+#[test]
+fn timeout_breaks_for_everyone_spins_only_backend_is_never_called() {
+    timeout_breaks_for_everyone::<SpinsOnly>();
 }
 
 #[test]

@@ -11,7 +11,10 @@
 //! waiter further back, and the head once its budget is spent, waits through the backend `W`.
 //! With `Yield` or `Futex` those waiters give their core to the threads that need it (the
 //! owner and the head); with `Spin` they spin on the shared word with backoff, which is right
-//! when each thread owns its core. The lock still hands over strictly in ticket order, and
+//! when each thread owns its core. (`Spin` only spins, `Wait::SPINS_ONLY`, so its waiters do
+//! not call it: they poll in one loop, the head at full rate and each waiter behind it with a
+//! pause that grows with its place in line, Mellor-Crummey and Scott's proportional backoff;
+//! see `RawTicketLock::pauses`.) The lock still hands over strictly in ticket order, and
 //! that has a floor no backend removes: with more threads than cores and every thread
 //! contending, most hand-offs go to a thread that is not running, so each costs a context
 //! switch instead of a cache miss (measured on 2 cores, 8 threads: 0.01–0.10× the 2-thread
@@ -46,6 +49,11 @@ use core::marker::PhantomData;
 const SLEEPERS: u32 = 1 << 31;
 /// The ticket bits of `next` and `serving` with a sleeping backend.
 const TICKET_MASK: u32 = SLEEPERS - 1;
+/// Spin hints per place in line between two polls of a waiter behind the head, when `W` only
+/// spins (`RawTicketLock::pauses`).
+const PAUSES_PER_PLACE: u32 = (1 << Backoff::LIMIT) / PLACES_BACKED_OFF;
+/// Places behind the head beyond which the pause stops growing (at `2^Backoff::LIMIT` hints).
+const PLACES_BACKED_OFF: u32 = 4;
 
 /// A FIFO-fair ticket lock in 8 bytes, whose waiters beyond the first wait through `W`
 /// ([`FairDefault`]: `Yield` with feature `std`, `Spin` without).
@@ -159,7 +167,8 @@ impl<W: Wait> RawTicketLock<W> {
     /// backoff pause only delays its own turn (measured with `host-runner bench`, median
     /// release-to-acquire latency on 2 cores: 190–212 ns with exponential backoff here, 165–172
     /// ns polling, `spin::TicketMutex` 140–159 ns in the same runs).
-    /// With a polling backend the budget is about one backoff's worth of pauses. With a
+    /// With a polling backend that yields (`Yield`) the budget is about one backoff's worth of
+    /// pauses (a backend that only spins has no budget: see `spin_for_turn`). With a
     /// sleeping one it is much longer: once the head sleeps, every hand-off waits for a
     /// wake-up, during which the next head gives up and sleeps too, a convoy in which each
     /// acquisition costs a wake-up latency (measured: 30k acquisitions/s with 2 threads on 2
@@ -172,6 +181,49 @@ impl<W: Wait> RawTicketLock<W> {
     } else {
         Backoff::pauses_in(SPIN_ROUNDS_BEFORE_SLEEP)
     };
+
+    /// Spin hints a waiter `ahead` places from its turn (1: next in line) makes between two
+    /// reads of the serving word, when `W` only spins (`SPINS_ONLY`).
+    ///
+    /// Proportional backoff (Mellor-Crummey and Scott, 1991): a waiter's expected wait grows
+    /// with the number of hand-offs before its own, so it reads the shared word that much
+    /// less often, and a hand-off's cache line is contended by the few waiters nearest their
+    /// turn instead of all of them. The head polls at full rate (one hint, as spin's
+    /// `TicketMutex`): the next hand-off is its own. Capped at the same `2^LIMIT` hints as the
+    /// exponential [`Backoff`] it replaces here, so a waiter far back overshoots its turn by
+    /// at most one such round, as before. One under loom.
+    #[inline]
+    fn pauses(ahead: u32) -> u32 {
+        if cfg!(baresync_loom) {
+            return 1;
+        }
+        // `ahead` is at least 1: `serving` never passes a drawn ticket.
+        ahead.wrapping_sub(1).min(PLACES_BACKED_OFF) * PAUSES_PER_PLACE + 1
+    }
+
+    /// Waits for `ticket`'s turn when `W` would only poll on this core (`SPINS_ONLY`, as
+    /// `Spin`): polls the serving word here, one loop for every place in line, pausing in
+    /// proportion to the place (see `pauses`). Calls no user code, so nothing can unwind with
+    /// the ticket drawn.
+    #[inline]
+    fn spin_for_turn(&self, ticket: u32) {
+        loop {
+            // ORDERING: Acquire pairs with the Release store in `unlock`: when our ticket
+            // comes up, the previous owner's writes happen-before ours.
+            let serving = self.serving.load(Acquire) & Self::MASK;
+            if serving == ticket {
+                return;
+            }
+            let mut n = Self::pauses(ticket.wrapping_sub(serving) & Self::MASK);
+            loop {
+                crate::sync::spin_loop();
+                n -= 1;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    }
 
     /// Waits for `ticket`'s turn. A drawn ticket cannot be handed back, and every later ticket
     /// waits for it: if `W` unwinds out of here, a guard still waits for the turn (without
@@ -272,6 +324,10 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
         // ORDERING: Relaxed: the ticket's uniqueness comes from the read-modify-write itself;
         // synchronization with the previous owner comes from the Acquire load of `serving`.
         let ticket = self.next.fetch_add(1, Relaxed) & Self::MASK;
+        if W::SPINS_ONLY {
+            // Nothing to unwind from and no budget to keep: one loop, inlined.
+            return self.spin_for_turn(ticket);
+        }
         // ORDERING: Acquire pairs with the Release in `unlock`.
         let serving = self.serving.load(Acquire);
         if serving & Self::MASK != ticket {
@@ -346,6 +402,16 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
 
     #[inline]
     unsafe fn unlock(&self) {
+        #[cfg(not(target_has_atomic = "32"))]
+        if W::WAKE_IS_NOOP {
+            // Without native compare-and-swap (thumbv6m) every atomic access, load and store
+            // too, is emulated in a critical section (portable-atomic): one read-modify-write
+            // is one such section where the load and store below are two. No flag to keep:
+            // with a polling backend all 32 bits are the ticket, and it wraps at 2^32.
+            // ORDERING: Release pairs with the Acquire load of the next ticket's owner.
+            self.serving.fetch_add(1, Release);
+            return;
+        }
         // ORDERING: Relaxed: only the owner changes the ticket bits, and it read them itself.
         let next = (self.serving.load(Relaxed) & Self::MASK).wrapping_add(1) & Self::MASK;
         if W::WAKE_IS_NOOP {
@@ -484,6 +550,9 @@ mod tests {
         let polling = RawTicketLock::<crate::Yield>::MASK;
         assert_eq!(polling, u32::MAX, "a polling backend uses all 32 bits");
         run::<crate::Yield>(polling - 2, polling - 2);
+        // `Spin` only spins: its waiters poll in `spin_for_turn`, their places in line
+        // computed across the wrap.
+        run::<crate::Spin>(polling - 2, polling - 2);
         assert_eq!(RawTicketLock::<crate::Futex>::MASK, TICKET_MASK);
         run::<crate::Futex>(TICKET_MASK - 2, TICKET_MASK - 2);
         run::<crate::Futex>(u32::MAX - 2, TICKET_MASK - 2);
@@ -522,6 +591,75 @@ mod tests {
         // SAFETY: held by this thread.
         unsafe { l.unlock() };
         assert_eq!(PanickyWait::wakes(), 1, "no wake call without a sleeper");
+    }
+
+    /// The pause between two polls (`SPINS_ONLY`): one hint for the head, growing with the
+    /// place in line and never shrinking, capped at one full backoff round (`2^LIMIT` hints,
+    /// plus the head's one), also for the largest places.
+    #[test]
+    fn pauses_grow_with_the_place_and_are_capped() {
+        type L = RawTicketLock<crate::Spin>;
+        assert_eq!(L::pauses(1), 1);
+        assert!(L::pauses(2) > 1);
+        let mut last = 0;
+        for ahead in (1..64).chain([u32::MAX / 16, u32::MAX - 1, u32::MAX]) {
+            let p = L::pauses(ahead);
+            assert!(p >= last, "pauses({ahead}) = {p} < {last}");
+            assert!(p <= (1 << Backoff::LIMIT) + 1, "pauses({ahead}) = {p}");
+            last = p;
+        }
+        assert_eq!(last, (1 << Backoff::LIMIT) + 1);
+    }
+
+    /// A backend that says it only spins (`SPINS_ONLY`) and panics if it is ever called.
+    struct SpinsOnlyNeverCalled;
+
+    // SAFETY: never touches the word.
+    unsafe impl Wait for SpinsOnlyNeverCalled {
+        const WAKE_IS_NOOP: bool = true;
+        const SPINS_ONLY: bool = true;
+        fn wait(_atomic: &AtomicU32, _expected: u32) {
+            panic!("`wait` called for a SPINS_ONLY backend");
+        }
+        fn wait_until(_atomic: &AtomicU32, _expected: u32, _: &mut impl Deadline) -> bool {
+            panic!("`wait_until` called for a SPINS_ONLY backend");
+        }
+        fn wake_one(_atomic: &AtomicU32) {}
+        fn wake_all(_atomic: &AtomicU32) {}
+    }
+
+    /// With a `SPINS_ONLY` backend the waiters poll the serving word themselves, the head and
+    /// the waiters behind it alike, and never call `W::wait`: two waiters queue behind the
+    /// owner (one next in line, one behind it), the owner keeps the lock long enough for the
+    /// head to spend any polling budget, and both still get the lock in turn.
+    #[cfg(feature = "std")]
+    #[test]
+    fn spins_only_backend_is_never_called() {
+        let l: std::sync::Arc<RawTicketLock<SpinsOnlyNeverCalled>> =
+            std::sync::Arc::new(RawTicketLock::with_wait());
+        l.lock();
+        let waiters: std::vec::Vec<_> = (0..2)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    l.lock();
+                    // SAFETY: held by this thread.
+                    unsafe { l.unlock() };
+                })
+            })
+            .collect();
+        while l.waiters() < 2 {
+            std::thread::yield_now();
+        }
+        // Longer than any head budget: thousands of polls.
+        std::thread::sleep(std::time::Duration::from_millis(if cfg!(miri) { 1 } else { 20 }));
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        for w in waiters {
+            w.join().expect("a waiter called the backend");
+        }
+        assert!(!l.is_locked());
+        assert_eq!(l.waiters(), 0);
     }
 
     #[test]

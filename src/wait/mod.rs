@@ -193,6 +193,20 @@ pub unsafe trait Wait {
     /// with a sleeping `wait` loses wake-ups.
     const WAKE_IS_NOOP: bool = false;
 
+    /// `true` when [`wait`](Wait::wait) only polls the word on the calling thread's core: it
+    /// never yields, sleeps or otherwise lets another thread run in the caller's place (as
+    /// [`Spin`]). A primitive may then poll the word itself, on a schedule that
+    /// knows more than the backend does, instead of calling `wait` at all: a
+    /// [`RawTicketLock`](crate::RawTicketLock) waiter pauses in proportion to its place in
+    /// line. Such a backend should also set [`WAKE_IS_NOOP`](Wait::WAKE_IS_NOOP), since
+    /// nobody sleeps.
+    ///
+    /// Leave it `false` (the default) for any backend that yields or sleeps: a `true` there
+    /// only costs liveness (waiters keep their core, and `wait` may never be called), never
+    /// soundness. Added after the trait was published, with a default, so existing
+    /// implementations are unchanged.
+    const SPINS_ONLY: bool = false;
+
     /// Waits while `atomic` holds `expected`; may return spuriously.
     fn wait(atomic: &AtomicU32, expected: u32);
 
@@ -402,6 +416,13 @@ impl PreSleep {
         self.rounds += 1;
         self.backoff.snooze();
         true
+    }
+
+    /// One round of the backoff alone, without counting it against the budget: for a waiter
+    /// whose backend only spins (`Wait::SPINS_ONLY`) and so never sleeps.
+    #[inline]
+    pub(crate) fn spin(&mut self) {
+        self.backoff.spin();
     }
 }
 

@@ -28,6 +28,7 @@ pub struct Spin;
 // SAFETY: only reads the word it is given (or passes its address on); never writes it.
 unsafe impl Wait for Spin {
     const WAKE_IS_NOOP: bool = true;
+    const SPINS_ONLY: bool = true;
 
     #[inline]
     fn wait(atomic: &AtomicU32, expected: u32) {
