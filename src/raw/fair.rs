@@ -1061,6 +1061,67 @@ mod tests {
         assert_eq!(l.waiters(), 0);
     }
 
+    /// Regression (issue 15, fourth round): a `lock` caller that shares its core with an owner
+    /// descheduled while holding the lock gives the core to that owner before it queues, and
+    /// takes the lock without queueing once the owner releases. Both threads are pinned to one
+    /// CPU, and the owner "is preempted" by yielding a few times while it holds the lock:
+    /// each of its yields lets the caller run one round of its own. Before the fourth round
+    /// the caller spun about 200 hints, which cannot help an owner that is not running, and
+    /// queued (with 8 threads on 2 cores, the queue's wake-ups were a p99.9 acquire latency
+    /// of 300–800 µs); the owner then found it queued.
+    #[cfg(all(feature = "std", target_os = "linux"))]
+    #[test]
+    fn a_caller_yields_to_a_descheduled_owner_before_it_queues() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        if cfg!(miri) {
+            return; // no CPU affinity under Miri
+        }
+        let Some(cpu) = core_affinity::get_core_ids().and_then(|ids| ids.into_iter().next())
+        else {
+            return;
+        };
+        let l: Arc<RawFairLock<crate::Futex>> = Arc::new(RawFairLock::with_wait());
+        let started = Arc::new(AtomicBool::new(false));
+        let owner = {
+            let (l, started) = (l.clone(), started.clone());
+            std::thread::spawn(move || {
+                if !core_affinity::set_for_current(cpu) {
+                    return None;
+                }
+                l.lock();
+                let caller = {
+                    let (l, started) = (l.clone(), started.clone());
+                    std::thread::spawn(move || {
+                        assert!(core_affinity::set_for_current(cpu));
+                        started.store(true, SeqCst);
+                        l.lock();
+                        // SAFETY: held by this thread.
+                        unsafe { l.unlock() };
+                    })
+                };
+                while !started.load(SeqCst) {
+                    std::thread::yield_now();
+                }
+                // Descheduled while holding the lock: the caller, on this CPU, runs meanwhile.
+                for _ in 0..4 {
+                    std::thread::yield_now();
+                }
+                let queued = l.waiters();
+                // SAFETY: held by this thread.
+                unsafe { l.unlock() };
+                caller.join().unwrap();
+                Some(queued)
+            })
+        };
+        if let Some(queued) = owner.join().unwrap() {
+            assert_eq!(
+                queued, 0,
+                "the caller queued instead of yielding to the descheduled owner"
+            );
+        }
+        assert_eq!(l.state.load(Relaxed) & !SLEEPERS, 0);
+    }
+
     /// More waiters queued than there are turn slots: tickets 64 apart share a slot, so a
     /// pass of the turn wakes (and clears the sleepers flag under) a waiter whose turn has not
     /// come; that waiter must sleep again and still be woken at its own turn. Every waiter
