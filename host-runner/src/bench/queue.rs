@@ -16,10 +16,19 @@
 //! first sentinel (as many producers as consumers, so each gets one). Non-waiting queues are
 //! retried with spin hints, then yields; `Queue<Futex>` and `sync_channel` block in their own
 //! `put`/`get` (`send`/`recv`).
+//!
+//! With `BARESYNC_BENCH_QUEUE_FLOOR=1` both cases get three more rows, the floor probes of
+//! `JoinableQueue` (issue 15): `Queue<Futex>` whose consumers do one extra operation per item,
+//! a plain increment of their own cache line (the control), a locked `fetch_add` on it, or a
+//! locked `fetch_add` on one line they share. `JoinableQueue` against the locked-RMW rows, in
+//! one run, says how far it is above what one counted `task_done` per item costs.
 
 use super::{backoff, run_window, Candidate, Env, Experiment, Group, Sample, Unit};
 use baresync::{CachePadded, Futex, JoinableQueue, Queue, Spin};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 
 const CAP: usize = 1024;
 const SENTINEL: u64 = u64::MAX;
@@ -105,6 +114,83 @@ fn baresync_joinable(env: &Env, pairs: usize) -> Sample {
             Some(v)
         },
     )
+}
+
+/// What a consumer of the floor probes does after each `get` (issue 15: is one locked
+/// read-modify-write per item what keeps `JoinableQueue` at about half of `Queue`?).
+#[derive(Clone, Copy)]
+enum Extra {
+    /// A plain (not locked) increment of the consumer's own cache line: the control.
+    PrivateStore,
+    /// A locked `fetch_add` on the consumer's own cache line.
+    PrivateRmw,
+    /// A locked `fetch_add` on one cache line that every consumer shares.
+    SharedRmw,
+}
+
+/// `Queue<Futex>` whose consumers do `extra` after every item: the floor probes, shown only
+/// with `BARESYNC_BENCH_QUEUE_FLOOR=1` (they measure the bench's question, not a type).
+fn baresync_futex_extra(env: &Env, pairs: usize, extra: Extra) -> Sample {
+    let q: Box<Queue<u64, CAP, Futex>> = Box::new(Queue::new());
+    let own: Vec<CachePadded<AtomicUsize>> = (0..pairs)
+        .map(|_| CachePadded::new(AtomicUsize::new(0)))
+        .collect();
+    let common = CachePadded::new(AtomicUsize::new(0));
+    let w = run_window(env, 2 * pairs, |me, stop| {
+        if me < pairs {
+            produce(stop, |v| q.put(v).is_ok())
+        } else {
+            let mine = &*own[me - pairs];
+            consume(|| {
+                let v = q.get().ok()?;
+                match extra {
+                    Extra::PrivateStore => mine.store(mine.load(Relaxed) + 1, Relaxed),
+                    Extra::PrivateRmw => {
+                        mine.fetch_add(1, SeqCst);
+                    }
+                    Extra::SharedRmw => {
+                        common.fetch_add(1, SeqCst);
+                    }
+                }
+                Some(v)
+            })
+        }
+    });
+    let items: u64 = w.counts.iter().sum();
+    Sample {
+        value: Some(items as f64 / w.busy().as_secs_f64()),
+        ..Sample::default()
+    }
+}
+
+fn floor_private_store(env: &Env, pairs: usize) -> Sample {
+    baresync_futex_extra(env, pairs, Extra::PrivateStore)
+}
+
+fn floor_private_rmw(env: &Env, pairs: usize) -> Sample {
+    baresync_futex_extra(env, pairs, Extra::PrivateRmw)
+}
+
+fn floor_shared_rmw(env: &Env, pairs: usize) -> Sample {
+    baresync_futex_extra(env, pairs, Extra::SharedRmw)
+}
+
+/// The floor probes: `Queue<Futex>` plus one extra operation per item on the consumer side.
+fn floor_probes(pairs: usize) -> Vec<Candidate> {
+    if std::env::var_os("BARESYNC_BENCH_QUEUE_FLOOR").is_none() {
+        return Vec::new();
+    }
+    let c = |name: &str, f: fn(&Env, usize) -> Sample| {
+        Candidate::new(name, false, move |env| f(env, pairs))
+    };
+    vec![
+        c("probe: Queue<Futex> + private store", floor_private_store),
+        c(
+            "probe: Queue<Futex> + private locked RMW",
+            floor_private_rmw,
+        ),
+        c("probe: Queue<Futex> + shared locked RMW", floor_shared_rmw),
+    ]
 }
 
 fn crossbeam(env: &Env, pairs: usize) -> Sample {
@@ -217,7 +303,10 @@ pub fn group(cores: usize) -> Group {
                     c(REFERENCE, true, 1, crossbeam),
                     c("heapless::spsc::Queue", true, 1, heapless_spsc),
                     c("std::sync::mpsc::sync_channel", true, 1, sync_channel),
-                ],
+                ]
+                .into_iter()
+                .chain(floor_probes(1))
+                .collect(),
             },
             Experiment {
                 case: "mpmc".into(),
@@ -240,7 +329,10 @@ pub fn group(cores: usize) -> Group {
                         pairs,
                         sync_channel_shared,
                     ),
-                ],
+                ]
+                .into_iter()
+                .chain(floor_probes(pairs))
+                .collect(),
             },
         ],
     }
