@@ -41,7 +41,7 @@ fn generations<W: Wait + 'static>(parties: usize, gens: usize) {
             barrier: Barrier::with_wait(parties),
             slots: (0..parties * gens).map(|_| UnsafeCell::new(0)).collect(),
         });
-        let party = move |s: Arc<Shared<W>>, me: usize| {
+        let party = move |s: &Shared<W>, me: usize| {
             let mut leaders = 0;
             for g in 0..gens {
                 // SAFETY: only party `me` writes this slot, before the barrier.
@@ -57,12 +57,9 @@ fn generations<W: Wait + 'static>(parties: usize, gens: usize) {
             leaders
         };
         let handles: Vec<_> = (1..parties)
-            .map(|i| {
-                let s = s.clone();
-                thread::spawn(move || party(s, i))
-            })
+            .map(|i| spawn_with(&s, move |s| party(s, i)))
             .collect();
-        let mut leaders = party(s.clone(), 0);
+        let mut leaders = party(&s, 0);
         for h in handles {
             leaders += h.join().unwrap();
         }
@@ -88,10 +85,7 @@ fn three_parties_one_generation() {
 fn abort_races_wait() {
     model(|| {
         let b = Arc::new(Barrier::<LoomFutex>::with_wait(2));
-        let waiter = {
-            let b = b.clone();
-            thread::spawn(move || b.wait())
-        };
+        let waiter = spawn_with(&b, |b| b.wait());
         b.abort();
         assert_eq!(waiter.join().unwrap(), Err(BarrierError::Broken));
         assert!(b.is_broken());
@@ -105,16 +99,13 @@ fn abort_races_wait() {
 fn timeout_races_last_arrival() {
     model(|| {
         let b = Arc::new(Barrier::<LoomFutex>::with_wait(2));
-        let timed = {
-            let b = b.clone();
-            thread::spawn(move || {
-                let mut polls = 0;
-                b.wait_until(move || {
-                    polls += 1;
-                    polls > 1
-                })
+        let timed = spawn_with(&b, |b| {
+            let mut polls = 0;
+            b.wait_until(move || {
+                polls += 1;
+                polls > 1
             })
-        };
+        });
         let mine = b.wait();
         match (mine, timed.join().unwrap()) {
             (Ok(a), Ok(t)) => assert!(a.is_leader() ^ t.is_leader()),
@@ -133,21 +124,18 @@ fn timeout_racing_last_arrival_synchronizes() {
             barrier: Barrier::with_wait(2),
             slots: (0..2).map(|_| UnsafeCell::new(0)).collect(),
         });
-        let timed = {
-            let s = s.clone();
-            thread::spawn(move || {
-                // SAFETY: only this party writes slot 1, before the barrier.
-                s.slots[1].with_mut(|p| unsafe { *p = 1 });
-                // Expired from the start: no polling (no yields), so that the race of the
-                // timeout with the last arrival is reached within two preemptions.
-                let r = s.barrier.wait_until(|| true);
-                if r.is_ok() {
-                    // SAFETY: written before the barrier, which an `Ok` orders before this.
-                    assert_eq!(s.slots[0].with(|p| unsafe { *p }), 1);
-                }
-                r.is_ok()
-            })
-        };
+        let timed = spawn_with(&s, |s| {
+            // SAFETY: only this party writes slot 1, before the barrier.
+            s.slots[1].with_mut(|p| unsafe { *p = 1 });
+            // Expired from the start: no polling (no yields), so that the race of the
+            // timeout with the last arrival is reached within two preemptions.
+            let r = s.barrier.wait_until(|| true);
+            if r.is_ok() {
+                // SAFETY: written before the barrier, which an `Ok` orders before this.
+                assert_eq!(s.slots[0].with(|p| unsafe { *p }), 1);
+            }
+            r.is_ok()
+        });
         // SAFETY: only this party writes slot 0, before the barrier.
         s.slots[0].with_mut(|p| unsafe { *p = 1 });
         let mine = s.barrier.wait();
@@ -167,10 +155,7 @@ fn timeout_racing_last_arrival_synchronizes() {
 fn abort_reset_cycles_drain_the_held_party() {
     model(|| {
         let b = Arc::new(Barrier::<LoomFutex>::with_wait(2));
-        let held = {
-            let b = b.clone();
-            thread::spawn(move || b.wait())
-        };
+        let held = spawn_with(&b, |b| b.wait());
         while b.n_waiting() == 0 {
             thread::yield_now();
         }
@@ -184,10 +169,7 @@ fn abort_reset_cycles_drain_the_held_party() {
         assert_eq!(b.n_waiting(), 0);
         b.reset();
         assert!(!b.is_broken());
-        let other = {
-            let b = b.clone();
-            thread::spawn(move || b.wait().unwrap().is_leader())
-        };
+        let other = spawn_with(&b, |b| b.wait().unwrap().is_leader());
         let me = b.wait().unwrap().is_leader();
         assert!(me ^ other.join().unwrap());
     });
@@ -200,22 +182,16 @@ fn abort_reset_cycles_drain_the_held_party() {
 fn reset_after_completion_spares_the_completed_party() {
     model(|| {
         let b = Arc::new(Barrier::<LoomFutex>::with_wait(2));
-        let slow = {
-            let b = b.clone();
-            thread::spawn(move || b.wait())
-        };
+        let slow = spawn_with(&b, |b| b.wait());
         // Let the other party arrive first (yields, not preemptions), so that it is the one
         // waiting when this one completes the generation.
         while b.n_waiting() == 0 {
             thread::yield_now();
         }
         assert!(b.wait().unwrap().is_leader());
-        let again = {
-            let b = b.clone();
-            // Expired from the start (no polling): it arrives and at once breaks the barrier,
-            // unless the reset breaks it first.
-            thread::spawn(move || b.wait_until(|| true))
-        };
+        // Expired from the start (no polling): it arrives and at once breaks the barrier,
+        // unless the reset breaks it first.
+        let again = spawn_with(&b, |b| b.wait_until(|| true));
         // The reset comes once the leader's next `wait` has arrived.
         while b.n_waiting() == 0 && !b.is_broken() {
             thread::yield_now();

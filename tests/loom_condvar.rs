@@ -31,15 +31,15 @@ struct State {
     woken: usize,
 }
 
-type Shared<W> = Arc<(Mutex<State, LoomFutex>, Condvar<W>)>;
+/// The lock and the condition variable the threads share.
+type Pair<W> = (Mutex<State, LoomFutex>, Condvar<W>);
 
-fn shared<W: Wait>() -> Shared<W> {
+fn shared<W: Wait>() -> Arc<Pair<W>> {
     Arc::new((Mutex::with_wait(State::default()), Condvar::with_wait()))
 }
 
 /// Waits for a token; every return of `wait` must be covered by a grant.
-fn take_token<W: Wait>(s: &Shared<W>) {
-    let (lock, cv) = &**s;
+fn take_token<W: Wait>((lock, cv): &Pair<W>) {
     let mut g = lock.lock();
     while g.tokens == 0 {
         g = cv.wait(g);
@@ -53,8 +53,7 @@ fn take_token<W: Wait>(s: &Shared<W>) {
 }
 
 /// Puts a token and notifies one waiter, under the lock.
-fn give_token<W: Wait>(s: &Shared<W>) {
-    let (lock, cv) = &**s;
+fn give_token<W: Wait>((lock, cv): &Pair<W>) {
     let mut g = lock.lock();
     g.tokens += 1;
     g.granted += cv.notify(1);
@@ -64,10 +63,7 @@ fn give_token<W: Wait>(s: &Shared<W>) {
 fn notify_races_wait<W: Wait + 'static>() {
     model(|| {
         let s = shared::<W>();
-        let waiter = {
-            let s = s.clone();
-            thread::spawn(move || take_token(&s))
-        };
+        let waiter = spawn_with(&s, take_token);
         give_token(&s);
         waiter.join().unwrap();
         assert_eq!(s.0.lock().tokens, 0);
@@ -87,12 +83,7 @@ fn no_lost_wakeup() {
 fn notify_one_with_two_waiters_releases_one() {
     model(|| {
         let s = shared::<LoomFutex>();
-        let waiters: Vec<_> = (0..2)
-            .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || take_token(&s))
-            })
-            .collect();
+        let waiters: Vec<_> = (0..2).map(|_| spawn_with(&s, take_token)).collect();
         give_token(&s);
         give_token(&s);
         for w in waiters {
@@ -110,18 +101,15 @@ fn notify_one_with_two_waiters_releases_one() {
 fn notify_one_grants_exactly_one() {
     model(|| {
         let s = shared::<LoomFutex>();
-        let waiter = |s: Shared<LoomFutex>| {
-            move || {
-                let (lock, cv) = &*s;
-                let mut g = lock.lock();
-                g.tokens += 1; // counts registrations here
-                let mut g = cv.wait(g);
-                g.woken += 1;
-                assert!(g.woken <= g.granted, "released more than notified");
-            }
+        let waiter = |(lock, cv): &Pair<LoomFutex>| {
+            let mut g = lock.lock();
+            g.tokens += 1; // counts registrations here
+            let mut g = cv.wait(g);
+            g.woken += 1;
+            assert!(g.woken <= g.granted, "released more than notified");
         };
-        let a = thread::spawn(waiter(s.clone()));
-        let b = thread::spawn(waiter(s.clone()));
+        let a = spawn_with(&s, waiter);
+        let b = spawn_with(&s, waiter);
         // Wait until both are registered (they register before releasing the lock).
         loop {
             let g = s.0.lock();
@@ -151,33 +139,25 @@ fn timeout_races_notify_without_swallowing() {
     reset_counters();
     model(|| {
         let s = shared::<LoomFutex>();
-        let timed = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let (lock, cv) = &*s;
-                let mut g = lock.lock();
-                g.tokens += 1;
-                // Expired at the first poll: `LoomFutex` cannot time a sleep out, so a
-                // deadline that let this waiter sleep would make it wait for a wake that a
-                // correct condvar need not send (it is old and has no grant).
-                let (mut g, timed_out) = cv.wait_until(g, || true);
-                let timed_out = timed_out.timed_out();
-                if !timed_out {
-                    g.woken += 1;
-                }
-                timed_out
-            })
-        };
-        let patient = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let (lock, cv) = &*s;
-                let mut g = lock.lock();
-                g.tokens += 1;
-                let mut g = cv.wait(g);
+        let timed = spawn_with(&s, |(lock, cv)| {
+            let mut g = lock.lock();
+            g.tokens += 1;
+            // Expired at the first poll: `LoomFutex` cannot time a sleep out, so a
+            // deadline that let this waiter sleep would make it wait for a wake that a
+            // correct condvar need not send (it is old and has no grant).
+            let (mut g, timed_out) = cv.wait_until(g, || true);
+            let timed_out = timed_out.timed_out();
+            if !timed_out {
                 g.woken += 1;
-            })
-        };
+            }
+            timed_out
+        });
+        let patient = spawn_with(&s, |(lock, cv)| {
+            let mut g = lock.lock();
+            g.tokens += 1;
+            let mut g = cv.wait(g);
+            g.woken += 1;
+        });
         loop {
             let g = s.0.lock();
             if g.tokens == 2 {
@@ -224,28 +204,20 @@ fn panicking_deadline_races_notify() {
         // the loom `Mutex` inside `LoomFutex` (loom poisons it for good when a guard of it is
         // dropped during an unwind).
         let s = shared::<Spin>();
-        let panicky = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let (lock, cv) = &*s;
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    cv.wait_until(lock.lock(), || -> bool { panic!("injected") })
-                }));
-                if let Ok((mut g, timed_out)) = r {
-                    // The notification came before its first poll: it took it, normally.
-                    assert!(!timed_out.timed_out());
-                    g.granted += 1;
-                }
-            })
-        };
-        let patient = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let (lock, cv) = &*s;
-                let mut g = cv.wait_while(lock.lock(), |g| g.tokens == 0);
-                g.tokens -= 1;
-            })
-        };
+        let panicky = spawn_with(&s, |(lock, cv)| {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                cv.wait_until(lock.lock(), || -> bool { panic!("injected") })
+            }));
+            if let Ok((mut g, timed_out)) = r {
+                // The notification came before its first poll: it took it, normally.
+                assert!(!timed_out.timed_out());
+                g.granted += 1;
+            }
+        });
+        let patient = spawn_with(&s, |(lock, cv)| {
+            let mut g = cv.wait_while(lock.lock(), |g| g.tokens == 0);
+            g.tokens -= 1;
+        });
         let (lock, cv) = &*s;
         lock.lock().tokens += 1;
         cv.notify_one();

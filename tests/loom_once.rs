@@ -41,18 +41,17 @@ fn slow_initializer() {
 /// Two threads race `get_or_init` on a fresh cell: one initializer, one value for both.
 fn racing_initializers<W: Wait + Send + Sync + 'static>() {
     model(|| {
-        let cell: Arc<OnceCell<u32, W>> = Arc::new(OnceCell::with_wait());
-        let runs = Arc::new(AtomicUsize::new(0));
-        let other = {
-            let (cell, runs) = (cell.clone(), runs.clone());
-            thread::spawn(move || {
-                *cell.get_or_init(|| {
-                    runs.fetch_add(1, Relaxed);
-                    slow_initializer();
-                    1
-                })
+        // The cell, and a count of the initializer runs.
+        let s: Arc<(OnceCell<u32, W>, AtomicUsize)> =
+            Arc::new((OnceCell::with_wait(), AtomicUsize::new(0)));
+        let other = spawn_with(&s, |(cell, runs)| {
+            *cell.get_or_init(|| {
+                runs.fetch_add(1, Relaxed);
+                slow_initializer();
+                1
             })
-        };
+        });
+        let (cell, runs) = &*s;
         let mine = *cell.get_or_init(|| {
             runs.fetch_add(1, Relaxed);
             slow_initializer();
@@ -92,17 +91,13 @@ fn once_publishes<W: Wait + Send + Sync + 'static>(racer: bool) {
             once: Once::with_wait(),
             data: UnsafeCell::new(0),
         });
-        let waiter = {
-            let s = s.clone();
-            thread::spawn(move || {
-                s.once.wait();
-                // SAFETY: after `wait` returned (see the `Sync` impl).
-                s.data.with(|p| unsafe { *p })
-            })
-        };
+        let waiter = spawn_with(&s, |s| {
+            s.once.wait();
+            // SAFETY: after `wait` returned (see the `Sync` impl).
+            s.data.with(|p| unsafe { *p })
+        });
         let racer = racer.then(|| {
-            let s = s.clone();
-            thread::spawn(move || {
+            spawn_with(&s, |s| {
                 // SAFETY: inside `call_once`, the one writer.
                 s.once.call_once(|| s.data.with_mut(|p| unsafe { *p = 7 }));
                 // SAFETY: after `call_once` returned.
@@ -135,10 +130,7 @@ fn futex_once_publishes() {
 fn failed_initializer_then_retry<W: Wait + Send + Sync + 'static>() {
     model(|| {
         let cell: Arc<OnceCell<u32, W>> = Arc::new(OnceCell::with_wait());
-        let other = {
-            let cell = cell.clone();
-            thread::spawn(move || *cell.get_or_init(|| 2))
-        };
+        let other = spawn_with(&cell, |cell| *cell.get_or_init(|| 2));
         let mine = cell.get_or_try_init(|| {
             slow_initializer();
             Err::<u32, ()>(())
@@ -176,10 +168,7 @@ fn spin_panicking_initializer_then_retry() {
     }));
     model(|| {
         let cell: Arc<OnceCell<u32, Spin>> = Arc::new(OnceCell::with_wait());
-        let other = {
-            let cell = cell.clone();
-            thread::spawn(move || *cell.get_or_init(|| 2))
-        };
+        let other = spawn_with(&cell, |cell| *cell.get_or_init(|| 2));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             *cell.get_or_init(|| panic!("injected"))
         }));
@@ -198,10 +187,7 @@ fn spin_panicking_initializer_then_retry() {
 fn futex_wait_before_any_initializer() {
     model(|| {
         let cell: Arc<OnceCell<u32, LoomFutex>> = Arc::new(OnceCell::with_wait());
-        let waiter = {
-            let cell = cell.clone();
-            thread::spawn(move || *cell.wait())
-        };
+        let waiter = spawn_with(&cell, |cell| *cell.wait());
         assert_eq!(cell.set(5), Ok(()));
         assert_eq!(waiter.join().unwrap(), 5);
     });
@@ -210,13 +196,10 @@ fn futex_wait_before_any_initializer() {
 /// `Lazy` forced by two threads: one initializer call, one value.
 #[test]
 fn futex_lazy_forced_by_two() {
+    type BoxedLazy = Lazy<u32, Box<dyn FnOnce() -> u32 + Send>, LoomFutex>;
     model(|| {
-        let lazy: Arc<Lazy<u32, Box<dyn FnOnce() -> u32 + Send>, LoomFutex>> =
-            Arc::new(Lazy::with_wait(Box::new(|| 3)));
-        let other = {
-            let lazy = lazy.clone();
-            thread::spawn(move || **lazy)
-        };
+        let lazy: Arc<BoxedLazy> = Arc::new(Lazy::with_wait(Box::new(|| 3)));
+        let other = spawn_with(&lazy, |lazy| **lazy);
         assert_eq!(**lazy, 3);
         assert_eq!(other.join().unwrap(), 3);
     });
@@ -236,19 +219,17 @@ fn negative_no_wake_deadlocks() {
 fn negative_check_then_set_runs_twice() {
     use loom::sync::atomic::AtomicBool;
     model(|| {
-        let done = Arc::new(AtomicBool::new(false));
-        let runs = Arc::new(AtomicUsize::new(0));
-        let attempt = |done: &AtomicBool, runs: &AtomicUsize| {
+        // The flag, and a count of the initializer runs.
+        let s = Arc::new((AtomicBool::new(false), AtomicUsize::new(0)));
+        let attempt = |(done, runs): &(AtomicBool, AtomicUsize)| {
             if !done.load(Relaxed) {
                 runs.fetch_add(1, Relaxed);
                 done.store(true, Relaxed);
             }
         };
-        let other = {
-            let (done, runs) = (done.clone(), runs.clone());
-            thread::spawn(move || attempt(&done, &runs))
-        };
-        attempt(&done, &runs);
+        let other = spawn_with(&s, attempt);
+        attempt(&s);
+        let runs = &s.1;
         other.join().unwrap();
         assert_eq!(runs.load(Relaxed), 1, "exactly one initializer runs");
     });
