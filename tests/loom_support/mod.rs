@@ -226,10 +226,7 @@ impl<R: RawLock> Shared<R> {
 pub fn locked_increments<R: RawLock + Send + Sync + 'static>(threads: usize) -> Arc<Shared<R>> {
     let s = Shared::<R>::new();
     let handles: Vec<_> = (1..threads)
-        .map(|_| {
-            let s = s.clone();
-            thread::spawn(move || s.locked_increment())
-        })
+        .map(|_| spawn_with(&s, |s| s.locked_increment()))
         .collect();
     s.locked_increment();
     for h in handles {
