@@ -205,7 +205,7 @@ fn push_after_a_claimed_pop(use_try: bool) {
         let producer = {
             let q = Arc::clone(&q);
             thread::spawn(move || {
-                if q.len() != 0 {
+                if !q.is_empty() {
                     return false;
                 }
                 if use_try {

@@ -90,6 +90,7 @@ impl<L: OwnerLiveness> Shared<L> {
     /// Locks, adds one to the data, unlocks; returns how it acquired.
     fn increment(&self) -> Result<Acquired, NotRecoverable> {
         let how = self.raw.lock()?;
+        // SAFETY: this thread holds the lock, so nobody else touches the data.
         self.data.with_mut(|d| unsafe { *d += 1 });
         // SAFETY: held; consistent (or repaired: incrementing is the repair here).
         unsafe {
@@ -107,6 +108,7 @@ fn a_waiter_sees_its_owner_die() {
         // This thread is the owner that dies, while the waiter waits for it.
         become_owner(1);
         assert_eq!(s.raw.lock(), Ok(Acquired::Consistent));
+        // SAFETY: this thread holds the lock, so nobody else touches the data.
         s.data.with_mut(|d| unsafe { *d += 1 });
         let waiter = {
             let s = Arc::clone(&s);
@@ -117,6 +119,7 @@ fn a_waiter_sees_its_owner_die() {
         };
         die();
         assert_eq!(waiter.join().unwrap(), Acquired::OwnerDied);
+        // SAFETY: the other threads that wrote the data were joined, so no write races this read (loom's cell checks it).
         assert_eq!(s.data.with(|d| unsafe { *d }), 2);
         assert!(!s.raw.is_locked());
     });
@@ -130,6 +133,7 @@ fn a_dead_owner_is_taken_over_once_and_waiters_exclude_each_other() {
         // on a live owner make too many branches for loom).
         become_owner(1);
         assert_eq!(s.raw.lock(), Ok(Acquired::Consistent));
+        // SAFETY: this thread holds the lock, so nobody else touches the data.
         s.data.with_mut(|d| unsafe { *d += 1 });
         die();
         let waiters: Vec<_> = [2, 3]
@@ -148,6 +152,7 @@ fn a_dead_owner_is_taken_over_once_and_waiters_exclude_each_other() {
             .filter(|&&a| a == Acquired::OwnerDied)
             .count();
         assert_eq!(deaths, 1, "exactly one waiter takes over: {outcomes:?}");
+        // SAFETY: the other threads that wrote the data were joined, so no write races this read (loom's cell checks it).
         assert_eq!(s.data.with(|d| unsafe { *d }), 3);
         assert!(!s.raw.is_locked());
     });
@@ -168,6 +173,7 @@ fn a_live_owner_is_never_taken_over() {
         let mine = s.increment().unwrap();
         assert_eq!(mine, Acquired::Consistent);
         assert_eq!(t.join().unwrap(), Acquired::Consistent);
+        // SAFETY: the other threads that wrote the data were joined, so no write races this read (loom's cell checks it).
         assert_eq!(s.data.with(|d| unsafe { *d }), 2);
     });
 }
@@ -228,6 +234,7 @@ fn negative_an_oracle_that_lies_breaks_exclusion() {
         become_owner(2);
         let _ = s.increment();
         t.join().unwrap();
+        // SAFETY: the other threads that wrote the data were joined, so no write races this read (loom's cell checks it).
         assert_eq!(s.data.with(|d| unsafe { *d }), 2);
     });
 }
