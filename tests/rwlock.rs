@@ -111,6 +111,62 @@ fn exclusion_spin() {
     exclusion::<Spin>(2, 2);
 }
 
+/// A backend that says it only spins (`Wait::SPINS_ONLY`, as `Spin`) and panics if it is
+/// called: the lock's waiters must then poll the word themselves.
+struct SpinsOnly;
+
+// SAFETY: never touches the word.
+unsafe impl Wait for SpinsOnly {
+    const WAKE_IS_NOOP: bool = true;
+    const SPINS_ONLY: bool = true;
+    fn wait(_: &baresync::sync::atomic::AtomicU32, _: u32) {
+        panic!("`wait` called for a SPINS_ONLY backend");
+    }
+    fn wait_until(
+        _: &baresync::sync::atomic::AtomicU32,
+        _: u32,
+        _: &mut impl baresync::Deadline,
+    ) -> bool {
+        panic!("`wait_until` called for a SPINS_ONLY backend");
+    }
+    fn wake_one(_: &baresync::sync::atomic::AtomicU32) {}
+    fn wake_all(_: &baresync::sync::atomic::AtomicU32) {}
+}
+
+#[test]
+fn exclusion_spins_only() {
+    exclusion::<SpinsOnly>(2, 2);
+}
+
+/// A writer and a reader wait, registered, behind a write lock held long enough for any
+/// polling budget to run out; with a `SPINS_ONLY` backend neither calls it, and both get in.
+#[test]
+fn registered_waiters_poll_a_spins_only_backend_themselves() {
+    let lock = Arc::new(RwLock::<u64, SpinsOnly>::with_wait(0));
+    let mut held = lock.write();
+    let writer = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || *lock.write() += 1)
+    };
+    eventually("the writer registers", || {
+        lock.raw().waiting_writers() == 1 || writer.is_finished()
+    });
+    let reader = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || *lock.read())
+    };
+    eventually("the reader registers", || {
+        lock.raw().waiting_readers() == 1 || reader.is_finished()
+    });
+    thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 20 }));
+    *held = 10;
+    drop(held);
+    writer.join().expect("the writer called the backend");
+    assert!(reader.join().expect("the reader called the backend") >= 10);
+    assert_eq!(*lock.read(), 11);
+    assert!(!lock.is_locked());
+}
+
 #[test]
 fn exclusion_futex_oversubscribed() {
     exclusion::<Futex>(6, 3);

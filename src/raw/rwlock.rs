@@ -545,7 +545,13 @@ impl<W: Wait> RawRwMutex<W> {
                 }
                 continue;
             }
-            if !wait_for::<W, D>(&self.state, s, deadline.as_deref_mut()) {
+            if W::SPINS_ONLY {
+                // `W` would only poll (`Spin`): back off here, this loop being the poll.
+                if expired(deadline.as_deref_mut()) {
+                    return reg.give_up();
+                }
+                full.spin();
+            } else if !wait_for::<W, D>(&self.state, s, deadline.as_deref_mut()) {
                 // Admitted between the last look and the deadline: keep the lock.
                 return reg.give_up();
             }
