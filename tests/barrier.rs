@@ -1,6 +1,8 @@
 //! `Barrier` through its public API, from many threads.
 
+mod fault_support;
 use baresync::{Barrier, BarrierError, Futex, Spin, Wait, Yield};
+use fault_support::SpinsOnly;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
@@ -148,29 +150,6 @@ fn abort_releases_waiters_and_later_callers<W: Wait + Send + Sync + 'static>() {
         leaders += usize::from(o.join().unwrap());
     }
     assert_eq!(leaders, 1);
-}
-
-/// A backend that says it only spins (`Wait::SPINS_ONLY`, as `Spin`) and panics if it is
-/// called: a barrier's waiters must then poll the word themselves (a panic in `W` would break
-/// the barrier, and the test sees the `Broken` or the panic).
-struct SpinsOnly;
-
-// SAFETY: never touches the word.
-unsafe impl Wait for SpinsOnly {
-    const WAKE_IS_NOOP: bool = true;
-    const SPINS_ONLY: bool = true;
-    fn wait(_: &baresync::sync::atomic::AtomicU32, _: u32) {
-        panic!("`wait` called for a SPINS_ONLY backend");
-    }
-    fn wait_until(
-        _: &baresync::sync::atomic::AtomicU32,
-        _: u32,
-        _: &mut impl baresync::Deadline,
-    ) -> bool {
-        panic!("`wait_until` called for a SPINS_ONLY backend");
-    }
-    fn wake_one(_: &baresync::sync::atomic::AtomicU32) {}
-    fn wake_all(_: &baresync::sync::atomic::AtomicU32) {}
 }
 
 #[test]

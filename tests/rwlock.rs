@@ -2,10 +2,12 @@
 //! value, writer preference, readers admitted at the next write unlock, upgrades and
 //! downgrades that let no writer in between, timeouts, and every backend.
 
+mod fault_support;
 use baresync::{
     Futex, RawRwMutex, ReadWriteLock, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard, Spin,
     Wait, Yield,
 };
+use fault_support::SpinsOnly;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
@@ -109,28 +111,6 @@ fn exclusion<W: Wait + Send + Sync + 'static>(readers: usize, writers: usize) {
 #[test]
 fn exclusion_spin() {
     exclusion::<Spin>(2, 2);
-}
-
-/// A backend that says it only spins (`Wait::SPINS_ONLY`, as `Spin`) and panics if it is
-/// called: the lock's waiters must then poll the word themselves.
-struct SpinsOnly;
-
-// SAFETY: never touches the word.
-unsafe impl Wait for SpinsOnly {
-    const WAKE_IS_NOOP: bool = true;
-    const SPINS_ONLY: bool = true;
-    fn wait(_: &baresync::sync::atomic::AtomicU32, _: u32) {
-        panic!("`wait` called for a SPINS_ONLY backend");
-    }
-    fn wait_until(
-        _: &baresync::sync::atomic::AtomicU32,
-        _: u32,
-        _: &mut impl baresync::Deadline,
-    ) -> bool {
-        panic!("`wait_until` called for a SPINS_ONLY backend");
-    }
-    fn wake_one(_: &baresync::sync::atomic::AtomicU32) {}
-    fn wake_all(_: &baresync::sync::atomic::AtomicU32) {}
 }
 
 #[test]

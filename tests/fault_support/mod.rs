@@ -203,3 +203,26 @@ unsafe impl<const ID: usize> baresync::Wait for WakePanics<ID> {
         <baresync::Futex as baresync::Wait>::wake_all(atomic);
     }
 }
+
+/// A backend that says it only spins (`Wait::SPINS_ONLY`, as `Spin`) and panics if it is
+/// called: a primitive's waiters must then poll the word themselves (in a barrier, a panic in
+/// `W` would break it, and the test sees the `Broken` or the panic).
+pub struct SpinsOnly;
+
+// SAFETY: never touches the word.
+unsafe impl baresync::Wait for SpinsOnly {
+    const WAKE_IS_NOOP: bool = true;
+    const SPINS_ONLY: bool = true;
+    fn wait(_: &baresync::sync::atomic::AtomicU32, _: u32) {
+        panic!("`wait` called for a SPINS_ONLY backend");
+    }
+    fn wait_until(
+        _: &baresync::sync::atomic::AtomicU32,
+        _: u32,
+        _: &mut impl baresync::Deadline,
+    ) -> bool {
+        panic!("`wait_until` called for a SPINS_ONLY backend");
+    }
+    fn wake_one(_: &baresync::sync::atomic::AtomicU32) {}
+    fn wake_all(_: &baresync::sync::atomic::AtomicU32) {}
+}
