@@ -99,13 +99,7 @@ fn abort_races_wait() {
 fn timeout_races_last_arrival() {
     model(|| {
         let b = Arc::new(Barrier::<LoomFutex>::with_wait(2));
-        let timed = spawn_with(&b, |b| {
-            let mut polls = 0;
-            b.wait_until(move || {
-                polls += 1;
-                polls > 1
-            })
-        });
+        let timed = spawn_with(&b, |b| b.wait_until(expires_after(1)));
         let mine = b.wait();
         match (mine, timed.join().unwrap()) {
             (Ok(a), Ok(t)) => assert!(a.is_leader() ^ t.is_leader()),

@@ -145,11 +145,7 @@ fn fair_futex_lock_until_races_lock() {
         s.raw.lock();
         let locker = spawn_with(&s, |s| s.locked_increment());
         let timed = spawn_with(&s, move |s| {
-            let mut polls = 0;
-            let got = s.raw.lock_until(&mut || {
-                polls += 1;
-                polls > 2
-            });
+            let got = s.raw.lock_until(&mut expires_after(2));
             if got {
                 s.critical();
                 s.unlock();

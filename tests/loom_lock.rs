@@ -98,11 +98,7 @@ fn lock_until_races_unlock<R: RawLock + Send + Sync + 'static>(polls: usize, thi
         let timed = {
             let s = s.clone();
             thread::spawn(move || {
-                let mut n = 0;
-                let got = s.raw.lock_until(&mut || {
-                    n += 1;
-                    n > polls
-                });
+                let got = s.raw.lock_until(&mut expires_after(polls));
                 if got {
                     s.critical();
                     s.unlock();

@@ -593,15 +593,7 @@ fn join_waits_for_an_earlier_item_finished_last() {
             })
             .collect();
         // A few polls: each try-once consumer may find nothing, leaving an item for ever.
-        let mut polls = 0;
-        if !w
-            .q
-            .join_until(|| {
-                polls += 1;
-                polls > 3
-            })
-            .timed_out()
-        {
+        if !w.q.join_until(expires_after(3)).timed_out() {
             // SAFETY: item 0 was put before `join_until`, so it returned true only after
             // item 0's `task_done`, and the write before that happens-before this read (loom
             // checks it).

@@ -192,11 +192,7 @@ fn timed_reader_races_unlock() {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
         s.raw.lock_exclusive();
         let timed = spawn_with(&s, move |s| {
-            let mut n = 0;
-            let got = s.raw.lock_shared_until(&mut || {
-                n += 1;
-                n > 1
-            });
+            let got = s.raw.lock_shared_until(&mut expires_after(1));
             if got {
                 s.read();
                 // SAFETY: acquired just above.
@@ -223,11 +219,7 @@ fn timed_writer_gives_up_and_wakes_held_back_reader() {
         let s = Shared::<RawRwMutex<LoomFutex>>::new();
         s.raw.lock_shared();
         let timed = spawn_with(&s, move |s| {
-            let mut n = 0;
-            let got = s.raw.lock_exclusive_until(&mut || {
-                n += 1;
-                n > 1
-            });
+            let got = s.raw.lock_exclusive_until(&mut expires_after(1));
             if got {
                 s.write();
                 // SAFETY: acquired just above.

@@ -36,6 +36,16 @@ std::thread_local! {
     pub static OUTCOMES: Cell<(bool, bool)> = const { Cell::new((false, false)) };
 }
 
+/// A deadline (`FnMut() -> bool`, as `Deadline` takes it) that has not expired at its first
+/// `polls` checks and has at every later one: a timed wait that gives up after `polls` polls.
+pub fn expires_after(polls: usize) -> impl FnMut() -> bool {
+    let mut checks = 0;
+    move || {
+        checks += 1;
+        checks > polls
+    }
+}
+
 /// Runs `f` on a new loom thread with its own handle to the shared `s`.
 pub fn spawn_with<S, T, F>(s: &Arc<S>, f: F) -> thread::JoinHandle<T>
 where
