@@ -140,7 +140,7 @@ static TURN_SLOTS: TurnSlots = TurnSlots([const { AtomicU32::new(0) }; TURN_SLOT
 /// 300–800 µs; with them, at 0.77–1.01× of it, and at about 1 µs (`docs/design.md`, "FairLock,
 /// fourth round").
 #[cfg(all(feature = "std", not(baresync_loom)))]
-const PREQUEUE_YIELDS: u32 = 13;
+const PREQUEUE_YIELDS: u32 = super::mutex::YIELD_ROUNDS;
 
 /// The turn slots, aligned to a cache-line pair.
 #[cfg(not(baresync_loom))]

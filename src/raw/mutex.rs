@@ -40,7 +40,11 @@ const CONTENDED: u32 = 2;
 /// budget and longer and shorter yield budgets in `docs/design.md` (issue 15, second
 /// section).
 #[cfg(all(feature = "std", not(baresync_loom)))]
-const POLL_ROUNDS: u32 = SPIN_ROUNDS + 13;
+const POLL_ROUNDS: u32 = SPIN_ROUNDS + YIELD_ROUNDS;
+/// Rounds of `thread::yield_now` after the spin rounds (feature `std`); `RawFairLock` makes
+/// as many before it queues.
+#[cfg(all(feature = "std", not(baresync_loom)))]
+pub(super) const YIELD_ROUNDS: u32 = 13;
 /// Rounds of spin hints before a waiter starts yielding (feature `std`).
 #[cfg(all(feature = "std", not(baresync_loom)))]
 const SPIN_ROUNDS: u32 = 3;
