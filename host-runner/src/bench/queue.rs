@@ -143,6 +143,10 @@ fn baresync_futex_extra(env: &Env, pairs: usize, extra: Extra) -> Sample {
             let mine = &*own[me - pairs];
             consume(|| {
                 let v = q.get().ok()?;
+                // ORDERING: Relaxed for the control, a plain load and store; SeqCst for the
+                // probes, as `task_done`'s SeqCst compare-and-swap (on x86-64 every
+                // read-modify-write is one locked instruction whatever its ordering). Nothing
+                // reads these counters: they only cost what they cost.
                 match extra {
                     Extra::PrivateStore => mine.store(mine.load(Relaxed) + 1, Relaxed),
                     Extra::PrivateRmw => {
