@@ -144,6 +144,18 @@ fn writes_before_wait_are_visible_after_it() {
 /// departed thread's generation completed and generations fill in arrival order, so the
 /// departures never exceed the arrivals of complete generations (`arrivals / parties *
 /// parties`); the leaders are exactly one per generation.
+/// Takes one ticket; `false` once there are none left.
+fn take_ticket(tickets: &AtomicUsize) -> bool {
+    let mut t = tickets.load(SeqCst);
+    while t > 0 {
+        match tickets.compare_exchange(t, t - 1, SeqCst, SeqCst) {
+            Ok(_) => return true,
+            Err(now) => t = now,
+        }
+    }
+    false
+}
+
 fn more_threads_than_parties(parties: usize, threads: usize, generations: usize) {
     let barrier = Arc::new(SpinBarrier::new(parties));
     let tickets = Arc::new(AtomicUsize::new(parties * generations));
@@ -159,10 +171,7 @@ fn more_threads_than_parties(parties: usize, threads: usize, generations: usize)
             );
             thread::spawn(move || {
                 let mut leaders = 0;
-                while tickets
-                    .fetch_update(SeqCst, SeqCst, |t| t.checked_sub(1))
-                    .is_ok()
-                {
+                while take_ticket(&tickets) {
                     arrivals.fetch_add(1, SeqCst);
                     leaders += usize::from(barrier.wait().is_leader());
                     let gone = departures.fetch_add(1, SeqCst) + 1;
