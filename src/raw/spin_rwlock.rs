@@ -17,7 +17,11 @@
 //! What it promises, and what not:
 //! - **Unfair, no bound.** A waiter may lose every race: a writer to other writers, a reader
 //!   as long as writers keep coming (each waiting writer holds new readers back). Readers
-//!   cannot starve writers: a waiting writer keeps new readers out.
+//!   alone cannot starve a writer: once it has raised the flag no new reader enters, and only
+//!   a writer's acquisition lowers it. But a write unlock lowers it for every writer still
+//!   waiting, and readers enter until one of them polls again, so when writers contend a
+//!   writer may wait through many reader phases (`host-runner stress` notes hundreds, where
+//!   [`RwLock`](crate::RwLock) has one or two).
 //! - **Never sleeps.** Waiters spin with bounded exponential backoff; with feature `std` a
 //!   waiter whose backoff is spent yields its time slice (as `RawSpinLock` does), so that
 //!   with more threads than cores the holder gets the core. Without `std` it spins on.
