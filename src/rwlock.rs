@@ -96,6 +96,7 @@ pub type RwLock<T, W = DefaultWait> = ReadWriteLock<RawRwMutex<W>, T>;
 /// at about the code size of `spin`'s `RwLock`. Writer-preferring (a waiting writer holds new
 /// readers back) but unfair and unbounded, and it never sleeps (with feature `std` a waiter
 /// whose backoff is spent yields its core). [`RwLock`] bounds the waits and sleeps.
+/// [`RawSpinRwLock`] lists what it promises.
 ///
 /// # Examples
 ///

@@ -14,29 +14,7 @@
 //! Mellor-Crummey and Scott's writer-preference lock, without the queue). A write unlock
 //! stores 0: every waiting writer sets the flag again on its next poll.
 //!
-//! What it promises, and what not:
-//! - **Unfair, no bound.** A waiter may lose every race: a writer to other writers, a reader
-//!   as long as writers keep coming (each waiting writer holds new readers back). Readers
-//!   alone cannot starve a writer: once it has raised the flag no new reader enters, and only
-//!   a writer's acquisition lowers it. But a write unlock lowers it for every writer still
-//!   waiting, and readers enter until one of them polls again, so when writers contend a
-//!   writer may wait through many reader phases (`host-runner stress` notes hundreds, where
-//!   [`RwLock`](crate::RwLock) has one or two).
-//! - **Never sleeps.** Waiters spin with bounded exponential backoff; with feature `std` a
-//!   waiter whose backoff is spent yields its time slice (as `RawSpinLock` does), so that
-//!   with more threads than cores the holder gets the core. Without `std` it spins on.
-//! - **Do not nest read locks**: a thread holding a read lock that asks for another can wait
-//!   forever behind a writer that waits for the first one.
-//! - **Upgradable read**: one holder at a time, alongside readers; [`upgrade`](RawRwLock::upgrade)
-//!   flags itself as a waiting writer and waits for the other readers to leave. No writer can
-//!   get in between.
-//! - The `_until` forms poll with the same backoff and call the deadline between attempts; a
-//!   writer (or upgrade) that gives up, or whose deadline panics, clears the waiting flag (a
-//!   guard does it while unwinding). Another writer still waiting sets it again on its next
-//!   poll.
-//! - At most 65535 read locks at once (the upgradable one included); one more panics, and the
-//!   count never wraps.
-//! - The downgrades never panic (no user code runs in them).
+//! What it promises, and what not: see [`RawSpinRwLock`] (the public documentation).
 
 use super::impl_init;
 use crate::sync::atomic::{
@@ -67,8 +45,33 @@ const READER: u32 = 1 << 16;
 
 /// A 4-byte spinning reader-writer lock: writer-preferring, unfair, never sleeps.
 ///
-/// See the [module docs](self) for what it promises. Use it through
-/// [`SpinRwLock<T>`](crate::SpinRwLock).
+/// Use it through [`SpinRwLock<T>`](crate::SpinRwLock). The reader-writer counterpart of
+/// [`RawSpinLock`](crate::RawSpinLock): many readers or one writer and nothing else, at about
+/// the code size of `spin`'s `RwLock`; [`RwLock`](crate::RwLock) bounds every wait and
+/// sleeps. One word: the reader count and three flags (write-locked, upgradable read held, a
+/// writer waits). What it promises, and what not:
+/// - **Unfair, no bound.** A waiter may lose every race: a writer to other writers, a reader
+///   as long as writers keep coming (each waiting writer holds new readers back). Readers
+///   alone cannot starve a writer: once it has raised the flag no new reader enters, and only
+///   a writer's acquisition lowers it. But a write unlock lowers it for every writer still
+///   waiting, and readers enter until one of them polls again, so when writers contend a
+///   writer may wait through many reader phases (`host-runner stress` notes hundreds, where
+///   [`RwLock`](crate::RwLock) has one or two).
+/// - **Never sleeps.** Waiters spin with bounded exponential backoff; with feature `std` a
+///   waiter whose backoff is spent yields its time slice (as `RawSpinLock` does), so that
+///   with more threads than cores the holder gets the core. Without `std` it spins on.
+/// - **Do not nest read locks**: a thread holding a read lock that asks for another can wait
+///   forever behind a writer that waits for the first one.
+/// - **Upgradable read**: one holder at a time, alongside readers; [`upgrade`](RawRwLock::upgrade)
+///   flags itself as a waiting writer and waits for the other readers to leave. No writer can
+///   get in between.
+/// - The `_until` forms poll with the same backoff and call the deadline between attempts; a
+///   writer (or upgrade) that gives up, or whose deadline panics, clears the waiting flag (a
+///   guard does it while unwinding). Another writer still waiting sets it again on its next
+///   poll.
+/// - At most 65535 read locks at once (the upgradable one included); one more panics, and the
+///   count never wraps.
+/// - The downgrades never panic (no user code runs in them).
 ///
 /// # Examples
 ///
