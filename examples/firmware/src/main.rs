@@ -123,6 +123,17 @@ fn check(name: &str, ok: bool) {
     }
 }
 
+/// `TicketLock::try_lock` takes a free lock and refuses a held one (on thumbv6m, without
+/// compare-and-swap, this is its one-load path).
+fn ticket_try_lock() -> bool {
+    let Some(held) = TICKET.try_lock() else {
+        return false;
+    };
+    let refused = TICKET.try_lock().is_none();
+    drop(held);
+    refused && TICKET.try_lock().is_some()
+}
+
 /// Receives ticks from the SysTick handler until `TICKS_WANTED` arrived; checks their order
 /// and the counters at every step.
 fn drain_ticks() -> bool {
@@ -175,6 +186,7 @@ fn main() -> ! {
         "SpinLock, TicketLock, Mutex",
         *SPIN.lock() == 1 && *TICKET.lock() == 2 && MUTEX.try_lock().map(|m| m[0]) == Some(3),
     );
+    check("TicketLock try_lock: free, then held", ticket_try_lock());
 
     {
         let outer = NESTED.lock();
