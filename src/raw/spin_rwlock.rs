@@ -73,6 +73,9 @@ const READER: u32 = 1 << 16;
 ///   count never wraps.
 /// - The downgrades never panic (no user code runs in them).
 ///
+/// With feature `lock_api` it implements `lock_api::RawRwLock` and its upgrade and downgrade
+/// traits, as [`RawRwMutex`](crate::RawRwMutex) does.
+///
 /// # Examples
 ///
 /// ```
@@ -432,6 +435,9 @@ unsafe impl RawRwLock for RawSpinRwLock {
         self.state.load(Relaxed) & WRITER != 0
     }
 }
+
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+super::rwlock::impl_lock_api_rw!([] RawSpinRwLock);
 
 #[cfg(all(test, not(baresync_loom)))]
 mod tests {
