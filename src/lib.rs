@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`SpinLock`], [`TicketLock`], [`FairLock`], [`McsLock`], [`Mutex`] (all [`Lock<R, T>`](Lock)) | mutual exclusion with a guard: test-and-test-and-set, FIFO ticket, bounded-bypass fair, MCS queue, sleeping three-state (`Lock`, `std::sync::Mutex`) |
 //! | [`RwLock`] (a [`ReadWriteLock<R, T>`](ReadWriteLock)) | many readers or one writer, writer-preferring, with upgradable reads (`RwLock`) |
+//! | [`SpinRwLock`] (a [`ReadWriteLock<R, T>`](ReadWriteLock)) | the lean spinning reader-writer lock: writer-preferring, unfair, never sleeps (`spin::RwLock`) |
 //! | [`ReentrantLock`] | a lock its owner may take again (`RLock`, `ReentrantLock`) |
 //! | [`Semaphore`], [`BoundedSemaphore`] | counting semaphores with RAII permits |
 //! | [`Event`] | a manual-reset flag that releases every waiter |
@@ -161,7 +162,7 @@ with_compare_and_swap! {
     pub use lock::{FairLock, Lock, LockGuard, McsLock, Mutex, SpinLock, TicketLock};
     pub use raw::{
         RawFairLock, RawLock, RawMcsLock, RawMutex, RawRwLock, RawRwMutex, RawSpinLock,
-        RawTicketLock,
+        RawSpinRwLock, RawTicketLock,
     };
     pub use wait::{Spin, Wait};
 
@@ -176,6 +177,7 @@ with_compare_and_swap! {
     pub use reentrant::{ReentrantLock, ReentrantLockGuard, ThreadIdentity};
     pub use rwlock::{
         ReadWriteLock, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+        SpinRwLock,
     };
     pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
     pub use spin_barrier::SpinBarrier;

@@ -31,7 +31,7 @@
 //!   reader-writer lock (a read lock has many owners, each with its own interrupt state, which
 //!   `IrqSafe` cannot keep); use `IrqLock` there. `docs/design.md` says more.
 
-use crate::raw::{RawRwLock, RawRwMutex};
+use crate::raw::{RawRwLock, RawRwMutex, RawSpinRwLock};
 use crate::sync::const_fn;
 use crate::wait::{DefaultWait, Wait};
 use crate::Deadline;
@@ -92,6 +92,25 @@ pub struct ReadWriteLock<R, T: ?Sized> {
 /// ```
 pub type RwLock<T, W = DefaultWait> = ReadWriteLock<RawRwMutex<W>, T>;
 
+/// A 4-byte spinning reader-writer lock around a `T`, over [`RawSpinRwLock`]: the lean one,
+/// at about the code size of `spin`'s `RwLock`. Writer-preferring (a waiting writer holds new
+/// readers back) but unfair and unbounded, and it never sleeps (with feature `std` a waiter
+/// whose backoff is spent yields its core). [`RwLock`] bounds the waits and sleeps.
+/// [`RawSpinRwLock`] lists what it promises.
+///
+/// # Examples
+///
+/// ```
+/// use baresync::SpinRwLock;
+///
+/// static CONFIG: SpinRwLock<[u8; 2]> = SpinRwLock::new([1, 2]);
+/// assert_eq!(CONFIG.read()[0], 1);
+/// CONFIG.write()[1] = 9;
+/// assert_eq!(*CONFIG.read(), [1, 9]);
+/// assert_eq!(core::mem::size_of::<SpinRwLock<()>>(), 4);
+/// ```
+pub type SpinRwLock<T> = ReadWriteLock<RawSpinRwLock, T>;
+
 // SAFETY: the lock can move to another thread with the value inside when `T: Send`; the raw
 // lock is plain atomics.
 unsafe impl<R: RawRwLock + Send, T: ?Sized + Send> Send for ReadWriteLock<R, T> {}
@@ -144,6 +163,23 @@ impl<T> ReadWriteLock<RawRwMutex<DefaultWait>, T> {
         /// use baresync::RwLock;
         ///
         /// let lock = RwLock::new(5);
+        /// assert_eq!(*lock.read(), 5);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Self {
+            Self::with_raw(value)
+        }
+    }
+}
+
+impl<T> ReadWriteLock<RawSpinRwLock, T> {
+    const_fn! {
+        /// A new, unlocked [`SpinRwLock`] holding `value`; usable in a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// let lock = baresync::SpinRwLock::new(5); // no annotation needed
         /// assert_eq!(*lock.read(), 5);
         /// ```
         #[inline]

@@ -102,10 +102,7 @@ fn set_releases_waiters<E: ModelEvent>(waiters: usize) {
     model(move || {
         let s = Shared::<E>::new();
         let handles: Vec<_> = (0..waiters)
-            .map(|_| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || s.wait_and_read())
-            })
+            .map(|_| spawn_with(&s, move |s| s.wait_and_read()))
             .collect();
         s.publish(7, false);
         for h in handles {
@@ -127,10 +124,7 @@ fn set_then_clear_releases_sleepers<E: ModelEvent>(waiters: usize) {
         let asleep_before = sleeps();
         let s = Shared::<E>::new();
         let handles: Vec<_> = (0..waiters)
-            .map(|_| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || s.wait_and_read())
-            })
+            .map(|_| spawn_with(&s, move |s| s.wait_and_read()))
             .collect();
         while sleeps() < asleep_before + waiters {
             thread::yield_now();
@@ -175,17 +169,14 @@ fn wait_until_races_set<W: Wait + Send + Sync + 'static>() {
     reset_counters();
     model(|| {
         let s = Shared::<Event<W>>::new();
-        let t = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                let released = !s.event.wait_until(|| true).timed_out();
-                if released {
-                    // SAFETY: released by the `set`, which follows the write.
-                    assert_eq!(s.data.with(|p| unsafe { *p }), 7);
-                }
-                released
-            })
-        };
+        let t = spawn_with(&s, move |s| {
+            let released = !s.event.wait_until(|| true).timed_out();
+            if released {
+                // SAFETY: released by the `set`, which follows the write.
+                assert_eq!(s.data.with(|p| unsafe { *p }), 7);
+            }
+            released
+        });
         s.publish(7, false);
         record_outcome(t.join().unwrap());
     });
@@ -271,15 +262,12 @@ fn is_set_publishes_the_setters_writes() {
             event: Event::new(),
             data: UnsafeCell::new(0),
         });
-        let reader = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                if s.event.is_set() {
-                    // SAFETY: see `Flagged`.
-                    assert_eq!(s.data.with(|p| unsafe { *p }), 1);
-                }
-            })
-        };
+        let reader = spawn_with(&s, move |s| {
+            if s.event.is_set() {
+                // SAFETY: see `Flagged`.
+                assert_eq!(s.data.with(|p| unsafe { *p }), 1);
+            }
+        });
         // SAFETY: see `Flagged`.
         s.data.with_mut(|p| unsafe { *p = 1 });
         s.event.set();

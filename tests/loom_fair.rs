@@ -87,15 +87,12 @@ fn fair_keyed_futex_excludes_3_and_wakes_by_slot() {
 fn negative_keyed_futex_catches_a_wake_of_the_wrong_word() {
     model(|| {
         let words = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
-        let sleeper = {
-            let words = words.clone();
-            thread::spawn(move || {
-                // ORDERING: Relaxed: the word is the whole protocol.
-                while words[0].load(Relaxed) == 0 {
-                    KeyedFutex::wait(&words[0], 0);
-                }
-            })
-        };
+        let sleeper = spawn_with(&words, move |words| {
+            // ORDERING: Relaxed: the word is the whole protocol.
+            while words[0].load(Relaxed) == 0 {
+                KeyedFutex::wait(&words[0], 0);
+            }
+        });
         // ORDERING: Relaxed, as above.
         words[0].store(1, Relaxed);
         KeyedFutex::wake_all(&words[1]);

@@ -70,10 +70,7 @@ fn try_lock_races_lock<R: RawLock + Send + Sync + 'static>(lockers: usize, tryer
             })
             .collect();
         let tryers: Vec<_> = (1..tryers)
-            .map(|_| {
-                let s = s.clone();
-                thread::spawn(move || try_once(&s))
-            })
+            .map(|_| spawn_with(&s, move |s| try_once(s)))
             .collect();
         let mut acquired = try_once(&s);
         for t in lockers.into_iter().chain(tryers) {
@@ -95,17 +92,14 @@ fn lock_until_races_unlock<R: RawLock + Send + Sync + 'static>(polls: usize, thi
     model(move || {
         let s = Shared::<R>::new();
         s.raw.lock();
-        let timed = {
-            let s = s.clone();
-            thread::spawn(move || {
-                let got = s.raw.lock_until(&mut expires_after(polls));
-                if got {
-                    s.critical();
-                    s.unlock();
-                }
-                got
-            })
-        };
+        let timed = spawn_with(&s, move |s| {
+            let got = s.raw.lock_until(&mut expires_after(polls));
+            if got {
+                s.critical();
+                s.unlock();
+            }
+            got
+        });
         let plain = third.then(|| spawn_with(&s, |s| s.locked_increment()));
         s.critical();
         s.unlock();
@@ -408,14 +402,11 @@ fn control_acq_rel_spin_lock_excludes() {
 fn ticket_waiters_never_wraps() {
     model(|| {
         let lock = Arc::new(RawTicketLock::<Spin>::with_wait());
-        let t = {
-            let lock = Arc::clone(&lock);
-            thread::spawn(move || {
-                lock.lock();
-                // SAFETY: locked just above, on this thread.
-                unsafe { lock.unlock() };
-            })
-        };
+        let t = spawn_with(&lock, move |lock| {
+            lock.lock();
+            // SAFETY: locked just above, on this thread.
+            unsafe { lock.unlock() };
+        });
         let waiters = lock.waiters();
         assert!(waiters <= 1, "waiters() = {waiters}");
         t.join().unwrap();

@@ -56,14 +56,11 @@ fn spawn_pop<const N: usize, W: Wait + 'static>(
 fn spsc_push_pop_handoff_n1() {
     model(|| {
         let q: Arc<Queue<usize, 1, Spin>> = Arc::new(Queue::new());
-        let p = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || {
-                q.push(1).unwrap();
-                // The consumer may not have taken 1 yet: then 2 stays with us.
-                q.push(2).is_ok()
-            })
-        };
+        let p = spawn_with(&q, move |q| {
+            q.push(1).unwrap();
+            // The consumer may not have taken 1 yet: then 2 stays with us.
+            q.push(2).is_ok()
+        });
         let first = spawn_pop(&q);
         let pushed_2 = p.join().unwrap();
         let mut got: Vec<usize> = first.join().unwrap().into_iter().collect();
@@ -79,10 +76,7 @@ fn two_producers_one_consumer_n2() {
     model(|| {
         let q: Arc<Queue<usize, 2, Spin>> = Arc::new(Queue::new());
         let producers: Vec<_> = (1..=2)
-            .map(|v| {
-                let q = Arc::clone(&q);
-                thread::spawn(move || q.push(v).unwrap())
-            })
+            .map(|v| spawn_with(&q, move |q| q.push(v).unwrap()))
             .collect();
         let consumer = spawn_pop(&q);
         for p in producers {
@@ -102,10 +96,7 @@ fn two_producers_one_consumer_n1() {
     model(|| {
         let q: Arc<Queue<usize, 1, Spin>> = Arc::new(Queue::new());
         let producers: Vec<_> = (1..=2)
-            .map(|v| {
-                let q = Arc::clone(&q);
-                thread::spawn(move || q.push(v).err().map(|e| e.into_inner()))
-            })
+            .map(|v| spawn_with(&q, move |q| q.push(v).err().map(|e| e.into_inner())))
             .collect();
         let consumer = spawn_pop(&q);
         let mut all: Vec<usize> = Vec::new();
@@ -126,10 +117,7 @@ fn force_push_races_pop() {
     model(|| {
         let q: Arc<Queue<usize, 1, Spin>> = Arc::new(Queue::new());
         q.push(1).unwrap();
-        let pusher = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.force_push(2).unwrap())
-        };
+        let pusher = spawn_with(&q, move |q| q.force_push(2).unwrap());
         let popped = spawn_pop(&q);
         let evicted = pusher.join().unwrap();
         let popped = popped.join().unwrap();
@@ -151,29 +139,23 @@ fn force_push_races_pop() {
 fn pop_after_a_claimed_push(use_try: bool) {
     model(move || {
         let q: Arc<Queue<usize, 2, LoomFutex>> = Arc::new(Queue::with_wait());
-        let producer = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.push(7).unwrap())
-        };
-        let consumer = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || {
-                if q.len() != 1 {
-                    return None;
-                }
-                if use_try {
-                    match q.try_pop() {
-                        Ok(v) => Some(v),
-                        Err(e) => {
-                            assert!(e.is_busy(), "a claimed item reported as empty");
-                            None
-                        }
+        let producer = spawn_with(&q, move |q| q.push(7).unwrap());
+        let consumer = spawn_with(&q, move |q| {
+            if q.len() != 1 {
+                return None;
+            }
+            if use_try {
+                match q.try_pop() {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        assert!(e.is_busy(), "a claimed item reported as empty");
+                        None
                     }
-                } else {
-                    Some(q.pop().expect("a claimed item reported as empty"))
                 }
-            })
-        };
+            } else {
+                Some(q.pop().expect("a claimed item reported as empty"))
+            }
+        });
         producer.join().unwrap();
         let mut got: Vec<usize> = consumer.join().unwrap().into_iter().collect();
         got.extend(std::iter::from_fn(|| q.pop()));
@@ -198,30 +180,24 @@ fn push_after_a_claimed_pop(use_try: bool) {
     model(move || {
         let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::with_wait());
         q.push(1).unwrap();
-        let consumer = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.pop())
-        };
-        let producer = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || {
-                if !q.is_empty() {
-                    return false;
-                }
-                if use_try {
-                    match q.try_push(2) {
-                        Ok(()) => true,
-                        Err(e) => {
-                            assert!(e.is_busy(), "a claimed slot reported as full");
-                            false
-                        }
+        let consumer = spawn_with(&q, move |q| q.pop());
+        let producer = spawn_with(&q, move |q| {
+            if !q.is_empty() {
+                return false;
+            }
+            if use_try {
+                match q.try_push(2) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        assert!(e.is_busy(), "a claimed slot reported as full");
+                        false
                     }
-                } else {
-                    q.push(2).expect("a claimed slot reported as full");
-                    true
                 }
-            })
-        };
+            } else {
+                q.push(2).expect("a claimed slot reported as full");
+                true
+            }
+        });
         assert_eq!(consumer.join().unwrap(), Some(1));
         let pushed = producer.join().unwrap();
         let rest: Vec<usize> = std::iter::from_fn(|| q.pop()).collect();
@@ -250,13 +226,10 @@ fn blocking_put_get<W: Wait + 'static>(leak: bool) {
     if leak {
         std::mem::forget(Arc::clone(&q));
     }
-    let producer = {
-        let q = Arc::clone(&q);
-        thread::spawn(move || {
-            q.put(1).unwrap();
-            q.put(2).unwrap(); // waits for the consumer to take 1
-        })
-    };
+    let producer = spawn_with(&q, move |q| {
+        q.put(1).unwrap();
+        q.put(2).unwrap(); // waits for the consumer to take 1
+    });
     assert_eq!(q.get(), Ok(1)); // may wait for the producer
     assert_eq!(q.get(), Ok(2));
     producer.join().unwrap();
@@ -277,10 +250,7 @@ fn two_blocked_getters_no_lost_wakeup() {
     model(|| {
         let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::with_wait());
         let getters: Vec<_> = (0..2)
-            .map(|_| {
-                let q = Arc::clone(&q);
-                thread::spawn(move || q.get().unwrap())
-            })
+            .map(|_| spawn_with(&q, move |q| q.get().unwrap()))
             .collect();
         q.put(1).unwrap();
         q.put(2).unwrap();
@@ -300,14 +270,8 @@ fn two_blocked_getters_no_lost_wakeup() {
 fn close_races_put_and_blocked_get() {
     model(|| {
         let q: Arc<Queue<usize, 1, LoomFutex>> = Arc::new(Queue::with_wait());
-        let getter = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.get())
-        };
-        let putter = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.put(7))
-        };
+        let getter = spawn_with(&q, move |q| q.get());
+        let putter = spawn_with(&q, move |q| q.put(7));
         q.close();
         let got = getter.join().unwrap();
         let put = putter.join().unwrap();
@@ -366,10 +330,7 @@ fn close_wakes_blocked_put_and_get_drains() {
     model(|| {
         let q: Arc<Queue<usize, 1, Announced>> = Arc::new(Queue::with_wait());
         q.put(1).unwrap();
-        let putter = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.put(2))
-        };
+        let putter = spawn_with(&q, move |q| q.put(2));
         until_a_waiter_sleeps();
         q.close();
         assert_eq!(putter.join().unwrap(), Err(Closed(2)));
@@ -385,12 +346,7 @@ fn close_wakes_blocked_getters() {
     reset_counters();
     model(|| {
         let q: Arc<Queue<usize, 1, Announced>> = Arc::new(Queue::with_wait());
-        let getters: Vec<_> = (0..2)
-            .map(|_| {
-                let q = Arc::clone(&q);
-                thread::spawn(move || q.get())
-            })
-            .collect();
+        let getters: Vec<_> = (0..2).map(|_| spawn_with(&q, move |q| q.get())).collect();
         until_a_waiter_sleeps();
         q.close();
         for g in getters {
@@ -425,15 +381,12 @@ fn join_races_task_done() {
             result: UnsafeCell::new(0),
         });
         w.q.put(5).unwrap();
-        let consumer = {
-            let w = Arc::clone(&w);
-            thread::spawn(move || {
-                let item = w.q.get().unwrap();
-                // SAFETY: only this thread writes, before `task_done`.
-                w.result.with_mut(|r| unsafe { *r = item * 2 });
-                w.q.task_done().unwrap();
-            })
-        };
+        let consumer = spawn_with(&w, move |w| {
+            let item = w.q.get().unwrap();
+            // SAFETY: only this thread writes, before `task_done`.
+            w.result.with_mut(|r| unsafe { *r = item * 2 });
+            w.q.task_done().unwrap();
+        });
         w.q.join();
         // SAFETY: `join` returned, so the consumer's write happens-before (loom checks it).
         assert_eq!(w.result.with(|r| unsafe { *r }), 10);
@@ -472,10 +425,7 @@ fn force_push_into_a_slot_a_pop_emptied_publishes() {
     model(|| {
         let q: Arc<Queue<usize, 1, Spin>> = Arc::new(Queue::new());
         q.push(1).unwrap();
-        let pusher = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.force_push(2).unwrap())
-        };
+        let pusher = spawn_with(&q, move |q| q.force_push(2).unwrap());
         let first = q.try_pop().ok();
         let second = q.try_pop().ok();
         let evicted = pusher.join().unwrap();
@@ -499,17 +449,13 @@ fn force_push_into_a_slot_a_pop_emptied_publishes() {
 fn task_done_never_reports_a_false_over_release() {
     model(|| {
         let q: Arc<JoinableQueue<usize, 2, Spin>> = Arc::new(JoinableQueue::with_wait());
-        let producer = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || {
-                q.push(1).unwrap();
-                q.push(2).unwrap();
-            })
-        };
+        let producer = spawn_with(&q, move |q| {
+            q.push(1).unwrap();
+            q.push(2).unwrap();
+        });
         let consumers: Vec<_> = (0..2)
             .map(|_| {
-                let q = Arc::clone(&q);
-                thread::spawn(move || {
+                spawn_with(&q, move |q| {
                     let v = q.try_pop().ok();
                     if v.is_some() {
                         assert_eq!(q.task_done(), Ok(()), "false over-release ({v:?})");
@@ -540,15 +486,9 @@ fn task_done_never_reports_a_false_over_release() {
 fn racing_task_dones_never_over_release() {
     model(|| {
         let q: Arc<JoinableQueue<usize, 1, Spin>> = Arc::new(JoinableQueue::with_wait());
-        let producer = {
-            let q = Arc::clone(&q);
-            thread::spawn(move || q.push(1).unwrap())
-        };
+        let producer = spawn_with(&q, move |q| q.push(1).unwrap());
         let dones: Vec<_> = (0..2)
-            .map(|_| {
-                let q = Arc::clone(&q);
-                thread::spawn(move || q.task_done().is_ok())
-            })
+            .map(|_| spawn_with(&q, move |q| q.task_done().is_ok()))
             .collect();
         producer.join().unwrap();
         let oks = dones
@@ -575,14 +515,10 @@ fn join_waits_for_an_earlier_item_finished_last() {
             result: [UnsafeCell::new(0), UnsafeCell::new(0)],
         });
         w.q.push(0).unwrap();
-        let producer = {
-            let w = Arc::clone(&w);
-            thread::spawn(move || w.q.push(1).unwrap())
-        };
+        let producer = spawn_with(&w, move |w| w.q.push(1).unwrap());
         let consumers: Vec<_> = (0..2)
             .map(|_| {
-                let w = Arc::clone(&w);
-                thread::spawn(move || {
+                spawn_with(&w, move |w| {
                     if let Ok(v) = w.q.try_pop() {
                         // SAFETY: only the consumer of item `v` writes its cell, before its
                         // `task_done`.

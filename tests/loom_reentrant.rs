@@ -49,7 +49,10 @@ type Shared<I, W> = Arc<ReentrantLock<UnsafeCell<usize>, I, W>>;
 
 /// The critical section: lock `depth` deep, read-modify-write the data through the innermost
 /// guard.
-fn locked_increment<I: ThreadIdentity, W: Wait>(lock: &Shared<I, W>, depth: usize) {
+fn locked_increment<I: ThreadIdentity, W: Wait>(
+    lock: &ReentrantLock<UnsafeCell<usize>, I, W>,
+    depth: usize,
+) {
     let guards: Vec<_> = (0..depth).map(|_| lock.lock()).collect();
     assert_eq!(lock.lock_count(), depth);
     // SAFETY: the lock is held; if it does not exclude, loom reports it.
@@ -62,10 +65,7 @@ fn exclusion<I: ThreadIdentity + 'static, W: Wait + 'static>(threads: usize, dep
     model(move || {
         let lock: Shared<I, W> = Arc::new(ReentrantLock::with_identity(UnsafeCell::new(0)));
         let handles: Vec<_> = (1..threads)
-            .map(|_| {
-                let lock = lock.clone();
-                thread::spawn(move || locked_increment(&lock, depth))
-            })
+            .map(|_| spawn_with(&lock, move |lock| locked_increment(lock, depth)))
             .collect();
         locked_increment(&lock, depth);
         for h in handles {
@@ -110,19 +110,16 @@ fn try_lock_by_other_thread() {
     model(|| {
         let lock: Shared<LoomThreadId, LoomFutex> =
             Arc::new(ReentrantLock::with_identity(UnsafeCell::new(0)));
-        let other = {
-            let lock = lock.clone();
-            thread::spawn(move || {
-                if let Some(g) = lock.try_lock() {
-                    assert_eq!(lock.lock_count(), 1);
-                    // SAFETY: held.
-                    g.with_mut(|p| unsafe { *p += 1 });
-                    true
-                } else {
-                    false
-                }
-            })
-        };
+        let other = spawn_with(&lock, move |lock| {
+            if let Some(g) = lock.try_lock() {
+                assert_eq!(lock.lock_count(), 1);
+                // SAFETY: held.
+                g.with_mut(|p| unsafe { *p += 1 });
+                true
+            } else {
+                false
+            }
+        });
         locked_increment(&lock, 2);
         let got = other.join().unwrap();
         // SAFETY: joined.

@@ -21,7 +21,6 @@ use baresync::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use baresync::Spin;
 use core::num::NonZeroU64;
 use loom::cell::UnsafeCell;
-use loom::thread;
 use std::cell::Cell;
 use std::sync::Arc;
 
@@ -110,13 +109,10 @@ fn a_waiter_sees_its_owner_die() {
         assert_eq!(s.raw.lock(), Ok(Acquired::Consistent));
         // SAFETY: this thread holds the lock, so nobody else touches the data.
         s.data.with_mut(|d| unsafe { *d += 1 });
-        let waiter = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                become_owner(2);
-                s.increment().unwrap()
-            })
-        };
+        let waiter = spawn_with(&s, move |s| {
+            become_owner(2);
+            s.increment().unwrap()
+        });
         die();
         assert_eq!(waiter.join().unwrap(), Acquired::OwnerDied);
         // SAFETY: the other threads that wrote the data were joined, so no write races this read (loom's cell checks it).
@@ -139,8 +135,7 @@ fn a_dead_owner_is_taken_over_once_and_waiters_exclude_each_other() {
         let waiters: Vec<_> = [2, 3]
             .into_iter()
             .map(|id| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || {
+                spawn_with(&s, move |s| {
                     become_owner(id);
                     s.increment().unwrap()
                 })
@@ -162,13 +157,10 @@ fn a_dead_owner_is_taken_over_once_and_waiters_exclude_each_other() {
 fn a_live_owner_is_never_taken_over() {
     model(|| {
         let s = Shared::<Oracle>::new();
-        let t = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                become_owner(1);
-                s.increment().unwrap()
-            })
-        };
+        let t = spawn_with(&s, move |s| {
+            become_owner(1);
+            s.increment().unwrap()
+        });
         become_owner(2);
         let mine = s.increment().unwrap();
         assert_eq!(mine, Acquired::Consistent);
@@ -185,34 +177,28 @@ fn not_recoverable_reaches_every_later_locker() {
         become_owner(1);
         assert_eq!(s.raw.lock(), Ok(Acquired::Consistent));
         die();
-        let t = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                become_owner(2);
-                match s.raw.lock() {
-                    // SAFETY: held; gives the data up.
-                    Ok(Acquired::OwnerDied) => unsafe { s.raw.unlock_unrecoverable() },
-                    Err(NotRecoverable) => {}
-                    Ok(Acquired::Consistent) => {
-                        panic!("a dead owner's lock handed over as consistent")
-                    }
+        let t = spawn_with(&s, move |s| {
+            become_owner(2);
+            match s.raw.lock() {
+                // SAFETY: held; gives the data up.
+                Ok(Acquired::OwnerDied) => unsafe { s.raw.unlock_unrecoverable() },
+                Err(NotRecoverable) => {}
+                Ok(Acquired::Consistent) => {
+                    panic!("a dead owner's lock handed over as consistent")
                 }
-            })
-        };
-        let u = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                become_owner(3);
-                match s.raw.lock() {
-                    // SAFETY: held; gives the data up.
-                    Ok(Acquired::OwnerDied) => unsafe { s.raw.unlock_unrecoverable() },
-                    Err(NotRecoverable) => {}
-                    Ok(Acquired::Consistent) => {
-                        panic!("a dead owner's lock handed over as consistent")
-                    }
+            }
+        });
+        let u = spawn_with(&s, move |s| {
+            become_owner(3);
+            match s.raw.lock() {
+                // SAFETY: held; gives the data up.
+                Ok(Acquired::OwnerDied) => unsafe { s.raw.unlock_unrecoverable() },
+                Err(NotRecoverable) => {}
+                Ok(Acquired::Consistent) => {
+                    panic!("a dead owner's lock handed over as consistent")
                 }
-            })
-        };
+            }
+        });
         t.join().unwrap();
         u.join().unwrap();
         assert_eq!(s.raw.try_lock(), Some(Err(NotRecoverable)));
@@ -224,13 +210,10 @@ fn not_recoverable_reaches_every_later_locker() {
 fn negative_an_oracle_that_lies_breaks_exclusion() {
     model(|| {
         let s = Shared::<Liar>::new();
-        let t = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || {
-                become_owner(1);
-                let _ = s.increment();
-            })
-        };
+        let t = spawn_with(&s, move |s| {
+            become_owner(1);
+            let _ = s.increment();
+        });
         become_owner(2);
         let _ = s.increment();
         t.join().unwrap();

@@ -68,10 +68,7 @@ fn one_permit_excludes<W: Wait + Send + Sync + 'static>(threads: u32) {
     model(move || {
         let s = Shared::<W>::new(1);
         let handles: Vec<_> = (1..threads)
-            .map(|_| {
-                let s = Arc::clone(&s);
-                thread::spawn(move || s.increment())
-            })
+            .map(|_| spawn_with(&s, move |s| s.increment()))
             .collect();
         s.increment();
         for h in handles {
@@ -86,10 +83,7 @@ fn one_permit_excludes<W: Wait + Send + Sync + 'static>(threads: u32) {
 fn release_races_acquire<W: Wait + Send + Sync + 'static>() {
     model(|| {
         let s = Shared::<W>::new(0);
-        let t = {
-            let s = Arc::clone(&s);
-            thread::spawn(move || s.increment())
-        };
+        let t = spawn_with(&s, move |s| s.increment());
         // The release publishes this write to the acquirer.
         // SAFETY: nobody holds a permit yet, so nobody else touches `data`.
         s.data.with_mut(|p| unsafe { *p = 10 });
@@ -129,10 +123,7 @@ fn release_2_wakes_two<W: Wait + Send + Sync + 'static>() {
     model(|| {
         let sem = Arc::new(Semaphore::<W>::with_wait(0));
         let handles: Vec<_> = (0..2)
-            .map(|_| {
-                let sem = Arc::clone(&sem);
-                thread::spawn(move || sem.acquire().forget())
-            })
+            .map(|_| spawn_with(&sem, move |sem| sem.acquire().forget()))
             .collect();
         sem.release(2);
         for h in handles {
@@ -198,16 +189,13 @@ fn acquire_until_races_release<W: Wait + Send + Sync + 'static>() {
     reset_counters();
     model(|| {
         let sem = Arc::new(Semaphore::<W>::with_wait(0));
-        let t = {
-            let sem = Arc::clone(&sem);
-            thread::spawn(move || {
-                let got = sem.acquire_until(|| true);
-                got.map(|p| {
-                    p.forget();
-                })
-                .is_some()
+        let t = spawn_with(&sem, move |sem| {
+            let got = sem.acquire_until(|| true);
+            got.map(|p| {
+                p.forget();
             })
-        };
+            .is_some()
+        });
         sem.release(1);
         let got = t.join().unwrap();
         record_outcome(got);
@@ -233,14 +221,11 @@ fn futex_acquire_until_races_release() {
 fn bounded_release_races_permit_drop() {
     model(|| {
         let sem = Arc::new(BoundedSemaphore::<LoomFutex>::with_wait(1));
-        let t = {
-            let sem = Arc::clone(&sem);
-            thread::spawn(move || {
-                let p = sem.acquire();
-                assert!(sem.available() <= 1);
-                drop(p);
-            })
-        };
+        let t = spawn_with(&sem, move |sem| {
+            let p = sem.acquire();
+            assert!(sem.available() <= 1);
+            drop(p);
+        });
         // Succeeds only while the permit is out; either way the bound holds.
         let _ = sem.release(1);
         assert!(sem.available() <= 1);

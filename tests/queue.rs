@@ -1,9 +1,12 @@
 //! `Queue` and `JoinableQueue` through their public API, from many threads.
 
+mod fault_support;
+
 use baresync::{
     Closed, Futex, GetError, JoinableQueue, PushError, PutError, Queue, Spin, TryPopError,
     TryPushError, Wait, Yield,
 };
+use fault_support::SpinsOnly;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
@@ -443,9 +446,9 @@ const LIN_ROUNDS: usize = if cfg!(miri) { 100 } else { 50_000 };
 /// does, the marker is provably inside, so `pop` must never return `None` (nor `try_pop`
 /// `Empty`). Before the fix, `pop` returned `None` whenever the oldest slot's producer was
 /// still writing it.
-fn never_empty_while_an_item_is_inside(use_try: bool) {
+fn never_empty_while_an_item_is_inside<W: Wait + 'static>(use_try: bool) {
     const MARK: usize = usize::MAX;
-    let q: Arc<Queue<usize, 8, Yield>> = Arc::new(Queue::with_wait());
+    let q: Arc<Queue<usize, 8, W>> = Arc::new(Queue::with_wait());
     let stop = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = (0..3)
         .map(|p| {
@@ -500,12 +503,12 @@ fn never_empty_while_an_item_is_inside(use_try: bool) {
 
 #[test]
 fn pop_never_reports_empty_while_an_item_is_inside() {
-    never_empty_while_an_item_is_inside(false);
+    never_empty_while_an_item_is_inside::<Yield>(false);
 }
 
 #[test]
 fn try_pop_never_reports_empty_while_an_item_is_inside() {
-    never_empty_while_an_item_is_inside(true);
+    never_empty_while_an_item_is_inside::<Yield>(true);
 }
 
 /// Issue 10, defect 7 (no false "full"): one producer (this thread) keeps the queue full
@@ -513,9 +516,9 @@ fn try_pop_never_reports_empty_while_an_item_is_inside() {
 /// queue holds at most `N - 1` items (no one else pushes), so the producer's next `push` must
 /// not return `Full` (nor `try_push` `Full`). Before the fix, `push` returned `Full` whenever
 /// the oldest slot's consumer was still moving its item out.
-fn never_full_after_a_pop_claimed(use_try: bool) {
+fn never_full_after_a_pop_claimed<W: Wait + 'static>(use_try: bool) {
     const N: usize = 4;
-    let q: Arc<Queue<usize, N, Yield>> = Arc::new(Queue::with_wait());
+    let q: Arc<Queue<usize, N, W>> = Arc::new(Queue::with_wait());
     let stop = Arc::new(AtomicBool::new(false));
     let consumers: Vec<_> = (0..3)
         .map(|_| {
@@ -562,12 +565,22 @@ fn never_full_after_a_pop_claimed(use_try: bool) {
 
 #[test]
 fn push_never_reports_full_after_a_pop_claimed() {
-    never_full_after_a_pop_claimed(false);
+    never_full_after_a_pop_claimed::<Yield>(false);
 }
 
 #[test]
 fn try_push_never_reports_full_after_a_pop_claimed() {
-    never_full_after_a_pop_claimed(true);
+    never_full_after_a_pop_claimed::<Yield>(true);
+}
+
+/// A backend that only spins (`Wait::SPINS_ONLY`, as `Spin`) is never called (the one here
+/// panics if it is): `put` on a full queue, `get` on an empty one, and `push` and `pop` behind
+/// a slot in progress poll in the queue's own loop.
+#[test]
+fn a_spins_only_backend_is_polled_by_the_queue_itself() {
+    mpmc::<SpinsOnly, 3>(2, 2, ITEMS / 4);
+    never_empty_while_an_item_is_inside::<SpinsOnly>(false);
+    never_full_after_a_pop_claimed::<SpinsOnly>(false);
 }
 
 // ---------------------------------------------------------------------------------------------

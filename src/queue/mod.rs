@@ -378,6 +378,12 @@ fn block_on<W: Wait, D: Deadline, R>(
                 return None;
             }
         }
+        if W::SPINS_ONLY {
+            // `W` would only poll (`Spin`): back off here, this loop being the poll (the
+            // smaller code; `W::wait_until` would spin one hint more).
+            backoff.spin();
+            continue;
+        }
         if W::WAKE_IS_NOOP && !backoff.is_completed() {
             backoff.spin();
             continue;

@@ -19,6 +19,7 @@
 //! | raw rwlock | size | algorithm | fair | waiting |
 //! |---|---|---|---|---|
 //! | [`RawRwMutex<W>`] | 4 bytes | counted waiters in one word, writer preference, every waiting reader admitted at the next write unlock | bounded both ways (writers among themselves: no order) | brief spin, then sleeps through `W` |
+//! | [`RawSpinRwLock`] | 4 bytes | reader count and flags in one word; a waiting writer flags itself and holds new readers back | no (writer-preferring, unbounded) | spins |
 
 use crate::Deadline;
 
@@ -36,6 +37,7 @@ mod mutex;
 mod robust;
 mod rwlock;
 mod spin;
+mod spin_rwlock;
 mod ticket;
 
 pub use fair::RawFairLock;
@@ -53,6 +55,7 @@ pub use mutex::RawMutex;
 pub use robust::{Acquired, NotRecoverable, OwnerLiveness, RawRobustMutex, NOT_RECOVERABLE};
 pub use rwlock::{RawRwLock, RawRwMutex};
 pub use spin::RawSpinLock;
+pub use spin_rwlock::RawSpinRwLock;
 pub use ticket::RawTicketLock;
 
 /// Polls `try_lock` with bounded backoff until it succeeds (`true`) or `deadline` expires

@@ -986,132 +986,161 @@ impl<W: Wait> RawRwMutex<W> {
     }
 }
 
-/// `lock_api::RawRwLock` (with downgrades and upgradable reads), forwarding to [`RawRwLock`].
-///
-/// Needs feature `lock_api`.
+/// Implements `lock_api::RawRwLock` (with downgrades and upgradable reads) for `$ty` by
+/// forwarding to its [`RawRwLock`] implementation; for [`RawRwMutex`] and
+/// [`RawSpinRwLock`](crate::RawSpinRwLock).
 #[cfg(all(feature = "lock_api", not(baresync_loom)))]
-#[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
+macro_rules! impl_lock_api_rw {
+    ([$($gen:tt)*] $ty:ty) => {
+        // SAFETY: forwards to the `RawRwLock` implementation, whose contract (reader-writer
+        // exclusion, acquisitions synchronizing with the releases before them) is the one
+        // `lock_api` requires. Guards are `!Send` because a lock is released by its owner.
+        #[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
+        unsafe impl<$($gen)*> lock_api::RawRwLock for $ty {
+            #[allow(clippy::declare_interior_mutable_const)]
+            const INIT: Self = <Self as $crate::RawRwLock>::INIT;
+            type GuardMarker = lock_api::GuardNoSend;
+
+            #[inline]
+            fn lock_shared(&self) {
+                $crate::RawRwLock::lock_shared(self)
+            }
+
+            #[inline]
+            fn try_lock_shared(&self) -> bool {
+                $crate::RawRwLock::try_lock_shared(self)
+            }
+
+            #[inline]
+            unsafe fn unlock_shared(&self) {
+                // SAFETY: `lock_api` calls this only for a shared lock this context holds.
+                unsafe { $crate::RawRwLock::unlock_shared(self) }
+            }
+
+            #[inline]
+            fn lock_exclusive(&self) {
+                $crate::RawRwLock::lock_exclusive(self)
+            }
+
+            #[inline]
+            fn try_lock_exclusive(&self) -> bool {
+                $crate::RawRwLock::try_lock_exclusive(self)
+            }
+
+            #[inline]
+            unsafe fn unlock_exclusive(&self) {
+                // SAFETY: `lock_api` calls this only while this context holds the exclusive
+                // lock.
+                unsafe { $crate::RawRwLock::unlock_exclusive(self) }
+            }
+
+            #[inline]
+            fn is_locked(&self) -> bool {
+                $crate::RawRwLock::is_locked(self)
+            }
+
+            #[inline]
+            fn is_locked_exclusive(&self) -> bool {
+                $crate::RawRwLock::is_locked_exclusive(self)
+            }
+        }
+
+        // SAFETY: `downgrade` keeps a shared lock without letting a writer in, as required.
+        #[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
+        unsafe impl<$($gen)*> lock_api::RawRwLockDowngrade for $ty {
+            #[inline]
+            unsafe fn downgrade(&self) {
+                // SAFETY: `lock_api` calls this only while this context holds the exclusive
+                // lock.
+                unsafe { $crate::RawRwLock::downgrade(self) }
+            }
+        }
+
+        // SAFETY: one upgradable lock at a time, compatible with shared locks and exclusive of
+        // writers; `upgrade` waits for the other readers and lets no writer in between.
+        #[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
+        unsafe impl<$($gen)*> lock_api::RawRwLockUpgrade for $ty {
+            #[inline]
+            fn lock_upgradable(&self) {
+                $crate::RawRwLock::lock_upgradable(self)
+            }
+
+            #[inline]
+            fn try_lock_upgradable(&self) -> bool {
+                $crate::RawRwLock::try_lock_upgradable(self)
+            }
+
+            #[inline]
+            unsafe fn unlock_upgradable(&self) {
+                // SAFETY: `lock_api` calls this only while this context holds the upgradable
+                // lock.
+                unsafe { $crate::RawRwLock::unlock_upgradable(self) }
+            }
+
+            #[inline]
+            unsafe fn upgrade(&self) {
+                // SAFETY: as above.
+                unsafe { $crate::RawRwLock::upgrade(self) }
+            }
+
+            #[inline]
+            unsafe fn try_upgrade(&self) -> bool {
+                // SAFETY: as above.
+                unsafe { $crate::RawRwLock::try_upgrade(self) }
+            }
+        }
+
+        // SAFETY: both downgrades keep the lock without letting a writer in between.
+        #[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
+        unsafe impl<$($gen)*> lock_api::RawRwLockUpgradeDowngrade for $ty {
+            #[inline]
+            unsafe fn downgrade_upgradable(&self) {
+                // SAFETY: `lock_api` calls this only while this context holds the upgradable
+                // lock.
+                unsafe { $crate::RawRwLock::downgrade_upgradable(self) }
+            }
+
+            #[inline]
+            unsafe fn downgrade_to_upgradable(&self) {
+                // SAFETY: `lock_api` calls this only while this context holds the exclusive
+                // lock.
+                unsafe { $crate::RawRwLock::downgrade_to_upgradable(self) }
+            }
+        }
+    };
+}
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+pub(crate) use impl_lock_api_rw;
+
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
+impl_lock_api_rw!([W: Wait] RawRwMutex<W>);
+
+/// The `lock_api` implementations' tests. Needs feature `lock_api`.
+#[cfg(all(feature = "lock_api", not(baresync_loom)))]
 mod lock_api_impls {
+    #[allow(unused_imports)]
     use super::{RawRwLock, RawRwMutex};
-    use crate::Wait;
-
-    // SAFETY: forwards to the `RawRwLock` implementation, whose contract (reader-writer
-    // exclusion, acquisitions synchronizing with the releases before them) is the one
-    // `lock_api` requires. Guards are `!Send` because a lock is released by its owner.
-    unsafe impl<W: Wait> lock_api::RawRwLock for RawRwMutex<W> {
-        #[allow(clippy::declare_interior_mutable_const)]
-        const INIT: Self = <Self as RawRwLock>::INIT;
-        type GuardMarker = lock_api::GuardNoSend;
-
-        #[inline]
-        fn lock_shared(&self) {
-            RawRwLock::lock_shared(self)
-        }
-
-        #[inline]
-        fn try_lock_shared(&self) -> bool {
-            RawRwLock::try_lock_shared(self)
-        }
-
-        #[inline]
-        unsafe fn unlock_shared(&self) {
-            // SAFETY: `lock_api` calls this only for a shared lock this context holds.
-            unsafe { RawRwLock::unlock_shared(self) }
-        }
-
-        #[inline]
-        fn lock_exclusive(&self) {
-            RawRwLock::lock_exclusive(self)
-        }
-
-        #[inline]
-        fn try_lock_exclusive(&self) -> bool {
-            RawRwLock::try_lock_exclusive(self)
-        }
-
-        #[inline]
-        unsafe fn unlock_exclusive(&self) {
-            // SAFETY: `lock_api` calls this only while this context holds the exclusive lock.
-            unsafe { RawRwLock::unlock_exclusive(self) }
-        }
-
-        #[inline]
-        fn is_locked(&self) -> bool {
-            RawRwLock::is_locked(self)
-        }
-
-        #[inline]
-        fn is_locked_exclusive(&self) -> bool {
-            RawRwLock::is_locked_exclusive(self)
-        }
-    }
-
-    // SAFETY: `downgrade` keeps a shared lock without letting a writer in, as required.
-    unsafe impl<W: Wait> lock_api::RawRwLockDowngrade for RawRwMutex<W> {
-        #[inline]
-        unsafe fn downgrade(&self) {
-            // SAFETY: `lock_api` calls this only while this context holds the exclusive lock.
-            unsafe { RawRwLock::downgrade(self) }
-        }
-    }
-
-    // SAFETY: one upgradable lock at a time, compatible with shared locks and exclusive of
-    // writers; `upgrade` waits for the other readers and lets no writer in between.
-    unsafe impl<W: Wait> lock_api::RawRwLockUpgrade for RawRwMutex<W> {
-        #[inline]
-        fn lock_upgradable(&self) {
-            RawRwLock::lock_upgradable(self)
-        }
-
-        #[inline]
-        fn try_lock_upgradable(&self) -> bool {
-            RawRwLock::try_lock_upgradable(self)
-        }
-
-        #[inline]
-        unsafe fn unlock_upgradable(&self) {
-            // SAFETY: `lock_api` calls this only while this context holds the upgradable lock.
-            unsafe { RawRwLock::unlock_upgradable(self) }
-        }
-
-        #[inline]
-        unsafe fn upgrade(&self) {
-            // SAFETY: as above.
-            unsafe { RawRwLock::upgrade(self) }
-        }
-
-        #[inline]
-        unsafe fn try_upgrade(&self) -> bool {
-            // SAFETY: as above.
-            unsafe { RawRwLock::try_upgrade(self) }
-        }
-    }
-
-    // SAFETY: both downgrades keep the lock without letting a writer in between.
-    unsafe impl<W: Wait> lock_api::RawRwLockUpgradeDowngrade for RawRwMutex<W> {
-        #[inline]
-        unsafe fn downgrade_upgradable(&self) {
-            // SAFETY: `lock_api` calls this only while this context holds the upgradable lock.
-            unsafe { RawRwLock::downgrade_upgradable(self) }
-        }
-
-        #[inline]
-        unsafe fn downgrade_to_upgradable(&self) {
-            // SAFETY: `lock_api` calls this only while this context holds the exclusive lock.
-            unsafe { RawRwLock::downgrade_to_upgradable(self) }
-        }
-    }
 
     #[cfg(test)]
     mod tests {
         use super::*;
         use std::sync::Arc;
 
+        /// `lock_api::RwLock` over each raw reader-writer lock: writes, upgrades and downgrades
+        /// from three threads, every read whole, every write counted.
         #[test]
         fn lock_api_rwlock_counts_and_upgrades() {
-            type L = lock_api::RwLock<RawRwMutex<crate::Futex>, [u64; 2]>;
+            counts_and_upgrades::<RawRwMutex<crate::Futex>>();
+            counts_and_upgrades::<crate::RawSpinRwLock>();
+        }
+
+        fn counts_and_upgrades<R>()
+        where
+            R: lock_api::RawRwLockUpgradeDowngrade + Send + Sync + 'static,
+        {
+            type L<R> = lock_api::RwLock<R, [u64; 2]>;
             let n = if cfg!(miri) { 20 } else { 2_000 };
-            let l = Arc::new(L::new([0; 2]));
+            let l = Arc::new(L::<R>::new([0; 2]));
             let threads: std::vec::Vec<_> = (0..3)
                 .map(|i| {
                     let l = Arc::clone(&l);

@@ -54,6 +54,13 @@ const TICKET_MASK: u32 = SLEEPERS - 1;
 const PAUSES_PER_PLACE: u32 = (1 << Backoff::LIMIT) / PLACES_BACKED_OFF;
 /// Places behind the head beyond which the pause stops growing (at `2^Backoff::LIMIT` hints).
 const PLACES_BACKED_OFF: u32 = 4;
+/// Whether `try_lock` reads `next` before it tries to draw a ticket: with native
+/// compare-and-swap, so that a timed waiter polling a held lock only reads. Without one
+/// (thumbv6m, riscv32i: `portable-atomic` makes every access, a load too, a critical section of
+/// its own) a polling backend's `try_lock` is one load of `serving` and one compare-exchange of
+/// `next` against it ([`RawTicketLock::try_draw_served`]): one critical section fewer, and the
+/// `TicketLock` row of `docs/code-size.md` was 1.13x spin's on thumbv6m with the extra load.
+const READ_NEXT_FIRST: bool = cfg!(target_has_atomic = "32");
 
 /// A FIFO-fair ticket lock in 8 bytes, whose waiters beyond the first wait through `W`
 /// ([`FairDefault`]: `Yield` with feature `std`, `Spin` without).
@@ -337,6 +344,9 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
 
     #[inline]
     fn try_lock(&self) -> bool {
+        if !READ_NEXT_FIRST && Self::MASK == u32::MAX {
+            return self.try_draw_served();
+        }
         // `next` is read first. If `serving` then equals it and the compare-exchange still
         // finds `next` unchanged, no ticket was handed out since, and `serving` cannot pass an
         // untaken ticket: the lock was free all along and ticket `next` is ours. (Only 2^32
@@ -434,6 +444,25 @@ unsafe impl<W: Wait> RawLock for RawTicketLock<W> {
 }
 
 impl<W: Wait> RawTicketLock<W> {
+    /// `try_lock` without the read of `next`, for a polling backend (no flag bit: `MASK` is
+    /// `u32::MAX`) on a target without native compare-and-swap (see [`READ_NEXT_FIRST`]).
+    /// Reads `serving` (`s`), then draws ticket `s` only if `next` is still `s`: if the
+    /// compare-exchange finds `next == s`, ticket `s` had not been drawn, so `serving`, which
+    /// never passes an undrawn ticket and never goes back, is still `s`: the owner of ticket
+    /// `s - 1` has released and nobody holds the lock. (Only 2^32 acquisitions between the load
+    /// and the compare-exchange could fool the latter.)
+    #[inline]
+    fn try_draw_served(&self) -> bool {
+        debug_assert_eq!(Self::MASK, u32::MAX);
+        // ORDERING: Acquire pairs with the Release in `unlock` of the owner that stored `s`.
+        let s = self.serving.load(Acquire);
+        // ORDERING: Relaxed: the ticket's uniqueness comes from the read-modify-write itself,
+        // as in `lock`; the synchronization is the Acquire load above.
+        self.next
+            .compare_exchange(s, s.wrapping_add(1), Relaxed, Relaxed)
+            .is_ok()
+    }
+
     /// Wakes every sleeper: only the one whose ticket came up will stay awake, but a futex
     /// cannot pick it out.
     #[cold]
@@ -499,6 +528,30 @@ mod tests {
         // SAFETY: held by this thread.
         unsafe { l.unlock() };
         assert!(!l.is_locked());
+    }
+
+    /// The no-CAS targets' `try_lock` (see `READ_NEXT_FIRST`; a host build takes the other
+    /// path, so it is called directly): free, held, released, and across the 32-bit wrap.
+    #[test]
+    fn try_draw_served_takes_only_a_free_lock() {
+        let l = RawTicketLock::<crate::Spin>::with_wait();
+        for start in [0, u32::MAX - 1] {
+            l.next.store(start, Relaxed);
+            l.serving.store(start, Relaxed);
+            for _ in 0..3 {
+                assert!(l.try_draw_served());
+                assert!(l.is_locked());
+                assert!(!l.try_draw_served());
+                l.next.fetch_add(1, Relaxed); // a waiter draws the next ticket
+                // SAFETY: held by this thread; the turn passes to the waiter.
+                unsafe { l.unlock() };
+                assert!(l.is_locked(), "the waiter's turn: not free");
+                assert!(!l.try_draw_served());
+                // SAFETY: the waiter's turn, taken over by this thread.
+                unsafe { l.unlock() };
+                assert!(!l.is_locked());
+            }
+        }
     }
 
     #[cfg(feature = "std")]
@@ -706,6 +759,69 @@ mod loom_wrap {
             assert_eq!(cell.with(|p| unsafe { *p }), 2);
             assert_eq!(l.serving.load(Relaxed), 1);
             assert!(!l.is_locked());
+        });
+    }
+}
+
+#[cfg(all(test, baresync_loom))]
+mod loom_try_draw {
+    use super::*;
+    use crate::sync::loom_model as model;
+    use loom::cell::UnsafeCell;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    struct Guarded {
+        lock: RawTicketLock<crate::Spin>,
+        count: UnsafeCell<u32>,
+    }
+
+    // SAFETY: `count` is accessed only by the thread that holds `lock`.
+    unsafe impl Sync for Guarded {}
+
+    impl Guarded {
+        /// Adds one to the count; the caller holds the lock.
+        fn bump_and_unlock(&self) {
+            // SAFETY: the caller holds the lock, so this thread has `count` alone.
+            self.count.with_mut(|c| unsafe { *c += 1 });
+            // SAFETY: the caller holds the lock.
+            unsafe { self.lock.unlock() };
+        }
+    }
+
+    /// The no-CAS targets' `try_lock` against a ticket holder and a second trier: it takes
+    /// only a free lock, after the previous owner's writes (loom's cell sees a missing
+    /// happens-before as a race), and every acquisition is counted once.
+    #[test]
+    fn loom_ticket_try_draw_served() {
+        model(|| {
+            let g = Arc::new(Guarded {
+                lock: RawTicketLock::with_wait(),
+                count: UnsafeCell::new(0),
+            });
+            let t = {
+                let g = g.clone();
+                thread::spawn(move || {
+                    let took = g.lock.try_draw_served();
+                    if took {
+                        g.bump_and_unlock();
+                    }
+                    u32::from(took)
+                })
+            };
+            g.lock.lock();
+            g.bump_and_unlock();
+            let took = u32::from(g.lock.try_draw_served());
+            if took == 1 {
+                g.bump_and_unlock();
+            }
+            let expected = 1 + took + t.join().unwrap();
+            g.lock.lock();
+            // SAFETY: this thread holds the lock.
+            let count = g.count.with(|c| unsafe { *c });
+            // SAFETY: held by this thread.
+            unsafe { g.lock.unlock() };
+            assert_eq!(count, expected);
         });
     }
 }

@@ -133,6 +133,23 @@ measure! {
     }
 }
 measure! {
+    "spinrwlock",
+    spinrwlock,
+    static L: baresync::SpinRwLock<u32> = baresync::SpinRwLock::new(0);
+    fn read() {
+        black_box(*L.read());
+    }
+    fn write() {
+        *L.write() += 1;
+    }
+    fn try_read() {
+        black_box(L.try_read().map(|g| *g));
+    }
+    fn try_write() {
+        black_box(L.try_write().map(|mut g| *g += 1));
+    }
+}
+measure! {
     "oncecell",
     oncecell,
     static C: baresync::OnceCell<u32, baresync::Spin> = baresync::OnceCell::with_wait();
@@ -435,6 +452,8 @@ pub extern "C" fn main() -> ! {
         reentrantlock::run();
         #[cfg(feature = "rwlock")]
         rwlock::run();
+        #[cfg(feature = "spinrwlock")]
+        spinrwlock::run();
         #[cfg(feature = "semaphore")]
         semaphore::run();
         #[cfg(feature = "boundedsemaphore")]

@@ -21,7 +21,8 @@
 
 use baresync::{
     Barrier, BoundedSemaphore, CachePadded, Condvar, Event, IrqSpinLock, JoinableQueue, Mutex,
-    Queue, ReentrantLock, Semaphore, SpinLock, ThreadIdentity, TicketLock,
+    Queue, ReentrantLock, RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore, SpinLock,
+    SpinRwLock, ThreadIdentity, TicketLock,
 };
 use core::cell::Cell;
 use core::num::NonZeroUsize;
@@ -53,6 +54,7 @@ static TICKING: Event = Event::new();
 
 static SPIN: SpinLock<u32> = SpinLock::new(0);
 static TICKET: TicketLock<u32> = TicketLock::new(0);
+static TABLE: SpinRwLock<[u32; 2]> = SpinRwLock::new([0; 2]);
 static MUTEX: Mutex<[u8; 4]> = Mutex::new([0; 4]);
 static NESTED: ReentrantLock<Cell<u32>, ContextId> = ReentrantLock::with_identity(Cell::new(0));
 static POOL: Semaphore = Semaphore::new(2);
@@ -123,6 +125,38 @@ fn check(name: &str, ok: bool) {
     }
 }
 
+/// `TicketLock::try_lock` takes a free lock and refuses a held one (on thumbv6m, without
+/// compare-and-swap, this is its one-load path).
+fn ticket_try_lock() -> bool {
+    let Some(held) = TICKET.try_lock() else {
+        return false;
+    };
+    let refused = TICKET.try_lock().is_none();
+    drop(held);
+    refused && TICKET.try_lock().is_some()
+}
+
+/// `SpinRwLock`: readers share and keep a writer out (a timed one gives up and leaves no
+/// waiting flag), a writer keeps readers out, an upgrade and a downgrade (on thumbv6m, without
+/// compare-and-swap, each attempt guesses the idle word first).
+fn spin_rwlock() -> bool {
+    let (a, b) = (TABLE.read(), TABLE.try_read());
+    let shared = b.is_some()
+        && TABLE.try_write().is_none()
+        && TABLE.write_until(poll_budget(3)).is_none()
+        && !TABLE.raw().writer_waiting();
+    drop((a, b));
+    let mut w = TABLE.write();
+    w[0] = 7;
+    let excluded = TABLE.try_read().is_none() && TABLE.try_upgradable_read().is_none();
+    drop(w);
+    let u = TABLE.upgradable_read();
+    let mut w = RwLockUpgradableReadGuard::upgrade(u);
+    w[1] = 8;
+    let r = RwLockWriteGuard::downgrade(w);
+    shared && excluded && *r == [7, 8] && TABLE.try_read().is_some()
+}
+
 /// Receives ticks from the SysTick handler until `TICKS_WANTED` arrived; checks their order
 /// and the counters at every step.
 fn drain_ticks() -> bool {
@@ -174,6 +208,11 @@ fn main() -> ! {
     check(
         "SpinLock, TicketLock, Mutex",
         *SPIN.lock() == 1 && *TICKET.lock() == 2 && MUTEX.try_lock().map(|m| m[0]) == Some(3),
+    );
+    check("TicketLock try_lock: free, then held", ticket_try_lock());
+    check(
+        "SpinRwLock: readers share, writers exclude, upgrade, downgrade",
+        spin_rwlock(),
     );
 
     {

@@ -1,5 +1,5 @@
-//! Reader-writer locks: `RwLock<T, W>` next to `std::sync::RwLock` (the reference),
-//! `parking_lot::RwLock` and `spin::RwLock`.
+//! Reader-writer locks: `RwLock<T, W>` and the lean `SpinRwLock<T>` next to
+//! `std::sync::RwLock` (the reference), `parking_lot::RwLock` and `spin::RwLock`.
 //!
 //! The data is four `u64`s; a read sums them, a write increments each (a small table a
 //! read-mostly program would keep).
@@ -13,7 +13,7 @@
 //!   its one-per-core throughput).
 
 use super::{candidates, run_window, thread_counts, Env, Experiment, Group, Sample, Unit};
-use baresync::{CachePadded, Futex, RwLock, Spin, Yield};
+use baresync::{CachePadded, Futex, RwLock, Spin, SpinRwLock, Yield};
 use std::hint::black_box;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -52,6 +52,7 @@ macro_rules! bench_rw {
 bench_rw!(RwLock<[u64; 4], Spin>, RwLock::with_wait([0; 4]), read, write);
 bench_rw!(RwLock<[u64; 4], Yield>, RwLock::with_wait([0; 4]), read, write);
 bench_rw!(RwLock<[u64; 4], Futex>, RwLock::with_wait([0; 4]), read, write);
+bench_rw!(SpinRwLock<[u64; 4]>, SpinRwLock::new([0; 4]), read, write);
 bench_rw!(
     parking_lot::RwLock<[u64; 4]>,
     parking_lot::RwLock::new([0; 4]),
@@ -154,10 +155,11 @@ fn mix<L: BenchRw>(env: &Env, threads: usize, reads_per_mille: u32) -> Sample {
 }
 
 /// The candidates, in `dispatch!`'s order.
-const CANDIDATES: [(&str, bool); 6] = [
+const CANDIDATES: [(&str, bool); 7] = [
     ("baresync::RwLock<Spin>", false),
     ("baresync::RwLock<Yield>", false),
     ("baresync::RwLock<Futex>", false),
+    ("baresync::SpinRwLock", false),
     ("parking_lot::RwLock", true),
     ("spin::RwLock", true),
     (REFERENCE, true),
@@ -169,8 +171,9 @@ macro_rules! dispatch {
             0 => $f::<RwLock<[u64; 4], Spin>>($($arg),*),
             1 => $f::<RwLock<[u64; 4], Yield>>($($arg),*),
             2 => $f::<RwLock<[u64; 4], Futex>>($($arg),*),
-            3 => $f::<parking_lot::RwLock<[u64; 4]>>($($arg),*),
-            4 => $f::<spin::RwLock<[u64; 4]>>($($arg),*),
+            3 => $f::<SpinRwLock<[u64; 4]>>($($arg),*),
+            4 => $f::<parking_lot::RwLock<[u64; 4]>>($($arg),*),
+            5 => $f::<spin::RwLock<[u64; 4]>>($($arg),*),
             _ => $f::<StdRw>($($arg),*),
         }
     };
@@ -225,7 +228,7 @@ mod tests {
             l.write();
             assert_eq!(l.read(), 8);
         }
-        for i in 0..6u8 {
+        for i in 0..CANDIDATES.len() {
             dispatch!(i, check,);
         }
     }

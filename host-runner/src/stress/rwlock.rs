@@ -1,4 +1,5 @@
-//! Reader-writer exclusion, consistent reads and writer preference for `RwLock<T, W>`.
+//! Reader-writer exclusion, consistent reads and writer preference for `RwLock<T, W>` and
+//! `SpinRwLock<T>` (in the `RwLock` family: the same checks).
 //!
 //! Each operation is a read (most), a write, or an upgradable read that upgrades and writes.
 //! The data is four plain `u64` words that every writer increments one by one, with a race
@@ -34,8 +35,8 @@ use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, Tally, Violation, Worker,
 };
 use baresync::{
-    CachePadded, Deadline, Futex, RawRwLock, RawRwMutex, ReadWriteLock, RwLockUpgradableReadGuard,
-    Spin, Wait, Yield,
+    CachePadded, Deadline, Futex, RawRwLock, RawRwMutex, RawSpinRwLock, ReadWriteLock,
+    RwLockUpgradableReadGuard, Spin, Wait, Yield,
 };
 use std::marker::PhantomData;
 use std::ptr;
@@ -54,6 +55,15 @@ impl<W: Wait> WaitingWriters for RawRwMutex<W> {
     }
 }
 
+/// `SpinRwLock` has no count, only a flag: one writer or more flagged as waiting. The flag is
+/// cleared only by a writer (or upgrade) taking the lock (the writers here wait untimed), so
+/// the check's rule holds for it as for a count.
+impl WaitingWriters for RawSpinRwLock {
+    fn waiting_writers(&self) -> u32 {
+        u32::from(self.writer_waiting())
+    }
+}
+
 /// A stress scenario for `ReadWriteLock<R, Words>`.
 pub struct RwLockScenario<R> {
     info: ScenarioInfo,
@@ -66,6 +76,10 @@ pub fn scenarios() -> Vec<Box<dyn Scenario>> {
         Box::new(RwLockScenario::<RawRwMutex<Spin>>::new(Backend::Spin)),
         Box::new(RwLockScenario::<RawRwMutex<Yield>>::new(Backend::Yield)),
         Box::new(RwLockScenario::<RawRwMutex<Futex>>::new(Backend::Futex)),
+        Box::new(RwLockScenario::<RawSpinRwLock>::named(
+            "SpinRwLock",
+            Backend::Spin,
+        )),
     ]
 }
 
@@ -89,8 +103,12 @@ pub fn controls() -> Vec<Box<dyn Scenario>> {
 
 impl<R: WaitingWriters + Send + Sync + 'static> RwLockScenario<R> {
     fn new(backend: Backend) -> Self {
+        Self::named(&format!("RwLock<{backend:?}>"), backend)
+    }
+
+    fn named(name: &str, backend: Backend) -> Self {
         RwLockScenario {
-            info: ScenarioInfo::new(format!("RwLock<{backend:?}>"), "RwLock", Some(backend)),
+            info: ScenarioInfo::new(name, "RwLock", Some(backend)),
             _r: PhantomData,
         }
     }
