@@ -1,7 +1,7 @@
 //! `Barrier` through its public API, from many threads.
 
 mod fault_support;
-use baresync::{Barrier, BarrierError, Futex, Spin, Wait, Yield};
+use baresync::{Barrier, BarrierError, Futex, Spin, SpinBarrier, Wait, Yield};
 use fault_support::SpinsOnly;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 /// Generations per test.
 const GENERATIONS: usize = if cfg!(miri) { 5 } else { 20 };
+/// Generations per lockstep test of `SpinBarrier` (no sleeping backend: rounds are cheap).
+const MANY_GENERATIONS: usize = if cfg!(miri) { 5 } else { 200 };
 
 fn cores() -> usize {
     thread::available_parallelism().map_or(2, |n| n.get())
@@ -20,12 +22,12 @@ fn cores() -> usize {
 /// arrival counter; after it, the counter must be complete (nobody left early), the next
 /// generation's must not be (nobody from a later generation was let through with this one),
 /// and exactly one thread per generation is the leader.
-fn lockstep<W: Wait + Send + Sync + 'static>(parties: usize) {
-    let barrier = Arc::new(Barrier::<W>::with_wait(parties));
+fn lockstep<B: Phases>(parties: usize, generations: usize) {
+    let barrier = Arc::new(B::with_parties(parties));
     let arrived: Arc<Vec<AtomicUsize>> =
-        Arc::new((0..GENERATIONS + 1).map(|_| AtomicUsize::new(0)).collect());
+        Arc::new((0..generations + 1).map(|_| AtomicUsize::new(0)).collect());
     let leaders: Arc<Vec<AtomicUsize>> =
-        Arc::new((0..GENERATIONS).map(|_| AtomicUsize::new(0)).collect());
+        Arc::new((0..generations).map(|_| AtomicUsize::new(0)).collect());
     let handles: Vec<_> = (0..parties)
         .map(|_| {
             let (barrier, arrived, leaders) = (
@@ -34,9 +36,9 @@ fn lockstep<W: Wait + Send + Sync + 'static>(parties: usize) {
                 Arc::clone(&leaders),
             );
             thread::spawn(move || {
-                for g in 0..GENERATIONS {
+                for g in 0..generations {
                     arrived[g].fetch_add(1, SeqCst);
-                    let r = barrier.wait().expect("nobody breaks this barrier");
+                    let leader = barrier.wait_leader();
                     assert_eq!(
                         arrived[g].load(SeqCst),
                         parties,
@@ -47,7 +49,7 @@ fn lockstep<W: Wait + Send + Sync + 'static>(parties: usize) {
                         "generation {} completed before {g} was left",
                         g + 1
                     );
-                    if r.is_leader() {
+                    if leader {
                         leaders[g].fetch_add(1, SeqCst);
                     }
                 }
@@ -64,29 +66,79 @@ fn lockstep<W: Wait + Send + Sync + 'static>(parties: usize) {
             "generation {g} had not exactly one leader"
         );
     }
-    assert_eq!(barrier.n_waiting(), 0);
-    assert!(!barrier.is_broken());
+    barrier.assert_idle();
+}
+
+/// What `lockstep` needs of a barrier, for `Barrier<W>` and the lean `SpinBarrier`.
+trait Phases: Send + Sync + 'static {
+    fn with_parties(parties: usize) -> Self;
+    /// Waits for the generation; whether this party was its leader.
+    fn wait_leader(&self) -> bool;
+    /// Nobody waits, and nothing is broken.
+    fn assert_idle(&self);
+}
+
+impl<W: Wait + Send + Sync + 'static> Phases for Barrier<W> {
+    fn with_parties(parties: usize) -> Self {
+        Barrier::with_wait(parties)
+    }
+    fn wait_leader(&self) -> bool {
+        self.wait().expect("nobody breaks this barrier").is_leader()
+    }
+    fn assert_idle(&self) {
+        assert_eq!(self.n_waiting(), 0);
+        assert!(!self.is_broken());
+    }
+}
+
+impl Phases for SpinBarrier {
+    fn with_parties(parties: usize) -> Self {
+        SpinBarrier::new(parties)
+    }
+    fn wait_leader(&self) -> bool {
+        self.wait().is_leader()
+    }
+    fn assert_idle(&self) {
+        assert_eq!(self.n_waiting(), 0);
+    }
 }
 
 #[test]
 fn lockstep_one_thread_per_core_spin() {
-    lockstep::<Spin>(if cfg!(miri) { 2 } else { cores() });
+    lockstep::<Barrier<Spin>>(if cfg!(miri) { 2 } else { cores() }, GENERATIONS);
 }
 
 #[test]
 fn lockstep_oversubscribed_yield() {
-    lockstep::<Yield>(if cfg!(miri) { 3 } else { 4 * cores() });
+    lockstep::<Barrier<Yield>>(if cfg!(miri) { 3 } else { 4 * cores() }, GENERATIONS);
 }
 
 #[test]
 fn lockstep_oversubscribed_futex() {
-    lockstep::<Futex>(if cfg!(miri) { 3 } else { 4 * cores() });
+    lockstep::<Barrier<Futex>>(if cfg!(miri) { 3 } else { 4 * cores() }, GENERATIONS);
 }
 
 /// Twice as many threads as cores, spinning: small load, must still finish.
 #[test]
 fn lockstep_slightly_oversubscribed_spin() {
-    lockstep::<Spin>(if cfg!(miri) { 3 } else { cores() + 1 });
+    lockstep::<Barrier<Spin>>(if cfg!(miri) { 3 } else { cores() + 1 }, GENERATIONS);
+}
+
+#[test]
+fn lockstep_one_thread_per_core_spin_barrier() {
+    lockstep::<SpinBarrier>(if cfg!(miri) { 2 } else { cores() }, MANY_GENERATIONS);
+}
+
+#[test]
+fn lockstep_slightly_oversubscribed_spin_barrier() {
+    lockstep::<SpinBarrier>(if cfg!(miri) { 3 } else { cores() + 1 }, MANY_GENERATIONS);
+}
+
+/// Four threads per core, all spinning: `SpinBarrier`'s waiters yield once their backoff is
+/// spent, so the last party gets scheduled and the test finishes.
+#[test]
+fn lockstep_oversubscribed_spin_barrier() {
+    lockstep::<SpinBarrier>(if cfg!(miri) { 3 } else { 4 * cores() }, MANY_GENERATIONS);
 }
 
 /// Many generations: the generation counter wraps (13 bits) without confusing anyone.
@@ -154,7 +206,7 @@ fn abort_releases_waiters_and_later_callers<W: Wait + Send + Sync + 'static>() {
 
 #[test]
 fn lockstep_spins_only_backend_is_never_called() {
-    lockstep::<SpinsOnly>(cores().min(4));
+    lockstep::<Barrier<SpinsOnly>>(cores().min(4), GENERATIONS);
 }
 
 #[test]

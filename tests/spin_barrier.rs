@@ -1,11 +1,13 @@
-//! `SpinBarrier` through its public API, from many threads.
+//! `SpinBarrier` through its public API, from many threads. (`tests/barrier.rs` runs the
+//! lockstep checks shared with `Barrier` for it: nobody leaves a generation before all its
+//! parties arrived, nobody of a later generation is let through with an earlier one, exactly
+//! one leader per generation, one thread per core and oversubscribed.)
 //!
-//! What is checked: nobody leaves a generation before all its parties arrived, and nobody of
-//! a later generation is let through with an earlier one; exactly one leader per generation;
-//! each party's writes before `wait` are visible to every party after it (plain memory, so a
-//! missing happens-before is a data race Miri reports); with more threads than cores (every
-//! waiter spins, yielding once its backoff is spent) and with more threads than parties, every
-//! run terminates and departures never outrun the completed generations.
+//! What is checked here: each party's writes before `wait` are visible to every party after
+//! it (plain memory, so a missing happens-before is a data race Miri reports); with more
+//! threads than cores (every waiter spins, yielding once its backoff is spent) and with more
+//! threads than parties, every run terminates and departures never outrun the completed
+//! generations.
 
 use baresync::SpinBarrier;
 use std::cell::UnsafeCell;
@@ -18,75 +20,6 @@ const GENERATIONS: usize = if cfg!(miri) { 4 } else { 200 };
 
 fn cores() -> usize {
     thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-/// `parties` threads go through `GENERATIONS` generations back to back (fast threads re-enter
-/// before slow ones leave). Before each `wait` a thread counts itself in that generation's
-/// arrival counter; after it, the counter must be complete (nobody left early), the next
-/// generation's must not be (nobody from a later generation was let through with this one),
-/// and exactly one thread per generation is the leader.
-fn lockstep(parties: usize) {
-    let barrier = Arc::new(SpinBarrier::new(parties));
-    let arrived: Arc<Vec<AtomicUsize>> =
-        Arc::new((0..GENERATIONS + 1).map(|_| AtomicUsize::new(0)).collect());
-    let leaders: Arc<Vec<AtomicUsize>> =
-        Arc::new((0..GENERATIONS).map(|_| AtomicUsize::new(0)).collect());
-    let handles: Vec<_> = (0..parties)
-        .map(|_| {
-            let (barrier, arrived, leaders) = (
-                Arc::clone(&barrier),
-                Arc::clone(&arrived),
-                Arc::clone(&leaders),
-            );
-            thread::spawn(move || {
-                for g in 0..GENERATIONS {
-                    arrived[g].fetch_add(1, SeqCst);
-                    let r = barrier.wait();
-                    assert_eq!(
-                        arrived[g].load(SeqCst),
-                        parties,
-                        "left generation {g} early"
-                    );
-                    assert!(
-                        arrived[g + 1].load(SeqCst) < parties,
-                        "generation {} completed before {g} was left",
-                        g + 1
-                    );
-                    if r.is_leader() {
-                        leaders[g].fetch_add(1, SeqCst);
-                    }
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-    for (g, l) in leaders.iter().enumerate() {
-        assert_eq!(
-            l.load(SeqCst),
-            1,
-            "generation {g} had not exactly one leader"
-        );
-    }
-    assert_eq!(barrier.n_waiting(), 0);
-}
-
-#[test]
-fn lockstep_one_thread_per_core() {
-    lockstep(if cfg!(miri) { 2 } else { cores() });
-}
-
-#[test]
-fn lockstep_slightly_oversubscribed() {
-    lockstep(if cfg!(miri) { 3 } else { cores() + 1 });
-}
-
-/// Four threads per core, all spinning: waiters yield once their backoff is spent, so the
-/// last party gets scheduled and the test finishes.
-#[test]
-fn lockstep_oversubscribed() {
-    lockstep(if cfg!(miri) { 3 } else { 4 * cores() });
 }
 
 /// One slot of plain (non-atomic) memory per party and generation.
