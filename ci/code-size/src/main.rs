@@ -115,40 +115,41 @@ measure! {
         black_box(L.lock_until(budget()).map(|g| g.set(g.get() + 1)));
     }
 }
-measure! {
+/// A reader-writer lock with read, write, try_read and try_write, each changing the value.
+macro_rules! measure_rwlock {
+    ($feature:literal, $module:ident, $ty:ty, $init:expr) => {
+        measure! {
+            $feature,
+            $module,
+            static L: $ty = $init;
+            fn read() {
+                black_box(*L.read());
+            }
+            fn write() {
+                *L.write() += 1;
+            }
+            fn try_read() {
+                black_box(L.try_read().map(|g| *g));
+            }
+            fn try_write() {
+                black_box(L.try_write().map(|mut g| *g += 1));
+            }
+        }
+    };
+}
+
+measure_rwlock!(
     "rwlock",
     rwlock,
-    static L: baresync::RwLock<u32, baresync::Spin> = baresync::RwLock::with_wait(0);
-    fn read() {
-        black_box(*L.read());
-    }
-    fn write() {
-        *L.write() += 1;
-    }
-    fn try_read() {
-        black_box(L.try_read().map(|g| *g));
-    }
-    fn try_write() {
-        black_box(L.try_write().map(|mut g| *g += 1));
-    }
-}
-measure! {
+    baresync::RwLock<u32, baresync::Spin>,
+    baresync::RwLock::with_wait(0)
+);
+measure_rwlock!(
     "spinrwlock",
     spinrwlock,
-    static L: baresync::SpinRwLock<u32> = baresync::SpinRwLock::new(0);
-    fn read() {
-        black_box(*L.read());
-    }
-    fn write() {
-        *L.write() += 1;
-    }
-    fn try_read() {
-        black_box(L.try_read().map(|g| *g));
-    }
-    fn try_write() {
-        black_box(L.try_write().map(|mut g| *g += 1));
-    }
-}
+    baresync::SpinRwLock<u32>,
+    baresync::SpinRwLock::new(0)
+);
 measure! {
     "oncecell",
     oncecell,
@@ -349,23 +350,12 @@ measure! {
         black_box(L[black_box(5)]);
     }
 }
-measure! {
+measure_rwlock!(
     "spin-rwlock",
     spin_rwlock,
-    static L: spin::RwLock<u32> = spin::RwLock::new(0);
-    fn read() {
-        black_box(*L.read());
-    }
-    fn write() {
-        *L.write() += 1;
-    }
-    fn try_read() {
-        black_box(L.try_read().map(|g| *g));
-    }
-    fn try_write() {
-        black_box(L.try_write().map(|mut g| *g += 1));
-    }
-}
+    spin::RwLock<u32>,
+    spin::RwLock::new(0)
+);
 measure! {
     "spin-barrier",
     spin_barrier,
