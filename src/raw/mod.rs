@@ -422,4 +422,33 @@ pub(crate) mod test_support {
         unlock_shared();
         check(l, RwAt::Idle);
     }
+
+    /// `l` holds as many read locks as it can count: each further read-lock attempt (shared,
+    /// upgradable, try and `_until` forms) panics with the overflow message and leaves the
+    /// lock as it was (`check`, which looks at its word); one read unlock makes room again.
+    pub(crate) fn rw_reader_overflow_panics<R: RawRwLock>(l: &R, check: impl Fn(&R)) {
+        let attempts: [&dyn Fn(); 5] = [
+            &|| l.lock_shared(),
+            &|| {
+                l.try_lock_shared();
+            },
+            &|| l.lock_upgradable(),
+            &|| {
+                l.try_lock_upgradable();
+            },
+            &|| {
+                l.lock_shared_until(&mut || false);
+            },
+        ];
+        for f in attempts {
+            let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(f));
+            let msg = r.expect_err("overflow must panic");
+            let msg = msg.downcast_ref::<&str>().copied().unwrap_or("");
+            assert!(msg.contains("reader count overflow"), "{msg}");
+            check(l);
+        }
+        // SAFETY: the test stands for one of the holders.
+        unsafe { l.unlock_shared() };
+        assert!(l.try_lock_shared());
+    }
 }

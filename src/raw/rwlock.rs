@@ -1237,25 +1237,9 @@ mod tests {
         let l = RawRwMutex::<Spin>::with_state(MAX_READERS - 1);
         assert!(l.try_lock_shared());
         assert_eq!(state(&l), MAX_READERS);
-        let attempts: [&dyn Fn(); 4] = [
-            &|| l.lock_shared(),
-            &|| {
-                l.try_lock_shared();
-            },
-            &|| l.lock_upgradable(),
-            &|| {
-                l.lock_shared_until(&mut || false);
-            },
-        ];
-        for f in attempts {
-            let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(f));
-            let msg = r.expect_err("overflow must panic");
-            let msg = msg.downcast_ref::<&str>().copied().unwrap_or("");
-            assert!(msg.contains("reader count overflow"), "{msg}");
-            assert_eq!(state(&l), MAX_READERS);
-        }
-        unlock_shared(&l);
-        assert!(l.try_lock_shared());
+        super::super::test_support::rw_reader_overflow_panics(&l, |l| {
+            assert_eq!(state(l), MAX_READERS);
+        });
     }
 
     /// A reader refused by the fast path is counted until its undo: a write unlock (and a

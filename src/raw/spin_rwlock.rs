@@ -519,29 +519,9 @@ mod tests {
         assert_eq!(l.readers(), 65534);
         assert!(l.try_lock_shared());
         assert_eq!(l.readers(), 65535);
-        let attempts: [&dyn Fn(); 5] = [
-            &|| l.lock_shared(),
-            &|| {
-                l.try_lock_shared();
-            },
-            &|| l.lock_upgradable(),
-            &|| {
-                l.try_lock_upgradable();
-            },
-            &|| {
-                l.lock_shared_until(&mut || false);
-            },
-        ];
-        for f in attempts {
-            let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(f));
-            let msg = r.expect_err("overflow must panic");
-            let msg = msg.downcast_ref::<&str>().copied().unwrap_or("");
-            assert!(msg.contains("reader count overflow"), "{msg}");
-            assert_eq!(state(&l), READERS);
-        }
-        // SAFETY: the test stands for one of the holders.
-        unsafe { l.unlock_shared() };
-        assert!(l.try_lock_shared());
+        super::super::test_support::rw_reader_overflow_panics(&l, |l| {
+            assert_eq!(state(l), READERS);
+        });
     }
 
     /// The attempts in both forms (reading the word first, as on the host, and guessing it, as
