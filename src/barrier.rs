@@ -115,7 +115,7 @@ pub struct Barrier<W = DefaultWait> {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BarrierWaitResult {
-    leader: bool,
+    pub(crate) leader: bool,
 }
 
 impl BarrierWaitResult {

@@ -13,7 +13,7 @@
 //! | [`Event`] | a manual-reset flag that releases every waiter |
 //! | [`Condvar`] | a condition variable over any lock guard (`Condition`) |
 //! | [`Once`], [`OnceCell`], [`Lazy`] | one-time initialization of `static`s: exactly one initializer runs, a panicking one lets the next caller retry (`std::sync::Once`, `OnceLock`, `LazyLock`) |
-//! | [`Barrier`] | a reusable barrier that elects a leader and can be aborted |
+//! | [`Barrier`], [`SpinBarrier`] | a reusable barrier that elects a leader and can be aborted; a lean spinning one without abort or timeouts |
 //! | [`Queue`], [`JoinableQueue`] | a bounded MPMC queue in a fixed array, closable, with task accounting |
 //! | `IrqLock<R, T>`, `IrqSpinLock<T>` (feature `critical-section`) | a lock that also masks interrupts while held (Linux `spin_lock_irqsave`), used through a closure |
 //! | [`CachePadded`] | one value per cache line |
@@ -154,6 +154,7 @@ with_compare_and_swap! {
     pub mod semaphore;
     #[cfg(not(baresync_loom))]
     pub mod shared;
+    pub mod spin_barrier;
     pub mod wait;
 
     pub use cache_padded::CachePadded;
@@ -179,6 +180,7 @@ with_compare_and_swap! {
         SpinRwLock,
     };
     pub use semaphore::{BoundExceeded, BoundedSemaphore, Permit, Semaphore};
+    pub use spin_barrier::SpinBarrier;
 
     #[cfg(feature = "critical-section")]
     pub use irq_safe::{IrqLock, IrqLockGuard, IrqSafe, IrqSpinLock};

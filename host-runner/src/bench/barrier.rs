@@ -1,4 +1,5 @@
-//! Barriers: `Barrier<W>` next to `std::sync::Barrier` (the reference) and `spin::Barrier`,
+//! Barriers: `Barrier<W>` and the lean `SpinBarrier` next to `std::sync::Barrier` (the
+//! reference) and `spin::Barrier`,
 //! each used as its documentation shows, with one thread per core and with 2× cores. Two
 //! cases, since baresync's waiters with a sleeping backend poll before they sleep:
 //! - `round, polled`: every thread waits in a loop; the value is the time of one wait (a round,
@@ -20,7 +21,7 @@
 use super::{median, run_window, run_window_cpu, Candidate, CpuMeter, Env, Experiment, Group};
 use super::{Sample, Unit};
 use baresync::CachePadded;
-use baresync::{Barrier, Futex, Spin, Yield};
+use baresync::{Barrier, Futex, Spin, SpinBarrier, Yield};
 use std::sync::atomic::{
     AtomicBool, AtomicU64,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
@@ -44,6 +45,15 @@ impl<W: baresync::Wait + Send + Sync + 'static> BenchBarrier for Barrier<W> {
     }
     fn wait(&self) {
         Barrier::wait(self).expect("the bench never aborts its barrier");
+    }
+}
+
+impl BenchBarrier for SpinBarrier {
+    fn create(n: usize) -> Self {
+        SpinBarrier::new(n)
+    }
+    fn wait(&self) {
+        SpinBarrier::wait(self);
     }
 }
 
@@ -174,7 +184,7 @@ pub const ASLEEP: &str = "release, asleep";
 pub fn group(cores: usize) -> Group {
     let mut experiments = Vec::new();
     type F = fn(&Env, usize) -> Sample;
-    let cases: [(&str, [F; 5]); 2] = [
+    let cases: [(&str, [F; 6]); 2] = [
         (
             POLLED,
             [
@@ -183,6 +193,7 @@ pub fn group(cores: usize) -> Group {
                 round::<Barrier<Futex>>,
                 round::<std::sync::Barrier>,
                 round::<spin::Barrier>,
+                round::<SpinBarrier>,
             ],
         ),
         (
@@ -193,6 +204,7 @@ pub fn group(cores: usize) -> Group {
                 asleep::<Barrier<Futex>>,
                 asleep::<std::sync::Barrier>,
                 asleep::<spin::Barrier>,
+                asleep::<SpinBarrier>,
             ],
         ),
     ];
@@ -210,6 +222,7 @@ pub fn group(cores: usize) -> Group {
                     c("baresync::Barrier<Spin>", false, f[0]),
                     c("baresync::Barrier<Yield>", false, f[1]),
                     c("baresync::Barrier<Futex>", false, f[2]),
+                    c("baresync::SpinBarrier", false, f[5]),
                     c(REFERENCE, true, f[3]),
                     c("spin::Barrier", true, f[4]),
                 ],

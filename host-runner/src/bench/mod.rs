@@ -598,7 +598,7 @@ pub struct TypeSize {
 pub fn sizes() -> Vec<TypeSize> {
     use baresync::{
         Barrier, BoundedSemaphore, Condvar, Event, FairLock, Futex, JoinableQueue, McsLock, Mutex,
-        Queue, ReentrantLock, Semaphore, Spin, SpinLock, StdThreadId, TicketLock,
+        Queue, ReentrantLock, Semaphore, Spin, SpinBarrier, SpinLock, StdThreadId, TicketLock,
     };
     fn t<T>(name: &str, baseline: bool) -> TypeSize {
         TypeSize {
@@ -623,6 +623,7 @@ pub fn sizes() -> Vec<TypeSize> {
         t::<Event<Spin>>("baresync::Event<W>", false),
         t::<Condvar<Futex>>("baresync::Condvar<W>", false),
         t::<Barrier<Spin>>("baresync::Barrier<W>", false),
+        t::<SpinBarrier>("baresync::SpinBarrier", false),
         t::<Queue<u32, 8, Spin>>("baresync::Queue<u32, 8, W>", false),
         t::<JoinableQueue<u32, 8, Spin>>("baresync::JoinableQueue<u32, 8, W>", false),
         t::<std::sync::Mutex<()>>("std::sync::Mutex<()>", true),

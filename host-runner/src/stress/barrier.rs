@@ -1,4 +1,5 @@
-//! Generations apart, one leader each, and abort/reset cycles, for `Barrier<W>`.
+//! Generations apart, one leader each, and abort/reset cycles, for `Barrier<W>`; the same
+//! checks without the abort/reset cycles for `SpinBarrier` (which has neither).
 //!
 //! All workers are parties of one barrier (`parties = threads`) and count generations
 //! locally. Per generation `g`, in a ring of four slots (slot `g % 4`), each party increments
@@ -20,31 +21,100 @@
 //! harness calls `abort()` after setting its stop flag (or once a partner has left), and a
 //! party that gets `Err(Broken)` then leaves.
 //!
+//! `SpinBarrier` cannot be aborted, so nothing can release a waiter: the run ends by agreement
+//! instead. Worker 0 alone decides; when it is to stop before generation `g`, it publishes
+//! "stop at `g + 1`" before it arrives in `g`, and every party reads that at the top of each
+//! generation: the barrier orders the write before the reads of `g + 1` (and a party that
+//! reads it in `g` still takes part in `g`). Its only `wait_until` is `wait`.
+//!
 //! The negative controls: worker 1 skips the wait now and then (a barrier that lets a thread
-//! through early); worker 1 now and then claims to lead a generation it does not (two
-//! leaders); worker 0's `reset()` does nothing (an aborted barrier stays broken).
+//! through early; with a barrier that cannot be aborted it waits afterwards, late, so that the
+//! generations stay in step and the run can end); worker 1 now and then claims to lead a
+//! generation it does not (two leaders); worker 0's `reset()` does nothing (an aborted barrier
+//! stays broken).
 
 use super::{
     checks, Backend, Expect, Outcome, RunCtx, Scenario, ScenarioInfo, SetOnDrop, Tally, Worker,
 };
-use baresync::{Barrier, BarrierError, Futex, Spin, Wait, Yield};
+use baresync::{
+    Barrier, BarrierError, BarrierWaitResult, Deadline, Futex, Spin, SpinBarrier, Wait, Yield,
+};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
+/// What the scenario needs of a barrier: `Barrier<W>` has it all; `SpinBarrier` has only
+/// `wait`, so its scenario skips the abort/reset rounds and ends by agreement.
+pub trait StressBarrier: Send + Sync + 'static {
+    /// Whether `abort`, `reset` and `wait_until` exist (and a waiter can be released).
+    const ABORTABLE: bool;
+    /// A barrier for `parties` threads.
+    fn create(parties: usize) -> Self;
+    /// `wait`.
+    fn wait(&self) -> Result<BarrierWaitResult, BarrierError>;
+    /// `wait_until`, or `wait` where there is none.
+    fn wait_until(&self, deadline: impl Deadline) -> Result<BarrierWaitResult, BarrierError>;
+    /// `abort` (never called unless `ABORTABLE`).
+    fn abort(&self);
+    /// `reset` (never called unless `ABORTABLE`).
+    fn reset(&self);
+    /// `is_broken`.
+    fn is_broken(&self) -> bool;
+}
+
+impl<W: Wait + Send + Sync + 'static> StressBarrier for Barrier<W> {
+    const ABORTABLE: bool = true;
+    fn create(parties: usize) -> Self {
+        Barrier::with_wait(parties)
+    }
+    fn wait(&self) -> Result<BarrierWaitResult, BarrierError> {
+        Barrier::wait(self)
+    }
+    fn wait_until(&self, deadline: impl Deadline) -> Result<BarrierWaitResult, BarrierError> {
+        Barrier::wait_until(self, deadline)
+    }
+    fn abort(&self) {
+        Barrier::abort(self)
+    }
+    fn reset(&self) {
+        Barrier::reset(self)
+    }
+    fn is_broken(&self) -> bool {
+        Barrier::is_broken(self)
+    }
+}
+
+impl StressBarrier for SpinBarrier {
+    const ABORTABLE: bool = false;
+    fn create(parties: usize) -> Self {
+        SpinBarrier::new(parties)
+    }
+    fn wait(&self) -> Result<BarrierWaitResult, BarrierError> {
+        Ok(SpinBarrier::wait(self))
+    }
+    fn wait_until(&self, _: impl Deadline) -> Result<BarrierWaitResult, BarrierError> {
+        Ok(SpinBarrier::wait(self))
+    }
+    fn abort(&self) {}
+    fn reset(&self) {}
+    fn is_broken(&self) -> bool {
+        false
+    }
+}
+
 /// One generation in this many is aborted and reset.
 const ABORT_EVERY: u64 = 64;
 
-/// A stress scenario for `Barrier<W>`.
-pub struct BarrierScenario<W> {
+/// A stress scenario for a barrier `B` (`Barrier<W>` or `SpinBarrier`).
+pub struct BarrierScenario<B> {
     info: ScenarioInfo,
     broken: bool,
     lying_leader: bool,
     broken_reset: bool,
-    _w: PhantomData<fn() -> W>,
+    _b: PhantomData<fn() -> B>,
 }
 
-impl<W: Wait + Send + Sync + 'static> BarrierScenario<W> {
+impl<B: StressBarrier> BarrierScenario<B> {
     /// A scenario for a real barrier.
     pub fn new(name: impl Into<String>, backend: Option<Backend>) -> Self {
         BarrierScenario {
@@ -52,7 +122,7 @@ impl<W: Wait + Send + Sync + 'static> BarrierScenario<W> {
             broken: false,
             lying_leader: false,
             broken_reset: false,
-            _w: PhantomData,
+            _b: PhantomData,
         }
     }
 
@@ -89,18 +159,19 @@ impl<W: Wait + Send + Sync + 'static> BarrierScenario<W> {
 /// One scenario per backend.
 pub fn scenarios() -> Vec<Box<dyn Scenario>> {
     vec![
-        Box::new(BarrierScenario::<Spin>::new(
+        Box::new(BarrierScenario::<Barrier<Spin>>::new(
             "Barrier<Spin>",
             Some(Backend::Spin),
         )),
-        Box::new(BarrierScenario::<Yield>::new(
+        Box::new(BarrierScenario::<Barrier<Yield>>::new(
             "Barrier<Yield>",
             Some(Backend::Yield),
         )),
-        Box::new(BarrierScenario::<Futex>::new(
+        Box::new(BarrierScenario::<Barrier<Futex>>::new(
             "Barrier<Futex>",
             Some(Backend::Futex),
         )),
+        Box::new(BarrierScenario::<SpinBarrier>::new("SpinBarrier", None)),
     ]
 }
 
@@ -119,8 +190,8 @@ impl Slot {
     }
 }
 
-struct State<W> {
-    barrier: Barrier<W>,
+struct State<B> {
+    barrier: B,
     parties: usize,
     broken: bool,
     lying_leader: bool,
@@ -130,19 +201,22 @@ struct State<W> {
     saw_broken: AtomicUsize,
     /// The last aborted generation that has been reset.
     reset_gen: AtomicU64,
+    /// For a barrier that cannot be aborted: the generation at which every party stops
+    /// (`u64::MAX` until worker 0 decides).
+    stop_at: AtomicU64,
     done: AtomicBool,
     tally: Tally,
 }
 
-impl<W: Wait + Send + Sync + 'static> Scenario for BarrierScenario<W> {
+impl<B: StressBarrier> Scenario for BarrierScenario<B> {
     fn info(&self) -> ScenarioInfo {
         self.info.clone()
     }
 
     fn run(&self, ctx: &mut RunCtx<'_>) -> Outcome {
         let parties = ctx.threads();
-        let state = Arc::new(State::<W> {
-            barrier: Barrier::with_wait(parties),
+        let state = Arc::new(State::<B> {
+            barrier: B::create(parties),
             parties,
             broken: self.broken,
             lying_leader: self.lying_leader,
@@ -150,10 +224,12 @@ impl<W: Wait + Send + Sync + 'static> Scenario for BarrierScenario<W> {
             slots: Default::default(),
             saw_broken: AtomicUsize::new(0),
             reset_gen: AtomicU64::new(0),
+            stop_at: AtomicU64::new(u64::MAX),
             done: AtomicBool::new(false),
             tally: Tally::default(),
         });
         let releaser = Arc::clone(&state);
+        // (A barrier that cannot be aborted has no release action: its run ends by agreement.)
         ctx.on_stop(move || {
             // ORDERING: SeqCst fence before the (Relaxed) abort, paired with the fence a party
             // makes after it sees `Broken`: the stop (or `done`) flag set before this is
@@ -177,21 +253,40 @@ fn is_abort(g: u64) -> bool {
 // Every atomic is SeqCst: the checks reason about the order of counter updates and barrier
 // calls, and the barrier's own synchronization is what is under test.
 
-fn worker<W: Wait>(s: &State<W>, w: &mut Worker) {
+/// Whether to go on with generation `g`. A barrier that can be aborted: while `next_op` says
+/// so (the release action frees the others). One that cannot: until the generation worker 0
+/// chose when its `next_op` said stop, published before it arrives in `g` (see the module
+/// doc).
+fn go_on<B: StressBarrier>(s: &State<B>, w: &mut Worker, g: u64) -> bool {
+    let more = w.next_op();
+    if B::ABORTABLE {
+        return more;
+    }
+    if g >= s.stop_at.load(SeqCst) {
+        return false;
+    }
+    if w.index == 0 && !more {
+        s.stop_at.store(g + 1, SeqCst);
+    }
+    true
+}
+
+fn worker<B: StressBarrier>(s: &State<B>, w: &mut Worker) {
     let n = s.parties;
     let mut g: u64 = 0;
-    while w.next_op() {
+    while go_on(s, w, g) {
         w.outside_jitter();
         let slot = &s.slots[(g % 4) as usize];
         slot.arrived.fetch_add(1, SeqCst);
-        if is_abort(g) {
+        if B::ABORTABLE && is_abort(g) {
             if !abort_round(s, w, g) {
                 return;
             }
             g += 1;
             continue;
         }
-        let result = if s.broken && w.index == 1 && w.rng.one_in(8) {
+        let skipped = s.broken && w.index == 1 && w.rng.one_in(8);
+        let result = if skipped {
             Ok(false)
         } else {
             let r = if g.is_multiple_of(2) {
@@ -235,7 +330,7 @@ fn worker<W: Wait>(s: &State<W>, w: &mut Worker) {
                 });
             }
             if leader {
-                let want = usize::from(!is_abort(g - 1));
+                let want = usize::from(!(B::ABORTABLE && is_abort(g - 1)));
                 let leaders = prev.leaders.load(SeqCst);
                 if leaders != want {
                     s.tally.hit(checks::ONE_LEADER, || {
@@ -249,12 +344,16 @@ fn worker<W: Wait>(s: &State<W>, w: &mut Worker) {
             s.slots[((g + 2) % 4) as usize].clear();
         }
         slot.left.fetch_add(1, SeqCst);
+        if skipped && !B::ABORTABLE {
+            // The control, late: keeps the generations in step so that the run can end.
+            let _ = s.barrier.wait();
+        }
         g += 1;
     }
 }
 
 /// After `reset()`, the barrier must no longer be broken.
-fn check_reset<W: Wait>(s: &State<W>, g: u64) {
+fn check_reset<B: StressBarrier>(s: &State<B>, g: u64) {
     if s.barrier.is_broken() {
         s.tally.hit(checks::ABORT_RESET, || {
             format!("generation {g}: still broken after reset()")
@@ -264,7 +363,7 @@ fn check_reset<W: Wait>(s: &State<W>, g: u64) {
 
 /// Generation `g` is aborted: worker 0 aborts and resets, the others must see `Broken`.
 /// Returns false when the run is ending.
-fn abort_round<W: Wait>(s: &State<W>, w: &mut Worker, g: u64) -> bool {
+fn abort_round<B: StressBarrier>(s: &State<B>, w: &mut Worker, g: u64) -> bool {
     let n = s.parties;
     let slot = &s.slots[(g % 4) as usize];
     let give_up = |w: &Worker| s.done.load(SeqCst) || w.stopping();

@@ -17,7 +17,7 @@
 //! | over-release refused | `BoundedSemaphore` accepting over-release |
 //! | released before set | `Event` not waiting |
 //! | every waiter released | `Event` set releasing nobody, `Event<NoopWake>` |
-//! | generations apart | `Barrier` letting one through |
+//! | generations apart | `Barrier` letting one through; `SpinBarrier` letting one through |
 //! | one leader | `Barrier` with two leaders |
 //! | abort/reset | `Barrier` reset not resetting |
 //! | exactly once, checksum (queue) | `Queue` dropping items |
@@ -54,8 +54,8 @@ use super::semaphore::{AcceptingOverRelease, SemaphoreScenario};
 use super::Scenario;
 use baresync::sync::atomic::AtomicU32;
 use baresync::{
-    Deadline, Futex, JoinableQueue, OnceCell, Queue, RawFairLock, RawLock, RawMutex, RawTicketLock,
-    Semaphore, Wait, Yield,
+    Barrier, Deadline, Futex, JoinableQueue, OnceCell, Queue, RawFairLock, RawLock, RawMutex,
+    RawTicketLock, Semaphore, SpinBarrier, Wait, Yield,
 };
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
@@ -167,17 +167,22 @@ fn controls_before_rwlock() -> Vec<Box<dyn Scenario>> {
         ),
         covering(
             &["Barrier"],
-            BarrierScenario::<Yield>::new("control: Barrier letting one through", None)
+            BarrierScenario::<Barrier<Yield>>::new("control: Barrier letting one through", None)
                 .letting_through(&[GENERATIONS]),
         ),
         covering(
             &["Barrier"],
-            BarrierScenario::<Yield>::new("control: Barrier with two leaders", None)
+            BarrierScenario::<SpinBarrier>::new("control: SpinBarrier letting one through", None)
+                .letting_through(&[GENERATIONS]),
+        ),
+        covering(
+            &["Barrier"],
+            BarrierScenario::<Barrier<Yield>>::new("control: Barrier with two leaders", None)
                 .lying_about_the_leader(&[ONE_LEADER]),
         ),
         covering(
             &["Barrier"],
-            BarrierScenario::<Yield>::new("control: Barrier reset not resetting", None)
+            BarrierScenario::<Barrier<Yield>>::new("control: Barrier reset not resetting", None)
                 .not_resetting(&[ABORT_RESET]),
         ),
         covering(
@@ -336,7 +341,7 @@ fn controls_before_rwlock() -> Vec<Box<dyn Scenario>> {
         ),
         covering(
             &["Barrier"],
-            BarrierScenario::<NoopWake>::new("control: Barrier<NoopWake>", None)
+            BarrierScenario::<Barrier<NoopWake>>::new("control: Barrier<NoopWake>", None)
                 .expecting_failure(STUCK),
         ),
         covering(
