@@ -1,14 +1,19 @@
-//! Fault injection for `RwLock`: every piece of user code that runs inside it (the deadline of
-//! `read_until`, `write_until`, `upgradable_read_until` and `upgrade_until`, and the `Wait`
-//! backend of every wait) panics or is slow, and the lock must be left as its guards say:
-//! held by the holders, nothing half-acquired, no registered waiter left behind (a leftover
-//! waiting writer would hold every new reader back forever), usable afterwards.
+//! Fault injection for the reader-writer locks: every piece of user code that runs inside
+//! them (the deadline of `read_until`, `write_until`, `upgradable_read_until` and
+//! `upgrade_until`; for `RwLock` also the `Wait` backend of every wait) panics or is slow, and
+//! the lock must be left as its guards say: held by the holders, nothing half-acquired, no
+//! waiting writer left behind (registered in `RwLock`, flagged in `SpinRwLock`: either would
+//! hold every new reader back forever), usable afterwards. The deadline tests are generic over
+//! the raw lock and run for both; the `Wait` ones are `RwLock`'s own (`SpinRwLock` calls none).
 
 mod fault_support;
 use fault_support::*;
 
 use baresync::sync::atomic::AtomicU32;
-use baresync::{Deadline, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard, Spin, Wait, Yield};
+use baresync::{
+    Deadline, RawRwMutex, ReadWriteLock, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard, Spin,
+    Wait, Yield,
+};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -26,73 +31,80 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Nothing registered, nothing held: the lock as new.
-fn assert_idle<W: Wait>(lock: &RwLock<u32, W>) {
-    assert!(!lock.is_locked());
-    assert_eq!(lock.raw().readers(), 0);
-    assert_eq!(lock.raw().waiting_readers(), 0);
-    assert_eq!(lock.raw().waiting_writers(), 0);
-    *lock.try_write().expect("free for a writer") += 1;
-    let (a, b) = (
-        lock.try_read().expect("free"),
-        lock.try_read().expect("shared"),
-    );
-    drop((a, b));
-    drop(
-        lock.try_upgradable_read()
-            .expect("free for an upgradable reader"),
-    );
-}
-
 /// Every timed acquisition, blocked by a conflicting holder, with a deadline that panics on
-/// call `k`: the holder still holds, nothing is registered, and the lock works afterwards.
-fn deadline_panics<W: Wait>() {
+/// call `k`: the holder still holds, nothing is half-acquired, no waiter is left registered
+/// (`RwLock`) or flagged (`SpinRwLock`: a leftover flag would hold every new reader back with
+/// no writer coming), and the lock works afterwards.
+fn deadline_panics<R: RwState>() {
     for k in CALLS {
-        let lock = RwLock::<u32, W>::with_wait(0);
+        // Held by a writer: every timed acquisition waits, and its deadline panics.
+        let lock = ReadWriteLock::<R, u32>::with_raw(0);
         let w = lock.write();
         must_panic(|| lock.read_until(panics_on_call(k)));
         must_panic(|| lock.write_until(panics_on_call(k)));
         must_panic(|| lock.upgradable_read_until(panics_on_call(k)));
         assert!(lock.is_locked_exclusive());
-        assert_eq!(lock.raw().waiting_readers(), 0);
-        assert_eq!(lock.raw().waiting_writers(), 0);
+        assert_eq!(lock.raw().read_locks(), 0);
+        assert_eq!(lock.raw().readers_waiting(), 0);
+        assert_eq!(
+            lock.raw().writers_waiting(),
+            0,
+            "k {k}: a panicking writer is left waiting"
+        );
         drop(w);
-        assert_idle(&lock);
+        assert_rw_idle(&lock);
 
+        // Held by a reader: the writer registers or flags itself while it waits; its panic
+        // undoes that.
         let r = lock.read();
         must_panic(|| lock.write_until(panics_on_call(k)));
-        assert_eq!(lock.raw().waiting_writers(), 0);
-        // No writer left registered: new readers still enter.
+        assert_eq!(
+            lock.raw().writers_waiting(),
+            0,
+            "k {k}: a panicking writer is left waiting"
+        );
+        // No writer left waiting: new readers still enter.
         drop(
             lock.try_read()
                 .expect("a reader is not held back by a ghost writer"),
         );
         let u = lock.upgradable_read();
         must_panic(|| lock.upgradable_read_until(panics_on_call(k)));
+        assert_eq!(lock.raw().read_locks(), 2);
         // The upgrade's deadline panics: the guard is dropped while unwinding and gives the
-        // upgradable lock back.
+        // upgradable lock back; the upgrade is no longer waiting.
         must_panic(|| RwLockUpgradableReadGuard::upgrade_until(u, panics_on_call(k)));
-        assert_eq!(lock.raw().readers(), 1, "only the plain reader is left");
-        assert_eq!(lock.raw().waiting_writers(), 0);
+        assert_eq!(lock.raw().read_locks(), 1, "only the plain reader is left");
+        assert_eq!(
+            lock.raw().writers_waiting(),
+            0,
+            "k {k}: a panicking upgrade is left waiting"
+        );
+        assert!(lock.try_upgradable_read().is_some());
         drop(r);
-        assert_idle(&lock);
+        assert_rw_idle(&lock);
     }
 }
 
 #[test]
 fn deadline_panics_spin() {
-    deadline_panics::<Spin>();
+    deadline_panics::<RawRwMutex<Spin>>();
 }
 
 #[test]
 fn deadline_panics_yield() {
-    deadline_panics::<Yield>();
+    deadline_panics::<RawRwMutex<Yield>>();
 }
 
 #[cfg(not(miri))]
 #[test]
 fn deadline_panics_futex() {
-    deadline_panics::<baresync::Futex>();
+    deadline_panics::<RawRwMutex<baresync::Futex>>();
+}
+
+#[test]
+fn deadline_panics_spin_rwlock() {
+    deadline_panics::<baresync::RawSpinRwLock>();
 }
 
 /// Waiters of every kind whose backend panics while they wait (registered): the holder
@@ -146,7 +158,7 @@ fn waiters_survive_a_panicking_wait() {
     assert_eq!(lock.raw().readers(), 1, "only the plain reader is left");
     assert_eq!(lock.raw().waiting_writers(), 0);
     drop(r);
-    assert_idle(&lock);
+    assert_rw_idle(&lock);
 }
 
 /// A slow backend (a slow scheduler): readers, writers and upgraders stay correct.

@@ -273,10 +273,11 @@ mod lock_api_tests {
     }
 }
 
-/// What the raw locks' unit tests share: threads that count under a lock.
+/// What the raw locks' unit tests share: threads that count under a lock, and one walk through
+/// the reader-writer contract for both raw reader-writer locks.
 #[cfg(all(test, not(baresync_loom)))]
 pub(crate) mod test_support {
-    use super::RawLock;
+    use super::{RawLock, RawRwLock};
     use std::sync::Arc;
     use std::thread::JoinHandle;
     use std::vec::Vec;
@@ -329,5 +330,125 @@ pub(crate) mod test_support {
     /// The `acquire` of [`counting_threads`] that calls [`RawLock::lock`].
     pub(crate) fn lock<R: RawLock>(l: &R, _thread: u32, _round: u32) {
         l.lock();
+    }
+
+    /// A point in [`rw_basics`] where the caller checks its lock's own state (its word).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum RwAt {
+        /// Two shared locks held; beside them a `try_lock_exclusive`, then a writer whose
+        /// deadline expired at once, failed (neither may leave a waiting writer behind).
+        TwoReaders,
+        /// Nothing held, after that timed-out writer: nothing of it may be left.
+        Fresh,
+        /// Nothing held, after other waiters gave up or left.
+        Idle,
+        /// The upgradable lock and one shared lock; a `try_upgrade` and an upgrade whose
+        /// deadline expired at once failed (the upgrade may leave no waiting writer behind).
+        UpgradableAndReader,
+        /// The exclusive lock, by an upgrade.
+        Upgraded,
+        /// The upgradable lock alone, by a downgrade from the exclusive lock.
+        Upgradable,
+        /// One shared lock, by a downgrade.
+        OneReader,
+    }
+
+    /// Walks a fresh `l` through the `RawRwLock` contract on one thread: shared locks beside
+    /// each other and not beside the exclusive lock, the try and `_until` forms failing where
+    /// they must (without waiting forever), the upgradable lock (one at a time, beside
+    /// readers), upgrade, the three downgrades; at each [`RwAt`] it calls `check`, which looks
+    /// at the lock's own state.
+    pub(crate) fn rw_basics<R: RawRwLock>(l: &R, check: impl Fn(&R, RwAt)) {
+        let unlock_shared = || {
+            // SAFETY: called only where this thread holds a shared lock it gives up.
+            unsafe { l.unlock_shared() }
+        };
+        assert!(!l.is_locked());
+        l.lock_shared();
+        assert!(l.try_lock_shared());
+        assert!(l.is_locked() && !l.is_locked_exclusive());
+        assert!(!l.try_lock_exclusive());
+        check(l, RwAt::TwoReaders);
+        assert!(!l.lock_exclusive_until(&mut || true));
+        check(l, RwAt::TwoReaders);
+        unlock_shared();
+        unlock_shared();
+        check(l, RwAt::Fresh);
+        l.lock_exclusive();
+        assert!(l.is_locked_exclusive());
+        assert!(!l.try_lock_shared() && !l.try_lock_upgradable());
+        let mut polls = 0;
+        assert!(!l.lock_shared_until(&mut || {
+            polls += 1;
+            polls > 3
+        }));
+        assert!(!l.lock_upgradable_until(&mut || true));
+        // SAFETY: held exclusively by this thread.
+        unsafe { l.unlock_exclusive() };
+        check(l, RwAt::Idle);
+        l.lock_upgradable();
+        assert!(!l.try_lock_upgradable());
+        l.lock_shared();
+        // SAFETY: this thread holds the upgradable lock.
+        assert!(!unsafe { l.try_upgrade() });
+        // SAFETY: as above.
+        assert!(!unsafe { l.upgrade_until(&mut || true) });
+        check(l, RwAt::UpgradableAndReader);
+        unlock_shared();
+        // SAFETY: as above.
+        unsafe { l.upgrade() };
+        assert!(l.is_locked_exclusive());
+        check(l, RwAt::Upgraded);
+        // SAFETY: held exclusively.
+        unsafe { l.downgrade_to_upgradable() };
+        assert!(l.is_locked() && !l.is_locked_exclusive());
+        check(l, RwAt::Upgradable);
+        assert!(l.try_lock_shared());
+        unlock_shared();
+        // SAFETY: the upgradable lock is held.
+        unsafe { l.downgrade_upgradable() };
+        check(l, RwAt::OneReader);
+        assert!(l.try_lock_upgradable());
+        // SAFETY: the upgradable lock is held.
+        unsafe { l.unlock_upgradable() };
+        unlock_shared();
+        assert!(!l.is_locked());
+        check(l, RwAt::Idle);
+        l.lock_exclusive();
+        // SAFETY: held exclusively.
+        unsafe { l.downgrade() };
+        assert!(l.is_locked() && !l.is_locked_exclusive());
+        check(l, RwAt::OneReader);
+        unlock_shared();
+        check(l, RwAt::Idle);
+    }
+
+    /// `l` holds as many read locks as it can count: each further read-lock attempt (shared,
+    /// upgradable, try and `_until` forms) panics with the overflow message and leaves the
+    /// lock as it was (`check`, which looks at its word); one read unlock makes room again.
+    pub(crate) fn rw_reader_overflow_panics<R: RawRwLock>(l: &R, check: impl Fn(&R)) {
+        let attempts: [&dyn Fn(); 5] = [
+            &|| l.lock_shared(),
+            &|| {
+                l.try_lock_shared();
+            },
+            &|| l.lock_upgradable(),
+            &|| {
+                l.try_lock_upgradable();
+            },
+            &|| {
+                l.lock_shared_until(&mut || false);
+            },
+        ];
+        for f in attempts {
+            let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(f));
+            let msg = r.expect_err("overflow must panic");
+            let msg = msg.downcast_ref::<&str>().copied().unwrap_or("");
+            assert!(msg.contains("reader count overflow"), "{msg}");
+            check(l);
+        }
+        // SAFETY: the test stands for one of the holders.
+        unsafe { l.unlock_shared() };
+        assert!(l.try_lock_shared());
     }
 }

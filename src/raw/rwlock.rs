@@ -1189,62 +1189,25 @@ mod tests {
         l.state.load(Relaxed)
     }
 
+    /// The contract walk shared with `RawSpinRwLock`; a writer or upgrade that timed out
+    /// leaves no registration.
     fn basics<W: Wait>() {
-        let l = RawRwMutex::<W>::with_wait();
-        assert!(!l.is_locked());
-        l.lock_shared();
-        assert!(l.try_lock_shared());
-        assert!(l.is_locked() && !l.is_locked_exclusive());
-        assert!(!l.try_lock_exclusive());
-        assert!(!l.lock_exclusive_until(&mut || true));
-        unlock_shared(&l);
-        unlock_shared(&l);
-        assert_eq!(state(&l), 0, "a timed-out writer leaves no registration");
-        l.lock_exclusive();
-        assert!(l.is_locked_exclusive());
-        assert!(!l.try_lock_shared() && !l.try_lock_upgradable());
-        let mut polls = 0;
-        assert!(!l.lock_shared_until(&mut || {
-            polls += 1;
-            polls > 3
-        }));
-        assert!(!l.lock_upgradable_until(&mut || true));
-        // SAFETY: held exclusively by this thread.
-        unsafe { l.unlock_exclusive() };
-        assert_eq!(state(&l) & !(SLEEPERS | GEN), 0);
-        l.lock_upgradable();
-        assert!(!l.try_lock_upgradable());
-        l.lock_shared();
-        // SAFETY: this thread holds the upgradable lock.
-        assert!(!unsafe { l.try_upgrade() });
-        // SAFETY: as above.
-        assert!(!unsafe { l.upgrade_until(&mut || true) });
-        assert_eq!(
-            state(&l) & WAITING_WRITERS,
-            0,
-            "a timed-out upgrade deregisters"
-        );
-        unlock_shared(&l);
-        // SAFETY: as above.
-        unsafe { l.upgrade() };
-        assert!(l.is_locked_exclusive());
-        // SAFETY: held exclusively.
-        unsafe { l.downgrade_to_upgradable() };
-        assert!(l.try_lock_shared());
-        unlock_shared(&l);
-        // SAFETY: the upgradable lock is held.
-        unsafe { l.downgrade_upgradable() };
-        assert!(l.try_lock_upgradable());
-        // SAFETY: the upgradable lock is held.
-        unsafe { l.unlock_upgradable() };
-        unlock_shared(&l);
-        assert!(!l.is_locked());
-        l.lock_exclusive();
-        // SAFETY: held exclusively.
-        unsafe { l.downgrade() };
-        assert!(l.is_locked() && !l.is_locked_exclusive());
-        unlock_shared(&l);
-        assert_eq!(state(&l) & !(SLEEPERS | GEN), 0);
+        use super::super::test_support::{rw_basics, RwAt};
+        rw_basics(&RawRwMutex::<W>::with_wait(), |l, at| match at {
+            RwAt::TwoReaders => {
+                assert_eq!(l.readers(), 2);
+                assert_eq!(state(l) & (WAITING_READERS | WAITING_WRITERS), 0);
+            }
+            RwAt::Fresh => assert_eq!(state(l), 0, "a timed-out writer leaves no registration"),
+            RwAt::Idle => assert_eq!(state(l) & !(SLEEPERS | GEN), 0),
+            RwAt::UpgradableAndReader => assert_eq!(
+                state(l) & WAITING_WRITERS,
+                0,
+                "a timed-out upgrade deregisters"
+            ),
+            RwAt::Upgraded => assert_eq!(l.readers(), 0),
+            RwAt::Upgradable | RwAt::OneReader => assert_eq!(l.readers(), 1),
+        });
     }
 
     #[test]
@@ -1274,25 +1237,9 @@ mod tests {
         let l = RawRwMutex::<Spin>::with_state(MAX_READERS - 1);
         assert!(l.try_lock_shared());
         assert_eq!(state(&l), MAX_READERS);
-        let attempts: [&dyn Fn(); 4] = [
-            &|| l.lock_shared(),
-            &|| {
-                l.try_lock_shared();
-            },
-            &|| l.lock_upgradable(),
-            &|| {
-                l.lock_shared_until(&mut || false);
-            },
-        ];
-        for f in attempts {
-            let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(f));
-            let msg = r.expect_err("overflow must panic");
-            let msg = msg.downcast_ref::<&str>().copied().unwrap_or("");
-            assert!(msg.contains("reader count overflow"), "{msg}");
-            assert_eq!(state(&l), MAX_READERS);
-        }
-        unlock_shared(&l);
-        assert!(l.try_lock_shared());
+        super::super::test_support::rw_reader_overflow_panics(&l, |l| {
+            assert_eq!(state(l), MAX_READERS);
+        });
     }
 
     /// A reader refused by the fast path is counted until its undo: a write unlock (and a

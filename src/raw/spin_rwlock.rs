@@ -455,70 +455,24 @@ mod tests {
         assert_eq!(core::mem::size_of::<RawSpinRwLock>(), 4);
     }
 
+    /// The contract walk shared with `RawRwMutex`, checking the whole word at each step: a
+    /// `try_lock_exclusive` flags nothing, and a timed-out writer or upgrade clears its flag.
     #[test]
     fn basics() {
-        let l = RawSpinRwLock::new();
-        assert!(!l.is_locked());
-        l.lock_shared();
-        assert!(l.try_lock_shared());
-        assert_eq!(l.readers(), 2);
-        assert!(l.is_locked() && !l.is_locked_exclusive());
-        assert!(!l.try_lock_exclusive());
-        assert!(!l.writer_waiting(), "try_lock_exclusive flags nothing");
-        assert!(!l.lock_exclusive_until(&mut || true));
-        assert!(!l.writer_waiting(), "a timed-out writer clears its flag");
-        // SAFETY: two shared locks held.
-        unsafe { l.unlock_shared() };
-        // SAFETY: as above.
-        unsafe { l.unlock_shared() };
-        assert_eq!(state(&l), 0);
-        l.lock_exclusive();
-        assert!(l.is_locked_exclusive());
-        assert!(!l.try_lock_shared() && !l.try_lock_upgradable());
-        let mut polls = 0;
-        assert!(!l.lock_shared_until(&mut || {
-            polls += 1;
-            polls > 3
-        }));
-        assert!(!l.lock_upgradable_until(&mut || true));
-        // SAFETY: held exclusively.
-        unsafe { l.unlock_exclusive() };
-        assert_eq!(state(&l), 0);
-        l.lock_upgradable();
-        assert!(!l.try_lock_upgradable());
-        l.lock_shared();
-        // SAFETY: this thread holds the upgradable lock.
-        assert!(!unsafe { l.try_upgrade() });
-        // SAFETY: as above.
-        assert!(!unsafe { l.upgrade_until(&mut || true) });
-        assert_eq!(state(&l), UPGRADABLE | (2 * READER), "a timed-out upgrade clears its flag");
-        // SAFETY: a shared lock held.
-        unsafe { l.unlock_shared() };
-        // SAFETY: the upgradable lock is held.
-        unsafe { l.upgrade() };
-        assert_eq!(state(&l), WRITER);
-        // SAFETY: held exclusively.
-        unsafe { l.downgrade_to_upgradable() };
-        assert_eq!(state(&l), UPGRADABLE | READER);
-        assert!(l.try_lock_shared());
-        // SAFETY: a shared lock held.
-        unsafe { l.unlock_shared() };
-        // SAFETY: the upgradable lock is held.
-        unsafe { l.downgrade_upgradable() };
-        assert_eq!(state(&l), READER);
-        assert!(l.try_lock_upgradable());
-        // SAFETY: the upgradable lock is held.
-        unsafe { l.unlock_upgradable() };
-        // SAFETY: the shared lock left by the downgrade.
-        unsafe { l.unlock_shared() };
-        assert_eq!(state(&l), 0);
-        l.lock_exclusive();
-        // SAFETY: held exclusively.
-        unsafe { l.downgrade() };
-        assert_eq!(state(&l), READER);
-        // SAFETY: the shared lock left by the downgrade.
-        unsafe { l.unlock_shared() };
-        assert_eq!(state(&l), 0);
+        use super::super::test_support::{rw_basics, RwAt};
+        rw_basics(&RawSpinRwLock::new(), |l, at| {
+            let want = match at {
+                RwAt::TwoReaders => 2 * READER,
+                RwAt::Fresh | RwAt::Idle => 0,
+                RwAt::UpgradableAndReader => UPGRADABLE | (2 * READER),
+                RwAt::Upgraded => WRITER,
+                RwAt::Upgradable => UPGRADABLE | READER,
+                RwAt::OneReader => READER,
+            };
+            assert_eq!(state(l), want, "{at:?}");
+            assert_eq!(l.readers(), want >> 16, "{at:?}");
+            assert!(!l.writer_waiting(), "{at:?}");
+        });
     }
 
     /// A writer that must wait flags itself; the flag holds new readers and upgradable readers
@@ -565,29 +519,9 @@ mod tests {
         assert_eq!(l.readers(), 65534);
         assert!(l.try_lock_shared());
         assert_eq!(l.readers(), 65535);
-        let attempts: [&dyn Fn(); 5] = [
-            &|| l.lock_shared(),
-            &|| {
-                l.try_lock_shared();
-            },
-            &|| l.lock_upgradable(),
-            &|| {
-                l.try_lock_upgradable();
-            },
-            &|| {
-                l.lock_shared_until(&mut || false);
-            },
-        ];
-        for f in attempts {
-            let r = std::panic::catch_unwind(core::panic::AssertUnwindSafe(f));
-            let msg = r.expect_err("overflow must panic");
-            let msg = msg.downcast_ref::<&str>().copied().unwrap_or("");
-            assert!(msg.contains("reader count overflow"), "{msg}");
-            assert_eq!(state(&l), READERS);
-        }
-        // SAFETY: the test stands for one of the holders.
-        unsafe { l.unlock_shared() };
-        assert!(l.try_lock_shared());
+        super::super::test_support::rw_reader_overflow_panics(&l, |l| {
+            assert_eq!(state(l), READERS);
+        });
     }
 
     /// The attempts in both forms (reading the word first, as on the host, and guessing it, as

@@ -1,6 +1,7 @@
 //! What the fault-injection tests (`tests/fault_*.rs`) share: a deadline that panics on a
 //! chosen call, a `Wait` backend that panics on a chosen call and one that keeps the contract
-//! but is slow, and the checks around them (`must_panic`, `generous`, `join_within`).
+//! but is slow, and the checks around them (`must_panic`, `generous`, `join_within`); and what
+//! the reader-writer tests share across both raw locks (`RwState`, `assert_rw_idle`).
 #![allow(dead_code)] // each test file uses its own part
 
 /// A deadline that never expires and panics on its `k`-th call (1: the first).
@@ -225,4 +226,64 @@ unsafe impl baresync::Wait for SpinsOnly {
     }
     fn wake_one(_: &baresync::sync::atomic::AtomicU32) {}
     fn wake_all(_: &baresync::sync::atomic::AtomicU32) {}
+}
+
+/// What the reader-writer tests (`tests/rwlock.rs`, `tests/fault_rwlock.rs`,
+/// `tests/spin_rwlock.rs`) read of a raw reader-writer lock's own state, so that one generic
+/// test checks both `RawRwMutex` (which registers its waiters) and `RawSpinRwLock` (which has
+/// only a waiting-writer flag).
+pub trait RwState: baresync::RawRwLock + Send + Sync + 'static {
+    /// Whether the lock counts each waiting writer (`RawRwMutex`); `false`: one flag for all.
+    const COUNTS_WAITING_WRITERS: bool;
+    /// The read locks held (the upgradable one included).
+    fn read_locks(&self) -> u32;
+    /// The registered waiting writers and upgraders; for a flag, 1 while it is raised.
+    fn writers_waiting(&self) -> u32;
+    /// The registered waiting readers (0 for a lock that registers none).
+    fn readers_waiting(&self) -> u32;
+}
+
+impl<W: baresync::Wait + 'static> RwState for baresync::RawRwMutex<W> {
+    const COUNTS_WAITING_WRITERS: bool = true;
+    fn read_locks(&self) -> u32 {
+        self.readers()
+    }
+    fn writers_waiting(&self) -> u32 {
+        self.waiting_writers()
+    }
+    fn readers_waiting(&self) -> u32 {
+        self.waiting_readers()
+    }
+}
+
+impl RwState for baresync::RawSpinRwLock {
+    const COUNTS_WAITING_WRITERS: bool = false;
+    fn read_locks(&self) -> u32 {
+        self.readers()
+    }
+    fn writers_waiting(&self) -> u32 {
+        u32::from(self.writer_waiting())
+    }
+    fn readers_waiting(&self) -> u32 {
+        0
+    }
+}
+
+/// Nothing held, no waiter registered or flagged: the lock as new, and usable (a writer, two
+/// readers at once, an upgradable reader).
+pub fn assert_rw_idle<R: RwState, T>(lock: &baresync::ReadWriteLock<R, T>) {
+    assert!(!lock.is_locked());
+    assert_eq!(lock.raw().read_locks(), 0);
+    assert_eq!(lock.raw().readers_waiting(), 0);
+    assert_eq!(lock.raw().writers_waiting(), 0);
+    drop(lock.try_write().expect("free for a writer"));
+    let (a, b) = (
+        lock.try_read().expect("free"),
+        lock.try_read().expect("shared"),
+    );
+    drop((a, b));
+    drop(
+        lock.try_upgradable_read()
+            .expect("free for an upgradable reader"),
+    );
 }
