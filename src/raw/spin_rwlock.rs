@@ -228,29 +228,21 @@ impl RawSpinRwLock {
     /// Polls [`try_exclusive`](Self::try_exclusive) with the waiting flag until it succeeds.
     #[inline]
     fn lock_exclusive_from(&self, held: u32) {
-        let mut backoff = Backoff::new();
-        while !self.try_exclusive(held, true) {
-            backoff.snooze();
-        }
+        self.poll(|l| l.try_exclusive(held, true));
     }
 
     /// Polls [`try_exclusive`](Self::try_exclusive) with the waiting flag until it succeeds
     /// (`true`) or `deadline` expires (`false`, the flag cleared).
     fn lock_exclusive_from_until(&self, held: u32, deadline: &mut impl Deadline) -> bool {
-        let mut backoff = Backoff::new();
+        // Between attempts the flag may be set: `clear` clears it when the deadline expires
+        // and when it panics.
         let clear = ClearWaiting(&self.state);
-        loop {
-            if self.try_exclusive(held, true) {
-                // The successful compare-exchange cleared the flag.
-                core::mem::forget(clear);
-                return true;
-            }
-            // The flag may be set: `clear` clears it on return and on a panic here.
-            if deadline.expired() {
-                return false;
-            }
-            backoff.snooze();
+        let took = self.poll_until(|l| l.try_exclusive(held, true), deadline);
+        if took {
+            // The successful compare-exchange cleared the flag.
+            core::mem::forget(clear);
         }
+        took
     }
 
     /// Adds a reader (with `UPGRADABLE` for the upgradable lock) while the word has none of
@@ -285,8 +277,19 @@ impl RawSpinRwLock {
         }
     }
 
-    /// Polls `attempt` with backoff until it succeeds (`true`) or `deadline` expires (`false`).
-    /// Nothing is held between attempts, so a panicking deadline leaves the lock as it was.
+    /// Polls `attempt` with backoff until it succeeds; with feature `std` a waiter whose
+    /// backoff is spent yields (`Backoff::snooze`), as `RawSpinLock`'s does.
+    #[inline]
+    fn poll(&self, attempt: impl Fn(&Self) -> bool) {
+        let mut backoff = Backoff::new();
+        while !attempt(self) {
+            backoff.snooze();
+        }
+    }
+
+    /// [`poll`](Self::poll) until `attempt` succeeds (`true`) or `deadline` expires
+    /// (`false`). Nothing is held between attempts, so a panicking deadline leaves the lock as
+    /// it was (a writer's flag is its caller's to clear).
     fn poll_until(&self, attempt: impl Fn(&Self) -> bool, deadline: &mut impl Deadline) -> bool {
         let mut backoff = Backoff::new();
         loop {
@@ -321,10 +324,7 @@ unsafe impl RawRwLock for RawSpinRwLock {
     /// slow path of its own, the smallest code (`docs/design.md`, "SpinRwLock").
     #[inline]
     fn lock_shared(&self) {
-        let mut backoff = Backoff::new();
-        while !self.try_lock_shared() {
-            backoff.snooze();
-        }
+        self.poll(Self::try_lock_shared);
     }
 
     #[inline]
@@ -372,10 +372,7 @@ unsafe impl RawRwLock for RawSpinRwLock {
     }
 
     fn lock_upgradable(&self) {
-        let mut backoff = Backoff::new();
-        while !self.try_lock_upgradable() {
-            backoff.snooze();
-        }
+        self.poll(Self::try_lock_upgradable);
     }
 
     fn try_lock_upgradable(&self) -> bool {
