@@ -113,6 +113,8 @@ struct ClearWaiting<'a>(&'a AtomicU32);
 
 impl Drop for ClearWaiting<'_> {
     fn drop(&mut self) {
+        // ORDERING: Relaxed: the flag only holds readers back; it publishes nothing, and the
+        // readers it lets in acquire from the releases that the compare-exchange reads.
         self.0.fetch_and(!WRITER_WAITING, Relaxed);
     }
 }
@@ -208,6 +210,8 @@ impl RawSpinRwLock {
                 // critical section too): one critical section in the code instead of two.
                 // `docs/design.md`, "SpinRwLock", has the bytes of each.
                 if TEST_FIRST {
+                    // ORDERING: Relaxed: the flag holds new readers back and publishes
+                    // nothing; the writer acquires with its compare-exchange below.
                     self.state.fetch_or(WRITER_WAITING, Relaxed);
                     return false;
                 }
