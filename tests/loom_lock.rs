@@ -412,3 +412,31 @@ fn ticket_waiters_never_wraps() {
         t.join().unwrap();
     });
 }
+
+/// A timed waiter does not take a free lock for held. `lock_until` decides whether to wait from
+/// a load of `serving` and then one of `next`. While another thread locks and unlocks twice, a
+/// `serving` read without synchronizing with the unlock that wrote it may be followed by an
+/// older `next`, below it: the lock looks held, and with `Spin` (whose wait ends only when
+/// `serving` moves) the waiter waits forever on a free lock, which loom reports. The `serving`
+/// load is Acquire for this. (Found by Miri: `tickets_wrap_around_under_contention` did not
+/// finish for some seeds; see docs/design.md.)
+#[test]
+fn ticket_spin_timed_waiter_sees_free_lock() {
+    model(|| {
+        let lock = Arc::new(RawTicketLock::<Spin>::with_wait());
+        let t = spawn_with(&lock, |lock| {
+            for _ in 0..2 {
+                lock.lock();
+                // SAFETY: locked just above, on this thread.
+                unsafe { lock.unlock() };
+            }
+        });
+        assert!(
+            lock.lock_until(&mut || false),
+            "a deadline that never expires expired"
+        );
+        // SAFETY: locked just above, on this thread.
+        unsafe { lock.unlock() };
+        t.join().unwrap();
+    });
+}
