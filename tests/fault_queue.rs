@@ -122,11 +122,6 @@ unsafe impl Wait for PanickyWait {
     }
 }
 
-/// A deadline far enough away to turn a hang into a failure, never into a flaky one.
-fn generous() -> Instant {
-    Instant::now() + Duration::from_secs(20)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Deadlines
 // ---------------------------------------------------------------------------------------------

@@ -817,23 +817,7 @@ mod tests {
 
     fn basics<W: Wait>() {
         let l = RawFairLock::<W>::with_wait();
-        assert!(l.try_lock());
-        assert!(l.is_locked());
-        assert!(!l.try_lock());
-        let mut polls = 0;
-        assert!(!l.lock_until(&mut || {
-            polls += 1;
-            polls > 3
-        }));
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        l.lock();
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        assert!(l.lock_until(&mut || true));
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        assert!(!l.is_locked());
+        super::super::test_support::raw_lock_basics(&l);
         assert_eq!(l.state.load(Relaxed), 0);
     }
 

@@ -291,21 +291,7 @@ mod tests {
     #[test]
     fn basics() {
         let l = RawMcsLock::new();
-        assert!(!l.is_locked());
-        assert!(l.try_lock());
-        assert!(l.is_locked());
-        assert!(!l.try_lock());
-        let mut polls = 0;
-        assert!(!l.lock_until(&mut || {
-            polls += 1;
-            polls > 3
-        }));
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        l.lock();
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        assert!(!l.is_locked());
+        super::super::test_support::raw_lock_basics(&l);
         assert!(l.next.load(Relaxed).is_null());
     }
 

@@ -332,6 +332,36 @@ pub(crate) mod test_support {
         l.lock();
     }
 
+    /// Walks a fresh `l` through the `RawLock` contract on one thread and leaves it unlocked:
+    /// `try_lock` takes a free lock and refuses a held one, a timed lock of a held lock gives
+    /// up when its deadline expires (after three polls), `lock` takes a free lock and a timed
+    /// lock a free one at once; `is_locked` agrees at every step. The caller then checks its
+    /// lock's own state (its words must be back at rest).
+    pub(crate) fn raw_lock_basics<R: RawLock>(l: &R) {
+        assert!(!l.is_locked());
+        assert!(l.try_lock());
+        assert!(l.is_locked());
+        assert!(!l.try_lock());
+        let mut polls = 0;
+        assert!(!l.lock_until(&mut || {
+            polls += 1;
+            polls > 3
+        }));
+        assert!(l.is_locked());
+        // SAFETY: held by this thread (the `try_lock` above).
+        unsafe { l.unlock() };
+        assert!(!l.is_locked());
+        l.lock();
+        assert!(l.is_locked());
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert!(l.lock_until(&mut || true));
+        assert!(l.is_locked());
+        // SAFETY: held by this thread.
+        unsafe { l.unlock() };
+        assert!(!l.is_locked());
+    }
+
     /// A point in [`rw_basics`] where the caller checks its lock's own state (its word).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub(crate) enum RwAt {

@@ -303,21 +303,8 @@ mod tests {
 
     fn basics<W: Wait>() {
         let l = RawMutex::<W>::with_wait();
-        assert!(!l.is_locked());
-        l.lock();
-        assert!(l.is_locked());
-        assert!(!l.try_lock());
-        let mut polls = 0;
-        assert!(!l.lock_until(&mut || {
-            polls += 1;
-            polls > 3
-        }));
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        assert!(!l.is_locked());
-        assert!(l.lock_until(&mut || true));
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
+        super::super::test_support::raw_lock_basics(&l);
+        assert_eq!(l.state.load(Relaxed), UNLOCKED);
     }
 
     #[test]

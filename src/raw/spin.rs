@@ -124,34 +124,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lock_try_unlock() {
+    fn basics() {
         let l = RawSpinLock::new();
-        assert!(!l.is_locked());
-        l.lock();
-        assert!(l.is_locked());
-        assert!(!l.try_lock());
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        assert!(l.try_lock());
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-    }
-
-    #[test]
-    fn lock_until_gives_up_when_held() {
-        let l = RawSpinLock::new();
-        l.lock();
-        let mut n = 0;
-        assert!(!l.lock_until(&mut || {
-            n += 1;
-            n > 10
-        }));
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        assert!(
-            l.lock_until(&mut || true),
-            "a free lock is taken even at an expired deadline"
-        );
+        super::super::test_support::raw_lock_basics(&l);
+        assert!(!l.locked.load(Relaxed));
     }
 
     #[test]

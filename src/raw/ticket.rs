@@ -520,21 +520,19 @@ mod tests {
 
     #[test]
     fn basics() {
-        let l = RawTicketLock::<crate::Spin>::with_wait();
-        assert!(l.try_lock());
-        assert!(l.is_locked());
-        assert!(!l.try_lock());
-        let mut polls = 0;
-        assert!(!l.lock_until(&mut || {
-            polls += 1;
-            polls > 3
-        }));
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        l.lock();
-        // SAFETY: held by this thread.
-        unsafe { l.unlock() };
-        assert!(!l.is_locked());
+        fn check<W: Wait>() {
+            let l = RawTicketLock::<W>::with_wait();
+            super::super::test_support::raw_lock_basics(&l);
+            // Three tickets drawn and served (`try_lock`, `lock`, the timed lock's), and no
+            // sleeper flag left behind.
+            assert_eq!(l.next.load(Relaxed), 3);
+            assert_eq!(l.serving.load(Relaxed), 3);
+        }
+        check::<crate::Spin>();
+        #[cfg(feature = "std")]
+        check::<crate::Yield>();
+        #[cfg(feature = "std")]
+        check::<crate::Futex>();
     }
 
     /// The no-CAS targets' `try_lock` (see `READ_NEXT_FIRST`; a host build takes the other
