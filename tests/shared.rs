@@ -75,13 +75,14 @@ fn sizes_and_alignments_are_pinned() {
     );
     #[cfg(target_arch = "x86_64")]
     {
-        // Three cache-padded words (128 bytes each), then the slots (stamp + value, 16 bytes
+        // Three cache-padded lines (128 bytes each: `head` with a joinable queue's done
+        // position, `tail`, the wait words), then the slots (stamp + value, 16 bytes
         // each) padded to the alignment.
         assert_eq!(size_of::<Queue<u32, 4, Spin>>(), 512);
         assert_eq!(align_of::<Queue<u32, 4, Spin>>(), 128);
-        // The queue (whose own `tail` counts the puts), then the done position and the
-        // joiners' words, each cache-padded.
-        assert_eq!(size_of::<JoinableQueue<u32, 4, Spin>>(), 768);
+        // The queue (whose own `tail` counts the puts, and whose consumer line holds the
+        // done position beside `head`), then the joiners' words, cache-padded.
+        assert_eq!(size_of::<JoinableQueue<u32, 4, Spin>>(), 640);
     }
 }
 

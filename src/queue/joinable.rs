@@ -13,10 +13,11 @@
 //! The count of unfinished tasks is the distance from `done` to the queue's `tail`, both
 //! positions of the ring (the same numbering, [`Queue::next`] steps both). Producers write
 //! nothing but the queue itself: the compare-and-swap that claims a position for an item is
-//! the put's count. Consumers step `done`, on its own cache line, once per `task_done`. An
-//! earlier version kept its own counter of puts beside `tail`; its locked increment on every
-//! put waited for the previous put's slot store to reach the consumer's core (a full barrier
-//! after a store to a contended line), which cost as much as the claim itself.
+//! the put's count. Consumers step `done` once per `task_done`, on the queue's consumer line,
+//! beside `head` (see below). An earlier version kept its own counter of puts beside `tail`;
+//! its locked increment on every put waited for the previous put's slot store to reach the
+//! consumer's core (a full barrier after a store to a contended line), which cost as much as
+//! the claim itself.
 //!
 //! - `task_done` checks that `done` is behind `head` (every position a pop claimed was claimed
 //!   by a push first, so `head` bounds `tail` from below, and the consumers keep it anyway);
@@ -26,6 +27,14 @@
 //!   against the limit, and reads `done` only when that fails, so the overflow panic still
 //!   comes long before the distance reaches the half of the position range that `behind`
 //!   needs.
+//!
+//! - `done` shares a cache line with the queue's `head`, the line only consumers write. A
+//!   consumer calls `task_done` soon after the `get` whose claim just wrote that line, so the
+//!   count and the `head` it checks against are usually still in its cache: one shared counter line
+//!   per item instead of two. (On its own line, `done` cost a second transfer per item when two
+//!   consumers alternate; `host-runner bench`'s MPMC rows put the ratio to `Queue` at 0.55×
+//!   with the lines apart and 0.68× together, when a cache-line transfer cost about 160 ns, and
+//!   0.66× and 0.74× when it cost about 35 ns; docs/design.md, issue 15, sixth pass.)
 //!
 //! `join` reads `done` (Acquire) and then `tail`; it returns when `done` is not behind `tail`.
 //! Reading in that order, a `tail` read after `done` is at least the `done` read, so equal
@@ -120,9 +129,6 @@ impl core::error::Error for TaskDoneError {}
 pub struct JoinableQueue<T, const N: usize, W = DefaultWait> {
     /// Its `tail` is the count of puts.
     queue: Queue<T, N, W>,
-    /// The position after the last task done: stepped by `task_done` (and by a `force_push`
-    /// that evicts an item); never past `tail`.
-    done: CachePadded<AtomicUsize>,
     /// Read by every put and `task_done`, written rarely.
     joining: CachePadded<Joining>,
 }
@@ -182,7 +188,6 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         pub const fn with_wait() -> Self {
             JoinableQueue {
                 queue: Queue::with_wait(),
-                done: CachePadded::new(AtomicUsize::new(0)),
                 joining: CachePadded::new(Joining {
                     done_seen: AtomicUsize::new(0),
                     joiners: AtomicU32::new(0),
@@ -201,7 +206,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
         // `join` returns, and the claims of the items they finished (and their reads of
         // `tail`) happen-before the load of `tail` below, which therefore reads at least
         // `done`.
-        let done = self.done.load(Acquire);
+        let done = self.queue.consumers.done.load(Acquire);
         // ORDERING: Relaxed: after the Acquire load above in program order; see there.
         let tail = self.queue.tail.load(Relaxed) & POS;
         (tail, done)
@@ -238,7 +243,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
     #[inline]
     fn finish_task(&self) -> Result<(), TaskDoneError> {
         // ORDERING: Relaxed: only the value to start the compare-and-swap loop from.
-        let mut done = self.done.load(Relaxed);
+        let mut done = self.queue.consumers.done.load(Relaxed);
         loop {
             // Every position a pop claimed was claimed by a push first: `head` bounds `tail`
             // from below, and the consumers keep it anyway (the producers' `tail` is read only
@@ -246,7 +251,7 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
             // ORDERING: Relaxed: any value `head` had is at most `tail`; a stale one only
             // sends us to the slow path. (The consumer finishing its own item has claimed it
             // with a compare-and-swap on `head`, so it reads that claim or a later one.)
-            let head = self.queue.head.load(Relaxed);
+            let head = self.queue.consumers.head.load(Relaxed);
             if !behind(done, head) {
                 return self.finish_task_slow();
             }
@@ -294,14 +299,14 @@ impl<T, const N: usize, W: Wait> JoinableQueue<T, N, W> {
             // ORDERING: Release pairs with the Acquire load in `counts`: whatever the
             // consumer did with the item happens-before `join` returns. Failure: Relaxed, the
             // callers reload.
-            self.done.compare_exchange_weak(done, next, Release, Relaxed)
+            self.queue.consumers.done.compare_exchange_weak(done, next, Release, Relaxed)
         } else {
             // ORDERING: SeqCst: Release as above, and the claim that `wake_joiners`' SeqCst
             // load is ordered after, against the SeqCst fence of a joiner's `announce`: a
             // joiner whose re-check read `done` before this is seen asleep (see
             // `wake_if_sleepers`; no loom model can show the SeqCst, loom checks the fence
             // form, see docs/memory-ordering.md). Failure: Relaxed, as above.
-            self.done.compare_exchange_weak(done, next, SeqCst, Relaxed)
+            self.queue.consumers.done.compare_exchange_weak(done, next, SeqCst, Relaxed)
         }
     }
 
@@ -960,7 +965,7 @@ mod tests {
         fn with_counts_at(start: usize) -> Self {
             let mut q = Self::with_wait();
             q.queue = Queue::starting_at(start, 0);
-            q.done.store(start, Relaxed);
+            q.queue.consumers.done.store(start, Relaxed);
             q.joining.done_seen.store(start, Relaxed);
             q
         }
@@ -969,7 +974,7 @@ mod tests {
         /// yet done, as far as the count goes).
         fn with_unfinished_before(start: usize, done: usize) -> Self {
             let q = Self::with_counts_at(start);
-            q.done.store(done, Relaxed);
+            q.queue.consumers.done.store(done, Relaxed);
             q.joining.done_seen.store(done, Relaxed);
             q
         }
@@ -1046,7 +1051,7 @@ mod tests {
                 assert!(!q.join_until(|| true).timed_out());
             }
             assert_eq!(q.task_done(), Err(TaskDoneError));
-            assert!(q.done.load(Relaxed) < start, "done wrapped around");
+            assert!(q.queue.consumers.done.load(Relaxed) < start, "done wrapped around");
         }
         check::<2>(POS - 5);
         // N = 3: LAP = 4, the last lap before the wrap starts at POS - 3.

@@ -924,14 +924,27 @@ struct Words {
 /// ```
 #[repr(C)]
 pub struct Queue<T, const N: usize, W = DefaultWait> {
-    /// The position of the next pop; consumers claim positions by compare-and-swap.
-    head: CachePadded<AtomicUsize>,
+    /// What only consumers write: the position of the next pop, and a joinable queue's count
+    /// of tasks done (see [`Consumers`]).
+    consumers: CachePadded<Consumers>,
     /// The position of the next push, or'ed with CLOSED once closed; producers claim
     /// positions by compare-and-swap.
     tail: CachePadded<AtomicUsize>,
     words: CachePadded<Words>,
     slots: [Slot<T>; N],
     _wait: PhantomData<fn() -> W>,
+}
+
+/// The line only consumers write. A [`JoinableQueue`] counts a task done right after the pop
+/// that took it, on the line that pop has just written (one shared counter line per item
+/// instead of two);
+/// a plain queue leaves `done` at 0 (it costs no memory: the line is padded anyway).
+#[repr(C)]
+struct Consumers {
+    /// The position of the next pop; consumers claim positions by compare-and-swap.
+    head: AtomicUsize,
+    /// [`JoinableQueue`] only: the position after the last task done.
+    done: AtomicUsize,
 }
 
 // SAFETY: a shared queue moves items from the threads that push them to the threads that pop
@@ -1020,7 +1033,10 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             #[allow(clippy::let_unit_value)]
             let () = Self::NONZERO;
             Queue {
-                head: CachePadded::new(AtomicUsize::new(0)),
+                consumers: CachePadded::new(Consumers {
+                    head: AtomicUsize::new(0),
+                    done: AtomicUsize::new(0),
+                }),
                 tail: CachePadded::new(AtomicUsize::new(0)),
                 words: CachePadded::new(Words {
                     not_full: AtomicU32::new(0),
@@ -1163,7 +1179,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 // before the value read here, so a full reported here includes no item a
                 // pop that finished before us had taken. (crossbeam's ArrayQueue puts a
                 // SeqCst fence here; nothing in this queue pairs with one.)
-                let head = self.head.load(Relaxed);
+                let head = self.consumers.head.load(Relaxed);
                 if Self::one_lap_behind(head, tail) {
                     return Err(PushFail::Full(value));
                 }
@@ -1279,6 +1295,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             // just read with Acquire.
             if stamp == oldest_full
                 && self
+                    .consumers
                     .head
                     .compare_exchange(oldest, Self::next(oldest), Relaxed, Relaxed)
                     .is_ok()
@@ -1317,7 +1334,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     #[inline]
     fn attempt_pop(&self) -> Result<T, PopFail<'_>> {
         // ORDERING: Relaxed: the head only names the slot to look at (see `try_push_raw`).
-        let mut head = self.head.load(Relaxed);
+        let mut head = self.consumers.head.load(Relaxed);
         loop {
             let slot = self.slot(head);
             let lap = head & !(Self::LAP - 1);
@@ -1325,7 +1342,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
             // producer, so its write of the item happens-before our read.
             let stamp = slot.stamp.load(Acquire);
             if stamp == lap + 1 {
-                match Self::claim(&self.head, head, Self::next(head)) {
+                match Self::claim(&self.consumers.head, head, Self::next(head)) {
                     Ok(_) => {
                         // SAFETY: we own position `head`, whose item is initialized (stamp
                         // == lap + 1, read with Acquire); we move it out exactly once, and
@@ -1357,7 +1374,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                     return Err(PopFail::Empty);
                 }
                 // ORDERING: Relaxed, as the first load of `head`.
-                let now = self.head.load(Relaxed);
+                let now = self.consumers.head.load(Relaxed);
                 if now == head && !behind(tail, head) {
                     // Position `head` is claimed and its item not yet published.
                     return Err(PopFail::Busy(InProgress {
@@ -1413,7 +1430,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         let index = start & (Self::LAP - 1);
         assert!(start & CLOSED == 0 && index < N, "not a position");
         // ORDERING: Relaxed: the queue is not shared yet.
-        q.head.store(start, Relaxed);
+        q.consumers.head.store(start, Relaxed);
         q.tail.store(start, Relaxed);
         for (i, slot) in q.slots.iter().enumerate() {
             let stamp = if i >= index {
@@ -1436,7 +1453,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         // ORDERING: Relaxed: a stale head only makes us wait longer (the slot still looks
         // claimed), and every waiter re-checks after `announce`, whose fence orders it after
         // the pops it must see (see `block_on`).
-        tail & CLOSED != 0 && self.head.load(Relaxed) == tail & POS
+        tail & CLOSED != 0 && self.consumers.head.load(Relaxed) == tail & POS
     }
 
     /// Appends `value` if there is room. Linearizable: it fails with `Full` only if the
@@ -1812,7 +1829,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
     fn get_slow<D: Deadline>(&self, deadline: Option<&mut D>) -> Result<T, GetError> {
         let mut empty = Watch::NONE;
         block_on::<W, D, _>(&self.words.not_empty, deadline, |exact| {
-            if !exact && empty.unchanged(self, &self.head) {
+            if !exact && empty.unchanged(self, &self.consumers.head) {
                 return Err(Stuck::Nothing);
             }
             match self.try_pop_raw() {
@@ -1821,7 +1838,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
                 Err(TryPopError::Empty) => {
                     // The next item goes to the slot under `head` (its stamp becomes this
                     // lap's base + 1).
-                    empty = Watch::of(self, &self.head, 1, 0);
+                    empty = Watch::of(self, &self.consumers.head, 1, 0);
                     Err(Stuck::Nothing)
                 }
                 Err(TryPopError::Busy) => Err(Stuck::InProgress),
@@ -1976,7 +1993,7 @@ impl<T, const N: usize, W: Wait> Queue<T, N, W> {
         let shift = Self::LAP.trailing_zeros();
         // ORDERING: Relaxed: a snapshot; the two loads are not taken at one instant, so the
         // result is clamped to 0..=N.
-        let head = self.head.load(Relaxed);
+        let head = self.consumers.head.load(Relaxed);
         // ORDERING: Relaxed, as above.
         let tail = self.tail.load(Relaxed) & POS;
         // Laps between the two, as a signed number of the bits laps live in (positions wrap
@@ -2104,7 +2121,7 @@ impl<T, const N: usize, W> Drop for Queue<T, N, W> {
         // With `&mut self` no operation is in progress, so the positions from head to tail
         // are exactly the full slots.
         // ORDERING: Relaxed: `&mut self` means every other thread's accesses happen-before.
-        let head = self.head.load(Relaxed);
+        let head = self.consumers.head.load(Relaxed);
         // ORDERING: Relaxed, as above.
         let tail = self.tail.load(Relaxed) & POS;
         let mut rest = DropRest {
@@ -2204,7 +2221,7 @@ mod tests {
         // set them to the lap we start in).
         let lap = Queue::<u32, 3>::LAP;
         let start = (POS & !(lap - 1)).wrapping_sub(2 * lap);
-        q.head.store(start, Relaxed);
+        q.consumers.head.store(start, Relaxed);
         q.tail.store(start, Relaxed);
         for s in &q.slots {
             s.stamp.store(start, Relaxed);
@@ -2381,13 +2398,13 @@ mod tests {
 
     /// Claims the head item as a pop does and moves it out, without stamping the slot empty.
     pub(super) fn stall_pop<T, const N: usize, W: Wait>(q: &Queue<T, N, W>) -> (usize, T) {
-        let h = q.head.load(Relaxed);
+        let h = q.consumers.head.load(Relaxed);
         // ORDERING: Acquire, as in `try_pop_raw`.
         assert_eq!(
             q.slot(h).stamp.load(Acquire),
             (h & !(Queue::<T, N, W>::LAP - 1)) + 1
         );
-        q.head.store(Queue::<T, N, W>::next(h), Relaxed);
+        q.consumers.head.store(Queue::<T, N, W>::next(h), Relaxed);
         // SAFETY: the slot is full (checked above) and we claimed its position.
         let v = q.slot(h).value.with(|p| unsafe { p.read().assume_init() });
         (h, v)
@@ -2487,11 +2504,11 @@ mod tests {
     fn a_watch_sees_every_change_that_can_unblock_it() {
         let q: Queue<u32, 2> = Queue::new();
         // Empty: a getter watches `head` and its slot; a push fills that slot.
-        let empty = Watch::of(&q, &q.head, 1, 0);
-        assert!(empty.unchanged(&q, &q.head));
+        let empty = Watch::of(&q, &q.consumers.head, 1, 0);
+        assert!(empty.unchanged(&q, &q.consumers.head));
         q.push(1).unwrap();
-        assert!(!empty.unchanged(&q, &q.head));
-        assert!(!Watch::of(&q, &q.head, 1, 0).unchanged(&q, &q.head), "ready: not watched");
+        assert!(!empty.unchanged(&q, &q.consumers.head));
+        assert!(!Watch::of(&q, &q.consumers.head, 1, 0).unchanged(&q, &q.consumers.head), "ready: not watched");
         // Full: a putter watches `tail` and its slot; a pop empties it.
         q.push(2).unwrap();
         let full = Watch::of(&q, &q.tail, 0, 0);
