@@ -240,13 +240,17 @@ impl<W: Wait> Once<W> {
             }
             if s & PHASE == INCOMPLETE {
                 if let Some(init) = f.take() {
-                    // ORDERING: Relaxed: taking the running phase reads nothing another thread
-                    // published (a failed attempt wrote no value), and the exclusive access to
-                    // the slot it grants rests on the single modification order of this word.
-                    // The sleeper flag is kept: whoever ends the phase must wake them.
+                    // ORDERING: Acquire pairs with the Release swap in `finish` that ended the
+                    // previous running phase: a failed attempt wrote no value, but it may have
+                    // written memory the next runner touches (`Lazy` takes its initializer out
+                    // of its slot before calling it), and without this edge the two accesses
+                    // race (Miri, `fault_once::lazy_poisoned_with_waiters`, seed 2; see
+                    // docs/memory-ordering.md). Failure: Relaxed, we look again with the
+                    // Acquire load above. The sleeper flag is kept: whoever ends
+                    // the phase must wake them.
                     match self
                         .state
-                        .compare_exchange(s, RUNNING | (s & SLEEPERS), Relaxed, Relaxed)
+                        .compare_exchange(s, RUNNING | (s & SLEEPERS), Acquire, Relaxed)
                     {
                         Ok(_) => return self.run(init),
                         Err(_) => {
@@ -346,8 +350,9 @@ impl<W: Wait> Once<W> {
     fn finish(&self, to: u32) {
         // ORDERING: Release pairs with the Acquire loads of the word (`is_completed`,
         // `initialize_slow`): the initializer's writes (the value of a `OnceCell`) happen-
-        // before what a thread that sees "complete" does. (Going back to incomplete publishes
-        // nothing; Release there is only what the one swap costs.)
+        // before what a thread that sees "complete" does. Going back to incomplete, it pairs
+        // with the Acquire compare-and-swap of the next runner: what the failed attempt
+        // wrote (a `Lazy`'s emptied initializer slot) happens-before that runner's access.
         let old = self.state.swap(to, Release);
         if !W::WAKE_IS_NOOP && old & SLEEPERS != 0 {
             self.wake_slow();

@@ -181,6 +181,42 @@ fn spin_panicking_initializer_then_retry() {
     let _ = std::panic::take_hook();
 }
 
+/// A `Lazy` whose initializer panics, forced by two threads: the panicking attempt takes the
+/// initializer out of its slot, and the other thread, which runs next, reads that slot: the
+/// two accesses must be ordered (the running phase is taken with Acquire, pairing with the
+/// Release that ended the failed phase). The other thread finds the `Lazy` poisoned, or runs
+/// the initializer first and panics itself. (This model passes with the Relaxed form too:
+/// see docs/memory-ordering.md, "A failed attempt's writes".)
+#[test]
+fn spin_lazy_panicking_initializer_then_force() {
+    type BoxedLazy = Lazy<u32, Box<dyn FnOnce() -> u32 + Send>, Spin>;
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let quiet = info.payload().downcast_ref::<&str>() == Some(&"injected")
+            || info
+                .payload()
+                .downcast_ref::<String>()
+                .is_some_and(|m| m.contains("poisoned"));
+        if !quiet {
+            default_hook(info);
+        }
+    }));
+    model(|| {
+        let lazy: Arc<BoxedLazy> = Arc::new(Lazy::with_wait(Box::new(|| panic!("injected"))));
+        let other = spawn_with(&lazy, |lazy| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| **lazy)).is_err()
+        });
+        let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| **lazy)).is_err();
+        assert!(mine, "a panicking or poisoned Lazy returned a value");
+        assert!(
+            other.join().unwrap(),
+            "a panicking or poisoned Lazy returned a value"
+        );
+        assert_eq!(Lazy::get(&lazy), None);
+    });
+    let _ = std::panic::take_hook();
+}
+
 /// `wait` with no initializer of its own, before anyone starts: it sleeps on "incomplete"
 /// (announcing itself) and the initializer that completes must wake it.
 #[test]
