@@ -246,8 +246,8 @@ impl<W: Wait> Once<W> {
                     // of its slot before calling it), and without this edge the two accesses
                     // race (Miri, `fault_once::lazy_poisoned_with_waiters`, seed 2; see
                     // docs/memory-ordering.md). Failure: Relaxed, we look again with the
-                    // Acquire load above. The sleeper flag is kept: whoever ends
-                    // the phase must wake them.
+                    // Acquire load above. The sleeper flag is kept: whoever ends the phase
+                    // must wake them.
                     match self
                         .state
                         .compare_exchange(s, RUNNING | (s & SLEEPERS), Acquire, Relaxed)

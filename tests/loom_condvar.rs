@@ -192,14 +192,8 @@ fn timeout_races_notify_without_swallowing() {
 /// ghost waiter).
 #[test]
 fn panicking_deadline_races_notify() {
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        // One injected panic per execution: keep the output readable.
-        if info.payload().downcast_ref::<&str>() != Some(&"injected") {
-            default_hook(info);
-        }
-    }));
-    model(|| {
+    // One injected panic per execution: keep the output readable.
+    model_quiet(&["injected"], || {
         // The condition variable spins (`Spin`): a waiter unwinding through it must not take
         // the loom `Mutex` inside `LoomFutex` (loom poisons it for good when a guard of it is
         // dropped during an unwind).
@@ -230,7 +224,6 @@ fn panicking_deadline_races_notify() {
         assert_eq!(cv.notify_all(), 0, "a ghost waiter is registered");
         assert_eq!(lock.lock().tokens, 0);
     });
-    let _ = std::panic::take_hook();
 }
 
 /// A backend whose wakes do nothing: the waiter sleeps forever.

@@ -160,13 +160,7 @@ fn futex_failed_initializer_then_retry() {
 /// initializes, the panicking one sees an empty cell or the other's value, never its own.
 #[test]
 fn spin_panicking_initializer_then_retry() {
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if info.payload().downcast_ref::<&str>() != Some(&"injected") {
-            default_hook(info);
-        }
-    }));
-    model(|| {
+    model_quiet(&["injected"], || {
         let cell: Arc<OnceCell<u32, Spin>> = Arc::new(OnceCell::with_wait());
         let other = spawn_with(&cell, |cell| *cell.get_or_init(|| 2));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -178,7 +172,6 @@ fn spin_panicking_initializer_then_retry() {
         assert_eq!(other.join().unwrap(), 2);
         assert_eq!(cell.get(), Some(&2));
     });
-    let _ = std::panic::take_hook();
 }
 
 /// A `Lazy` whose initializer panics, forced by two threads: the panicking attempt takes the
@@ -190,18 +183,7 @@ fn spin_panicking_initializer_then_retry() {
 #[test]
 fn spin_lazy_panicking_initializer_then_force() {
     type BoxedLazy = Lazy<u32, Box<dyn FnOnce() -> u32 + Send>, Spin>;
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let quiet = info.payload().downcast_ref::<&str>() == Some(&"injected")
-            || info
-                .payload()
-                .downcast_ref::<String>()
-                .is_some_and(|m| m.contains("poisoned"));
-        if !quiet {
-            default_hook(info);
-        }
-    }));
-    model(|| {
+    model_quiet(&["injected", "poisoned"], || {
         let lazy: Arc<BoxedLazy> = Arc::new(Lazy::with_wait(Box::new(|| panic!("injected"))));
         let other = spawn_with(&lazy, |lazy| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| **lazy)).is_err()
@@ -214,7 +196,6 @@ fn spin_lazy_panicking_initializer_then_force() {
         );
         assert_eq!(Lazy::get(&lazy), None);
     });
-    let _ = std::panic::take_hook();
 }
 
 /// `wait` with no initializer of its own, before anyone starts: it sleeps on "incomplete"

@@ -30,11 +30,12 @@
 //!
 //! - `done` shares a cache line with the queue's `head`, the line only consumers write. A
 //!   consumer calls `task_done` soon after the `get` whose claim just wrote that line, so the
-//!   count and the `head` it checks against are usually still in its cache: one shared counter line
-//!   per item instead of two. (On its own line, `done` cost a second transfer per item when two
-//!   consumers alternate; `host-runner bench`'s MPMC rows put the ratio to `Queue` at 0.55×
-//!   with the lines apart and 0.68× together, when a cache-line transfer cost about 160 ns, and
-//!   0.66× and 0.74× when it cost about 35 ns; docs/design.md, issue 15, sixth pass.)
+//!   count and the `head` it checks against are usually still in its cache: one shared counter
+//!   line per item instead of two. (On its own line, `done` cost a second transfer per item
+//!   when two consumers alternate; `host-runner bench`'s MPMC rows put the ratio to `Queue`
+//!   at 0.55× with the lines apart and 0.68× together, when a cache-line transfer cost about
+//!   160 ns, and 0.66× and 0.74× when it cost about 35 ns; docs/design.md, issue 15, sixth
+//!   pass.)
 //!
 //! `join` reads `done` (Acquire) and then `tail`; it returns when `done` is not behind `tail`.
 //! Reading in that order, a `tail` read after `done` is at least the `done` read, so equal

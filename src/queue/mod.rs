@@ -937,8 +937,8 @@ pub struct Queue<T, const N: usize, W = DefaultWait> {
 
 /// The line only consumers write. A [`JoinableQueue`] counts a task done right after the pop
 /// that took it, on the line that pop has just written (one shared counter line per item
-/// instead of two);
-/// a plain queue leaves `done` at 0 (it costs no memory: the line is padded anyway).
+/// instead of two); a plain queue leaves `done` at 0 (it costs no memory: the line is padded
+/// anyway).
 #[repr(C)]
 struct Consumers {
     /// The position of the next pop; consumers claim positions by compare-and-swap.
