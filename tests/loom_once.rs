@@ -251,3 +251,46 @@ fn negative_check_then_set_runs_twice() {
         assert_eq!(runs.load(Relaxed), 1, "exactly one initializer runs");
     });
 }
+
+/// Shared by the threads of `spin_failed_attempts_are_ordered`: a cell and a counter that only
+/// the thread holding the cell's running phase touches.
+struct Attempts {
+    cell: OnceCell<u32, Spin>,
+    counter: UnsafeCell<u32>,
+}
+
+// SAFETY: `counter` is touched only inside the initializer (one runner at a time, which is
+// what the model checks) and after both threads joined.
+unsafe impl Sync for Attempts {}
+
+impl Attempts {
+    /// One attempt that writes the counter and fails: true if it reported the failure.
+    fn fail_once(&self) -> bool {
+        self.cell
+            .get_or_try_init(|| {
+                // SAFETY: inside the initializer, see `Attempts`.
+                self.counter.with_mut(|p| unsafe { *p += 1 });
+                Err::<u32, ()>(())
+            })
+            .is_err()
+    }
+}
+
+/// A failed attempt's writes happen-before the next attempt (the running phase's Acquire
+/// compare-and-swap, pairing with `finish`'s Release): two threads' initializers both fail
+/// after writing one counter, a loom `UnsafeCell`, so two accesses that are not ordered are a
+/// reported race.
+#[test]
+fn spin_failed_attempts_are_ordered() {
+    model(|| {
+        let shared = Arc::new(Attempts {
+            cell: OnceCell::with_wait(),
+            counter: UnsafeCell::new(0),
+        });
+        let other = spawn_with(&shared, |s| s.fail_once());
+        assert!(shared.fail_once());
+        assert!(other.join().unwrap());
+        // SAFETY: both threads are done.
+        assert_eq!(shared.counter.with(|p| unsafe { *p }), 2);
+    });
+}
