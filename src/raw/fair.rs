@@ -21,6 +21,11 @@
 //!   latency sampled when threads outnumber cores (`docs/design.md`, "FairLock, fourth
 //!   round"). Only the waiter whose ticket is served (the head) competes for the lock; the
 //!   waiters behind it wait through `W` for their turn at the head.
+//! - **Queueing early after a lost race**: a caller that saw the lock free, tried, and lost
+//!   it to another thread knows that the owners are running, not descheduled holding the
+//!   lock; if nobody is queued, it stops barging after 5 spin rounds (31 hints) and queues,
+//!   where as the head it closes the gate. Barging on, it could lose the race for the whole
+//!   budget, the 2-thread p99.9 tail (`docs/design.md`, "Issue 15, eighth pass").
 //! - **Per-waiter wake**: with a sleeping `W`, a waiter behind the head sleeps on its own
 //!   word, a turn slot picked by hashing the lock's address and its ticket in a table shared
 //!   by every fair lock of the program (as TWA's waiting array, Dice and Kogan, Euro-Par
@@ -141,6 +146,16 @@ static TURN_SLOTS: TurnSlots = TurnSlots([const { AtomicU32::new(0) }; TURN_SLOT
 /// fourth round").
 #[cfg(all(feature = "std", not(baresync_loom)))]
 const PREQUEUE_YIELDS: u32 = super::mutex::YIELD_ROUNDS;
+
+/// Why a barging attempt ([`RawFairLock::barge`]) failed.
+#[derive(Clone, Copy)]
+struct Refused {
+    /// It found the lock free and tried to take it, and another thread took it first: the
+    /// lock's owners are running and taking it as it comes free.
+    lost_race: bool,
+    /// The state word it last read counted queued waiters.
+    queued: bool,
+}
 
 /// The turn slots, aligned to a cache-line pair.
 #[cfg(not(baresync_loom))]
@@ -325,12 +340,23 @@ impl<W: Wait> RawFairLock<W> {
     /// with the lock still free.
     #[inline]
     fn try_barge(&self) -> bool {
+        self.barge().is_ok()
+    }
+
+    /// [`try_barge`](Self::try_barge), telling why it failed.
+    #[inline]
+    fn barge(&self) -> Result<(), Refused> {
         // ORDERING: Relaxed: the compare-exchange below is the acquire.
         let mut s = self.state.load(Relaxed);
+        let mut tried = false;
         loop {
             if !Self::barger_may_take(s) {
-                return false;
+                return Err(Refused {
+                    lost_race: tried,
+                    queued: s & WAITER_MASK != 0,
+                });
             }
+            tried = true;
             let bypass = if s & WAITER_MASK != 0 { BYPASS_ONE } else { 0 };
             // ORDERING: Acquire pairs with the Release `fetch_sub` in `unlock`, so the
             // previous owner's writes happen-before ours.
@@ -338,7 +364,7 @@ impl<W: Wait> RawFairLock<W> {
                 .state
                 .compare_exchange_weak(s, (s | LOCKED) + bypass, Acquire, Relaxed)
             {
-                Ok(_) => return true,
+                Ok(_) => return Ok(()),
                 Err(seen) => s = seen,
             }
         }
@@ -351,6 +377,30 @@ impl<W: Wait> RawFairLock<W> {
     } else {
         Backoff::LIMIT + 2
     };
+
+    /// Spin rounds after which a `lock` caller that has lost a race for the free lock, and
+    /// finds nobody queued, joins the queue at once ([`queue_now`](Self::queue_now)) instead
+    /// of spinning and yielding on: 5, after 31 spin hints (about 0.5 µs here). 1 in the loom
+    /// build.
+    const RACE_ROUNDS: u32 = if cfg!(baresync_loom) { 1 } else { 5 };
+
+    /// Whether `lock` stops barging after spin round `round` (counted from 1) and queues:
+    /// once [`RACE_ROUNDS`](Self::RACE_ROUNDS) have passed, if this call has lost a race for
+    /// the free lock (it saw the lock free, tried, and another thread took it first) and
+    /// nobody is queued.
+    ///
+    /// A lost race says that the lock's owners are running and take it as it comes free, so
+    /// barging on is a race the caller keeps losing (a waiter that spun the whole budget
+    /// against a running owner was the 2-thread p99.9 tail), and the queue, where it is the
+    /// head and closes the gate after [`GATE_AFTER`](Self::GATE_AFTER) bypasses, bounds its
+    /// wait. A caller that has only ever found the lock held cannot tell a long critical
+    /// section from an owner that is descheduled holding it, and keeps its yields for the
+    /// latter. With others queued, the caller would wait for their turns too: it keeps the
+    /// whole budget. Measured in `docs/design.md`, "Issue 15, eighth pass".
+    #[inline(always)]
+    fn queue_now(round: u32, lost_race: bool, queued: bool) -> bool {
+        round >= Self::RACE_ROUNDS && lost_race && !queued
+    }
 
     /// The slow path of `lock`: a few more barging attempts, with backoff and then (`std`, a
     /// sleeping `W`) yielding the core between them, then queue.
@@ -365,7 +415,9 @@ impl<W: Wait> RawFairLock<W> {
     /// `thread::yield_now`, each followed by an attempt: the default `Mutex`'s budget (a
     /// yield hands the core to an owner that was preempted holding the lock; measured in
     /// `docs/design.md`, "FairLock, fourth round"). Polling backends (`Spin`, `Yield`) keep
-    /// the spin only. The bound is counted from joining, so it does not change.
+    /// the spin only. A caller that loses a race for the free lock to a running owner while
+    /// nobody is queued cuts this short and queues ([`queue_now`](Self::queue_now)). The bound
+    /// is counted from joining, so it does not change.
     #[cold]
     fn lock_slow(&self) {
         if !self.barge_before_queueing() {
@@ -378,14 +430,21 @@ impl<W: Wait> RawFairLock<W> {
     /// check runs the same path as `lock`.
     #[inline(always)]
     fn barge_before_queueing(&self) -> bool {
-        if self.try_barge() {
+        let Err(first) = self.barge() else {
             return true;
-        }
+        };
+        let mut lost_race = first.lost_race;
         let mut backoff = Backoff::new();
-        for _ in 0..Self::BARGE_ROUNDS {
+        for round in 1..=Self::BARGE_ROUNDS {
             backoff.spin();
-            if self.try_barge() {
-                return true;
+            match self.barge() {
+                Ok(()) => return true,
+                Err(refused) => {
+                    lost_race |= refused.lost_race;
+                    if Self::queue_now(round, lost_race, refused.queued) {
+                        return false;
+                    }
+                }
             }
         }
         #[cfg(all(feature = "std", not(baresync_loom)))]
@@ -1043,6 +1102,36 @@ mod tests {
             "each waiter behind the head slept once and was woken once"
         );
         assert_eq!(l.waiters(), 0);
+    }
+
+    /// The rule that ends the barging phase early (issue 15, eighth pass): only after
+    /// `RACE_ROUNDS` spin rounds, only once a race for the free lock was lost, and only with
+    /// nobody queued; and it comes before the spin budget runs out.
+    #[test]
+    fn only_a_lone_caller_that_lost_a_race_queues_early() {
+        type L = RawFairLock<crate::Spin>;
+        const { assert!(L::RACE_ROUNDS < L::BARGE_ROUNDS) };
+        assert!(L::queue_now(L::RACE_ROUNDS, true, false));
+        assert!(L::queue_now(L::BARGE_ROUNDS, true, false));
+        assert!(!L::queue_now(L::RACE_ROUNDS - 1, true, false));
+        assert!(!L::queue_now(L::RACE_ROUNDS, false, false));
+        assert!(!L::queue_now(L::RACE_ROUNDS, true, true));
+    }
+
+    /// `barge` tells a held lock (no race lost) from a free one (taken), and sees the queue.
+    #[test]
+    fn barge_reports_why_it_was_refused() {
+        let l = RawFairLock::<crate::Spin>::with_wait();
+        assert!(l.barge().is_ok());
+        let refused = l.barge().unwrap_err();
+        assert!(!refused.lost_race && !refused.queued);
+        l.state.fetch_add(WAITER_ONE, Relaxed);
+        let refused = l.barge().unwrap_err();
+        assert!(!refused.lost_race && refused.queued);
+        l.state.fetch_sub(WAITER_ONE, Relaxed);
+        // SAFETY: acquired by the first `barge`.
+        unsafe { l.unlock() };
+        assert_eq!(l.state.load(Relaxed), 0);
     }
 
     /// Regression (issue 15, fourth round): a `lock` caller that shares its core with an owner
