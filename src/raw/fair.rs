@@ -384,7 +384,8 @@ impl<W: Wait> RawFairLock<W> {
     /// build.
     const RACE_ROUNDS: u32 = if cfg!(baresync_loom) { 1 } else { 5 };
 
-    /// Whether `lock` stops barging after spin round `round` (counted from 1) and queues:
+    /// Whether `lock` stops barging after spin round `round` (counted from 1; 0 is the attempt
+    /// before any spin) and queues:
     /// once [`RACE_ROUNDS`](Self::RACE_ROUNDS) have passed, if this call has lost a race for
     /// the free lock (it saw the lock free, tried, and another thread took it first) and
     /// nobody is queued.
@@ -430,13 +431,13 @@ impl<W: Wait> RawFairLock<W> {
     /// check runs the same path as `lock`.
     #[inline(always)]
     fn barge_before_queueing(&self) -> bool {
-        let Err(first) = self.barge() else {
-            return true;
-        };
-        let mut lost_race = first.lost_race;
+        let mut lost_race = false;
         let mut backoff = Backoff::new();
-        for round in 1..=Self::BARGE_ROUNDS {
-            backoff.spin();
+        // Round 0 is the attempt before any backoff.
+        for round in 0..=Self::BARGE_ROUNDS {
+            if round > 0 {
+                backoff.spin();
+            }
             match self.barge() {
                 Ok(()) => return true,
                 Err(refused) => {
