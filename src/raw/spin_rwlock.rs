@@ -283,6 +283,10 @@ impl RawSpinRwLock {
 
     /// Polls `attempt` with backoff until it succeeds; with feature `std` a waiter whose
     /// backoff is spent yields (`Backoff::snooze`), as `RawSpinLock`'s does.
+    ///
+    /// Its own loop, not [`poll_until`](Self::poll_until) with a deadline that never expires:
+    /// that form measured 8 bytes more on thumbv6m (484 against 476 for `read`, `write`,
+    /// `try_read`, `try_write`, 1.09× of spin's `RwLock`; `docs/code-size.md`).
     #[inline]
     fn poll(&self, attempt: impl Fn(&Self) -> bool) {
         let mut backoff = Backoff::new();
