@@ -1,7 +1,9 @@
 //! `Barrier` through its public API, from many threads.
 
+mod barrier_support;
 mod fault_support;
 use baresync::{Barrier, BarrierError, Futex, Spin, SpinBarrier, Wait, Yield};
+use barrier_support::Phases;
 use fault_support::SpinsOnly;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -67,40 +69,6 @@ fn lockstep<B: Phases>(parties: usize, generations: usize) {
         );
     }
     barrier.assert_idle();
-}
-
-/// What `lockstep` needs of a barrier, for `Barrier<W>` and the lean `SpinBarrier`.
-trait Phases: Send + Sync + 'static {
-    fn with_parties(parties: usize) -> Self;
-    /// Waits for the generation; whether this party was its leader.
-    fn wait_leader(&self) -> bool;
-    /// Nobody waits, and nothing is broken.
-    fn assert_idle(&self);
-}
-
-impl<W: Wait + Send + Sync + 'static> Phases for Barrier<W> {
-    fn with_parties(parties: usize) -> Self {
-        Barrier::with_wait(parties)
-    }
-    fn wait_leader(&self) -> bool {
-        self.wait().expect("nobody breaks this barrier").is_leader()
-    }
-    fn assert_idle(&self) {
-        assert_eq!(self.n_waiting(), 0);
-        assert!(!self.is_broken());
-    }
-}
-
-impl Phases for SpinBarrier {
-    fn with_parties(parties: usize) -> Self {
-        SpinBarrier::new(parties)
-    }
-    fn wait_leader(&self) -> bool {
-        self.wait().is_leader()
-    }
-    fn assert_idle(&self) {
-        assert_eq!(self.n_waiting(), 0);
-    }
 }
 
 #[test]

@@ -15,10 +15,12 @@
 //! `WAKE_IS_NOOP`, and must deadlock.
 #![cfg(baresync_loom)]
 
+mod barrier_support;
 mod loom_support;
+use barrier_support::Phases;
 use loom_support::*;
 
-use baresync::{Barrier, BarrierError, SpinBarrier, Wait};
+use baresync::{Barrier, BarrierError, SpinBarrier};
 use loom::cell::UnsafeCell;
 use loom::thread;
 use std::sync::Arc;
@@ -34,39 +36,6 @@ struct Shared<B> {
 unsafe impl<B> Sync for Shared<B> {}
 // SAFETY: as above.
 unsafe impl<B> Send for Shared<B> {}
-
-/// What `generations` needs of a barrier: `Barrier<W>` (never broken there) and the lean
-/// `SpinBarrier`.
-trait Phases: Send + Sync + 'static {
-    fn with_parties(parties: usize) -> Self;
-    /// Waits for the generation; whether this party was its leader.
-    fn wait_leader(&self) -> bool;
-    fn waiting(&self) -> usize;
-}
-
-impl<W: Wait + 'static> Phases for Barrier<W> {
-    fn with_parties(parties: usize) -> Self {
-        Barrier::with_wait(parties)
-    }
-    fn wait_leader(&self) -> bool {
-        self.wait().unwrap().is_leader()
-    }
-    fn waiting(&self) -> usize {
-        self.n_waiting()
-    }
-}
-
-impl Phases for SpinBarrier {
-    fn with_parties(parties: usize) -> Self {
-        SpinBarrier::new(parties)
-    }
-    fn wait_leader(&self) -> bool {
-        self.wait().is_leader()
-    }
-    fn waiting(&self) -> usize {
-        self.n_waiting()
-    }
-}
 
 /// `parties` threads go through `gens` generations; returns nothing, asserts inside.
 fn generations<B: Phases>(parties: usize, gens: usize) {
@@ -97,7 +66,7 @@ fn generations<B: Phases>(parties: usize, gens: usize) {
             leaders += h.join().unwrap();
         }
         assert_eq!(leaders, gens, "not exactly one leader per generation");
-        assert_eq!(s.barrier.waiting(), 0);
+        s.barrier.assert_idle();
     });
 }
 
